@@ -1,0 +1,47 @@
+# Firebell: two commands get a newcomer from clone to a running pipeline.
+#   make run    bootstrap, then Azurite + the devhost on http://127.0.0.1:7071
+#   make test   bootstrap, then the whole suite (tests start their own in-memory Azurite)
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP_PY := $(VENV)/.installed
+STAMP_NODE := node_modules/.installed
+
+.PHONY: run test bench demo lint bootstrap clean
+
+bootstrap: $(STAMP_PY) $(STAMP_NODE) local.settings.json
+
+$(VENV)/bin/python:
+	@command -v $(PYTHON) >/dev/null || { echo "Firebell needs Python 3.11 ($(PYTHON) not found)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP_PY): $(VENV)/bin/python requirements.txt requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+$(STAMP_NODE): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+local.settings.json:
+	cp local.settings.example.json $@
+
+run: bootstrap
+	$(PY) -m devhost --azurite .azurite
+
+test: bootstrap
+	$(PY) -m pytest
+
+bench: bootstrap
+	$(PY) -m bench
+
+demo: bootstrap
+	$(PY) -m bench.demo
+
+lint: bootstrap
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean:
+	rm -rf $(VENV) node_modules .azurite .pytest_cache test-artifacts

@@ -1,0 +1,121 @@
+"""Queue triggers: poll a storage queue as the Functions host does, honouring host.json.
+
+Failed messages become visible again after `visibilityTimeout`; after `maxDequeueCount` attempts a message is
+moved to `<queue>-poison`. Empty polls back off exponentially up to `maxPollingInterval`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from azure.core.exceptions import AzureError, ResourceNotFoundError
+from azure.functions.queue import QueueMessage as TriggerMessage
+from azure.storage.queue import QueueClient, QueueMessage
+
+from devhost.catalog import FunctionSpec, resolve_setting
+from devhost.hostjson import QueueOptions
+from devhost.invoker import Invoker
+
+log = logging.getLogger("devhost")
+_FIRST_POLL_DELAY = 0.1
+
+
+def poison_queue_name(queue_name: str) -> str:
+    return f"{queue_name}-poison"
+
+
+class QueueListener:
+    def __init__(self, spec: FunctionSpec, invoker: Invoker, options: QueueOptions, stopping: threading.Event,
+                 lease_seconds: float) -> None:
+        self.spec = spec
+        self.invoker = invoker
+        self.options = options
+        self.stopping = stopping
+        self.lease_seconds = max(1, int(lease_seconds))
+        self.queue_name = resolve_setting(spec.trigger["queueName"])
+        account = invoker.account(spec.trigger.get("connection") or "AzureWebJobsStorage")
+        # Raw clients: the listener decodes itself, so one malformed message cannot break a whole batch.
+        self.queue: QueueClient = account.queue(self.queue_name, encoding="none")
+        self.poison: QueueClient = account.queue(poison_queue_name(self.queue_name), encoding="none")
+        self.workers = ThreadPoolExecutor(max_workers=options.batch_size, thread_name_prefix=f"queue-{spec.name}")
+        self.thread = threading.Thread(target=self.run, name=f"listener-{spec.name}", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def join(self) -> None:
+        self.thread.join()
+        self.workers.shutdown(wait=True)
+
+    def run(self) -> None:
+        delay = _FIRST_POLL_DELAY
+        while not self.stopping.is_set():
+            try:
+                batch = list(self.queue.receive_messages(messages_per_page=self.options.batch_size,
+                                                         max_messages=self.options.batch_size,
+                                                         visibility_timeout=self.lease_seconds))
+            except AzureError as error:
+                log.warning("queue %s: storage unavailable (%s); retrying", self.queue_name, type(error).__name__)
+                batch = []
+            if batch:
+                delay = _FIRST_POLL_DELAY
+                list(self.workers.map(self.process, batch))
+            else:
+                self.stopping.wait(delay)
+                delay = min(delay * 2, self.options.max_polling_interval)
+
+    def process(self, message: QueueMessage) -> None:
+        if message.dequeue_count > self.options.max_dequeue_count:
+            self.move_to_poison(message, "dequeued more often than maxDequeueCount")
+            return
+        try:
+            body = self.decode(message.content)
+        except ValueError as error:
+            self.move_to_poison(message, f"undecodable message: {error}")
+            return
+        trigger = TriggerMessage(
+            id=message.id, body=body, dequeue_count=message.dequeue_count, pop_receipt=message.pop_receipt,
+            insertion_time=message.inserted_on, expiration_time=message.expires_on,
+            time_next_visible=message.next_visible_on)
+        try:
+            self.invoker.invoke(self.spec, trigger)
+        except Exception as error:  # noqa: BLE001 — any failure of the function is a failed attempt
+            self.after_failure(message, error)
+            return
+        self.settle(message)
+
+    def decode(self, content: str) -> bytes:
+        if self.options.message_encoding != "base64":
+            return content.encode()
+        try:
+            return base64.b64decode(content, validate=True)
+        except binascii.Error as error:
+            raise ValueError(f"not base64 ({error})") from None
+
+    def after_failure(self, message: QueueMessage, error: Exception) -> None:
+        if message.dequeue_count >= self.options.max_dequeue_count:
+            self.move_to_poison(message, f"failed {message.dequeue_count} times, last: {error!r}")
+            return
+        log.warning("function=%s message=%s attempt=%d failed: %r; retry in %.0f s", self.spec.name, message.id,
+                    message.dequeue_count, error, self.options.visibility_timeout)
+        try:
+            self.queue.update_message(message, pop_receipt=message.pop_receipt,
+                                      visibility_timeout=int(self.options.visibility_timeout))
+        except AzureError:
+            pass  # the lease runs out on its own and the message comes back
+
+    def move_to_poison(self, message: QueueMessage, reason: str) -> None:
+        log.error("function=%s message=%s moved to %s: %s", self.spec.name, message.id,
+                  poison_queue_name(self.queue_name), reason)
+        self.poison.send_message(message.content)
+        self.settle(message)
+
+    def settle(self, message: QueueMessage) -> None:
+        try:
+            self.queue.delete_message(message, pop_receipt=message.pop_receipt)
+        except ResourceNotFoundError:
+            pass  # the lease expired and another attempt already took it

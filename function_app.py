@@ -1,0 +1,10 @@
+"""The Azure Functions app: one FunctionApp, every blueprint registered. Nothing else lives here."""
+
+import azure.functions as func
+
+from functions import alerts, health, statuspage
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+app.register_functions(alerts.bp)
+app.register_functions(health.bp)
+app.register_functions(statuspage.bp)

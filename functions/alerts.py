@@ -1,0 +1,32 @@
+"""POST /api/alerts: Azure Monitor action-group webhooks (common alert schema)."""
+
+from __future__ import annotations
+
+import logging
+
+import azure.functions as func
+
+from functions import context
+from functions.http_edge import http_endpoint, json_response
+from functions.statuspage import refresh_message
+from shared.alert import parse_alert
+from shared.alert_intake import receive_alert
+from shared.timeutil import utc_now
+
+bp = func.Blueprint()
+log = logging.getLogger("firebell.alerts")
+
+
+@bp.function_name("alerts")
+@bp.route(route="alerts", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+@bp.queue_output(arg_name="statuspage", queue_name="statuspage", connection="AzureWebJobsStorage")
+@http_endpoint
+def receive(req: func.HttpRequest, statuspage: func.Out[str]) -> func.HttpResponse:
+    alert = parse_alert(req.get_body())
+    intake = receive_alert(alert, context.catalog(), context.incident_store(), utc_now())
+    if intake.event_id is not None and intake.incident_id is not None:
+        statuspage.set(refresh_message(intake.incident_id, intake.event_id))
+    log.info("alert %s → %s (deduplicated=%s)", intake.alert_key, intake.incident_id, intake.deduplicated)
+    return json_response(202, {"incident": intake.incident_id, "alert": intake.alert_key,
+                               "deduplicated": intake.deduplicated})
+

@@ -1,0 +1,61 @@
+"""The one place where core errors become HTTP status codes, and where JSON responses are encoded."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import azure.functions as func
+from azure.core.exceptions import AzureError, HttpResponseError
+
+from shared.errors import (
+    ConfigurationError,
+    FirebellError,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    StorageUnavailable,
+    Unauthorized,
+)
+
+log = logging.getLogger("firebell.http")
+
+STATUS_BY_ERROR: dict[type[FirebellError], int] = {
+    InvalidInput: 400,
+    Unauthorized: 401,
+    NotFound: 404,
+    PayloadTooLarge: 413,
+    StorageUnavailable: 503,
+    ConfigurationError: 503,
+}
+
+
+def json_response(status: int, payload: Any) -> func.HttpResponse:
+    return func.HttpResponse(json.dumps(payload, default=str), status_code=status, mimetype="application/json",
+                             charset="utf-8")
+
+
+def error_response(error: FirebellError) -> func.HttpResponse:
+    status = next((code for kind, code in STATUS_BY_ERROR.items() if isinstance(error, kind)), 500)
+    return json_response(status, {"error": error.code, "detail": error.detail})
+
+
+def http_endpoint(handler: Callable[..., func.HttpResponse]) -> Callable[..., func.HttpResponse]:
+    """Wrap an HTTP function so every failure is answered in the documented error shape."""
+
+    @functools.wraps(handler)
+    def answer(*args: Any, **kwargs: Any) -> func.HttpResponse:
+        try:
+            return handler(*args, **kwargs)
+        except FirebellError as error:
+            return error_response(error)
+        except AzureError as error:
+            if isinstance(error, HttpResponseError) and (error.status_code or 500) < 500:
+                raise  # a 4xx from storage is our bug, not the caller's: let it surface as a 500 and be logged
+            log.warning("storage unavailable in %s: %s", handler.__name__, type(error).__name__)
+            return error_response(StorageUnavailable("storage is unavailable; retry later"))
+
+    return answer

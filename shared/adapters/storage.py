@@ -1,0 +1,102 @@
+"""One Azure Storage account: lazily created table, queue and blob clients that share its connection string."""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from azure.core.exceptions import ResourceExistsError
+from azure.core.pipeline.policies import SansIOHTTPPolicy
+from azure.data.tables import TableClient, TableServiceClient
+from azure.storage.blob import BlobServiceClient, ContainerClient
+from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64EncodePolicy
+
+# Azurite's published development account (not a secret: it is in every Azure Storage SDK and emulator).
+DEV_ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+
+def development_storage(host: str = "127.0.0.1", blob: int = 10000, queue: int = 10001, table: int = 10002) -> str:
+    base = f"http://{host}:{{port}}/devstoreaccount1"
+    return (
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
+        f"AccountKey={DEV_ACCOUNT_KEY};"
+        f"BlobEndpoint={base.format(port=blob)};QueueEndpoint={base.format(port=queue)};"
+        f"TableEndpoint={base.format(port=table)};"
+    )
+
+
+def expand_connection_string(value: str) -> str:
+    """The SDKs do not all understand the `UseDevelopmentStorage=true` shorthand that Functions settings use."""
+    return development_storage() if value.strip().rstrip(";").lower() == "usedevelopmentstorage=true" else value
+
+
+# Fail fast when storage is down: the HTTP edge answers 503 and the caller (Azure Monitor, a queue) retries.
+_CLIENT_OPTIONS: dict[str, Any] = {"retry_total": 2, "retry_backoff_factor": 0.2, "connection_timeout": 3,
+                                   "read_timeout": 20}
+
+
+class StorageAccount:
+    def __init__(self, connection_string: str, policies: Sequence[SansIOHTTPPolicy] = ()) -> None:
+        self.connection_string = expand_connection_string(connection_string)
+        self._options = dict(_CLIENT_OPTIONS, per_call_policies=list(policies))
+        self._lock = threading.Lock()
+        self._tables: dict[str, TableClient] = {}
+        self._queues: dict[tuple[str, str], QueueClient] = {}
+        self._containers: dict[str, ContainerClient] = {}
+
+    @functools.cached_property
+    def table_service(self) -> TableServiceClient:
+        return TableServiceClient.from_connection_string(self.connection_string, **self._options)
+
+    @functools.cached_property
+    def blob_service(self) -> BlobServiceClient:
+        return BlobServiceClient.from_connection_string(self.connection_string, **self._options)
+
+    def table(self, name: str) -> TableClient:
+        """A table client; the table is created once per process, on first use."""
+        with self._lock:
+            if name not in self._tables:
+                _create_quietly(lambda: self.table_service.create_table(name))
+                self._tables[name] = self.table_service.get_table_client(name)
+            return self._tables[name]
+
+    def queue(self, name: str, encoding: str = "base64") -> QueueClient:
+        """A queue client whose messages use the Functions host's encoding (host.json `messageEncoding`)."""
+        with self._lock:
+            if (name, encoding) not in self._queues:
+                codec: dict[str, Any] = {}
+                if encoding == "base64":
+                    codec = {"message_encode_policy": TextBase64EncodePolicy(),
+                             "message_decode_policy": TextBase64DecodePolicy()}
+                client = QueueClient.from_connection_string(self.connection_string, name, **codec, **self._options)
+                _create_quietly(client.create_queue)
+                self._queues[(name, encoding)] = client
+            return self._queues[(name, encoding)]
+
+    def container(self, name: str) -> ContainerClient:
+        with self._lock:
+            if name not in self._containers:
+                client = self.blob_service.get_container_client(name)
+                _create_quietly(client.create_container)
+                self._containers[name] = client
+            return self._containers[name]
+
+
+def _create_quietly(create: Any) -> None:
+    try:
+        create()
+    except ResourceExistsError:
+        pass
+
+
+@functools.cache
+def _account_for(connection_string: str) -> StorageAccount:
+    return StorageAccount(connection_string)
+
+
+def account() -> StorageAccount:
+    """The account named by `AzureWebJobsStorage`, shared by every function in this process."""
+    return _account_for(os.environ.get("AzureWebJobsStorage", "UseDevelopmentStorage=true"))

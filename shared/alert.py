@@ -1,0 +1,152 @@
+"""Azure Monitor common alert schema → a normalized Alert.
+
+Pure: bytes in, a frozen Alert out, or InvalidInput naming the field that is wrong.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from shared.errors import InvalidInput, PayloadTooLarge
+from shared.settings import MAX_BODY_BYTES
+from shared.timeutil import parse_instant
+
+COMMON_ALERT_SCHEMA = "azureMonitorCommonAlertSchema"
+FIRED, RESOLVED = "Fired", "Resolved"
+_SEVERITY = re.compile(r"Sev[0-4]")
+# Table keys may not contain / \ # ? or control characters; alert GUIDs are safe and short.
+_SAFE_KEY = re.compile(r"[A-Za-z0-9._-]{1,128}")
+
+
+@dataclass(frozen=True)
+class Alert:
+    key: str
+    alert_id: str
+    rule: str | None
+    severity: str | None
+    condition: str
+    monitoring_service: str
+    signal_type: str | None
+    targets: tuple[str, ...]
+    configuration_items: tuple[str, ...]
+    fired_at: datetime
+    resolved_at: datetime | None
+    description: str
+    custom_properties: dict[str, str] = field(default_factory=dict)
+
+
+def decode_json_object(body: bytes) -> dict[str, Any]:
+    """The common first step of every JSON entry point: size, UTF-8, JSON, object."""
+    if len(body) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"body is {len(body)} bytes; the limit is {MAX_BODY_BYTES} bytes (256 KB)")
+    if not body.strip():
+        raise InvalidInput("body is empty; expected a JSON object", code="invalid_json")
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as problem:
+        raise InvalidInput(f"body is not valid JSON: {problem}", code="invalid_json") from None
+    if not isinstance(document, dict):
+        raise InvalidInput(f"body must be a JSON object, not {type(document).__name__}", code="invalid_json")
+    return document
+
+
+def parse_alert(body: bytes) -> Alert:
+    document = decode_json_object(body)
+    if document.get("schemaId") != COMMON_ALERT_SCHEMA:
+        raise InvalidInput(
+            f"schemaId must be {COMMON_ALERT_SCHEMA!r} (enable the common alert schema on the action group), "
+            f"got {document.get('schemaId')!r}",
+            code="invalid_alert",
+        )
+    data = _object(document, "data", "data")
+    essentials = _object(data, "essentials", "data.essentials")
+    condition = _string(essentials, "monitorCondition", required=True)
+    if condition not in (FIRED, RESOLVED):
+        raise InvalidInput(f"data.essentials.monitorCondition must be 'Fired' or 'Resolved', got {condition!r}",
+                           code="invalid_alert")
+    severity = _string(essentials, "severity")
+    if severity is not None and not _SEVERITY.fullmatch(severity):
+        raise InvalidInput(f"data.essentials.severity must be Sev0 to Sev4 or null, got {severity!r}",
+                           code="invalid_alert")
+    alert_id = _string(essentials, "alertId") or ""
+    rule = _string(essentials, "alertRule")
+    origin = _string(essentials, "originAlertId")
+    if not (alert_id or origin or rule):
+        raise InvalidInput("data.essentials needs an alertId (or originAlertId / alertRule) to identify the alert",
+                           code="invalid_alert")
+    return Alert(
+        key=alert_key(alert_id, origin, rule),
+        alert_id=alert_id,
+        rule=rule,
+        severity=severity,
+        condition=condition,
+        monitoring_service=_string(essentials, "monitoringService") or "Unknown",
+        signal_type=_string(essentials, "signalType"),
+        targets=_strings(essentials, "alertTargetIDs"),
+        configuration_items=_strings(essentials, "configurationItems"),
+        fired_at=_instant(essentials, "firedDateTime", required=True),
+        resolved_at=_instant(essentials, "resolvedDateTime"),
+        description=_string(essentials, "description") or "",
+        custom_properties=_custom_properties(data),
+    )
+
+
+def alert_key(alert_id: str, origin_alert_id: str | None, rule: str | None) -> str:
+    """One key per Azure Monitor alert instance: the alert GUID, else a stable hash of what identifies it."""
+    tail = alert_id.rstrip("/").rsplit("/", 1)[-1]
+    if tail and _SAFE_KEY.fullmatch(tail):
+        return tail
+    identity = alert_id or origin_alert_id or rule or ""
+    return hashlib.sha256(identity.encode()).hexdigest()[:32]
+
+
+def _object(container: dict[str, Any], name: str, path: str) -> dict[str, Any]:
+    value = container.get(name)
+    if not isinstance(value, dict):
+        what = "missing" if value is None else f"a {type(value).__name__}"
+        raise InvalidInput(f"{path} must be an object, but it is {what}", code="invalid_alert")
+    return value
+
+
+def _string(essentials: dict[str, Any], name: str, *, required: bool = False) -> str | None:
+    value = essentials.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or (required and not value):
+        what = "missing" if value is None else repr(value)
+        raise InvalidInput(f"data.essentials.{name} must be a string, got {what}", code="invalid_alert")
+    return value
+
+
+def _strings(essentials: dict[str, Any], name: str) -> tuple[str, ...]:
+    value = essentials.get(name)
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise InvalidInput(f"data.essentials.{name} must be a list of strings", code="invalid_alert")
+    return tuple(value)
+
+
+def _instant(essentials: dict[str, Any], name: str, *, required: bool = False) -> datetime | None:
+    text = _string(essentials, name, required=required)
+    if text is None:
+        return None
+    try:
+        return parse_instant(text)
+    except ValueError:
+        raise InvalidInput(f"data.essentials.{name} is not an ISO 8601 time: {text!r}", code="invalid_alert") from None
+
+
+def _custom_properties(data: dict[str, Any]) -> dict[str, str]:
+    # customProperties is null when the rule sets none; values are documented as strings but stay tolerant.
+    value = data.get("customProperties")
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidInput("data.customProperties must be an object or null", code="invalid_alert")
+    return {str(name): "" if item is None else str(item) for name, item in value.items()}

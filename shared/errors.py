@@ -1,0 +1,45 @@
+"""Typed errors of the core. The HTTP edge maps each to one status code (functions/http_edge.py)."""
+
+from __future__ import annotations
+
+
+class FirebellError(Exception):
+    """Base of every error the edge knows how to answer. `code` is machine-readable, the message is for people."""
+
+    code = "error"
+
+    def __init__(self, detail: str, *, code: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if code:
+            self.code = code
+
+
+class InvalidInput(FirebellError):
+    """The caller sent something we cannot accept; nothing was stored."""
+
+    code = "invalid_input"
+
+
+class PayloadTooLarge(FirebellError):
+    code = "payload_too_large"
+
+
+class Unauthorized(FirebellError):
+    code = "unauthorized"
+
+
+class NotFound(FirebellError):
+    code = "not_found"
+
+
+class StorageUnavailable(FirebellError):
+    """Azure Storage could not be reached; callers such as Azure Monitor should retry."""
+
+    code = "storage_unavailable"
+
+
+class ConfigurationError(FirebellError):
+    """The configuration in FIREBELL_CONFIG_DIR is invalid. The message names file, key and problem."""
+
+    code = "configuration_invalid"

@@ -1,0 +1,119 @@
+"""What the public may see: incidents reduced to component names, public status and public words.
+
+Pure. Nothing internal (alert text, rule names, resource ids, people, notes) ever reaches these dataclasses,
+so no template can leak it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from shared.catalog import Catalog
+from shared.incident import Incident
+
+# Statuspage vocabulary.
+OPERATIONAL = "operational"
+COMPONENT_STATUS_BY_SEVERITY = {1: "major_outage", 2: "partial_outage", 3: "degraded_performance",
+                                4: "degraded_performance"}
+COMPONENT_STATUS_LABEL = {
+    OPERATIONAL: "Operational",
+    "degraded_performance": "Degraded performance",
+    "partial_outage": "Partial outage",
+    "major_outage": "Major outage",
+    "under_maintenance": "Under maintenance",
+}
+_COMPONENT_STATUS_RANK = ["operational", "under_maintenance", "degraded_performance", "partial_outage", "major_outage"]
+IMPACT_BY_SEVERITY = {1: "critical", 2: "major", 3: "minor", 4: "minor"}
+# Internal lifecycle → the public incident status customers see.
+PUBLIC_STATUS = {"triggered": "investigating", "acknowledged": "investigating", "investigating": "investigating",
+                 "identified": "identified", "monitoring": "monitoring", "resolved": "resolved",
+                 "postmortem": "resolved", "closed": "resolved"}
+PUBLIC_STATUS_LABEL = {"investigating": "Investigating", "identified": "Identified", "monitoring": "Monitoring",
+                       "resolved": "Resolved"}
+_BANNER = {"none": "All systems operational", "minor": "Minor service disruption",
+           "major": "Partial system outage", "critical": "Major system outage"}
+
+
+@dataclass(frozen=True)
+class PublicUpdate:
+    at: datetime
+    status: str
+    body: str
+
+
+@dataclass(frozen=True)
+class PublicIncident:
+    id: str
+    name: str
+    status: str
+    impact: str
+    components: tuple[str, ...]
+    started_at: datetime
+    updated_at: datetime
+    updates: tuple[PublicUpdate, ...]  # newest first, as Statuspage lists them
+
+    @property
+    def is_open(self) -> bool:
+        return self.status != "resolved"
+
+
+@dataclass(frozen=True)
+class PublicComponent:
+    name: str
+    status: str
+
+    @property
+    def label(self) -> str:
+        return COMPONENT_STATUS_LABEL[self.status]
+
+
+@dataclass(frozen=True)
+class StatusPage:
+    title: str
+    indicator: str  # none | minor | major | critical
+    components: tuple[PublicComponent, ...]
+    active: tuple[PublicIncident, ...]
+    past: tuple[PublicIncident, ...]
+    updated_at: datetime | None  # from the data, never the build clock
+
+    @property
+    def banner(self) -> str:
+        return _BANNER[self.indicator]
+
+
+def public_incident(incident: Incident) -> PublicIncident:
+    status = PUBLIC_STATUS[incident.status]
+    # Until the communication coordinator posts words of their own, customers get a safe default.
+    opening = PublicUpdate(at=incident.declared_at, status="investigating",
+                           body=f"We are investigating an issue affecting {incident.component}.")
+    return PublicIncident(
+        id=incident.id,
+        name=f"Issue affecting {incident.component}",
+        status=status,
+        impact=IMPACT_BY_SEVERITY[incident.severity],
+        components=(incident.component,),
+        started_at=incident.declared_at,
+        updated_at=incident.updated_at,
+        updates=(opening,),
+    )
+
+
+def status_page(title: str, catalog: Catalog, incidents: list[Incident]) -> StatusPage:
+    published = [public_incident(incident) for incident in incidents]
+    active = tuple(sorted((i for i in published if i.is_open), key=lambda i: i.started_at, reverse=True))
+    past = tuple(sorted((i for i in published if not i.is_open), key=lambda i: i.started_at, reverse=True))
+    worst: dict[str, str] = {}
+    for incident in incidents:
+        if incident.is_open:
+            status = COMPONENT_STATUS_BY_SEVERITY[incident.severity]
+            current = worst.get(incident.component, OPERATIONAL)
+            worst[incident.component] = max(current, status, key=_COMPONENT_STATUS_RANK.index)
+    names = [service.component for service in catalog.services] + [catalog.default.component]
+    names += sorted(set(worst) - set(names))
+    components = tuple(PublicComponent(name, worst.get(name, OPERATIONAL)) for name in dict.fromkeys(names))
+    impacts = ["none"] + [i.impact for i in active]
+    indicator = max(impacts, key=["none", "minor", "major", "critical"].index)
+    updated_at = max((incident.updated_at for incident in incidents), default=None)
+    return StatusPage(title=title, indicator=indicator, components=components, active=active, past=past,
+                      updated_at=updated_at)

@@ -1,0 +1,29 @@
+"""Timeline events: the append-only record of everything that happened to an incident."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+ALERT_FIRED = "alert.fired"
+ALERT_RESOLVED = "alert.resolved"
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    incident_id: str
+    event_id: str
+    kind: str
+    at: datetime  # when it happened in the world (e.g. the alert's fired time)
+    recorded_at: datetime  # when Firebell learned of it
+    actor: str  # who or what: a person's name, "Azure Monitor", …
+    source: str  # where from: "azure-monitor", "teams", "api", …
+    text: str  # internal wording; never shown publicly unless `public`
+    public: bool = False
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def event_id(at: datetime, discriminator: str) -> str:
+    """Sortable by time, and deterministic for the same fact, so a redelivery writes the same row twice at most."""
+    return f"{int(at.timestamp() * 1000):013d}-{discriminator}"
