@@ -54,17 +54,32 @@ class Azurite:
 
     def start(self, timeout: float = 30.0) -> Azurite:
         blob, queue, table = self.ports
-        command = [azurite_binary(), "--silent", "--skipApiVersionCheck", "--blobHost", "127.0.0.1",
-                   "--queueHost", "127.0.0.1", "--tableHost", "127.0.0.1", "--blobPort", str(blob),
-                   "--queuePort", str(queue), "--tablePort", str(table)]
+        command = [
+            azurite_binary(),
+            "--silent",
+            "--skipApiVersionCheck",
+            "--blobHost",
+            "127.0.0.1",
+            "--queueHost",
+            "127.0.0.1",
+            "--tableHost",
+            "127.0.0.1",
+            "--blobPort",
+            str(blob),
+            "--queuePort",
+            str(queue),
+            "--tablePort",
+            str(table),
+        ]
         if self.location is None:
             command.append("--inMemoryPersistence")
         else:
             self.location.mkdir(parents=True, exist_ok=True)
             command += ["--location", str(self.location)]
         # Its own process group, so stopping it also stops anything npm's wrapper started.
-        self.process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                        start_new_session=True)
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+        )
         deadline = time.monotonic() + timeout
         while not all(port_open(port) for port in self.ports):
             if self.process.poll() is not None:
@@ -76,12 +91,13 @@ class Azurite:
             time.sleep(0.1)
         return self
 
-    def stop(self) -> None:
+    def stop(self, grace: float = 10.0) -> None:
+        """SIGTERM lets a persistent Azurite flush its data; after `grace` seconds it is killed."""
         if self.process is None or self.process.poll() is not None:
             return
         try:
             os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=10)
+            self.process.wait(timeout=grace)
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
@@ -91,6 +107,7 @@ class Azurite:
     def __enter__(self) -> Azurite:
         return self.start()
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
         self.stop()

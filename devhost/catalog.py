@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -29,14 +30,22 @@ def resolve_setting(value: str) -> str:
     return re.sub(r"%([^%]+)%", lambda match: os.environ.get(match.group(1), ""), value)
 
 
+@functools.cache
 def discover(app: func.FunctionApp) -> list[FunctionSpec]:
+    """Cached: the SDK's get_functions() indexes the app and refuses to be asked twice in one process."""
     specs = []
     for function in app.get_functions():
         bindings = json.loads(function.get_function_json())["bindings"]
         trigger = next(binding for binding in bindings if binding["type"].endswith("Trigger"))
         outputs = tuple(b for b in bindings if b["direction"] == "OUT" and b["name"] != "$return")
-        specs.append(FunctionSpec(name=function.get_function_name(), handler=function.get_user_function(),
-                                  trigger=trigger, outputs=outputs))
+        specs.append(
+            FunctionSpec(
+                name=function.get_function_name(),
+                handler=function.get_user_function(),
+                trigger=trigger,
+                outputs=outputs,
+            )
+        )
     return specs
 
 

@@ -33,14 +33,16 @@ class DevHost:
         self.http_app = HttpServer(by_trigger(specs, "httpTrigger"), self.invoker, self.options.route_prefix)
         self.server: BaseWSGIServer = make_server(address, port, self.http_app, threaded=True)
         try:
-            self.listeners = [QueueListener(spec, self.invoker, self.options.queues, self.stopping,
-                                            self.options.function_timeout)
-                              for spec in by_trigger(specs, "queueTrigger")]
+            self.listeners = [
+                QueueListener(spec, self.invoker, self.options.queues, self.stopping, self.options.function_timeout)
+                for spec in by_trigger(specs, "queueTrigger")
+            ]
         except AzureError as error:
             self.server.server_close()
             raise StorageUnreachable(
                 f"cannot reach Azure Storage ({type(error).__name__}): start Azurite (`make run` does) or fix "
-                "AzureWebJobsStorage in local.settings.json") from None
+                "AzureWebJobsStorage in local.settings.json"
+            ) from None
         self.timers = [TimerRunner(spec, self.invoker, self.stopping) for spec in by_trigger(specs, "timerTrigger")]
         self._serving = threading.Thread(target=self.server.serve_forever, name="http", daemon=True)
 
@@ -53,8 +55,9 @@ class DevHost:
         for worker in [*self.listeners, *self.timers]:
             worker.start()
         self._serving.start()
-        log.info("devhost listening on %s (%d queue listeners, %d timers)", self.url, len(self.listeners),
-                 len(self.timers))
+        log.info(
+            "devhost listening on %s (%d queue listeners, %d timers)", self.url, len(self.listeners), len(self.timers)
+        )
         return self
 
     def stop(self) -> None:

@@ -84,8 +84,13 @@ class HttpServer:
         except HTTPException as error:
             return _json_error(error.code or 400, "bad_request", error.description or "unreadable body")
         trigger = func.HttpRequest(
-            method=request.method, url=request.url, headers=dict(request.headers),
-            params=dict(request.args), route_params={k: str(v) for k, v in route_params.items()}, body=body)
+            method=request.method,
+            url=request.url,
+            headers=dict(request.headers),
+            params=dict(request.args),
+            route_params={k: str(v) for k, v in route_params.items()},
+            body=body,
+        )
         try:
             result = self.invoker.invoke(spec, trigger)
         except Exception:
@@ -105,7 +110,7 @@ class HttpServer:
         """Like the Storage static website: index document for folders, the blob's own headers, ETags."""
         if request.method not in ("GET", "HEAD"):
             return Response("Method not allowed", status=405)
-        name = request.path[len(STATUS_PREFIX):].lstrip("/")
+        name = request.path[len(STATUS_PREFIX) :].lstrip("/")
         if name == "" or name.endswith("/"):
             name += "index.html"
         try:
@@ -123,8 +128,9 @@ class HttpServer:
         headers = {"ETag": etag} if etag else {}
         if settings.cache_control:
             headers["Cache-Control"] = settings.cache_control
-        response = Response(body, status=200, headers=headers,
-                            content_type=settings.content_type or "application/octet-stream")
+        response = Response(
+            body, status=200, headers=headers, content_type=settings.content_type or "application/octet-stream"
+        )
         if request.method == "HEAD":
             response.content_length = properties.size
         return response

@@ -66,8 +66,14 @@ class Invoker:
         finally:
             elapsed = (time.perf_counter() - started) * 1000
             status = f" status={result.status_code}" if isinstance(result, func.HttpResponse) else ""
-            log.info("function=%s trigger=%s duration_ms=%.1f outcome=%s%s", spec.name, spec.trigger_type,
-                     elapsed, outcome, status)
+            log.info(
+                "function=%s trigger=%s duration_ms=%.1f outcome=%s%s",
+                spec.name,
+                spec.trigger_type,
+                elapsed,
+                outcome,
+                status,
+            )
 
     def _write_output(self, binding: dict[str, Any], value: Any) -> None:
         if value is None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -29,8 +30,14 @@ def poison_queue_name(queue_name: str) -> str:
 
 
 class QueueListener:
-    def __init__(self, spec: FunctionSpec, invoker: Invoker, options: QueueOptions, stopping: threading.Event,
-                 lease_seconds: float) -> None:
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        invoker: Invoker,
+        options: QueueOptions,
+        stopping: threading.Event,
+        lease_seconds: float,
+    ) -> None:
         self.spec = spec
         self.invoker = invoker
         self.options = options
@@ -55,9 +62,13 @@ class QueueListener:
         delay = _FIRST_POLL_DELAY
         while not self.stopping.is_set():
             try:
-                batch = list(self.queue.receive_messages(messages_per_page=self.options.batch_size,
-                                                         max_messages=self.options.batch_size,
-                                                         visibility_timeout=self.lease_seconds))
+                batch = list(
+                    self.queue.receive_messages(
+                        messages_per_page=self.options.batch_size,
+                        max_messages=self.options.batch_size,
+                        visibility_timeout=self.lease_seconds,
+                    )
+                )
             except AzureError as error:
                 log.warning("queue %s: storage unavailable (%s); retrying", self.queue_name, type(error).__name__)
                 batch = []
@@ -78,12 +89,17 @@ class QueueListener:
             self.move_to_poison(message, f"undecodable message: {error}")
             return
         trigger = TriggerMessage(
-            id=message.id, body=body, dequeue_count=message.dequeue_count, pop_receipt=message.pop_receipt,
-            insertion_time=message.inserted_on, expiration_time=message.expires_on,
-            time_next_visible=message.next_visible_on)
+            id=message.id,
+            body=body,
+            dequeue_count=message.dequeue_count,
+            pop_receipt=message.pop_receipt,
+            insertion_time=message.inserted_on,
+            expiration_time=message.expires_on,
+            time_next_visible=message.next_visible_on,
+        )
         try:
             self.invoker.invoke(self.spec, trigger)
-        except Exception as error:  # noqa: BLE001 — any failure of the function is a failed attempt
+        except Exception as error:
             self.after_failure(message, error)
             return
         self.settle(message)
@@ -100,22 +116,30 @@ class QueueListener:
         if message.dequeue_count >= self.options.max_dequeue_count:
             self.move_to_poison(message, f"failed {message.dequeue_count} times, last: {error!r}")
             return
-        log.warning("function=%s message=%s attempt=%d failed: %r; retry in %.0f s", self.spec.name, message.id,
-                    message.dequeue_count, error, self.options.visibility_timeout)
-        try:
-            self.queue.update_message(message, pop_receipt=message.pop_receipt,
-                                      visibility_timeout=int(self.options.visibility_timeout))
-        except AzureError:
-            pass  # the lease runs out on its own and the message comes back
+        log.warning(
+            "function=%s message=%s attempt=%d failed: %r; retry in %.0f s",
+            self.spec.name,
+            message.id,
+            message.dequeue_count,
+            error,
+            self.options.visibility_timeout,
+        )
+        with contextlib.suppress(AzureError):  # if this fails, the lease runs out and the message comes back anyway
+            self.queue.update_message(
+                message, pop_receipt=message.pop_receipt, visibility_timeout=int(self.options.visibility_timeout)
+            )
 
     def move_to_poison(self, message: QueueMessage, reason: str) -> None:
-        log.error("function=%s message=%s moved to %s: %s", self.spec.name, message.id,
-                  poison_queue_name(self.queue_name), reason)
+        log.error(
+            "function=%s message=%s moved to %s: %s",
+            self.spec.name,
+            message.id,
+            poison_queue_name(self.queue_name),
+            reason,
+        )
         self.poison.send_message(message.content)
         self.settle(message)
 
     def settle(self, message: QueueMessage) -> None:
-        try:
+        with contextlib.suppress(ResourceNotFoundError):  # the lease expired and another attempt took it
             self.queue.delete_message(message, pop_receipt=message.pop_receipt)
-        except ResourceNotFoundError:
-            pass  # the lease expired and another attempt already took it

@@ -6,7 +6,7 @@ import logging
 import threading
 from datetime import UTC, datetime, timedelta
 
-import azure.functions as func
+from azure.functions.timer import TimerRequest
 from croniter import croniter
 
 from devhost.catalog import FunctionSpec, resolve_setting
@@ -52,6 +52,6 @@ class TimerRunner:
 
     def fire(self, past_due: bool) -> None:
         try:
-            self.invoker.invoke(self.spec, func.TimerRequest(past_due=past_due))
-        except Exception:  # noqa: BLE001 — a failed tick is logged; the schedule goes on, as in Azure
+            self.invoker.invoke(self.spec, TimerRequest(past_due=past_due))
+        except Exception:
             log.exception("timer function %s failed", self.spec.name)

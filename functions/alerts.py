@@ -27,6 +27,6 @@ def receive(req: func.HttpRequest, statuspage: func.Out[str]) -> func.HttpRespon
     if intake.event_id is not None and intake.incident_id is not None:
         statuspage.set(refresh_message(intake.incident_id, intake.event_id))
     log.info("alert %s → %s (deduplicated=%s)", intake.alert_key, intake.incident_id, intake.deduplicated)
-    return json_response(202, {"incident": intake.incident_id, "alert": intake.alert_key,
-                               "deduplicated": intake.deduplicated})
-
+    return json_response(
+        202, {"incident": intake.incident_id, "alert": intake.alert_key, "deduplicated": intake.deduplicated}
+    )

@@ -34,8 +34,9 @@ STATUS_BY_ERROR: dict[type[FirebellError], int] = {
 
 
 def json_response(status: int, payload: Any) -> func.HttpResponse:
-    return func.HttpResponse(json.dumps(payload, default=str), status_code=status, mimetype="application/json",
-                             charset="utf-8")
+    return func.HttpResponse(
+        json.dumps(payload, default=str), status_code=status, mimetype="application/json", charset="utf-8"
+    )
 
 
 def error_response(error: FirebellError) -> func.HttpResponse:

@@ -67,18 +67,22 @@ def parse_alert(body: bytes) -> Alert:
     essentials = _object(data, "essentials", "data.essentials")
     condition = _string(essentials, "monitorCondition", required=True)
     if condition not in (FIRED, RESOLVED):
-        raise InvalidInput(f"data.essentials.monitorCondition must be 'Fired' or 'Resolved', got {condition!r}",
-                           code="invalid_alert")
+        raise InvalidInput(
+            f"data.essentials.monitorCondition must be 'Fired' or 'Resolved', got {condition!r}", code="invalid_alert"
+        )
     severity = _string(essentials, "severity")
     if severity is not None and not _SEVERITY.fullmatch(severity):
-        raise InvalidInput(f"data.essentials.severity must be Sev0 to Sev4 or null, got {severity!r}",
-                           code="invalid_alert")
+        raise InvalidInput(
+            f"data.essentials.severity must be Sev0 to Sev4 or null, got {severity!r}", code="invalid_alert"
+        )
     alert_id = _string(essentials, "alertId") or ""
     rule = _string(essentials, "alertRule")
     origin = _string(essentials, "originAlertId")
     if not (alert_id or origin or rule):
-        raise InvalidInput("data.essentials needs an alertId (or originAlertId / alertRule) to identify the alert",
-                           code="invalid_alert")
+        raise InvalidInput(
+            "data.essentials needs an alertId (or originAlertId / alertRule) to identify the alert",
+            code="invalid_alert",
+        )
     return Alert(
         key=alert_key(alert_id, origin, rule),
         alert_id=alert_id,

@@ -58,9 +58,16 @@ def _record_resolution(alert: Alert, record: AlertRecord | None, store: Incident
         return AlertIntake(alert.key, None, deduplicated=False, event_id=None)
     event = alert_event(record.incident_id, alert, now)
     added = store.append_event(event)
-    return AlertIntake(alert.key, record.incident_id, deduplicated=not added, event_id=event.event_id if added else None)
+    return AlertIntake(
+        alert.key, record.incident_id, deduplicated=not added, event_id=event.event_id if added else None
+    )
 
 
 def _detail(alert: Alert) -> dict[str, object]:
-    return {"rule": alert.rule, "severity": alert.severity, "service": alert.monitoring_service,
-            "fired_at": alert.fired_at.isoformat(), "targets": list(alert.targets)}
+    return {
+        "rule": alert.rule,
+        "severity": alert.severity,
+        "service": alert.monitoring_service,
+        "fired_at": alert.fired_at.isoformat(),
+        "targets": list(alert.targets),
+    }

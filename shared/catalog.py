@@ -69,8 +69,10 @@ def parse_catalog(document: dict[str, Any], source: str) -> Catalog:
     default_table = document.get("default", {})
     if not isinstance(default_table, dict):
         raise ConfigurationError(f"{source}: [default] must be a table")
-    default = Service(id=DEFAULT_SERVICE_ID, component=_text(default_table, "component", f"{source}: default",
-                                                             fallback="Other services"))
+    default = Service(
+        id=DEFAULT_SERVICE_ID,
+        component=_text(default_table, "component", f"{source}: default", fallback="Other services"),
+    )
     entries = document.get("service", [])
     if not isinstance(entries, list):
         raise ConfigurationError(f"{source}: 'service' must be an array of tables ([[service]])")
@@ -84,13 +86,15 @@ def parse_catalog(document: dict[str, Any], source: str) -> Catalog:
         if service_id in seen or service_id == DEFAULT_SERVICE_ID:
             raise ConfigurationError(f"{where}.id: {service_id!r} is used twice (or is the reserved 'default')")
         seen.add(service_id)
-        services.append(Service(
-            id=service_id,
-            component=_text(entry, "component", where),
-            resource_id_prefixes=_texts(entry, "resource_id_prefixes", where),
-            resource_groups=_texts(entry, "resource_groups", where),
-            rule_patterns=_texts(entry, "rule_patterns", where),
-        ))
+        services.append(
+            Service(
+                id=service_id,
+                component=_text(entry, "component", where),
+                resource_id_prefixes=_texts(entry, "resource_id_prefixes", where),
+                resource_groups=_texts(entry, "resource_groups", where),
+                rule_patterns=_texts(entry, "rule_patterns", where),
+            )
+        )
     return Catalog(services=tuple(services), default=default)
 
 

@@ -14,8 +14,12 @@ from shared.incident import Incident
 
 # Statuspage vocabulary.
 OPERATIONAL = "operational"
-COMPONENT_STATUS_BY_SEVERITY = {1: "major_outage", 2: "partial_outage", 3: "degraded_performance",
-                                4: "degraded_performance"}
+COMPONENT_STATUS_BY_SEVERITY = {
+    1: "major_outage",
+    2: "partial_outage",
+    3: "degraded_performance",
+    4: "degraded_performance",
+}
 COMPONENT_STATUS_LABEL = {
     OPERATIONAL: "Operational",
     "degraded_performance": "Degraded performance",
@@ -26,13 +30,28 @@ COMPONENT_STATUS_LABEL = {
 _COMPONENT_STATUS_RANK = ["operational", "under_maintenance", "degraded_performance", "partial_outage", "major_outage"]
 IMPACT_BY_SEVERITY = {1: "critical", 2: "major", 3: "minor", 4: "minor"}
 # Internal lifecycle → the public incident status customers see.
-PUBLIC_STATUS = {"triggered": "investigating", "acknowledged": "investigating", "investigating": "investigating",
-                 "identified": "identified", "monitoring": "monitoring", "resolved": "resolved",
-                 "postmortem": "resolved", "closed": "resolved"}
-PUBLIC_STATUS_LABEL = {"investigating": "Investigating", "identified": "Identified", "monitoring": "Monitoring",
-                       "resolved": "Resolved"}
-_BANNER = {"none": "All systems operational", "minor": "Minor service disruption",
-           "major": "Partial system outage", "critical": "Major system outage"}
+PUBLIC_STATUS = {
+    "triggered": "investigating",
+    "acknowledged": "investigating",
+    "investigating": "investigating",
+    "identified": "identified",
+    "monitoring": "monitoring",
+    "resolved": "resolved",
+    "postmortem": "resolved",
+    "closed": "resolved",
+}
+PUBLIC_STATUS_LABEL = {
+    "investigating": "Investigating",
+    "identified": "Identified",
+    "monitoring": "Monitoring",
+    "resolved": "Resolved",
+}
+_BANNER = {
+    "none": "All systems operational",
+    "minor": "Minor service disruption",
+    "major": "Partial system outage",
+    "critical": "Major system outage",
+}
 
 
 @dataclass(frozen=True)
@@ -85,8 +104,11 @@ class StatusPage:
 def public_incident(incident: Incident) -> PublicIncident:
     status = PUBLIC_STATUS[incident.status]
     # Until the communication coordinator posts words of their own, customers get a safe default.
-    opening = PublicUpdate(at=incident.declared_at, status="investigating",
-                           body=f"We are investigating an issue affecting {incident.component}.")
+    opening = PublicUpdate(
+        at=incident.declared_at,
+        status="investigating",
+        body=f"We are investigating an issue affecting {incident.component}.",
+    )
     return PublicIncident(
         id=incident.id,
         name=f"Issue affecting {incident.component}",
@@ -100,9 +122,10 @@ def public_incident(incident: Incident) -> PublicIncident:
 
 
 def status_page(title: str, catalog: Catalog, incidents: list[Incident]) -> StatusPage:
-    published = [public_incident(incident) for incident in incidents]
-    active = tuple(sorted((i for i in published if i.is_open), key=lambda i: i.started_at, reverse=True))
-    past = tuple(sorted((i for i in published if not i.is_open), key=lambda i: i.started_at, reverse=True))
+    newest_first = sorted(incidents, key=lambda incident: (incident.declared_at, incident.number), reverse=True)
+    published = [public_incident(incident) for incident in newest_first]
+    active = tuple(incident for incident in published if incident.is_open)
+    past = tuple(incident for incident in published if not incident.is_open)
     worst: dict[str, str] = {}
     for incident in incidents:
         if incident.is_open:
@@ -115,5 +138,6 @@ def status_page(title: str, catalog: Catalog, incidents: list[Incident]) -> Stat
     impacts = ["none"] + [i.impact for i in active]
     indicator = max(impacts, key=["none", "minor", "major", "critical"].index)
     updated_at = max((incident.updated_at for incident in incidents), default=None)
-    return StatusPage(title=title, indicator=indicator, components=components, active=active, past=past,
-                      updated_at=updated_at)
+    return StatusPage(
+        title=title, indicator=indicator, components=components, active=active, past=past, updated_at=updated_at
+    )

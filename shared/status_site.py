@@ -27,8 +27,12 @@ class SiteFile:
 
 @cache
 def _environment() -> Environment:
-    env = Environment(loader=PackageLoader("shared", "templates"), autoescape=select_autoescape(default=True),
-                      trim_blocks=True, lstrip_blocks=True)
+    env = Environment(
+        loader=PackageLoader("shared", "templates"),
+        autoescape=select_autoescape(default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.globals.update(when=_when, status_label=PUBLIC_STATUS_LABEL.get)
     return env
 

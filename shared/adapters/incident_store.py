@@ -60,8 +60,11 @@ class IncidentStore:
                 try:
                     if etag:
                         meta = self.incidents.update_entity(
-                            _counter_entity(value + 1), mode=UpdateMode.REPLACE, etag=etag,
-                            match_condition=MatchConditions.IfNotModified)
+                            _counter_entity(value + 1),
+                            mode=UpdateMode.REPLACE,
+                            etag=etag,
+                            match_condition=MatchConditions.IfNotModified,
+                        )
                     else:
                         meta = self.incidents.create_entity(_counter_entity(value + 1))
                 except (ResourceModifiedError, ResourceExistsError, ResourceNotFoundError):
@@ -87,8 +90,13 @@ class IncidentStore:
 
     def claim_alert(self, key: str, incident_id: str, condition: str, detail: dict[str, Any]) -> bool:
         """Insert-if-absent: True when this caller bound the alert to `incident_id`, False when another did first."""
-        entity = {"PartitionKey": key, "RowKey": "alert", "incident": incident_id, "condition": condition,
-                  "detail": json.dumps(detail)}
+        entity = {
+            "PartitionKey": key,
+            "RowKey": "alert",
+            "incident": incident_id,
+            "condition": condition,
+            "detail": json.dumps(detail),
+        }
         try:
             self.alerts.create_entity(entity)
         except ResourceExistsError:
@@ -119,9 +127,12 @@ class IncidentStore:
     # --- timeline -------------------------------------------------------------------------------------------------
     def append_event(self, event: TimelineEvent) -> bool:
         """Append-only; an event id already present means this fact was recorded before (a redelivery)."""
-        entity = {"PartitionKey": event.incident_id, "RowKey": event.event_id,
-                  **{name: value for name, value in asdict(event).items() if name not in ("incident_id", "event_id")},
-                  "data": json.dumps(event.data)}
+        entity = {
+            "PartitionKey": event.incident_id,
+            "RowKey": event.event_id,
+            **{name: value for name, value in asdict(event).items() if name not in ("incident_id", "event_id")},
+            "data": json.dumps(event.data),
+        }
         try:
             self.timeline_table.create_entity(entity)
         except ResourceExistsError:
@@ -143,7 +154,14 @@ def _incident(entity: dict[str, Any]) -> Incident:
 
 def _event(entity: dict[str, Any]) -> TimelineEvent:
     return TimelineEvent(
-        incident_id=entity["PartitionKey"], event_id=entity["RowKey"], kind=entity["kind"], at=entity["at"],
-        recorded_at=entity["recorded_at"], actor=entity["actor"], source=entity["source"], text=entity["text"],
-        public=bool(entity.get("public", False)), data=json.loads(entity.get("data") or "{}"),
+        incident_id=entity["PartitionKey"],
+        event_id=entity["RowKey"],
+        kind=entity["kind"],
+        at=entity["at"],
+        recorded_at=entity["recorded_at"],
+        actor=entity["actor"],
+        source=entity["source"],
+        text=entity["text"],
+        public=bool(entity.get("public", False)),
+        data=json.loads(entity.get("data") or "{}"),
     )

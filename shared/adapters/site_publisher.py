@@ -15,7 +15,10 @@ def publish(account: StorageAccount, files: list[SiteFile]) -> None:
     container = account.container(WEB_CONTAINER)
     for site_file in files:
         container.upload_blob(
-            site_file.path, site_file.body, overwrite=True,
-            content_settings=ContentSettings(content_type=site_file.content_type,
-                                             cache_control=site_file.cache_control),
+            site_file.path,
+            site_file.body,
+            overwrite=True,
+            content_settings=ContentSettings(
+                content_type=site_file.content_type, cache_control=site_file.cache_control
+            ),
         )

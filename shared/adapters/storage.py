@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import threading
@@ -12,6 +13,8 @@ from azure.core.exceptions import ResourceExistsError
 from azure.core.pipeline.policies import SansIOHTTPPolicy
 from azure.data.tables import TableClient, TableServiceClient
 from azure.storage.blob import BlobServiceClient, ContainerClient
+from azure.storage.blob import LinearRetry as BlobRetry
+from azure.storage.queue import LinearRetry as QueueRetry
 from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64EncodePolicy
 
 # Azurite's published development account (not a secret: it is in every Azure Storage SDK and emulator).
@@ -34,14 +37,23 @@ def expand_connection_string(value: str) -> str:
 
 
 # Fail fast when storage is down: the HTTP edge answers 503 and the caller (Azure Monitor, a queue) retries.
-_CLIENT_OPTIONS: dict[str, Any] = {"retry_total": 2, "retry_backoff_factor": 0.2, "connection_timeout": 3,
-                                   "read_timeout": 20}
+# Tables use azure-core's retry options; blob and queue clients take a storage retry policy (default: 15 s backoff).
+_TIMEOUTS: dict[str, Any] = {"connection_timeout": 3, "read_timeout": 20}
+_TABLE_RETRY: dict[str, Any] = {"retry_total": 2, "retry_backoff_factor": 0.2}
+
+
+def _blob_retry() -> BlobRetry:
+    return BlobRetry(backoff=0.3, random_jitter_range=0.2, retry_total=2)
+
+
+def _queue_retry() -> QueueRetry:
+    return QueueRetry(backoff=0.3, random_jitter_range=0.2, retry_total=2)
 
 
 class StorageAccount:
     def __init__(self, connection_string: str, policies: Sequence[SansIOHTTPPolicy] = ()) -> None:
         self.connection_string = expand_connection_string(connection_string)
-        self._options = dict(_CLIENT_OPTIONS, per_call_policies=list(policies))
+        self._options: dict[str, Any] = dict(_TIMEOUTS, per_call_policies=list(policies))
         self._lock = threading.Lock()
         self._tables: dict[str, TableClient] = {}
         self._queues: dict[tuple[str, str], QueueClient] = {}
@@ -49,11 +61,13 @@ class StorageAccount:
 
     @functools.cached_property
     def table_service(self) -> TableServiceClient:
-        return TableServiceClient.from_connection_string(self.connection_string, **self._options)
+        return TableServiceClient.from_connection_string(self.connection_string, **self._options, **_TABLE_RETRY)
 
     @functools.cached_property
     def blob_service(self) -> BlobServiceClient:
-        return BlobServiceClient.from_connection_string(self.connection_string, **self._options)
+        return BlobServiceClient.from_connection_string(
+            self.connection_string, retry_policy=_blob_retry(), **self._options
+        )
 
     def table(self, name: str) -> TableClient:
         """A table client; the table is created once per process, on first use."""
@@ -69,9 +83,13 @@ class StorageAccount:
             if (name, encoding) not in self._queues:
                 codec: dict[str, Any] = {}
                 if encoding == "base64":
-                    codec = {"message_encode_policy": TextBase64EncodePolicy(),
-                             "message_decode_policy": TextBase64DecodePolicy()}
-                client = QueueClient.from_connection_string(self.connection_string, name, **codec, **self._options)
+                    codec = {
+                        "message_encode_policy": TextBase64EncodePolicy(),
+                        "message_decode_policy": TextBase64DecodePolicy(),
+                    }
+                client = QueueClient.from_connection_string(
+                    self.connection_string, name, retry_policy=_queue_retry(), **codec, **self._options
+                )
                 _create_quietly(client.create_queue)
                 self._queues[(name, encoding)] = client
             return self._queues[(name, encoding)]
@@ -86,10 +104,8 @@ class StorageAccount:
 
 
 def _create_quietly(create: Any) -> None:
-    try:
+    with contextlib.suppress(ResourceExistsError):
         create()
-    except ResourceExistsError:
-        pass
 
 
 @functools.cache

@@ -1,0 +1,81 @@
+"""Shared fixtures: the reference samples, one in-memory Azurite per test session, and clean storage per test."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from azure.core.exceptions import ResourceNotFoundError
+from azure.data.tables import TableServiceClient
+from azure.storage.blob import BlobServiceClient
+from azure.storage.queue import QueueServiceClient
+
+from devhost.azurite import Azurite
+from functions import context
+from shared.adapters import storage
+
+ROOT = Path(__file__).resolve().parent.parent
+# The reference samples live beside the repository (../shared/samples); CI clones main with shared/ beside it.
+SAMPLES = ROOT.parent / "shared" / "samples"
+AZURE_MONITOR = SAMPLES / "azure-monitor"
+
+
+def sample_bytes(name: str) -> bytes:
+    return (AZURE_MONITOR / name).read_bytes()
+
+
+def sample_json(name: str) -> dict:
+    return json.loads(sample_bytes(name))
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[Azurite]:
+    """One in-memory Azurite on free ports; stopped at the end of the session, also when tests fail."""
+    server = Azurite().start()
+    try:
+        yield server
+    finally:
+        server.stop(grace=3)  # in memory: nothing to flush
+
+
+def wipe(connection_string: str) -> None:
+    tables = TableServiceClient.from_connection_string(connection_string)
+    for table in tables.list_tables():
+        tables.delete_table(table.name)
+    queues = QueueServiceClient.from_connection_string(connection_string)
+    for queue in queues.list_queues():
+        queues.delete_queue(queue.name)
+    blobs = BlobServiceClient.from_connection_string(connection_string)
+    for container in blobs.list_containers():
+        with contextlib.suppress(ResourceNotFoundError):
+            blobs.delete_container(container.name)
+
+
+def reset_process_caches() -> None:
+    storage._account_for.cache_clear()
+    context._store_for.cache_clear()
+    context._catalog_from.cache_clear()
+
+
+@pytest.fixture
+def storage_account(azurite: Azurite, monkeypatch: pytest.MonkeyPatch) -> Iterator[storage.StorageAccount]:
+    """Empty storage for this test, and the app's settings pointing at it."""
+    wipe(azurite.connection_string)
+    monkeypatch.setenv("AzureWebJobsStorage", azurite.connection_string)
+    monkeypatch.setenv("FIREBELL_CONFIG_DIR", str(ROOT / "config"))
+    monkeypatch.setenv("STATUS_PAGE_TITLE", "Acme Status")
+    reset_process_caches()
+    yield storage.account()
+    reset_process_caches()
+
+
+@pytest.fixture
+def clean_environment() -> Iterator[None]:
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)

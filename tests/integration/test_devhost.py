@@ -1,0 +1,191 @@
+"""The devhost runs a FunctionApp's own triggers and bindings against Azurite, as the Functions host would."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import azure.functions as func
+import pytest
+import requests
+from azure.storage.blob import ContentSettings
+
+from devhost.azurite import free_port
+from devhost.host import DevHost
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+attempts: list[int] = []
+processed: list[bytes] = []
+ticks: list[bool] = []
+
+
+@app.function_name("always_fails")
+@app.queue_trigger(arg_name="message", queue_name="doomed", connection="AzureWebJobsStorage")
+def always_fails(message: func.QueueMessage) -> None:
+    attempts.append(message.dequeue_count)
+    raise RuntimeError("this handler never succeeds")
+
+
+@app.function_name("copy_to_blob")
+@app.queue_trigger(arg_name="message", queue_name="work", connection="AzureWebJobsStorage")
+@app.blob_output(arg_name="copy", path="copies/latest.txt", connection="AzureWebJobsStorage")
+def copy_to_blob(message: func.QueueMessage, copy: func.Out[str]) -> None:
+    processed.append(message.get_body())
+    copy.set(message.get_body().decode().upper())
+
+
+@app.function_name("enqueue")
+@app.route(route="things/{name}", methods=["POST"])
+@app.queue_output(arg_name="out", queue_name="work", connection="AzureWebJobsStorage")
+def enqueue(req: func.HttpRequest, out: func.Out[str]) -> func.HttpResponse:
+    out.set(f"{req.route_params['name']}:{req.get_body().decode()}")
+    return func.HttpResponse(
+        json.dumps({"queued": req.route_params["name"]}), status_code=202, mimetype="application/json"
+    )
+
+
+@app.function_name("outbox")
+@app.route(route="outbox", methods=["POST"])
+@app.queue_output(arg_name="out", queue_name="outbox", connection="AzureWebJobsStorage")
+def outbox(req: func.HttpRequest, out: func.Out[str]) -> None:
+    out.set(req.get_body().decode())
+
+
+@app.function_name("open")
+@app.route(route="open", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def open_route(req: func.HttpRequest) -> func.HttpResponse:
+    return func.HttpResponse(f"hello {req.params.get('who', 'world')}", headers={"X-Extra": "1"})
+
+
+@app.function_name("every_second")
+@app.timer_trigger(arg_name="timer", schedule="* * * * * *")
+def every_second(timer: func.TimerRequest) -> None:
+    ticks.append(timer.past_due)
+
+
+HOST_JSON = {
+    "version": "2.0",
+    "extensions": {
+        "queues": {
+            "batchSize": 4,
+            "maxDequeueCount": 3,
+            "visibilityTimeout": "00:00:00",
+            "maxPollingInterval": "00:00:00.2",
+            "messageEncoding": "base64",
+        }
+    },
+}
+
+
+def wait_until(condition: Callable[[], object], timeout: float = 15.0) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"condition not met within {timeout} s")
+
+
+@pytest.fixture
+def host(storage_account, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[DevHost]:
+    monkeypatch.setenv("FIREBELL_FUNCTION_KEY", "test-key")
+    (tmp_path / "host.json").write_text(json.dumps(HOST_JSON))
+    for record in (attempts, processed, ticks):
+        record.clear()
+    devhost = DevHost(app, tmp_path / "host.json", port=free_port()).start()
+    try:
+        yield devhost
+    finally:
+        devhost.stop()
+
+
+def test_a_message_that_always_fails_lands_in_the_poison_queue_after_max_dequeue_count(host, storage_account):
+    storage_account.queue("doomed").send_message("payload that breaks the handler")
+    poison = storage_account.queue("doomed-poison")
+    (message,) = wait_until(lambda: list(poison.peek_messages()))
+    assert message.content == "payload that breaks the handler"
+    assert attempts == [1, 2, 3]
+    assert list(storage_account.queue("doomed").peek_messages()) == []
+
+
+def test_a_message_that_is_not_base64_goes_to_poison_without_running_the_function(host, storage_account):
+    storage_account.queue("doomed", encoding="none").send_message("%%% not base64 %%%")
+    wait_until(lambda: list(storage_account.queue("doomed-poison", encoding="none").peek_messages()))
+    assert attempts == []
+
+
+def test_http_route_params_queue_output_queue_trigger_and_blob_output(host, storage_account):
+    response = requests.post(
+        f"{host.url}/api/things/widget", data=b"blue", headers={"x-functions-key": "test-key"}, timeout=10
+    )
+    assert (response.status_code, response.json()) == (202, {"queued": "widget"})
+    wait_until(lambda: processed)
+    assert processed == [b"widget:blue"]
+    blob = storage_account.container("copies").get_blob_client("latest.txt")
+    assert wait_until(lambda: blob.exists())
+    assert blob.download_blob().readall() == b"WIDGET:BLUE"
+
+
+def test_queue_output_uses_the_host_json_message_encoding(host, storage_account):
+    response = requests.post(f"{host.url}/api/outbox", data="ünïcode", params={"code": "test-key"}, timeout=10)
+    assert response.status_code == 204
+    (message,) = storage_account.queue("outbox", encoding="none").peek_messages()
+    assert base64.b64decode(message.content).decode() == "ünïcode"
+
+
+def test_function_keys_are_required_where_the_auth_level_is_function(host):
+    url = f"{host.url}/api/things/x"
+    assert requests.post(url, timeout=10).status_code == 401
+    assert requests.post(url, headers={"x-functions-key": "wrong"}, timeout=10).status_code == 401
+    denied = requests.post(url, params={"code": "wrong"}, timeout=10)
+    assert denied.status_code == 401 and denied.json()["error"] == "unauthorized"
+    assert requests.post(url, params={"code": "test-key"}, timeout=10).status_code == 202
+
+
+def test_anonymous_routes_methods_and_unknown_paths(host):
+    response = requests.get(f"{host.url}/api/open", params={"who": "sre"}, timeout=10)
+    assert (response.status_code, response.text, response.headers["X-Extra"]) == (200, "hello sre", "1")
+    assert requests.post(f"{host.url}/api/open", timeout=10).status_code == 405
+    missing = requests.get(f"{host.url}/api/nothing-here", timeout=10)
+    assert missing.status_code == 404 and missing.json()["error"] == "not_found"
+
+
+def test_timer_triggers_fire_on_their_ncrontab_schedule(host):
+    wait_until(lambda: len(ticks) >= 2, timeout=5)
+    assert ticks[:2] == [False, False]
+
+
+def test_the_status_path_serves_the_web_container_like_the_static_website(host, storage_account):
+    web = storage_account.container("$web")
+    web.upload_blob(
+        "index.html",
+        b"<h1>ok</h1>",
+        content_settings=ContentSettings(content_type="text/html; charset=utf-8", cache_control="public, max-age=30"),
+    )
+    web.upload_blob("api/v2/status.json", b"{}", content_settings=ContentSettings(content_type="application/json"))
+    for path in ("/status", "/status/"):
+        page = requests.get(f"{host.url}{path}", timeout=10)
+        assert (page.status_code, page.text, page.headers["Content-Type"], page.headers["Cache-Control"]) == (
+            200,
+            "<h1>ok</h1>",
+            "text/html; charset=utf-8",
+            "public, max-age=30",
+        )
+    again = requests.get(f"{host.url}/status/", headers={"If-None-Match": page.headers["ETag"]}, timeout=10)
+    assert again.status_code == 304
+    api = requests.get(f"{host.url}/status/api/v2/status.json", timeout=10)
+    assert (api.status_code, api.headers["Content-Type"]) == (200, "application/json")
+    assert requests.get(f"{host.url}/status/missing.html", timeout=10).status_code == 404
+
+
+def test_stopping_the_host_ends_its_threads(storage_account, tmp_path: Path):
+    (tmp_path / "host.json").write_text(json.dumps(HOST_JSON))
+    devhost = DevHost(app, tmp_path / "host.json", port=free_port()).start()
+    devhost.stop()
+    alive = [t.name for t in threading.enumerate() if t.name.startswith(("listener-", "timer-", "http"))]
+    assert alive == []

@@ -1,0 +1,100 @@
+"""Parsing the Azure Monitor common alert schema into a normalized alert."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from shared.alert import alert_key, parse_alert
+from shared.errors import InvalidInput, PayloadTooLarge
+from tests.conftest import sample_bytes, sample_json
+
+
+def test_a_fired_metric_alert_from_the_test_action_group_is_normalized():
+    alert = parse_alert(sample_bytes("59_test_action_metric_static_threshold.json"))
+    assert alert.key == "12345678-1234-1234-1234-1234567890ab"
+    assert alert.rule == "test-metricAlertRule"
+    assert alert.severity == "Sev4"
+    assert alert.condition == "Fired"
+    assert alert.monitoring_service == "Platform"
+    assert alert.signal_type == "Metric"
+    assert alert.targets == (
+        "/subscriptions/11111111-1111-1111-1111-111111111111/resourcegroups/test-RG/providers/"
+        "microsoft.storage/storageaccounts/test-storageAccount",
+    )
+    assert alert.configuration_items == ("test-storageAccount",)
+    assert alert.fired_at == datetime(2025, 4, 15, 18, 17, 12, 851000, tzinfo=UTC)
+    assert alert.resolved_at is None
+    assert alert.custom_properties == {"customKey1": "value1", "customKey2": "value2"}
+
+
+def test_a_resolved_alert_keeps_seven_digit_fractions_and_its_resolved_time():
+    alert = parse_alert(sample_bytes("00_common_schema_sample_metric_resolved.json"))
+    assert alert.condition == "Resolved"
+    assert alert.key == "aaaa0a0a-bb1b-cc2c-dd3d-eeeeee4e4e4e"
+    assert alert.fired_at == datetime(2019, 3, 22, 13, 58, 24, 371321, tzinfo=UTC)
+    assert alert.resolved_at == datetime(2019, 3, 22, 14, 3, 16, 224631, tzinfo=UTC)
+    assert alert.custom_properties == {}
+
+
+def test_a_log_alert_v2_from_the_test_action_group_is_normalized():
+    alert = parse_alert(sample_bytes("57_test_action_log_alert_v2.json"))
+    assert alert.monitoring_service == "Log Alerts V2"
+    assert alert.signal_type == "Log"
+    assert alert.rule == "test-logAlertRule-v2"
+
+
+def test_alert_key_falls_back_to_a_stable_hash_when_the_alert_id_is_not_a_plain_guid():
+    key = alert_key("", "3f2d4487_PipeLineAlertRG_microsoft.insights_metricAlerts_rule", "rule")
+    assert key == alert_key("", "3f2d4487_PipeLineAlertRG_microsoft.insights_metricAlerts_rule", "other rule")
+    assert len(key) == 32 and all(c in "0123456789abcdef" for c in key)
+    unsafe = alert_key("/subscriptions/x/alerts/has#hash", None, None)
+    assert len(unsafe) == 32 and unsafe != alert_key("/subscriptions/x/alerts/y", None, None)
+
+
+def _mutated(**essentials_changes: object) -> bytes:
+    document = sample_json("59_test_action_metric_static_threshold.json")
+    for name, value in essentials_changes.items():
+        if value is _DELETE:
+            del document["data"]["essentials"][name]
+        else:
+            document["data"]["essentials"][name] = value
+    return json.dumps(document).encode()
+
+
+_DELETE = object()
+
+
+@pytest.mark.parametrize(
+    ("body", "names"),
+    [
+        (b"not json", "not valid JSON"),
+        (b"", "empty"),
+        (b"[1, 2]", "JSON object, not list"),
+        (b'{"schemaId": "Microsoft.Insights/activityLogs", "data": {}}', "schemaId"),
+        (b'{"schemaId": "azureMonitorCommonAlertSchema"}', "data must be an object, but it is missing"),
+        (
+            b'{"schemaId": "azureMonitorCommonAlertSchema", "data": {"essentials": []}}',
+            "data.essentials must be an object, but it is a list",
+        ),
+        (_mutated(severity=3), "data.essentials.severity must be a string, got 3"),
+        (_mutated(severity="Sev9"), "Sev0 to Sev4"),
+        (_mutated(monitorCondition="Exploded"), "monitorCondition must be 'Fired' or 'Resolved'"),
+        (_mutated(monitorCondition=_DELETE), "monitorCondition must be a string, got missing"),
+        (_mutated(alertTargetIDs="one"), "alertTargetIDs must be a list of strings"),
+        (_mutated(firedDateTime="yesterday"), "firedDateTime is not an ISO 8601 time"),
+        (_mutated(alertId=_DELETE, originAlertId=_DELETE, alertRule=_DELETE), "needs an alertId"),
+    ],
+)
+def test_bad_alert_bodies_are_rejected_with_a_detail_naming_the_problem(body: bytes, names: str):
+    with pytest.raises(InvalidInput) as raised:
+        parse_alert(body)
+    assert names in raised.value.detail
+
+
+def test_a_body_over_256_kb_is_too_large():
+    with pytest.raises(PayloadTooLarge) as raised:
+        parse_alert(b" " * (256 * 1024 + 1))
+    assert "262145 bytes" in raised.value.detail

@@ -1,0 +1,65 @@
+"""The devhost's pure parts: route templates, host.json time spans, NCRONTAB schedules, binding discovery."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from devhost.catalog import by_trigger, discover
+from devhost.hostjson import load_host_options, timespan_seconds
+from devhost.http import werkzeug_rule
+from devhost.timers import next_occurrence
+from tests.conftest import ROOT
+
+
+@pytest.mark.parametrize(
+    ("route", "rule"),
+    [
+        ("alerts", "/api/alerts"),
+        ("incidents/{id}", "/api/incidents/<string:id>"),
+        ("items/{n:int}", "/api/items/<int:n>"),
+        ("files/{*path}", "/api/files/<path:path>"),
+        ("oncall/{roster}.ics", "/api/oncall/<string:roster>.ics"),
+    ],
+)
+def test_azure_route_templates_become_werkzeug_rules(route: str, rule: str):
+    assert werkzeug_rule("api", route) == rule
+
+
+@pytest.mark.parametrize(
+    ("span", "seconds"), [("00:00:05", 5), ("00:01:30", 90), ("1.02:00:00", 93600), ("00:00:00.5", 0.5)]
+)
+def test_host_json_timespans(span: str, seconds: float):
+    assert timespan_seconds(span) == seconds
+
+
+def test_the_project_host_json_sets_poison_after_five_attempts_and_base64_messages():
+    options = load_host_options(ROOT / "host.json")
+    assert options.queues.max_dequeue_count == 5
+    assert options.queues.message_encoding == "base64"
+    assert options.route_prefix == "api"
+
+
+def test_ncrontab_schedules_have_seconds_first():
+    after = datetime(2026, 11, 23, 10, 59, 58, tzinfo=UTC)
+    assert next_occurrence("0 0 * * * *", after) == datetime(2026, 11, 23, 11, 0, 0, tzinfo=UTC)
+    assert next_occurrence("*/15 * * * * *", after) == datetime(2026, 11, 23, 11, 0, 0, tzinfo=UTC)
+    assert next_occurrence("00:05:00", after) == datetime(2026, 11, 23, 11, 4, 58, tzinfo=UTC)
+    with pytest.raises(ValueError, match="6 fields"):
+        next_occurrence("0 * * * *", after)
+
+
+def test_the_devhost_reads_every_function_from_the_apps_own_registry():
+    from function_app import app
+
+    specs = discover(app)
+    assert {spec.name: spec.trigger_type for spec in specs} == {
+        "alerts": "httpTrigger",
+        "health": "httpTrigger",
+        "statuspage": "queueTrigger",
+        "statuspage_hourly": "timerTrigger",
+    }
+    (alerts,) = [spec for spec in by_trigger(specs, "httpTrigger") if spec.name == "alerts"]
+    assert alerts.trigger["route"] == "alerts" and alerts.trigger["authLevel"] == "FUNCTION"
+    assert [(o["type"], o["queueName"]) for o in alerts.outputs] == [("queue", "statuspage")]
