@@ -9,7 +9,7 @@ from pathlib import Path
 
 def load_local_settings(path: Path) -> int:
     """Copy the `Values` of local.settings.json into os.environ without overriding; returns how many were set."""
-    if not path.exists():
+    if not path.is_file():  # absent, or /dev/null: the environment alone configures the host
         return 0
     values = json.loads(path.read_text(encoding="utf-8")).get("Values", {})
     applied = 0

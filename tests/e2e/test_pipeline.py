@@ -3,91 +3,47 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 import requests
 
 from devhost.azurite import Azurite, free_port
-from tests.conftest import ROOT, sample_bytes
-from tests.integration.test_devhost import wait_until
+from devhost.process import DevhostProcess
+from tests.conftest import ROOT, sample_bytes, wait_until
 
 KEY = "e2e-key"
 SAMPLE = "59_test_action_metric_static_threshold.json"
 
 
-@dataclass
-class RunningHost:
-    process: subprocess.Popen[str]
-    url: str
-
-    def post_alert(self, body: bytes, key: str | None = KEY) -> requests.Response:
-        headers = {"Content-Type": "application/json", **({"x-functions-key": key} if key else {})}
-        return requests.post(f"{self.url}/api/alerts", data=body, headers=headers, timeout=30)
+def post_alert(host: DevhostProcess, body: bytes, key: str | None = KEY) -> requests.Response:
+    headers = {"Content-Type": "application/json", **({"x-functions-key": key} if key else {})}
+    return requests.post(f"{host.url}/api/alerts", data=body, headers=headers, timeout=30)
 
 
-def start_devhost(connection_string: str) -> RunningHost:
-    port = free_port()
-    env = {
-        **os.environ,
-        "AzureWebJobsStorage": connection_string,
-        "FIREBELL_FUNCTION_KEY": KEY,
-        "FIREBELL_CONFIG_DIR": str(ROOT / "config"),
-        "STATUS_PAGE_TITLE": "Acme Status",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "devhost", "--port", str(port), "--settings", "/nonexistent"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    host = RunningHost(process, f"http://127.0.0.1:{port}")
-
-    def ready() -> bool:
-        if process.poll() is not None:
-            raise AssertionError(f"devhost exited early:\n{process.stdout.read()}")
-        try:
-            return requests.get(f"{host.url}/api/health", timeout=2).status_code in (200, 503)
-        except requests.ConnectionError:
-            return False
-
-    wait_until(ready, timeout=30)
-    return host
-
-
-def stop_devhost(host: RunningHost) -> str:
-    if host.process.poll() is None:
-        host.process.send_signal(signal.SIGINT)
-        try:
-            host.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            host.process.kill()
-    return host.process.stdout.read()
+def start_devhost(connection_string: str) -> DevhostProcess:
+    return DevhostProcess(
+        connection_string,
+        {"FIREBELL_FUNCTION_KEY": KEY, "FIREBELL_CONFIG_DIR": str(ROOT / "config"), "STATUS_PAGE_TITLE": "Acme Status"},
+    ).start()
 
 
 @pytest.fixture
-def devhost(storage_account, azurite) -> Iterator[RunningHost]:
-    host = start_devhost(azurite.connection_string)
-    try:
+def devhost(storage_account, azurite) -> Iterator[DevhostProcess]:
+    with start_devhost(azurite.connection_string) as host:
         yield host
-    finally:
-        stop_devhost(host)
 
 
 def test_an_alert_becomes_an_incident_on_the_public_status_page(devhost):
-    first = devhost.post_alert(sample_bytes(SAMPLE))
+    first = post_alert(devhost, sample_bytes(SAMPLE))
     assert (first.status_code, first.json()) == (
         202,
         {"incident": "INC-1", "alert": "12345678-1234-1234-1234-1234567890ab", "deduplicated": False},
     )
-    again = devhost.post_alert(sample_bytes(SAMPLE))
+    again = post_alert(devhost, sample_bytes(SAMPLE))
     assert (again.status_code, again.json()["incident"], again.json()["deduplicated"]) == (202, "INC-1", True)
 
     def published() -> requests.Response | None:
@@ -105,12 +61,12 @@ def test_an_alert_becomes_an_incident_on_the_public_status_page(devhost):
 
 
 def test_bad_input_is_answered_clearly_and_stores_nothing(devhost, storage_account):
-    not_json = devhost.post_alert(b"{not json")
+    not_json = post_alert(devhost, b"{not json")
     assert not_json.status_code == 400
     assert not_json.json()["error"] == "invalid_json" and "not valid JSON" in not_json.json()["detail"]
-    assert devhost.post_alert(sample_bytes(SAMPLE), key=None).status_code == 401
-    assert devhost.post_alert(sample_bytes(SAMPLE), key="forged").status_code == 401
-    too_big = devhost.post_alert(b"{" + b" " * (256 * 1024) + b"}")
+    assert post_alert(devhost, sample_bytes(SAMPLE), key=None).status_code == 401
+    assert post_alert(devhost, sample_bytes(SAMPLE), key="forged").status_code == 401
+    too_big = post_alert(devhost, b"{" + b" " * (256 * 1024) + b"}")
     assert too_big.status_code == 413 and too_big.json()["error"] == "payload_too_large"
     assert list(storage_account.table("alerts").list_entities()) == []
     assert list(storage_account.table("incidents").list_entities()) == []
@@ -129,12 +85,12 @@ def test_when_storage_goes_away_alerts_get_503_so_azure_monitor_retries():
         host = start_devhost(own_storage.connection_string)
         try:
             own_storage.stop(grace=3)
-            response = host.post_alert(sample_bytes(SAMPLE))
+            response = post_alert(host, sample_bytes(SAMPLE))
             assert (response.status_code, response.json()["error"]) == (503, "storage_unavailable")
             health = requests.get(f"{host.url}/api/health", timeout=30)
             assert health.status_code == 503 and health.json()["storage"].startswith("unreachable")
         finally:
-            stop_devhost(host)
+            host.stop()
 
 
 def test_the_devhost_says_clearly_when_storage_is_unreachable_at_start():
@@ -158,7 +114,7 @@ def test_the_devhost_says_clearly_when_storage_is_unreachable_at_start():
 def test_ctrl_c_stops_the_devhost_cleanly(storage_account, azurite):
     host = start_devhost(azurite.connection_string)
     started = time.monotonic()
-    output = stop_devhost(host)
+    output = host.stop()
     assert host.process.returncode == 0, output
     assert time.monotonic() - started < 15
     assert "Stopping" in output

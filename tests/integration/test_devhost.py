@@ -5,8 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import azure.functions as func
@@ -16,6 +15,7 @@ from azure.storage.blob import ContentSettings
 
 from devhost.azurite import free_port
 from devhost.host import DevHost
+from tests.conftest import wait_until
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 attempts: list[int] = []
@@ -79,16 +79,6 @@ HOST_JSON = {
         }
     },
 }
-
-
-def wait_until(condition: Callable[[], object], timeout: float = 15.0) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"condition not met within {timeout} s")
 
 
 @pytest.fixture

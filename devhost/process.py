@@ -1,0 +1,65 @@
+"""Run `python -m devhost` as a child process (end-to-end tests, benchmarks) and wait until it answers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from types import TracebackType
+
+import requests
+
+from devhost.azurite import ROOT, free_port
+
+
+class DevhostProcess:
+    def __init__(self, connection_string: str, environment: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, "AzureWebJobsStorage": connection_string, **(environment or {})}
+        self.process: subprocess.Popen[bytes] | None = None
+        # A file, not a pipe: a busy devhost logs more than a pipe buffer holds and would block on a full pipe.
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 — lives as long as this object
+
+    def start(self, timeout: float = 30.0) -> DevhostProcess:
+        # --settings /dev/null: the environment given here is the whole configuration, not local.settings.json.
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "devhost", "--port", str(self.port), "--settings", os.devnull],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"devhost exited with status {self.process.returncode}:\n{self.stop()}")
+            try:
+                requests.get(f"{self.url}/api/health", timeout=2)
+                return self
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        raise RuntimeError(f"devhost did not answer within {timeout:.0f} s:\n{self.stop()}")
+
+    def stop(self) -> str:
+        """Ctrl-C, as a person would; returns everything the devhost printed."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
+
+    def __enter__(self) -> DevhostProcess:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.stop()
