@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+from datetime import datetime, timedelta
 
 import azure.functions as func
 
@@ -12,6 +14,7 @@ from shared.adapters import storage
 from shared.adapters.site_publisher import publish
 from shared.public_view import status_page
 from shared.status_site import render_site
+from shared.timeutil import utc_now
 
 bp = func.Blueprint()
 log = logging.getLogger("firebell.statuspage")
@@ -22,29 +25,54 @@ def refresh_message(incident_id: str, event_id: str) -> str:
     return json.dumps({"incident": incident_id, "event": event_id})
 
 
-def refresh_status_page() -> int:
-    """Render the whole site from the store and publish it; returns the number of files written."""
-    settings = context.settings()
-    page = status_page(settings.status_page_title, context.catalog(), context.incident_store().list_incidents())
-    files = render_site(page)
-    publish(storage.account(), files)
-    return len(files)
+class SitePublisher:
+    """Publishes the site from this instance, coalescing bursts of change messages.
+
+    Renders are serialised; a message inserted before the last completed render started is already shown by it, so
+    a burst of changes costs a few renders, not one each. Only incident pages that changed since this instance last
+    published them are rendered again (all of them on the instance's first render).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._published: dict[str, datetime] = {}  # incident id → updated_at last published by this instance
+        self._last_started: datetime | None = None
+
+    def covers(self, inserted_at: datetime | None) -> bool:
+        # Queue insertion times have one-second resolution: only a render that started a full second later is sure
+        # to have read the change.
+        started = self._last_started
+        return inserted_at is not None and started is not None and started >= inserted_at + timedelta(seconds=1)
+
+    def refresh(self, inserted_at: datetime | None = None) -> int:
+        """Render and publish what changed; returns the number of files written (0 when already covered)."""
+        with self._lock:
+            if self.covers(inserted_at):
+                return 0
+            started = utc_now()
+            incidents = context.incident_store().list_incidents()
+            changed = [i.id for i in incidents if self._published.get(i.id) != i.updated_at]
+            page = status_page(context.settings().status_page_title, context.catalog(), incidents)
+            files = render_site(page, changed if self._published else None)
+            publish(storage.account(), files)
+            self._published = {incident.id: incident.updated_at for incident in incidents}
+            self._last_started = started
+            return len(files)
+
+
+publisher = SitePublisher()
 
 
 @bp.function_name("statuspage")
 @bp.queue_trigger(arg_name="message", queue_name="statuspage", connection="AzureWebJobsStorage")
 def on_change(message: func.QueueMessage) -> None:
-    # The site is rendered whole from the store, so the message only says why; an unreadable one still refreshes.
-    try:
-        cause = json.loads(message.get_body())
-    except (ValueError, UnicodeDecodeError):
-        cause = {"unreadable": True}
-    written = refresh_status_page()
-    log.info("status page published (%d files) after %s", written, cause)
+    # The site is rendered from the store, so the message only says why; an unreadable one still refreshes.
+    written = publisher.refresh(message.insertion_time)
+    log.info("status page: %d files published after %s", written, message.get_body()[:200])
 
 
 @bp.function_name("statuspage_hourly")
 @bp.timer_trigger(arg_name="timer", schedule="0 0 * * * *", run_on_startup=False)
 def hourly(timer: func.TimerRequest) -> None:
-    # Times such as "started 3 hours ago" and the daily history age even when nothing changes.
-    refresh_status_page()
+    # Relative wording and the daily history age even when nothing changes; this also heals any missed publish.
+    publisher.refresh()

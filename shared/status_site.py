@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -47,9 +48,14 @@ def render_incident_page(page: StatusPage, incident: PublicIncident) -> SiteFile
     return SiteFile(f"incidents/{incident.id}.html", html.encode(), HTML, HTML_CACHE_CONTROL)
 
 
-def render_site(page: StatusPage) -> list[SiteFile]:
-    """Every file of the site, in publishing order: incident pages first, `index.html` last."""
-    files = [render_incident_page(page, incident) for incident in page.active + page.past]
+def render_site(page: StatusPage, changed: Collection[str] | None = None) -> list[SiteFile]:
+    """The site's files in publishing order, incident pages first and `index.html` last.
+
+    With `changed`, only those incidents' pages (and the index) are rendered: a change to one incident leaves every
+    other incident page as it was.
+    """
+    incidents = [i for i in page.active + page.past if changed is None or i.id in changed]
+    files = [render_incident_page(page, incident) for incident in incidents]
     index = _environment().get_template("index.html").render(page=page, root="")
     files.append(SiteFile("index.html", index.encode(), HTML, HTML_CACHE_CONTROL))
     return files

@@ -6,11 +6,10 @@ import contextlib
 import functools
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable
 from typing import Any
 
 from azure.core.exceptions import ResourceExistsError
-from azure.core.pipeline.policies import SansIOHTTPPolicy
 from azure.data.tables import TableClient, TableServiceClient
 from azure.storage.blob import BlobServiceClient, ContainerClient
 from azure.storage.blob import LinearRetry as BlobRetry
@@ -51,9 +50,12 @@ def _queue_retry() -> QueueRetry:
 
 
 class StorageAccount:
-    def __init__(self, connection_string: str, policies: Sequence[SansIOHTTPPolicy] = ()) -> None:
+    def __init__(self, connection_string: str, on_request: Callable[[Any], None] | None = None) -> None:
+        """`on_request` sees every request on the wire (azure-core's raw_request_hook): benchmarks count with it."""
         self.connection_string = expand_connection_string(connection_string)
-        self._options: dict[str, Any] = dict(_TIMEOUTS, per_call_policies=list(policies))
+        self._options: dict[str, Any] = dict(_TIMEOUTS)
+        if on_request is not None:
+            self._options["raw_request_hook"] = on_request
         self._lock = threading.Lock()
         self._tables: dict[str, TableClient] = {}
         self._queues: dict[tuple[str, str], QueueClient] = {}

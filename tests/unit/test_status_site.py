@@ -101,3 +101,9 @@ def test_index_is_published_last_with_html_headers():
     files = render_site(status_page("Acme Status", CATALOG, [_incident(1), _incident(2)]))
     assert [f.path for f in files][-1] == "index.html"
     assert {(f.content_type, f.cache_control) for f in files} == {("text/html; charset=utf-8", "public, max-age=30")}
+
+
+def test_a_change_to_one_incident_renders_only_its_page_and_the_index():
+    page = status_page("Acme Status", CATALOG, [_incident(1), _incident(2), _incident(3, status="resolved")])
+    assert [f.path for f in render_site(page, changed=["INC-2"])] == ["incidents/INC-2.html", "index.html"]
+    assert len(render_site(page)) == 4

@@ -1,0 +1,1 @@
+"""Benchmarks that print figures to compare run to run (`make bench`)."""
