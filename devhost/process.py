@@ -57,7 +57,7 @@ class DevhostProcess:
         return self.log.read().decode(errors="replace")
 
     def __enter__(self) -> DevhostProcess:
-        return self.start()
+        return self if self.process is not None else self.start()
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None

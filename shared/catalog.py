@@ -48,11 +48,6 @@ class Catalog:
         """The first service whose rules match, in file order; unmatched alerts go to the default service."""
         return next((service for service in self.services if service.matches(alert)), self.default)
 
-    def by_id(self, service_id: str) -> Service | None:
-        if service_id == self.default.id:
-            return self.default
-        return next((service for service in self.services if service.id == service_id), None)
-
 
 def load_catalog(config_dir: Path) -> Catalog:
     path = config_dir / CATALOG_FILE

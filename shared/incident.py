@@ -10,10 +10,9 @@ from shared.alert import Alert
 from shared.catalog import Service
 from shared.timeline import ALERT_FIRED, ALERT_RESOLVED, TimelineEvent, event_id
 
+# Lifecycle: triggered → acknowledged → investigating → identified → monitoring → resolved → postmortem → closed.
 TRIGGERED = "triggered"
-RESOLVED = "resolved"
-# Lifecycle order; the ChatOps issue adds the transitions between them.
-STATUSES = (TRIGGERED, "acknowledged", "investigating", "identified", "monitoring", RESOLVED, "postmortem", "closed")
+CLOSED_STATUSES = ("resolved", "postmortem", "closed")
 
 SOURCE_MONITORING = "monitoring"
 
@@ -35,7 +34,7 @@ class Incident:
 
     @property
     def is_open(self) -> bool:
-        return self.status not in (RESOLVED, "postmortem", "closed")
+        return self.status not in CLOSED_STATUSES
 
 
 def incident_id(number: int) -> str:

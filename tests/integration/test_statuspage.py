@@ -14,8 +14,12 @@ from tests.conftest import ROOT, sample_bytes
 
 
 def test_the_site_is_published_with_its_headers_and_bursts_are_coalesced(storage_account):
-    receive_alert(parse_alert(sample_bytes("59_test_action_metric_static_threshold.json")),
-                  load_catalog(ROOT / "config"), IncidentStore(storage_account), utc_now())
+    receive_alert(
+        parse_alert(sample_bytes("59_test_action_metric_static_threshold.json")),
+        load_catalog(ROOT / "config"),
+        IncidentStore(storage_account),
+        utc_now(),
+    )
     publisher = SitePublisher()
     before_first_render = utc_now() - timedelta(seconds=2)
     assert publisher.refresh(before_first_render) == 2  # incidents/INC-1.html and index.html
