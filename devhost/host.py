@@ -63,6 +63,7 @@ class DevHost:
     def stop(self) -> None:
         self.stopping.set()
         self.server.shutdown()
+        self._serving.join()
         self.server.server_close()
         for worker in [*self.listeners, *self.timers]:
             worker.join()
