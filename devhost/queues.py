@@ -74,10 +74,17 @@ class QueueListener:
                 batch = []
             if batch:
                 delay = _FIRST_POLL_DELAY
-                list(self.workers.map(self.process, batch))
+                list(self.workers.map(self.process_safely, batch))
             else:
                 self.stopping.wait(delay)
                 delay = min(delay * 2, self.options.max_polling_interval)
+
+    def process_safely(self, message: QueueMessage) -> None:
+        # A storage error while settling one message must not end the listener: the lease expires, it comes back.
+        try:
+            self.process(message)
+        except Exception:
+            log.exception("queue %s: message %s could not be settled", self.queue_name, message.id)
 
     def process(self, message: QueueMessage) -> None:
         if message.dequeue_count > self.options.max_dequeue_count:

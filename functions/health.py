@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import azure.functions as func
 from azure.core.exceptions import AzureError
 
@@ -11,6 +13,7 @@ from shared.adapters import storage
 from shared.errors import ConfigurationError
 
 bp = func.Blueprint()
+log = logging.getLogger("firebell.health")
 
 
 @bp.function_name("health")
@@ -26,6 +29,7 @@ def health(req: func.HttpRequest) -> func.HttpResponse:
         context.catalog()
         checks["configuration"] = "valid"
     except ConfigurationError as error:
-        checks["configuration"] = f"invalid: {error.detail}"
+        log.error("configuration invalid: %s", error.detail)  # details (paths) stay in the log, not on a public route
+        checks["configuration"] = "invalid"
     healthy = checks["storage"] == "reachable" and checks["configuration"] == "valid"
     return json_response(200 if healthy else 503, {"status": "healthy" if healthy else "unhealthy", **checks})

@@ -21,6 +21,10 @@ FIRED, RESOLVED = "Fired", "Resolved"
 _SEVERITY = re.compile(r"Sev[0-4]")
 # Table keys may not contain / \ # ? or control characters; alert GUIDs are safe and short.
 _SAFE_KEY = re.compile(r"[A-Za-z0-9._-]{1,128}")
+# Bounds that keep every stored row far below Azure Tables' 64 KB property limit (Azure's own names stay shorter).
+MAX_NAME_LENGTH = 1024
+MAX_DESCRIPTION = 2000
+MAX_TARGETS = 20
 
 
 @dataclass(frozen=True)
@@ -48,7 +52,7 @@ def decode_json_object(body: bytes) -> dict[str, Any]:
         raise InvalidInput("body is empty; expected a JSON object", code="invalid_json")
     try:
         document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as problem:
+    except (UnicodeDecodeError, ValueError, RecursionError) as problem:  # ValueError: bad JSON, huge integers
         raise InvalidInput(f"body is not valid JSON: {problem}", code="invalid_json") from None
     if not isinstance(document, dict):
         raise InvalidInput(f"body must be a JSON object, not {type(document).__name__}", code="invalid_json")
@@ -77,6 +81,12 @@ def parse_alert(body: bytes) -> Alert:
         )
     alert_id = _string(essentials, "alertId") or ""
     rule = _string(essentials, "alertRule")
+    for name, value in (("alertId", alert_id), ("alertRule", rule)):
+        if value and len(value) > MAX_NAME_LENGTH:
+            raise InvalidInput(
+                f"data.essentials.{name} is {len(value)} characters; the limit is {MAX_NAME_LENGTH}",
+                code="invalid_alert",
+            )
     origin = _string(essentials, "originAlertId")
     if not (alert_id or origin or rule):
         raise InvalidInput(
@@ -91,11 +101,11 @@ def parse_alert(body: bytes) -> Alert:
         condition=condition,
         monitoring_service=_string(essentials, "monitoringService") or "Unknown",
         signal_type=_string(essentials, "signalType"),
-        targets=_strings(essentials, "alertTargetIDs"),
-        configuration_items=_strings(essentials, "configurationItems"),
+        targets=_strings(essentials, "alertTargetIDs")[:MAX_TARGETS],
+        configuration_items=_strings(essentials, "configurationItems")[:MAX_TARGETS],
         fired_at=_instant(essentials, "firedDateTime", required=True),
         resolved_at=_instant(essentials, "resolvedDateTime"),
-        description=_string(essentials, "description") or "",
+        description=(_string(essentials, "description") or "")[:MAX_DESCRIPTION],
         custom_properties=_custom_properties(data),
     )
 
@@ -142,7 +152,7 @@ def _instant(essentials: dict[str, Any], name: str, *, required: bool = False) -
         return None
     try:
         return parse_instant(text)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise InvalidInput(f"data.essentials.{name} is not an ISO 8601 time: {text!r}", code="invalid_alert") from None
 
 

@@ -42,12 +42,12 @@ def receive_alert(alert: Alert, catalog: Catalog, store: IncidentStore, now: dat
 
 
 def _join(record: AlertRecord, alert: Alert, catalog: Catalog, store: IncidentStore, now: datetime) -> AlertIntake:
-    if store.get_incident(record.incident_id) is not None:
-        return AlertIntake(alert.key, record.incident_id, deduplicated=True, event_id=None)
-    # The delivery that claimed this key stopped before writing the incident (a crash, a timeout): finish its work.
+    # The delivery that claimed this key may have stopped before writing the incident or its first event (a crash,
+    # a timeout): finish its work. Both writes are idempotent inserts, so a plain repeat changes nothing.
     number = int(record.incident_id.removeprefix("INC-"))
     incident, event = open_from_alert(alert, catalog.service_for(alert), number, now)
-    store.create_incident(incident)
+    if store.get_incident(record.incident_id) is None:
+        store.create_incident(incident)
     added = store.append_event(event)
     return AlertIntake(alert.key, record.incident_id, deduplicated=True, event_id=event.event_id if added else None)
 

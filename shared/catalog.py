@@ -57,6 +57,8 @@ def load_catalog(config_dir: Path) -> Catalog:
         raise ConfigurationError(f"{path}: file not found (set FIREBELL_CONFIG_DIR to the folder holding it)") from None
     except tomllib.TOMLDecodeError as problem:
         raise ConfigurationError(f"{path}: not valid TOML: {problem}") from None
+    except (OSError, UnicodeDecodeError) as problem:
+        raise ConfigurationError(f"{path}: cannot be read: {problem}") from None
     return parse_catalog(document, str(path))
 
 

@@ -65,9 +65,11 @@ def alert_event(ident: str, alert: Alert, now: datetime) -> TimelineEvent:
     fired = alert.condition == "Fired"
     at = alert.fired_at if fired else (alert.resolved_at or now)
     verb = "fired" if fired else "resolved"
+    # The id comes from the alert's own times only, so every redelivery of the same fact has the same id.
+    stable_time = alert.fired_at if fired else (alert.resolved_at or alert.fired_at)
     return TimelineEvent(
         incident_id=ident,
-        event_id=event_id(at, f"alert-{verb}-{alert.key}"),
+        event_id=event_id(stable_time, f"alert-{verb}-{alert.key}"),
         kind=ALERT_FIRED if fired else ALERT_RESOLVED,
         at=at,
         recorded_at=now,

@@ -111,3 +111,25 @@ def test_a_resolved_alert_never_seen_firing_opens_nothing(storage_account):
     )
     assert (intake.incident_id, intake.deduplicated, intake.event_id) == (None, False, None)
     assert store.list_incidents() == []
+
+
+def test_a_delivery_that_stopped_before_its_first_event_is_finished_by_the_retry(storage_account):
+    store = IncidentStore(storage_account)
+    opened = receive_alert(FIRED, CATALOG, store, NOW)
+    storage_account.table("timeline").delete_entity("INC-1", opened.event_id)  # as if the first attempt died here
+    retry = receive_alert(FIRED, CATALOG, store, NOW)
+    assert (retry.incident_id, retry.deduplicated, retry.event_id) == ("INC-1", True, opened.event_id)
+    assert [event.kind for event in store.timeline("INC-1")] == ["alert.fired"]
+
+
+def test_a_resolution_without_a_resolved_time_is_recorded_once_however_often_it_arrives(storage_account):
+    store = IncidentStore(storage_account)
+    receive_alert(_alert_with_id("disk"), CATALOG, store, NOW)
+    document = sample_json("59_test_action_metric_static_threshold.json")
+    document["data"]["essentials"].update(
+        alertId="/subscriptions/s/providers/Microsoft.AlertsManagement/alerts/disk", monitorCondition="Resolved"
+    )
+    resolved = parse_alert(json.dumps(document).encode())
+    for minute in range(3):
+        receive_alert(resolved, CATALOG, store, NOW.replace(minute=minute))
+    assert [event.kind for event in store.timeline("INC-1")] == ["alert.fired", "alert.resolved"]

@@ -86,6 +86,10 @@ _DELETE = object()
         (_mutated(alertTargetIDs="one"), "alertTargetIDs must be a list of strings"),
         (_mutated(firedDateTime="yesterday"), "firedDateTime is not an ISO 8601 time"),
         (_mutated(alertId=_DELETE, originAlertId=_DELETE, alertRule=_DELETE), "needs an alertId"),
+        (b"[" * 100_000, "not valid JSON"),
+        (b'{"n": ' + b"9" * 5000 + b"}", "not valid JSON"),
+        (_mutated(firedDateTime="9999-12-31T23:59:59-01:00"), "firedDateTime is not an ISO 8601 time"),
+        (_mutated(alertRule="r" * 1025), "alertRule is 1025 characters; the limit is 1024"),
     ],
 )
 def test_bad_alert_bodies_are_rejected_with_a_detail_naming_the_problem(body: bytes, names: str):
@@ -98,3 +102,8 @@ def test_a_body_over_256_kb_is_too_large():
     with pytest.raises(PayloadTooLarge) as raised:
         parse_alert(b" " * (256 * 1024 + 1))
     assert "262145 bytes" in raised.value.detail
+
+
+def test_long_descriptions_and_target_lists_are_bounded_before_anything_is_stored():
+    alert = parse_alert(_mutated(description="d" * 10_000, alertTargetIDs=[f"/r/{n}" for n in range(500)]))
+    assert len(alert.description) == 2000 and len(alert.targets) == 20
