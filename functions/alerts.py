@@ -22,11 +22,18 @@ log = logging.getLogger("firebell.alerts")
 @bp.queue_output(arg_name="statuspage", queue_name="statuspage", connection="AzureWebJobsStorage")
 @http_endpoint
 def receive(req: func.HttpRequest, statuspage: func.Out[str]) -> func.HttpResponse:
+    context.verify_secure_webhook(req.headers.get("Authorization"))
     alert = parse_alert(req.get_body())
     intake = receive_alert(alert, context.catalog(), context.incident_store(), utc_now())
-    if intake.event_id is not None and intake.incident_id is not None:
-        statuspage.set(refresh_message(intake.incident_id, intake.event_id))
-    log.info("alert %s → %s (deduplicated=%s)", intake.alert_key, intake.incident_id, intake.deduplicated)
+    if intake.event_ids and intake.incident_id is not None:
+        statuspage.set(refresh_message(intake.incident_id, intake.event_ids[-1]))
+    log.info("alert %s → %s (%s)", intake.alert_key, intake.incident_id, intake.outcome)
     return json_response(
-        202, {"incident": intake.incident_id, "alert": intake.alert_key, "deduplicated": intake.deduplicated}
+        202,
+        {
+            "incident": intake.incident_id,
+            "alert": intake.alert_key,
+            "deduplicated": intake.deduplicated,
+            "outcome": intake.outcome,
+        },
     )

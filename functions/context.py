@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from pathlib import Path
 
 from shared.adapters import storage
 from shared.adapters.incident_store import IncidentStore
 from shared.catalog import Catalog, load_catalog
+from shared.secure_webhook import SecureWebhookPolicy, verify_bearer
 from shared.settings import Settings
+from shared.timeutil import utc_now
 
 
 def settings() -> Settings:
@@ -27,6 +30,21 @@ def catalog() -> Catalog:
 @cache
 def _store_for(account: storage.StorageAccount) -> IncidentStore:
     return IncidentStore(account)
+
+
+def secure_webhook() -> SecureWebhookPolicy | None:
+    """The Entra ID secure-webhook policy, None when off; ConfigurationError when its settings are half set."""
+    return SecureWebhookPolicy.from_environment(os.environ)
+
+
+def verify_secure_webhook(authorization: str | None) -> None:
+    """When the Entra ID secure webhook is configured, the action group's bearer token must verify (else 401)."""
+    policy = secure_webhook()
+    if policy is not None:
+        # PyJWT and cryptography load only here, so deployments without the feature never pay for them.
+        from shared.adapters.signing_keys import signing_keys
+
+        verify_bearer(authorization, policy, signing_keys(policy.jwks_url).key_for, utc_now())
 
 
 def incident_store() -> IncidentStore:

@@ -27,6 +27,7 @@ def health(req: func.HttpRequest) -> func.HttpResponse:
         checks["storage"] = f"unreachable ({type(error).__name__})"
     try:
         context.catalog()
+        checks["secure_webhook"] = "on" if context.secure_webhook() else "off"
         checks["configuration"] = "valid"
     except ConfigurationError as error:
         log.error("configuration invalid: %s", error.detail)  # details (paths) stay in the log, not on a public route

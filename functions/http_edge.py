@@ -13,6 +13,7 @@ from azure.core.exceptions import AzureError, HttpResponseError
 
 from shared.errors import (
     ConfigurationError,
+    DependencyUnavailable,
     FirebellError,
     InvalidInput,
     NotFound,
@@ -30,6 +31,7 @@ STATUS_BY_ERROR: dict[type[FirebellError], int] = {
     PayloadTooLarge: 413,
     StorageUnavailable: 503,
     ConfigurationError: 503,
+    DependencyUnavailable: 503,
 }
 
 

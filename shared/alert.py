@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from shared.alert_context import Link, digest
 from shared.errors import InvalidInput, PayloadTooLarge
 from shared.settings import MAX_BODY_BYTES
 from shared.timeutil import parse_instant
@@ -42,6 +43,9 @@ class Alert:
     resolved_at: datetime | None
     description: str
     custom_properties: dict[str, str] = field(default_factory=dict)
+    summary: str = ""  # one line on what the alert context says (metric value, query result, health event …)
+    links: tuple[Link, ...] = ()  # investigation, search results, the alert in the Azure portal
+    budget_threshold: str | None = None  # budget alerts: "Actual" or "Forecasted"
 
 
 def decode_json_object(body: bytes) -> dict[str, Any]:
@@ -93,8 +97,9 @@ def parse_alert(body: bytes) -> Alert:
             "data.essentials needs an alertId (or originAlertId / alertRule) to identify the alert",
             code="invalid_alert",
         )
+    context = digest(essentials, data.get("alertContext"))
     return Alert(
-        key=alert_key(alert_id, origin, rule),
+        key=alert_key(alert_id, origin, rule, _string(essentials, "firedDateTime")),
         alert_id=alert_id,
         rule=rule,
         severity=severity,
@@ -107,15 +112,22 @@ def parse_alert(body: bytes) -> Alert:
         resolved_at=_instant(essentials, "resolvedDateTime"),
         description=(_string(essentials, "description") or "")[:MAX_DESCRIPTION],
         custom_properties=_custom_properties(data),
+        summary=context.summary,
+        links=context.links,
+        budget_threshold=context.budget_threshold,
     )
 
 
-def alert_key(alert_id: str, origin_alert_id: str | None, rule: str | None) -> str:
-    """One key per Azure Monitor alert instance: the alert GUID, else a stable hash of what identifies it."""
+def alert_key(alert_id: str, origin_alert_id: str | None, rule: str | None, fired: str | None) -> str:
+    """One key per Azure Monitor alert instance: the alert GUID, else a stable hash of what identifies it.
+
+    The fallback includes the fired time when the alert has no id of its own: a rule name alone would make every
+    later firing of that rule a duplicate of the first, forever.
+    """
     tail = alert_id.rstrip("/").rsplit("/", 1)[-1]
     if tail and _SAFE_KEY.fullmatch(tail):
         return tail
-    identity = alert_id or origin_alert_id or rule or ""
+    identity = alert_id or origin_alert_id or f"{rule}|{fired}"
     return hashlib.sha256(identity.encode()).hexdigest()[:32]
 
 

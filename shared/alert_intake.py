@@ -1,73 +1,196 @@
-"""Alert intake: an Azure Monitor alert opens an incident or joins the one it already belongs to.
+"""Alert intake: an Azure Monitor alert opens an incident, joins one, or settles one — race-safe and retry-safe.
 
-Race-safe and retry-safe: the alert key is claimed insert-if-absent, and every later write is an idempotent
-insert, so concurrent or repeated deliveries of one alert give one incident and one 'alert fired' event.
+Every write is insert-if-absent or ETag-guarded, and every timeline event id comes from the alert's own facts, so
+concurrent or repeated deliveries of one alert give one incident and one 'alert fired' event. Decisions are made
+by the pure functions in shared.detection; this module reads the store, asks, and writes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime
 
-from shared.adapters.incident_store import AlertRecord, IncidentStore
-from shared.alert import FIRED, Alert
-from shared.catalog import Catalog
-from shared.incident import alert_event, open_from_alert
+from shared.adapters.incident_store import AlertRecord, GroupTaken, IncidentChanged, IncidentStore
+from shared.alert import FIRED, RESOLVED, Alert
+from shared.catalog import Catalog, Service
+from shared.detection import (
+    Change,
+    alert_event,
+    group_key,
+    may_join,
+    on_alert_joined,
+    on_alert_resolved,
+    open_from_alert,
+)
+from shared.errors import StorageUnavailable
+from shared.incident import Incident
+from shared.severity import label
+from shared.timeline import TimelineEvent
+
+_ATTEMPTS = 8  # optimistic-concurrency retries before giving up (the caller answers 503 and Azure Monitor retries)
 
 
 @dataclass(frozen=True)
 class AlertIntake:
     alert_key: str
-    incident_id: str | None
-    deduplicated: bool
-    event_id: str | None  # the timeline event this delivery added; None when it changed nothing
+    incident_id: str | None  # None: the alert was logged only (below the minimum severity, or resolved unseen)
+    deduplicated: bool  # the alert key was claimed before this delivery arrived (a repeat or a retry)
+    event_ids: tuple[str, ...]  # the timeline events this delivery added; empty when it changed nothing
+    outcome: str  # opened | joined | duplicate | logged | resolved
 
 
 def receive_alert(alert: Alert, catalog: Catalog, store: IncidentStore, now: datetime) -> AlertIntake:
+    service = catalog.service_for(alert)
+    severity = catalog.severity.for_alert(alert.severity, alert.budget_threshold)
     record = store.find_alert(alert.key)
-    if alert.condition != FIRED:
-        return _record_resolution(alert, record, store, now)
+    if alert.condition == RESOLVED:
+        return _resolve(alert, record, catalog, store, now)
     if record is not None:
-        return _join(record, alert, catalog, store, now)
-    number = store.allocate_number()
-    incident, event = open_from_alert(alert, catalog.service_for(alert), number, now)
-    if not store.claim_alert(alert.key, incident.id, alert.condition, _detail(alert)):
-        # A concurrent delivery claimed the key first. Its number wins; ours stays unused (a gap, never a twin).
-        claimed = store.find_alert(alert.key)
-        assert claimed is not None, "an alert key that conflicted on insert must exist"
-        return _join(claimed, alert, catalog, store, now)
-    store.create_incident(incident)
-    store.append_event(event)
-    return AlertIntake(alert.key, incident.id, deduplicated=False, event_id=event.event_id)
+        return _repeat(record, alert, service, severity, store, now)
+    return _first(alert, service, severity, store, now)
 
 
-def _join(record: AlertRecord, alert: Alert, catalog: Catalog, store: IncidentStore, now: datetime) -> AlertIntake:
-    # The delivery that claimed this key may have stopped before writing the incident or its first event (a crash,
-    # a timeout): finish its work. Both writes are idempotent inserts, so a plain repeat changes nothing.
-    number = int(record.incident_id.removeprefix("INC-"))
-    incident, event = open_from_alert(alert, catalog.service_for(alert), number, now)
+def _first(alert: Alert, service: Service, severity: int, store: IncidentStore, now: datetime) -> AlertIntake:
+    """The first delivery of an alert: join its group's open incident, open one, or log it when too mild."""
+    group = group_key(service, alert)
+    for _ in range(_ATTEMPTS):
+        found = store.find_group(group) if group else None
+        if found is not None and may_join(found[0], service, alert):
+            if not store.claim_alert(alert.key, found[0].incident_id, FIRED, _detail(alert, service, severity)):
+                return _repeat_claimed(alert, service, severity, store, now)
+            return _joined(found[0].incident_id, alert, severity, store, now, repeat=False)
+        if not service.opens_incident(severity):
+            reason = f"{label(severity)} is milder than service {service.id}'s minimum {label(service.min_severity)}"
+            if not store.claim_alert(alert.key, None, FIRED, _detail(alert, service, severity, logged=reason)):
+                return _repeat_claimed(alert, service, severity, store, now)
+            return AlertIntake(alert.key, None, deduplicated=False, event_ids=(), outcome="logged")
+        incident, event = open_from_alert(alert, service, severity, store.allocate_number(), group, now)
+        if not store.claim_alert(alert.key, incident.id, FIRED, _detail(alert, service, severity)):
+            # A concurrent delivery claimed the key first; its incident wins and our number stays unused (a gap).
+            return _repeat_claimed(alert, service, severity, store, now)
+        opened = _open(incident, event, found[1] if found else None, alert, severity, store, now, repeat=False)
+        if opened is not None:
+            return opened
+    raise StorageUnavailable(f"alert group {group} kept changing; retry later")
+
+
+def _open(
+    incident: Incident,
+    event: TimelineEvent,
+    stale_group_etag: str | None,
+    alert: Alert,
+    severity: int,
+    store: IncidentStore,
+    now: datetime,
+    *,
+    repeat: bool,
+) -> AlertIntake | None:
+    """Create the incident holding the alert group; None when another incident took the group (decide again)."""
+    try:
+        store.open_incident(incident, stale_group_etag)
+    except GroupTaken:
+        found = store.find_group(incident.group) if incident.group else None
+        if found is None:
+            # The other incident closed meanwhile: keep ours, without the group, rather than loop.
+            store.open_incident(replace(incident, group=None))
+        else:
+            store.rebind_alert(alert.key, found[0].incident_id)
+            return _joined(found[0].incident_id, alert, severity, store, now, repeat=repeat)
+    added = store.append_event(event)
+    return AlertIntake(alert.key, incident.id, repeat, (event.event_id,) if added else (), "opened")
+
+
+def _joined(
+    ident: str, alert: Alert, severity: int, store: IncidentStore, now: datetime, *, repeat: bool
+) -> AlertIntake:
+    event = alert_event(ident, alert, severity, now)
+    added = (event.event_id,) if store.append_event(event) else ()
+    changed = _apply(store, ident, lambda incident: on_alert_joined(incident, alert, severity, now))
+    return AlertIntake(alert.key, ident, deduplicated=repeat, event_ids=added + changed, outcome="joined")
+
+
+def _repeat_claimed(alert: Alert, service: Service, severity: int, store: IncidentStore, now: datetime) -> AlertIntake:
+    record = store.find_alert(alert.key)
+    assert record is not None, "an alert key that conflicted on insert must exist"
+    return _repeat(record, alert, service, severity, store, now)
+
+
+def _repeat(
+    record: AlertRecord, alert: Alert, service: Service, severity: int, store: IncidentStore, now: datetime
+) -> AlertIntake:
+    """A repeated delivery. The one that claimed the key may have stopped before writing the incident or its
+    first event (a crash, a timeout): finish its work. Both writes are idempotent, so a plain repeat changes nothing.
+    """
+    if record.incident_id is None:
+        return AlertIntake(alert.key, None, deduplicated=True, event_ids=(), outcome="logged")
+    event = alert_event(record.incident_id, alert, severity, now)
     if store.get_incident(record.incident_id) is None:
-        store.create_incident(incident)
+        number = int(record.incident_id.removeprefix("INC-"))
+        incident, event = open_from_alert(alert, service, severity, number, group_key(service, alert), now)
+        found = store.find_group(incident.group) if incident.group else None
+        repaired = _open(incident, event, found[1] if found else None, alert, severity, store, now, repeat=True)
+        if repaired is not None:
+            return repaired
     added = store.append_event(event)
-    return AlertIntake(alert.key, record.incident_id, deduplicated=True, event_id=event.event_id if added else None)
+    event_ids = (event.event_id,) if added else ()
+    return AlertIntake(alert.key, record.incident_id, deduplicated=True, event_ids=event_ids, outcome="duplicate")
 
 
-def _record_resolution(alert: Alert, record: AlertRecord | None, store: IncidentStore, now: datetime) -> AlertIntake:
-    if record is None:
-        # Resolved before we ever saw it fire (or fired before Firebell existed): nothing to resolve.
-        return AlertIntake(alert.key, None, deduplicated=False, event_id=None)
-    event = alert_event(record.incident_id, alert, now)
+def _resolve(
+    alert: Alert, record: AlertRecord | None, catalog: Catalog, store: IncidentStore, now: datetime
+) -> AlertIntake:
+    if record is None or record.incident_id is None:
+        # Resolved before we ever saw it fire, or logged only: note it on the alert log, page nobody.
+        if record is not None:
+            store.mark_alert(alert.key, RESOLVED)
+        return AlertIntake(alert.key, None, deduplicated=record is not None, event_ids=(), outcome="logged")
+    ident = record.incident_id
+    event = alert_event(ident, alert, catalog.severity.for_alert(alert.severity, alert.budget_threshold), now)
     added = store.append_event(event)
-    return AlertIntake(
-        alert.key, record.incident_id, deduplicated=not added, event_id=event.event_id if added else None
-    )
+    if added:
+        store.mark_alert(alert.key, RESOLVED)
+    # Decided again on every delivery: a retry after a crash between the event and the state change finishes it.
+    timeline = store.timeline(ident)
+
+    def settle(incident: Incident) -> Change | None:
+        return on_alert_resolved(incident, catalog.service(incident.service) or catalog.default, timeline, now)
+
+    changed = _apply(store, ident, settle)
+    event_ids = ((event.event_id,) if added else ()) + changed
+    return AlertIntake(alert.key, ident, deduplicated=not event_ids, event_ids=event_ids, outcome="resolved")
 
 
-def _detail(alert: Alert) -> dict[str, object]:
-    return {
+def _apply(store: IncidentStore, ident: str, decide: Callable[[Incident], Change | None]) -> tuple[str, ...]:
+    """Read, decide, write with the ETag; on a concurrent change read and decide again. Events go first, with
+    ids derived from the facts, so a retried decision rewrites the same events rather than adding new ones."""
+    for _ in range(_ATTEMPTS):
+        stored = store.load_incident(ident)
+        if stored is None:
+            return ()
+        change = decide(stored.incident)
+        if change is None:
+            return ()
+        added = tuple(event.event_id for event in change.events if store.append_event(event))
+        try:
+            store.save_incident(change.incident, stored.etag)
+        except IncidentChanged:
+            continue
+        return added
+    raise StorageUnavailable(f"{ident} kept changing; retry later")
+
+
+def _detail(alert: Alert, service: Service, severity: int, logged: str | None = None) -> dict[str, object]:
+    detail: dict[str, object] = {
         "rule": alert.rule,
-        "severity": alert.severity,
-        "service": alert.monitoring_service,
+        "azure_severity": alert.severity,
+        "severity": severity,
+        "monitoring_service": alert.monitoring_service,
+        "service": service.id,
         "fired_at": alert.fired_at.isoformat(),
+        "summary": alert.summary,
         "targets": list(alert.targets),
     }
+    if logged:
+        detail["logged_only"] = logged
+    return detail

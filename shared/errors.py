@@ -39,6 +39,12 @@ class StorageUnavailable(FirebellError):
     code = "storage_unavailable"
 
 
+class DependencyUnavailable(FirebellError):
+    """A service Firebell relies on (Entra ID signing keys, …) did not answer; the caller should retry."""
+
+    code = "dependency_unavailable"
+
+
 class ConfigurationError(FirebellError):
     """The configuration in FIREBELL_CONFIG_DIR is invalid. The message names file, key and problem."""
 

@@ -107,14 +107,14 @@ def public_incident(incident: Incident) -> PublicIncident:
     opening = PublicUpdate(
         at=incident.declared_at,
         status="investigating",
-        body=f"We are investigating an issue affecting {incident.component}.",
+        body=f"We are investigating an issue affecting {_listed(incident.components)}.",
     )
     return PublicIncident(
         id=incident.id,
-        name=f"Issue affecting {incident.component}",
+        name=f"Issue affecting {_listed(incident.components)}",
         status=status,
         impact=IMPACT_BY_SEVERITY[incident.severity],
-        components=(incident.component,),
+        components=incident.components,
         started_at=incident.declared_at,
         updated_at=incident.updated_at,
         updates=(opening,),
@@ -130,9 +130,10 @@ def status_page(title: str, catalog: Catalog, incidents: list[Incident]) -> Stat
     for incident in incidents:
         if incident.is_open:
             status = COMPONENT_STATUS_BY_SEVERITY[incident.severity]
-            current = worst.get(incident.component, OPERATIONAL)
-            worst[incident.component] = max(current, status, key=_COMPONENT_STATUS_RANK.index)
-    names = [service.component for service in catalog.services] + [catalog.default.component]
+            for component in incident.components:
+                current = worst.get(component, OPERATIONAL)
+                worst[component] = max(current, status, key=_COMPONENT_STATUS_RANK.index)
+    names = list(catalog.components())
     names += sorted(set(worst) - set(names))
     components = tuple(PublicComponent(name, worst.get(name, OPERATIONAL)) for name in dict.fromkeys(names))
     impacts = ["none"] + [i.impact for i in active]
@@ -141,3 +142,10 @@ def status_page(title: str, catalog: Catalog, incidents: list[Incident]) -> Stat
     return StatusPage(
         title=title, indicator=indicator, components=components, active=active, past=past, updated_at=updated_at
     )
+
+
+def _listed(names: tuple[str, ...]) -> str:
+    """'Checkout', 'Checkout and Search', 'Checkout, Search and Login'."""
+    if len(names) <= 1:
+        return "".join(names) or "our services"
+    return f"{', '.join(names[:-1])} and {names[-1]}"

@@ -8,6 +8,9 @@ from typing import Any
 
 ALERT_FIRED = "alert.fired"
 ALERT_RESOLVED = "alert.resolved"
+INCIDENT_DECLARED = "incident.declared"
+SEVERITY_CHANGED = "severity.changed"
+STATUS_CHANGED = "status.changed"
 
 
 @dataclass(frozen=True)

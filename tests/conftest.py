@@ -17,7 +17,7 @@ from azure.storage.queue import QueueServiceClient
 
 from devhost.azurite import Azurite
 from functions import context
-from shared.adapters import storage
+from shared.adapters import signing_keys, storage
 
 ROOT = Path(__file__).resolve().parent.parent
 # The reference samples live beside the repository (../shared/samples); CI clones main with shared/ beside it.
@@ -70,6 +70,7 @@ def reset_process_caches() -> None:
     storage._account_for.cache_clear()
     context._store_for.cache_clear()
     context._catalog_from.cache_clear()
+    signing_keys.signing_keys.cache_clear()
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
-"""The incident store on Azure Tables: `incidents` (state + id counter), `timeline` (events), `alerts` (keys).
+"""The incident store on Azure Tables: `incidents` (state, id counter, alert groups), `timeline`, `alerts`.
 
-Writes are insert-if-absent or ETag-guarded; nothing here is last-write-wins.
+Writes are insert-if-absent or ETag-guarded; nothing here is last-write-wins. An incident and the pointer of the
+alert group it collects live in one partition, so both change in one atomic transaction.
 """
 
 from __future__ import annotations
@@ -12,23 +13,41 @@ from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
-from azure.data.tables import TableClient, UpdateMode
+from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 
 from shared.adapters.storage import StorageAccount
+from shared.detection import GroupPointer
 from shared.incident import Incident
 from shared.timeline import TimelineEvent
 
 INCIDENTS, TIMELINE, ALERTS = "incidents", "timeline", "alerts"
 _INCIDENT_PARTITION = "incident"
 _COUNTER = ("counter", "incident-number")
-_INCIDENT_FIELDS = {f.name for f in fields(Incident)}
+_GROUP_PREFIX = "group-"
+_INCIDENT_FIELDS = {f.name: f for f in fields(Incident)}
+_LIST_FIELDS = {"components", "notified", "acknowledged_by"}  # tuples, stored as JSON arrays
+_IF_UNCHANGED = {"match_condition": MatchConditions.IfNotModified}
+
+
+class GroupTaken(Exception):
+    """Another incident took the alert group first (a concurrent alert of the same service)."""
+
+
+class IncidentChanged(Exception):
+    """The incident changed since it was read: read it again and decide again."""
 
 
 @dataclass(frozen=True)
 class AlertRecord:
     key: str
-    incident_id: str
+    incident_id: str | None  # None: logged only (below the service's minimum severity)
     condition: str
+
+
+@dataclass(frozen=True)
+class StoredIncident:
+    incident: Incident
+    etag: str
 
 
 class IncidentStore:
@@ -86,16 +105,19 @@ class IncidentStore:
             entity = self.alerts.get_entity(key, "alert")
         except ResourceNotFoundError:
             return None
-        return AlertRecord(key=key, incident_id=entity["incident"], condition=entity["condition"])
+        return AlertRecord(key=key, incident_id=entity.get("incident") or None, condition=entity["condition"])
 
-    def claim_alert(self, key: str, incident_id: str, condition: str, detail: dict[str, Any]) -> bool:
-        """Insert-if-absent: True when this caller bound the alert to `incident_id`, False when another did first."""
+    def claim_alert(self, key: str, incident_id: str | None, condition: str, detail: dict[str, Any]) -> bool:
+        """Insert-if-absent: True when this caller bound the alert to `incident_id`, False when another did first.
+
+        The row is also the alert log: what the alert said, and why it was only logged when it opened nothing.
+        """
         entity = {
             "PartitionKey": key,
             "RowKey": "alert",
-            "incident": incident_id,
+            "incident": incident_id or "",
             "condition": condition,
-            "detail": json.dumps(detail),
+            "detail": json.dumps(detail, default=str),
         }
         try:
             self.alerts.create_entity(entity)
@@ -103,26 +125,86 @@ class IncidentStore:
             return False
         return True
 
-    # --- incidents ------------------------------------------------------------------------------------------------
-    def create_incident(self, incident: Incident) -> bool:
-        """Insert-if-absent; False when the row exists already (a retry finishing an earlier attempt)."""
-        entity = {"PartitionKey": _INCIDENT_PARTITION, "RowKey": incident.id, **asdict(incident)}
+    def rebind_alert(self, key: str, incident_id: str) -> None:
+        """Point an alert this caller claimed at another incident (it lost the race for the alert group)."""
+        self.alerts.update_entity({"PartitionKey": key, "RowKey": "alert", "incident": incident_id}, UpdateMode.MERGE)
+
+    def mark_alert(self, key: str, condition: str) -> None:
+        self.alerts.update_entity({"PartitionKey": key, "RowKey": "alert", "condition": condition}, UpdateMode.MERGE)
+
+    # --- alert groups -----------------------------------------------------------------------------------------------
+    def find_group(self, key: str) -> tuple[GroupPointer, str] | None:
+        """The open incident collecting this group's alerts, with the pointer's ETag."""
         try:
-            self.incidents.create_entity(entity)
-        except ResourceExistsError:
-            return False
+            entity = self.incidents.get_entity(_INCIDENT_PARTITION, _GROUP_PREFIX + key)
+        except ResourceNotFoundError:
+            return None
+        return GroupPointer(key, entity["incident"], entity["detected_at"]), entity.metadata["etag"]
+
+    # --- incidents ------------------------------------------------------------------------------------------------
+    def open_incident(self, incident: Incident, replaces_group_etag: str | None = None) -> bool:
+        """Create the incident and, when it collects an alert group, point the group at it — atomically.
+
+        False when the incident exists already (a retry finishing an earlier attempt). Raises GroupTaken when
+        another incident took the group since it was read (`replaces_group_etag`: the stale pointer we read).
+        """
+        operations: list[Any] = [("create", _incident_entity(incident))]
+        if incident.group is not None:
+            pointer = {
+                "PartitionKey": _INCIDENT_PARTITION,
+                "RowKey": _GROUP_PREFIX + incident.group,
+                "incident": incident.id,
+                "detected_at": incident.detected_at,
+            }
+            if replaces_group_etag is None:
+                operations.append(("create", pointer))
+            else:
+                condition = {"mode": UpdateMode.REPLACE, "etag": replaces_group_etag, **_IF_UNCHANGED}
+                operations.append(("update", pointer, condition))
+        try:
+            self.incidents.submit_transaction(operations)
+        except TableTransactionError as failure:
+            if failure.index == 0:
+                return False
+            raise GroupTaken(incident.group) from None
         return True
 
     def get_incident(self, ident: str) -> Incident | None:
+        stored = self.load_incident(ident)
+        return stored.incident if stored else None
+
+    def load_incident(self, ident: str) -> StoredIncident | None:
         try:
             entity = self.incidents.get_entity(_INCIDENT_PARTITION, ident)
         except ResourceNotFoundError:
             return None
-        return _incident(entity)
+        return StoredIncident(_incident(entity), entity.metadata["etag"])
 
-    def list_incidents(self) -> list[Incident]:
-        entities = self.incidents.query_entities("PartitionKey eq @p", parameters={"p": _INCIDENT_PARTITION})
-        return sorted((_incident(entity) for entity in entities), key=lambda incident: incident.number)
+    def save_incident(self, incident: Incident, etag: str) -> None:
+        """Replace the incident if nobody changed it since it was read (IncidentChanged otherwise).
+
+        A closed incident stops collecting alerts: its group pointer goes in the same transaction, so the next
+        alert of the group opens a new incident.
+        """
+        condition = {"mode": UpdateMode.REPLACE, "etag": etag, **_IF_UNCHANGED}
+        operations: list[Any] = [("update", _incident_entity(incident), condition)]
+        if incident.group is not None and not incident.is_open:
+            found = self.find_group(incident.group)
+            if found is not None and found[0].incident_id == incident.id:
+                row = {"PartitionKey": _INCIDENT_PARTITION, "RowKey": _GROUP_PREFIX + incident.group}
+                operations.append(("delete", row, {"etag": found[1], **_IF_UNCHANGED}))
+        try:
+            self.incidents.submit_transaction(operations)
+        except TableTransactionError:
+            raise IncidentChanged(incident.id) from None
+
+    def list_incidents(self, statuses: tuple[str, ...] | None = None) -> list[Incident]:
+        """Every incident (or those in `statuses`), oldest first."""
+        query = "PartitionKey eq @p and RowKey ge 'INC-' and RowKey lt 'INC.'"
+        entities = self.incidents.query_entities(query, parameters={"p": _INCIDENT_PARTITION})
+        incidents = (_incident(entity) for entity in entities)
+        chosen = [incident for incident in incidents if statuses is None or incident.status in statuses]
+        return sorted(chosen, key=lambda incident: incident.number)
 
     # --- timeline -------------------------------------------------------------------------------------------------
     def append_event(self, event: TimelineEvent) -> bool:
@@ -148,8 +230,23 @@ def _counter_entity(value: int) -> dict[str, Any]:
     return {"PartitionKey": _COUNTER[0], "RowKey": _COUNTER[1], "value": value}
 
 
+def _incident_entity(incident: Incident) -> dict[str, Any]:
+    entity: dict[str, Any] = {"PartitionKey": _INCIDENT_PARTITION, "RowKey": incident.id}
+    for name, value in asdict(incident).items():
+        if value is None:
+            continue  # Tables has no null: an absent property reads back as the field's default
+        entity[name] = json.dumps(list(value)) if name in _LIST_FIELDS else value
+    return entity
+
+
 def _incident(entity: dict[str, Any]) -> Incident:
-    return Incident(**{name: entity[name] for name in _INCIDENT_FIELDS if name in entity})
+    values: dict[str, Any] = {}
+    for name in _INCIDENT_FIELDS:
+        if name not in entity:
+            continue
+        value = entity[name]
+        values[name] = tuple(json.loads(value)) if name in _LIST_FIELDS else value
+    return Incident(**values)
 
 
 def _event(entity: dict[str, Any]) -> TimelineEvent:

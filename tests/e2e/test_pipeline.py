@@ -41,7 +41,12 @@ def test_an_alert_becomes_an_incident_on_the_public_status_page(devhost):
     first = post_alert(devhost, sample_bytes(SAMPLE))
     assert (first.status_code, first.json()) == (
         202,
-        {"incident": "INC-1", "alert": "12345678-1234-1234-1234-1234567890ab", "deduplicated": False},
+        {
+            "incident": "INC-1",
+            "alert": "12345678-1234-1234-1234-1234567890ab",
+            "deduplicated": False,
+            "outcome": "opened",
+        },
     )
     again = post_alert(devhost, sample_bytes(SAMPLE))
     assert (again.status_code, again.json()["incident"], again.json()["deduplicated"]) == (202, "INC-1", True)
@@ -76,7 +81,7 @@ def test_health_reports_storage_and_configuration(devhost):
     health = requests.get(f"{devhost.url}/api/health", timeout=10)
     assert (health.status_code, health.json()) == (
         200,
-        {"status": "healthy", "storage": "reachable", "configuration": "valid"},
+        {"status": "healthy", "storage": "reachable", "secure_webhook": "off", "configuration": "valid"},
     )
 
 

@@ -9,11 +9,15 @@ from datetime import UTC, datetime
 from shared.adapters.incident_store import IncidentStore
 from shared.alert import parse_alert
 from shared.alert_intake import receive_alert
-from shared.catalog import load_catalog
+from shared.catalog import load_catalog, parse_catalog
 from tests.conftest import ROOT, sample_bytes, sample_json
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 CATALOG = load_catalog(ROOT / "config")
+UNGROUPED = parse_catalog(
+    {"service": [{"id": "checkout", "component": "Checkout", "resource_groups": ["test-RG"], "group_by": "alert"}]},
+    "test",
+)
 FIRED = parse_alert(sample_bytes("59_test_action_metric_static_threshold.json"))
 
 
@@ -33,18 +37,20 @@ def test_a_new_alert_opens_an_incident_with_its_first_timeline_event(storage_acc
     assert (intake.incident_id, intake.alert_key, intake.deduplicated) == ("INC-1", FIRED.key, False)
     incident = store.get_incident("INC-1")
     assert incident is not None
-    assert (incident.service, incident.component, incident.severity, incident.status, incident.source) == (
+    assert (incident.service, incident.components, incident.severity, incident.status, incident.source) == (
         "checkout",
-        "Checkout",
+        ("Checkout",),
         4,
         "triggered",
         "monitoring",
     )
+    assert incident.source_detail == "Azure Monitor Platform alert rule 'test-metricAlertRule'"
     assert incident.detected_at == FIRED.fired_at and incident.declared_at == NOW
+    assert incident.group == "service-checkout"
     (event,) = store.timeline("INC-1")
-    assert (event.kind, event.event_id, event.actor, event.public) == (
+    assert (event.kind, (event.event_id,), event.actor, event.public) == (
         "alert.fired",
-        intake.event_id,
+        intake.event_ids,
         "Azure Monitor",
         False,
     )
@@ -55,13 +61,13 @@ def test_the_same_alert_again_joins_its_incident_without_a_second_event(storage_
     store = IncidentStore(storage_account)
     receive_alert(FIRED, CATALOG, store, NOW)
     again = receive_alert(FIRED, CATALOG, store, NOW)
-    assert (again.incident_id, again.deduplicated, again.event_id) == ("INC-1", True, None)
+    assert (again.incident_id, again.deduplicated, again.event_ids, again.outcome) == ("INC-1", True, (), "duplicate")
     assert len(store.list_incidents()) == 1 and len(store.timeline("INC-1")) == 1
 
 
-def test_different_alerts_get_consecutive_incident_numbers(storage_account):
+def test_alerts_of_services_that_do_not_group_get_consecutive_incident_numbers(storage_account):
     store = IncidentStore(storage_account)
-    ids = [receive_alert(_alert_with_id(f"alert-{n}"), CATALOG, store, NOW).incident_id for n in range(3)]
+    ids = [receive_alert(_alert_with_id(f"alert-{n}"), UNGROUPED, store, NOW).incident_id for n in range(3)]
     assert ids == ["INC-1", "INC-2", "INC-3"]
 
 
@@ -89,8 +95,8 @@ def test_a_delivery_that_stopped_after_claiming_the_alert_is_finished_by_the_ret
     assert store.claim_alert(FIRED.key, "INC-1", "Fired", {}) is True
     retry = receive_alert(FIRED, CATALOG, store, NOW)
     assert (retry.incident_id, retry.deduplicated) == ("INC-1", True)
-    assert retry.event_id is not None  # something changed, so the status page is refreshed
-    assert store.get_incident("INC-1").component == "Checkout"
+    assert retry.event_ids != ()  # something changed, so the status page is refreshed
+    assert store.get_incident("INC-1").components == ("Checkout",)
     assert [event.kind for event in store.timeline("INC-1")] == ["alert.fired"]
 
 
@@ -100,8 +106,8 @@ def test_a_resolved_alert_is_recorded_once_on_its_incident(storage_account):
     resolved = _alert_with_id("cpu", condition="Resolved")
     first, second = (receive_alert(resolved, CATALOG, store, NOW) for _ in range(2))
     assert (first.incident_id, first.deduplicated) == ("INC-1", False)
-    assert (second.incident_id, second.deduplicated, second.event_id) == ("INC-1", True, None)
-    assert [event.kind for event in store.timeline("INC-1")] == ["alert.fired", "alert.resolved"]
+    assert (second.incident_id, second.deduplicated, second.event_ids) == ("INC-1", True, ())
+    assert [event.kind for event in store.timeline("INC-1")] == ["alert.fired", "alert.resolved", "status.changed"]
 
 
 def test_a_resolved_alert_never_seen_firing_opens_nothing(storage_account):
@@ -109,16 +115,17 @@ def test_a_resolved_alert_never_seen_firing_opens_nothing(storage_account):
     intake = receive_alert(
         parse_alert(sample_bytes("00_common_schema_sample_metric_resolved.json")), CATALOG, store, NOW
     )
-    assert (intake.incident_id, intake.deduplicated, intake.event_id) == (None, False, None)
+    assert (intake.incident_id, intake.deduplicated, intake.event_ids) == (None, False, ())
     assert store.list_incidents() == []
 
 
 def test_a_delivery_that_stopped_before_its_first_event_is_finished_by_the_retry(storage_account):
     store = IncidentStore(storage_account)
     opened = receive_alert(FIRED, CATALOG, store, NOW)
-    storage_account.table("timeline").delete_entity("INC-1", opened.event_id)  # as if the first attempt died here
+    (event_id,) = opened.event_ids
+    storage_account.table("timeline").delete_entity("INC-1", event_id)  # as if the first attempt died here
     retry = receive_alert(FIRED, CATALOG, store, NOW)
-    assert (retry.incident_id, retry.deduplicated, retry.event_id) == ("INC-1", True, opened.event_id)
+    assert (retry.incident_id, retry.deduplicated, retry.event_ids) == ("INC-1", True, (event_id,))
     assert [event.kind for event in store.timeline("INC-1")] == ["alert.fired"]
 
 
@@ -132,4 +139,191 @@ def test_a_resolution_without_a_resolved_time_is_recorded_once_however_often_it_
     resolved = parse_alert(json.dumps(document).encode())
     for minute in range(3):
         receive_alert(resolved, CATALOG, store, NOW.replace(minute=minute))
-    assert [event.kind for event in store.timeline("INC-1")] == ["alert.fired", "alert.resolved"]
+    assert [event.kind for event in store.timeline("INC-1")] == ["alert.fired", "alert.resolved", "status.changed"]
+
+
+# --- grouping, resolution and policy -------------------------------------------------------------------------------
+POLICIES = parse_catalog(
+    {
+        "default": {"component": "Other services", "min_severity": 3},
+        "service": [
+            {"id": "checkout", "component": "Checkout", "rule_patterns": ["checkout-*"], "group_window_minutes": 30},
+            {"id": "builds", "component": "Build pipelines", "rule_patterns": ["build-*"], "group_by": "rule"},
+            {"id": "search", "component": "Search", "rule_patterns": ["search-*"], "auto_resolve": True},
+        ],
+    },
+    "test",
+)
+
+
+def _alert(alert_id: str, rule: str, *, severity: str = "Sev2", condition: str = "Fired", fired: str = "", **data):
+    document = sample_json("59_test_action_metric_static_threshold.json")
+    essentials = document["data"]["essentials"]
+    essentials.update(
+        alertId=f"/subscriptions/s/providers/Microsoft.AlertsManagement/alerts/{alert_id}",
+        alertRule=rule,
+        severity=severity,
+        monitorCondition=condition,
+        alertTargetIDs=[],
+        firedDateTime=fired or "2026-11-23T09:00:00Z",
+    )
+    if condition == "Resolved":
+        essentials["resolvedDateTime"] = "2026-11-23T09:20:00Z"
+    document["data"].update(data)
+    return parse_alert(json.dumps(document).encode())
+
+
+def _kinds(store: IncidentStore, ident: str) -> list[str]:
+    return [event.kind for event in store.timeline(ident)]
+
+
+def test_another_alert_of_the_same_service_joins_its_open_incident(storage_account):
+    store = IncidentStore(storage_account)
+    first = receive_alert(_alert("a1", "checkout-latency"), POLICIES, store, NOW)
+    second = receive_alert(_alert("a2", "checkout-errors", fired="2026-11-23T09:10:00Z"), POLICIES, store, NOW)
+    assert (first.outcome, second.outcome, second.incident_id, second.deduplicated) == (
+        "opened",
+        "joined",
+        "INC-1",
+        False,
+    )
+    assert _kinds(store, "INC-1") == ["alert.fired", "alert.fired"]
+    assert [incident.id for incident in store.list_incidents()] == ["INC-1"]
+
+
+def test_a_worse_alert_joining_raises_the_severity_and_says_why(storage_account):
+    store = IncidentStore(storage_account)
+    receive_alert(_alert("a1", "checkout-latency", severity="Sev3"), POLICIES, store, NOW)
+    joined = receive_alert(_alert("a2", "checkout-down", severity="Sev0"), POLICIES, store, NOW)
+    incident = store.get_incident("INC-1")
+    assert (incident.severity, incident.version) == (1, 2)
+    change = store.timeline("INC-1")[-1]
+    assert (change.kind, change.text) == (
+        "severity.changed",
+        "Severity raised from SEV4 to SEV1: alert checkout-down joined",
+    )
+    assert joined.event_ids[-1] == change.event_id
+
+
+def test_an_alert_after_the_grouping_window_opens_a_new_incident(storage_account):
+    store = IncidentStore(storage_account)
+    receive_alert(_alert("a1", "checkout-latency", fired="2026-11-23T09:00:00Z"), POLICIES, store, NOW)
+    late = receive_alert(_alert("a2", "checkout-errors", fired="2026-11-23T09:31:00Z"), POLICIES, store, NOW)
+    assert (late.outcome, late.incident_id) == ("opened", "INC-2")
+    # The window is counted from the first alert of the incident now collecting the group.
+    later = receive_alert(_alert("a3", "checkout-cpu", fired="2026-11-23T09:45:00Z"), POLICIES, store, NOW)
+    assert later.incident_id == "INC-2"
+
+
+def test_services_grouping_by_rule_open_one_incident_per_rule(storage_account):
+    store = IncidentStore(storage_account)
+    ids = [
+        receive_alert(_alert(key, rule), POLICIES, store, NOW).incident_id
+        for key, rule in [("b1", "build-queue"), ("b2", "build-disk"), ("b3", "build-queue")]
+    ]
+    assert ids == ["INC-1", "INC-2", "INC-1"]
+
+
+def test_alerts_of_different_services_never_share_an_incident(storage_account):
+    store = IncidentStore(storage_account)
+    a = receive_alert(_alert("a1", "checkout-latency"), POLICIES, store, NOW)
+    b = receive_alert(_alert("s1", "search-latency"), POLICIES, store, NOW)
+    assert (a.incident_id, b.incident_id) == ("INC-1", "INC-2")
+    assert store.get_incident("INC-2").components == ("Search",)
+
+
+def test_concurrent_first_alerts_of_one_service_open_exactly_one_incident(storage_account):
+    stores = [IncidentStore(storage_account) for _ in range(4)]  # as if four Functions instances
+    alerts = [_alert(f"storm-{n}", f"checkout-{n}") for n in range(24)]
+    with ThreadPoolExecutor(max_workers=24) as pool:
+        intakes = list(pool.map(lambda n: receive_alert(alerts[n], POLICIES, stores[n % 4], NOW), range(24)))
+    store = stores[0]
+    (incident,) = store.list_incidents()
+    assert {intake.incident_id for intake in intakes} == {incident.id}
+    assert sum(intake.outcome == "opened" for intake in intakes) == 1
+    assert _kinds(store, incident.id) == ["alert.fired"] * 24
+    assert {store.find_alert(alert.key).incident_id for alert in alerts} == {incident.id}
+
+
+def test_when_every_alert_has_resolved_the_incident_moves_to_monitoring(storage_account):
+    store = IncidentStore(storage_account)
+    receive_alert(_alert("a1", "checkout-latency"), POLICIES, store, NOW)
+    receive_alert(_alert("a2", "checkout-errors"), POLICIES, store, NOW)
+    receive_alert(_alert("a1", "checkout-latency", condition="Resolved"), POLICIES, store, NOW)
+    assert store.get_incident("INC-1").status == "triggered"  # a2 still fires
+    receive_alert(_alert("a2", "checkout-errors", condition="Resolved"), POLICIES, store, NOW)
+    incident = store.get_incident("INC-1")
+    assert (incident.status, incident.resolved_at) == ("monitoring", None)
+    last = store.timeline("INC-1")[-1]
+    assert (last.kind, last.text) == (
+        "status.changed",
+        "All 2 alerts have resolved; monitoring. Service checkout does not auto-resolve: resolve the incident when "
+        "satisfied",
+    )
+    assert store.find_alert(_alert("a1", "checkout-latency").key).condition == "Resolved"
+
+
+def test_an_alert_firing_while_monitoring_reopens_the_investigation(storage_account):
+    store = IncidentStore(storage_account)
+    receive_alert(_alert("a1", "checkout-latency"), POLICIES, store, NOW)
+    receive_alert(_alert("a1", "checkout-latency", condition="Resolved"), POLICIES, store, NOW)
+    assert store.get_incident("INC-1").status == "monitoring"
+    again = receive_alert(_alert("a2", "checkout-latency", fired="2026-11-23T09:25:00Z"), POLICIES, store, NOW)
+    assert (again.incident_id, store.get_incident("INC-1").status) == ("INC-1", "triggered")
+    assert store.timeline("INC-1")[-1].text == (
+        "Back to triggered: alert checkout-latency fired while the incident was being monitored"
+    )
+
+
+def test_an_auto_resolving_service_resolves_and_the_next_alert_opens_a_new_incident(storage_account):
+    store = IncidentStore(storage_account)
+    receive_alert(_alert("s1", "search-latency"), POLICIES, store, NOW)
+    receive_alert(_alert("s1", "search-latency", condition="Resolved"), POLICIES, store, NOW)
+    incident = store.get_incident("INC-1")
+    assert (incident.status, incident.resolved_at) == ("resolved", datetime(2026, 11, 23, 9, 20, tzinfo=UTC))
+    assert (
+        store.timeline("INC-1")[-1].text
+        == "The alert has resolved; resolved automatically (service search auto-resolves)"
+    )
+    assert store.find_group("service-search") is None
+    fresh = receive_alert(_alert("s2", "search-latency", fired="2026-11-23T09:30:00Z"), POLICIES, store, NOW)
+    assert (fresh.outcome, fresh.incident_id) == ("opened", "INC-2")
+
+
+def test_the_state_change_after_the_last_resolution_happens_once_however_often_it_arrives(storage_account):
+    store = IncidentStore(storage_account)
+    receive_alert(_alert("a1", "checkout-latency"), POLICIES, store, NOW)
+    resolved = _alert("a1", "checkout-latency", condition="Resolved")
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        list(pool.map(lambda _: receive_alert(resolved, POLICIES, store, NOW), range(10)))
+    assert _kinds(store, "INC-1") == ["alert.fired", "alert.resolved", "status.changed"]
+    assert store.get_incident("INC-1").version == 2
+
+
+def test_alerts_milder_than_the_minimum_are_logged_not_paged(storage_account):
+    store = IncidentStore(storage_account)
+    intake = receive_alert(_alert("m1", "disk-warning", severity="Sev3"), POLICIES, store, NOW)  # → SEV4, default min 3
+    assert (intake.incident_id, intake.outcome, intake.event_ids) == (None, "logged", ())
+    assert store.list_incidents() == []
+    row = storage_account.table("alerts").get_entity(intake.alert_key, "alert")
+    assert json.loads(row["detail"])["logged_only"] == "SEV4 is milder than service default's minimum SEV3"
+    again = receive_alert(_alert("m1", "disk-warning", severity="Sev3"), POLICIES, store, NOW)
+    assert (again.outcome, again.deduplicated) == ("logged", True)
+
+
+def test_a_mild_alert_still_joins_an_open_incident_of_its_service(storage_account):
+    store = IncidentStore(storage_account)
+    receive_alert(_alert("d1", "disk-full", severity="Sev1"), POLICIES, store, NOW)
+    mild = receive_alert(_alert("d2", "disk-warning", severity="Sev4"), POLICIES, store, NOW)
+    assert (mild.outcome, mild.incident_id) == ("joined", "INC-1")
+
+
+def test_an_slo_burn_rate_alert_records_the_slo_as_its_source(storage_account):
+    store = IncidentStore(storage_account)
+    alert = _alert("slo1", "checkout-burn-fast", customProperties={"slo": "checkout-availability"})
+    receive_alert(alert, POLICIES, store, NOW)
+    incident = store.get_incident("INC-1")
+    assert (incident.source, incident.source_detail) == (
+        "slo",
+        "SLO 'checkout-availability' burn rate (Azure Monitor Platform alert rule 'checkout-burn-fast')",
+    )

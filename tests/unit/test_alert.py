@@ -47,11 +47,18 @@ def test_a_log_alert_v2_from_the_test_action_group_is_normalized():
 
 
 def test_alert_key_falls_back_to_a_stable_hash_when_the_alert_id_is_not_a_plain_guid():
-    key = alert_key("", "3f2d4487_PipeLineAlertRG_microsoft.insights_metricAlerts_rule", "rule")
-    assert key == alert_key("", "3f2d4487_PipeLineAlertRG_microsoft.insights_metricAlerts_rule", "other rule")
+    origin = "3f2d4487_PipeLineAlertRG_microsoft.insights_metricAlerts_rule"
+    key = alert_key("", origin, "rule", "2019-03-22T13:58:24Z")
+    assert key == alert_key("", origin, "other rule", "2019-03-22T14:00:00Z")
     assert len(key) == 32 and all(c in "0123456789abcdef" for c in key)
-    unsafe = alert_key("/subscriptions/x/alerts/has#hash", None, None)
-    assert len(unsafe) == 32 and unsafe != alert_key("/subscriptions/x/alerts/y", None, None)
+    unsafe = alert_key("/subscriptions/x/alerts/has#hash", None, None, None)
+    assert len(unsafe) == 32 and unsafe != alert_key("/subscriptions/x/alerts/y", None, None, None)
+
+
+def test_an_alert_known_only_by_its_rule_gets_a_new_key_each_time_it_fires():
+    first = alert_key("", None, "disk-full", "2026-11-23T10:00:00Z")
+    assert first == alert_key("", None, "disk-full", "2026-11-23T10:00:00Z")  # its own resolution joins it
+    assert first != alert_key("", None, "disk-full", "2026-11-23T11:00:00Z")  # a later firing is a new alert
 
 
 def _mutated(**essentials_changes: object) -> bytes:

@@ -23,10 +23,11 @@ def _incident(number: int, **changes: object) -> Incident:
         number=number,
         title="cpu-high on /subscriptions/123/vm-7",
         service="checkout",
-        component="Checkout",
+        components=("Checkout",),
         severity=2,
         status="triggered",
         source="monitoring",
+        source_detail="Azure Monitor Platform alert rule 'cpu-high'",
         detected_at=T0,
         declared_at=T0,
         updated_at=T0,
@@ -54,7 +55,7 @@ def test_the_worst_open_incident_sets_a_component_status_and_resolved_ones_do_no
     page = status_page(
         "Acme Status",
         CATALOG,
-        [_incident(1, severity=3), _incident(2, severity=1), _incident(3, component="Search", status="resolved")],
+        [_incident(1, severity=3), _incident(2, severity=1), _incident(3, components=("Search",), status="resolved")],
     )
     statuses = [(c.name, c.status) for c in page.components]
     assert statuses[:2] == [("Checkout", "major_outage"), ("Search", "operational")]
@@ -88,7 +89,7 @@ def test_times_are_machine_readable_with_their_zone():
 
 def test_component_names_are_escaped():
     hostile = Catalog(services=(Service("x", "<script>alert(1)</script>"),), default=Service("default", "Other"))
-    incident = _incident(1, component='<img src=x onerror="alert(1)">')
+    incident = _incident(1, components=('<img src=x onerror="alert(1)">',))
     files = {f.path: f.body.decode() for f in render_site(status_page("A&B", hostile, [incident]))}
     for html in files.values():
         assert "<script>alert" not in html and "<img src=x" not in html
