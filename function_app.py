@@ -2,9 +2,10 @@
 
 import azure.functions as func
 
-from functions import alerts, health, statuspage
+from functions import alerts, health, incidents, statuspage
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(alerts.bp)
 app.register_functions(health.bp)
+app.register_functions(incidents.bp)
 app.register_functions(statuspage.bp)

@@ -55,10 +55,15 @@ class GroupPointer:
     detected_at: datetime
 
 
+def service_group_key(service: Service) -> str | None:
+    """The group of a service that collects all its alerts in one open incident (also one a person declared)."""
+    return f"service-{service.id}" if service.group_by == "service" else None
+
+
 def group_key(service: Service, alert: Alert) -> str | None:
     """Alerts with the same group key share an open incident; None means the alert gets an incident of its own."""
     if service.group_by == "service":
-        return f"service-{service.id}"
+        return service_group_key(service)
     if service.group_by == "rule" and alert.rule:
         # Rule names may hold characters table keys cannot; a digest is short and safe.
         return f"rule-{service.id}-{hashlib.sha256(alert.rule.encode()).hexdigest()[:16]}"
@@ -134,8 +139,11 @@ def alert_event(ident: str, alert: Alert, severity: int, now: datetime) -> Timel
 
 
 def on_alert_joined(incident: Incident, alert: Alert, severity: int, now: datetime) -> Change | None:
-    """Another alert joined: a worse one raises the severity; one firing while monitoring reopens the investigation."""
+    """Another alert joined: a worse one raises the severity; one firing while monitoring reopens the investigation;
+    one that fired before anything else we knew moves the detection time back."""
     changes: dict[str, object] = {}
+    if alert.fired_at < incident.detected_at:
+        changes["detected_at"] = alert.fired_at
     events: list[TimelineEvent] = []
     who = alert.rule or alert.key
     if severity < incident.severity:

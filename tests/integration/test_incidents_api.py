@@ -1,0 +1,162 @@
+"""The HTTP API of the real FunctionApp, served by an in-process devhost over a socket against Azurite:
+declaring and reading incidents, and alerts behind the Entra ID secure webhook."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+import requests
+
+import function_app
+from devhost.azurite import free_port
+from devhost.host import DevHost
+from shared.timeutil import utc_now
+from tests.conftest import ROOT, reset_process_caches, sample_bytes
+from tests.integration.test_secure_webhook import AUDIENCE, TENANT, KeyServer, mint, timestamp, v1_claims
+
+KEY = "api-test-key"
+DECLARATION = {
+    "title": "Customers cannot pay with Visa",
+    "severity": 2,
+    "reporter": "Dana (support desk)",
+    "service": "checkout",
+    "customer_impact": "Card payments fail at the last step",
+    "description": "Three tickets in ten minutes",
+}
+
+
+@pytest.fixture
+def api(storage_account, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    monkeypatch.setenv("FIREBELL_FUNCTION_KEY", KEY)
+    host = DevHost(function_app.app, ROOT / "host.json", port=free_port()).start()
+    try:
+        yield f"{host.url}/api"
+    finally:
+        host.stop()
+
+
+def call(method: str, url: str, key: str | None = KEY, **kwargs) -> requests.Response:
+    headers = {**({"x-functions-key": key} if key else {}), **kwargs.pop("headers", {})}
+    return requests.request(method, url, headers=headers, timeout=30, **kwargs)
+
+
+def test_the_support_desk_declares_an_incident_and_gets_it_back_with_201(api):
+    before = utc_now()
+    answer = call("POST", f"{api}/incidents", json=DECLARATION)
+    assert answer.status_code == 201
+    incident = answer.json()
+    assert {name: incident[name] for name in ("id", "title", "status", "severity", "service")} == {
+        "id": "INC-1",
+        "title": "Customers cannot pay with Visa",
+        "status": "triggered",
+        "severity": "SEV2",
+        "service": "checkout",
+    }
+    assert incident["detection_source"] == {"kind": "customer", "detail": "Dana (support desk) (customer report)"}
+    assert incident["impact"] == {"components": ["Checkout"], "customer_impact": "Card payments fail at the last step"}
+    assert incident["who_knows"] == {"notified": [], "acknowledged_by": []}
+    assert incident["runbook_url"] == "https://runbooks.example.com/checkout"
+    assert incident["detected_at"] == incident["declared_at"] and incident["declared_at"] >= before.isoformat()[:19]
+    (event,) = call("GET", f"{api}/incidents/INC-1").json()["timeline"]
+    assert (event["kind"], event["actor"], event["source"]) == ("incident.declared", "Dana (support desk)", "api")
+
+
+def test_a_retried_declaration_with_the_same_idempotency_key_creates_nothing_new(api):
+    headers = {"Idempotency-Key": "ticket-4711"}
+    first = call("POST", f"{api}/incidents", json=DECLARATION, headers=headers)
+    again = call("POST", f"{api}/incidents", json=DECLARATION, headers=headers)
+    assert (first.status_code, again.status_code, again.json()["id"]) == (201, 200, "INC-1")
+    assert [i["id"] for i in call("GET", f"{api}/incidents").json()["incidents"]] == ["INC-1"]
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        ({**DECLARATION, "severity": 7}, "severity: must be a severity from 1 (worst) to 4, got 7"),
+        ({**DECLARATION, "severity": "high"}, "severity: must be a severity from 1 (worst) to 4, got 'high'"),
+        ({k: v for k, v in DECLARATION.items() if k != "title"}, "title must be a non-empty string, got missing"),
+        ({**DECLARATION, "service": "payments"}, "service 'payments' is not in the service catalog"),
+        ({**DECLARATION, "titel": "typo"}, "unknown field 'titel'"),
+        ({**DECLARATION, "source": "monitoring"}, "source must be one of customer, person, slo"),
+        ({**DECLARATION, "components": ["Nope"]}, "component 'Nope' is not on the status page"),
+        ({**DECLARATION, "detected_at": "2999-01-01T00:00:00Z"}, "detected_at is in the future"),
+        ({**DECLARATION, "title": "x" * 201}, "title is 201 characters; the limit is 200"),
+    ],
+)
+def test_bad_declarations_are_refused_with_the_field_named_and_nothing_stored(api, body, detail):
+    answer = call("POST", f"{api}/incidents", json=body)
+    assert answer.status_code == 400
+    assert answer.json()["error"] == "invalid_input" and detail in answer.json()["detail"]
+    assert call("GET", f"{api}/incidents").json() == {"incidents": []}
+
+
+def test_incidents_are_listed_by_status_and_read_one_by_one(api):
+    call("POST", f"{api}/incidents", json=DECLARATION)
+    alert = call("POST", f"{api}/alerts", data=sample_bytes("59_test_action_metric_static_threshold.json"))
+    # The alert targets test-RG, which is checkout's: it joins the incident the support desk declared.
+    assert (alert.json()["outcome"], alert.json()["incident"]) == ("joined", "INC-1")
+    call("POST", f"{api}/incidents", json={**DECLARATION, "service": "build-agents", "title": "Builds are slow"})
+    listed = call("GET", f"{api}/incidents", params={"status": "open"}).json()["incidents"]
+    assert [(i["id"], i["service"]) for i in listed] == [("INC-1", "checkout"), ("INC-2", "build-agents")]
+    assert call("GET", f"{api}/incidents", params={"status": "resolved"}).json() == {"incidents": []}
+    one = call("GET", f"{api}/incidents/inc-1").json()
+    # The timeline runs in the order things happened: the alert fired (2025) before the customer called.
+    assert (one["id"], [e["kind"] for e in one["timeline"]]) == ("INC-1", ["alert.fired", "incident.declared"])
+    assert one["timeline"][0]["data"]["links"][0]["label"] == "Alert in Azure portal"
+    assert one["detected_at"] == "2025-04-15T18:17:12.851Z"  # when did we know: the earliest signal
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "detail"),
+    [
+        ("incidents?status=sleeping", 400, "status 'sleeping' is unknown"),
+        ("incidents/INC-99", 404, "there is no incident INC-99"),
+        ("incidents/../../etc", 404, None),
+        ("incidents/bobby-tables", 400, "is not an incident id"),
+    ],
+)
+def test_bad_reads_get_clear_errors(api, path, status, detail):
+    answer = call("GET", f"{api}/{path}")
+    assert answer.status_code == status
+    if detail:
+        assert detail in answer.json()["detail"]
+
+
+def test_the_incidents_api_needs_the_function_key(api):
+    assert call("GET", f"{api}/incidents", key=None).status_code == 401
+    assert call("POST", f"{api}/incidents", key="wrong", json=DECLARATION).status_code == 401
+    assert call("GET", f"{api}/incidents").json() == {"incidents": []}
+
+
+# --- Entra ID secure webhook on /api/alerts --------------------------------------------------------------------
+@pytest.fixture
+def secure_api(api, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    keys = KeyServer()
+    monkeypatch.setenv("FIREBELL_ENTRA_TENANT_ID", TENANT)
+    monkeypatch.setenv("FIREBELL_ENTRA_AUDIENCE", AUDIENCE)
+    monkeypatch.setenv("FIREBELL_ENTRA_JWKS_URL", keys.url)
+    reset_process_caches()
+    try:
+        yield api
+    finally:
+        keys.stop()
+
+
+def _token(**changes) -> str:
+    now = utc_now()
+    lifetime = {"iat": timestamp(now), "nbf": timestamp(now), "exp": timestamp(now + timedelta(minutes=30))}
+    return mint(v1_claims(**{**lifetime, **changes}))
+
+
+def test_with_the_secure_webhook_on_an_alert_needs_a_valid_entra_token(secure_api):
+    body = sample_bytes("59_test_action_metric_static_threshold.json")
+    missing = call("POST", f"{secure_api}/alerts", data=body)
+    forged = call("POST", f"{secure_api}/alerts", data=body, headers={"Authorization": f"Bearer {_token(roles=[])}"})
+    assert (missing.status_code, forged.status_code) == (401, 401)
+    assert "ActionGroupsSecureWebhook" in forged.json()["detail"]
+    assert call("GET", f"{secure_api}/incidents").json() == {"incidents": []}
+    good = call("POST", f"{secure_api}/alerts", data=body, headers={"Authorization": f"Bearer {_token()}"})
+    assert (good.status_code, good.json()["incident"]) == (202, "INC-1")
+    assert call("GET", f"{secure_api}/health", key=None).json()["secure_webhook"] == "on"
