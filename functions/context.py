@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from functools import cache
 from pathlib import Path
@@ -9,9 +10,12 @@ from pathlib import Path
 from shared.adapters import storage
 from shared.adapters.incident_store import IncidentStore
 from shared.catalog import Catalog, load_catalog
+from shared.errors import ConfigurationError
 from shared.secure_webhook import SecureWebhookPolicy, verify_bearer
 from shared.settings import Settings
 from shared.timeutil import utc_now
+
+log = logging.getLogger("firebell.configuration")
 
 
 def settings() -> Settings:
@@ -30,6 +34,22 @@ def catalog() -> Catalog:
 @cache
 def _store_for(account: storage.StorageAccount) -> IncidentStore:
     return IncidentStore(account)
+
+
+def check_configuration() -> list[str]:
+    """Validate the configuration at start-up; each problem names file, key and what is wrong, and is logged.
+
+    Functions still start: alerts then answer 503 (Azure Monitor retries) and /api/health says why, so nothing is
+    lost while someone fixes the file.
+    """
+    problems: list[str] = []
+    for check in (catalog, secure_webhook):
+        try:
+            check()
+        except ConfigurationError as problem:
+            problems.append(problem.detail)
+            log.error("configuration invalid: %s", problem.detail)
+    return problems
 
 
 def secure_webhook() -> SecureWebhookPolicy | None:

@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 import pytest
 
 from shared.alert import alert_key, parse_alert
+from shared.catalog import load_catalog
 from shared.errors import InvalidInput, PayloadTooLarge
-from tests.conftest import sample_bytes, sample_json
+from tests.conftest import ROOT, sample_bytes, sample_json
+from tests.unit.test_alert_context import BUDGET_ESSENTIALS, SAMPLE_CASES, _sample_input
 
 
 def test_a_fired_metric_alert_from_the_test_action_group_is_normalized():
@@ -114,3 +116,44 @@ def test_a_body_over_256_kb_is_too_large():
 def test_long_descriptions_and_target_lists_are_bounded_before_anything_is_stored():
     alert = parse_alert(_mutated(description="d" * 10_000, alertTargetIDs=[f"/r/{n}" for n in range(500)]))
     assert len(alert.description) == 2000 and len(alert.targets) == 20
+
+
+def _enveloped(essentials: dict, context: object) -> bytes:
+    """A published alertContext inside a complete webhook body (the test action group's envelope)."""
+    document = sample_json("59_test_action_metric_static_threshold.json")
+    document["data"]["essentials"].update(
+        {name: value for name, value in essentials.items() if name in ("monitoringService", "signalType")},
+        severity=essentials.get("severity", "Sev2"),
+    )
+    document["data"]["alertContext"] = context
+    return json.dumps(document).encode()
+
+
+@pytest.mark.parametrize(("name", "essentials", "summary", "links"), SAMPLE_CASES, ids=[c[0] for c in SAMPLE_CASES])
+def test_every_published_sample_parses_into_an_alert_with_its_summary(name, essentials, summary, links):
+    essentials, context = _sample_input(name, essentials)
+    alert = parse_alert(_enveloped(essentials, context))
+    assert alert.summary == summary
+    assert alert.monitoring_service == (essentials.get("monitoringService") or "Unknown")
+
+
+@pytest.mark.parametrize(
+    ("fixture", "threshold", "severity"),
+    [
+        ("51_cost_budget_actual.alertContext.json", "Actual", 2),
+        ("52_cost_budget_forecasted.alertContext.json", "Forecasted", 3),
+    ],
+)
+def test_budget_alerts_without_a_severity_map_by_threshold_type(fixture, threshold, severity):
+    essentials, context = _sample_input(fixture, BUDGET_ESSENTIALS)
+    alert = parse_alert(_enveloped({**essentials, "severity": None}, context))
+    assert (alert.severity, alert.budget_threshold) == (None, threshold)
+    assert load_catalog(ROOT / "config").severity.for_alert(alert.severity, alert.budget_threshold) == severity
+
+
+def test_an_unknown_monitoring_service_is_accepted_with_a_generic_summary():
+    alert = parse_alert(_enveloped({"monitoringService": "Contoso Watcher"}, {"anything": [1, 2, 3]}))
+    assert (alert.monitoring_service, alert.summary) == (
+        "Contoso Watcher",
+        "Contoso Watcher alert: test-metricAlertRule",
+    )

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from functions import context
 from shared.alert import parse_alert
 from shared.catalog import load_catalog, parse_catalog
 from shared.errors import ConfigurationError
-from tests.conftest import ROOT, sample_json
+from tests.conftest import ROOT, reset_process_caches, sample_json
 
 CATALOG = parse_catalog(
     {
@@ -94,3 +95,46 @@ def test_an_unreadable_catalog_file_names_the_file(tmp_path: Path):
     assert str(tmp_path / "services.toml") in raised.value.detail and "not valid TOML" in raised.value.detail
     with pytest.raises(ConfigurationError, match="file not found"):
         load_catalog(tmp_path / "missing")
+
+
+def test_the_configuration_check_at_start_up_names_file_key_and_problem(tmp_path: Path, monkeypatch):
+    (tmp_path / "services.toml").write_text('[[service]]\nid = "x"\ncomponent = "X"\ngroup_window = 5\n')
+    monkeypatch.setenv("FIREBELL_CONFIG_DIR", str(tmp_path))
+    monkeypatch.setenv("FIREBELL_ENTRA_TENANT_ID", "3f6b1c2e-8d4a-4e5b-9c7d-1a2b3c4d5e6f")
+    monkeypatch.delenv("FIREBELL_ENTRA_AUDIENCE", raising=False)
+    reset_process_caches()
+    try:
+        problems = context.check_configuration()
+    finally:
+        reset_process_caches()
+    assert problems[0] == (
+        f"{tmp_path / 'services.toml'}: service[0].group_window: unknown key; expected one of area_path, auto_resolve, "
+        "component, cost_per_minute, group_by, group_window_minutes, id, min_severity, resource_groups, "
+        "resource_id_prefixes, roster, rule_patterns, runbook_url"
+    )
+    assert "FIREBELL_ENTRA_AUDIENCE" in problems[1]
+
+
+@pytest.mark.parametrize(
+    ("service", "message"),
+    [
+        ({"group_by": "team"}, "service[0].group_by: must be one of service, rule, alert, got 'team'"),
+        ({"min_severity": 5}, "service[0].min_severity: must be a severity from 1 (worst) to 4, got 5"),
+        ({"auto_resolve": "yes"}, "service[0].auto_resolve: must be true or false, got 'yes'"),
+        ({"runbook_url": "javascript:alert(1)"}, "service[0].runbook_url: must be an http(s) URL"),
+        ({"group_window_minutes": -5}, "service[0].group_window_minutes: must be a whole number ≥ 0, got -5"),
+        ({"cost_per_minute": "lots"}, "service[0].cost_per_minute: must be a number ≥ 0, got 'lots'"),
+    ],
+)
+def test_invalid_service_policies_are_refused(service: dict, message: str):
+    with pytest.raises(ConfigurationError) as raised:
+        parse_catalog({"service": [{"id": "a", "component": "A", **service}]}, "test")
+    assert message in raised.value.detail
+
+
+def test_a_severity_policy_can_be_configured_and_typos_in_it_are_errors():
+    catalog = parse_catalog({"severity": {"Sev3": 3, "budget_actual": "SEV1"}}, "test")
+    assert catalog.severity.for_alert("Sev3") == 3 and catalog.severity.for_alert(None, "Actual") == 1
+    assert catalog.severity.for_alert("Sev0") == 1 and catalog.severity.for_alert(None) == 3
+    with pytest.raises(ConfigurationError, match="test: severity.Sev5: unknown key"):
+        parse_catalog({"severity": {"Sev5": 1}}, "test")
