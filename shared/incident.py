@@ -44,12 +44,16 @@ class Incident:
     updated_at: datetime
     description: str = ""  # internal
     customer_impact: str = ""  # internal words on what customers experience
+    started_at: datetime | None = None  # when customer impact began, if someone knows better than detected_at
     acknowledged_at: datetime | None = None
+    mitigated_at: datetime | None = None
     resolved_at: datetime | None = None
+    roles: tuple[tuple[str, str], ...] = ()  # (role, person) pairs; several subject-matter experts may share one role
     notified: tuple[str, ...] = ()  # people paged or told (filled by notifications)
     acknowledged_by: tuple[str, ...] = ()
     latest_update: str = ""
     latest_update_at: datetime | None = None
+    next_update_at: datetime | None = None  # promised time of the next public update
     group: str | None = None  # the alert group this incident collects while open (see detection.group_key)
     version: int = 1  # bumped on every change; the status page never publishes an older version over a newer one
 

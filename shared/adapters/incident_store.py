@@ -25,7 +25,7 @@ _INCIDENT_PARTITION = "incident"
 _COUNTER = ("counter", "incident-number")
 _GROUP_PREFIX = "group-"
 _INCIDENT_FIELDS = {f.name: f for f in fields(Incident)}
-_LIST_FIELDS = {"components", "notified", "acknowledged_by"}  # tuples, stored as JSON arrays
+_LIST_FIELDS = {"components", "notified", "acknowledged_by", "roles"}  # tuples, stored as JSON arrays
 _IF_UNCHANGED = {"match_condition": MatchConditions.IfNotModified}
 
 
@@ -245,8 +245,13 @@ def _incident(entity: dict[str, Any]) -> Incident:
         if name not in entity:
             continue
         value = entity[name]
-        values[name] = tuple(json.loads(value)) if name in _LIST_FIELDS else value
+        values[name] = _tuple(json.loads(value)) if name in _LIST_FIELDS else value
     return Incident(**values)
+
+
+def _tuple(items: list[Any]) -> tuple[Any, ...]:
+    # JSON has only lists: pairs such as (role, person) come back as lists and become tuples again.
+    return tuple(_tuple(item) if isinstance(item, list) else item for item in items)
 
 
 def _event(entity: dict[str, Any]) -> TimelineEvent:
