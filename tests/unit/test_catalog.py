@@ -136,5 +136,5 @@ def test_a_severity_policy_can_be_configured_and_typos_in_it_are_errors():
     catalog = parse_catalog({"severity": {"Sev3": 3, "budget_actual": "SEV1"}}, "test")
     assert catalog.severity.for_alert("Sev3") == 3 and catalog.severity.for_alert(None, "Actual") == 1
     assert catalog.severity.for_alert("Sev0") == 1 and catalog.severity.for_alert(None) == 3
-    with pytest.raises(ConfigurationError, match="test: severity.Sev5: unknown key"):
+    with pytest.raises(ConfigurationError, match=r"test: severity\.Sev5: unknown key"):
         parse_catalog({"severity": {"Sev5": 1}}, "test")
