@@ -11,6 +11,7 @@ from shared.adapters import storage
 from shared.adapters.incident_store import IncidentStore
 from shared.catalog import Catalog, load_catalog
 from shared.errors import ConfigurationError
+from shared.people import Directory, load_directory
 from shared.secure_webhook import SecureWebhookPolicy, verify_bearer
 from shared.settings import Settings
 from shared.timeutil import utc_now
@@ -32,6 +33,15 @@ def catalog() -> Catalog:
 
 
 @cache
+def _directory_from(config_dir: Path) -> Directory:
+    return load_directory(config_dir)
+
+
+def people() -> Directory:
+    return _directory_from(settings().config_dir)
+
+
+@cache
 def _store_for(account: storage.StorageAccount) -> IncidentStore:
     return IncidentStore(account)
 
@@ -43,7 +53,7 @@ def check_configuration() -> list[str]:
     lost while someone fixes the file.
     """
     problems: list[str] = []
-    for check in (catalog, secure_webhook):
+    for check in (catalog, people, secure_webhook):
         try:
             check()
         except ConfigurationError as problem:

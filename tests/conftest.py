@@ -70,6 +70,7 @@ def reset_process_caches() -> None:
     storage._account_for.cache_clear()
     context._store_for.cache_clear()
     context._catalog_from.cache_clear()
+    context._directory_from.cache_clear()
     signing_keys.signing_keys.cache_clear()
 
 

@@ -1,0 +1,90 @@
+"""ChatOps intake: load the incident a command names, let shared.chatops decide, save, and record.
+
+State changes are ETag-guarded: twenty people acting on one incident at once all land on its timeline and the
+incident ends consistent — on a conflict the command is decided again on the fresh state. The state is saved
+before its event is appended, so a refusal decided on stale state is never recorded as done.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+
+from shared import chatops_grammar as grammar
+from shared.adapters.incident_store import GroupTaken, IncidentChanged, IncidentStore
+from shared.catalog import Catalog
+from shared.chatops import Context, Decision, Said, decide, incident_id_of
+from shared.declaration import Declaration, declare
+from shared.detection import service_group_key
+from shared.errors import StorageUnavailable
+from shared.incident import CLOSED_STATUSES, SOURCE_PERSON, STATUSES
+from shared.severity import label
+from shared.teams_reply import plain, text_reply
+
+# Twenty people acting on one incident at once: each round of optimistic retries lets at least one through, and a
+# short random pause spreads the others out instead of having them collide again at once.
+_ATTEMPTS = 40
+_PAUSE_SECONDS = 0.01
+
+
+def handle(command: grammar.Command, said: Said, store: IncidentStore, catalog: Catalog, site: str) -> Decision:
+    if isinstance(command, grammar.Declare):
+        return _declare(command, said, store, catalog)
+    if isinstance(command, grammar.ListIncidents):
+        return _list(store)
+    ident = incident_id_of(command)
+    for attempt in range(1, _ATTEMPTS + 1):
+        stored = store.load_incident(ident) if ident else None
+        incident = stored.incident if stored else None
+        timeline = tuple(store.timeline(ident)) if ident and isinstance(command, grammar.Timeline) else ()
+        service = catalog.service(incident.service) if incident else None
+        decision = decide(command, incident, said, Context(service, site, timeline))
+        if decision.changed is not None and stored is not None:
+            try:
+                store.save_incident(decision.changed, stored.etag)
+            except IncidentChanged:
+                time.sleep(random.uniform(0, _PAUSE_SECONDS * attempt))  # noqa: S311 (jitter, not security)
+                continue  # someone else changed it meanwhile: decide again on what they left
+        for event in decision.events:
+            store.append_event(event)
+        return decision
+    raise StorageUnavailable(f"{ident} kept changing; try again")
+
+
+def _declare(command: grammar.Declare, said: Said, store: IncidentStore, catalog: Catalog) -> Decision:
+    service = catalog.default
+    declaration = Declaration(
+        title=command.title,
+        severity=command.severity,
+        reporter=said.speaker,
+        service=service.id,
+        components=(service.component,),
+        source=SOURCE_PERSON,
+        description="",
+        customer_impact="",
+        detected_at=None,
+    )
+    incident, event = declare(declaration, store.allocate_number(), service_group_key(service), said.at)
+    try:
+        store.open_incident(incident)
+    except GroupTaken:
+        incident = incident.changed(said.at, group=None)
+        store.open_incident(incident)
+    store.append_event(event)
+    reply = (
+        f"**{incident.id}** [{label(incident.severity)}] declared by {plain(said.speaker)}: {plain(incident.title)}. "
+        f"Next: `role {incident.id} commander <person>`, then `update {incident.id} …` for customers."
+    )
+    return Decision(text_reply(reply), incident.id, None, (event,))
+
+
+def _list(store: IncidentStore) -> Decision:
+    open_statuses = tuple(status for status in STATUSES if status not in CLOSED_STATUSES)
+    incidents = store.list_incidents(open_statuses)
+    if not incidents:
+        return Decision(text_reply("No open incidents."))
+    lines = [
+        f"- **{i.id}** [{label(i.severity)}] {i.status} — {plain(i.title)} ({plain(', '.join(i.components))})"
+        for i in incidents
+    ]
+    return Decision(text_reply(f"{len(incidents)} open incident(s):\n\n" + "\n".join(lines)))
