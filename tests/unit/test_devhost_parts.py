@@ -62,6 +62,7 @@ def test_the_devhost_reads_every_function_from_the_apps_own_registry():
         "get_incident": "httpTrigger",
         "statuspage": "queueTrigger",
         "statuspage_hourly": "timerTrigger",
+        "teams": "httpTrigger",
     }
     (alerts,) = [spec for spec in by_trigger(specs, "httpTrigger") if spec.name == "alerts"]
     assert alerts.trigger["route"] == "alerts" and alerts.trigger["authLevel"] == "FUNCTION"
