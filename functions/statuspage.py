@@ -50,9 +50,14 @@ class SitePublisher:
             if self.covers(inserted_at):
                 return 0
             started = utc_now()
-            incidents = context.incident_store().list_incidents()
+            store = context.incident_store()
+            incidents = store.list_incidents()
             changed = [i.id for i in incidents if self._published.get(i.id) != i.updated_at]
-            page = status_page(context.settings().status_page_title, context.catalog(), incidents)
+            # Public updates live on the timelines: read those of incidents that are shown or re-rendered.
+            rendered = changed if self._published else [i.id for i in incidents]
+            shown = {i.id for i in incidents if i.is_open} | set(rendered)
+            timelines = {ident: store.timeline(ident) for ident in shown}
+            page = status_page(context.settings().status_page_title, context.catalog(), incidents, timelines)
             files = render_site(page, changed if self._published else None)
             publish(storage.account(), files)
             self._published = {incident.id: incident.updated_at for incident in incidents}

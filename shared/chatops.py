@@ -18,13 +18,13 @@ from shared.errors import InvalidInput
 from shared.incident import ACKNOWLEDGED, INVESTIGATING, TRIGGERED, Incident
 from shared.severity import label
 from shared.teams_reply import card_reply, plain, text_reply
+from shared.timeline import PUBLIC_UPDATE as UPDATE_POSTED
 from shared.timeline import TimelineEvent, event_id
 from shared.timeutil import iso
 
 # Timeline event kinds written by ChatOps.
 CHAT_MESSAGE = "chat.message"  # read-only commands, refusals and plain talk
 NOTE = "note"
-UPDATE_POSTED = "update.posted"  # public
 ACKNOWLEDGED_KIND = "incident.acknowledged"
 SEVERITY_CHANGED = "severity.changed"
 STATUS_CHANGED = "status.changed"

@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeAlias
 
+from shared.lifecycle import MILESTONES as MILESTONE_FIELDS
+from shared.roles import TITLES
+
 MAX_TITLE = 200
 MAX_PERSON = 100
 MAX_WORD = 40  # an unknown command word is echoed back in the reply; keep it short
@@ -21,16 +24,9 @@ MAX_WORD = 40  # an unknown command word is echoed back in the reply; keep it sh
 MIN_SUGGESTED_WORD = 3
 MAX_NEXT_UPDATE_MINUTES = 7 * 24 * 60
 
-ROLES = ("commander", "comms", "scribe", "primary", "secondary", "sme")
-ROLE_TITLES = {
-    "commander": "Incident commander",
-    "comms": "Communication coordinator",
-    "scribe": "Scribe",
-    "primary": "Primary responder",
-    "secondary": "Secondary responder",
-    "sme": "Subject-matter expert",
-}
-MILESTONES = ("started", "detected", "acknowledged", "mitigated", "resolved")
+ROLES = tuple(TITLES)
+ROLE_TITLES = TITLES
+MILESTONES = tuple(MILESTONE_FIELDS)
 UPDATE_STATUSES = ("investigating", "identified", "monitoring")  # the public statuses an update may set
 
 # One line of usage per command, in the order the help reply lists them.

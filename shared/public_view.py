@@ -6,11 +6,13 @@ so no template can leak it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from shared.catalog import Catalog
 from shared.incident import Incident
+from shared.timeline import PUBLIC_UPDATE, TimelineEvent
 
 # Statuspage vocabulary.
 OPERATIONAL = "operational"
@@ -46,6 +48,7 @@ PUBLIC_STATUS_LABEL = {
     "monitoring": "Monitoring",
     "resolved": "Resolved",
 }
+RESOLVED_WORDING = "This incident has been resolved."
 _BANNER = {
     "none": "All systems operational",
     "minor": "Minor service disruption",
@@ -71,6 +74,7 @@ class PublicIncident:
     started_at: datetime
     updated_at: datetime
     updates: tuple[PublicUpdate, ...]  # newest first, as Statuspage lists them
+    next_update_at: datetime | None = None  # promised by the communication coordinator; shown while active
 
     @property
     def is_open(self) -> bool:
@@ -101,7 +105,8 @@ class StatusPage:
         return _BANNER[self.indicator]
 
 
-def public_incident(incident: Incident) -> PublicIncident:
+def public_incident(incident: Incident, timeline: Iterable[TimelineEvent] = ()) -> PublicIncident:
+    """The incident in public words: the updates people posted for the public, framed by safe defaults."""
     status = PUBLIC_STATUS[incident.status]
     # Until the communication coordinator posts words of their own, customers get a safe default.
     opening = PublicUpdate(
@@ -109,6 +114,14 @@ def public_incident(incident: Incident) -> PublicIncident:
         status="investigating",
         body=f"We are investigating an issue affecting {_listed(incident.components)}.",
     )
+    posted = [
+        PublicUpdate(at=event.at, status=str(event.data.get("status")), body=str(event.data.get("public_text")))
+        for event in timeline
+        if event.public and event.kind == PUBLIC_UPDATE and event.data.get("status") in PUBLIC_STATUS_LABEL
+    ]
+    updates = [opening, *posted]
+    if status == "resolved":
+        updates.append(PublicUpdate(incident.resolved_at or incident.updated_at, "resolved", RESOLVED_WORDING))
     return PublicIncident(
         id=incident.id,
         name=f"Issue affecting {_listed(incident.components)}",
@@ -117,13 +130,20 @@ def public_incident(incident: Incident) -> PublicIncident:
         components=incident.components,
         started_at=incident.declared_at,
         updated_at=incident.updated_at,
-        updates=(opening,),
+        updates=tuple(sorted(updates, key=lambda update: update.at, reverse=True)),
+        next_update_at=incident.next_update_at if incident.is_open else None,
     )
 
 
-def status_page(title: str, catalog: Catalog, incidents: list[Incident]) -> StatusPage:
+def status_page(
+    title: str,
+    catalog: Catalog,
+    incidents: list[Incident],
+    timelines: Mapping[str, Iterable[TimelineEvent]] | None = None,
+) -> StatusPage:
+    """The whole page; `timelines` holds the events of the incidents whose public updates are shown."""
     newest_first = sorted(incidents, key=lambda incident: (incident.declared_at, incident.number), reverse=True)
-    published = [public_incident(incident) for incident in newest_first]
+    published = [public_incident(incident, (timelines or {}).get(incident.id, ())) for incident in newest_first]
     active = tuple(incident for incident in published if incident.is_open)
     past = tuple(incident for incident in published if not incident.is_open)
     worst: dict[str, str] = {}

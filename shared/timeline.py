@@ -11,6 +11,7 @@ ALERT_RESOLVED = "alert.resolved"
 INCIDENT_DECLARED = "incident.declared"
 SEVERITY_CHANGED = "severity.changed"
 STATUS_CHANGED = "status.changed"
+PUBLIC_UPDATE = "update.posted"  # the only event whose words the public sees
 
 
 @dataclass(frozen=True)

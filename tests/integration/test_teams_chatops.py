@@ -12,12 +12,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+from azure.core.exceptions import ResourceNotFoundError
 
 import function_app
 from devhost.azurite import free_port
 from devhost.host import DevHost
 from shared.adapters.incident_store import IncidentStore
-from tests.conftest import ROOT, SAMPLES
+from tests.conftest import ROOT, SAMPLES, wait_until
 
 TOKEN = base64.b64encode(b"firebell-test-webhook-security-token").decode()
 SAMPLE = SAMPLES / "teams" / "outgoing_sample.json"
@@ -184,3 +185,20 @@ def test_malformed_activities_get_400_with_the_field_named(teams):
     body = activity("note INC-1 " + "x" * 5000)
     answer = requests.post(teams, data=body, headers={"Authorization": signature(body)}, timeout=30)
     assert answer.status_code == 400 and "2000" in answer.json()["detail"]
+
+
+def test_a_public_update_from_teams_reaches_the_status_page_and_a_note_does_not(teams, storage_account):
+    say(teams, "declare 2 Checkout payments failing")
+    say(teams, "note INC-1 primary db in westeurope is toast")
+    say(teams, "update INC-1 identified We found the cause and are rolling back. Next update in 30 min")
+    site = storage_account.container("$web")
+
+    def index() -> str:
+        try:
+            return site.download_blob("index.html").readall().decode()
+        except ResourceNotFoundError:  # not published yet
+            return ""
+
+    html = wait_until(lambda: "rolling back" in index() and index())
+    assert "We found the cause and are rolling back. Next update in 30 min" in html
+    assert "Next update expected by" in html and "toast" not in html

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from shared.catalog import Catalog, Service
 from shared.incident import Incident
 from shared.public_view import status_page
 from shared.status_site import render_site
+from shared.timeline import TimelineEvent
 
 CATALOG = Catalog(
     services=(Service("checkout", "Checkout"), Service("search", "Search")),
@@ -33,6 +34,10 @@ def _incident(number: int, **changes: object) -> Incident:
         updated_at=T0,
     )
     return replace(base, **changes)
+
+
+def _rendered(page) -> dict[str, str]:
+    return {f.path: f.body.decode() for f in render_site(page)}
 
 
 def _files(incidents: list[Incident]) -> dict[str, str]:
@@ -108,3 +113,39 @@ def test_a_change_to_one_incident_renders_only_its_page_and_the_index():
     page = status_page("Acme Status", CATALOG, [_incident(1), _incident(2), _incident(3, status="resolved")])
     assert [f.path for f in render_site(page, changed=["INC-2"])] == ["incidents/INC-2.html", "index.html"]
     assert len(render_site(page)) == 4
+
+
+def _said(kind: str, text: str, minute: int, **data) -> TimelineEvent:
+    at = T0 + timedelta(minutes=minute)
+    return TimelineEvent("INC-1", f"e{minute}", kind, at, at, "Priya", "teams", text, kind == "update.posted", data)
+
+
+def test_public_updates_and_the_promised_next_update_are_shown_but_notes_never_are():
+    incident = _incident(1, status="identified", next_update_at=T0 + timedelta(minutes=40))
+    timeline = [
+        _said("note", "Priya: the db primary in westeurope is toast", 5),
+        _said(
+            "update.posted",
+            "Priya posted …",
+            10,
+            status="identified",
+            public_text='Rolling back <script>alert("x")</script>',
+        ),
+    ]
+    page = status_page("Acme Status", CATALOG, [incident], {"INC-1": timeline})
+    files = _rendered(page)
+    page_html = files["incidents/INC-1.html"]
+    assert [(u.status, u.body) for u in page.active[0].updates] == [
+        ("identified", 'Rolling back <script>alert("x")</script>'),
+        ("investigating", "We are investigating an issue affecting Checkout."),
+    ]
+    assert "Rolling back &lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page_html
+    assert '<time datetime="2026-03-29T01:10:00.000Z">' in files["index.html"]  # next update expected by
+    assert "toast" not in page_html and "toast" not in files["index.html"]
+
+
+def test_a_resolved_incident_ends_with_the_safe_resolution_wording_and_no_promise():
+    incident = _incident(1, status="resolved", resolved_at=T0 + timedelta(hours=1), next_update_at=T0)
+    (published,) = status_page("Acme Status", CATALOG, [incident]).past
+    assert (published.updates[0].status, published.updates[0].body) == ("resolved", "This incident has been resolved.")
+    assert published.next_update_at is None
