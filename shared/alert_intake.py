@@ -120,21 +120,22 @@ def _repeat(
     record: AlertRecord, alert: Alert, service: Service, severity: int, store: IncidentStore, now: datetime
 ) -> AlertIntake:
     """A repeated delivery. The one that claimed the key may have stopped before writing the incident or its
-    first event (a crash, a timeout): finish its work. Both writes are idempotent, so a plain repeat changes nothing.
+    first event (a crash, a timeout): finish its work. The event is written only after the incident exists, so
+    when it is there already nothing is missing — the common repeat costs two reads-or-writes, not three.
     """
     if record.incident_id is None:
         return AlertIntake(alert.key, None, deduplicated=True, event_ids=(), outcome="logged")
     event = alert_event(record.incident_id, alert, severity, now)
+    if not store.append_event(event):
+        return AlertIntake(alert.key, record.incident_id, deduplicated=True, event_ids=(), outcome="duplicate")
     if store.get_incident(record.incident_id) is None:
         number = int(record.incident_id.removeprefix("INC-"))
         incident, event = open_from_alert(alert, service, severity, number, group_key(service, alert), now)
         found = store.find_group(incident.group) if incident.group else None
         repaired = _open(incident, event, found[1] if found else None, alert, severity, store, now, repeat=True)
         if repaired is not None:
-            return repaired
-    added = store.append_event(event)
-    event_ids = (event.event_id,) if added else ()
-    return AlertIntake(alert.key, record.incident_id, deduplicated=True, event_ids=event_ids, outcome="duplicate")
+            return replace(repaired, event_ids=(event.event_id,))
+    return AlertIntake(alert.key, record.incident_id, True, (event.event_id,), outcome="duplicate")
 
 
 def _resolve(
@@ -146,17 +147,20 @@ def _resolve(
             store.mark_alert(alert.key, RESOLVED)
         return AlertIntake(alert.key, None, deduplicated=record is not None, event_ids=(), outcome="logged")
     ident = record.incident_id
+    if record.condition == RESOLVED:
+        # Marked only once the incident was settled below: nothing is left to do for this repeat.
+        return AlertIntake(alert.key, ident, deduplicated=True, event_ids=(), outcome="resolved")
     event = alert_event(ident, alert, catalog.severity.for_alert(alert.severity, alert.budget_threshold), now)
     added = store.append_event(event)
-    if added:
-        store.mark_alert(alert.key, RESOLVED)
-    # Decided again on every delivery: a retry after a crash between the event and the state change finishes it.
+    # Decided again until the alert row says Resolved: a retry after a crash between the event and the state change
+    # finishes it.
     timeline = store.timeline(ident)
 
     def settle(incident: Incident) -> Change | None:
         return on_alert_resolved(incident, catalog.service(incident.service) or catalog.default, timeline, now)
 
     changed = _apply(store, ident, settle)
+    store.mark_alert(alert.key, RESOLVED)
     event_ids = ((event.event_id,) if added else ()) + changed
     return AlertIntake(alert.key, ident, deduplicated=not event_ids, event_ids=event_ids, outcome="resolved")
 
