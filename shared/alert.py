@@ -155,6 +155,12 @@ def _strings(essentials: dict[str, Any], name: str) -> tuple[str, ...]:
         return ()
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise InvalidInput(f"data.essentials.{name} must be a list of strings", code="invalid_alert")
+    longest = max(value, key=len, default="")
+    if len(longest) > MAX_NAME_LENGTH:
+        raise InvalidInput(
+            f"data.essentials.{name} holds an entry of {len(longest)} characters; the limit is {MAX_NAME_LENGTH}",
+            code="invalid_alert",
+        )
     return tuple(value)
 
 

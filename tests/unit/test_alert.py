@@ -99,6 +99,7 @@ _DELETE = object()
         (b'{"n": ' + b"9" * 5000 + b"}", "not valid JSON"),
         (_mutated(firedDateTime="9999-12-31T23:59:59-01:00"), "firedDateTime is not an ISO 8601 time"),
         (_mutated(alertRule="r" * 1025), "alertRule is 1025 characters; the limit is 1024"),
+        (_mutated(alertTargetIDs=["t" * 12_000] * 3), "alertTargetIDs holds an entry of 12000 characters"),
     ],
 )
 def test_bad_alert_bodies_are_rejected_with_a_detail_naming_the_problem(body: bytes, names: str):
