@@ -14,8 +14,10 @@ from datetime import datetime
 from shared.adapters.incident_store import AlertRecord, GroupTaken, IncidentChanged, IncidentStore
 from shared.alert import FIRED, RESOLVED, Alert
 from shared.catalog import Catalog, Service
+from shared.contention import attempts
 from shared.detection import (
     Change,
+    GroupPointer,
     alert_event,
     group_key,
     may_join,
@@ -27,8 +29,6 @@ from shared.errors import StorageUnavailable
 from shared.incident import Incident
 from shared.severity import label
 from shared.timeline import TimelineEvent
-
-_ATTEMPTS = 8  # optimistic-concurrency retries before giving up (the caller answers 503 and Azure Monitor retries)
 
 
 @dataclass(frozen=True)
@@ -54,49 +54,46 @@ def receive_alert(alert: Alert, catalog: Catalog, store: IncidentStore, now: dat
 def _first(alert: Alert, service: Service, severity: int, store: IncidentStore, now: datetime) -> AlertIntake:
     """The first delivery of an alert: join its group's open incident, open one, or log it when too mild."""
     group = group_key(service, alert)
-    for _ in range(_ATTEMPTS):
-        found = store.find_group(group) if group else None
-        if found is not None and may_join(found[0], service, alert):
-            if not store.claim_alert(alert.key, found[0].incident_id, FIRED, _detail(alert, service, severity)):
-                return _repeat_claimed(alert, service, severity, store, now)
-            return _joined(found[0].incident_id, alert, severity, store, now, repeat=False)
-        if not service.opens_incident(severity):
-            reason = f"{label(severity)} is milder than service {service.id}'s minimum {label(service.min_severity)}"
-            if not store.claim_alert(alert.key, None, FIRED, _detail(alert, service, severity, logged=reason)):
-                return _repeat_claimed(alert, service, severity, store, now)
-            return AlertIntake(alert.key, None, deduplicated=False, event_ids=(), outcome="logged")
-        incident, event = open_from_alert(alert, service, severity, store.allocate_number(), group, now)
-        if not store.claim_alert(alert.key, incident.id, FIRED, _detail(alert, service, severity)):
-            # A concurrent delivery claimed the key first; its incident wins and our number stays unused (a gap).
+    found = store.find_group(group) if group else None
+    if found is not None and may_join(found[0], service, alert):
+        if not store.claim_alert(alert.key, found[0].incident_id, FIRED, _detail(alert, service, severity)):
             return _repeat_claimed(alert, service, severity, store, now)
-        opened = _open(incident, event, found[1] if found else None, alert, severity, store, now, repeat=False)
-        if opened is not None:
-            return opened
-    raise StorageUnavailable(f"alert group {group} kept changing; retry later")
+        return _joined(found[0].incident_id, alert, severity, store, now, repeat=False)
+    if not service.opens_incident(severity):
+        reason = f"{label(severity)} is milder than service {service.id}'s minimum {label(service.min_severity)}"
+        if not store.claim_alert(alert.key, None, FIRED, _detail(alert, service, severity, logged=reason)):
+            return _repeat_claimed(alert, service, severity, store, now)
+        return AlertIntake(alert.key, None, deduplicated=False, event_ids=(), outcome="logged")
+    incident, event = open_from_alert(alert, service, severity, store.allocate_number(), group, now)
+    if not store.claim_alert(alert.key, incident.id, FIRED, _detail(alert, service, severity)):
+        # A concurrent delivery claimed the key first; its incident wins and our number stays unused (a gap).
+        return _repeat_claimed(alert, service, severity, store, now)
+    return _open(incident, event, found, alert, severity, store, now, repeat=False)
 
 
 def _open(
     incident: Incident,
     event: TimelineEvent,
-    stale_group_etag: str | None,
+    found: tuple[GroupPointer, str] | None,
     alert: Alert,
     severity: int,
     store: IncidentStore,
     now: datetime,
     *,
     repeat: bool,
-) -> AlertIntake | None:
-    """Create the incident holding the alert group; None when another incident took the group (decide again)."""
+) -> AlertIntake:
+    """Create the claimed incident, taking over its alert group (`found`: the expired pointer read before).
+
+    When another incident took the group meanwhile, the alert joins that one and our number stays unused.
+    """
     try:
-        store.open_incident(incident, stale_group_etag)
+        store.open_incident(incident, found[1] if found else None)
     except GroupTaken:
-        found = store.find_group(incident.group) if incident.group else None
-        if found is None:
-            # The other incident closed meanwhile: keep ours, without the group, rather than loop.
-            store.open_incident(replace(incident, group=None))
-        else:
-            store.rebind_alert(alert.key, found[0].incident_id)
-            return _joined(found[0].incident_id, alert, severity, store, now, repeat=repeat)
+        current = store.find_group(incident.group) if incident.group else None
+        if current is not None:
+            store.rebind_alert(alert.key, current[0].incident_id)
+            return _joined(current[0].incident_id, alert, severity, store, now, repeat=repeat)
+        store.open_incident(replace(incident, group=None))  # the other incident closed meanwhile: stand alone
     added = store.append_event(event)
     return AlertIntake(alert.key, incident.id, repeat, (event.event_id,) if added else (), "opened")
 
@@ -106,6 +103,7 @@ def _joined(
 ) -> AlertIntake:
     event = alert_event(ident, alert, severity, now)
     added = (event.event_id,) if store.append_event(event) else ()
+    # Always a guarded write (the latest signal at least), so a resolution deciding concurrently sees this alert.
     changed = _apply(store, ident, lambda incident: on_alert_joined(incident, alert, severity, now))
     return AlertIntake(alert.key, ident, deduplicated=repeat, event_ids=added + changed, outcome="joined")
 
@@ -119,23 +117,29 @@ def _repeat_claimed(alert: Alert, service: Service, severity: int, store: Incide
 def _repeat(
     record: AlertRecord, alert: Alert, service: Service, severity: int, store: IncidentStore, now: datetime
 ) -> AlertIntake:
-    """A repeated delivery. The one that claimed the key may have stopped before writing the incident or its
-    first event (a crash, a timeout): finish its work. The event is written only after the incident exists, so
-    when it is there already nothing is missing — the common repeat costs two reads-or-writes, not three.
+    """A repeated delivery. The one that claimed the key may have stopped (a crash, a timeout) before writing the
+    incident, its event or the join's effect: finish its work. The event is written only after the incident
+    exists, so when it is there nothing is missing — the common repeat costs two operations.
     """
     if record.incident_id is None:
         return AlertIntake(alert.key, None, deduplicated=True, event_ids=(), outcome="logged")
     event = alert_event(record.incident_id, alert, severity, now)
     if not store.append_event(event):
         return AlertIntake(alert.key, record.incident_id, deduplicated=True, event_ids=(), outcome="duplicate")
-    if store.get_incident(record.incident_id) is None:
-        number = int(record.incident_id.removeprefix("INC-"))
-        incident, event = open_from_alert(alert, service, severity, number, group_key(service, alert), now)
-        found = store.find_group(incident.group) if incident.group else None
-        repaired = _open(incident, event, found[1] if found else None, alert, severity, store, now, repeat=True)
-        if repaired is not None:
-            return replace(repaired, event_ids=(event.event_id,))
-    return AlertIntake(alert.key, record.incident_id, True, (event.event_id,), outcome="duplicate")
+    if store.get_incident(record.incident_id) is not None:
+        changed = _apply(store, record.incident_id, lambda incident: on_alert_joined(incident, alert, severity, now))
+        return AlertIntake(alert.key, record.incident_id, True, (event.event_id, *changed), outcome="duplicate")
+    # The claimed incident was never created. Decide as the first delivery would have: join the group's open
+    # incident if there is one, else create the claimed incident.
+    group = group_key(service, alert)
+    found = store.find_group(group) if group else None
+    if found is not None and may_join(found[0], service, alert):
+        store.rebind_alert(alert.key, found[0].incident_id)
+        return _joined(found[0].incident_id, alert, severity, store, now, repeat=True)
+    number = int(record.incident_id.removeprefix("INC-"))
+    incident, event = open_from_alert(alert, service, severity, number, group, now)
+    opened = _open(incident, event, found, alert, severity, store, now, repeat=True)
+    return replace(opened, event_ids=opened.event_ids or (event.event_id,))
 
 
 def _resolve(
@@ -152,35 +156,33 @@ def _resolve(
         return AlertIntake(alert.key, ident, deduplicated=True, event_ids=(), outcome="resolved")
     event = alert_event(ident, alert, catalog.severity.for_alert(alert.severity, alert.budget_threshold), now)
     added = store.append_event(event)
-    # Decided again until the alert row says Resolved: a retry after a crash between the event and the state change
-    # finishes it.
-    timeline = store.timeline(ident)
 
     def settle(incident: Incident) -> Change | None:
-        return on_alert_resolved(incident, catalog.service(incident.service) or catalog.default, timeline, now)
+        # The timeline is read on every attempt: an alert that joined meanwhile keeps the incident open.
+        service = catalog.service(incident.service) or catalog.default
+        return on_alert_resolved(incident, service, store.timeline(ident), now)
 
     changed = _apply(store, ident, settle)
-    store.mark_alert(alert.key, RESOLVED)
+    store.mark_alert(alert.key, RESOLVED)  # last: until then every redelivery decides again
     event_ids = ((event.event_id,) if added else ()) + changed
     return AlertIntake(alert.key, ident, deduplicated=not event_ids, event_ids=event_ids, outcome="resolved")
 
 
 def _apply(store: IncidentStore, ident: str, decide: Callable[[Incident], Change | None]) -> tuple[str, ...]:
-    """Read, decide, write with the ETag; on a concurrent change read and decide again. Events go first, with
-    ids derived from the facts, so a retried decision rewrites the same events rather than adding new ones."""
-    for _ in range(_ATTEMPTS):
+    """Read, decide, write with the ETag; on a concurrent change read and decide again. The events are appended
+    after the state is saved, so the timeline never tells of a change that lost its race."""
+    for _ in attempts():
         stored = store.load_incident(ident)
         if stored is None:
             return ()
         change = decide(stored.incident)
         if change is None:
             return ()
-        added = tuple(event.event_id for event in change.events if store.append_event(event))
         try:
             store.save_incident(change.incident, stored.etag)
         except IncidentChanged:
             continue
-        return added
+        return tuple(event.event_id for event in change.events if store.append_event(event))
     raise StorageUnavailable(f"{ident} kept changing; retry later")
 
 

@@ -7,24 +7,17 @@ before its event is appended, so a refusal decided on stale state is never recor
 
 from __future__ import annotations
 
-import random
-import time
-
 from shared import chatops_grammar as grammar
 from shared.adapters.incident_store import GroupTaken, IncidentChanged, IncidentStore
 from shared.catalog import Catalog
 from shared.chatops import Context, Decision, Said, decide, incident_id_of
+from shared.contention import attempts
 from shared.declaration import Declaration, declare
 from shared.detection import service_group_key
 from shared.errors import StorageUnavailable
 from shared.incident import CLOSED_STATUSES, SOURCE_PERSON, STATUSES
 from shared.severity import label
 from shared.teams_reply import plain, text_reply
-
-# Twenty people acting on one incident at once: each round of optimistic retries lets at least one through, and a
-# short random pause spreads the others out instead of having them collide again at once.
-_ATTEMPTS = 40
-_PAUSE_SECONDS = 0.01
 
 
 def handle(command: grammar.Command, said: Said, store: IncidentStore, catalog: Catalog, site: str) -> Decision:
@@ -33,7 +26,7 @@ def handle(command: grammar.Command, said: Said, store: IncidentStore, catalog: 
     if isinstance(command, grammar.ListIncidents):
         return _list(store)
     ident = incident_id_of(command)
-    for attempt in range(1, _ATTEMPTS + 1):
+    for _ in attempts():
         stored = store.load_incident(ident) if ident else None
         incident = stored.incident if stored else None
         timeline = tuple(store.timeline(ident)) if ident and isinstance(command, grammar.Timeline) else ()
@@ -43,7 +36,6 @@ def handle(command: grammar.Command, said: Said, store: IncidentStore, catalog: 
             try:
                 store.save_incident(decision.changed, stored.etag)
             except IncidentChanged:
-                time.sleep(random.uniform(0, _PAUSE_SECONDS * attempt))  # noqa: S311 (jitter, not security)
                 continue  # someone else changed it meanwhile: decide again on what they left
         for event in decision.events:
             store.append_event(event)

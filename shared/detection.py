@@ -106,6 +106,7 @@ def open_from_alert(
         declared_at=now,
         updated_at=now,
         description=alert.description or alert.summary,
+        last_alert_at=alert.fired_at,
         group=group,
     )
     return incident, alert_event(ident, alert, severity, now)
@@ -138,10 +139,10 @@ def alert_event(ident: str, alert: Alert, severity: int, now: datetime) -> Timel
     )
 
 
-def on_alert_joined(incident: Incident, alert: Alert, severity: int, now: datetime) -> Change | None:
+def on_alert_joined(incident: Incident, alert: Alert, severity: int, now: datetime) -> Change:
     """Another alert joined: a worse one raises the severity; one firing while monitoring reopens the investigation;
     one that fired before anything else we knew moves the detection time back."""
-    changes: dict[str, object] = {}
+    changes: dict[str, object] = {"last_alert_at": max(incident.last_alert_at or alert.fired_at, alert.fired_at)}
     if alert.fired_at < incident.detected_at:
         changes["detected_at"] = alert.fired_at
     events: list[TimelineEvent] = []
@@ -159,6 +160,21 @@ def on_alert_joined(incident: Incident, alert: Alert, severity: int, now: dateti
                 {"from": incident.severity, "to": severity, "alert": alert.key},
             )
         )
+    if incident.status == RESOLVED:
+        # It resolved between this alert joining and now (its siblings all resolved): the alert is still firing.
+        status = INVESTIGATING if incident.acknowledged_at else TRIGGERED
+        changes.update(status=status, resolved_at=None)
+        events.append(
+            _incident_event(
+                incident,
+                STATUS_CHANGED,
+                alert.fired_at,
+                f"status-reopened-{alert.key}",
+                f"Reopened ({status}): alert {who} fired as the incident was resolving",
+                now,
+                {"from": RESOLVED, "to": status, "alert": alert.key},
+            )
+        )
     if incident.status == MONITORING:
         status = INVESTIGATING if incident.acknowledged_at else TRIGGERED
         changes["status"] = status
@@ -173,8 +189,6 @@ def on_alert_joined(incident: Incident, alert: Alert, severity: int, now: dateti
                 {"from": MONITORING, "to": status, "alert": alert.key},
             )
         )
-    if not changes:
-        return None
     return Change(incident.changed(now, **changes), tuple(events))
 
 
@@ -208,11 +222,13 @@ def on_alert_resolved(
             "resolve the incident when satisfied"
         )
         changes = {"status": MONITORING}
+    # Every alert has resolved, so the incident's impact is mitigated by the time of the last resolution.
+    changes["mitigated_at"] = incident.mitigated_at or last.at
     event = _incident_event(
         incident,
         STATUS_CHANGED,
         last.at,
-        f"status-{status}-v{incident.version}",
+        f"status-{status}-{last.data.get('alert')}",
         text,
         now,
         {"from": incident.status, "to": status, "reason": "alerts resolved"},

@@ -42,6 +42,7 @@ class Incident:
     detected_at: datetime  # first signal: when did we know
     declared_at: datetime  # when the incident was opened
     updated_at: datetime
+    last_alert_at: datetime | None = None  # the latest signal from monitoring
     description: str = ""  # internal
     customer_impact: str = ""  # internal words on what customers experience
     started_at: datetime | None = None  # when customer impact began, if someone knows better than detected_at

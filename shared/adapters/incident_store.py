@@ -164,9 +164,11 @@ class IncidentStore:
         try:
             self.incidents.submit_transaction(operations)
         except TableTransactionError as failure:
-            if failure.index == 0:
+            if failure.index == 0 and failure.error_code == "EntityAlreadyExists":
                 return False
-            raise GroupTaken(incident.group) from None
+            if failure.index == 1:
+                raise GroupTaken(incident.group) from None
+            raise
         return True
 
     def get_incident(self, ident: str) -> Incident | None:
@@ -188,15 +190,24 @@ class IncidentStore:
         """
         condition = {"mode": UpdateMode.REPLACE, "etag": etag, **_IF_UNCHANGED}
         operations: list[Any] = [("update", _incident_entity(incident), condition)]
-        if incident.group is not None and not incident.is_open:
-            found = self.find_group(incident.group)
-            if found is not None and found[0].incident_id == incident.id:
-                row = {"PartitionKey": _INCIDENT_PARTITION, "RowKey": _GROUP_PREFIX + incident.group}
-                operations.append(("delete", row, {"etag": found[1], **_IF_UNCHANGED}))
+        if incident.group is not None:
+            operations += self._group_follows(incident)
         try:
             self.incidents.submit_transaction(operations)
         except TableTransactionError:
             raise IncidentChanged(incident.id) from None
+
+    def _group_follows(self, incident: Incident) -> list[Any]:
+        """Keep the group pointer in step: a closed incident releases its group, a reopened one takes it back
+        when it is free (a conflict fails the transaction, and the caller decides again)."""
+        assert incident.group is not None
+        found = self.find_group(incident.group)
+        row = {"PartitionKey": _INCIDENT_PARTITION, "RowKey": _GROUP_PREFIX + incident.group}
+        if not incident.is_open and found is not None and found[0].incident_id == incident.id:
+            return [("delete", row, {"etag": found[1], **_IF_UNCHANGED})]
+        if incident.is_open and found is None:
+            return [("create", {**row, "incident": incident.id, "detected_at": incident.detected_at})]
+        return []
 
     def list_incidents(self, statuses: tuple[str, ...] | None = None) -> list[Incident]:
         """Every incident (or those in `statuses`), oldest first."""

@@ -10,6 +10,7 @@ from shared.adapters.incident_store import IncidentStore
 from shared.alert import parse_alert
 from shared.alert_intake import receive_alert
 from shared.catalog import load_catalog, parse_catalog
+from shared.detection import firing_alerts
 from tests.conftest import ROOT, sample_bytes, sample_json
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -327,3 +328,30 @@ def test_an_slo_burn_rate_alert_records_the_slo_as_its_source(storage_account):
         "slo",
         "SLO 'checkout-availability' burn rate (Azure Monitor Platform alert rule 'checkout-burn-fast')",
     )
+
+
+def test_a_retry_of_an_unfinished_opening_joins_the_incident_that_took_the_group_meanwhile(storage_account):
+    store = IncidentStore(storage_account)
+    receive_alert(_alert("b1", "checkout-latency"), POLICIES, store, NOW)  # INC-1 collects checkout's alerts
+    # A delivery of another checkout alert claimed INC-2 for itself, then died before creating it.
+    late = _alert("a2", "checkout-errors", fired="2026-11-23T09:05:00Z")
+    assert store.claim_alert(late.key, "INC-2", "Fired", {}) is True
+    retry = receive_alert(late, POLICIES, store, NOW)
+    assert (retry.incident_id, retry.outcome) == ("INC-1", "joined")
+    assert [i.id for i in store.list_incidents()] == ["INC-1"]
+    assert store.find_alert(late.key).incident_id == "INC-1"
+    assert store.find_group("service-checkout")[0].incident_id == "INC-1"
+
+
+def test_a_resolution_racing_a_new_alert_never_closes_an_incident_with_a_firing_alert(storage_account):
+    store = IncidentStore(storage_account)
+    for round_ in range(6):
+        first = _alert(f"x{round_}", "search-latency", fired=f"2026-11-23T1{round_}:00:00Z")
+        receive_alert(first, POLICIES, store, NOW)
+        resolved = _alert(f"x{round_}", "search-latency", condition="Resolved", fired=f"2026-11-23T1{round_}:00:00Z")
+        other = _alert(f"y{round_}", "search-errors", fired=f"2026-11-23T1{round_}:01:00Z")
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            list(pool.map(lambda alert: receive_alert(alert, POLICIES, store, NOW), [resolved, other]))
+    for incident in store.list_incidents():
+        firing = firing_alerts(store.timeline(incident.id))
+        assert not (firing and not incident.is_open), f"{incident.id} is {incident.status} with {firing} firing"
