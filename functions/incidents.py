@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import replace
 from typing import Any
 
 import azure.functions as func
@@ -12,10 +11,9 @@ import azure.functions as func
 from functions import context
 from functions.http_edge import http_endpoint, json_response
 from functions.statuspage import refresh_message
-from shared.adapters.incident_store import GroupTaken
 from shared.alert import decode_json_object
-from shared.declaration import declare, parse_declaration
-from shared.detection import service_group_key
+from shared.declaration import parse_declaration
+from shared.declaration_intake import open_declared
 from shared.errors import InvalidInput, NotFound
 from shared.incident import CLOSED_STATUSES, STATUSES, Incident, incident_id, incident_number
 from shared.internal_view import incident_document
@@ -36,30 +34,14 @@ _MAX_IDEMPOTENCY_KEY = 200
 def declare_incident(req: func.HttpRequest, statuspage: func.Out[str]) -> func.HttpResponse:
     now = utc_now()
     declaration = parse_declaration(decode_json_object(req.get_body()), context.catalog(), now)
-    store = context.incident_store()
     claim = _idempotency_claim(req.headers.get("Idempotency-Key"))
-    service = context.catalog().service(declaration.service)
-    group = service_group_key(service) if service else None
-    incident, event = declare(declaration, store.allocate_number(), group, now)
-    if claim is not None and not store.claim_alert(claim, incident.id, "Declared", {"reporter": declaration.reporter}):
-        # A retry of a declaration we already took: answer with that incident and create nothing new.
-        record = store.find_alert(claim)
-        assert record is not None and record.incident_id, "a claim that conflicted on insert must exist"
-        existing = store.get_incident(record.incident_id)
-        if existing is not None:
-            return json_response(200, _document(existing))
-        # The first attempt stopped before creating its incident: finish it under the number it claimed.
-        incident, event = declare(declaration, incident_number(record.incident_id) or incident.number, group, now)
-    try:
-        store.open_incident(incident)
-    except GroupTaken:
-        # An open incident collects the service's alerts already; this one stands beside it.
-        incident = replace(incident, group=None)
-        store.open_incident(incident)
-    store.append_event(event)
-    statuspage.set(refresh_message(incident.id, event.event_id))
-    log.info("%s declared by %s (%s)", incident.id, declaration.reporter, declaration.source)
-    return json_response(201, _document(incident))
+    declared = open_declared(declaration, claim, context.incident_store(), context.catalog(), now)
+    if not declared.created:
+        return json_response(200, _document(declared.incident))  # a retry: the incident the first attempt opened
+    assert declared.event is not None
+    statuspage.set(refresh_message(declared.incident.id, declared.event.event_id))
+    log.info("%s declared by %s (%s)", declared.incident.id, declaration.reporter, declaration.source)
+    return json_response(201, _document(declared.incident))
 
 
 @bp.function_name("list_incidents")

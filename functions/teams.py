@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+from dataclasses import replace
+from datetime import timedelta
 
 import azure.functions as func
 
@@ -17,17 +19,18 @@ from functions.http_edge import http_endpoint, json_response
 from functions.statuspage import refresh_message
 from shared.alert import decode_json_object
 from shared.chatops import Said
-from shared.chatops_grammar import parse_command
+from shared.chatops_grammar import Command, parse_command
 from shared.chatops_intake import handle
-from shared.errors import ConfigurationError, PayloadTooLarge
+from shared.errors import PayloadTooLarge
+from shared.people import Directory
 from shared.settings import MAX_BODY_BYTES
-from shared.teams_activity import parse_activity
-from shared.teams_signature import verify_signature
+from shared.teams_activity import TeamsMessage, parse_activity
+from shared.teams_signature import TOKEN_SETTING, verify_signature
 from shared.timeutil import utc_now
 
 bp = func.Blueprint()
 log = logging.getLogger("firebell.teams")
-TOKEN_SETTING = "TEAMS_OUTGOING_WEBHOOK_TOKEN"  # noqa: S105 (the setting's name, not a secret)
+TRUSTED_CLOCK_SKEW = timedelta(minutes=10)
 
 
 @bp.function_name("teams")
@@ -38,19 +41,31 @@ def on_message(req: func.HttpRequest, statuspage: func.Out[str]) -> func.HttpRes
     body = req.get_body()
     if len(body) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"body is {len(body)} bytes; the limit is {MAX_BODY_BYTES} bytes (256 KB)")
-    token = os.environ.get(TOKEN_SETTING, "")
-    if not token:
-        raise ConfigurationError(f"the Teams outgoing webhook is not configured ({TOKEN_SETTING} is empty)")
-    verify_signature(body, req.headers.get("Authorization"), token)
+    verify_signature(body, req.headers.get("Authorization"), os.environ.get(TOKEN_SETTING, ""))
     message = parse_activity(decode_json_object(body))
     person = context.people().identify(message.speaker.name, message.speaker.teams_id, message.speaker.aad_object_id)
     # The signed body identifies the message: a redelivery of the same bytes is recorded once.
-    said = Said(message.text, person.name, utc_now(), hashlib.sha256(body).hexdigest()[:20])
-    decision = handle(parse_command(message.text), said, context.incident_store(), context.catalog(), _site())
+    now = utc_now()
+    # Teams' timestamp names the event so a redelivery is recorded once; a clock far off would misorder the timeline.
+    sent_at = message.sent_at if message.sent_at and abs(message.sent_at - now) <= TRUSTED_CLOCK_SKEW else None
+    said = Said(message.text, person.name, now, hashlib.sha256(body).hexdigest()[:20], sent_at)
+    command = _with_known_person(parse_command(message.text), message, context.people())
+    decision = handle(command, said, context.incident_store(), context.catalog(), _site())
     if decision.incident_id and decision.events and (decision.changed is not None or decision.events[0].public):
         statuspage.set(refresh_message(decision.incident_id, decision.events[-1].event_id))
     log.info("teams: %s by %s → %s", message.text.split(" ", 1)[0][:20], person.name, decision.incident_id)
     return json_response(200, decision.reply)
+
+
+def _with_known_person(command: Command, message: TeamsMessage, people: Directory) -> Command:
+    """People named in a command become the people Firebell knows: a mention by its Teams identity, else a name or
+    email from people.toml; anyone else keeps the name as typed."""
+    named = getattr(command, "person", None)
+    if not named:
+        return command
+    mention = next((m for m in message.mentions if m.name.casefold() == named.casefold()), None)
+    person = people.identify(mention.name, mention.teams_id, mention.aad_object_id) if mention else people.named(named)
+    return replace(command, person=person.name)  # type: ignore[type-var]
 
 
 def _site() -> str:

@@ -41,8 +41,6 @@ class Service:
     min_severity: int = MILDEST  # alerts milder than this are logged, not paged
 
     def matches(self, alert: Alert) -> bool:
-        if alert.custom_properties.get("service") == self.id:
-            return True
         targets = [target.lower() for target in alert.targets]
         if any(t.startswith(prefix.lower()) for t in targets for prefix in self.resource_id_prefixes):
             return True
@@ -63,7 +61,11 @@ class Catalog:
     severity: SeverityPolicy = field(default_factory=SeverityPolicy)
 
     def service_for(self, alert: Alert) -> Service:
-        """The first service whose rules match, in file order; unmatched alerts go to the default service."""
+        """The service the alert's `service` custom property names, else the first whose rules match (file order);
+        unmatched alerts go to the default service."""
+        named = self.service(alert.custom_properties.get("service", ""))
+        if named is not None:
+            return named
         return next((service for service in self.services if service.matches(alert)), self.default)
 
     def service(self, service_id: str) -> Service | None:

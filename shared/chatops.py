@@ -40,8 +40,9 @@ class Said:
 
     text: str
     speaker: str
-    at: datetime
+    at: datetime  # when Firebell received it: the time of the changes it makes
     message_id: str
+    sent_at: datetime | None = None  # Teams' own (signed) timestamp: a redelivery keeps it, so it names the event
 
 
 @dataclass(frozen=True)
@@ -142,8 +143,12 @@ def _apply(
 
 
 def _acknowledge(incident: Incident, who: str, at: datetime) -> tuple[Incident, str, str, dict, dict]:
-    if incident.acknowledged_at is None:
+    if incident.acknowledged_at is None and incident.status == TRIGGERED:
         changed = lifecycle.advance(incident, ACKNOWLEDGED, who, at)
+        text = f"{who} acknowledged the incident"
+    elif incident.acknowledged_at is None and incident.is_open:
+        # Alerts moved it on (e.g. to monitoring) before anyone answered: record who answered, keep the status.
+        changed = incident.changed(at, acknowledged_at=at, acknowledged_by=(who,))
         text = f"{who} acknowledged the incident"
     elif who in incident.acknowledged_by:
         raise InvalidInput(f"{incident.id} is already acknowledged by {', '.join(incident.acknowledged_by)}")
@@ -237,7 +242,7 @@ def _event(
 ) -> TimelineEvent:
     return TimelineEvent(
         incident_id=incident.id,
-        event_id=event_id(said.at, f"teams-{said.message_id}"),
+        event_id=event_id(said.sent_at or said.at, f"teams-{said.message_id}"),
         kind=kind,
         at=said.at,
         recorded_at=said.at,

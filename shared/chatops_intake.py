@@ -8,12 +8,12 @@ before its event is appended, so a refusal decided on stale state is never recor
 from __future__ import annotations
 
 from shared import chatops_grammar as grammar
-from shared.adapters.incident_store import GroupTaken, IncidentChanged, IncidentStore
+from shared.adapters.incident_store import IncidentChanged, IncidentStore
 from shared.catalog import Catalog
 from shared.chatops import Context, Decision, Said, decide, incident_id_of
 from shared.contention import attempts
-from shared.declaration import Declaration, declare
-from shared.detection import service_group_key
+from shared.declaration import Declaration
+from shared.declaration_intake import open_declared
 from shared.errors import StorageUnavailable
 from shared.incident import CLOSED_STATUSES, SOURCE_PERSON, STATUSES
 from shared.severity import label
@@ -44,7 +44,7 @@ def handle(command: grammar.Command, said: Said, store: IncidentStore, catalog: 
 
 
 def _declare(command: grammar.Declare, said: Said, store: IncidentStore, catalog: Catalog) -> Decision:
-    service = catalog.default
+    service = catalog.default  # a Teams declaration names no service; the support desk's API can
     declaration = Declaration(
         title=command.title,
         severity=command.severity,
@@ -56,18 +56,15 @@ def _declare(command: grammar.Declare, said: Said, store: IncidentStore, catalog
         customer_impact="",
         detected_at=None,
     )
-    incident, event = declare(declaration, store.allocate_number(), service_group_key(service), said.at)
-    try:
-        store.open_incident(incident)
-    except GroupTaken:
-        incident = incident.changed(said.at, group=None)
-        store.open_incident(incident)
-    store.append_event(event)
+    declared = open_declared(declaration, f"declared-teams-{said.message_id}", store, catalog, said.sent_at or said.at)
+    incident = declared.incident
     reply = (
         f"**{incident.id}** [{label(incident.severity)}] declared by {plain(said.speaker)}: {plain(incident.title)}. "
         f"Next: `role {incident.id} commander <person>`, then `update {incident.id} …` for customers."
     )
-    return Decision(text_reply(reply), incident.id, None, (event,))
+    # A new incident is a change: the status page and, later, notifications follow it.
+    events = (declared.event,) if declared.event else ()
+    return Decision(text_reply(reply), incident.id, incident if declared.created else None, events)
 
 
 def _list(store: IncidentStore) -> Decision:

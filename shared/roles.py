@@ -45,7 +45,7 @@ def holders(incident: Incident, role: str) -> tuple[str, ...]:
 def assign(incident: Incident, role: str, person: str, now: datetime) -> tuple[Incident, tuple[str, ...]]:
     """Give `role` to `person`; returns the new state and whom it replaced (nobody for experts, who add up)."""
     current = holders(incident, role)
-    if person in current:
+    if person.casefold() in {holder.casefold() for holder in current}:
         raise RoleRefused(f"{person} is already {TITLES[role].lower()} of {incident.id}")
     if role == COMMANDER and current:
         raise RoleRefused(

@@ -11,7 +11,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 CARD_VERSION = "1.4"  # what Teams renders in outgoing-webhook replies
-_MARKDOWN = str.maketrans({c: f"\\{c}" for c in "\\`*_{}[]()<>#+-.!|~"})
+# Emphasis, code, links and HTML need these; escaping brackets is enough to stop `[text](url)` from linking.
+_MARKDOWN = str.maketrans({c: f"\\{c}" for c in "\\`*_[]<>#|~"})
 
 
 def plain(text: str) -> str:

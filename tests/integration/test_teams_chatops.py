@@ -18,6 +18,7 @@ import function_app
 from devhost.azurite import free_port
 from devhost.host import DevHost
 from shared.adapters.incident_store import IncidentStore
+from shared.timeutil import iso, utc_now
 from tests.conftest import ROOT, SAMPLES, wait_until
 
 TOKEN = base64.b64encode(b"firebell-test-webhook-security-token").decode()
@@ -42,6 +43,7 @@ def signature(body: bytes, token: str = TOKEN) -> str:
 def activity(text: str, name: str = "Tim Jones", user_id: str = "29:tim", message_id: str = "1") -> bytes:
     document = json.loads(SAMPLE.read_text())
     document.update(id=message_id, text=f"<at>Firebell</at> {text}", **{"from": {"id": user_id, "name": name}})
+    document["timestamp"] = iso(utc_now())  # as Teams stamps a message it delivers now
     return json.dumps(document).encode()
 
 
@@ -91,7 +93,7 @@ def test_a_responder_drives_an_incident_from_declaration_to_resolution(teams, st
     assert commander["text"].startswith("**INC-1**: Larry Brown is incident commander. Lead the response")
     refused = say(teams, "role INC-1 ic Priya Raman", name="Priya Raman")
     assert refused["text"] == (
-        "**INC-1**: Larry Brown is incident commander of INC\\-1; command changes hands explicitly: handoff INC\\-1 "
+        "**INC-1**: Larry Brown is incident commander of INC-1; command changes hands explicitly: handoff INC-1 "
         "Priya Raman"
     )
     say(teams, "role INC-1 comms Priya Raman")
@@ -112,7 +114,7 @@ def test_a_responder_drives_an_incident_from_declaration_to_resolution(teams, st
     say(teams, "action INC-1 alert on card processor error rate")
     say(teams, "resolve INC-1 rolled back build 4711")
     assert say(teams, "update INC-1 monitoring still watching")["text"] == (
-        "**INC-1**: INC\\-1 is resolved; reopen it before posting updates"
+        "**INC-1**: INC-1 is resolved; reopen it before posting updates"
     )
     incident = store.get_incident("INC-1")
     assert (incident.status, incident.acknowledged_by, incident.latest_update) == (
@@ -202,3 +204,34 @@ def test_a_public_update_from_teams_reaches_the_status_page_and_a_note_does_not(
     html = wait_until(lambda: "rolling back" in index() and index())
     assert "We found the cause and are rolling back. Next update in 30 min" in html
     assert "Next update expected by" in html and "toast" not in html
+
+
+def test_a_redelivered_message_is_recorded_once_and_declares_once(teams, storage_account):
+    declare = activity("declare 2 Payments failing", message_id="m-1")
+    note = activity("note INC-1 checking the gateway", message_id="m-2")
+    for body in (declare, declare, note, note):
+        answer = requests.post(teams, data=body, headers={"Authorization": signature(body)}, timeout=30)
+        assert answer.status_code == 200
+    store = IncidentStore(storage_account)
+    assert [i.id for i in store.list_incidents()] == ["INC-1"]
+    assert [e.kind for e in store.timeline("INC-1")] == ["incident.declared", "note"]
+
+
+def test_ack_after_alerts_moved_the_incident_on_records_who_answered(teams, storage_account):
+    say(teams, "declare 2 Payments failing")
+    say(teams, "update INC-1 monitoring A fix is deployed; watching.")  # also acknowledges, by Tim
+    incident = IncidentStore(storage_account).get_incident("INC-1")
+    assert (incident.status, incident.acknowledged_by) == ("monitoring", ("Tim Jones",))
+    assert (
+        say(teams, "ack INC-1", name="Larry Brown")["text"]
+        == "**INC-1**: Larry Brown acknowledged the incident too (monitoring)"
+    )
+
+
+def test_people_named_in_commands_become_the_people_firebell_knows(teams, storage_account):
+    say(teams, "declare 2 Payments failing")
+    say(teams, "role INC-1 sme priya.raman@example.com")  # an email from people.toml
+    assert "already subject-matter expert" in say(teams, "role INC-1 sme PRIYA RAMAN")["text"]
+    say(teams, "role INC-1 scribe Visitor From Elsewhere")  # unknown: kept as typed
+    incident = IncidentStore(storage_account).get_incident("INC-1")
+    assert incident.roles == (("sme", "Priya Raman"), ("scribe", "Visitor From Elsewhere"))

@@ -50,9 +50,12 @@ def test_rule_name_pattern_matches_before_later_rules():
     assert CATALOG.service_for(alert).id == "checkout"
 
 
-def test_the_service_custom_property_wins():
+def test_the_service_custom_property_wins_over_every_other_rule():
     alert = _alert("00_common_schema_sample_metric_resolved.json", customProperties={"service": "checkout"})
     assert CATALOG.service_for(alert).id == "checkout"
+    # test-RG would match 'storage' first in file order; the property names 'vms', later in the file.
+    targeted = _alert("59_test_action_metric_static_threshold.json", customProperties={"service": "vms"})
+    assert CATALOG.service_for(targeted).id == "vms"
 
 
 def test_unmatched_alerts_go_to_the_default_service():
