@@ -92,3 +92,18 @@ def clean_environment() -> Iterator[None]:
     yield
     os.environ.clear()
     os.environ.update(saved)
+
+
+@pytest.fixture
+def firebell(storage_account) -> Iterator[str]:
+    """The real FunctionApp in an in-process devhost on a free port, over Azurite; yields its /api base URL.
+    Set settings with monkeypatch before requesting it (they are read per request)."""
+    import function_app
+    from devhost.azurite import free_port
+    from devhost.host import DevHost
+
+    host = DevHost(function_app.app, ROOT / "host.json", port=free_port()).start()
+    try:
+        yield f"{host.url}/api"
+    finally:
+        host.stop()

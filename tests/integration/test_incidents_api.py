@@ -9,11 +9,8 @@ from datetime import timedelta
 import pytest
 import requests
 
-import function_app
-from devhost.azurite import free_port
-from devhost.host import DevHost
 from shared.timeutil import utc_now
-from tests.conftest import ROOT, reset_process_caches, sample_bytes
+from tests.conftest import reset_process_caches, sample_bytes
 from tests.integration.test_secure_webhook import AUDIENCE, TENANT, KeyServer, mint, timestamp, v1_claims
 
 KEY = "api-test-key"
@@ -28,13 +25,9 @@ DECLARATION = {
 
 
 @pytest.fixture
-def api(storage_account, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def api(firebell, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("FIREBELL_FUNCTION_KEY", KEY)
-    host = DevHost(function_app.app, ROOT / "host.json", port=free_port()).start()
-    try:
-        yield f"{host.url}/api"
-    finally:
-        host.stop()
+    return firebell
 
 
 def call(method: str, url: str, key: str | None = KEY, **kwargs) -> requests.Response:

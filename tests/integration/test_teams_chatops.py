@@ -7,32 +7,24 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 from azure.core.exceptions import ResourceNotFoundError
 
-import function_app
-from devhost.azurite import free_port
-from devhost.host import DevHost
 from shared.adapters.incident_store import IncidentStore
 from shared.timeutil import iso, utc_now
-from tests.conftest import ROOT, SAMPLES, wait_until
+from tests.conftest import SAMPLES, wait_until
 
 TOKEN = base64.b64encode(b"firebell-test-webhook-security-token").decode()
 SAMPLE = SAMPLES / "teams" / "outgoing_sample.json"
 
 
 @pytest.fixture
-def teams(storage_account, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def teams(firebell, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("TEAMS_OUTGOING_WEBHOOK_TOKEN", TOKEN)
-    host = DevHost(function_app.app, ROOT / "host.json", port=free_port()).start()
-    try:
-        yield f"{host.url}/api/teams"
-    finally:
-        host.stop()
+    return f"{firebell}/teams"
 
 
 def signature(body: bytes, token: str = TOKEN) -> str:

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from shared.alert_context import MAX_LINKS, MAX_SUMMARY, ContextDigest, Link, _digest, digest
 from tests.conftest import AZURE_MONITOR
+from tests.json_documents import positions, replace_at
 
 # Microsoft's payloads that ../shared/samples does not carry (provenance in the folder's README.md).
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "azure-monitor"
@@ -559,29 +560,14 @@ def test_any_json_digests_without_raising_into_a_short_line(essentials, context)
     _assert_well_formed(digest(essentials, context))
 
 
-def _paths(value: Any, prefix: tuple = ()) -> list[tuple]:
-    """Every position in a JSON document: each leaf and each container below the root."""
-    children = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
-    found = [prefix] if prefix else []
-    for key, child in children:
-        found += _paths(child, (*prefix, key))
-    return found
-
-
-def _replace(document: Any, path: tuple, value: Any) -> None:
-    for key in path[:-1]:
-        document = document[key]
-    document[path[-1]] = value
-
-
 @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
 @given(case=st.sampled_from(SAMPLE_CASES), data=st.data())
 def test_published_contexts_with_random_parts_replaced_digest_without_raising(case, data):
     name, essentials, *_ = case
     essentials, context = _sample_input(name, essentials)
     context = copy.deepcopy(context)
-    paths = _paths(context)
+    paths = positions(context)
     for path in data.draw(st.lists(st.sampled_from(paths), min_size=1, max_size=4)):
         with contextlib.suppress(KeyError, IndexError, TypeError):  # an earlier replacement removed this position
-            _replace(context, path, data.draw(_json))
+            replace_at(context, path, data.draw(_json))
     _assert_well_formed(_digest(essentials, context))

@@ -25,6 +25,7 @@ from shared.teams_activity import (
     parse_activity,
 )
 from tests.conftest import SAMPLES
+from tests.json_documents import positions, replace_at
 
 SAMPLE = json.loads((SAMPLES / "teams" / "outgoing_sample.json").read_bytes())
 TIM_ID = "29:1XJKJMvc5GBtc2JwZq0oj8tHZmzrQgFmB39ATiQWA85gQtHieVkHilBZ9XHoq9j7Zaqt7CZ-NJWi7me2kHTL3Bw"
@@ -303,26 +304,11 @@ def test_any_text_and_sender_in_the_sample_are_read_or_refused_as_invalid_input(
     _parses_or_refuses(_activity(text=markup, sender=sender))
 
 
-def _paths(value: Any, prefix: tuple = ()) -> list[tuple]:
-    """Every position in a JSON document: each leaf and each container below the root."""
-    children = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
-    found = [prefix] if prefix else []
-    for key, child in children:
-        found += _paths(child, (*prefix, key))
-    return found
-
-
-def _replace(document: Any, path: tuple, value: Any) -> None:
-    for key in path[:-1]:
-        document = document[key]
-    document[path[-1]] = value
-
-
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_the_sample_with_random_parts_replaced_is_read_or_refused_as_invalid_input(data):
     document = copy.deepcopy(SAMPLE)
-    for path in data.draw(st.lists(st.sampled_from(_paths(document)), min_size=1, max_size=4)):
+    for path in data.draw(st.lists(st.sampled_from(positions(document)), min_size=1, max_size=4)):
         with contextlib.suppress(KeyError, IndexError, TypeError):  # an earlier replacement removed this position
-            _replace(document, path, data.draw(_json | _markup))
+            replace_at(document, path, data.draw(_json | _markup))
     _parses_or_refuses(document)
