@@ -179,7 +179,7 @@ def _apply(store: IncidentStore, ident: str, decide: Callable[[Incident], Change
         if change is None:
             return ()
         try:
-            store.save_incident(change.incident, stored.etag)
+            store.save_incident(change.incident, stored.etag, was_open=stored.incident.is_open)
         except IncidentChanged:
             continue
         return tuple(event.event_id for event in change.events if store.append_event(event))

@@ -34,7 +34,7 @@ def handle(command: grammar.Command, said: Said, store: IncidentStore, catalog: 
         decision = decide(command, incident, said, Context(service, site, timeline))
         if decision.changed is not None and stored is not None:
             try:
-                store.save_incident(decision.changed, stored.etag)
+                store.save_incident(decision.changed, stored.etag, was_open=stored.incident.is_open)
             except IncidentChanged:
                 continue  # someone else changed it meanwhile: decide again on what they left
         for event in decision.events:

@@ -182,15 +182,16 @@ class IncidentStore:
             return None
         return StoredIncident(_incident(entity), entity.metadata["etag"])
 
-    def save_incident(self, incident: Incident, etag: str) -> None:
+    def save_incident(self, incident: Incident, etag: str, *, was_open: bool) -> None:
         """Replace the incident if nobody changed it since it was read (IncidentChanged otherwise).
 
-        A closed incident stops collecting alerts: its group pointer goes in the same transaction, so the next
-        alert of the group opens a new incident.
+        A closing incident stops collecting alerts: its group pointer goes in the same transaction, so the next
+        alert of the group opens a new incident; a reopening one takes its group back. `was_open` (the state read
+        before) spares the pointer read when neither happens.
         """
         condition = {"mode": UpdateMode.REPLACE, "etag": etag, **_IF_UNCHANGED}
         operations: list[Any] = [("update", _incident_entity(incident), condition)]
-        if incident.group is not None:
+        if incident.group is not None and incident.is_open != was_open:
             operations += self._group_follows(incident)
         try:
             self.incidents.submit_transaction(operations)
