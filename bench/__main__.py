@@ -1,9 +1,10 @@
 """`make bench`: run every benchmark and print its figures."""
 
-from bench import alert_storm, cold_start, storage_ops
+from bench import alert_storm, cold_start, storage_ops, teams_commands
 
 if __name__ == "__main__":
     print("Firebell benchmarks (2 cores; Azurite in memory)")
     cold_start.main()
     storage_ops.main()
     alert_storm.main()
+    teams_commands.main()
