@@ -1,7 +1,9 @@
 """Teams ChatOps handler latency: signed `@firebell` commands through the devhost into Azurite.
 
 Teams waits at most 5 s for a reply; the issue's budget is p99 ≤ 250 ms. Eight responders work four incidents at
-once, mixing the commands a real incident sees (notes, status cards, acknowledgements, role changes, public updates).
+once, mixing the commands a real incident sees (notes, status cards, acknowledgements, role changes, public updates):
+first at a busy but human pace (20 commands/s in all, latency is the figure), then as fast as they can (saturation:
+throughput is the figure, latency there is mostly queueing on the 2 cores that also run Azurite and the clients).
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ import itertools
 import json
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 import requests
 
@@ -26,6 +30,7 @@ TOKEN = base64.b64encode(b"bench-teams-security-token").decode()
 RESPONDERS = 8
 INCIDENTS = 4
 COMMANDS_PER_RESPONDER = 60
+PACED_RATE = 20.0  # commands/s across all responders
 SCRIPT = [
     "note INC-{n} looking at the dashboards",
     "status INC-{n}",
@@ -54,10 +59,43 @@ def _signed(body: bytes) -> dict[str, str]:
     return {"Authorization": f"HMAC {base64.b64encode(digest).decode()}", "Content-Type": "application/json"}
 
 
+@dataclass
+class Run:
+    latencies: list[float] = field(default_factory=list)
+    failures: list[int] = field(default_factory=list)
+    duration: float = 0.0
+
+
+def _run(url: str, numbers: Iterator[int], interval: float) -> Run:
+    """Every responder sends its script; with `interval`, each waits that long between its commands."""
+    run, lock = Run(), threading.Lock()
+
+    def responder(index: int) -> None:
+        session, who = requests.Session(), f"Responder {index}"
+        time.sleep(interval * index / RESPONDERS)  # spread the paced responders over the interval
+        for step in range(COMMANDS_PER_RESPONDER):
+            text = SCRIPT[step % len(SCRIPT)].format(n=1 + (index + step) % INCIDENTS, who=who)
+            with lock:
+                number = next(numbers)
+            body = _activity(text, who, number)
+            started = time.perf_counter()
+            answer = session.post(url, data=body, headers=_signed(body), timeout=30)
+            elapsed = time.perf_counter() - started
+            with lock:
+                if answer.status_code == 200:
+                    run.latencies.append(elapsed)
+                else:
+                    run.failures.append(answer.status_code)
+            time.sleep(max(0.0, interval - elapsed))
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(RESPONDERS) as pool:
+        list(pool.map(responder, range(RESPONDERS)))
+    run.duration = time.monotonic() - started
+    return run
+
+
 def main() -> None:
-    latencies: list[float] = []
-    failures: list[int] = []
-    lock = threading.Lock()
     numbers = itertools.count()
     with (
         Azurite() as storage,
@@ -71,34 +109,25 @@ def main() -> None:
             body = _activity(f"declare 2 Bench incident {n}", "Commander", next(numbers))
             requests.post(url, data=body, headers=_signed(body), timeout=30).raise_for_status()
 
-        def responder(index: int) -> None:
-            session, who = requests.Session(), f"Responder {index}"
-            for step in range(COMMANDS_PER_RESPONDER):
-                text = SCRIPT[step % len(SCRIPT)].format(n=1 + (index + step) % INCIDENTS, who=who)
-                with lock:
-                    number = next(numbers)
-                body = _activity(text, who, number)
-                started = time.perf_counter()
-                answer = session.post(url, data=body, headers=_signed(body), timeout=30)
-                elapsed = time.perf_counter() - started
-                with lock:
-                    (latencies.append(elapsed) if answer.status_code == 200 else failures.append(answer.status_code))
-
-        started = time.monotonic()
-        with ThreadPoolExecutor(RESPONDERS) as pool:
-            list(pool.map(responder, range(RESPONDERS)))
-        duration = time.monotonic() - started
-    p99 = percentile(latencies, 0.99) * 1000
+        paced = _run(url, numbers, interval=RESPONDERS / PACED_RATE)
+        saturated = _run(url, numbers, interval=0.0)
+    p99 = percentile(paced.latencies, 0.99) * 1000
     report(
         f"Teams commands through the devhost ({RESPONDERS} responders, {INCIDENTS} incidents, Azurite)",
         [
-            ("commands answered", f"{len(latencies)} ({len(failures)} failed)"),
-            ("throughput", f"{len(latencies) / duration:.0f} commands/s"),
-            ("latency p50", f"{percentile(latencies, 0.50) * 1000:.1f} ms"),
-            ("latency p99 (target ≤ 250 ms)", f"{p99:.1f} ms — {'met' if p99 <= 250 else 'NOT MET'}"),
-            ("latency max", f"{max(latencies) * 1000:.1f} ms"),
+            (f"paced at {PACED_RATE:.0f} commands/s", f"{len(paced.latencies)} answered, {len(paced.failures)} failed"),
+            ("  latency p50", f"{percentile(paced.latencies, 0.50) * 1000:.1f} ms"),
+            ("  latency p99 (target ≤ 250 ms)", f"{p99:.1f} ms — {'met' if p99 <= 250 else 'NOT MET'}"),
+            ("as fast as they can", f"{len(saturated.latencies)} answered, {len(saturated.failures)} failed"),
+            ("  throughput", f"{len(saturated.latencies) / saturated.duration:.0f} commands/s"),
+            (
+                "  latency p50 / p99",
+                f"{percentile(saturated.latencies, 0.5) * 1000:.0f} / "
+                f"{percentile(saturated.latencies, 0.99) * 1000:.0f} ms (queueing)",
+            ),
         ],
     )
+    failures = paced.failures + saturated.failures
     if failures:
         raise SystemExit(f"teams benchmark: {len(failures)} commands failed ({sorted(set(failures))})")
 

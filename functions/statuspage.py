@@ -53,10 +53,10 @@ class SitePublisher:
             store = context.incident_store()
             incidents = store.list_incidents()
             changed = [i.id for i in incidents if self._published.get(i.id) != i.updated_at]
-            # Public updates live on the timelines: read those of incidents that are shown or re-rendered.
+            # The public update history lives on the timelines: read only those of the pages rendered now (the index
+            # shows each incident's latest update, which the incident row keeps).
             rendered = changed if self._published else [i.id for i in incidents]
-            shown = {i.id for i in incidents if i.is_open} | set(rendered)
-            timelines = {ident: store.timeline(ident) for ident in shown}
+            timelines = {ident: store.timeline(ident) for ident in rendered}
             page = status_page(context.settings().status_page_title, context.catalog(), incidents, timelines)
             files = render_site(page, changed if self._published else None)
             publish(storage.account(), files)

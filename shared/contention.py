@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator
 
 ATTEMPTS = 40
-PAUSE_SECONDS = 0.01
+PAUSE_SECONDS = 0.002
 
 
 def attempts(limit: int = ATTEMPTS) -> Iterator[int]:

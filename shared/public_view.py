@@ -105,8 +105,11 @@ class StatusPage:
         return _BANNER[self.indicator]
 
 
-def public_incident(incident: Incident, timeline: Iterable[TimelineEvent] = ()) -> PublicIncident:
-    """The incident in public words: the updates people posted for the public, framed by safe defaults."""
+def public_incident(incident: Incident, timeline: Iterable[TimelineEvent] | None = None) -> PublicIncident:
+    """The incident in public words: the updates people posted for the public, framed by safe defaults.
+
+    Without its timeline only the latest public update (kept on the incident) is known — enough for the index.
+    """
     status = PUBLIC_STATUS[incident.status]
     # Until the communication coordinator posts words of their own, customers get a safe default.
     opening = PublicUpdate(
@@ -114,11 +117,15 @@ def public_incident(incident: Incident, timeline: Iterable[TimelineEvent] = ()) 
         status="investigating",
         body=f"We are investigating an issue affecting {_listed(incident.components)}.",
     )
-    posted = [
-        PublicUpdate(at=event.at, status=str(event.data.get("status")), body=str(event.data.get("public_text")))
-        for event in timeline
-        if event.public and event.kind == PUBLIC_UPDATE and event.data.get("status") in PUBLIC_STATUS_LABEL
-    ]
+    if timeline is None:
+        latest = incident.latest_update_at
+        posted = [PublicUpdate(latest, status, incident.latest_update)] if latest and incident.latest_update else []
+    else:
+        posted = [
+            PublicUpdate(at=event.at, status=str(event.data.get("status")), body=str(event.data.get("public_text")))
+            for event in timeline
+            if event.public and event.kind == PUBLIC_UPDATE and event.data.get("status") in PUBLIC_STATUS_LABEL
+        ]
     updates = [opening, *posted]
     if status == "resolved":
         updates.append(PublicUpdate(incident.resolved_at or incident.updated_at, "resolved", RESOLVED_WORDING))
@@ -141,9 +148,9 @@ def status_page(
     incidents: list[Incident],
     timelines: Mapping[str, Iterable[TimelineEvent]] | None = None,
 ) -> StatusPage:
-    """The whole page; `timelines` holds the events of the incidents whose public updates are shown."""
+    """The whole page; `timelines` holds the events of the incidents whose full public history is rendered."""
     newest_first = sorted(incidents, key=lambda incident: (incident.declared_at, incident.number), reverse=True)
-    published = [public_incident(incident, (timelines or {}).get(incident.id, ())) for incident in newest_first]
+    published = [public_incident(incident, (timelines or {}).get(incident.id)) for incident in newest_first]
     active = tuple(incident for incident in published if incident.is_open)
     past = tuple(incident for incident in published if not incident.is_open)
     worst: dict[str, str] = {}
