@@ -80,6 +80,7 @@ def declare(declaration: Declaration, number: int, group: str | None, now: datet
         source=declaration.source,
         source_detail=f"{declaration.reporter} ({how})",
         detected_at=declaration.detected_at or now,
+        started_at=declaration.detected_at or now,  # until someone knows better (milestone … started …)
         declared_at=now,
         updated_at=now,
         description=declaration.description,

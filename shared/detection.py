@@ -103,6 +103,7 @@ def open_from_alert(
         source=source,
         source_detail=detail,
         detected_at=alert.fired_at,
+        started_at=alert.fired_at,  # until someone knows better (milestone … started …)
         declared_at=now,
         updated_at=now,
         description=alert.description or alert.summary,

@@ -227,3 +227,15 @@ def test_people_named_in_commands_become_the_people_firebell_knows(teams, storag
     say(teams, "role INC-1 scribe Visitor From Elsewhere")  # unknown: kept as typed
     incident = IncidentStore(storage_account).get_incident("INC-1")
     assert incident.roles == (("sme", "Priya Raman"), ("scribe", "Visitor From Elsewhere"))
+
+
+def test_milestones_are_corrected_on_the_record_and_never_into_the_future(teams, storage_account):
+    say(teams, "declare 2 Payments failing")
+    reply = say(teams, "milestone INC-1 started 2026-11-23T08:40:00Z")
+    assert reply["text"].startswith("**INC-1**: Tim Jones corrected the started milestone from ")
+    assert reply["text"].endswith(" to 2026-11-23T08:40:00.000Z")
+    incident = IncidentStore(storage_account).get_incident("INC-1")
+    assert iso(incident.started_at) == "2026-11-23T08:40:00.000Z"
+    (event,) = [e for e in IncidentStore(storage_account).timeline("INC-1") if e.kind == "milestone.corrected"]
+    assert event.data["milestone"] == "started" and event.actor == "Tim Jones"
+    assert "cannot be in the future" in say(teams, "milestone INC-1 resolved 2999-01-01T00:00:00Z")["text"]
