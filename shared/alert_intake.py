@@ -46,28 +46,37 @@ def receive_alert(alert: Alert, catalog: Catalog, store: IncidentStore, now: dat
     record = store.find_alert(alert.key)
     if alert.condition == RESOLVED:
         return _resolve(alert, record, catalog, store, now)
-    if record is not None:
-        return _repeat(record, alert, service, severity, store, now)
-    return _first(alert, service, severity, store, now)
+    if record is None:
+        claim: Claim = lambda ident, detail: store.claim_alert(alert.key, ident, FIRED, detail)  # noqa: E731
+        return _first(alert, service, severity, store, now, claim, catalog)
+    if record.incident_id is None and record.condition == RESOLVED:
+        return _fired_after_its_resolution(record, alert, service, severity, catalog, store, now)
+    return _repeat(record, alert, service, severity, store, now)
 
 
-def _first(alert: Alert, service: Service, severity: int, store: IncidentStore, now: datetime) -> AlertIntake:
+# Binds an alert key to an incident (None: logged only); False when another delivery bound it first.
+Claim = Callable[[str | None, dict[str, object]], bool]
+
+
+def _first(
+    alert: Alert, service: Service, severity: int, store: IncidentStore, now: datetime, claim: Claim, catalog: Catalog
+) -> AlertIntake:
     """The first delivery of an alert: join its group's open incident, open one, or log it when too mild."""
     group = group_key(service, alert)
     found = store.find_group(group) if group else None
     if found is not None and may_join(found[0], service, alert):
-        if not store.claim_alert(alert.key, found[0].incident_id, FIRED, _detail(alert, service, severity)):
-            return _repeat_claimed(alert, service, severity, store, now)
+        if not claim(found[0].incident_id, _detail(alert, service, severity)):
+            return receive_alert(alert, catalog, store, now)  # bound meanwhile: decide as the repeat it is
         return _joined(found[0].incident_id, alert, severity, store, now, repeat=False)
     if not service.opens_incident(severity):
         reason = f"{label(severity)} is milder than service {service.id}'s minimum {label(service.min_severity)}"
-        if not store.claim_alert(alert.key, None, FIRED, _detail(alert, service, severity, logged=reason)):
-            return _repeat_claimed(alert, service, severity, store, now)
+        if not claim(None, _detail(alert, service, severity, logged=reason)):
+            return receive_alert(alert, catalog, store, now)  # bound meanwhile: decide as the repeat it is
         return AlertIntake(alert.key, None, deduplicated=False, event_ids=(), outcome="logged")
     incident, event = open_from_alert(alert, service, severity, store.allocate_number(), group, now)
-    if not store.claim_alert(alert.key, incident.id, FIRED, _detail(alert, service, severity)):
+    if not claim(incident.id, _detail(alert, service, severity)):
         # A concurrent delivery claimed the key first; its incident wins and our number stays unused (a gap).
-        return _repeat_claimed(alert, service, severity, store, now)
+        return receive_alert(alert, catalog, store, now)
     return _open(incident, event, found, alert, severity, store, now, repeat=False)
 
 
@@ -108,10 +117,22 @@ def _joined(
     return AlertIntake(alert.key, ident, deduplicated=repeat, event_ids=added + changed, outcome="joined")
 
 
-def _repeat_claimed(alert: Alert, service: Service, severity: int, store: IncidentStore, now: datetime) -> AlertIntake:
-    record = store.find_alert(alert.key)
-    assert record is not None, "an alert key that conflicted on insert must exist"
-    return _repeat(record, alert, service, severity, store, now)
+def _fired_after_its_resolution(
+    record: AlertRecord,
+    alert: Alert,
+    service: Service,
+    severity: int,
+    catalog: Catalog,
+    store: IncidentStore,
+    now: datetime,
+) -> AlertIntake:
+    """Its resolution reached us first (Azure Monitor's retries can reorder deliveries): open or join as the firing
+    would have, then apply the resolution that was waiting — the incident records both and settles."""
+    claim: Claim = lambda ident, _detail: store.bind_alert(record, ident, FIRED)  # noqa: E731
+    opened = _first(alert, service, severity, store, now, claim, catalog)
+    resolution = replace(alert, condition=RESOLVED, resolved_at=record.resolved_at or alert.resolved_at)
+    settled = _resolve(resolution, store.find_alert(alert.key), catalog, store, now)
+    return replace(opened, event_ids=opened.event_ids + settled.event_ids)
 
 
 def _repeat(
@@ -145,15 +166,25 @@ def _repeat(
 def _resolve(
     alert: Alert, record: AlertRecord | None, catalog: Catalog, store: IncidentStore, now: datetime
 ) -> AlertIntake:
-    if record is None or record.incident_id is None:
-        # Resolved before we ever saw it fire, or logged only: note it on the alert log, page nobody.
-        if record is not None:
+    if record is None:
+        # Resolved before its firing reached us: keep the resolution; the firing, when it comes, applies it.
+        detail = {"resolved_before_fired": True, "rule": alert.rule}
+        if store.claim_alert(alert.key, None, RESOLVED, detail, resolved_at=alert.resolved_at or now):
+            return AlertIntake(alert.key, None, deduplicated=False, event_ids=(), outcome="logged")
+        record = store.find_alert(alert.key)  # the firing claimed it meanwhile
+        assert record is not None, "an alert key that conflicted on insert must exist"
+    if record.incident_id is None:
+        # Logged only (too mild), or its resolution is already waiting: note it on the alert log, page nobody.
+        if record.condition != RESOLVED:
             store.mark_alert(alert.key, RESOLVED)
-        return AlertIntake(alert.key, None, deduplicated=record is not None, event_ids=(), outcome="logged")
+        return AlertIntake(alert.key, None, deduplicated=True, event_ids=(), outcome="logged")
     ident = record.incident_id
     if record.condition == RESOLVED:
         # Marked only once the incident was settled below: nothing is left to do for this repeat.
         return AlertIntake(alert.key, ident, deduplicated=True, event_ids=(), outcome="resolved")
+    if store.get_incident(ident) is None:
+        # The firing delivery claimed the alert and is still opening its incident: Azure Monitor retries a 503.
+        raise StorageUnavailable(f"{ident} is still being opened; retry the resolution")
     event = alert_event(ident, alert, catalog.severity.for_alert(alert.severity, alert.budget_threshold), now)
     added = store.append_event(event)
 

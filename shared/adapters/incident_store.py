@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import asdict, dataclass, fields
+from datetime import datetime
 from typing import Any
 
 from azure.core import MatchConditions
@@ -40,8 +41,10 @@ class IncidentChanged(Exception):
 @dataclass(frozen=True)
 class AlertRecord:
     key: str
-    incident_id: str | None  # None: logged only (below the service's minimum severity)
+    incident_id: str | None  # None: logged only (too mild), or resolved before its firing reached us
     condition: str
+    etag: str = ""
+    resolved_at: datetime | None = None  # when a resolution arrived before the alert's firing
 
 
 @dataclass(frozen=True)
@@ -105,9 +108,22 @@ class IncidentStore:
             entity = self.alerts.get_entity(key, "alert")
         except ResourceNotFoundError:
             return None
-        return AlertRecord(key=key, incident_id=entity.get("incident") or None, condition=entity["condition"])
+        return AlertRecord(
+            key=key,
+            incident_id=entity.get("incident") or None,
+            condition=entity["condition"],
+            etag=entity.metadata["etag"],
+            resolved_at=entity.get("resolved_at"),
+        )
 
-    def claim_alert(self, key: str, incident_id: str | None, condition: str, detail: dict[str, Any]) -> bool:
+    def claim_alert(
+        self,
+        key: str,
+        incident_id: str | None,
+        condition: str,
+        detail: dict[str, Any],
+        resolved_at: datetime | None = None,
+    ) -> bool:
         """Insert-if-absent: True when this caller bound the alert to `incident_id`, False when another did first.
 
         The row is also the alert log: what the alert said, and why it was only logged when it opened nothing.
@@ -118,10 +134,20 @@ class IncidentStore:
             "incident": incident_id or "",
             "condition": condition,
             "detail": json.dumps(detail, default=str),
+            **({"resolved_at": resolved_at} if resolved_at else {}),
         }
         try:
             self.alerts.create_entity(entity)
         except ResourceExistsError:
+            return False
+        return True
+
+    def bind_alert(self, record: AlertRecord, incident_id: str | None, condition: str) -> bool:
+        """Bind an alert nobody has bound yet (its resolution came first) — only if the row is still as read."""
+        entity = {"PartitionKey": record.key, "RowKey": "alert", "incident": incident_id or "", "condition": condition}
+        try:
+            self.alerts.update_entity(entity, UpdateMode.MERGE, etag=record.etag, **_IF_UNCHANGED)
+        except ResourceModifiedError:
             return False
         return True
 

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+
+import pytest
 
 from shared.adapters.incident_store import IncidentStore
 from shared.alert import parse_alert
 from shared.alert_intake import receive_alert
 from shared.catalog import load_catalog, parse_catalog
 from shared.detection import firing_alerts
+from shared.errors import StorageUnavailable
 from tests.conftest import ROOT, sample_bytes, sample_json
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -176,6 +180,12 @@ def _alert(alert_id: str, rule: str, *, severity: str = "Sev2", condition: str =
 
 def _kinds(store: IncidentStore, ident: str) -> list[str]:
     return [event.kind for event in store.timeline(ident)]
+
+
+UNGROUPED_POLICIES = parse_catalog(
+    {"service": [{"id": "checkout", "component": "Checkout", "rule_patterns": ["checkout-*"], "group_by": "alert"}]},
+    "test",
+)
 
 
 def test_another_alert_of_the_same_service_joins_its_open_incident(storage_account):
@@ -355,3 +365,48 @@ def test_a_resolution_racing_a_new_alert_never_closes_an_incident_with_a_firing_
     for incident in store.list_incidents():
         firing = firing_alerts(store.timeline(incident.id))
         assert not (firing and not incident.is_open), f"{incident.id} is {incident.status} with {firing} firing"
+
+
+def test_a_resolution_that_arrives_before_its_firing_is_applied_when_the_firing_comes(storage_account):
+    store = IncidentStore(storage_account)
+    early = receive_alert(_alert("r1", "checkout-latency", condition="Resolved"), POLICIES, store, NOW)
+    assert (early.incident_id, early.outcome) == (None, "logged")
+    late = receive_alert(_alert("r1", "checkout-latency"), POLICIES, store, NOW)
+    assert (late.incident_id, late.outcome) == ("INC-1", "opened")
+    incident = store.get_incident("INC-1")
+    assert (incident.status, incident.mitigated_at) == ("monitoring", datetime(2026, 11, 23, 9, 20, tzinfo=UTC))
+    assert _kinds(store, "INC-1") == ["alert.fired", "alert.resolved", "status.changed"]
+    assert store.find_alert(late.alert_key).condition == "Resolved"
+
+
+def test_a_resolution_that_overtakes_the_opening_of_its_incident_is_retried(storage_account):
+    store = IncidentStore(storage_account)
+    alert = _alert("r2", "checkout-latency")
+    assert store.claim_alert(alert.key, "INC-1", "Fired", {}) is True  # the firing is mid-way: claimed, not opened
+    with pytest.raises(StorageUnavailable, match="INC-1 is still being opened"):
+        receive_alert(_alert("r2", "checkout-latency", condition="Resolved"), POLICIES, store, NOW)
+    receive_alert(alert, POLICIES, store, NOW)  # the firing finishes (here: its retry)
+    receive_alert(_alert("r2", "checkout-latency", condition="Resolved"), POLICIES, store, NOW)  # Azure retries
+    assert store.get_incident("INC-1").status == "monitoring"
+
+
+def test_firings_and_resolutions_in_any_order_and_concurrently_settle_every_incident(storage_account):
+    store = IncidentStore(storage_account)
+
+    def deliver(alert) -> None:
+        for _ in range(20):  # as Azure Monitor retries a 503
+            try:
+                receive_alert(alert, UNGROUPED_POLICIES, store, NOW)
+                return
+            except StorageUnavailable:
+                time.sleep(0.05)
+        raise AssertionError("never accepted")
+
+    deliveries = []
+    for n in range(12):
+        fired, resolved = _alert(f"o{n}", f"checkout-{n}"), _alert(f"o{n}", f"checkout-{n}", condition="Resolved")
+        deliveries += [resolved, fired] if n % 2 else [fired, resolved]
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        list(pool.map(deliver, deliveries))
+    incidents = store.list_incidents()
+    assert len(incidents) == 12 and {i.status for i in incidents} == {"monitoring"}
