@@ -73,11 +73,40 @@ def _first(
         if not claim(None, _detail(alert, service, severity, logged=reason)):
             return receive_alert(alert, catalog, store, now)  # bound meanwhile: decide as the repeat it is
         return AlertIntake(alert.key, None, deduplicated=False, event_ids=(), outcome="logged")
+    if group is not None:
+        return _open_grouped(alert, service, severity, group, found, store, now, claim, catalog)
     incident, event = open_from_alert(alert, service, severity, store.allocate_number(), group, now)
     if not claim(incident.id, _detail(alert, service, severity)):
         # A concurrent delivery claimed the key first; its incident wins and our number stays unused (a gap).
         return receive_alert(alert, catalog, store, now)
     return _open(incident, event, found, alert, severity, store, now, repeat=False)
+
+
+def _open_grouped(
+    alert: Alert,
+    service: Service,
+    severity: int,
+    group: str,
+    found: tuple[GroupPointer, str] | None,
+    store: IncidentStore,
+    now: datetime,
+    claim: Claim,
+    catalog: Catalog,
+) -> AlertIntake:
+    """Open the incident that collects a group: numbered, created and holding the group in one transaction, then
+    claim the alert for it. The group pointer keeps concurrent deliveries from opening a second incident: whoever
+    loses the race finds the winner's incident and joins it, so no number is spent for nothing."""
+    try:
+        incident = store.open_numbered(
+            lambda number: open_from_alert(alert, service, severity, number, group, now)[0], found[1] if found else None
+        )
+    except GroupTaken:
+        return receive_alert(alert, catalog, store, now)  # decide again: the group's incident exists now
+    if not claim(incident.id, _detail(alert, service, severity)):
+        return receive_alert(alert, catalog, store, now)  # another delivery of this alert joined it first
+    event = alert_event(incident.id, alert, severity, now)
+    added = store.append_event(event)
+    return AlertIntake(alert.key, incident.id, False, (event.event_id,) if added else (), "opened")
 
 
 def _open(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -23,7 +24,8 @@ from shared.timeline import TimelineEvent
 
 INCIDENTS, TIMELINE, ALERTS = "incidents", "timeline", "alerts"
 _INCIDENT_PARTITION = "incident"
-_COUNTER = ("counter", "incident-number")
+# The id counter shares the incidents' partition, so numbering an incident can be part of its creating transaction.
+_COUNTER = ("incident", "counter-incident-number")
 _GROUP_PREFIX = "group-"
 _INCIDENT_FIELDS = {f.name: f for f in fields(Incident)}
 _LIST_FIELDS = {"components", "notified", "acknowledged_by", "roles"}  # tuples, stored as JSON arrays
@@ -174,6 +176,47 @@ class IncidentStore:
         False when the incident exists already (a retry finishing an earlier attempt). Raises GroupTaken when
         another incident took the group since it was read (`replaces_group_etag`: the stale pointer we read).
         """
+        try:
+            self.incidents.submit_transaction(self._opening(incident, replaces_group_etag))
+        except TableTransactionError as failure:
+            if failure.index == 0 and failure.error_code == "EntityAlreadyExists":
+                return False
+            if failure.index == 1:
+                raise GroupTaken(incident.group) from None
+            raise
+        return True
+
+    def open_numbered(self, build: Callable[[int], Incident], replaces_group_etag: str | None = None) -> Incident:
+        """Number, create and point the group at a new incident in ONE transaction: the counter's increment (ETag),
+        the incident and its group pointer. Saves the separate counter write; retried when the counter moved.
+
+        Raises GroupTaken when another incident took the group since it was read.
+        """
+        with self._counter_lock:
+            while True:
+                if self._counter is None:
+                    self._counter = self._read_counter()
+                value, etag = self._counter
+                incident = build(value + 1)
+                counter = (
+                    ("update", _counter_entity(value + 1), {"mode": UpdateMode.REPLACE, "etag": etag, **_IF_UNCHANGED})
+                    if etag
+                    else ("create", _counter_entity(value + 1))
+                )
+                try:
+                    results = self.incidents.submit_transaction(
+                        [counter, *self._opening(incident, replaces_group_etag)]
+                    )
+                except TableTransactionError as failure:
+                    if failure.index == 2:
+                        raise GroupTaken(incident.group) from None
+                    self._counter = None  # the counter moved (or the number is taken): read again and retry
+                    continue
+                self._counter = (value + 1, results[0]["etag"])
+                return incident
+
+    def _opening(self, incident: Incident, replaces_group_etag: str | None) -> list[Any]:
+        """The operations that create an incident and, when it collects an alert group, point the group at it."""
         operations: list[Any] = [("create", _incident_entity(incident))]
         if incident.group is not None:
             pointer = {
@@ -187,15 +230,7 @@ class IncidentStore:
             else:
                 condition = {"mode": UpdateMode.REPLACE, "etag": replaces_group_etag, **_IF_UNCHANGED}
                 operations.append(("update", pointer, condition))
-        try:
-            self.incidents.submit_transaction(operations)
-        except TableTransactionError as failure:
-            if failure.index == 0 and failure.error_code == "EntityAlreadyExists":
-                return False
-            if failure.index == 1:
-                raise GroupTaken(incident.group) from None
-            raise
-        return True
+        return operations
 
     def get_incident(self, ident: str) -> Incident | None:
         stored = self.load_incident(ident)

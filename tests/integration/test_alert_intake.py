@@ -254,6 +254,8 @@ def test_concurrent_first_alerts_of_one_service_open_exactly_one_incident(storag
     assert sum(intake.outcome == "opened" for intake in intakes) == 1
     assert _kinds(store, incident.id) == ["alert.fired"] * 24
     assert {store.find_alert(alert.key).incident_id for alert in alerts} == {incident.id}
+    # The losers joined the winner without spending numbers: the next incident is INC-2.
+    assert receive_alert(_alert("s9", "search-latency"), POLICIES, store, NOW).incident_id == "INC-2"
 
 
 def test_when_every_alert_has_resolved_the_incident_moves_to_monitoring(storage_account):
