@@ -26,6 +26,7 @@ INCIDENTS, TIMELINE, ALERTS = "incidents", "timeline", "alerts"
 _INCIDENT_PARTITION = "incident"
 # The id counter shares the incidents' partition, so numbering an incident can be part of its creating transaction.
 _COUNTER = ("incident", "counter-incident-number")
+_LEGACY_COUNTER = ("counter", "incident-number")  # where the first release kept it
 _GROUP_PREFIX = "group-"
 _INCIDENT_FIELDS = {f.name: f for f in fields(Incident)}
 _LIST_FIELDS = {"components", "notified", "acknowledged_by", "roles"}  # tuples, stored as JSON arrays
@@ -98,10 +99,14 @@ class IncidentStore:
                 return value + 1
 
     def _read_counter(self) -> tuple[int, str]:
+        """(value, etag); an empty etag means the row is to be created, continuing from the earlier layout's row."""
         try:
             entity = self.incidents.get_entity(*_COUNTER)
         except ResourceNotFoundError:
-            return 0, ""
+            try:
+                return int(self.incidents.get_entity(*_LEGACY_COUNTER)["value"]), ""
+            except ResourceNotFoundError:
+                return 0, ""
         return int(entity["value"]), entity.metadata["etag"]
 
     # --- alerts ---------------------------------------------------------------------------------------------------
@@ -210,7 +215,10 @@ class IncidentStore:
                 except TableTransactionError as failure:
                     if failure.index == 2:
                         raise GroupTaken(incident.group) from None
-                    self._counter = None  # the counter moved (or the number is taken): read again and retry
+                    if failure.index == 1:
+                        self._counter = (value + 1, etag)  # the number is taken already: skip it, same counter
+                    else:
+                        self._counter = None  # the counter moved: read it again and retry
                     continue
                 self._counter = (value + 1, results[0]["etag"])
                 return incident
@@ -313,7 +321,9 @@ def _incident_entity(incident: Incident) -> dict[str, Any]:
 
 
 def _incident(entity: dict[str, Any]) -> Incident:
-    values: dict[str, Any] = {}
+    # Rows written by the first release have one `component` and no source detail.
+    values: dict[str, Any] = {"components": (entity["component"],)} if "component" in entity else {}
+    values.setdefault("source_detail", "")
     for name in _INCIDENT_FIELDS:
         if name not in entity:
             continue

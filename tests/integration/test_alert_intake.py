@@ -412,3 +412,11 @@ def test_firings_and_resolutions_in_any_order_and_concurrently_settle_every_inci
         list(pool.map(deliver, deliveries))
     incidents = store.list_incidents()
     assert len(incidents) == 12 and {i.status for i in incidents} == {"monitoring"}
+
+
+def test_numbering_continues_from_the_first_releases_counter_and_skips_numbers_already_taken(storage_account):
+    incidents = storage_account.table("incidents")
+    incidents.create_entity({"PartitionKey": "counter", "RowKey": "incident-number", "value": 5})
+    incidents.create_entity({"PartitionKey": "incident", "RowKey": "INC-6", "title": "left by an interrupted run"})
+    store = IncidentStore(storage_account)
+    assert receive_alert(_alert("n1", "checkout-latency"), POLICIES, store, NOW).incident_id == "INC-7"
