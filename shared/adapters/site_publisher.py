@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from azure.storage.blob import ContentSettings
-
 from shared.adapters.storage import StorageAccount
 from shared.status_site import SiteFile
 
@@ -12,6 +10,8 @@ WEB_CONTAINER = "$web"
 
 def publish(account: StorageAccount, files: list[SiteFile]) -> None:
     """Upload in the given order, so `index.html` (last) never links to a page that is not there yet."""
+    from azure.storage.blob import ContentSettings  # loaded with the first publish, not at every cold start
+
     container = account.container(WEB_CONTAINER)
     for site_file in files:
         container.upload_blob(
