@@ -11,12 +11,12 @@ import azure.functions as func
 from functions import context
 from functions.http_edge import http_endpoint, json_response
 from functions.statuspage import refresh_message
-from shared.alert import decode_json_object
 from shared.declaration import parse_declaration
 from shared.declaration_intake import open_declared
 from shared.errors import InvalidInput, NotFound
 from shared.incident import CLOSED_STATUSES, STATUSES, Incident, incident_id, incident_number
 from shared.internal_view import incident_document
+from shared.json_body import decode_json_object
 from shared.timeline import TimelineEvent
 from shared.timeutil import utc_now
 

@@ -17,13 +17,11 @@ import azure.functions as func
 from functions import context
 from functions.http_edge import http_endpoint, json_response
 from functions.statuspage import refresh_message
-from shared.alert import decode_json_object
 from shared.chatops import Said
 from shared.chatops_grammar import Command, parse_command
 from shared.chatops_intake import handle
-from shared.errors import PayloadTooLarge
+from shared.json_body import decode_json_object, require_bounded
 from shared.people import Directory
-from shared.settings import MAX_BODY_BYTES
 from shared.teams_activity import TeamsMessage, parse_activity
 from shared.teams_signature import TOKEN_SETTING, verify_signature
 from shared.timeutil import utc_now
@@ -39,8 +37,7 @@ TRUSTED_CLOCK_SKEW = timedelta(minutes=10)
 @http_endpoint
 def on_message(req: func.HttpRequest, statuspage: func.Out[str]) -> func.HttpResponse:
     body = req.get_body()
-    if len(body) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"body is {len(body)} bytes; the limit is {MAX_BODY_BYTES} bytes (256 KB)")
+    require_bounded(body)
     verify_signature(body, req.headers.get("Authorization"), os.environ.get(TOKEN_SETTING, ""))
     message = parse_activity(decode_json_object(body))
     person = context.people().identify(message.speaker.name, message.speaker.teams_id, message.speaker.aad_object_id)

@@ -6,15 +6,14 @@ Pure: bytes in, a frozen Alert out, or InvalidInput naming the field that is wro
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from shared.alert_context import Link, digest
-from shared.errors import InvalidInput, PayloadTooLarge
-from shared.settings import MAX_BODY_BYTES
+from shared.errors import InvalidInput
+from shared.json_body import decode_json_object
 from shared.timeutil import parse_instant
 
 COMMON_ALERT_SCHEMA = "azureMonitorCommonAlertSchema"
@@ -46,21 +45,6 @@ class Alert:
     summary: str = ""  # one line on what the alert context says (metric value, query result, health event …)
     links: tuple[Link, ...] = ()  # investigation, search results, the alert in the Azure portal
     budget_threshold: str | None = None  # budget alerts: "Actual" or "Forecasted"
-
-
-def decode_json_object(body: bytes) -> dict[str, Any]:
-    """The common first step of every JSON entry point: size, UTF-8, JSON, object."""
-    if len(body) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"body is {len(body)} bytes; the limit is {MAX_BODY_BYTES} bytes (256 KB)")
-    if not body.strip():
-        raise InvalidInput("body is empty; expected a JSON object", code="invalid_json")
-    try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, ValueError, RecursionError) as problem:  # ValueError: bad JSON, huge integers
-        raise InvalidInput(f"body is not valid JSON: {problem}", code="invalid_json") from None
-    if not isinstance(document, dict):
-        raise InvalidInput(f"body must be a JSON object, not {type(document).__name__}", code="invalid_json")
-    return document
 
 
 def parse_alert(body: bytes) -> Alert:

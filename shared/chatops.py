@@ -18,19 +18,23 @@ from shared.errors import InvalidInput
 from shared.incident import ACKNOWLEDGED, INVESTIGATING, TRIGGERED, Incident
 from shared.severity import label
 from shared.teams_reply import card_reply, plain, text_reply
+from shared.timeline import ACKNOWLEDGED as ACKNOWLEDGED_KIND
+from shared.timeline import (
+    CHAT_MESSAGE,
+    FOLLOW_UP_ADDED,
+    MILESTONE_CORRECTED,
+    NOTE,
+    ROLE_ASSIGNED,
+    ROLE_HANDED_OFF,
+    ROLE_RELEASED,
+    SEVERITY_CHANGED,
+    STATUS_CHANGED,
+    TimelineEvent,
+    event_id,
+)
 from shared.timeline import PUBLIC_UPDATE as UPDATE_POSTED
-from shared.timeline import TimelineEvent, event_id
 from shared.timeutil import iso
 
-# Timeline event kinds written by ChatOps.
-CHAT_MESSAGE = "chat.message"  # read-only commands, refusals and plain talk
-NOTE = "note"
-ACKNOWLEDGED_KIND = "incident.acknowledged"
-SEVERITY_CHANGED = "severity.changed"
-STATUS_CHANGED = "status.changed"
-ROLE_ASSIGNED, ROLE_HANDED_OFF, ROLE_RELEASED = "role.assigned", "role.handed_off", "role.released"
-FOLLOW_UP_ADDED = "action.added"
-MILESTONE_CORRECTED = "milestone.corrected"
 TIMELINE_SHOWN = 15  # events in a `timeline` reply: the latest ones, enough for a catch-up
 
 

@@ -4,7 +4,7 @@ Teams puts `<at>Name</at>` markup for each mention into `text` (the first one ad
 (`<p>`, `<div>`, `&nbsp;`). The command text is that text with the bot mention removed, other mentions flattened to
 the plain name, tags stripped and entities unescaped: plain text that is stored as text and escaped wherever shown.
 
-Pure: a decoded JSON object in (`shared.alert.decode_json_object` does the decoding), a frozen TeamsMessage out,
+Pure: a decoded JSON object in (`shared.json_body.decode_json_object` does the decoding), a frozen TeamsMessage out,
 or InvalidInput naming the field that is wrong.
 """
 

@@ -12,6 +12,13 @@ INCIDENT_DECLARED = "incident.declared"
 SEVERITY_CHANGED = "severity.changed"
 STATUS_CHANGED = "status.changed"
 PUBLIC_UPDATE = "update.posted"  # the only event whose words the public sees
+# Written by ChatOps.
+CHAT_MESSAGE = "chat.message"  # read-only commands, refusals and plain talk
+NOTE = "note"
+ACKNOWLEDGED = "incident.acknowledged"
+ROLE_ASSIGNED, ROLE_HANDED_OFF, ROLE_RELEASED = "role.assigned", "role.handed_off", "role.released"
+FOLLOW_UP_ADDED = "action.added"
+MILESTONE_CORRECTED = "milestone.corrected"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,29 @@
+"""The common first step of every JSON entry point: a bounded body that is one JSON object, or a clear refusal."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from shared.errors import InvalidInput, PayloadTooLarge
+from shared.settings import MAX_BODY_BYTES
+
+
+def require_bounded(body: bytes) -> None:
+    """Refuse bodies over the 256 KB limit before any work is done on them (signature checks included)."""
+    if len(body) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"body is {len(body)} bytes; the limit is {MAX_BODY_BYTES} bytes (256 KB)")
+
+
+def decode_json_object(body: bytes) -> dict[str, Any]:
+    """Size, UTF-8, JSON, object — each refused with a detail that says which."""
+    require_bounded(body)
+    if not body.strip():
+        raise InvalidInput("body is empty; expected a JSON object", code="invalid_json")
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, ValueError, RecursionError) as problem:  # ValueError: bad JSON, huge integers
+        raise InvalidInput(f"body is not valid JSON: {problem}", code="invalid_json") from None
+    if not isinstance(document, dict):
+        raise InvalidInput(f"body must be a JSON object, not {type(document).__name__}", code="invalid_json")
+    return document
