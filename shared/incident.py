@@ -56,6 +56,11 @@ class Incident:
     latest_update_at: datetime | None = None
     next_update_at: datetime | None = None  # promised time of the next public update
     group: str | None = None  # the alert group this incident collects while open (see detection.group_key)
+    # Public component statuses set by the communication coordinator: (component, status) pairs that replace the
+    # status derived from severity while the incident is open.
+    component_overrides: tuple[tuple[str, str], ...] = ()
+    work_item_id: int | None = None  # the Azure Boards work item tracking this incident
+    work_item_url: str | None = None
     version: int = 1  # bumped on every change; the status page never publishes an older version over a newer one
 
     @property
