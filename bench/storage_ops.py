@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from bench.catalog import UNGROUPED_RULE, bench_catalog, grouped_rule
 from bench.figures import report
 from devhost.azurite import ROOT, Azurite
-from functions.statuspage import refresh_message
+from functions.change_queues import CHANGE_QUEUES, change_message
 from shared.adapters.incident_store import IncidentStore
 from shared.adapters.storage import StorageAccount
 from shared.alert import FIRED, RESOLVED, parse_alert
@@ -71,7 +71,7 @@ class Intake:
         self.store = IncidentStore(account)
         self.catalog = catalog
         self.counter = counter
-        self.queue = account.queue("statuspage", encoding="none")
+        self.queues = [account.queue(name, encoding="none") for name in CHANGE_QUEUES]  # status page first
         self.costs: dict[str, list[tuple[int, int]]] = defaultdict(list)  # label → (table, queue) per delivery
         self.template = json.loads(SAMPLE.read_text())
 
@@ -85,7 +85,8 @@ class Intake:
         before = self.counter.snapshot()
         intake = receive_alert(alert, self.catalog, self.store, datetime.now(UTC))
         if intake.event_ids and intake.incident_id is not None:  # as functions/alerts.py does
-            self.queue.send_message(refresh_message(intake.incident_id, intake.event_ids[-1]))
+            for queue in self.queues[: 3 if intake.changed_incident else 1]:
+                queue.send_message(change_message(intake.incident_id, intake.event_ids))
         after = self.counter.snapshot()
         if label is not None:
             expected = EXPECTED[label][0]

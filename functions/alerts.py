@@ -7,8 +7,8 @@ import logging
 import azure.functions as func
 
 from functions import context
+from functions.change_queues import announce, with_change_queues
 from functions.http_edge import http_endpoint, json_response
-from functions.statuspage import refresh_message
 from shared.alert import parse_alert
 from shared.alert_intake import receive_alert
 from shared.timeutil import utc_now
@@ -19,14 +19,17 @@ log = logging.getLogger("firebell.alerts")
 
 @bp.function_name("alerts")
 @bp.route(route="alerts", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
-@bp.queue_output(arg_name="statuspage", queue_name="statuspage", connection="AzureWebJobsStorage")
+@with_change_queues(bp)
 @http_endpoint
-def receive(req: func.HttpRequest, statuspage: func.Out[str]) -> func.HttpResponse:
+def receive(
+    req: func.HttpRequest, statuspage: func.Out[str], notifications: func.Out[str], workitems: func.Out[str]
+) -> func.HttpResponse:
     context.verify_secure_webhook(req.headers.get("Authorization"))
     alert = parse_alert(req.get_body())
     intake = receive_alert(alert, context.catalog(), context.incident_store(), utc_now())
-    if intake.event_ids and intake.incident_id is not None:
-        statuspage.set(refresh_message(intake.incident_id, intake.event_ids[-1]))
+    if intake.incident_id is not None:
+        responders = (notifications, workitems) if intake.changed_incident else ()
+        announce(intake.incident_id, intake.event_ids, statuspage, responders)
     log.info("alert %s → %s (%s)", intake.alert_key, intake.incident_id, intake.outcome)
     return json_response(
         202,

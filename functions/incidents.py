@@ -9,8 +9,8 @@ from typing import Any
 import azure.functions as func
 
 from functions import context
+from functions.change_queues import announce, with_change_queues
 from functions.http_edge import http_endpoint, json_response
-from functions.statuspage import refresh_message
 from shared.declaration import parse_declaration
 from shared.declaration_intake import open_declared
 from shared.errors import InvalidInput, NotFound
@@ -29,9 +29,11 @@ _MAX_IDEMPOTENCY_KEY = 200
 
 @bp.function_name("declare_incident")
 @bp.route(route="incidents", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
-@bp.queue_output(arg_name="statuspage", queue_name="statuspage", connection="AzureWebJobsStorage")
+@with_change_queues(bp)
 @http_endpoint
-def declare_incident(req: func.HttpRequest, statuspage: func.Out[str]) -> func.HttpResponse:
+def declare_incident(
+    req: func.HttpRequest, statuspage: func.Out[str], notifications: func.Out[str], workitems: func.Out[str]
+) -> func.HttpResponse:
     now = utc_now()
     declaration = parse_declaration(decode_json_object(req.get_body()), context.catalog(), now)
     claim = _idempotency_claim(req.headers.get("Idempotency-Key"))
@@ -39,7 +41,7 @@ def declare_incident(req: func.HttpRequest, statuspage: func.Out[str]) -> func.H
     if not declared.created:
         return json_response(200, _document(declared.incident))  # a retry: the incident the first attempt opened
     assert declared.event is not None
-    statuspage.set(refresh_message(declared.incident.id, declared.event.event_id))
+    announce(declared.incident.id, [declared.event.event_id], statuspage, (notifications, workitems))
     log.info("%s declared by %s (%s)", declared.incident.id, declaration.reporter, declaration.source)
     return json_response(201, _document(declared.incident))
 

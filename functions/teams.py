@@ -15,8 +15,8 @@ from datetime import timedelta
 import azure.functions as func
 
 from functions import context
+from functions.change_queues import announce, with_change_queues
 from functions.http_edge import http_endpoint, json_response
-from functions.statuspage import refresh_message
 from shared.chatops import Said
 from shared.chatops_grammar import Command, parse_command
 from shared.chatops_intake import handle
@@ -24,18 +24,22 @@ from shared.json_body import decode_json_object, require_bounded
 from shared.people import Directory
 from shared.teams_activity import TeamsMessage, parse_activity
 from shared.teams_signature import TOKEN_SETTING, verify_signature
+from shared.timeline import CHAT_MESSAGE, NOTE
 from shared.timeutil import utc_now
 
 bp = func.Blueprint()
 log = logging.getLogger("firebell.teams")
 TRUSTED_CLOCK_SKEW = timedelta(minutes=10)
+TALK = (CHAT_MESSAGE, NOTE)  # words on the timeline that change nothing anyone else acts on
 
 
 @bp.function_name("teams")
 @bp.route(route="teams", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
-@bp.queue_output(arg_name="statuspage", queue_name="statuspage", connection="AzureWebJobsStorage")
+@with_change_queues(bp)
 @http_endpoint
-def on_message(req: func.HttpRequest, statuspage: func.Out[str]) -> func.HttpResponse:
+def on_message(
+    req: func.HttpRequest, statuspage: func.Out[str], notifications: func.Out[str], workitems: func.Out[str]
+) -> func.HttpResponse:
     body = req.get_body()
     require_bounded(body)
     verify_signature(body, req.headers.get("Authorization"), os.environ.get(TOKEN_SETTING, ""))
@@ -48,8 +52,9 @@ def on_message(req: func.HttpRequest, statuspage: func.Out[str]) -> func.HttpRes
     said = Said(message.text, person.name, now, hashlib.sha256(body).hexdigest()[:20], sent_at)
     command = _with_known_person(parse_command(message.text), message, context.people())
     decision = handle(command, said, context.incident_store(), context.catalog(), _site())
-    if decision.incident_id and decision.events and (decision.changed is not None or decision.events[0].public):
-        statuspage.set(refresh_message(decision.incident_id, decision.events[-1].event_id))
+    acted = [event.event_id for event in decision.events if event.kind not in TALK]
+    if decision.incident_id and acted:
+        announce(decision.incident_id, acted, statuspage, (notifications, workitems))
     log.info("teams: %s by %s → %s", message.text.split(" ", 1)[0][:20], person.name, decision.incident_id)
     return json_response(200, decision.reply)
 

@@ -38,6 +38,12 @@ class AlertIntake:
     deduplicated: bool  # the alert key was claimed before this delivery arrived (a repeat or a retry)
     event_ids: tuple[str, ...]  # the timeline events this delivery added; empty when it changed nothing
     outcome: str  # opened | joined | duplicate | logged | resolved
+    state_event_ids: tuple[str, ...] = ()  # of event_ids, those that changed the incident (severity, status, …)
+
+    @property
+    def changed_incident(self) -> bool:
+        """Opened the incident or changed more than its latest signal: what responders and trackers act on."""
+        return self.outcome == "opened" or bool(self.state_event_ids)
 
 
 def receive_alert(alert: Alert, catalog: Catalog, store: IncidentStore, now: datetime) -> AlertIntake:
@@ -143,7 +149,7 @@ def _joined(
     added = (event.event_id,) if store.append_event(event) else ()
     # Always a guarded write (the latest signal at least), so a resolution deciding concurrently sees this alert.
     changed = _apply(store, ident, lambda incident: on_alert_joined(incident, alert, severity, now))
-    return AlertIntake(alert.key, ident, deduplicated=repeat, event_ids=added + changed, outcome="joined")
+    return AlertIntake(alert.key, ident, repeat, added + changed, "joined", changed)
 
 
 def _fired_after_its_resolution(
@@ -161,7 +167,11 @@ def _fired_after_its_resolution(
     opened = _first(alert, service, severity, store, now, claim, catalog)
     resolution = replace(alert, condition=RESOLVED, resolved_at=record.resolved_at or alert.resolved_at)
     settled = _resolve(resolution, store.find_alert(alert.key), catalog, store, now)
-    return replace(opened, event_ids=opened.event_ids + settled.event_ids)
+    return replace(
+        opened,
+        event_ids=opened.event_ids + settled.event_ids,
+        state_event_ids=opened.state_event_ids + settled.state_event_ids,
+    )
 
 
 def _repeat(
@@ -178,7 +188,7 @@ def _repeat(
         return AlertIntake(alert.key, record.incident_id, deduplicated=True, event_ids=(), outcome="duplicate")
     if store.get_incident(record.incident_id) is not None:
         changed = _apply(store, record.incident_id, lambda incident: on_alert_joined(incident, alert, severity, now))
-        return AlertIntake(alert.key, record.incident_id, True, (event.event_id, *changed), outcome="duplicate")
+        return AlertIntake(alert.key, record.incident_id, True, (event.event_id, *changed), "duplicate", changed)
     # The claimed incident was never created. Decide as the first delivery would have: join the group's open
     # incident if there is one, else create the claimed incident.
     group = group_key(service, alert)
@@ -225,7 +235,7 @@ def _resolve(
     changed = _apply(store, ident, settle)
     store.mark_alert(alert.key, RESOLVED)  # last: until then every redelivery decides again
     event_ids = ((event.event_id,) if added else ()) + changed
-    return AlertIntake(alert.key, ident, deduplicated=not event_ids, event_ids=event_ids, outcome="resolved")
+    return AlertIntake(alert.key, ident, not event_ids, event_ids, "resolved", changed)
 
 
 def _apply(store: IncidentStore, ident: str, decide: Callable[[Incident], Change | None]) -> tuple[str, ...]:
