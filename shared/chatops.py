@@ -21,9 +21,11 @@ from shared.teams_reply import card_reply, plain, text_reply
 from shared.timeline import ACKNOWLEDGED as ACKNOWLEDGED_KIND
 from shared.timeline import (
     CHAT_MESSAGE,
+    COMPONENT_STATUS_SET,
     FOLLOW_UP_ADDED,
     MILESTONE_CORRECTED,
     NOTE,
+    PAGE_REQUESTED,
     ROLE_ASSIGNED,
     ROLE_HANDED_OFF,
     ROLE_RELEASED,
@@ -136,6 +138,13 @@ def _apply(
             text = f"{who} corrected the {name} milestone from {was} to {iso(moment)}"
             data = {"milestone": name, "from": was, "to": iso(moment)}
             return changed, MILESTONE_CORRECTED, text, data, _said(ident, text)
+        case grammar.SetComponentStatus():
+            return _set_component_status(incident, command, who, at)
+        case grammar.Page(target=target):
+            # Notifications resolve who the target is (a roster's on-call responder, or a person) and page them.
+            text = f"{who} asked to page {target}"
+            reply = f"**{ident}**: paging {plain(target)}; the timeline records who was reached."
+            return None, PAGE_REQUESTED, text, {"target": target, "by": who}, text_reply(reply)
         case grammar.Status():
             return None, CHAT_MESSAGE, f"{who}: {said.text}", {}, status_card(incident, context)
         case grammar.Timeline():
@@ -177,6 +186,23 @@ def _update(incident: Incident, command: grammar.Update, who: str, at: datetime)
     promise = f" Next update promised by {iso(next_at)}." if next_at else ""
     reply = f"**{incident.id}** public update posted ({target}); the status page shows it shortly.{promise}"
     return changed, UPDATE_POSTED, text, data, text_reply(reply)
+
+
+def _set_component_status(incident: Incident, command: grammar.SetComponentStatus, who: str, at: datetime) -> tuple:
+    if not incident.is_open:
+        raise InvalidInput(f"{incident.id} is {incident.status}; component statuses follow open incidents only")
+    component = next((c for c in incident.components if c.casefold() == command.component.casefold()), None)
+    if component is None:
+        raise InvalidInput(f"{incident.id} affects {', '.join(incident.components)}, not {command.component}")
+    others = tuple(pair for pair in incident.component_overrides if pair[0] != component)
+    overrides = (*others, (component, command.status)) if command.status else others
+    if overrides == incident.component_overrides:
+        raise InvalidInput(f"{component} already shows {command.status or 'the status its severity gives'}")
+    changed = incident.changed(at, component_overrides=overrides)
+    shown = (command.status or "the status its severity gives").replace("_", " ")
+    text = f"{who} set {component} to {shown} on the status page"
+    data = {"component": component, "status": command.status}
+    return changed, COMPONENT_STATUS_SET, text, data, text_reply(f"**{incident.id}**: {plain(text)}.")
 
 
 def status_card(incident: Incident, context: Context) -> dict[str, Any]:

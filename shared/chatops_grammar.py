@@ -11,7 +11,7 @@ import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TypeAlias
 
 from shared.lifecycle import MILESTONES as MILESTONE_FIELDS
@@ -49,6 +49,17 @@ COMMANDS = {
         "milestone <id> <started|detected|acknowledged|mitigated|resolved> <ISO 8601 time> — correct a milestone"
     ),
     "release": "release <id> <role> [person] — release a role",
+    "component": (
+        "component <id> <operational|degraded|partial|major|auto> <component> — set a component's public status "
+        "while the incident is open (auto: back to the status its severity gives)"
+    ),
+    "page": "page <roster|person> <id> — page a roster's on-call responder, or a person, about an incident",
+    "oncall": "oncall [roster] — who is on call now and next",
+    "override": "override <roster> <person> <from> <until> — put someone on call (times: ISO 8601 with zone, now, +8h)",
+    "maintenance": (
+        "maintenance <service[,service]> <from> <until> <public words> — announce scheduled maintenance; "
+        "maintenance list; maintenance cancel <MNT-id>"
+    ),
 }
 _COMMAND_ALIASES = {
     "?": "help",
@@ -66,6 +77,21 @@ _ROLE_ALIASES = {
     "expert": "sme",
 }
 _ROLE_LIST = ", ".join(ROLES)
+# Public component statuses a person may set, by the short words people type; "auto" clears the override.
+COMPONENT_STATUSES = {
+    "operational": "operational",
+    "degraded": "degraded_performance",
+    "degraded_performance": "degraded_performance",
+    "partial": "partial_outage",
+    "partial_outage": "partial_outage",
+    "major": "major_outage",
+    "major_outage": "major_outage",
+    "maintenance": "under_maintenance",
+    "under_maintenance": "under_maintenance",
+    "auto": None,
+}
+MAX_ROSTER = 64
+MAX_SERVICES = 20
 # What each command needs, said with an example; the problem of an Invalid unless a more precise one applies.
 _NEEDS = {
     "declare": "a severity 1–4 and a title: declare 2 Checkout is failing",
@@ -88,6 +114,13 @@ _NEEDS = {
         "milestone INC-7 mitigated 2026-11-23T09:40Z"
     ),
     "release": f"an incident id, a role ({_ROLE_LIST}) and optionally the person: release INC-7 sme Alex Kim",
+    "component": "an incident id, a status and a component: component INC-7 partial Checkout",
+    "page": "who to page (a roster or a person) and an incident id: page payments INC-7",
+    "override": ("a roster, a person and the times they cover: override payments Alex Kim 2026-12-03T09:00Z +8h"),
+    "maintenance": (
+        "the services, start, end and public words: maintenance checkout 2026-12-03T01:00Z +2h Database upgrade"
+        " — or maintenance list, or maintenance cancel MNT-3"
+    ),
 }
 NEEDS_ZONE = "give the time with its zone, e.g. 2026-11-23T09:40Z"
 
@@ -99,6 +132,9 @@ _NEXT_UPDATE = re.compile(
     r"\bnext update (?:in|within) (?:([0-9]{1,4}) ?|(an?) )(minutes?|mins?|m|hours?|hrs?|h)\b",
     re.IGNORECASE | re.ASCII,
 )
+_MAINTENANCE_ID = re.compile(r"MNT-([0-9]{1,9})", re.IGNORECASE | re.ASCII)
+_RELATIVE = re.compile(r"\+([0-9]{1,4})(m|min|h|d)", re.IGNORECASE | re.ASCII)
+_RELATIVE_UNITS = {"m": 1, "min": 1, "h": 60, "d": 24 * 60}
 _TRAILING_PUNCTUATION = ".,:;!?"  # "ack INC-7." and "help?" still mean ack and help
 
 
@@ -202,6 +238,60 @@ class ReleaseRole:
 
 
 @dataclass(frozen=True)
+class SetComponentStatus:
+    """The communication coordinator's say on a component's public status while the incident is open."""
+
+    incident_id: str
+    component: str
+    status: str | None  # a Statuspage component status; None returns to the status derived from severity
+
+
+@dataclass(frozen=True)
+class Page:
+    incident_id: str
+    target: str  # a roster id or a person
+
+
+# A time in a command: absolute (UTC), or relative to when the message was sent ("now", "+8h").
+When: TypeAlias = datetime | timedelta
+
+
+def moment(when: When, sent_at: datetime) -> datetime:
+    return when if isinstance(when, datetime) else sent_at + when
+
+
+@dataclass(frozen=True)
+class OnCall:
+    roster: str | None  # None: every roster
+
+
+@dataclass(frozen=True)
+class SetOverride:
+    roster: str
+    person: str
+    start: When
+    end: When
+
+
+@dataclass(frozen=True)
+class ScheduleMaintenance:
+    services: tuple[str, ...]  # service ids or component names, as typed
+    start: When
+    end: When
+    text: str  # public words
+
+
+@dataclass(frozen=True)
+class ListMaintenances:
+    pass
+
+
+@dataclass(frozen=True)
+class CancelMaintenance:
+    maintenance_id: str
+
+
+@dataclass(frozen=True)
 class Unknown:
     word: str  # the first word, lower-cased, at most MAX_WORD characters
     suggestion: str | None  # the command it most resembles
@@ -232,6 +322,13 @@ Command: TypeAlias = (
     | FollowUp
     | Milestone
     | ReleaseRole
+    | SetComponentStatus
+    | Page
+    | OnCall
+    | SetOverride
+    | ScheduleMaintenance
+    | ListMaintenances
+    | CancelMaintenance
     | Unknown
     | Invalid
 )
@@ -354,6 +451,21 @@ def _instant(text: str) -> datetime:
         raise _Problem() from None
 
 
+def _when(token: str) -> When:
+    """An ISO 8601 instant with its zone, `now`, or `+30m` / `+8h` / `+2d` from when the message was sent."""
+    word = _word(token)
+    if word == "now":
+        return timedelta(0)
+    relative = _RELATIVE.fullmatch(word)
+    if relative:
+        return timedelta(minutes=int(relative.group(1)) * _RELATIVE_UNITS[relative.group(2).lower()])
+    return _instant(token)
+
+
+def _name(token: str, limit: int, what: str) -> str:
+    return _bounded(_word(token), limit, what)
+
+
 # Command parsers: the words after the command word → the command.
 
 
@@ -411,6 +523,48 @@ def _release(args: list[str]) -> Command:
     return ReleaseRole(incident_id=_incident_id(args), role=_role(args[1]), person=person)
 
 
+def _component_status(args: list[str]) -> Command:
+    if len(args) < 3 or _word(args[1]) not in COMPONENT_STATUSES:
+        raise _Problem()
+    component = _bounded(" ".join(args[2:]), MAX_TITLE, "the component")
+    return SetComponentStatus(_incident_id(args), component, COMPONENT_STATUSES[_word(args[1])])
+
+
+def _page(args: list[str]) -> Command:
+    # The id comes last, so a person's full name needs no quotes: page Alex Kim INC-7.
+    if len(args) < 2:
+        raise _Problem()
+    return Page(incident_id=_incident_id(args[-1:]), target=_person(args[:-1]))
+
+
+def _oncall(args: list[str]) -> Command:
+    return OnCall(_name(args[0], MAX_ROSTER, "the roster") if args else None)
+
+
+def _override(args: list[str]) -> Command:
+    if len(args) < 4:
+        raise _Problem()
+    roster = _name(args[0], MAX_ROSTER, "the roster")
+    return SetOverride(roster, _person(args[1:-2]), _when(args[-2]), _when(args[-1]))
+
+
+def _maintenance(args: list[str]) -> Command:
+    if args and _word(args[0]) == "list":
+        return ListMaintenances()
+    if args and _word(args[0]) == "cancel":
+        match = _MAINTENANCE_ID.fullmatch(_word(args[1])) if len(args) == 2 else None
+        if match is None:
+            raise _Problem()
+        return CancelMaintenance(f"MNT-{int(match.group(1))}")
+    if len(args) < 4:
+        raise _Problem()
+    services = tuple(name.strip() for name in args[0].split(",") if name.strip())
+    if not services or len(services) > MAX_SERVICES:
+        raise _Problem()
+    text = _bounded(" ".join(args[3:]), MAX_TITLE, "the public words")
+    return ScheduleMaintenance(services, _when(args[1]), _when(args[2]), text)
+
+
 def _incident_only(kind: Callable[[str], Command]) -> Callable[[list[str]], Command]:
     # Words after the id are ignored here; the caller records the whole message on the timeline anyway.
     return lambda args: kind(_incident_id(args))
@@ -442,4 +596,9 @@ _PARSERS: dict[str, Callable[[list[str]], Command]] = {
     "action": _incident_and_text(FollowUp),
     "milestone": _milestone,
     "release": _release,
+    "component": _component_status,
+    "page": _page,
+    "oncall": _oncall,
+    "override": _override,
+    "maintenance": _maintenance,
 }

@@ -19,6 +19,8 @@ ACKNOWLEDGED = "incident.acknowledged"
 ROLE_ASSIGNED, ROLE_HANDED_OFF, ROLE_RELEASED = "role.assigned", "role.handed_off", "role.released"
 FOLLOW_UP_ADDED = "action.added"
 MILESTONE_CORRECTED = "milestone.corrected"
+COMPONENT_STATUS_SET = "component.status_set"  # the status page shows the component as the coordinator says
+PAGE_REQUESTED = "page.requested"  # someone asked Firebell to page a roster or a person
 
 
 @dataclass(frozen=True)

@@ -30,9 +30,13 @@ from shared.chatops_grammar import (
     ListIncidents,
     Milestone,
     Note,
+    Page,
     ReleaseRole,
     Reopen,
     Resolve,
+    ScheduleMaintenance,
+    SetComponentStatus,
+    SetOverride,
     SetSeverity,
     Status,
     Timeline,
@@ -57,6 +61,10 @@ KINDS = {
     "action": FollowUp,
     "milestone": Milestone,
     "release": ReleaseRole,
+    "component": SetComponentStatus,
+    "page": Page,
+    "override": SetOverride,
+    "maintenance": ScheduleMaintenance,
 }
 
 
@@ -276,7 +284,7 @@ def _command_word(text: str) -> str:
     return text.split()[0]
 
 
-@pytest.mark.parametrize("command", sorted(set(COMMANDS) - {"help", "list"}))
+@pytest.mark.parametrize("command", sorted(set(COMMANDS) - {"help", "list", "oncall"}))
 def test_each_command_alone_explains_itself_and_its_example_is_a_valid_command(command):
     invalid = parse_command(command)
     assert isinstance(invalid, Invalid) and invalid.command == command and invalid.incident_id is None
@@ -313,6 +321,7 @@ def test_the_vocabulary_is_exported_for_replies():
     assert list(COMMANDS) == [
         "help", "declare", "list", "status", "ack", "sev", "role", "handoff",
         "update", "note", "resolve", "reopen", "timeline", "action", "milestone", "release",
+        "component", "page", "oncall", "override", "maintenance",
     ]  # fmt: skip
     assert all(usage.startswith(f"{name}") and "\n" not in usage for name, usage in COMMANDS.items())
 
