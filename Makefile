@@ -37,7 +37,7 @@ bench: bootstrap
 	$(PY) -m bench
 
 demo: bootstrap
-	$(PY) -m bench.demo
+	$(PY) -m devhost.demo
 
 lint: bootstrap
 	$(VENV)/bin/ruff check .
