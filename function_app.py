@@ -2,14 +2,34 @@
 
 import azure.functions as func
 
-from functions import alerts, context, health, incidents, statuspage, teams
+from functions import (
+    alerts,
+    context,
+    escalations,
+    health,
+    incidents,
+    maintenances,
+    notifications,
+    oncall,
+    statuspage,
+    teams,
+    workitems,
+)
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
-app.register_functions(alerts.bp)
-app.register_functions(health.bp)
-app.register_functions(incidents.bp)
-app.register_functions(statuspage.bp)
-app.register_functions(teams.bp)
+for blueprint in (
+    alerts,
+    health,
+    incidents,
+    teams,
+    oncall,
+    maintenances,
+    statuspage,
+    notifications,
+    escalations,
+    workitems,
+):
+    app.register_functions(blueprint.bp)
 
 # Configuration is checked when the app loads, so a bad catalog shows up in the start-up log, not at 3 a.m.
 context.check_configuration()

@@ -1,6 +1,14 @@
 """`make bench`: run every benchmark and print its figures."""
 
-from bench import alert_storm, cold_start, storage_ops, teams_commands
+from bench import (
+    alert_storm,
+    cold_start,
+    notification_latency,
+    status_burst,
+    status_render,
+    storage_ops,
+    teams_commands,
+)
 
 if __name__ == "__main__":
     print("Firebell benchmarks (2 cores; Azurite in memory)")
@@ -8,3 +16,6 @@ if __name__ == "__main__":
     storage_ops.main()
     alert_storm.main()
     teams_commands.main()
+    status_render.main()
+    status_burst.main()
+    notification_latency.main()

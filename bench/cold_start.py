@@ -1,7 +1,12 @@
-"""Cold import time: what every function instance pays on a cold start, before any request."""
+"""Cold import time: what every function instance pays on a cold start, before any request.
+
+Also what the Azure Boards SDK would add if it were imported at start-up: it is imported only inside the Boards
+adapter's call path (shared/adapters/boards.py), so only a `workitems` invocation that talks to Boards pays for it.
+"""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -10,6 +15,9 @@ from bench.figures import median, report
 from devhost.azurite import ROOT
 
 RUNS = 10
+BOARDS_SDK = "import azure.devops.connection, azure.devops.v7_1.work_item_tracking.work_item_tracking_client, msrest"
+MANAGED_IDENTITY = "import azure.identity"
+SDK_MODULES = ("azure.devops", "msrest", "azure.identity", "msal")
 
 
 def import_seconds(statement: str) -> float:
@@ -23,15 +31,55 @@ def import_seconds(statement: str) -> float:
     return median([run(statement) for _ in range(RUNS)]) - median([run("pass") for _ in range(RUNS)])
 
 
+def sdk_modules_after(statement: str) -> list[str]:
+    """Which Boards SDK modules a fresh interpreter has loaded after `statement`."""
+    probe = (
+        f"{statement}\nimport json, sys\n"
+        f"print(json.dumps(sorted(m for m in sys.modules if m.startswith({SDK_MODULES!r}))))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, check=True, capture_output=True, text=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def in_process_seconds() -> tuple[float, float, float]:
+    """In one fresh interpreter: import function_app, then the Boards SDK, then azure-identity, each timed on top of
+    the previous (so shared dependencies count once). Medians over fresh interpreters; less sensitive to a busy
+    machine than whole-process wall times."""
+    probe = (
+        "import json, time\n"
+        "t0 = time.perf_counter()\nimport function_app\nt1 = time.perf_counter()\n"
+        f"{BOARDS_SDK}\nt2 = time.perf_counter()\n{MANAGED_IDENTITY}\nt3 = time.perf_counter()\n"
+        "print(json.dumps([t1 - t0, t2 - t1, t3 - t2]))"
+    )
+    samples = []
+    for _ in range(RUNS):
+        result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, check=True, capture_output=True, text=True)
+        samples.append(json.loads(result.stdout.strip().splitlines()[-1]))
+    app, sdk, identity = (median([sample[index] for sample in samples]) for index in range(3))
+    return app, sdk, identity
+
+
 def main() -> None:
     bare = import_seconds("import azure.functions")
     app = import_seconds("import function_app")
+    in_app, sdk, identity = in_process_seconds()
+    loaded = sdk_modules_after("import function_app")
     report(
         f"Cold import (median of {RUNS} fresh interpreters, interpreter start subtracted)",
         [
             ("import azure.functions", f"{bare * 1000:.0f} ms"),
             ("import function_app", f"{app * 1000:.0f} ms"),
             ("Firebell's own share", f"{(app - bare) * 1000:.0f} ms"),
+        ],
+    )
+    report(
+        f"Azure Boards SDK, imported on top of function_app in the same interpreter (median of {RUNS})",
+        [
+            ("import function_app", f"{in_app * 1000:.0f} ms"),
+            ("+ azure-devops SDK and msrest", f"+{sdk * 1000:.0f} ms"),
+            ("+ azure-identity (managed identity)", f"+{identity * 1000:.0f} ms"),
+            ("kept off every cold start", f"{(sdk + identity) * 1000:.0f} ms ({(sdk + identity) / in_app:.0%})"),
+            ("Boards SDK modules function_app loads", ", ".join(loaded) or "none"),
         ],
     )
 

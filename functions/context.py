@@ -9,9 +9,14 @@ from pathlib import Path
 
 from shared.adapters import storage
 from shared.adapters.incident_store import IncidentStore
-from shared.catalog import Catalog, load_catalog
+from shared.adapters.override_store import OverrideStore
+from shared.boards_config import BoardsConfig, load_boards_config
+from shared.catalog import CATALOG_FILE, Catalog, load_catalog
 from shared.errors import ConfigurationError
+from shared.escalation_config import EscalationConfig, load_escalations
+from shared.oncall_health import problems as oncall_problems
 from shared.people import Directory, load_directory
+from shared.schedule import Schedule, check_service_rosters, load_schedule
 from shared.secure_webhook import SecureWebhookPolicy, verify_bearer
 from shared.settings import Settings
 from shared.timeutil import utc_now
@@ -42,6 +47,45 @@ def people() -> Directory:
 
 
 @cache
+def _schedule_from(config_dir: Path) -> Schedule:
+    return load_schedule(config_dir, _directory_from(config_dir))
+
+
+def schedule() -> Schedule:
+    """The on-call schedule (oncall.toml), loaded once per process; ConfigurationError when invalid."""
+    return _schedule_from(settings().config_dir)
+
+
+def service_rosters() -> None:
+    """Every roster services.toml names exists in oncall.toml (an invalid file is reported by its own check)."""
+    try:
+        found_catalog, found_schedule = catalog(), schedule()
+    except ConfigurationError:
+        return
+    check_service_rosters(found_catalog, found_schedule, str(settings().config_dir / CATALOG_FILE))
+
+
+@cache
+def _boards_from(config_dir: Path) -> BoardsConfig:
+    return load_boards_config(config_dir)
+
+
+def boards() -> BoardsConfig:
+    """How incidents become Azure Boards work items (boards.toml; defaults when the file is absent)."""
+    return _boards_from(settings().config_dir)
+
+
+@cache
+def _escalations_from(config_dir: Path) -> EscalationConfig:
+    return load_escalations(config_dir, {service.id for service in _catalog_from(config_dir).services} | {"default"})
+
+
+def escalations() -> EscalationConfig:
+    """Escalation policies and which incidents follow which (escalations.toml); ConfigurationError when invalid."""
+    return _escalations_from(settings().config_dir)
+
+
+@cache
 def _store_for(account: storage.StorageAccount) -> IncidentStore:
     return IncidentStore(account)
 
@@ -53,13 +97,26 @@ def check_configuration() -> list[str]:
     lost while someone fixes the file.
     """
     problems: list[str] = []
-    for check in (catalog, people, secure_webhook):
+    for check in (catalog, people, secure_webhook, boards, schedule, service_rosters, escalations):
         try:
             check()
         except ConfigurationError as problem:
+            if problem.detail in problems:
+                continue  # the schedule repeats an invalid people.toml's error
             problems.append(problem.detail)
             log.error("configuration invalid: %s", problem.detail)
+    log_oncall_problems()
     return problems
+
+
+def log_oncall_problems() -> None:
+    """Gaps and unhealthy set-ups in the schedule (rotations only: overrides are in storage) are warnings."""
+    try:
+        found = oncall_problems(schedule(), utc_now())
+    except ConfigurationError:
+        return  # already reported as invalid
+    for problem in found:
+        log.warning("on-call %s: %s", problem.kind, problem.detail)
 
 
 def secure_webhook() -> SecureWebhookPolicy | None:
@@ -75,6 +132,10 @@ def verify_secure_webhook(authorization: str | None) -> None:
         from shared.adapters.signing_keys import signing_keys
 
         verify_bearer(authorization, policy, signing_keys(policy.jwks_url).key_for, utc_now())
+
+
+def override_store() -> OverrideStore:
+    return OverrideStore(storage.account(), people())
 
 
 def incident_store() -> IncidentStore:

@@ -7,7 +7,7 @@ import logging
 import azure.functions as func
 from azure.core.exceptions import AzureError
 
-from functions import context
+from functions import context, oncall
 from functions.http_edge import json_response
 from shared.adapters import storage
 from shared.errors import ConfigurationError
@@ -27,10 +27,33 @@ def health(req: func.HttpRequest) -> func.HttpResponse:
         checks["storage"] = f"unreachable ({type(error).__name__})"
     try:
         context.catalog()
+        context.schedule()
+        context.service_rosters()
+        context.boards()
+        context.escalations()
         checks["secure_webhook"] = "on" if context.secure_webhook() else "off"
+        checks["boards"] = "configured" if context.settings().boards_configured else "not configured"
+        checks["notifications"] = "configured" if context.settings().teams_workflow_url else "not configured"
         checks["configuration"] = "valid"
     except ConfigurationError as error:
         log.error("configuration invalid: %s", error.detail)  # details (paths) stay in the log, not on a public route
         checks["configuration"] = "invalid"
+    checks["oncall"], warnings = _oncall(checks)
     healthy = checks["storage"] == "reachable" and checks["configuration"] == "valid"
-    return json_response(200 if healthy else 503, {"status": "healthy" if healthy else "unhealthy", **checks})
+    body = {"status": "healthy" if healthy else "unhealthy", **checks, "warnings": warnings}
+    return json_response(200 if healthy else 503, body)
+
+
+def _oncall(checks: dict[str, str]) -> tuple[str, list[str]]:
+    """On-call gaps and unhealthy set-ups are warnings and never make this route 503: Azure's health check and
+    load balancers read 503 as "take this instance out", which would stop alert intake — a gap next Tuesday is
+    for people to fix, and Firebell can still take alerts and page whoever is on call now."""
+    if checks["configuration"] != "valid":
+        return "unknown", []
+    if not context.schedule().rosters:
+        return "not configured", []
+    try:
+        warnings = oncall.current_warnings(with_overrides=checks["storage"] == "reachable")
+    except AzureError:  # overrides unreadable: judge the rotations alone
+        warnings = oncall.current_warnings(with_overrides=False)
+    return ("warnings" if warnings else "ok"), warnings

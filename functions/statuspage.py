@@ -1,83 +1,320 @@
-"""The `statuspage` queue: re-render the public status site and publish it to `$web`."""
+"""The `statuspage` queue: re-render the public status site and publish it to `$web`.
+
+Three promises:
+- **Never backwards.** A render's state version is the sum of the `version` of every incident and maintenance it
+  read. Versions only grow and nothing is deleted, so a render that began reading after another finished reading
+  has a version at least as high. Each blob carries the version it shows, and site_publisher writes a blob only
+  over an older version, conditionally on its ETag: two renders racing, on one instance or two, leave the newer.
+- **Coalesced.** A change message is covered by any published render that began reading after the change was
+  stored: the change is stored before its message is enqueued, so before the message is received and before its
+  insertion time (plus a second: those times are whole seconds). The published `index.html` names when its render
+  began reading (`read_at`), so any instance can tell, with one read, that a message needs no render of its own;
+  renders on one instance are serialised and at least MIN_RENDER_INTERVAL apart, so the messages that waited for
+  a render are settled by it, and a backlog by the first render that began after it was enqueued. A lone change
+  is published at once; a stream of them costs at most a render a second per instance.
+- **Final state shown.** A message is settled only once the published index began reading after the message's
+  change (a render that lost to a newer one which read earlier renders again), so the render that settles the
+  last change shows the final state, and anything published after it has a version at least as new.
+"""
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import logging
+import math
+import re
 import threading
-from datetime import datetime, timedelta
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import azure.functions as func
 
 from functions import context
+from functions.change_queues import STATUSPAGE
 from shared.adapters import storage
-from shared.adapters.site_publisher import publish
-from shared.public_view import status_page
-from shared.status_site import render_site
-from shared.timeutil import utc_now
+from shared.adapters.incident_store import IncidentStore
+from shared.adapters.maintenance_store import MaintenanceStore
+from shared.adapters.site_publisher import (
+    INDEX,
+    FileVersion,
+    PublishedFile,
+    PublishReport,
+    publish,
+    published_file,
+    published_files,
+)
+from shared.incident import Incident
+from shared.maintenance import Maintenance, changes_ahead
+from shared.public_view import status_page, timelines_needed
+from shared.status_site import SiteFile, render_site
+from shared.timeutil import iso, parse_instant, utc_now
+
+if TYPE_CHECKING:
+    from azure.storage.queue import QueueClient
 
 bp = func.Blueprint()
 log = logging.getLogger("firebell.statuspage")
 
+# Another instance's clock may differ a little from ours, and the queue's insertion times are whole seconds: a
+# render covers a message when it began reading after the message reached us (by our own clock, for our renders;
+# CLOCK_SKEW later for another instance's), or 1 s + CLOCK_SKEW after the message's insertion time.
+CLOCK_SKEW = timedelta(seconds=0.5)
+COVER_MARGIN = timedelta(seconds=1) + CLOCK_SKEW
+# A render that follows another sooner than this waits out the rest first: a steady stream of changes then costs
+# at most one render a second per instance, not one per queue batch (the site is cached 30 s anyway).
+MIN_RENDER_INTERVAL = timedelta(seconds=1)
+# Queue messages can be hidden for at most 7 days. A window further ahead gets a message at the 7-day mark that
+# enqueues itself again for the rest (see on_change); the hourly timer re-renders anyway, so even a lost message
+# is at most an hour late.
+MAX_DELAY = timedelta(days=7) - timedelta(minutes=1)
+# A delayed message shown early by at most this much (clocks again) waits in the function; earlier, in the queue.
+EARLY_TOLERANCE = timedelta(seconds=30)
+_DELAY_MARGIN_SECONDS = 1  # shown just after the moment, never just before it
+_RENDERS_PER_MESSAGE = 3  # a message whose render keeps losing to renders that read earlier gives up, and retries
+_INCIDENT_PAGE = re.compile(r"incidents/(INC-\d+)\.html")
 
-def refresh_message(incident_id: str, event_id: str) -> str:
-    """What every change enqueues: the incident and the event that caused it, so consumers can be idempotent."""
-    return json.dumps({"incident": incident_id, "event": event_id})
+
+def maintenance_message(maintenance: Maintenance, reason: str, at: datetime | None = None) -> str:
+    """What a maintenance change enqueues; `at` (a start or end) says the page must be rendered at or after it."""
+    document: dict[str, Any] = {"maintenance": maintenance.id, "version": maintenance.version, "reason": reason}
+    if at is not None:
+        document["at"] = iso(at)
+    return json.dumps(document)
+
+
+def enqueue_maintenance_refreshes(maintenance: Maintenance, now: datetime, reason: str) -> list[timedelta]:
+    """A refresh now, and one hidden until each start or end still ahead, so the page flips to 'in progress' and
+    back on time. Returns the delays used. Safe to repeat: extra messages are coalesced."""
+    queue = storage.account().queue(STATUSPAGE)
+    queue.send_message(maintenance_message(maintenance, reason))
+    delays = [timedelta(0)]
+    for what, moment in changes_ahead(maintenance, now):
+        delays.append(_send_at(queue, maintenance_message(maintenance, what, moment), moment, now))
+    return delays
+
+
+def _send_at(queue: QueueClient, message: str, moment: datetime, now: datetime) -> timedelta:
+    delay = min(timedelta(seconds=math.ceil((moment - now).total_seconds()) + _DELAY_MARGIN_SECONDS), MAX_DELAY)
+    # time_to_live -1: a message hidden for days must not expire (the default lifetime is 7 days) before it shows.
+    queue.send_message(message, visibility_timeout=int(delay.total_seconds()), time_to_live=-1)
+    return delay
+
+
+def state_version(incidents: list[Incident], maintenances: list[Maintenance]) -> int:
+    """Grows with every change to anything the site shows (every change bumps a version; nothing is deleted)."""
+    return sum(incident.version for incident in incidents) + sum(maintenance.version for maintenance in maintenances)
+
+
+@dataclass(frozen=True)
+class Refresh:
+    """What a message asks for: a published site whose render began reading after the change the message announces
+    was stored (the change is stored before its message is enqueued), and not before `moment` when given."""
+
+    received_at: datetime  # this instance's clock: when the message reached the function
+    inserted_at: datetime | None = None  # the queue's clock, whole seconds
+    moment: datetime | None = None  # a maintenance start or end the render must not precede
+
+    def covered_by_own(self, read_at: datetime) -> bool:
+        """By a render of this instance (same clock as `received_at`)."""
+        bound = self.received_at
+        if self.inserted_at is not None:
+            bound = min(bound, self.inserted_at + COVER_MARGIN)
+        return read_at >= max(bound, self.moment or bound)
+
+    def covered_by_published(self, read_at: datetime) -> bool:
+        """By a render of any instance, as the published index's metadata tells it (another clock, perhaps)."""
+        bound = self.received_at + CLOCK_SKEW
+        if self.inserted_at is not None:
+            bound = min(bound, self.inserted_at + COVER_MARGIN)
+        return read_at >= max(bound, self.moment or bound)
+
+
+@functools.cache
+def renderer_fingerprint() -> str:
+    """Which build of the renderer and its templates wrote a page: a deployment that changes them re-renders every
+    incident page once (other pages are rendered every time)."""
+    package = Path(__file__).resolve().parent.parent / "shared"
+    sources = [*package.glob("public_*.py"), *package.glob("status*.py"), package / "component_history.py"]
+    for folder in ("templates", "static"):
+        sources += [path for path in (package / folder).rglob("*") if path.is_file()]
+    digest = hashlib.sha256()
+    for path in sorted(sources):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
 
 
 class SitePublisher:
-    """Publishes the site from this instance, coalescing bursts of change messages.
+    """Renders and publishes the site for one instance, coalescing bursts of change messages.
 
-    Renders are serialised; a message inserted before the last completed render started is already shown by it, so
-    a burst of changes costs a few renders, not one each. Only incident pages that changed since this instance last
-    published them are rendered again (all of them on the instance's first render).
+    Renders on one instance are serialised. Before rendering, a message is checked against the newest published
+    render (this instance's memory first, then the published index's metadata), so a burst costs few renders.
+    Only incident pages behind the store (or written by another renderer build) are rendered again.
+    Hooks for tests that interleave two publishers: `before_publish` gets the rendered files between reading the
+    store and publishing them, `on_checked` runs between reading a blob's version and writing it.
     """
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        account: storage.StorageAccount,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        before_publish: Callable[[list[SiteFile]], None] | None = None,
+        on_checked: Callable[[str], None] | None = None,
+    ) -> None:
+        self._account = account
+        self._incidents = IncidentStore(account)
+        self._maintenances = MaintenanceStore(account)
+        self._clock = clock
+        self._before_publish = before_publish
+        self._on_checked = on_checked
         self._lock = threading.Lock()
-        self._published: dict[str, datetime] = {}  # incident id → updated_at last published by this instance
-        self._last_started: datetime | None = None
+        self._own_read_at: datetime | None = None  # our newest render whose index was published
+        self._published_read_at: datetime | None = None  # the newest published index seen (any instance)
+        self._last_began: datetime | None = None  # when this publisher's last render began
+        self.renders = 0  # renders performed by this publisher (the burst benchmark and tests read it)
 
-    def covers(self, inserted_at: datetime | None) -> bool:
-        # Queue insertion times have one-second resolution: only a render that started a full second later is sure
-        # to have read the change.
-        started = self._last_started
-        return inserted_at is not None and started is not None and started >= inserted_at + timedelta(seconds=1)
+    def covers(self, request: Refresh) -> bool:
+        """True when a published render covers the request: ours from memory, else any from the index's metadata."""
+        if self._own_read_at is not None and request.covered_by_own(self._own_read_at):
+            return True
+        if self._published_read_at is not None and request.covered_by_published(self._published_read_at):
+            return True
+        index = published_file(self._account, INDEX)
+        self._saw(index.version if index else None)
+        return self._published_read_at is not None and request.covered_by_published(self._published_read_at)
 
-    def refresh(self, inserted_at: datetime | None = None) -> int:
-        """Render and publish what changed; returns the number of files written (0 when already covered)."""
+    def refresh(self, request: Refresh | None = None) -> int:
+        """Make sure the published site covers `request` (a render from now when None); returns the number of files
+        written (0 when a published render covers it already)."""
+        request = request or Refresh(received_at=self._clock())
+        early = (request.moment - self._clock()).total_seconds() if request.moment else 0.0
+        if early > 0:
+            time.sleep(early)  # a start or end shown a little early (clocks): the render must not precede it
         with self._lock:
-            if self.covers(inserted_at):
-                return 0
-            started = utc_now()
-            store = context.incident_store()
-            incidents = store.list_incidents()
-            changed = [i.id for i in incidents if self._published.get(i.id) != i.updated_at]
-            # The public update history lives on the timelines: read only those of the pages rendered now (the index
-            # shows each incident's latest update, which the incident row keeps).
-            rendered = changed if self._published else [i.id for i in incidents]
-            timelines = {ident: store.timeline(ident) for ident in rendered}
-            page = status_page(context.settings().status_page_title, context.catalog(), incidents, timelines)
-            files = render_site(page, changed if self._published else None)
-            publish(storage.account(), files)
-            self._published = {incident.id: incident.updated_at for incident in incidents}
-            self._last_started = started
-            return len(files)
+            written = 0
+            for _ in range(_RENDERS_PER_MESSAGE):
+                if self.covers(request):
+                    return written
+                if self._last_began is not None:
+                    pause = (self._last_began + MIN_RENDER_INTERVAL - self._clock()).total_seconds()
+                    if pause > 0:
+                        time.sleep(pause)  # the messages arriving meanwhile are settled by the render that follows
+                report = self.render_and_publish()
+                written += len(report.written)
+            log.warning(
+                "status page: a message is still not covered after %d renders; it will retry", _RENDERS_PER_MESSAGE
+            )
+            raise RuntimeError("status page renders kept losing to renders that began reading earlier")
+
+    def render_and_publish(self) -> PublishReport:
+        """One render: read the store, render what is behind, publish it; the index is published last."""
+        began = self._last_began = self._clock()
+        read_at = began.replace(microsecond=began.microsecond // 1000 * 1000)  # as published: milliseconds
+        known = published_files(self._account)  # before the store: a page published since is newer, never older
+        incidents = self._incidents.list_incidents()
+        maintenances = self._maintenances.list_maintenances()
+        state = state_version(incidents, maintenances)
+        renderer = renderer_fingerprint()
+        behind = [
+            incident.id for incident in incidents if _page_behind(known.get(_page(incident.id)), incident, renderer)
+        ]
+        # Public update histories live on the timelines: read only those this render shows in full.
+        timelines = {ident: self._incidents.timeline(ident) for ident in timelines_needed(incidents, behind)}
+        settings = context.settings()
+        page = status_page(
+            settings.status_page_title,
+            context.catalog(),
+            incidents,
+            timelines,
+            maintenances=maintenances,
+            now=read_at,
+            site_url=settings.status_page_url,
+        )
+        files = render_site(page, behind)
+        self.renders += 1
+        if self._before_publish is not None:
+            self._before_publish(files)
+        subjects = {incident.id: incident.version for incident in incidents}
+
+        def version_of(site_file: SiteFile) -> FileVersion:
+            match = _INCIDENT_PAGE.fullmatch(site_file.path)
+            subject = subjects.get(match.group(1), state) if match else state
+            return FileVersion(subject=subject, state=state, read_at=read_at, renderer=renderer)
+
+        report = publish(self._account, files, version_of, known, self._on_checked)
+        if INDEX in report.written:
+            self._own_read_at = began
+        self._saw(report.versions.get(INDEX))
+        log.info(
+            "status page: state %d read at %s, %d written, %d kept (newer or same already published)",
+            state,
+            iso(read_at),
+            len(report.written),
+            len(report.kept),
+        )
+        return report
+
+    def _saw(self, index: FileVersion | None) -> None:
+        if index is not None and (self._published_read_at is None or index.read_at > self._published_read_at):
+            self._published_read_at = index.read_at
 
 
-publisher = SitePublisher()
+def _page(incident_id: str) -> str:
+    return f"incidents/{incident_id}.html"
+
+
+def _page_behind(published: PublishedFile | None, incident: Incident, renderer: str) -> bool:
+    version = published.version if published else None
+    return version is None or version.subject < incident.version or version.renderer != renderer
+
+
+@functools.cache
+def _publisher_for(account: storage.StorageAccount) -> SitePublisher:
+    return SitePublisher(account)
+
+
+def site_publisher() -> SitePublisher:
+    """This instance's publisher for the account in `AzureWebJobsStorage`."""
+    return _publisher_for(storage.account())
+
+
+def _message_moment(body: bytes) -> datetime | None:
+    """The start or end a delayed maintenance message stands for; None for every other message."""
+    try:
+        document = json.loads(body)
+        return parse_instant(document["at"]) if isinstance(document, dict) and "at" in document else None
+    except (ValueError, TypeError, KeyError, OverflowError):
+        return None
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 @bp.function_name("statuspage")
-@bp.queue_trigger(arg_name="message", queue_name="statuspage", connection="AzureWebJobsStorage")
+@bp.queue_trigger(arg_name="message", queue_name=STATUSPAGE, connection="AzureWebJobsStorage")
 def on_change(message: func.QueueMessage) -> None:
-    # The site is rendered from the store, so the message only says why; an unreadable one still refreshes.
-    written = publisher.refresh(message.insertion_time)
-    log.info("status page: %d files published after %s", written, message.get_body()[:200])
+    # The site is rendered from the store, so the message only says why and when; an unreadable one still refreshes.
+    body = message.get_body()
+    now = utc_now()
+    moment = _message_moment(body)
+    if moment is not None and moment - now > EARLY_TOLERANCE:
+        # Shown before its moment: a window more than 7 days ahead (see MAX_DELAY), so wait the rest in the queue.
+        _send_at(storage.account().queue(STATUSPAGE), body.decode(), moment, now)
+        return
+    request = Refresh(received_at=now, inserted_at=_utc(message.insertion_time), moment=moment)
+    written = site_publisher().refresh(request)
+    log.info("status page: %d files published after %s", written, body[:200])
 
 
 @bp.function_name("statuspage_hourly")
 @bp.timer_trigger(arg_name="timer", schedule="0 0 * * * *", run_on_startup=False)
 def hourly(timer: func.TimerRequest) -> None:
     # Relative wording and the daily history age even when nothing changes; this also heals any missed publish.
-    publisher.refresh()
+    site_publisher().refresh()

@@ -14,7 +14,7 @@ from datetime import timedelta
 
 import azure.functions as func
 
-from functions import context
+from functions import context, teams_desk
 from functions.change_queues import announce, with_change_queues
 from functions.http_edge import http_endpoint, json_response
 from shared.chatops import Said
@@ -51,7 +51,10 @@ def on_message(
     sent_at = message.sent_at if message.sent_at and abs(message.sent_at - now) <= TRUSTED_CLOCK_SKEW else None
     said = Said(message.text, person.name, now, hashlib.sha256(body).hexdigest()[:20], sent_at)
     command = _with_known_person(parse_command(message.text), message, context.people())
-    decision = handle(command, said, context.incident_store(), context.catalog(), _site())
+    if isinstance(command, teams_desk.DESK_COMMANDS):
+        decision = teams_desk.answer(command, said)
+    else:
+        decision = handle(command, said, context.incident_store(), context.catalog(), _site())
     acted = [event.event_id for event in decision.events if event.kind not in TALK]
     if decision.incident_id and acted:
         announce(decision.incident_id, acted, statuspage, (notifications, workitems))

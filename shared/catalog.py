@@ -7,13 +7,13 @@ and unknown keys are errors too, so a typo never silently falls back to a defaul
 from __future__ import annotations
 
 import fnmatch
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from shared.alert import Alert
+from shared.config_file import known_keys, read_toml
 from shared.errors import ConfigurationError
 from shared.severity import MILDEST, SeverityPolicy, parse_level, parse_policy
 
@@ -80,14 +80,9 @@ class Catalog:
 
 def load_catalog(config_dir: Path) -> Catalog:
     path = config_dir / CATALOG_FILE
-    try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigurationError(f"{path}: file not found (set FIREBELL_CONFIG_DIR to the folder holding it)") from None
-    except tomllib.TOMLDecodeError as problem:
-        raise ConfigurationError(f"{path}: not valid TOML: {problem}") from None
-    except (OSError, UnicodeDecodeError) as problem:
-        raise ConfigurationError(f"{path}: cannot be read: {problem}") from None
+    document = read_toml(path)
+    if document is None:
+        raise ConfigurationError(f"{path}: file not found (set FIREBELL_CONFIG_DIR to the folder holding it)")
     return parse_catalog(document, str(path))
 
 
@@ -106,12 +101,12 @@ _MATCH_KEYS = {"resource_id_prefixes", "resource_groups", "rule_patterns"}
 
 
 def parse_catalog(document: dict[str, Any], source: str) -> Catalog:
-    _known_keys(document, {"default", "service", "severity"}, source)
+    known_keys(document, {"default", "service", "severity"}, source)
     default_table = document.get("default", {})
     if not isinstance(default_table, dict):
         raise ConfigurationError(f"{source}: [default] must be a table")
     where = f"{source}: default"
-    _known_keys(default_table, _POLICY_KEYS, where)
+    known_keys(default_table, _POLICY_KEYS, where)
     default = Service(
         id=DEFAULT_SERVICE_ID,
         component=_text(default_table, "component", where, fallback="Other services"),
@@ -126,7 +121,7 @@ def parse_catalog(document: dict[str, Any], source: str) -> Catalog:
         where = f"{source}: service[{index}]"
         if not isinstance(entry, dict):
             raise ConfigurationError(f"{where} must be a table")
-        _known_keys(entry, {"id"} | _POLICY_KEYS | _MATCH_KEYS, where)
+        known_keys(entry, {"id"} | _POLICY_KEYS | _MATCH_KEYS, where)
         service_id = _text(entry, "id", where)
         if service_id in seen or service_id == DEFAULT_SERVICE_ID:
             raise ConfigurationError(f"{where}.id: {service_id!r} is used twice (or is the reserved 'default')")
@@ -159,12 +154,6 @@ def _policy(table: dict[str, Any], where: str) -> dict[str, Any]:
         "auto_resolve": _flag(table, "auto_resolve", where),
         "min_severity": parse_level(table.get("min_severity", MILDEST), f"{where}.min_severity"),
     }
-
-
-def _known_keys(table: dict[str, Any], allowed: set[str], where: str) -> None:
-    unknown = sorted(set(table) - allowed)
-    if unknown:
-        raise ConfigurationError(f"{where}.{unknown[0]}: unknown key; expected one of {', '.join(sorted(allowed))}")
 
 
 def _resource_group(resource_id: str) -> str:

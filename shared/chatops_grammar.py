@@ -11,7 +11,7 @@ import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TypeAlias
 
 from shared.lifecycle import MILESTONES as MILESTONE_FIELDS
@@ -133,8 +133,7 @@ _NEXT_UPDATE = re.compile(
     re.IGNORECASE | re.ASCII,
 )
 _MAINTENANCE_ID = re.compile(r"MNT-([0-9]{1,9})", re.IGNORECASE | re.ASCII)
-_RELATIVE = re.compile(r"\+([0-9]{1,4})(m|min|h|d)", re.IGNORECASE | re.ASCII)
-_RELATIVE_UNITS = {"m": 1, "min": 1, "h": 60, "d": 24 * 60}
+MAX_TIME = 40  # "2026-12-03T09:00:00.000+05:30" and "+1d12h" fit
 _TRAILING_PUNCTUATION = ".,:;!?"  # "ack INC-7." and "help?" still mean ack and help
 
 
@@ -252,14 +251,6 @@ class Page:
     target: str  # a roster id or a person
 
 
-# A time in a command: absolute (UTC), or relative to when the message was sent ("now", "+8h").
-When: TypeAlias = datetime | timedelta
-
-
-def moment(when: When, sent_at: datetime) -> datetime:
-    return when if isinstance(when, datetime) else sent_at + when
-
-
 @dataclass(frozen=True)
 class OnCall:
     roster: str | None  # None: every roster
@@ -267,17 +258,20 @@ class OnCall:
 
 @dataclass(frozen=True)
 class SetOverride:
+    """Times as typed: ISO 8601, a local time in the person's zone, `now` or `+8h` (an end counts from the start);
+    shared.override.parse_when reads them, as it does for the API."""
+
     roster: str
     person: str
-    start: When
-    end: When
+    start: str
+    end: str
 
 
 @dataclass(frozen=True)
 class ScheduleMaintenance:
     services: tuple[str, ...]  # service ids or component names, as typed
-    start: When
-    end: When
+    start: str  # as SetOverride's, except that a time without a zone is refused: customers are everywhere
+    end: str
     text: str  # public words
 
 
@@ -451,15 +445,8 @@ def _instant(text: str) -> datetime:
         raise _Problem() from None
 
 
-def _when(token: str) -> When:
-    """An ISO 8601 instant with its zone, `now`, or `+30m` / `+8h` / `+2d` from when the message was sent."""
-    word = _word(token)
-    if word == "now":
-        return timedelta(0)
-    relative = _RELATIVE.fullmatch(word)
-    if relative:
-        return timedelta(minutes=int(relative.group(1)) * _RELATIVE_UNITS[relative.group(2).lower()])
-    return _instant(token)
+def _when(token: str) -> str:
+    return _bounded(token, MAX_TIME, "a time")
 
 
 def _name(token: str, limit: int, what: str) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 from shared.catalog import Catalog
 from shared.errors import ConfigurationError, InvalidInput
 from shared.incident import SOURCE_CUSTOMER, SOURCE_PERSON, SOURCE_SLO, TRIGGERED, Incident, incident_id
+from shared.json_body import text_field
 from shared.severity import parse_level
 from shared.timeline import INCIDENT_DECLARED, TimelineEvent, event_id
 from shared.timeutil import parse_instant
@@ -102,15 +103,7 @@ def declare(declaration: Declaration, number: int, group: str | None, now: datet
 
 
 def _text(document: dict[str, Any], name: str, *, required: bool = True) -> str:
-    value = document.get(name)
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str) or not value.strip():
-        what = "missing" if value is None else repr(value)[:40]
-        raise InvalidInput(f"{name} must be a non-empty string, got {what}")
-    if len(value) > _LIMITS[name]:
-        raise InvalidInput(f"{name} is {len(value)} characters; the limit is {_LIMITS[name]}")
-    return value.strip()
+    return text_field(document, name, _LIMITS[name], required=required)
 
 
 def _components(document: dict[str, Any], catalog: Catalog) -> tuple[str, ...]:

@@ -31,7 +31,12 @@ def incident_document(
         "detection_source": {"kind": incident.source, "detail": incident.source_detail},
         "who_knows": {"notified": list(incident.notified), "acknowledged_by": list(incident.acknowledged_by)},
         "latest_update": {"text": incident.latest_update, "at": _time(incident.latest_update_at)},
-        "impact": {"components": list(incident.components), "customer_impact": incident.customer_impact},
+        "impact": {
+            "components": list(incident.components),
+            "customer_impact": incident.customer_impact,
+            # The communication coordinator's say on the status page while the incident is open.
+            "component_statuses": dict(incident.component_overrides),
+        },
         "description": incident.description,
         "acknowledged_at": _time(incident.acknowledged_at),
         "resolved_at": _time(incident.resolved_at),
@@ -39,6 +44,7 @@ def incident_document(
         "version": incident.version,
         "runbook_url": service.runbook_url if service else None,
         "roster": service.roster if service else None,
+        "work_item": {"id": incident.work_item_id, "url": incident.work_item_url} if incident.work_item_id else None,
     }
     if timeline is not None:
         document["timeline"] = [_event(event) for event in timeline]

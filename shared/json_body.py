@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from shared.errors import InvalidInput, PayloadTooLarge
@@ -27,3 +28,16 @@ def decode_json_object(body: bytes) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise InvalidInput(f"body must be a JSON object, not {type(document).__name__}", code="invalid_json")
     return document
+
+
+def text_field(document: Mapping[str, Any], name: str, limit: int, *, required: bool = True) -> str:
+    """A trimmed, non-empty string field of at most `limit` characters; "" when optional and absent."""
+    value = document.get(name)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or not value.strip():
+        what = "missing" if value is None else repr(value)[:40]
+        raise InvalidInput(f"{name} must be a non-empty string, got {what}")
+    if len(value) > limit:
+        raise InvalidInput(f"{name} is {len(value)} characters; the limit is {limit}")
+    return value.strip()

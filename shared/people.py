@@ -6,12 +6,12 @@ people still work by their display name — an incident must never wait for a co
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from shared.config_file import read_toml
 from shared.errors import ConfigurationError
 
 PEOPLE_FILE = "people.toml"
@@ -52,12 +52,9 @@ class Directory:
 
 def load_directory(config_dir: Path) -> Directory:
     path = config_dir / PEOPLE_FILE
-    if not path.exists():
+    document = read_toml(path)
+    if document is None:
         return Directory()  # optional: without it, everyone is known by display name
-    try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as problem:
-        raise ConfigurationError(f"{path}: not valid TOML: {problem}") from None
     return parse_directory(document, str(path))
 
 

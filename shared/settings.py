@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 # The documented limit of an Azure Monitor alert; also the ceiling for every JSON body we accept.
@@ -16,6 +16,11 @@ class Settings:
     config_dir: Path
     status_page_title: str
     status_page_url: str
+    teams_workflow_url: str = ""  # Teams Workflows webhook for notification cards; empty: not configured
+    azure_devops_org_url: str = ""  # https://dev.azure.com/<organisation>; empty: Boards not configured
+    azure_devops_project: str = ""
+    azure_devops_pat: str = field(default="", repr=False)  # empty: a managed identity token is used instead
+    api_base_url: str = ""  # https://<WEBSITE_HOSTNAME>/api: links to the incident API from work items
 
     @classmethod
     def from_environment(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -25,4 +30,22 @@ class Settings:
             config_dir=Path(env.get("FIREBELL_CONFIG_DIR") or "config"),
             status_page_title=env.get("STATUS_PAGE_TITLE") or "Service status",
             status_page_url=env.get("STATUS_PAGE_URL") or "",
+            teams_workflow_url=(env.get("TEAMS_WORKFLOW_URL") or "").strip(),
+            azure_devops_org_url=(env.get("AZURE_DEVOPS_ORG_URL") or "").strip().rstrip("/"),
+            azure_devops_project=(env.get("AZURE_DEVOPS_PROJECT") or "").strip(),
+            azure_devops_pat=(env.get("AZURE_DEVOPS_PAT") or "").strip(),
+            api_base_url=_api_base_url(env.get("WEBSITE_HOSTNAME") or ""),
         )
+
+    @property
+    def boards_configured(self) -> bool:
+        return bool(self.azure_devops_org_url and self.azure_devops_project)
+
+
+def _api_base_url(hostname: str) -> str:
+    """Azure sets WEBSITE_HOSTNAME to the app's host name (Core Tools: localhost:7071); local hosts speak plain HTTP."""
+    host = hostname.strip().rstrip("/")
+    if not host:
+        return ""
+    scheme = "http" if host.split(":")[0] in ("localhost", "127.0.0.1") else "https"
+    return f"{scheme}://{host}/api"

@@ -21,6 +21,18 @@ FOLLOW_UP_ADDED = "action.added"
 MILESTONE_CORRECTED = "milestone.corrected"
 COMPONENT_STATUS_SET = "component.status_set"  # the status page shows the component as the coordinator says
 PAGE_REQUESTED = "page.requested"  # someone asked Firebell to page a roster or a person
+# Written by notifications and escalations.
+ESCALATION_PAGED = "escalation.paged"  # an escalation step paged someone
+ESCALATION_SKIPPED = "escalation.skipped"  # nobody to page at a step (a gap in the rota, no role holder)
+ESCALATION_STOPPED = "escalation.stopped"  # acknowledged or closed: no more steps
+ESCALATION_EXHAUSTED = "escalation.exhausted"  # every step ran, unacknowledged: the escalation channel was alerted
+REMINDER_SENT = "reminder.sent"  # the promised public update is overdue: commander and comms reminded
+NOTIFICATION_FAILED = "notification.failed"
+NOTIFICATIONS_NOT_CONFIGURED = "notification.not_configured"
+# Written by the workitems queue (Azure Boards).
+WORK_ITEM_CREATED = "workitem.created"  # the incident's work item, or a follow-up's child task, exists in Boards
+WORK_ITEM_UPDATED = "workitem.updated"  # severity, state or a resolution comment carried over
+WORK_ITEM_FAILED = "workitem.failed"  # "work item not created: …", "Azure Boards not configured", …
 
 
 @dataclass(frozen=True)

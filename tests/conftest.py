@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -31,6 +32,17 @@ def sample_bytes(name: str) -> bytes:
 
 def sample_json(name: str) -> dict:
     return json.loads(sample_bytes(name))
+
+
+# Sources of the events the queue consumers (notifications and escalation, Azure Boards) add on their own, moments
+# after a change: tests of what people and monitoring recorded leave them out.
+CONSUMER_SOURCES = ("notifications", "azure-boards")
+
+
+def recorded_kinds(events: list) -> list[str]:
+    """The kinds of timeline events (TimelineEvent or their API documents) written by people, tools and monitoring."""
+    as_dicts = [event if isinstance(event, dict) else vars(event) for event in events]
+    return [event["kind"] for event in as_dicts if event["source"] not in CONSUMER_SOURCES]
 
 
 def wait_until(condition: Callable[[], object], timeout: float = 15.0) -> object:
@@ -71,6 +83,9 @@ def reset_process_caches() -> None:
     context._store_for.cache_clear()
     context._catalog_from.cache_clear()
     context._directory_from.cache_clear()
+    context._schedule_from.cache_clear()
+    context._boards_from.cache_clear()
+    context._escalations_from.cache_clear()
     signing_keys.signing_keys.cache_clear()
 
 
@@ -92,6 +107,16 @@ def clean_environment() -> Iterator[None]:
     yield
     os.environ.clear()
     os.environ.update(saved)
+
+
+TEAMS_TOKEN = base64.b64encode(b"firebell-test-webhook-security-token").decode()
+
+
+@pytest.fixture
+def teams(firebell, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The Teams outgoing-webhook route of a running Firebell that trusts TEAMS_TOKEN."""
+    monkeypatch.setenv("TEAMS_OUTGOING_WEBHOOK_TOKEN", TEAMS_TOKEN)
+    return f"{firebell}/teams"
 
 
 @pytest.fixture

@@ -29,7 +29,8 @@ _COUNTER = ("incident", "counter-incident-number")
 _LEGACY_COUNTER = ("counter", "incident-number")  # where the first release kept it
 _GROUP_PREFIX = "group-"
 _INCIDENT_FIELDS = {f.name: f for f in fields(Incident)}
-_LIST_FIELDS = {"components", "notified", "acknowledged_by", "roles", "component_overrides"}  # tuples, stored as JSON arrays
+# Tuples, stored as JSON arrays.
+_LIST_FIELDS = {"components", "notified", "acknowledged_by", "roles", "component_overrides"}
 _IF_UNCHANGED = {"match_condition": MatchConditions.IfNotModified}
 
 

@@ -81,7 +81,16 @@ def test_health_reports_storage_and_configuration(devhost):
     health = requests.get(f"{devhost.url}/api/health", timeout=10)
     assert (health.status_code, health.json()) == (
         200,
-        {"status": "healthy", "storage": "reachable", "secure_webhook": "off", "configuration": "valid"},
+        {
+            "status": "healthy",
+            "storage": "reachable",
+            "secure_webhook": "off",
+            "configuration": "valid",
+            "boards": "not configured",
+            "notifications": "not configured",
+            "oncall": "ok",
+            "warnings": [],
+        },
     )
 
 

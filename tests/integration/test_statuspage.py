@@ -1,37 +1,142 @@
-"""The statuspage function publishes the site to `$web` in Azurite, coalescing bursts of changes."""
+"""The statuspage function publishes the site to `$web` in Azurite: each file with its headers and the version it
+shows, only the incident pages behind the store, and no render for a message a published render already covers."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from functions.statuspage import SitePublisher
-from shared.adapters.incident_store import IncidentStore
-from shared.alert import parse_alert
-from shared.alert_intake import receive_alert
+from functions.statuspage import CLOCK_SKEW, Refresh, SitePublisher
+from shared.adapters.incident_store import IncidentChanged, IncidentStore
+from shared.adapters.site_publisher import WEB_CONTAINER
 from shared.catalog import load_catalog
-from shared.timeutil import utc_now
-from tests.conftest import ROOT, sample_bytes
+from shared.contention import attempts
+from shared.declaration import parse_declaration
+from shared.declaration_intake import open_declared
+from shared.incident import Incident
+from shared.timeline import PUBLIC_UPDATE, TimelineEvent, event_id
+from shared.timeutil import parse_instant, utc_now
+from tests.conftest import ROOT
+
+CATALOG = load_catalog(ROOT / "config")
 
 
-def test_the_site_is_published_with_its_headers_and_bursts_are_coalesced(storage_account):
-    receive_alert(
-        parse_alert(sample_bytes("59_test_action_metric_static_threshold.json")),
-        load_catalog(ROOT / "config"),
-        IncidentStore(storage_account),
-        utc_now(),
-    )
-    publisher = SitePublisher()
-    before_first_render = utc_now() - timedelta(seconds=2)
-    assert publisher.refresh(before_first_render) == 2  # incidents/INC-1.html and index.html
+def declare(store: IncidentStore, service: str = "checkout", severity: int = 2) -> Incident:
+    """An incident as the API declares it (version 1, one timeline event)."""
+    now = utc_now()
+    fields = {"title": "Card payments fail", "severity": severity, "reporter": "Dana", "service": service}
+    return open_declared(parse_declaration(fields, CATALOG, now), None, store, CATALOG, now).incident
 
-    web = storage_account.container("$web")
-    index = web.get_blob_client("index.html")
-    settings = index.get_blob_properties().content_settings
-    assert (settings.content_type, settings.cache_control) == ("text/html; charset=utf-8", "public, max-age=30")
-    assert b"incidents/INC-1.html" in index.download_blob().readall()
-    assert web.get_blob_client("incidents/INC-1.html").exists()
 
-    # A message enqueued before that render started is already shown: nothing to do.
-    assert publisher.refresh(before_first_render) == 0
-    # A later message renders again, but only the index: INC-1 has not changed since it was published.
-    assert publisher.refresh(utc_now()) == 1
+def post_update(store: IncidentStore, ident: str, words: str, status: str = "identified") -> Incident:
+    """A public update as ChatOps posts one: the incident changes (its version grows) and the timeline records it."""
+    for _ in attempts():
+        now = utc_now()
+        stored = store.load_incident(ident)
+        assert stored is not None
+        changed = stored.incident.changed(
+            now,
+            status=status,
+            latest_update=words,
+            latest_update_at=now,
+            **({"resolved_at": now} if status == "resolved" else {}),
+        )
+        try:
+            store.save_incident(changed, stored.etag, was_open=stored.incident.is_open)
+        except IncidentChanged:
+            continue
+        public_status = "resolved" if status == "resolved" else status
+        store.append_event(
+            TimelineEvent(
+                incident_id=ident,
+                event_id=event_id(now, f"update-{changed.version}"),
+                kind=PUBLIC_UPDATE,
+                at=now,
+                recorded_at=now,
+                actor="Ana",
+                source="teams",
+                text=f"Ana posted a public update: {words}",
+                public=True,
+                data={"status": public_status, "public_text": words},
+            )
+        )
+        return changed
+    raise AssertionError("the incident kept changing")
+
+
+def blob(account, path: str):
+    return account.container(WEB_CONTAINER).get_blob_client(path)
+
+
+def test_every_file_is_published_with_its_headers_and_the_version_it_shows(storage_account):
+    store = IncidentStore(storage_account)
+    declare(store)
+    post_update(store, "INC-1", "We found the faulty card processor.")  # INC-1 is at version 2
+    declare(store, service="build-agents", severity=3)  # INC-2 at version 1
+    publisher = SitePublisher(storage_account)
+    assert publisher.refresh() > 0
+
+    expected = {
+        "index.html": ("text/html; charset=utf-8", "public, max-age=30"),
+        "incidents/INC-1.html": ("text/html; charset=utf-8", "public, max-age=30"),
+        "api/v2/summary.json": ("application/json", "public, max-age=30"),
+        "history.atom": ("application/atom+xml", "public, max-age=60"),
+    }
+    for path, (content_type, cache_control) in expected.items():
+        properties = blob(storage_account, path).get_blob_properties()
+        settings = properties.content_settings
+        assert (settings.content_type.split(";")[0], settings.cache_control) == (
+            content_type.split(";")[0],
+            cache_control,
+        ), path
+        assert properties.metadata["state_version"] == "3", path  # 2 + 1: every incident's version, summed
+    assert blob(storage_account, "incidents/INC-1.html").get_blob_properties().metadata["subject_version"] == "2"
+    assert blob(storage_account, "incidents/INC-2.html").get_blob_properties().metadata["subject_version"] == "1"
+    assert blob(storage_account, "index.html").get_blob_properties().metadata["subject_version"] == "3"
+    (stylesheet,) = [b for b in storage_account.container(WEB_CONTAINER).list_blobs() if b.name.startswith("assets/")]
+    assert stylesheet.content_settings.cache_control == "public, max-age=31536000, immutable"
+    index = blob(storage_account, "index.html").download_blob().readall().decode()
+    assert "incidents/INC-1.html" in index and "We found the faulty card processor." in index
+
+
+def test_only_incident_pages_behind_the_store_are_rendered_again_on_any_instance(storage_account):
+    store = IncidentStore(storage_account)
+    declare(store)
+    declare(store, service="build-agents")
+    first = SitePublisher(storage_account).render_and_publish()
+    assert {"incidents/INC-1.html", "incidents/INC-2.html", "index.html"} <= set(first.written)
+    assert first.written[-1] == "index.html"  # last: it links to everything before it
+
+    post_update(store, "INC-2", "Builds are queued; nothing is lost.")
+    # Another instance, which never published anything, tells from the pages' metadata which one is behind.
+    second = SitePublisher(storage_account).render_and_publish()
+    pages = [path for path in second.written if path.startswith("incidents/")]
+    assert pages == ["incidents/INC-2.html"]
+    assert second.written[-1] == "index.html"
+    assert any(path.startswith("assets/") for path in second.kept)  # the same stylesheet is not uploaded again
+    page = blob(storage_account, "incidents/INC-2.html").download_blob().readall().decode()
+    assert "Builds are queued; nothing is lost." in page
+
+
+def test_a_message_covered_by_a_published_render_costs_no_render_on_any_instance(storage_account):
+    store = IncidentStore(storage_account)
+    declare(store)
+    enqueued = utc_now().replace(microsecond=0) - timedelta(seconds=5)
+    received = utc_now()
+    message = Refresh(received_at=received, inserted_at=enqueued)
+    this, other = SitePublisher(storage_account), SitePublisher(storage_account)
+
+    assert this.refresh(message) > 0
+    assert this.refresh(message) == 0  # the render it waited for began after it was received
+    assert other.refresh(message) == 0  # the other instance reads when the published render began reading
+    assert (this.renders, other.renders) == (1, 0)
+    # A message received after that render began needs a render of its own, on either instance.
+    assert other.refresh(Refresh(received_at=utc_now())) > 0
+    read_at = parse_instant(blob(storage_account, "index.html").get_blob_properties().metadata["read_at"])
+    # A third instance (no renders of its own) trusts another's render for what it received more than CLOCK_SKEW
+    # before that render began reading …
+    third = SitePublisher(storage_account)
+    assert third.refresh(Refresh(received_at=read_at - CLOCK_SKEW - timedelta(milliseconds=100))) == 0
+    assert third.renders == 0
+    # … but not for what came closer to it than the clocks can be trusted.
+    assert third.refresh(Refresh(received_at=read_at - CLOCK_SKEW + timedelta(milliseconds=100))) > 0
+    assert (this.renders, other.renders, third.renders) == (1, 1, 1)

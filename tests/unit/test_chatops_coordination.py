@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
@@ -17,7 +17,6 @@ from shared.chatops_grammar import (
     ScheduleMaintenance,
     SetComponentStatus,
     SetOverride,
-    moment,
     parse_command,
 )
 from shared.incident import Incident
@@ -54,17 +53,12 @@ def _said(text: str) -> Said:
         ("oncall Payments", OnCall("payments")),
         (
             "override payments Alex Kim 2026-12-03T09:00Z +8h",
-            SetOverride("payments", "Alex Kim", datetime(2026, 12, 3, 9, 0, tzinfo=UTC), timedelta(hours=8)),
+            SetOverride("payments", "Alex Kim", "2026-12-03T09:00Z", "+8h"),
         ),
-        ("override payments Priya now +2d", SetOverride("payments", "Priya", timedelta(0), timedelta(days=2))),
+        ("override payments Priya now +2d", SetOverride("payments", "Priya", "now", "+2d")),
         (
             "maintenance checkout,search 2026-12-03T01:00Z +90m Database upgrade",
-            ScheduleMaintenance(
-                ("checkout", "search"),
-                datetime(2026, 12, 3, 1, 0, tzinfo=UTC),
-                timedelta(minutes=90),
-                "Database upgrade",
-            ),
+            ScheduleMaintenance(("checkout", "search"), "2026-12-03T01:00Z", "+90m", "Database upgrade"),
         ),
         ("maintenance list", ListMaintenances()),
         ("maintenance cancel mnt-003", CancelMaintenance("MNT-3")),
@@ -79,20 +73,15 @@ def test_coordination_commands_parse_into_exact_values(text, command):
     [
         ("component INC-7 broken Checkout", "component needs an incident id, a status and a component"),
         ("page INC-7", "page needs who to page"),
-        ("override payments Alex 2026-12-03T09:00 +8h", "give the time with its zone"),
+        ("override payments Alex 2026-12-03T09:00Z +8h" + "h" * 40, "a time is 43 characters"),
         ("override payments 2026-12-03T09:00Z +8h", "override needs a roster, a person"),
-        ("maintenance checkout tomorrow +2h Upgrade", "maintenance needs the services"),
+        ("maintenance checkout +2h", "maintenance needs the services"),
         ("maintenance cancel INC-3", "maintenance needs the services"),
     ],
 )
 def test_malformed_coordination_commands_say_what_they_need(text, problem):
     command = parse_command(text)
     assert isinstance(command, Invalid) and command.problem.startswith(problem)
-
-
-def test_a_relative_time_counts_from_the_moment_it_is_measured_from():
-    assert moment(timedelta(hours=8), NOW) == NOW + timedelta(hours=8)
-    assert moment(NOW, NOW - timedelta(days=1)) == NOW
 
 
 def test_the_coordinator_sets_and_clears_a_components_public_status():

@@ -60,9 +60,22 @@ def test_the_devhost_reads_every_function_from_the_apps_own_registry():
         "declare_incident": "httpTrigger",
         "list_incidents": "httpTrigger",
         "get_incident": "httpTrigger",
+        "teams": "httpTrigger",
+        "oncall": "httpTrigger",
+        "oncall_calendar": "httpTrigger",
+        "set_oncall_override": "httpTrigger",
+        "list_oncall_overrides": "httpTrigger",
+        "declare_maintenance": "httpTrigger",
+        "list_maintenances": "httpTrigger",
+        "get_maintenance": "httpTrigger",
+        "cancel_maintenance": "httpTrigger",
+        "cancel_maintenance_post": "httpTrigger",
         "statuspage": "queueTrigger",
         "statuspage_hourly": "timerTrigger",
-        "teams": "httpTrigger",
+        "notifications": "queueTrigger",
+        "escalations": "queueTrigger",
+        "reminders": "timerTrigger",
+        "workitems": "queueTrigger",
     }
     (alerts,) = [spec for spec in by_trigger(specs, "httpTrigger") if spec.name == "alerts"]
     assert alerts.trigger["route"] == "alerts" and alerts.trigger["authLevel"] == "FUNCTION"

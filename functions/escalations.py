@@ -1,0 +1,339 @@
+"""The `escalations` queue and the reminders timer.
+
+Escalation runs on DELAYED queue messages, not polling: each message is one step of the incident's policy. The step
+checks for an acknowledgement (then stops), resolves who to page (on call now in the step's roster layer, overrides
+included; the incident commander; a named person), posts the paged card, records it on the timeline, adds the person
+to the incident's "who knows", and enqueues the next step to become visible after the step's wait. Nobody to page
+(a gap) skips to the next step at once. The ledger's claim per (incident, round, step) makes a second message for
+the same step a no-op.
+
+The reminders timer (every minute) reminds the commander and communications coordinator when a promised public
+update is overdue, and alerts the roster's escalation channel once when every step ran and nobody acknowledged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import azure.functions as func
+
+from functions import context
+from functions.notifications import ESCALATIONS_QUEUE, MAX_DEQUEUE_COUNT, REFUSED, SENT, Notifier, person_named
+from shared import escalation as policy_rules
+from shared import notification_card as cards
+from shared.adapters import storage
+from shared.adapters.escalation_ledger import Claim
+from shared.adapters.teams_workflow import WorkflowError
+from shared.errors import ConfigurationError, InvalidInput, NotFound
+from shared.escalation import (
+    PERSON,
+    ROLE,
+    ROSTER_LAYER,
+    EscalationPolicy,
+    EscalationStep,
+    Position,
+    StepMessage,
+)
+from shared.incident import Incident
+from shared.people import Person
+from shared.roles import COMMANDER, COMMS, holders
+from shared.timeline import (
+    ESCALATION_EXHAUSTED,
+    ESCALATION_PAGED,
+    ESCALATION_SKIPPED,
+    ESCALATION_STOPPED,
+    REMINDER_SENT,
+)
+from shared.timeutil import iso, utc_now
+
+bp = func.Blueprint()
+log = logging.getLogger("firebell.escalations")
+
+# Settled step states in the ledger.
+PAGED, SKIPPED, STOPPED, FAILED = "paged", "skipped", "stopped", "failed"
+
+
+@bp.function_name("escalations")
+@bp.queue_trigger(arg_name="message", queue_name="escalations", connection="AzureWebJobsStorage")
+def on_step(message: func.QueueMessage) -> None:
+    try:
+        step = StepMessage.from_json(json.loads(message.get_body()))
+    except (ValueError, UnicodeDecodeError, InvalidInput) as problem:
+        log.error("escalations: message %s dropped: %s", message.id, getattr(problem, "detail", problem))
+        return
+    run_step(step, message.id or "", message.dequeue_count or 1, utc_now())
+
+
+@bp.function_name("reminders")
+@bp.timer_trigger(arg_name="timer", schedule="0 * * * * *", run_on_startup=False)
+def reminders(timer: func.TimerRequest) -> None:
+    remind(utc_now())
+
+
+# --- escalation steps -------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class StepRun:
+    """What one message did: each step it ran with its outcome, and the next step's queue message (whose
+    `next_visible_on` shows the wait), if it scheduled one."""
+
+    steps: list[tuple[Position, str]] = field(default_factory=list)
+    scheduled: Any | None = None
+
+
+def run_step(
+    message: StepMessage, message_id: str, dequeue_count: int, now: datetime, notifier: Notifier | None = None
+) -> StepRun:
+    """Run the step (and, past gaps, the steps after it at once)."""
+    notifier = notifier or Notifier.from_context()
+    run = StepRun()
+    stored = notifier.store.load_incident(message.incident)
+    if stored is None:
+        log.warning("escalations: %s does not exist; step dropped", message.incident)
+        return run
+    incident = stored.incident
+    policy = _policy(message, incident)
+    position: Position | None = message.position
+    while position is not None:
+        if not _claimed(notifier, incident.id, position, message_id, now):
+            break
+        outcome, run.scheduled = _one_step(notifier, message, policy, position, incident, dequeue_count, now)
+        run.steps.append((position, outcome))
+        if outcome != SKIPPED:
+            break
+        # A gap: the next step at once, under the same message (its claim is ours too).
+        position = policy_rules.next_position(policy, position)
+        if position is None:
+            notifier.ledger.mark_chain_end(incident.id, policy.id, now)
+    return run
+
+
+def _claimed(notifier: Notifier, incident_id: str, position: Position, message_id: str, now: datetime) -> bool:
+    claim = notifier.ledger.claim_step(incident_id, position, message_id, now)
+    if claim is Claim.OURS:
+        return True
+    record = notifier.ledger.step(incident_id, position)
+    if claim is Claim.DONE and record is not None and record.message_id == message_id and record.state == SKIPPED:
+        return True  # this message skipped it before failing further on: carry on past it (settled states stay)
+    log.info("escalations: %s %s is %s; this message does nothing", incident_id, position.key(), claim.value)
+    return False
+
+
+def _one_step(
+    notifier: Notifier,
+    message: StepMessage,
+    policy: EscalationPolicy,
+    position: Position,
+    incident: Incident,
+    dequeue_count: int,
+    now: datetime,
+) -> tuple[str, Any | None]:
+    """(outcome, the next step's queue message if one was scheduled)."""
+    record = notifier.ledger.step(incident.id, position)
+    if record is not None and record.state == SKIPPED:
+        return SKIPPED, None  # settled by an earlier attempt of this message
+    latest = notifier.store.get_incident(incident.id) or incident  # an ack may have come since the message left
+    reason = policy_rules.stop_reason(latest)
+    if reason is not None:
+        notifier.record(
+            incident.id,
+            ESCALATION_STOPPED,
+            policy_rules.stopped_text(reason),
+            now,
+            f"escalation-{position.key()}-stopped",
+            {"round": position.round, "step": position.step, "policy": policy.id},
+            named_at=message.due,
+        )
+        notifier.ledger.settle_step(incident.id, position, STOPPED, now, detail=reason)
+        return STOPPED, None
+    step = policy_rules.step_at(policy, position)
+    if step is None:  # the policy lost steps since this message was sent
+        notifier.ledger.settle_step(incident.id, position, STOPPED, now, detail="step no longer in the policy")
+        return STOPPED, None
+    service_roster = _service_roster(latest)
+    why = policy_rules.why(policy, position, service_roster)
+    data: dict[str, Any] = {"round": position.round, "step": position.step, "policy": policy.id}
+    url = notifier.channel(latest)
+    if url is None:
+        # Nobody can be paged at all: the timeline says so once (not once per step), and escalation ends here.
+        notifier.not_configured(latest, now)
+        notifier.ledger.settle_step(incident.id, position, STOPPED, now, detail="notifications not configured")
+        return STOPPED, None
+    person, problem = _target(step, latest, service_roster, now)
+    if person is None:
+        text = policy_rules.gap_text(f"({why})", problem)
+        discriminator = f"escalation-{position.key()}-skipped"
+        notifier.record(incident.id, ESCALATION_SKIPPED, text, now, discriminator, data, named_at=message.due)
+        notifier.ledger.settle_step(incident.id, position, SKIPPED, now, detail=problem)
+        return SKIPPED, None
+    card = cards.paged_card(latest, cards.Recipient.of(person), why, notifier.links(latest))
+    gave_up: WorkflowError | None = None
+    try:
+        sent = notifier.send_once(latest, f"page-{position.key()}", url, card, now, dequeue_count)
+    except WorkflowError as failure:
+        if dequeue_count < MAX_DEQUEUE_COUNT:
+            raise  # delivered again after the visibility timeout; the claim is still this message's
+        # The last delivery: the timeline says so (send_once wrote it), and escalation goes on to the next step.
+        gave_up, sent = failure, REFUSED
+    outcome = FAILED if sent == REFUSED else PAGED
+    if outcome == PAGED:
+        notifier.record(
+            incident.id,
+            ESCALATION_PAGED,
+            policy_rules.paged_text(person.name, why),
+            now,
+            f"escalation-{position.key()}-paged",
+            {**data, "person": person.name},
+            named_at=message.due,
+        )
+        notifier.add_notified(incident.id, [person.name], now)
+    scheduled = _schedule_next(notifier, message, policy, position, now)
+    notifier.ledger.settle_step(incident.id, position, outcome, now, person=person.name)
+    if gave_up is not None:
+        raise gave_up  # the message goes to the poison queue for an operator to see; the next step is queued
+    return outcome, scheduled
+
+
+def _schedule_next(
+    notifier: Notifier, message: StepMessage, policy: EscalationPolicy, position: Position, now: datetime
+) -> Any | None:
+    """The next step becomes visible on the queue after this step's wait; after the last, the chain's end is noted
+    for the reminders timer."""
+    wait = policy_rules.wait_after(policy, position)
+    following = policy_rules.next_position(policy, position)
+    if following is None:
+        notifier.ledger.mark_chain_end(message.incident, policy.id, now + wait)
+        return None
+    step = StepMessage(message.incident, policy.id, following, now + wait)
+    return (
+        storage.account()
+        .queue(ESCALATIONS_QUEUE)
+        .send_message(json.dumps(step.to_json()), visibility_timeout=policy_rules.visibility_seconds(wait))
+    )
+
+
+def _policy(message: StepMessage, incident: Incident) -> EscalationPolicy:
+    config = context.escalations()
+    # The message's policy, so one escalation follows one policy even if the severity changes half-way.
+    return config.policy(message.policy) or config.policy_for(incident.service, incident.severity)
+
+
+def _service_roster(incident: Incident) -> str | None:
+    service = context.catalog().service(incident.service)
+    return service.roster if service else None
+
+
+def _target(
+    step: EscalationStep, incident: Incident, service_roster: str | None, now: datetime
+) -> tuple[Person | None, str]:
+    """(whom the step pages, or None and why nobody)."""
+    if step.notify == ROSTER_LAYER:
+        roster = step.roster or service_roster
+        if roster is None:
+            return None, f"service {incident.service} names no roster"
+        return who_is_on_call(roster, step.target, now)
+    if step.notify == ROLE:
+        holder = holders(incident, step.target)
+        if not holder:
+            return None, f"nobody is incident {step.target} yet"
+        return person_named(holder[0]), ""
+    if step.notify == PERSON:
+        return person_named(step.target), ""
+    return None, f"unknown step kind {step.notify}"
+
+
+def who_is_on_call(roster: str, layer: str, at: datetime) -> tuple[Person | None, str]:
+    """Whoever is on call in the roster's layer at `at`, overrides included; else None and the reason (a gap)."""
+    from shared.oncall import on_call
+
+    try:
+        schedule = context.schedule()
+        found = on_call(schedule, roster, layer, at, _overrides(roster, at))
+    except (ConfigurationError, NotFound) as problem:
+        return None, problem.detail
+    if found is None:
+        return None, f"nobody is on call in {roster} {layer} (a gap in the schedule)"
+    return found, ""
+
+
+def _overrides(roster: str, at: datetime) -> list[Any]:
+    return context.override_store().overlapping(roster, at, at + timedelta(seconds=1))
+
+
+# --- reminders --------------------------------------------------------------------------------------------------------
+
+
+def remind(now: datetime, notifier: Notifier | None = None) -> list[str]:
+    """One pass of the reminders timer; returns what it sent, e.g. ["INC-7 reminder", "INC-8 exhausted"]."""
+    notifier = notifier or Notifier.from_context()
+    sent: list[str] = []
+    for incident in notifier.store.list_incidents():
+        if not incident.is_open:
+            continue
+        try:
+            if incident.next_update_at is not None and incident.next_update_at <= now:
+                sent += _overdue_update(notifier, incident, now)
+            if policy_rules.stop_reason(incident) is None:
+                sent += _exhausted(notifier, incident, now)
+        except Exception:
+            # One incident's trouble must not keep the others from their reminders; the next tick tries again.
+            log.exception("reminders: %s could not be reminded; next tick tries again", incident.id)
+    return sent
+
+
+def _overdue_update(notifier: Notifier, incident: Incident, now: datetime) -> list[str]:
+    assert incident.next_update_at is not None
+    promised = incident.next_update_at
+    key = f"reminder-{iso(promised)}"
+    if notifier.ledger.sent(incident.id, key):
+        return []
+    url = notifier.channel(incident)
+    if url is None:
+        notifier.not_configured(incident, now)
+        return []
+    names = [*holders(incident, COMMANDER), *holders(incident, COMMS)]
+    recipients = [cards.Recipient.of(person_named(name)) for name in dict.fromkeys(names)]
+    card = cards.reminder_card(incident, recipients, promised, now, notifier.links(incident))
+    # A failure raises (the next tick retries; the timeline is not filled with one failure a minute).
+    if notifier.send_once(incident, key, url, card, now, dequeue_count=1) != SENT:
+        return []
+    whom = ", ".join(dict.fromkeys(names)) or "the channel (no commander or communications coordinator assigned)"
+    notifier.record(
+        incident.id,
+        REMINDER_SENT,
+        f"reminded {whom}: the public update promised for {iso(promised)} is overdue",
+        now,
+        f"reminder-{iso(promised)}",
+        {"promised": iso(promised), "people": list(dict.fromkeys(names))},
+    )
+    return [f"{incident.id} reminder"]
+
+
+def _exhausted(notifier: Notifier, incident: Incident, now: datetime) -> list[str]:
+    end = notifier.ledger.chain_end(incident.id)
+    if end is None or end[1] > now or notifier.ledger.sent(incident.id, cards.EXHAUSTED):
+        return []
+    policy_id, due = end
+    policy = context.escalations().policy(policy_id)
+    why = policy_rules.exhausted_text(policy) if policy else f"every step of escalation policy {policy_id} ran"
+    url = notifier.escalation_channel(incident)
+    if url is None:
+        notifier.not_configured(incident, now)
+        return []
+    card = cards.exhausted_card(incident, why, incident.notified, notifier.links(incident))
+    if notifier.send_once(incident, cards.EXHAUSTED, url, card, now, dequeue_count=1) != SENT:
+        return []
+    notifier.record(
+        incident.id,
+        ESCALATION_EXHAUSTED,
+        f"escalation exhausted: {why}; the escalation channel was alerted",
+        now,
+        "escalation-exhausted",
+        {"policy": policy_id, "due": iso(due)},
+    )
+    return [f"{incident.id} exhausted"]

@@ -1,0 +1,191 @@
+"""On-call over HTTP: who is on call now and next (GET /api/oncall), a roster's calendar feed
+(GET /api/oncall/{roster}.ics) and overrides (POST and GET /api/oncall/overrides).
+
+Each request reads only the overrides that overlap the time it asks about; everything else is the schedule
+loaded once per process and pure functions over it.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+import azure.functions as func
+
+from functions import context
+from functions.http_edge import http_endpoint, json_response
+from shared.errors import InvalidInput
+from shared.json_body import decode_json_object
+from shared.oncall import HORIZON, LOOKBACK, Shift, now_and_next, shifts
+from shared.oncall_health import Problem, roster_problems
+from shared.override import Override, parse_override
+from shared.people import Person
+from shared.schedule import Roster, Schedule
+from shared.timeutil import iso, parse_instant, utc_now
+
+bp = func.Blueprint()
+log = logging.getLogger("firebell.oncall")
+
+DEFAULT_LISTING = timedelta(days=28)
+MAX_LISTING = timedelta(days=400)
+
+
+@bp.function_name("oncall")
+@bp.route(route="oncall", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@http_endpoint
+def oncall(req: func.HttpRequest) -> func.HttpResponse:
+    """Per roster and layer: the shift now and the next one, and the roster's problems. `?at=` asks about another
+    instant; `?roster=` about one roster."""
+    at = _instant(req.params.get("at"), "at") or utc_now()
+    schedule = context.schedule()
+    wanted = req.params.get("roster")
+    rosters = [schedule.roster(wanted)] if wanted else list(schedule.rosters)
+    store = context.override_store()
+    reach = max(HORIZON, timedelta(days=schedule.health.gap_days))
+    documents = []
+    for roster in rosters:
+        overrides = store.overlapping(roster.id, at - LOOKBACK, at + reach)
+        documents.append(_roster_document(schedule, roster, at, overrides))
+    return json_response(200, {"at": iso(at), "rosters": documents})
+
+
+@bp.function_name("oncall_calendar")
+@bp.route(route="oncall/{roster}.ics", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@http_endpoint
+def oncall_calendar(req: func.HttpRequest) -> func.HttpResponse:
+    """The next `weeks` (default: oncall.toml [calendar] weeks) of every layer's shifts, overrides applied."""
+    from shared.oncall_calendar import roster_calendar  # icalendar loads only for calendar requests (~120 ms)
+
+    now = utc_now()
+    at = _instant(req.params.get("at"), "at") or now
+    schedule = context.schedule()
+    roster = schedule.roster(req.route_params.get("roster", ""))
+    weeks = _weeks(req.params.get("weeks"), schedule.calendar_weeks)
+    # Looking back finds the real start of the shift in progress, so its UID is the same in every refresh.
+    start, end = at - LOOKBACK, at + timedelta(weeks=weeks)
+    overrides = context.override_store().overlapping(roster.id, start, end)
+    found: list[Shift] = []
+    for layer in roster.layers:
+        found += [s for s in shifts(schedule, roster.id, layer.name, start, end, overrides) if s.end > at]
+    body = roster_calendar(roster, sorted(found, key=lambda s: (s.start, s.layer)), now)
+    return func.HttpResponse(
+        body,
+        status_code=200,
+        mimetype="text/calendar",
+        charset="utf-8",
+        headers={"Content-Disposition": f'inline; filename="{roster.id}.ics"'},
+    )
+
+
+@bp.function_name("set_oncall_override")
+@bp.route(route="oncall/overrides", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+@http_endpoint
+def set_oncall_override(req: func.HttpRequest) -> func.HttpResponse:
+    """Put someone on call: JSON roster, person, start, end; optional layer (primary) and created_by."""
+    now = utc_now()
+    override = parse_override(decode_json_object(req.get_body()), context.schedule(), context.people(), now)
+    stored = context.override_store().add(override)
+    log.info(
+        "override %s: %s %s covered %s → %s", stored.id, stored.roster, stored.layer, iso(stored.start), iso(stored.end)
+    )
+    return json_response(201, override_document(stored))
+
+
+@bp.function_name("list_oncall_overrides")
+@bp.route(route="oncall/overrides", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@http_endpoint
+def list_oncall_overrides(req: func.HttpRequest) -> func.HttpResponse:
+    """Overrides overlapping [from, to) (default: now to four weeks on), newest first; `?roster=` for one roster."""
+    start = _instant(req.params.get("from"), "from") or utc_now()
+    end = _instant(req.params.get("to"), "to") or start + DEFAULT_LISTING
+    if not start < end <= start + MAX_LISTING:
+        raise InvalidInput(f"to must be after from and at most {MAX_LISTING.days} days later")
+    schedule = context.schedule()
+    wanted = req.params.get("roster")
+    rosters = [schedule.roster(wanted)] if wanted else list(schedule.rosters)
+    store = context.override_store()
+    found = [override for roster in rosters for override in store.overlapping(roster.id, start, end)]
+    return json_response(200, {"from": iso(start), "to": iso(end), "overrides": [override_document(o) for o in found]})
+
+
+def current_warnings(with_overrides: bool) -> list[str]:
+    """Every roster's problems from now on, as sentences for /api/health; overrides are read when storage is
+    known to answer (they can fill gaps)."""
+    schedule, now = context.schedule(), utc_now()
+    store = context.override_store() if with_overrides else None
+    reach = timedelta(days=schedule.health.gap_days)
+    found: list[Problem] = []
+    for roster in schedule.rosters:
+        overrides = store.overlapping(roster.id, now, now + reach) if store else []
+        found += roster_problems(schedule, roster, now, overrides)
+    return [problem.detail for problem in found]
+
+
+def _roster_document(schedule: Schedule, roster: Roster, at: datetime, overrides: list[Override]) -> dict[str, Any]:
+    layers = []
+    for layer in roster.layers:
+        current, following = now_and_next(schedule, roster.id, layer.name, at, overrides)
+        layers.append({"layer": layer.name, "now": _shift_document(current), "next": _shift_document(following)})
+    return {
+        "id": roster.id,
+        "name": roster.name,
+        "time_zone": roster.time_zone,
+        "layers": layers,
+        "problems": [_problem_document(p) for p in roster_problems(schedule, roster, at, overrides)],
+    }
+
+
+def _shift_document(shift: Shift | None) -> dict[str, Any] | None:
+    if shift is None:
+        return None
+    return {
+        "person": person_document(shift.person),
+        "start": iso(shift.start),
+        "end": iso(shift.end),
+        "override": shift.override,
+    }
+
+
+def _problem_document(problem: Problem) -> dict[str, Any]:
+    return {
+        "kind": problem.kind,
+        "layer": problem.layer,
+        "detail": problem.detail,
+        "start": iso(problem.start) if problem.start else None,
+        "end": iso(problem.end) if problem.end else None,
+    }
+
+
+def person_document(person: Person) -> dict[str, Any]:
+    return {"name": person.name, "email": person.email, "time_zone": person.time_zone}
+
+
+def override_document(override: Override) -> dict[str, Any]:
+    return {
+        "id": override.id,
+        "roster": override.roster,
+        "layer": override.layer,
+        "person": person_document(override.person),
+        "start": iso(override.start),
+        "end": iso(override.end),
+        "created_at": iso(override.created_at),
+        "created_by": override.created_by,
+    }
+
+
+def _instant(text: str | None, name: str) -> datetime | None:
+    if text is None or not text.strip():
+        return None
+    try:
+        return parse_instant(text.strip())
+    except (ValueError, OverflowError):
+        raise InvalidInput(f"{name} {text[:40]!r} is not an ISO 8601 instant, e.g. 2026-12-03T09:00:00Z") from None
+
+
+def _weeks(text: str | None, fallback: int) -> int:
+    if text is None:
+        return fallback
+    if not text.strip().isdigit() or not 1 <= int(text) <= 52:
+        raise InvalidInput(f"weeks must be a whole number from 1 to 52, got {text[:20]!r}")
+    return int(text)

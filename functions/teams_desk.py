@@ -1,0 +1,95 @@
+"""Teams commands about the team rather than one incident — `oncall`, `override`, `maintenance` — read and write
+the on-call schedule, overrides and maintenances through the same cores as the HTTP API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from functions import context
+from functions.maintenances import (
+    CANCELLED,
+    DECLARED,
+    announce,
+    cancel_maintenance,
+    declare_maintenance,
+    maintenance_store,
+)
+from shared import chatops_grammar as grammar
+from shared.chatops import Decision, Said
+from shared.chatops_desk import maintenance_reply, maintenances_reply, oncall_reply, override_reply
+from shared.errors import InvalidInput, NotFound
+from shared.oncall import HORIZON, LOOKBACK, now_and_next
+from shared.override import known_person, new_override, parse_when
+from shared.teams_reply import plain, text_reply
+from shared.timeutil import iso
+
+DESK_COMMANDS = (
+    grammar.OnCall,
+    grammar.SetOverride,
+    grammar.ScheduleMaintenance,
+    grammar.ListMaintenances,
+    grammar.CancelMaintenance,
+)
+
+
+def answer(command: grammar.Command, said: Said) -> Decision:
+    """The reply to a desk command; refusals (unknown roster, bad times, …) are replies too, never errors."""
+    try:
+        return Decision(_reply(command, said))
+    except (InvalidInput, NotFound) as refusal:
+        return Decision(text_reply(plain(refusal.detail)))
+
+
+def _reply(command: grammar.Command, said: Said) -> dict:
+    now = said.at
+    match command:
+        case grammar.OnCall(roster=wanted):
+            schedule = context.schedule()
+            rosters = [schedule.roster(wanted)] if wanted else list(schedule.rosters)
+            store = context.override_store()
+            found = []
+            for roster in rosters:
+                overrides = store.overlapping(roster.id, now - LOOKBACK, now + HORIZON)
+                layers = [
+                    (layer.name, *now_and_next(schedule, roster.id, layer.name, now, overrides))
+                    for layer in roster.layers
+                ]
+                found.append((roster, layers))
+            return oncall_reply(now, found)
+        case grammar.SetOverride(roster=roster, person=person, start=start_text, end=end_text):
+            people = context.people()
+            zone = known_person(people, person).time_zone
+            start = parse_when(start_text, zone, now, "from")
+            end = parse_when(end_text, zone, start, "until")  # "+8h" counts from the start
+            override = new_override(
+                context.schedule(), people, roster=roster, person=person, start=start, end=end, now=now,
+                created_by=said.speaker,
+            )  # fmt: skip
+            return override_reply(context.override_store().add(override))
+        case grammar.ScheduleMaintenance(services=services, start=start_text, end=end_text, text=words):
+            start = _public_time(start_text, now, "from")
+            fields = {
+                "name": words,
+                "components": list(services),
+                "scheduled_for": iso(start),
+                "scheduled_until": iso(_public_time(end_text, start, "until")),
+            }
+            # The Teams message id makes a redelivered message declare nothing new.
+            declared = declare_maintenance(maintenance_store(), context.catalog(), fields, now, said.message_id)
+            announce(declared.maintenance, now, DECLARED)
+            return maintenance_reply(declared.maintenance, now, "Scheduled")
+        case grammar.ListMaintenances():
+            return maintenances_reply(maintenance_store().list_maintenances(), now)
+        case grammar.CancelMaintenance(maintenance_id=ident):
+            cancelled = cancel_maintenance(maintenance_store(), ident, now)
+            announce(cancelled, now, CANCELLED)
+            return maintenance_reply(cancelled, now, "Cancelled")
+    raise AssertionError(f"not a desk command: {command!r}")
+
+
+def _public_time(text: str, base: datetime, what: str) -> datetime:
+    """Maintenance times are public: `now`, `+2h` or an instant WITH its zone — customers are everywhere."""
+    moment = parse_when(text, "UTC", base, what)
+    if text.strip()[:1].isdigit() and datetime.fromisoformat(text.strip()).tzinfo is None:
+        raise InvalidInput(f"{what} {text[:40]!r} has no time zone; add one, e.g. {text.strip()}Z")
+    return moment

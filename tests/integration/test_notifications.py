@@ -1,0 +1,522 @@
+"""Notification cards reach the Teams channel through a local Workflows stand-in, over real HTTP and Azurite.
+
+The sender honours 429 Retry-After (checked on the stand-in's arrival times), retries 5xx with backoff, gives up on
+refusals at once and shares one rate limiter across threads; the notifications function posts each card once per
+event however often its message arrives, says on the timeline when cards cannot be sent, and starts escalation when
+an incident opens.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import requests
+
+from functions import context
+from functions.notifications import ChangeMessage, Notifier, channel_url, notify
+from shared.adapters.escalation_ledger import EscalationLedger
+from shared.adapters.incident_store import IncidentStore
+from shared.adapters.teams_workflow import (
+    RequestLimiter,
+    WorkflowRejected,
+    WorkflowSender,
+    WorkflowUnavailable,
+    retry_after_seconds,
+)
+from shared.alert import parse_alert
+from shared.alert_intake import receive_alert
+from shared.chatops import Said
+from shared.chatops_grammar import parse_command
+from shared.chatops_intake import handle
+from shared.escalation import StepMessage
+from shared.notification_card import Recipient, encode, paged_card
+from shared.timeline import PAGE_REQUESTED, TimelineEvent, event_id
+from tests.conftest import ROOT, sample_json
+from tests.standins.workflow_server import WorkflowServer
+
+# A Wednesday: the test schedule's secondary layer covers Mondays only, so now it has a gap.
+WEDNESDAY = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
+STATUS_PAGE = "https://status.example.com/"
+ONCALL = """
+[[roster]]
+id = "payments"
+name = "Payments"
+  [[roster.layer]]
+  name = "primary"
+    [[roster.layer.rotation]]
+    name = "all week"
+    kind = "weekly"
+    members = ["Tim Jones"]
+    handoff_weekday = "monday"
+    handoff_time = "09:00"
+    start = 2026-01-05
+  [[roster.layer]]
+  name = "secondary"
+    [[roster.layer.rotation]]
+    name = "mondays"
+    kind = "weekly"
+    members = ["Larry Brown"]
+    handoff_weekday = "monday"
+    handoff_time = "09:00"
+    start = 2026-01-05
+    windows = ["mon 00:00 - tue 00:00"]
+
+[[roster]]
+id = "platform"
+name = "Platform"
+  [[roster.layer]]
+  name = "primary"
+    [[roster.layer.rotation]]
+    name = "all week"
+    kind = "weekly"
+    members = ["Aiko Tanaka"]
+    handoff_weekday = "monday"
+    handoff_time = "09:00"
+    start = 2026-01-05
+"""
+# Waits are tiny so tests stay quick; a queue's visibility delay is whole seconds (1.5 s → 2 s).
+ESCALATIONS = """
+[policy.quick]
+rounds = 2
+steps = [
+  { roster_layer = "primary", wait_minutes = 0.025 },
+  { roster_layer = "secondary" },
+  { person = "Priya Raman" },
+]
+
+[policy.once]
+steps = [{ roster_layer = "primary" }]
+
+[[route]]
+severities = [4]
+policy = "once"
+
+[default]
+policy = "quick"
+"""
+
+
+SERVICES = """
+[default]
+component = "Other services"
+roster = "platform"
+
+[[service]]
+id = "checkout"
+component = "Checkout"
+roster = "payments"
+runbook_url = "https://runbooks.example.com/checkout"
+resource_groups = ["test-RG"]
+"""
+PEOPLE = """
+[[person]]
+name = "Tim Jones"
+email = "tim.jones@example.com"
+
+[[person]]
+name = "Larry Brown"
+email = "larry.brown@example.com"
+
+[[person]]
+name = "Priya Raman"
+email = "priya.raman@example.com"
+
+[[person]]
+name = "Aiko Tanaka"
+email = "aiko.tanaka@example.com"
+"""
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path) -> Path:
+    """A catalog, people and schedule whose answers the tests know, and escalation waits of a second or two."""
+    folder = tmp_path / "config"
+    folder.mkdir()
+    for name, text in (
+        ("services.toml", SERVICES),
+        ("people.toml", PEOPLE),
+        ("oncall.toml", ONCALL),
+        ("escalations.toml", ESCALATIONS),
+    ):
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def workflow() -> Iterator[WorkflowServer]:
+    with WorkflowServer() as server:
+        yield server
+
+
+@pytest.fixture
+def notifying(storage_account, workflow, config_dir, monkeypatch) -> IncidentStore:
+    """Storage, the Workflows stand-in as TEAMS_WORKFLOW_URL and the test configuration."""
+    monkeypatch.setenv("FIREBELL_CONFIG_DIR", str(config_dir))
+    monkeypatch.setenv("TEAMS_WORKFLOW_URL", workflow.url)
+    monkeypatch.setenv("STATUS_PAGE_URL", STATUS_PAGE)
+    context._escalations_from.cache_clear()
+    return IncidentStore(storage_account)
+
+
+def fast_sender() -> WorkflowSender:
+    return WorkflowSender(RequestLimiter(), attempts=3, backoff_seconds=0.01)
+
+
+def notifier() -> Notifier:
+    return Notifier.from_context(fast_sender())
+
+
+def alert(alert_id: str = "alert-1", severity: str = "Sev1") -> bytes:
+    document = sample_json("59_test_action_metric_static_threshold.json")
+    document["data"]["essentials"].update(
+        alertId=alert_id, severity=severity, alertRule="checkout-latency", firedDateTime="2026-12-02T09:58:00Z"
+    )
+    return json.dumps(document).encode()
+
+
+def open_incident(store: IncidentStore, severity: str = "Sev1") -> tuple[str, tuple[str, ...]]:
+    intake = receive_alert(parse_alert(alert(severity=severity)), context.catalog(), store, WEDNESDAY)
+    assert intake.incident_id == "INC-1"
+    return intake.incident_id, intake.event_ids
+
+
+def say(store: IncidentStore, text: str, who: str = "Tim Jones", minute: int = 1) -> tuple[str, ...]:
+    """A Teams command through the real ChatOps path; returns the event ids it wrote (as teams.py announces them)."""
+    at = WEDNESDAY + timedelta(minutes=minute)
+    decision = handle(parse_command(text), Said(text, who, at, f"msg-{minute}"), store, context.catalog(), "")
+    return tuple(event.event_id for event in decision.events)
+
+
+def escalation_messages(storage_account) -> list[StepMessage]:
+    queue = storage_account.queue("escalations")
+    return [StepMessage.from_json(json.loads(m.content)) for m in queue.receive_messages(max_messages=32)]
+
+
+def facts(card: dict) -> dict[str, str]:
+    factset = next(item for item in card["body"] if item["type"] == "FactSet")
+    return {fact["title"]: fact["value"] for fact in factset["facts"]}
+
+
+def headline(card: dict) -> str:
+    return card["body"][1]["text"]
+
+
+# --- the sender -------------------------------------------------------------------------------------------------------
+
+
+def test_a_429_is_retried_after_its_retry_after_and_the_card_then_arrives(workflow):
+    workflow.fail_next(429, retry_after="1")
+    body = encode(paged_card_message())
+    fast_sender().post(workflow.url, body)
+    first, second = workflow.requests()
+    assert (first.status, second.status) == (429, 202)
+    assert second.arrived - first.arrived >= 1.0  # the stand-in's own clock: the pause Retry-After asked for
+    assert second.body == body
+
+
+def test_server_errors_are_retried_with_backoff_then_reported_as_unavailable(workflow):
+    workflow.fail_next(500, times=2, body="oops")
+    fast_sender().post(workflow.url, encode(paged_card_message()))
+    assert [r.status for r in workflow.requests()] == [500, 500, 202]
+
+    workflow.fail_next(503, times=3)
+    with pytest.raises(WorkflowUnavailable) as failure:
+        fast_sender().post(workflow.url, b"{}")
+    assert failure.value.detail == "HTTP 503 from Workflows after 3 attempts"
+    assert [r.status for r in workflow.requests()][3:] == [503, 503, 503]
+
+
+def test_a_refused_card_is_not_retried(workflow):
+    with pytest.raises(WorkflowRejected) as refusal:
+        fast_sender().post(workflow.url, b'{"type": "not a message"}')
+    assert (refusal.value.status, refusal.value.detail) == (400, "HTTP 400 from Workflows: expected a message")
+    assert len(workflow.requests()) == 1
+
+
+def test_a_retry_after_too_long_to_wait_is_left_to_the_queue(workflow):
+    workflow.fail_next(429, retry_after="3600")
+    with pytest.raises(WorkflowUnavailable) as failure:
+        fast_sender().post(workflow.url, b"{}")
+    assert "Retry-After 3600 s is too long to wait here" in failure.value.detail
+    assert len(workflow.requests()) == 1
+
+
+def test_retry_after_is_read_as_seconds_or_an_http_date():
+    now = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
+    assert retry_after_seconds("7") == 7.0
+    assert retry_after_seconds("Wed, 02 Dec 2026 10:00:30 GMT", now) == 30.0
+    assert retry_after_seconds("soon") is None
+    assert retry_after_seconds(None) is None
+
+
+def test_the_limiter_lets_at_most_four_requests_start_in_any_window_across_threads():
+    clock = SimpleNamespace(now=0.0)
+    lock = threading.Lock()
+
+    def sleep(seconds: float) -> None:
+        with lock:
+            clock.now += seconds
+
+    limiter = RequestLimiter(max_requests=4, per_seconds=1.0, clock=lambda: clock.now, sleep=sleep)
+    starts: list[float] = []
+
+    def worker() -> None:
+        for _ in range(5):
+            limiter.acquire()
+            with lock:
+                starts.append(clock.now)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    starts.sort()
+    assert len(starts) == 20
+    assert max(sum(1 for t in starts if begin <= t < begin + 1.0) for begin in starts) == 4
+    limiter.hold_for(10.0)
+    before = clock.now
+    limiter.acquire()
+    assert clock.now >= before + 10.0  # a 429 pauses everyone
+
+
+def test_real_posts_from_threads_stay_under_four_a_second(workflow):
+    sender = WorkflowSender(RequestLimiter(), attempts=1)
+    body = encode(paged_card_message())
+    threads = [threading.Thread(target=lambda: [sender.post(workflow.url, body) for _ in range(2)]) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    arrivals = sorted(r.arrived for r in workflow.requests())
+    assert len(arrivals) == 6
+    # Arrival times are the stand-in's; allow its own scheduling a few milliseconds of slack.
+    assert max(sum(1 for t in arrivals if begin <= t < begin + 0.95) for begin in arrivals) <= 4
+
+
+def paged_card_message() -> dict:
+    from tests.unit.test_notification_card import incident, links
+
+    return paged_card(incident(), Recipient("Tim Jones"), "payments primary, step 1 of 1", links())
+
+
+# --- the notifications function -----------------------------------------------------------------------------------
+
+
+def test_channel_choice_prefers_the_rosters_own_webhooks():
+    roster = SimpleNamespace(workflow_url="https://roster.example/wf", escalation_workflow_url="https://esc.example/wf")
+    assert channel_url(roster, "https://all.example/wf", escalation=False) == "https://roster.example/wf"
+    assert channel_url(roster, "https://all.example/wf", escalation=True) == "https://esc.example/wf"
+    plain_roster = SimpleNamespace(workflow_url=None, escalation_workflow_url=None)
+    assert channel_url(plain_roster, "https://all.example/wf", escalation=True) == "https://all.example/wf"
+    assert channel_url(None, "https://all.example/wf", escalation=False) == "https://all.example/wf"
+    assert channel_url(None, "", escalation=False) is None
+    assert channel_url(None, "not a url", escalation=False) is None
+
+
+def test_the_opening_event_pages_the_on_call_responder_as_escalation_step_0(notifying, storage_account, workflow):
+    ident, events = open_incident(notifying)
+    assert notify(ChangeMessage(ident, events), 1, WEDNESDAY, notifier(), message_id="m-1") == []
+    (received,) = workflow.delivered()
+    assert (facts(received.card)["Paged"], facts(received.card)["Why"]) == (
+        "Tim Jones",
+        "payments primary, step 1 of 3, round 1 of 2",
+    )
+    assert [e.text for e in notifying.timeline(ident) if e.kind == "escalation.paged"] == [
+        "paged Tim Jones (payments primary, step 1 of 3, round 1 of 2)"
+    ]
+    # Step 1 waits on the escalations queue; the same message again, or a second one, pages nobody twice.
+    queue = storage_account.queue("escalations")
+    assert queue.get_queue_properties().approximate_message_count == 1
+    notify(ChangeMessage(ident, events), 2, WEDNESDAY, notifier(), message_id="m-1")
+    notify(ChangeMessage(ident, events), 1, WEDNESDAY, notifier(), message_id="m-2")
+    assert len(workflow.delivered()) == 1
+    assert queue.get_queue_properties().approximate_message_count == 1
+
+
+def test_a_sev4_incident_follows_the_policy_routed_by_severity(notifying, storage_account, workflow):
+    ident, events = open_incident(notifying, severity="Sev4")
+    notify(ChangeMessage(ident, events), 1, WEDNESDAY, notifier(), message_id="m-1")
+    assert [facts(r.card)["Why"] for r in workflow.delivered()] == ["payments primary, step 1 of 1"]
+    assert storage_account.queue("escalations").get_queue_properties().approximate_message_count == 0
+    assert EscalationLedger(storage_account).chain_end(ident) == ("once", WEDNESDAY)
+
+
+def test_acknowledged_role_and_resolved_cards_are_posted_once_each(notifying, workflow):
+    ident, _ = open_incident(notifying)
+    changes = [
+        say(notifying, "ack INC-1", minute=1),
+        say(notifying, "role INC-1 commander Larry Brown", minute=2),
+        say(notifying, "role INC-1 comms Priya Raman", minute=3),
+        say(notifying, "role INC-1 scribe Aiko Tanaka", minute=4),  # the channel does not need to hear of scribes
+        say(notifying, "handoff INC-1 Tim Jones", who="Larry Brown", minute=5),
+        say(notifying, "resolve INC-1 rolled back the release", minute=6),
+    ]
+    posted = [notify(ChangeMessage(ident, events), 1, WEDNESDAY, notifier()) for events in changes]
+    assert [[key.split("-")[1] for key in keys] for keys in posted] == [
+        ["acknowledged"],
+        ["role"],
+        ["role"],
+        [],
+        ["role"],
+        ["resolved"],
+    ]
+    cards = [r.card for r in workflow.delivered()]
+    assert [headline(card) for card in cards] == [
+        "<at>Tim Jones</at> acknowledged INC-1; escalation stops.",
+        "<at>Larry Brown</at> is incident commander of INC-1.",
+        "<at>Priya Raman</at> is communication coordinator of INC-1.",
+        "<at>Tim Jones</at> is incident commander of INC-1 (taking over from Larry Brown).",
+        "INC-1 is resolved by Tim Jones.",
+    ]
+    assert facts(cards[-1]) == {
+        "Incident": "INC-1",
+        "Severity": "SEV2",
+        "Service": "checkout",
+        "Status": "resolved",
+        "Detected": "2026-12-02T09:58:00.000Z",
+        "Summary": "Tim Jones resolved the incident: rolled back the release",
+        "Duration": "8 min",
+    }
+    assert cards[0]["actions"] == [
+        {"type": "Action.OpenUrl", "title": "Runbook", "url": "https://runbooks.example.com/checkout"},
+        {"type": "Action.OpenUrl", "title": "Status page", "url": "https://status.example.com/incidents/INC-1.html"},
+    ]
+    assert cards[0]["msteams"]["entities"] == [
+        {
+            "type": "mention",
+            "text": "<at>Tim Jones</at>",
+            "mentioned": {"id": "tim.jones@example.com", "name": "Tim Jones"},
+        }
+    ]
+
+    # Every message again (a redelivery): nothing is posted twice.
+    again = [notify(ChangeMessage(ident, events), 2, WEDNESDAY, notifier()) for events in changes]
+    assert again == [[], [], [], [], [], []]
+    assert len(workflow.delivered()) == 5
+
+
+def test_without_a_workflow_url_the_timeline_says_notifications_are_not_configured_once(
+    notifying, monkeypatch, workflow, storage_account
+):
+    monkeypatch.delenv("TEAMS_WORKFLOW_URL")
+    ident, opening = open_incident(notifying)
+    assert notify(ChangeMessage(ident, opening), 1, WEDNESDAY, notifier(), message_id="m-1") == []
+    for minute in (1, 2):
+        events = say(notifying, f"role INC-1 comms {'Priya Raman' if minute == 1 else 'Tim Jones'}", minute=minute)
+        assert notify(ChangeMessage(ident, events), 1, WEDNESDAY, notifier()) == []
+    # One event says so; escalation, with nobody it could page, ends without filling the timeline.
+    assert [e.kind for e in notifying.timeline(ident)] == [
+        "alert.fired",
+        "notification.not_configured",
+        "role.assigned",
+        "role.assigned",
+    ]
+    said = [e.text for e in notifying.timeline(ident) if e.kind == "notification.not_configured"]
+    assert said == [
+        "notifications not configured: set TEAMS_WORKFLOW_URL (or the roster's workflow_url) to a Teams Workflows "
+        "webhook to post cards"
+    ]
+    assert workflow.requests() == []
+    assert storage_account.queue("escalations").get_queue_properties().approximate_message_count == 0
+
+
+def test_failures_retry_then_the_last_delivery_writes_notification_failed(notifying, workflow):
+    ident, _ = open_incident(notifying)
+    events = say(notifying, "ack INC-1")
+    workflow.fail_next(500, times=6, body="Workflows is down")
+    for delivery in (1, 2):
+        with pytest.raises(WorkflowUnavailable):
+            notify(ChangeMessage(ident, events), delivery * 4 - 3, WEDNESDAY, notifier())  # deliveries 1 and 5
+    failed = [e.text for e in notifying.timeline(ident) if e.kind == "notification.failed"]
+    assert failed == ["notification failed: HTTP 500 from Workflows: Workflows is down after 3 attempts"]
+    assert workflow.delivered() == []
+    assert not EscalationLedger(notifying._account).sent(ident, f"card-acknowledged-{events[0]}")
+
+
+def test_a_refused_card_is_recorded_and_never_sent_again(notifying, workflow):
+    ident, _ = open_incident(notifying)
+    events = say(notifying, "ack INC-1")
+    workflow.fail_next(413, body="too large")
+    assert notify(ChangeMessage(ident, events), 1, WEDNESDAY, notifier()) == []
+    assert notify(ChangeMessage(ident, events), 2, WEDNESDAY, notifier()) == []
+    failed = [e.text for e in notifying.timeline(ident) if e.kind == "notification.failed"]
+    assert failed == ["notification failed: HTTP 413 from Workflows: too large"]
+    assert len(workflow.requests()) == 1
+
+
+def test_page_from_teams_pages_the_rosters_primary_and_records_who_knows(notifying, workflow):
+    ident, _ = open_incident(notifying)
+    at = WEDNESDAY + timedelta(minutes=3)
+    request = TimelineEvent(
+        ident,
+        event_id(at, "teams-page"),
+        PAGE_REQUESTED,
+        at,
+        at,
+        "Larry Brown",
+        "teams",
+        "Larry Brown asked to page payments",
+        data={"target": "payments", "by": "Larry Brown"},
+    )
+    notifying.append_event(request)
+    assert notify(ChangeMessage(ident, (request.event_id,)), 1, WEDNESDAY, notifier()) == [
+        f"card-paged-{request.event_id}"
+    ]
+    (card,) = [r.card for r in workflow.delivered()]
+    assert (facts(card)["Paged"], facts(card)["Why"]) == ("Tim Jones", "payments primary, requested by Larry Brown")
+    assert [e.text for e in notifying.timeline(ident) if e.kind == "escalation.paged"] == [
+        "paged Tim Jones (requested by Larry Brown)"
+    ]
+    assert notifying.get_incident(ident).notified == ("Tim Jones",)
+
+
+def test_an_unreadable_message_is_dropped_not_retried():
+    with pytest.raises(Exception) as refused:
+        ChangeMessage.parse(b"not json")
+    assert refused.value.detail == "a change message must be JSON"
+    assert ChangeMessage.parse(b'{"incident": "INC-3", "event": "e1"}') == ChangeMessage("INC-3", ("e1",))
+
+
+def test_through_the_devhost_an_alert_pages_the_primary_and_the_delayed_next_step_pages_the_next_person(
+    workflow, config_dir, monkeypatch, storage_account
+):
+    # Two steps, 1.5 s apart (2 s on the queue); the second pages a named person, whatever the day.
+    (config_dir / "escalations.toml").write_text(
+        '[policy.two]\nsteps = [{ roster_layer = "primary", wait_minutes = 0.025 }, { person = "Priya Raman" }]\n'
+        '[default]\npolicy = "two"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("FIREBELL_CONFIG_DIR", str(config_dir))
+    monkeypatch.setenv("TEAMS_WORKFLOW_URL", workflow.url)
+    monkeypatch.setenv("STATUS_PAGE_URL", STATUS_PAGE)
+    monkeypatch.setenv("FIREBELL_FUNCTION_KEY", "test-key")
+    context._escalations_from.cache_clear()
+    import function_app
+    from devhost.azurite import free_port
+    from devhost.host import DevHost
+
+    host = DevHost(function_app.app, ROOT / "host.json", port=free_port()).start()
+    try:
+        answer = requests.post(f"{host.url}/api/alerts?code=test-key", data=alert(), timeout=10)
+        assert answer.status_code == 202
+        first, second = workflow.wait_for(2, timeout=20)
+    finally:
+        host.stop()
+    assert [(facts(r.card)["Paged"], facts(r.card)["Why"]) for r in (first, second)] == [
+        ("Tim Jones", "payments primary, step 1 of 2"),
+        ("Priya Raman", "named contact, step 2 of 2"),
+    ]
+    assert second.arrived - first.arrived >= 2.0  # the visibility delay held the second step back
+    store = IncidentStore(storage_account)
+    assert store.get_incident("INC-1").notified == ("Tim Jones", "Priya Raman")
+    assert [e.text for e in store.timeline("INC-1") if e.kind == "escalation.paged"] == [
+        "paged Tim Jones (payments primary, step 1 of 2)",
+        "paged Priya Raman (named contact, step 2 of 2)",
+    ]

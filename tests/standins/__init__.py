@@ -1,0 +1,1 @@
+"""Local HTTP servers standing in for the external services Firebell talks to."""

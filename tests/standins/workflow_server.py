@@ -1,0 +1,163 @@
+"""A local HTTP server standing in for a Teams Workflows webhook ("When a Teams webhook request is received").
+
+It speaks the webhook's protocol: POST a JSON `message` envelope holding one Adaptive Card attachment, answered
+202 Accepted; a body over 28 KB is refused (413), a malformed one gets 400. Tests script failures for the next
+requests — 429 with Retry-After, 500 — and read back every request with its arrival time (monotonic clock), so a
+test can check the gap between attempts without timing itself.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
+
+from devhost.azurite import free_port
+
+MAX_BYTES = 28 * 1024
+
+
+@dataclass(frozen=True)
+class Received:
+    path: str
+    arrived: float  # time.monotonic() when the request arrived
+    body: bytes
+    status: int  # what the stand-in answered
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def message(self) -> dict[str, Any]:
+        return json.loads(self.body)
+
+    @property
+    def card(self) -> dict[str, Any]:
+        (attachment,) = self.message["attachments"]
+        return attachment["content"]
+
+
+@dataclass(frozen=True)
+class Scripted:
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str = ""
+
+
+class WorkflowServer:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._received: list[Received] = []
+        self._script: deque[Scripted] = deque()
+        self._arrival = threading.Condition(self._lock)
+        self.server: BaseWSGIServer = make_server(
+            "127.0.0.1", free_port(), self._app, threaded=True, request_handler=_QuietHandler
+        )
+        # A short poll interval: stopping the server waits for it, and every test stops one.
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, name="workflow-standin", daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}/workflows/channel"
+
+    def url_for(self, channel: str) -> str:
+        return self.url.rsplit("/", 1)[0] + f"/{channel}"
+
+    def start(self) -> WorkflowServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self._thread.join()
+        self.server.server_close()
+
+    def __enter__(self) -> WorkflowServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- scripting and reading back ---------------------------------------------------------------------------------
+    def fail_next(self, status: int, retry_after: str | None = None, times: int = 1, body: str = "") -> None:
+        """The next `times` requests are answered `status` (with a Retry-After header when given)."""
+        headers = {"Retry-After": retry_after} if retry_after is not None else {}
+        with self._lock:
+            self._script.extend(Scripted(status, headers, body) for _ in range(times))
+
+    def requests(self) -> list[Received]:
+        with self._lock:
+            return list(self._received)
+
+    def delivered(self, path: str | None = None) -> list[Received]:
+        """Requests answered 2xx: the cards the channel shows (optionally only those posted to one channel path)."""
+        return [r for r in self.requests() if 200 <= r.status < 300 and (path is None or r.path == path)]
+
+    def wait_for(self, count: int, timeout: float = 15.0) -> list[Received]:
+        """Block until `count` cards were delivered; AssertionError otherwise."""
+        deadline = time.monotonic() + timeout
+        with self._arrival:
+            while True:
+                delivered = [r for r in self._received if 200 <= r.status < 300]
+                if len(delivered) >= count:
+                    return delivered
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"{len(delivered)} of {count} cards delivered within {timeout} s")
+                self._arrival.wait(remaining)
+
+    # --- the webhook ------------------------------------------------------------------------------------------------
+    def _app(self, environ: dict[str, Any], start_response: Any) -> Any:
+        request = Request(environ)
+        arrived = time.monotonic()
+        body = request.get_data()
+        response = self._answer(request, body)
+        with self._arrival:
+            self._received.append(Received(request.path, arrived, body, response.status_code, dict(request.headers)))
+            self._arrival.notify_all()
+        return response(environ, start_response)
+
+    def _answer(self, request: Request, body: bytes) -> Response:
+        if request.method != "POST":
+            return Response("method not allowed", status=405)
+        with self._lock:
+            scripted = self._script.popleft() if self._script else None
+        if scripted is not None:
+            return Response(scripted.body, status=scripted.status, headers=scripted.headers)
+        if len(body) > MAX_BYTES:
+            return Response("request entity too large", status=413)
+        problem = _envelope_problem(body)
+        if problem:
+            return Response(problem, status=400)
+        return Response("", status=202)
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        pass  # tests and benchmarks read the recorded requests; a line per card would drown their output
+
+
+def _envelope_problem(body: bytes) -> str | None:
+    try:
+        message = json.loads(body)
+    except ValueError:
+        return "body is not JSON"
+    if not isinstance(message, dict) or message.get("type") != "message":
+        return "expected a message"
+    attachments = message.get("attachments")
+    if not isinstance(attachments, list) or len(attachments) != 1:
+        return "expected one attachment"
+    attachment = attachments[0]
+    if attachment.get("contentType") != "application/vnd.microsoft.card.adaptive":
+        return "expected an Adaptive Card attachment"
+    content = attachment.get("content")
+    if not isinstance(content, dict) or content.get("type") != "AdaptiveCard":
+        return "expected an AdaptiveCard"
+    return None
