@@ -8,6 +8,7 @@ loaded once per process and pure functions over it.
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,7 +18,7 @@ from functions import context
 from functions.http_edge import http_endpoint, json_response
 from shared.errors import InvalidInput
 from shared.json_body import decode_json_object
-from shared.oncall import HORIZON, LOOKBACK, Shift, now_and_next, shifts
+from shared.oncall import HORIZON, LOOKBACK, Shift, roster_now_and_next, shifts
 from shared.oncall_health import Problem, roster_problems
 from shared.override import Override, parse_override
 from shared.people import Person
@@ -28,6 +29,7 @@ bp = func.Blueprint()
 log = logging.getLogger("firebell.oncall")
 
 DEFAULT_LISTING = timedelta(days=28)
+EARLIEST, LATEST = 1970, 2999
 MAX_LISTING = timedelta(days=400)
 
 
@@ -41,12 +43,7 @@ def oncall(req: func.HttpRequest) -> func.HttpResponse:
     schedule = context.schedule()
     wanted = req.params.get("roster")
     rosters = [schedule.roster(wanted)] if wanted else list(schedule.rosters)
-    store = context.override_store()
-    reach = max(HORIZON, timedelta(days=schedule.health.gap_days))
-    documents = []
-    for roster in rosters:
-        overrides = store.overlapping(roster.id, at - LOOKBACK, at + reach)
-        documents.append(_roster_document(schedule, roster, at, overrides))
+    documents = [_roster_document(schedule, roster, at, overrides_around(roster, at)) for roster in rosters]
     return json_response(200, {"at": iso(at), "rosters": documents})
 
 
@@ -122,11 +119,17 @@ def current_warnings(with_overrides: bool) -> list[str]:
     return [problem.detail for problem in found]
 
 
+def overrides_around(roster: Roster, at: datetime) -> list[Override]:
+    """The overrides that can matter for who is on call now and next, and for the gaps ahead."""
+    reach = max(HORIZON, timedelta(days=context.schedule().health.gap_days))
+    return context.override_store().overlapping(roster.id, at - LOOKBACK, at + reach)
+
+
 def _roster_document(schedule: Schedule, roster: Roster, at: datetime, overrides: list[Override]) -> dict[str, Any]:
-    layers = []
-    for layer in roster.layers:
-        current, following = now_and_next(schedule, roster.id, layer.name, at, overrides)
-        layers.append({"layer": layer.name, "now": _shift_document(current), "next": _shift_document(following)})
+    layers = [
+        {"layer": layer, "now": _shift_document(current), "next": _shift_document(following)}
+        for layer, current, following in roster_now_and_next(schedule, roster, at, overrides)
+    ]
     return {
         "id": roster.id,
         "name": roster.name,
@@ -178,14 +181,18 @@ def _instant(text: str | None, name: str) -> datetime | None:
     if text is None or not text.strip():
         return None
     try:
-        return parse_instant(text.strip())
+        moment = parse_instant(text.strip())
     except (ValueError, OverflowError):
         raise InvalidInput(f"{name} {text[:40]!r} is not an ISO 8601 instant, e.g. 2026-12-03T09:00:00Z") from None
+    # Shifts are looked for weeks either side: keep the arithmetic far from year 1 and year 9999.
+    if not EARLIEST <= moment.year <= LATEST:
+        raise InvalidInput(f"{name} must be between the years {EARLIEST} and {LATEST}, got {text[:40]!r}")
+    return moment
 
 
 def _weeks(text: str | None, fallback: int) -> int:
     if text is None:
         return fallback
-    if not text.strip().isdigit() or not 1 <= int(text) <= 52:
+    if not re.fullmatch(r"[0-9]{1,2}", text.strip()) or not 1 <= int(text) <= 52:
         raise InvalidInput(f"weeks must be a whole number from 1 to 52, got {text[:20]!r}")
     return int(text)

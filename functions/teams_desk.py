@@ -14,12 +14,13 @@ from functions.maintenances import (
     declare_maintenance,
     maintenance_store,
 )
+from functions.oncall import overrides_around
 from shared import chatops_grammar as grammar
 from shared.chatops import Decision, Said
 from shared.chatops_desk import maintenance_reply, maintenances_reply, oncall_reply, override_reply
-from shared.errors import InvalidInput, NotFound
-from shared.oncall import HORIZON, LOOKBACK, now_and_next
-from shared.override import known_person, new_override, parse_when
+from shared.errors import ConfigurationError, InvalidInput, NotFound
+from shared.oncall import roster_now_and_next
+from shared.override import parse_override, parse_when
 from shared.teams_reply import plain, text_reply
 from shared.timeutil import iso
 
@@ -36,7 +37,7 @@ def answer(command: grammar.Command, said: Said) -> Decision:
     """The reply to a desk command; refusals (unknown roster, bad times, …) are replies too, never errors."""
     try:
         return Decision(_reply(command, said))
-    except (InvalidInput, NotFound) as refusal:
+    except (InvalidInput, NotFound, ConfigurationError) as refusal:  # a broken oncall.toml is said, not a 503
         return Decision(text_reply(plain(refusal.detail)))
 
 
@@ -46,25 +47,13 @@ def _reply(command: grammar.Command, said: Said) -> dict:
         case grammar.OnCall(roster=wanted):
             schedule = context.schedule()
             rosters = [schedule.roster(wanted)] if wanted else list(schedule.rosters)
-            store = context.override_store()
-            found = []
-            for roster in rosters:
-                overrides = store.overlapping(roster.id, now - LOOKBACK, now + HORIZON)
-                layers = [
-                    (layer.name, *now_and_next(schedule, roster.id, layer.name, now, overrides))
-                    for layer in roster.layers
-                ]
-                found.append((roster, layers))
+            found = [(r, roster_now_and_next(schedule, r, now, overrides_around(r, now))) for r in rosters]
             return oncall_reply(now, found)
         case grammar.SetOverride(roster=roster, person=person, start=start_text, end=end_text):
-            people = context.people()
-            zone = known_person(people, person).time_zone
-            start = parse_when(start_text, zone, now, "from")
-            end = parse_when(end_text, zone, start, "until")  # "+8h" counts from the start
-            override = new_override(
-                context.schedule(), people, roster=roster, person=person, start=start, end=end, now=now,
-                created_by=said.speaker,
-            )  # fmt: skip
+            fields = {"roster": roster, "person": person, "start": start_text, "end": end_text}
+            fields["created_by"] = said.speaker
+            # Teams' signed send time names the override, so a redelivered message stores the same row again.
+            override = parse_override(fields, context.schedule(), context.people(), said.sent_at or now)
             return override_reply(context.override_store().add(override))
         case grammar.ScheduleMaintenance(services=services, start=start_text, end=end_text, text=words):
             start = _public_time(start_text, now, "from")

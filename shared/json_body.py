@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
 from shared.errors import InvalidInput, PayloadTooLarge
 from shared.settings import MAX_BODY_BYTES
+
+_UNSAFE = ("Cc", "Cs")  # control characters, surrogates
 
 
 def require_bounded(body: bytes) -> None:
@@ -40,4 +43,8 @@ def text_field(document: Mapping[str, Any], name: str, limit: int, *, required: 
         raise InvalidInput(f"{name} must be a non-empty string, got {what}")
     if len(value) > limit:
         raise InvalidInput(f"{name} is {len(value)} characters; the limit is {limit}")
+    unsafe = next((c for c in value if unicodedata.category(c) in _UNSAFE and c not in "\n\t"), None)
+    if unsafe is not None:
+        # Control characters and lone surrogates cannot be encoded, or be put in XML feeds: refuse them up front.
+        raise InvalidInput(f"{name} contains the control character U+{ord(unsafe):04X}")
     return value.strip()

@@ -144,7 +144,10 @@ def _instant(document: Mapping[str, Any], name: str) -> datetime:
     if moment.tzinfo is None:
         # A window announced to customers everywhere must not depend on whose clock read it.
         raise InvalidInput(f"{name} has no time zone; add one, e.g. {value}Z or {value}+02:00")
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 shifted across midnight
+        raise InvalidInput(f"{name} {value!r} is out of range") from None
 
 
 def _components(value: object, catalog: Catalog) -> tuple[str, ...]:

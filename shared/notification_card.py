@@ -16,9 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from shared.incident import Incident
+from shared.public_view import site_address
 from shared.roles import TITLES
 from shared.severity import label
 from shared.teams_reply import plain
@@ -69,7 +70,7 @@ class IncidentLinks:
 
 def incident_links(incident: Incident, runbook_url: str | None, status_page_url: str | None) -> IncidentLinks:
     """The buttons every card carries: the service's runbook, the incident's status page, its Boards work item."""
-    page = urljoin(_directory(status_page_url), f"incidents/{incident.id}.html") if _web(status_page_url) else None
+    page = site_address(status_page_url, f"incidents/{incident.id}.html") if _web(status_page_url) else None
     return IncidentLinks(runbook=runbook_url, status_page=page, work_item=incident.work_item_url)
 
 
@@ -286,7 +287,3 @@ def _web(url: str | None) -> bool:
         return False
     parts = urlsplit(url)
     return parts.scheme in ("http", "https") and bool(parts.netloc)
-
-
-def _directory(url: str | None) -> str:
-    return url if url and url.endswith("/") else f"{url}/"

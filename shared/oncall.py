@@ -15,7 +15,7 @@ from typing import Any
 from shared.override import Override
 from shared.people import Person
 from shared.rotation import Cover, covers, overlay
-from shared.schedule import Schedule
+from shared.schedule import Roster, Schedule
 
 # How far back `now_and_next` looks for the real start of the current shift, and forward for the next one.
 LOOKBACK = timedelta(days=28)
@@ -79,6 +79,13 @@ def now_and_next(
     after = current.end if current else at
     following = next((shift for shift in found if shift.start >= after), None)
     return current, following
+
+
+def roster_now_and_next(
+    schedule: Schedule, roster: Roster, at: datetime, overrides: Sequence[Override] = ()
+) -> list[tuple[str, Shift | None, Shift | None]]:
+    """(layer, shift now, next shift) for every layer of the roster, in the roster's layer order."""
+    return [(layer.name, *now_and_next(schedule, roster.id, layer.name, at, overrides)) for layer in roster.layers]
 
 
 def gaps(shifts_in_range: Sequence[Shift], start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:

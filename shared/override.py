@@ -9,7 +9,7 @@ Times, in the API and `override <roster> <person> <from> <until>`:
 - a local date-time without a zone, `2026-12-03T09:00` or `2026-12-03 09:00`, read in the COVERING PERSON's time
   zone from people.toml (a date alone is that day's 00:00); a time skipped or repeated by a daylight-saving change
   is read as for hand-offs (the earlier offset);
-- `now`, or `+30m`, `+8h`, `+2d`, `+1w`, `+1d12h` from now.
+- `now`, or `+30m`, `+8h`, `+2d`, `+1w`, `+1d12h` from now — for the end, from the start (`now +8h` is a shift).
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ def parse_override(fields: dict[str, Any], schedule: Schedule, directory: Direct
     layer = _required_text(fields, "layer") if "layer" in fields else PRIMARY
     covering = known_person(directory, person)
     start = parse_when(_required_text(fields, "start"), covering.time_zone, now, "start")
-    end = parse_when(_required_text(fields, "end"), covering.time_zone, now, "end")
+    end = parse_when(_required_text(fields, "end"), covering.time_zone, start, "end")  # "+8h": eight hours long
     return new_override(
         schedule,
         directory,

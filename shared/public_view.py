@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urljoin
 
 from shared.catalog import Catalog
 from shared.component_history import (
@@ -239,10 +240,19 @@ def _at(update: PublicUpdate) -> datetime:
     return update.at
 
 
+def site_address(site_url: str, path: str) -> str:
+    """A file of the site under its public URL, which names the site's folder with or without a trailing slash;
+    relative to the site root when the URL is not known."""
+    if not site_url:
+        return path
+    return urljoin(site_url if site_url.endswith("/") else site_url + "/", path)
+
+
 def component_statuses(incident: Incident) -> tuple[tuple[str, str], ...]:
-    """The status the incident gives each component: the coordinator's override, else the one its severity means."""
+    """The status the incident gives each component: the coordinator's override while it is open, else the one its
+    severity means (a resolved incident's history shows what happened, not the last word said about it)."""
     derived = COMPONENT_STATUS_BY_SEVERITY[incident.severity]
-    if not incident.component_overrides:
+    if not incident.component_overrides or not incident.is_open:
         return tuple((name, derived) for name in incident.components)
     overrides = {name: status for name, status in incident.component_overrides if status in STATUS_RANK}
     names = dict.fromkeys([*incident.components, *overrides])

@@ -12,7 +12,6 @@ import hashlib
 from datetime import datetime
 from functools import cache
 from typing import Any
-from urllib.parse import urljoin
 
 from shared.component_history import OPERATIONAL
 from shared.public_view import (
@@ -22,6 +21,7 @@ from shared.public_view import (
     PublicMaintenance,
     PublicUpdate,
     StatusPage,
+    site_address,
 )
 from shared.timeutil import iso
 
@@ -54,10 +54,7 @@ def public_id(kind: str, key: str) -> str:
 
 def page_url(page: StatusPage, path: str) -> str:
     """An address on the site: absolute under the page's URL when it is known, else relative to the site root."""
-    if not page.site_url:
-        return path
-    base = page.site_url if page.site_url.endswith("/") else page.site_url + "/"
-    return urljoin(base, path)
+    return site_address(page.site_url, path)
 
 
 def documents(page: StatusPage) -> dict[str, Document]:

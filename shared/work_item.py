@@ -13,13 +13,14 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import quote, urlsplit
 
 from jinja2 import Environment
 
 from shared.boards_config import BoardsConfig
 from shared.catalog import Service
 from shared.incident import RESOLVED, Incident
+from shared.public_view import site_address
 from shared.severity import label
 from shared.timeline import (
     ALERT_FIRED,
@@ -105,10 +106,7 @@ class Links:
 def incident_links(incident: Incident, service: Service | None, api_base_url: str, status_page_url: str) -> Links:
     """Links for responders: the incident in Firebell's API, its page on the status site, the service's runbook."""
     api = f"{api_base_url.rstrip('/')}/incidents/{incident.id}" if _web(api_base_url) else None
-    page = None
-    if _web(status_page_url):
-        directory = status_page_url if status_page_url.endswith("/") else status_page_url.rsplit("/", 1)[0] + "/"
-        page = urljoin(directory, f"incidents/{incident.id}.html")
+    page = site_address(status_page_url, f"incidents/{incident.id}.html") if _web(status_page_url) else None
     runbook = service.runbook_url if service is not None and _web(service.runbook_url) else None
     return Links(incident_api=api, status_page=page, runbook=runbook)
 

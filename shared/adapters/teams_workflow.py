@@ -12,6 +12,7 @@ import collections
 import email.utils
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -104,7 +105,7 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     if not value:
         return None
     text = value.strip()
-    if text.isdigit():
+    if re.fullmatch(r"[0-9]{1,9}", text):  # ASCII digits only: "²".isdigit() is true too
         return float(text)
     try:
         moment = email.utils.parsedate_to_datetime(text)

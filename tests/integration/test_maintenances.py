@@ -100,6 +100,8 @@ def test_the_same_idempotency_key_gives_the_same_maintenance_with_200(api):
 
 REFUSALS = [
     (body(colour="red"), "unknown field 'colour'"),
+    (body(name="Upgrade \x00"), "name contains the control character U+0000"),
+    (body(scheduled_until="9999-12-31T23:00:00-05:00"), "scheduled_until '9999-12-31T23:00:00-05:00' is out of range"),
     (body(name=42), "name must be a non-empty string, got 42"),
     ({k: v for k, v in body().items() if k != "name"}, "name must be a non-empty string, got missing"),
     (body(name="x" * 201), "name is 201 characters; the limit is 200"),

@@ -252,6 +252,7 @@ def test_retry_after_is_read_as_seconds_or_an_http_date():
     assert retry_after_seconds("7") == 7.0
     assert retry_after_seconds("Wed, 02 Dec 2026 10:00:30 GMT", now) == 30.0
     assert retry_after_seconds("soon") is None
+    assert retry_after_seconds("²") is None  # a digit to str.isdigit, not a number of seconds
     assert retry_after_seconds(None) is None
 
 

@@ -106,6 +106,14 @@ def test_an_unknown_roster_is_404_and_a_bad_instant_400(api):
     )
     bad = call("GET", f"{api}/oncall", params={"at": "yesterday"})
     assert (bad.status_code, bad.json()["error"]) == (400, "invalid_input")
+    for route, params in [
+        ("oncall", {"at": "0001-01-01T00:00:00Z"}),
+        ("oncall/payments.ics", {"at": "9999-12-01T00:00:00Z"}),
+        ("oncall/overrides", {"from": "9999-12-31T00:00:00Z"}),
+        ("oncall/payments.ics", {"weeks": "²"}),
+    ]:
+        answer = call("GET", f"{api}/{route}", params=params)
+        assert (answer.status_code, answer.json()["error"]) == (400, "invalid_input"), (route, params)
     assert call("GET", f"{api}/oncall", key=None).status_code == 401
     ics = call("GET", f"{api}/oncall/billing.ics")
     assert (ics.status_code, ics.json()["error"]) == (404, "not_found")

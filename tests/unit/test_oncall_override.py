@@ -70,7 +70,7 @@ def test_an_api_override_is_validated_and_gets_a_deterministic_id():
         CHLOE,
         "secondary",
         datetime(2026, 12, 3, 22, tzinfo=UTC),  # 09:00 in Sydney, Chloe's zone
-        NOW + timedelta(days=3),
+        datetime(2026, 12, 6, 22, tzinfo=UTC),  # a relative end counts from the start
     )
 
 

@@ -669,3 +669,13 @@ def test_history_shows_three_recent_months_and_links_every_older_one():
     assert [p.words() for p in quiet.root.all("p") if p.words() == "No incidents reported."] == [
         "No incidents reported."
     ] * 2
+
+
+def test_a_resolved_incident_keeps_the_impact_its_severity_meant_whatever_was_last_said_about_components():
+    from shared.public_view import component_statuses
+
+    said = (("Checkout", "operational"),)
+    assert component_statuses(_incident(1, severity=1, component_overrides=said)) == (("Checkout", "operational"),)
+    ended = T0 + timedelta(hours=3)
+    resolved = _incident(1, severity=1, status="resolved", resolved_at=ended, component_overrides=said)
+    assert component_statuses(resolved) == (("Checkout", "major_outage"),)

@@ -87,9 +87,10 @@ def test_links_point_at_the_incident_api_its_status_page_and_the_runbook():
         )
         == LINKS
     )
-    # Without a host name or a status site there is nothing to link to; a status page file keeps its folder.
-    bare = work_item.incident_links(incident(), CATALOG.default, "", "https://status.example.com/index.html")
-    assert bare == work_item.Links(None, "https://status.example.com/incidents/INC-7.html", None)
+    # Without a host name there is no API link; STATUS_PAGE_URL names the site, with or without a trailing slash.
+    for site in ("https://status.example.com", "https://example.com/status/", "https://example.com/status"):
+        bare = work_item.incident_links(incident(), CATALOG.default, "", site)
+        assert bare == work_item.Links(None, f"{site.rstrip('/')}/incidents/INC-7.html", None)
 
 
 def test_the_description_is_escaped_html_with_the_five_answers_and_links():
