@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -32,8 +32,8 @@ from shared.adapters.incident_store import IncidentChanged, IncidentStore
 from shared.adapters.teams_workflow import WorkflowError, WorkflowRejected, WorkflowSender, is_webhook_url
 from shared.contention import attempts
 from shared.errors import ConfigurationError, InvalidInput
-from shared.escalation import FIRST, StepMessage
-from shared.incident import Incident
+from shared.escalation import FIRST, StepMessage, retriggered_series
+from shared.incident import TRIGGERED, Incident
 from shared.people import Person
 from shared.roles import COMMANDER, COMMS
 from shared.schedule import PRIMARY
@@ -279,6 +279,13 @@ def notify(
         if opening is not None and event.event_id == opening.event_id:
             start_escalation(incident, message_id or f"opening-{event.event_id}", dequeue_count, now, notifier)
             continue
+        if event.kind == STATUS_CHANGED and event.data.get("to") == TRIGGERED:
+            # An alert fired again after the incident was resolved or being monitored, and nobody has acknowledged
+            # it: the escalation that stopped then starts over, as a series of its own.
+            series = retriggered_series(event.event_id)
+            holder = message_id or f"retrigger-{event.event_id}"
+            start_escalation(incident, holder, dequeue_count, now, notifier, series=series, due=event.at)
+            continue
         built = card_for(event, incident, notifier)
         if built is None:
             continue
@@ -359,7 +366,14 @@ def _paged_on_request(
 
 
 def start_escalation(
-    incident: Incident, message_id: str, dequeue_count: int, now: datetime, notifier: Notifier
+    incident: Incident,
+    message_id: str,
+    dequeue_count: int,
+    now: datetime,
+    notifier: Notifier,
+    *,
+    series: str = "",
+    due: datetime | None = None,
 ) -> None:
     """Run step 0 of round 1 of the incident's policy now, in this invocation; it schedules step 1 on the
     `escalations` queue with its delay. Inline rather than queued: a second queue hop would add a whole polling
@@ -376,7 +390,7 @@ def start_escalation(
             incident.id, ESCALATION_SKIPPED, text, now, "escalation-not-started", named_at=incident.declared_at
         )
         return
-    # Due when the incident was declared: a redelivery names the step's timeline events the same way.
-    step = StepMessage(incident.id, policy.id, FIRST, incident.declared_at)
+    # Due when the incident was declared (or re-triggered): a redelivery names the step's events the same way.
+    step = StepMessage(incident.id, policy.id, replace(FIRST, series=series), due or incident.declared_at)
     run = run_step(step, message_id, dequeue_count, now, notifier)
     log.info("notifications: %s escalation %s started: %s", incident.id, policy.id, run.steps)

@@ -7,6 +7,8 @@ The shell runs one step per delayed queue message; everything it decides comes f
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -45,16 +47,25 @@ class EscalationPolicy:
 
 @dataclass(frozen=True, order=True)
 class Position:
-    """Where an escalation is: round 1…rounds, step 0…len(steps)-1."""
+    """Where an escalation is: round 1…rounds, step 0…len(steps)-1 — of which series: "" for the escalation that
+    opened the incident, another name for each time the incident is triggered again (its steps are settled apart)."""
 
     round: int
     step: int
+    series: str = ""
 
     def key(self) -> str:
-        return f"r{self.round:02d}-s{self.step:02d}"
+        steps = f"r{self.round:02d}-s{self.step:02d}"
+        return f"{self.series}-{steps}" if self.series else steps
 
 
 FIRST = Position(1, 0)
+_SERIES = re.compile(r"[A-Za-z0-9-]{0,40}")
+
+
+def retriggered_series(event_id: str) -> str:
+    """The series of the escalation a re-trigger starts, named by the event that re-triggered the incident."""
+    return "t" + hashlib.sha256(event_id.encode()).hexdigest()[:12]
 
 
 @dataclass(frozen=True)
@@ -76,6 +87,7 @@ class StepMessage:
             "round": self.position.round,
             "step": self.position.step,
             "due": iso(self.due),
+            **({"series": self.position.series} if self.position.series else {}),
         }
 
     @classmethod
@@ -94,7 +106,10 @@ class StepMessage:
             when = None
         if when is None:
             raise InvalidInput("an escalation message needs 'due' (an ISO 8601 instant)")
-        return cls(incident, policy, Position(round_, step), when)
+        series = document.get("series", "")
+        if not isinstance(series, str) or not _SERIES.fullmatch(series):
+            raise InvalidInput("an escalation message's 'series' must be up to 40 letters, digits or dashes")
+        return cls(incident, policy, Position(round_, step, series), when)
 
 
 def stop_reason(incident: Incident) -> str | None:
@@ -119,9 +134,9 @@ def step_at(policy: EscalationPolicy, position: Position) -> EscalationStep | No
 def next_position(policy: EscalationPolicy, position: Position) -> Position | None:
     """The step after `position`: the next step, the first step of the next round, or None when it was the last."""
     if position.step + 1 < len(policy.steps):
-        return Position(position.round, position.step + 1)
+        return Position(position.round, position.step + 1, position.series)
     if position.round < policy.rounds:
-        return Position(position.round + 1, 0)
+        return Position(position.round + 1, 0, position.series)
     return None
 
 

@@ -199,3 +199,31 @@ def test_an_overdue_public_update_reminds_commander_and_comms_once_per_promise(n
     say(notifying, "update INC-1 Still investigating. Next update in 30 min", minute=40)
     assert remind(WEDNESDAY + timedelta(minutes=75), notifier()) == ["INC-1 reminder"]
     assert len(workflow.delivered()) == 2
+
+
+def test_an_unacknowledged_incident_triggered_again_is_escalated_again_once(notifying, storage_account, workflow):
+    from functions.notifications import ChangeMessage, notify
+    from shared.alert import parse_alert
+    from shared.alert_intake import receive_alert
+    from shared.timeline import STATUS_CHANGED
+    from tests.integration.test_notifications import alert
+
+    ident, opened = open_incident(notifying)
+    notify(ChangeMessage(ident, opened), 1, WEDNESDAY, notifier())
+    resolved = json.loads(alert())
+    resolved["data"]["essentials"].update(monitorCondition="Resolved", resolvedDateTime="2026-12-02T10:01:00Z")
+    catalog = base.context.catalog()
+    receive_alert(parse_alert(json.dumps(resolved).encode()), catalog, notifying, WEDNESDAY + timedelta(minutes=1))
+    assert notifying.get_incident(ident).status == "monitoring"
+    # The alert fires again and nobody has acknowledged: the incident is triggered again, and paged again.
+    again = receive_alert(parse_alert(alert("alert-2")), catalog, notifying, WEDNESDAY + timedelta(minutes=5))
+    assert notifying.get_incident(ident).status == "triggered"
+    retriggered = [e for e in notifying.timeline(ident) if e.kind == STATUS_CHANGED and e.data["to"] == "triggered"]
+    assert len(retriggered) == 1 and retriggered[0].event_id in again.event_ids
+    for delivery in (1, 2):  # the change message, and its redelivery
+        notify(ChangeMessage(ident, again.event_ids), delivery, WEDNESDAY + timedelta(minutes=5), notifier())
+    assert [facts(card.card)["Paged"] for card in workflow.delivered()] == ["Tim Jones", "Tim Jones"]
+    assert escalation_texts(notifying, ident) == [
+        "paged Tim Jones (payments primary, step 1 of 3, round 1 of 2)",
+        "paged Tim Jones (payments primary, step 1 of 3, round 1 of 2)",
+    ]

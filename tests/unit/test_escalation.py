@@ -227,3 +227,18 @@ def broken(change) -> str:
 )
 def test_configuration_errors_name_file_key_and_problem(change, message):
     assert broken(change) == message
+
+
+def test_a_retriggered_escalation_is_a_series_of_its_own_that_survives_the_queue():
+    from datetime import UTC, datetime
+
+    from shared.escalation import Position, StepMessage, retriggered_series
+
+    series = retriggered_series("1764669600000-status-triggered-alert-2")
+    assert series == retriggered_series("1764669600000-status-triggered-alert-2") and len(series) == 13
+    position = Position(2, 1, series)
+    assert position.key() == f"{series}-r02-s01" and Position(2, 1).key() == "r02-s01"
+    message = StepMessage("INC-7", "standard", position, datetime(2026, 12, 2, 10, 0, tzinfo=UTC))
+    assert StepMessage.from_json(message.to_json()) == message
+    with pytest.raises(InvalidInput, match="series"):
+        StepMessage.from_json({**message.to_json(), "series": "../x"})
