@@ -13,7 +13,7 @@ from shared.adapters.override_store import OverrideStore
 from shared.boards_config import BoardsConfig, load_boards_config
 from shared.catalog import CATALOG_FILE, Catalog, load_catalog
 from shared.errors import ConfigurationError
-from shared.escalation_config import EscalationConfig, load_escalations
+from shared.escalation_config import ESCALATIONS_FILE, EscalationConfig, load_escalations
 from shared.oncall_health import problems as oncall_problems
 from shared.people import Directory, load_directory
 from shared.schedule import Schedule, check_service_rosters, load_schedule
@@ -77,7 +77,9 @@ def boards() -> BoardsConfig:
 
 @cache
 def _escalations_from(config_dir: Path) -> EscalationConfig:
-    return load_escalations(config_dir, {service.id for service in _catalog_from(config_dir).services} | {"default"})
+    config = load_escalations(config_dir, {service.id for service in _catalog_from(config_dir).services} | {"default"})
+    config.check_targets(_schedule_from(config_dir), _directory_from(config_dir), str(config_dir / ESCALATIONS_FILE))
+    return config
 
 
 def escalations() -> EscalationConfig:

@@ -253,6 +253,7 @@ def who_is_on_call(roster: str, layer: str, at: datetime) -> tuple[Person | None
 
     try:
         schedule = context.schedule()
+        roster = schedule.roster(roster).id  # overrides are stored under the roster's own id, whatever the case
         found = on_call(schedule, roster, layer, at, _overrides(roster, at))
     except (ConfigurationError, NotFound) as problem:
         return None, problem.detail

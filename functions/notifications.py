@@ -341,7 +341,10 @@ def page_target(target: str, by: str, at: datetime) -> tuple[Person | None, str]
     except ConfigurationError:
         roster = None
     if roster is None:
-        return person_named(target), f"requested by {by}"
+        person = person_named(target)
+        if person not in context.people().people:  # a typo must not be recorded as someone reached
+            return None, f"page {target} requested by {by} reached nobody: no roster or person of that name"
+        return person, f"requested by {by}"
     layer = PRIMARY  # every roster has one (the schedule's validation makes sure)
     person, problem = who_is_on_call(roster.id, layer, at)
     if person is None:

@@ -141,6 +141,8 @@ def _apply(
         case grammar.SetComponentStatus():
             return _set_component_status(incident, command, who, at)
         case grammar.Page(target=target):
+            if not incident.is_open:
+                raise InvalidInput(f"{ident} is {incident.status}; reopen it before paging anyone")
             # Notifications resolve who the target is (a roster's on-call responder, or a person) and page them.
             text = f"{who} asked to page {target}"
             reply = f"**{ident}**: paging {plain(target)}; the timeline records who was reached."

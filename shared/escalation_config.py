@@ -14,6 +14,8 @@ from typing import Any
 from shared.config_file import known_keys, read_toml
 from shared.errors import ConfigurationError
 from shared.escalation import PERSON, ROLE, ROSTER_LAYER, EscalationPolicy, EscalationStep
+from shared.people import Directory
+from shared.schedule import Schedule
 from shared.severity import parse_level
 
 ESCALATIONS_FILE = "escalations.toml"
@@ -50,6 +52,20 @@ class EscalationConfig:
 
     def policy(self, policy_id: str) -> EscalationPolicy | None:
         return self.policies.get(policy_id)
+
+    def check_targets(self, schedule: Schedule, directory: Directory, source: str) -> None:
+        """Every roster, layer and person a step names exists: a typo must not page nobody at 03:00."""
+        for policy in self.policies.values():
+            for index, step in enumerate(policy.steps):
+                where = f"{source}: policy.{policy.id}.steps[{index}]"
+                if step.notify == PERSON and directory.named(step.target) not in directory.people:
+                    raise ConfigurationError(f"{where}.person: {step.target!r} is not in people.toml")
+                if step.notify == ROSTER_LAYER and step.roster is not None:
+                    roster = schedule.find(step.roster)
+                    if roster is None:
+                        raise ConfigurationError(f"{where}.roster: {step.roster!r} is not a roster in oncall.toml")
+                    if step.target not in [layer.name for layer in roster.layers]:
+                        raise ConfigurationError(f"{where}.roster_layer: {roster.id} has no layer {step.target!r}")
 
 
 # Without escalations.toml: page the owning roster's primary, once.

@@ -478,6 +478,22 @@ def test_page_from_teams_pages_the_rosters_primary_and_records_who_knows(notifyi
     assert notifying.get_incident(ident).notified == ("Tim Jones",)
 
 
+def test_a_page_for_nobody_firebell_knows_is_said_and_pages_nobody(notifying, workflow):
+    ident, _ = open_incident(notifying)
+    at = WEDNESDAY + timedelta(minutes=3)
+    request = TimelineEvent(
+        ident, event_id(at, "teams-page"), PAGE_REQUESTED, at, at, "Larry Brown", "teams", "…",
+        data={"target": "paymnts", "by": "Larry Brown"},
+    )  # fmt: skip
+    notifying.append_event(request)
+    assert notify(ChangeMessage(ident, (request.event_id,)), 1, WEDNESDAY, notifier()) == []
+    assert workflow.delivered() == []
+    assert [e.text for e in notifying.timeline(ident) if e.kind == "escalation.skipped"] == [
+        "page paymnts requested by Larry Brown reached nobody: no roster or person of that name"
+    ]
+    assert notifying.get_incident(ident).notified == ()
+
+
 def test_an_unreadable_message_is_dropped_not_retried():
     with pytest.raises(Exception) as refused:
         ChangeMessage.parse(b"not json")

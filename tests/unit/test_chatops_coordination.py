@@ -105,6 +105,7 @@ def test_the_coordinator_sets_and_clears_a_components_public_status():
         (INCIDENT, "component INC-7 major Search", "INC-7 affects Checkout, Other services, not Search"),
         (INCIDENT, "component INC-7 auto Checkout", "Checkout already shows the status its severity gives"),
         (replace(INCIDENT, status="resolved"), "component INC-7 major Checkout", "INC-7 is resolved"),
+        (replace(INCIDENT, status="closed"), "page payments INC-7", "INC-7 is closed; reopen it before paging"),
     ],
 )
 def test_component_statuses_are_refused_for_components_the_incident_does_not_affect(incident, text, refusal):

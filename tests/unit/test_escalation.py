@@ -242,3 +242,31 @@ def test_a_retriggered_escalation_is_a_series_of_its_own_that_survives_the_queue
     assert StepMessage.from_json(message.to_json()) == message
     with pytest.raises(InvalidInput, match="series"):
         StepMessage.from_json({**message.to_json(), "series": "../x"})
+
+
+@pytest.mark.parametrize(
+    ("step", "detail"),
+    [
+        ('{ person = "Larry Brwn" }', "policy.p.steps[0].person: 'Larry Brwn' is not in people.toml"),
+        ('{ roster_layer = "primary", roster = "paymnts" }', "policy.p.steps[0].roster: 'paymnts' is not a roster"),
+        ('{ roster_layer = "tertiary", roster = "payments" }', "policy.p.steps[0].roster_layer: payments has no layer"),
+    ],
+)
+def test_steps_naming_nobody_firebell_knows_are_configuration_errors(step, detail):
+    from shared.people import load_directory
+    from shared.schedule import load_schedule
+
+    directory = load_directory(ROOT / "config")
+    config = parse_escalations(tomllib.loads(f'[policy.p]\nsteps = [{step}]\n[default]\npolicy = "p"\n'), SOURCE)
+    with pytest.raises(ConfigurationError) as refused:
+        config.check_targets(load_schedule(ROOT / "config", directory), directory, SOURCE)
+    assert detail in refused.value.detail
+
+
+def test_the_example_configuration_names_only_known_rosters_and_people():
+    from shared.people import load_directory
+    from shared.schedule import load_schedule
+
+    directory = load_directory(ROOT / "config")
+    config = load_escalations(ROOT / "config")
+    assert config.check_targets(load_schedule(ROOT / "config", directory), directory, SOURCE) is None
