@@ -17,8 +17,10 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 
-from shared.adapters.storage import StorageAccount
+from shared.adapters.storage import StorageAccount, lost_race
+from shared.contention import attempts
 from shared.detection import GroupPointer
+from shared.errors import StorageUnavailable
 from shared.incident import Incident
 from shared.timeline import TimelineEvent
 
@@ -199,7 +201,7 @@ class IncidentStore:
         Raises GroupTaken when another incident took the group since it was read.
         """
         with self._counter_lock:
-            while True:
+            for _ in attempts():
                 if self._counter is None:
                     self._counter = self._read_counter()
                 value, etag = self._counter
@@ -214,6 +216,8 @@ class IncidentStore:
                         [counter, *self._opening(incident, replaces_group_etag)]
                     )
                 except TableTransactionError as failure:
+                    if not lost_race(failure):
+                        raise
                     if failure.index == 2:
                         raise GroupTaken(incident.group) from None
                     if failure.index == 1:
@@ -223,6 +227,7 @@ class IncidentStore:
                     continue
                 self._counter = (value + 1, results[0]["etag"])
                 return incident
+            raise StorageUnavailable("incident numbers kept changing under this request; retry")
 
     def _opening(self, incident: Incident, replaces_group_etag: str | None) -> list[Any]:
         """The operations that create an incident and, when it collects an alert group, point the group at it."""

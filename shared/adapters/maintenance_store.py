@@ -18,7 +18,9 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 
-from shared.adapters.storage import StorageAccount
+from shared.adapters.storage import StorageAccount, lost_race
+from shared.contention import attempts
+from shared.errors import StorageUnavailable
 from shared.maintenance import Maintenance
 
 MAINTENANCES = "maintenances"
@@ -58,7 +60,7 @@ class MaintenanceStore:
         """Number and create a maintenance in ONE transaction with the counter's ETag-guarded increment and the
         claim of `idempotency_key`; when the key was claimed before, the maintenance it names is returned."""
         with self._lock:
-            while True:
+            for _ in attempts():
                 if self._counter is None:
                     self._counter = self._read_counter()
                 value, etag = self._counter
@@ -75,6 +77,8 @@ class MaintenanceStore:
                 try:
                     results = self.table.submit_transaction(operations)
                 except TableTransactionError as failure:
+                    if not lost_race(failure):
+                        raise
                     if failure.index == 2:
                         return Scheduled(self._claimed(idempotency_key), created=False)
                     if failure.index == 1:
@@ -84,6 +88,7 @@ class MaintenanceStore:
                     continue
                 self._counter = (value + 1, results[0]["etag"])
                 return Scheduled(maintenance, created=True)
+            raise StorageUnavailable("maintenance numbers kept changing under this request; retry")
 
     def _read_counter(self) -> tuple[int, str]:
         try:

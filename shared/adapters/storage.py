@@ -113,6 +113,15 @@ class StorageAccount:
             return self._containers[name]
 
 
+# What a transaction that lost an optimistic-concurrency race fails with; anything else is not ours to retry.
+_LOST_RACE = {"EntityAlreadyExists", "UpdateConditionNotSatisfied"}
+
+
+def lost_race(failure: Exception) -> bool:
+    """True when a table transaction failed because another writer got there first (retry with fresh state)."""
+    return str(getattr(failure, "error_code", "")) in _LOST_RACE
+
+
 def _create_quietly(create: Any) -> None:
     with contextlib.suppress(ResourceExistsError):
         create()
