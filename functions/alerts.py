@@ -21,15 +21,13 @@ log = logging.getLogger("firebell.alerts")
 @bp.route(route="alerts", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 @with_change_queues(bp)
 @http_endpoint
-def receive(
-    req: func.HttpRequest, statuspage: func.Out[str], notifications: func.Out[str], workitems: func.Out[str]
-) -> func.HttpResponse:
+def receive(req: func.HttpRequest, statuspage: func.Out[str], notifications: func.Out[str]) -> func.HttpResponse:
     context.verify_secure_webhook(req.headers.get("Authorization"))
     alert = parse_alert(req.get_body())
     intake = receive_alert(alert, context.catalog(), context.incident_store(), utc_now())
     if intake.incident_id is not None:
-        responders = (notifications, workitems) if intake.changed_incident else ()
-        announce(intake.incident_id, intake.event_ids, statuspage, responders)
+        act = intake.changed_incident
+        announce(intake.incident_id, intake.event_ids, statuspage, notifications, responders_act=act)
     log.info("alert %s → %s (%s)", intake.alert_key, intake.incident_id, intake.outcome)
     return json_response(
         202,

@@ -32,7 +32,7 @@ _MAX_IDEMPOTENCY_KEY = 200
 @with_change_queues(bp)
 @http_endpoint
 def declare_incident(
-    req: func.HttpRequest, statuspage: func.Out[str], notifications: func.Out[str], workitems: func.Out[str]
+    req: func.HttpRequest, statuspage: func.Out[str], notifications: func.Out[str]
 ) -> func.HttpResponse:
     now = utc_now()
     declaration = parse_declaration(decode_json_object(req.get_body()), context.catalog(), now)
@@ -41,7 +41,7 @@ def declare_incident(
     if not declared.created:
         return json_response(200, _document(declared.incident))  # a retry: the incident the first attempt opened
     assert declared.event is not None
-    announce(declared.incident.id, [declared.event.event_id], statuspage, (notifications, workitems))
+    announce(declared.incident.id, [declared.event.event_id], statuspage, notifications, responders_act=True)
     log.info("%s declared by %s (%s)", declared.incident.id, declaration.reporter, declaration.source)
     return json_response(201, _document(declared.incident))
 

@@ -25,6 +25,7 @@ from typing import Any
 import azure.functions as func
 
 from functions import context
+from functions.change_queues import forward
 from shared import notification_card as cards
 from shared.adapters import storage
 from shared.adapters.escalation_ledger import EscalationLedger
@@ -250,6 +251,8 @@ def on_change(message: func.QueueMessage) -> None:
     except InvalidInput as problem:
         log.error("notifications: message %s dropped: %s", message.id, problem.detail)
         return  # retrying cannot make it readable
+    # First, so a Teams outage never holds up the status page or Boards.
+    forward(message.get_body().decode())
     notify(change, message.dequeue_count or 1, utc_now(), message_id=message.id or "")
 
 

@@ -51,12 +51,12 @@ from shared.adapters.site_publisher import (
 )
 from shared.incident import Incident
 from shared.maintenance import Maintenance, changes_ahead
-from shared.public_view import status_page, timelines_needed
-from shared.status_site import SiteFile, render_site
 from shared.timeutil import iso, parse_instant, utc_now
 
 if TYPE_CHECKING:
     from azure.storage.queue import QueueClient
+
+    from shared.status_site import SiteFile
 
 bp = func.Blueprint()
 log = logging.getLogger("firebell.statuspage")
@@ -169,6 +169,8 @@ class SitePublisher:
     ) -> None:
         self._account = account
         self._incidents = IncidentStore(account)
+        # Public words come only with a change of the incident (its version): a timeline read once per version.
+        self._timelines: dict[str, tuple[int, list[Any]]] = {}
         self._maintenances = MaintenanceStore(account)
         self._clock = clock
         self._before_publish = before_publish
@@ -212,8 +214,18 @@ class SitePublisher:
             )
             raise RuntimeError("status page renders kept losing to renders that began reading earlier")
 
+    def _timeline(self, ident: str, version: int) -> list[Any]:
+        cached = self._timelines.get(ident)
+        if cached is None or cached[0] != version:
+            cached = self._timelines[ident] = (version, self._incidents.timeline(ident))
+        return cached[1]
+
     def render_and_publish(self) -> PublishReport:
         """One render: read the store, render what is behind, publish it; the index is published last."""
+        # The renderer (Jinja2 and the templates) loads with the first render, not at every function's cold start.
+        from shared.public_view import status_page, timelines_needed
+        from shared.status_site import render_site
+
         began = self._last_began = self._clock()
         read_at = began.replace(microsecond=began.microsecond // 1000 * 1000)  # as published: milliseconds
         known = published_files(self._account)  # before the store: a page published since is newer, never older
@@ -225,7 +237,8 @@ class SitePublisher:
             incident.id for incident in incidents if _page_behind(known.get(_page(incident.id)), incident, renderer)
         ]
         # Public update histories live on the timelines: read only those this render shows in full.
-        timelines = {ident: self._incidents.timeline(ident) for ident in timelines_needed(incidents, behind)}
+        versions = {incident.id: incident.version for incident in incidents}
+        timelines = {ident: self._timeline(ident, versions[ident]) for ident in timelines_needed(incidents, behind)}
         settings = context.settings()
         page = status_page(
             settings.status_page_title,

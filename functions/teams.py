@@ -37,9 +37,7 @@ TALK = (CHAT_MESSAGE, NOTE)  # words on the timeline that change nothing anyone 
 @bp.route(route="teams", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 @with_change_queues(bp)
 @http_endpoint
-def on_message(
-    req: func.HttpRequest, statuspage: func.Out[str], notifications: func.Out[str], workitems: func.Out[str]
-) -> func.HttpResponse:
+def on_message(req: func.HttpRequest, statuspage: func.Out[str], notifications: func.Out[str]) -> func.HttpResponse:
     body = req.get_body()
     require_bounded(body)
     verify_signature(body, req.headers.get("Authorization"), os.environ.get(TOKEN_SETTING, ""))
@@ -57,7 +55,7 @@ def on_message(
         decision = handle(command, said, context.incident_store(), context.catalog(), _site())
     acted = [event.event_id for event in decision.events if event.kind not in TALK]
     if decision.incident_id and acted:
-        announce(decision.incident_id, acted, statuspage, (notifications, workitems))
+        announce(decision.incident_id, acted, statuspage, notifications, responders_act=True)
     log.info("teams: %s by %s → %s", message.text.split(" ", 1)[0][:20], person.name, decision.incident_id)
     return json_response(200, decision.reply)
 

@@ -15,8 +15,6 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from jinja2 import Environment
-
 from shared.boards_config import BoardsConfig
 from shared.catalog import Service
 from shared.incident import RESOLVED, Incident
@@ -137,6 +135,8 @@ _RESOLUTION = """\
 @functools.cache
 def _template(source: str) -> Any:
     # Autoescaped like every HTML Firebell renders: alert text and titles never become markup in Boards.
+    from jinja2 import Environment  # loads with the first work item, not at every function's cold start
+
     return Environment(autoescape=True, keep_trailing_newline=False).from_string(source)
 
 

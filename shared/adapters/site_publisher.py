@@ -20,11 +20,12 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, Re
 
 from shared.adapters.storage import StorageAccount
 from shared.contention import ATTEMPTS, attempts
-from shared.status_site import SiteFile
 from shared.timeutil import iso, parse_instant
 
 if TYPE_CHECKING:
     from azure.storage.blob import BlobClient
+
+    from shared.status_site import SiteFile
 
 WEB_CONTAINER = "$web"
 INDEX = "index.html"
