@@ -17,14 +17,37 @@ from typing import Any
 import azure.functions as func
 
 from shared.adapters import storage
+from shared.timeline import (
+    ACKNOWLEDGED,
+    ALERT_FIRED,
+    FOLLOW_UP_ADDED,
+    INCIDENT_DECLARED,
+    PAGE_REQUESTED,
+    ROLE_ASSIGNED,
+    ROLE_HANDED_OFF,
+    SEVERITY_CHANGED,
+    STATUS_CHANGED,
+)
 
 STATUSPAGE, NOTIFICATIONS, WORKITEMS = "statuspage", "notifications", "workitems"
 HTTP_OUTPUTS = (STATUSPAGE, NOTIFICATIONS)
-FORWARDED = (STATUSPAGE, WORKITEMS)  # what the notifications function passes every message on to
+# The event kinds each consumer acts on; a change of other kinds (a public update, a note) only the page shows.
+RESPONDER_KINDS = {ALERT_FIRED, INCIDENT_DECLARED, ACKNOWLEDGED, ROLE_ASSIGNED, ROLE_HANDED_OFF, STATUS_CHANGED}
+RESPONDER_KINDS |= {PAGE_REQUESTED}
+TRACKER_KINDS = {ALERT_FIRED, INCIDENT_DECLARED, SEVERITY_CHANGED, STATUS_CHANGED, FOLLOW_UP_ADDED}
 
 
-def change_message(incident_id: str, event_ids: Sequence[str]) -> str:
-    return json.dumps({"incident": incident_id, "event": event_ids[-1], "events": list(event_ids)})
+def change_message(incident_id: str, event_ids: Sequence[str], kinds: Sequence[str] | None = None) -> str:
+    """The message; `kinds` (of the events, in order) lets a consumer pass over a change it has nothing to do for."""
+    document: dict[str, Any] = {"incident": incident_id, "event": event_ids[-1], "events": list(event_ids)}
+    if kinds is not None:
+        document["kinds"] = list(kinds)
+    return json.dumps(document)
+
+
+def responders_act_on(kinds: Sequence[str]) -> bool:
+    """Whether people (cards, pages) or Boards act on a change of these kinds."""
+    return bool(set(kinds) & (RESPONDER_KINDS | TRACKER_KINDS))
 
 
 def with_change_queues(bp: func.Blueprint) -> Callable[[Any], Any]:
@@ -46,16 +69,21 @@ def announce(
     notifications: func.Out[str],
     *,
     responders_act: bool,
+    kinds: Sequence[str] | None = None,
 ) -> None:
     """One message: to notifications (and on from there) when responders act on the change, else to the status
     page alone. The caller decides, since only it knows what the change was."""
     if event_ids:
-        (notifications if responders_act else statuspage).set(change_message(incident_id, event_ids))
+        (notifications if responders_act else statuspage).set(change_message(incident_id, event_ids, kinds))
 
 
-def forward(message: str) -> None:
-    """Pass a change message on to the status page and work items. Sent again when the notifications function is
-    retried: both consumers are idempotent, and the status page coalesces repeats."""
+def forward(message: str) -> list[str]:
+    """Pass a change message on to the status page, and to work items unless its kinds say Boards has nothing to
+    do; returns the queues it went to. Sent again when the notifications function is retried: both consumers are
+    idempotent, and the status page coalesces repeats."""
+    kinds = json.loads(message).get("kinds")
+    queues = [STATUSPAGE] + ([WORKITEMS] if kinds is None or set(kinds) & TRACKER_KINDS else [])
     account = storage.account()
-    for queue in FORWARDED:
+    for queue in queues:
         account.queue(queue).send_message(message)
+    return queues

@@ -41,7 +41,8 @@ def declare_incident(
     if not declared.created:
         return json_response(200, _document(declared.incident))  # a retry: the incident the first attempt opened
     assert declared.event is not None
-    announce(declared.incident.id, [declared.event.event_id], statuspage, notifications, responders_act=True)
+    event = declared.event
+    announce(declared.incident.id, [event.event_id], statuspage, notifications, responders_act=True, kinds=[event.kind])
     log.info("%s declared by %s (%s)", declared.incident.id, declaration.reporter, declaration.source)
     return json_response(201, _document(declared.incident))
 

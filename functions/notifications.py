@@ -25,7 +25,7 @@ from typing import Any
 import azure.functions as func
 
 from functions import context
-from functions.change_queues import forward
+from functions.change_queues import RESPONDER_KINDS, forward
 from shared import notification_card as cards
 from shared.adapters import storage
 from shared.adapters.escalation_ledger import EscalationLedger
@@ -252,7 +252,11 @@ def on_change(message: func.QueueMessage) -> None:
         log.error("notifications: message %s dropped: %s", message.id, problem.detail)
         return  # retrying cannot make it readable
     # First, so a Teams outage never holds up the status page or Boards.
-    forward(message.get_body().decode())
+    body = message.get_body().decode()
+    forward(body)
+    kinds = json.loads(body).get("kinds")
+    if kinds is not None and not set(kinds) & RESPONDER_KINDS:
+        return  # e.g. a severity change: Boards acts on it, nobody is paged or told by card
     notify(change, message.dequeue_count or 1, utc_now(), message_id=message.id or "")
 
 

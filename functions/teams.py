@@ -15,7 +15,7 @@ from datetime import timedelta
 import azure.functions as func
 
 from functions import context, teams_desk
-from functions.change_queues import announce, with_change_queues
+from functions.change_queues import announce, responders_act_on, with_change_queues
 from functions.http_edge import http_endpoint, json_response
 from shared.chatops import Said
 from shared.chatops_grammar import Command, parse_command
@@ -53,9 +53,11 @@ def on_message(req: func.HttpRequest, statuspage: func.Out[str], notifications: 
         decision = teams_desk.answer(command, said)
     else:
         decision = handle(command, said, context.incident_store(), context.catalog(), _site())
-    acted = [event.event_id for event in decision.events if event.kind not in TALK]
+    acted = [event for event in decision.events if event.kind not in TALK]
     if decision.incident_id and acted:
-        announce(decision.incident_id, acted, statuspage, notifications, responders_act=True)
+        ids, kinds = [event.event_id for event in acted], [event.kind for event in acted]
+        act = responders_act_on(kinds)
+        announce(decision.incident_id, ids, statuspage, notifications, responders_act=act, kinds=kinds)
     log.info("teams: %s by %s → %s", message.text.split(" ", 1)[0][:20], person.name, decision.incident_id)
     return json_response(200, decision.reply)
 

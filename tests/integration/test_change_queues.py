@@ -7,7 +7,7 @@ import base64
 import json
 from datetime import UTC, datetime, timedelta
 
-from functions.change_queues import announce, change_message, forward
+from functions.change_queues import announce, change_message, forward, responders_act_on
 from shared.adapters.incident_store import IncidentStore
 from shared.alert_intake import receive_alert
 from shared.catalog import load_catalog
@@ -55,7 +55,19 @@ def test_nothing_is_announced_when_a_delivery_wrote_no_event():
 
 def test_notifications_forwards_the_same_message_to_the_status_page_and_boards(storage_account):
     message = change_message("INC-3", ["e1", "e2"])
-    forward(message)
+    assert forward(message) == ["statuspage", "workitems"]  # kinds unknown (an alert): Boards decides
     for queue in ("statuspage", "workitems"):
         (received,) = storage_account.queue(queue, encoding="none").receive_messages(max_messages=5)
         assert base64.b64decode(received.content).decode() == message  # as the Functions host encodes it
+
+
+def test_boards_hears_only_of_changes_it_tracks(storage_account):
+    assert forward(change_message("INC-3", ["e1"], ["incident.acknowledged"])) == ["statuspage"]
+    assert forward(change_message("INC-3", ["e2"], ["severity.changed"])) == ["statuspage", "workitems"]
+    assert forward(change_message("INC-3", ["e3"], ["action.added"])) == ["statuspage", "workitems"]
+
+
+def test_a_public_update_or_a_component_status_goes_straight_to_the_status_page():
+    assert not responders_act_on(["update.posted"]) and not responders_act_on(["component.status_set"])
+    assert responders_act_on(["incident.acknowledged"]) and responders_act_on(["update.posted", "status.changed"])
+    assert responders_act_on(["action.added"]) and responders_act_on(["severity.changed"])
