@@ -274,9 +274,11 @@ def notify(
         log.warning("notifications: %s does not exist; nothing to tell", change.incident)
         return []
     incident = stored.incident
-    timeline = notifier.store.timeline(incident.id)
-    by_id = {event.event_id: event for event in timeline}
-    opening = next((event for event in timeline if event.kind in OPENING_KINDS), None)
+    # Point reads of the listed events and the first one: a long-running incident's timeline is not read each time.
+    by_id = {event.event_id: event for event in notifier.store.events(incident.id, change.events)}
+    opening = notifier.store.first_event(incident.id)
+    if opening is not None and opening.kind not in OPENING_KINDS:  # something older joined it: look further
+        opening = next((e for e in notifier.store.timeline(incident.id) if e.kind in OPENING_KINDS), None)
     posted: list[str] = []
     for ident in dict.fromkeys(change.events):
         event = by_id.get(ident)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -311,6 +311,22 @@ class IncidentStore:
     def timeline(self, ident: str) -> list[TimelineEvent]:
         entities = self.timeline_table.query_entities("PartitionKey eq @p", parameters={"p": ident})
         return [_event(entity) for entity in entities]  # RowKeys sort by time
+
+    def events(self, ident: str, event_ids: Iterable[str]) -> list[TimelineEvent]:
+        """The named events of an incident that exist, by point reads: a long timeline is not read for a few."""
+        found = []
+        for event_id in dict.fromkeys(event_ids):
+            try:
+                found.append(_event(self.timeline_table.get_entity(ident, event_id)))
+            except ResourceNotFoundError:
+                continue
+        return found
+
+    def first_event(self, ident: str) -> TimelineEvent | None:
+        """The incident's earliest event, from the first row of its partition (one small read)."""
+        pages = self.timeline_table.query_entities("PartitionKey eq @p", parameters={"p": ident}, results_per_page=1)
+        first = next(iter(pages.by_page()), [])
+        return next((_event(entity) for entity in first), None)
 
 
 def _counter_entity(value: int) -> dict[str, Any]:
