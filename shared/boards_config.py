@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shared.config_file import known_keys, read_toml
+from shared.config_file import config_text, known_keys, read_toml
 from shared.errors import ConfigurationError
 from shared.incident import STATUSES
 from shared.severity import parse_level
@@ -64,7 +64,7 @@ def parse_boards_config(document: dict[str, Any], source: str) -> BoardsConfig:
     enabled = document.get("enabled", defaults.enabled)
     if not isinstance(enabled, bool):
         raise ConfigurationError(f"{source}: enabled: must be true or false, got {enabled!r}")
-    description_field = _text(document, "description_field", source, defaults.description_field)
+    description_field = config_text(document, "description_field", source, fallback=defaults.description_field)
     if not _FIELD_NAME.match(description_field):
         raise ConfigurationError(
             f"{source}: description_field: {description_field!r} is not a field reference name "
@@ -73,8 +73,8 @@ def parse_boards_config(document: dict[str, Any], source: str) -> BoardsConfig:
     return BoardsConfig(
         enabled=enabled,
         min_severity=parse_level(document.get("min_severity", defaults.min_severity), f"{source}: min_severity"),
-        work_item_type=_text(document, "work_item_type", source, defaults.work_item_type),
-        task_type=_text(document, "task_type", source, defaults.task_type),
+        work_item_type=config_text(document, "work_item_type", source, fallback=defaults.work_item_type),
+        task_type=config_text(document, "task_type", source, fallback=defaults.task_type),
         description_field=description_field,
         states=_states(document.get("states"), source, defaults.states),
         http=_http(document.get("http"), source),
@@ -88,7 +88,7 @@ def _states(table: Any, source: str, default: tuple[tuple[str, str], ...]) -> tu
     if not isinstance(table, dict):
         raise ConfigurationError(f'{where} must be a table of Firebell status = "Boards state"')
     known_keys(table, set(STATUSES), where)
-    return tuple((status, _text(table, status, where)) for status in table)
+    return tuple((status, config_text(table, status, where)) for status in table)
 
 
 def _http(table: Any, source: str) -> HttpPolicy:
@@ -108,13 +108,6 @@ def _http(table: Any, source: str) -> HttpPolicy:
         first_backoff_seconds=_seconds(table, "first_backoff_seconds", where, defaults.first_backoff_seconds),
         max_backoff_seconds=_seconds(table, "max_backoff_seconds", where, defaults.max_backoff_seconds),
     )
-
-
-def _text(table: dict[str, Any], key: str, where: str, fallback: str | None = None) -> str:
-    value = table.get(key, fallback)
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigurationError(f"{where}.{key}: must be a non-empty string, got {value!r}")
-    return value.strip()
 
 
 def _seconds(table: dict[str, Any], key: str, where: str, fallback: float, *, positive: bool = False) -> float:

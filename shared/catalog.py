@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from shared.alert import Alert
-from shared.config_file import known_keys, read_toml
+from shared.config_file import config_text, known_keys, read_toml
 from shared.errors import ConfigurationError
 from shared.severity import MILDEST, SeverityPolicy, parse_level, parse_policy
 
@@ -109,7 +109,7 @@ def parse_catalog(document: dict[str, Any], source: str) -> Catalog:
     known_keys(default_table, _POLICY_KEYS, where)
     default = Service(
         id=DEFAULT_SERVICE_ID,
-        component=_text(default_table, "component", where, fallback="Other services"),
+        component=config_text(default_table, "component", where, fallback="Other services"),
         **_policy(default_table, where),
     )
     entries = document.get("service", [])
@@ -122,14 +122,14 @@ def parse_catalog(document: dict[str, Any], source: str) -> Catalog:
         if not isinstance(entry, dict):
             raise ConfigurationError(f"{where} must be a table")
         known_keys(entry, {"id"} | _POLICY_KEYS | _MATCH_KEYS, where)
-        service_id = _text(entry, "id", where)
+        service_id = config_text(entry, "id", where)
         if service_id in seen or service_id == DEFAULT_SERVICE_ID:
             raise ConfigurationError(f"{where}.id: {service_id!r} is used twice (or is the reserved 'default')")
         seen.add(service_id)
         services.append(
             Service(
                 id=service_id,
-                component=_text(entry, "component", where),
+                component=config_text(entry, "component", where),
                 resource_id_prefixes=_texts(entry, "resource_id_prefixes", where),
                 resource_groups=_texts(entry, "resource_groups", where),
                 rule_patterns=_texts(entry, "rule_patterns", where),
@@ -164,15 +164,8 @@ def _resource_group(resource_id: str) -> str:
     return ""
 
 
-def _text(table: dict[str, Any], key: str, where: str, *, fallback: str | None = None) -> str:
-    value = table.get(key, fallback)
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigurationError(f"{where}.{key}: must be a non-empty string, got {value!r}")
-    return value.strip()
-
-
 def _optional_text(table: dict[str, Any], key: str, where: str) -> str | None:
-    return _text(table, key, where) if key in table else None
+    return config_text(table, key, where) if key in table else None
 
 
 def _url(table: dict[str, Any], key: str, where: str) -> str | None:

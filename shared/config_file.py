@@ -27,3 +27,11 @@ def known_keys(table: dict[str, Any], allowed: set[str], where: str) -> None:
     unknown = sorted(set(table) - allowed)
     if unknown:
         raise ConfigurationError(f"{where}.{unknown[0]}: unknown key; expected one of {', '.join(sorted(allowed))}")
+
+
+def config_text(table: dict[str, Any], key: str, where: str, *, fallback: str | None = None) -> str:
+    """A trimmed, non-empty string setting."""
+    value = table.get(key, fallback)
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigurationError(f"{where}.{key}: must be a non-empty string, got {value!r}")
+    return value.strip()

@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from shared.config_file import known_keys, read_toml
+from shared.config_file import config_text, known_keys, read_toml
 from shared.errors import ConfigurationError
 from shared.escalation import PERSON, ROLE, ROSTER_LAYER, EscalationPolicy, EscalationStep
 from shared.people import Directory
@@ -132,12 +132,12 @@ def _step(table: Any, where: str) -> EscalationStep:
     if len(chosen) != 1:
         raise ConfigurationError(f"{where}: must name exactly one of roster_layer, role, person")
     notify = chosen[0]
-    target = _text(table, notify, where)
+    target = config_text(table, notify, where)
     if notify == ROLE and target not in ROLES:
         raise ConfigurationError(f"{where}.role: must be one of {', '.join(ROLES)}, got {target!r}")
     if "roster" in table and notify != ROSTER_LAYER:
         raise ConfigurationError(f"{where}.roster: only a roster_layer step names a roster")
-    roster = _text(table, "roster", where) if "roster" in table else None
+    roster = config_text(table, "roster", where) if "roster" in table else None
     wait = table.get("wait_minutes", 0)
     if isinstance(wait, bool) or not isinstance(wait, int | float) or not 0 <= wait <= MAX_WAIT_MINUTES:
         raise ConfigurationError(f"{where}.wait_minutes: must be a number from 0 to {MAX_WAIT_MINUTES}, got {wait!r}")
@@ -148,7 +148,7 @@ def _route(table: Any, where: str, policies: dict[str, EscalationPolicy], servic
     if not isinstance(table, dict):
         raise ConfigurationError(f"{where}: must be a table")
     known_keys(table, _ROUTE_KEYS, where)
-    service = _text(table, "service", where) if "service" in table else None
+    service = config_text(table, "service", where) if "service" in table else None
     if service is not None and services is not None and service not in services:
         raise ConfigurationError(f"{where}.service: {service!r} is not a service in services.toml")
     severities = table.get("severities", [])
@@ -161,14 +161,7 @@ def _route(table: Any, where: str, policies: dict[str, EscalationPolicy], servic
 
 
 def _policy_ref(table: dict[str, Any], where: str, policies: dict[str, EscalationPolicy]) -> str:
-    policy_id = _text(table, "policy", where)
+    policy_id = config_text(table, "policy", where)
     if policy_id not in policies:
         raise ConfigurationError(f"{where}.policy: {policy_id!r} is not defined; policies: {', '.join(policies)}")
     return policy_id
-
-
-def _text(table: dict[str, Any], key: str, where: str) -> str:
-    value = table.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigurationError(f"{where}.{key}: must be a non-empty string, got {value!r}")
-    return value.strip()

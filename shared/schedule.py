@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from shared.config_file import known_keys, read_toml
+from shared.config_file import config_text, known_keys, read_toml
 from shared.errors import ConfigurationError, NotFound
 from shared.people import Directory, Person
 from shared.rotation import (
@@ -157,7 +157,7 @@ def _health(table: dict[str, Any], where: str) -> HealthPolicy:
 
 def _roster(entry: dict[str, Any], where: str, directory: Directory) -> Roster:
     known_keys(entry, {"id", "name", "time_zone", "workflow_url", "escalation_workflow_url", "layer"}, where)
-    roster_id = _text(entry, "id", where)
+    roster_id = config_text(entry, "id", where)
     if not _ID.fullmatch(roster_id):
         raise ConfigurationError(
             f"{where}.id: {roster_id!r} must be lower-case letters, digits, '-' or '_' (at most 40), as in URLs"
@@ -173,7 +173,7 @@ def _roster(entry: dict[str, Any], where: str, directory: Directory) -> Roster:
         raise ConfigurationError(f"{where}.layer: a roster needs a {PRIMARY!r} layer ([[roster.layer]])")
     return Roster(
         id=roster_id,
-        name=_text(entry, "name", where) if "name" in entry else roster_id,
+        name=config_text(entry, "name", where) if "name" in entry else roster_id,
         layers=tuple(layers),
         workflow_url=_url(entry, "workflow_url", where),
         escalation_workflow_url=_url(entry, "escalation_workflow_url", where),
@@ -183,7 +183,7 @@ def _roster(entry: dict[str, Any], where: str, directory: Directory) -> Roster:
 
 def _layer(entry: dict[str, Any], where: str, roster_zone: str, directory: Directory) -> Layer:
     known_keys(entry, {"name", "rotation"}, where)
-    name = _text(entry, "name", where)
+    name = config_text(entry, "name", where)
     if not _ID.fullmatch(name):
         raise ConfigurationError(f"{where}.name: {name!r} must be lower-case letters, digits, '-' or '_'")
     entries = _tables(entry, "rotation", where)
@@ -201,7 +201,7 @@ def _rotation(entry: dict[str, Any], where: str, roster_zone: str, directory: Di
     if kind not in KINDS:
         raise ConfigurationError(f"{where}.kind: must be one of {', '.join(KINDS)}, got {kind!r}")
     known_keys(entry, _ROTATION_KEYS | _KIND_KEYS[kind], where)
-    name = _text(entry, "name", where)
+    name = config_text(entry, "name", where)
     members = _members(entry, where, directory)
     windows = _windows(entry, where, kind)
     if kind == FOLLOW_THE_SUN:
@@ -211,7 +211,7 @@ def _rotation(entry: dict[str, Any], where: str, roster_zone: str, directory: Di
     start = _date(entry, "start", where)
     shift_days = _SHIFT_DAYS.get(kind) or _whole(entry, "shift_days", where, fallback=None, low=1, high=28)
     if kind == WEEKLY:
-        weekday = _weekday(_text(entry, "handoff_weekday", where), f"{where}.handoff_weekday")
+        weekday = _weekday(config_text(entry, "handoff_weekday", where), f"{where}.handoff_weekday")
         if start.weekday() != weekday:
             raise ConfigurationError(
                 f"{where}.start: {start.isoformat()} is a {WEEKDAYS[start.weekday()]}; a rotation handing off on "
@@ -355,17 +355,10 @@ def _whole(table: dict[str, Any], key: str, where: str, *, fallback: int | None,
     return value
 
 
-def _text(table: dict[str, Any], key: str, where: str) -> str:
-    value = table.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigurationError(f"{where}.{key}: must be a non-empty string, got {value!r}")
-    return value.strip()
-
-
 def _url(table: dict[str, Any], key: str, where: str) -> str | None:
     if key not in table:
         return None
-    url = _text(table, key, where)
+    url = config_text(table, key, where)
     parts = urlsplit(url)
     if parts.scheme != "https" or not parts.netloc:
         raise ConfigurationError(f"{where}.{key}: must be an https URL, got {url[:60]!r}")
