@@ -33,10 +33,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
-from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
-from devhost.azurite import free_port
+from tests.standins.local_server import LocalServer
 
 AZURE_DEVOPS_RESOURCE = "499b84ac-1321-427f-aa17-267ca6975798"
 WIT_AREA_ID = "5264459e-e5e0-4bd8-b118-0985e68a4ec5"
@@ -175,7 +174,7 @@ class Rejection(Exception):
         self.status, self.message, self.type_key = status, message, type_key
 
 
-class BoardsServer:
+class BoardsServer(LocalServer):
     """Azure DevOps for one organisation and project, on 127.0.0.1 and a free port."""
 
     def __init__(
@@ -198,13 +197,7 @@ class BoardsServer:
         self._lock = threading.Lock()
         self._received: list[Received] = []
         self._faults: deque[Fault] = deque()
-        self.server: BaseWSGIServer = make_server("127.0.0.1", free_port(), self._app, threaded=True)
-        self._thread = threading.Thread(target=self.server.serve_forever, name="boards-standin", daemon=True)
-
-    @property
-    def base(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
+        super().__init__(self._app, "boards-standin")
 
     @property
     def org_url(self) -> str:
@@ -213,21 +206,6 @@ class BoardsServer:
     @property
     def identity_endpoint(self) -> str:
         return f"{self.base}/msi/token"
-
-    def start(self) -> BoardsServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self._thread.join()
-        self.server.server_close()
-
-    def __enter__(self) -> BoardsServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # --- scripting and reading back ---------------------------------------------------------------------------------
     def fail_next(

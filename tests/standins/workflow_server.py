@@ -15,10 +15,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from devhost.azurite import free_port
+from tests.standins.local_server import LocalServer
 
 MAX_BYTES = 28 * 1024
 
@@ -48,42 +47,20 @@ class Scripted:
     body: str = ""
 
 
-class WorkflowServer:
+class WorkflowServer(LocalServer):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._received: list[Received] = []
         self._script: deque[Scripted] = deque()
         self._arrival = threading.Condition(self._lock)
-        self.server: BaseWSGIServer = make_server(
-            "127.0.0.1", free_port(), self._app, threaded=True, request_handler=_QuietHandler
-        )
-        # A short poll interval: stopping the server waits for it, and every test stops one.
-        self._thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, name="workflow-standin", daemon=True
-        )
+        super().__init__(self._app, "workflow-standin")
 
     @property
     def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}/workflows/channel"
+        return f"{self.base}/workflows/channel"
 
     def url_for(self, channel: str) -> str:
         return self.url.rsplit("/", 1)[0] + f"/{channel}"
-
-    def start(self) -> WorkflowServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self._thread.join()
-        self.server.server_close()
-
-    def __enter__(self) -> WorkflowServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # --- scripting and reading back ---------------------------------------------------------------------------------
     def fail_next(self, status: int, retry_after: str | None = None, times: int = 1, body: str = "") -> None:
@@ -137,11 +114,6 @@ class WorkflowServer:
         if problem:
             return Response(problem, status=400)
         return Response("", status=202)
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, *args: Any, **kwargs: Any) -> None:
-        pass  # tests and benchmarks read the recorded requests; a line per card would drown their output
 
 
 def _envelope_problem(body: bytes) -> str | None:
