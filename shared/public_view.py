@@ -6,6 +6,7 @@ reaches these dataclasses, so no template, JSON document or feed built from them
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -236,6 +237,17 @@ def public_incident(incident: Incident, timeline: Iterable[TimelineEvent] | None
     )
 
 
+def _public(incident: Incident, timeline: Iterable[TimelineEvent] | None) -> PublicIncident:
+    return public_incident(incident, timeline) if timeline is not None else _public_from_row(incident)
+
+
+@functools.lru_cache(maxsize=20_000)
+def _public_from_row(incident: Incident) -> PublicIncident:
+    """Most incidents of a long history are rendered from their row alone, and a row that has not changed (its
+    version and every field) gives the same public incident: a warm instance builds it once."""
+    return public_incident(incident)
+
+
 def _at(update: PublicUpdate) -> datetime:
     return update.at
 
@@ -313,7 +325,7 @@ def status_page(
     now = now or updated or EPOCH
     timelines = timelines or {}
     newest_first = sorted(incidents, key=lambda incident: (incident.declared_at, incident.number), reverse=True)
-    published = tuple(public_incident(incident, timelines.get(incident.id)) for incident in newest_first)
+    published = tuple(_public(incident, timelines.get(incident.id)) for incident in newest_first)
     windows = tuple(
         public_maintenance(m, now)
         for m in sorted(maintenances, key=lambda m: (m.scheduled_for, m.id), reverse=True)
