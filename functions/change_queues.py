@@ -77,12 +77,20 @@ def announce(
         (notifications if responders_act else statuspage).set(change_message(incident_id, event_ids, kinds))
 
 
+def message_kinds(message: str) -> set[str] | None:
+    """The kinds a change message names; None when it does not say (an alert's change), so every consumer looks."""
+    kinds = json.loads(message).get("kinds")
+    if not isinstance(kinds, list) or not all(isinstance(kind, str) for kind in kinds):
+        return None
+    return set(kinds)
+
+
 def forward(message: str) -> list[str]:
     """Pass a change message on to the status page, and to work items unless its kinds say Boards has nothing to
     do; returns the queues it went to. Sent again when the notifications function is retried: both consumers are
     idempotent, and the status page coalesces repeats."""
-    kinds = json.loads(message).get("kinds")
-    queues = [STATUSPAGE] + ([WORKITEMS] if kinds is None or set(kinds) & TRACKER_KINDS else [])
+    kinds = message_kinds(message)
+    queues = [STATUSPAGE] + ([WORKITEMS] if kinds is None or kinds & TRACKER_KINDS else [])
     account = storage.account()
     for queue in queues:
         account.queue(queue).send_message(message)

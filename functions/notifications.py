@@ -25,7 +25,7 @@ from typing import Any
 import azure.functions as func
 
 from functions import context
-from functions.change_queues import RESPONDER_KINDS, forward
+from functions.change_queues import RESPONDER_KINDS, forward, message_kinds
 from shared import notification_card as cards
 from shared.adapters import storage
 from shared.adapters.escalation_ledger import EscalationLedger
@@ -254,8 +254,8 @@ def on_change(message: func.QueueMessage) -> None:
     # First, so a Teams outage never holds up the status page or Boards.
     body = message.get_body().decode()
     forward(body)
-    kinds = json.loads(body).get("kinds")
-    if kinds is not None and not set(kinds) & RESPONDER_KINDS:
+    kinds = message_kinds(body)
+    if kinds is not None and not kinds & RESPONDER_KINDS:
         return  # e.g. a severity change: Boards acts on it, nobody is paged or told by card
     notify(change, message.dequeue_count or 1, utc_now(), message_id=message.id or "")
 

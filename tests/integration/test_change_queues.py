@@ -61,6 +61,10 @@ def test_notifications_forwards_the_same_message_to_the_status_page_and_boards(s
         assert base64.b64decode(received.content).decode() == message  # as the Functions host encodes it
 
 
+def test_a_message_without_readable_kinds_reaches_every_consumer(storage_account):
+    assert forward('{"incident": "INC-3", "event": "e1", "events": ["e1"], "kinds": 5}') == ["statuspage", "workitems"]
+
+
 def test_boards_hears_only_of_changes_it_tracks(storage_account):
     assert forward(change_message("INC-3", ["e1"], ["incident.acknowledged"])) == ["statuspage"]
     assert forward(change_message("INC-3", ["e2"], ["severity.changed"])) == ["statuspage", "workitems"]
