@@ -343,7 +343,10 @@ class Ledger:
                 return Entry(key, self.table.create_entity(claim)["etag"])
             except ResourceExistsError:
                 pass
-            row = self.table.get_entity(incident_id, key)
+            try:
+                row = self.table.get_entity(incident_id, key)
+            except ResourceNotFoundError:
+                continue  # released between our insert and this read: try to claim it again
             found = Entry(key, row.metadata["etag"], row.get("work_item_id"), row.get("url"), row.get("recorded_at"))
             if found.done:
                 return found
