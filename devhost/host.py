@@ -25,45 +25,71 @@ class StorageUnreachable(RuntimeError):
 
 
 class DevHost:
-    def __init__(self, app: func.FunctionApp, host_json: Path, address: str = "127.0.0.1", port: int = 7071) -> None:
+    """`serve_http` and `run_background` split the host in two, as `python -m devhost` does by default: HTTP in one
+    process, queue listeners and timers in another, so the consumers never queue the HTTP handlers behind one
+    interpreter lock (in Azure, FUNCTIONS_WORKER_PROCESS_COUNT does the same)."""
+
+    def __init__(
+        self,
+        app: func.FunctionApp,
+        host_json: Path,
+        address: str = "127.0.0.1",
+        port: int = 7071,
+        *,
+        serve_http: bool = True,
+        run_background: bool = True,
+    ) -> None:
         self.options: HostOptions = load_host_options(host_json)
         specs = discover(app)
         self.invoker = Invoker(self.options.queues.message_encoding)
         self.stopping = threading.Event()
         self.http_app = HttpServer(by_trigger(specs, "httpTrigger"), self.invoker, self.options.route_prefix)
-        self.server: BaseWSGIServer = make_server(address, port, self.http_app, threaded=True)
+        self.server: BaseWSGIServer | None = (
+            make_server(address, port, self.http_app, threaded=True) if serve_http else None
+        )
         try:
             self.listeners = [
                 QueueListener(spec, self.invoker, self.options.queues, self.stopping, self.options.function_timeout)
-                for spec in by_trigger(specs, "queueTrigger")
+                for spec in (by_trigger(specs, "queueTrigger") if run_background else [])
             ]
         except AzureError as error:
-            self.server.server_close()
+            if self.server is not None:
+                self.server.server_close()
             raise StorageUnreachable(
                 f"cannot reach Azure Storage ({type(error).__name__}): start Azurite (`make run` does) or fix "
                 "AzureWebJobsStorage in local.settings.json"
             ) from None
-        self.timers = [TimerRunner(spec, self.invoker, self.stopping) for spec in by_trigger(specs, "timerTrigger")]
-        self._serving = threading.Thread(target=self.server.serve_forever, name="http", daemon=True)
+        timer_specs = by_trigger(specs, "timerTrigger") if run_background else []
+        self.timers = [TimerRunner(spec, self.invoker, self.stopping) for spec in timer_specs]
+        self._serving = (
+            threading.Thread(target=self.server.serve_forever, name="http", daemon=True) if self.server else None
+        )
 
     @property
     def url(self) -> str:
+        if self.server is None:
+            return ""
         host, port = self.server.server_address[:2]
         return f"http://{host}:{port}"
 
     def start(self) -> DevHost:
         for worker in [*self.listeners, *self.timers]:
             worker.start()
-        self._serving.start()
+        if self._serving is not None:
+            self._serving.start()
         log.info(
-            "devhost listening on %s (%d queue listeners, %d timers)", self.url, len(self.listeners), len(self.timers)
+            "devhost %s (%d queue listeners, %d timers)",
+            f"listening on {self.url}" if self.url else "running background functions",
+            len(self.listeners),
+            len(self.timers),
         )
         return self
 
     def stop(self) -> None:
         self.stopping.set()
-        self.server.shutdown()
-        self._serving.join()
-        self.server.server_close()
+        if self.server is not None and self._serving is not None:
+            self.server.shutdown()
+            self._serving.join()
+            self.server.server_close()
         for worker in [*self.listeners, *self.timers]:
             worker.join()
