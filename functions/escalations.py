@@ -22,12 +22,21 @@ from typing import Any
 import azure.functions as func
 
 from functions import context
-from functions.notifications import ESCALATIONS_QUEUE, MAX_DEQUEUE_COUNT, REFUSED, SENT, Notifier, person_named
+from functions.notifications import (
+    ESCALATIONS_QUEUE,
+    MAX_DEQUEUE_COUNT,
+    REFUSED,
+    SENT,
+    Notifier,
+    defer,
+    holder_of,
+    person_named,
+)
 from shared import escalation as policy_rules
 from shared import notification_card as cards
 from shared.adapters import storage
 from shared.adapters.escalation_ledger import Claim
-from shared.adapters.teams_workflow import WorkflowError
+from shared.adapters.teams_workflow import WorkflowError, WorkflowUnavailable
 from shared.errors import ConfigurationError, InvalidInput, NotFound
 from shared.escalation import (
     PERSON,
@@ -61,11 +70,17 @@ PAGED, SKIPPED, STOPPED, FAILED = "paged", "skipped", "stopped", "failed"
 @bp.queue_trigger(arg_name="message", queue_name="escalations", connection="AzureWebJobsStorage")
 def on_step(message: func.QueueMessage) -> None:
     try:
-        step = StepMessage.from_json(json.loads(message.get_body()))
+        body = message.get_body().decode()
+        step = StepMessage.from_json(json.loads(body))
     except (ValueError, UnicodeDecodeError, InvalidInput) as problem:
         log.error("escalations: message %s dropped: %s", message.id, getattr(problem, "detail", problem))
         return
-    run_step(step, message.id or "", message.dequeue_count or 1, utc_now())
+    holder = holder_of(body, message.id or "")
+    try:
+        run_step(step, holder, message.dequeue_count or 1, utc_now())
+    except WorkflowUnavailable as busy:
+        if not defer(ESCALATIONS_QUEUE, body, holder, busy.retry_after):
+            raise
 
 
 @bp.function_name("reminders")

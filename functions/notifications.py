@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -30,7 +31,13 @@ from shared import notification_card as cards
 from shared.adapters import storage
 from shared.adapters.escalation_ledger import EscalationLedger
 from shared.adapters.incident_store import IncidentChanged, IncidentStore
-from shared.adapters.teams_workflow import WorkflowError, WorkflowRejected, WorkflowSender, is_webhook_url
+from shared.adapters.teams_workflow import (
+    WorkflowError,
+    WorkflowRejected,
+    WorkflowSender,
+    WorkflowUnavailable,
+    is_webhook_url,
+)
 from shared.contention import attempts
 from shared.errors import ConfigurationError, InvalidInput
 from shared.escalation import FIRST, StepMessage, retriggered_series
@@ -58,7 +65,9 @@ from shared.timeutil import utc_now
 bp = func.Blueprint()
 log = logging.getLogger("firebell.notifications")
 
-ESCALATIONS_QUEUE = "escalations"
+ESCALATIONS_QUEUE, NOTIFICATIONS_QUEUE = "escalations", "notifications"
+MAX_DEFERRALS = 5  # Workflows throttling longer than five of its own Retry-After pauses is an outage: poison
+MAX_VISIBILITY_SECONDS = 7 * 24 * 3600 - 60  # a queue message may stay hidden at most seven days
 MAX_DEQUEUE_COUNT = 5  # host.json extensions.queues.maxDequeueCount: the last delivery before the poison queue
 FIREBELL = "Firebell"
 OPENING_KINDS = (ALERT_FIRED, INCIDENT_DECLARED)
@@ -257,7 +266,33 @@ def on_change(message: func.QueueMessage) -> None:
     kinds = message_kinds(body)
     if kinds is not None and not kinds & RESPONDER_KINDS:
         return  # e.g. a severity change: Boards acts on it, nobody is paged or told by card
-    notify(change, message.dequeue_count or 1, utc_now(), message_id=message.id or "")
+    holder = holder_of(body, message.id or "")
+    try:
+        notify(change, message.dequeue_count or 1, utc_now(), message_id=holder)
+    except WorkflowUnavailable as busy:
+        if not defer(NOTIFICATIONS_QUEUE, body, holder, busy.retry_after):
+            raise
+
+
+def holder_of(body: str, message_id: str) -> str:
+    """Whose claims a message works under: its own id, or that of the message it was deferred from."""
+    held = json.loads(body).get("holder")
+    return held if isinstance(held, str) and held else message_id
+
+
+def defer(queue: str, body: str, holder: str, retry_after: float | None) -> bool:
+    """Workflows asked for more patience than a redelivery has (Retry-After beyond what is waited out in-process):
+    the same message again, visible after that pause, under the same holder so its claims carry on. False — the
+    caller lets the queue redeliver, and poison in the end — without a Retry-After or after MAX_DEFERRALS."""
+    document = json.loads(body)
+    deferrals = document.get("deferrals", 0)
+    if retry_after is None or not isinstance(deferrals, int) or deferrals >= MAX_DEFERRALS:
+        return False
+    document.update(holder=holder, deferrals=deferrals + 1)
+    delay = min(math.ceil(retry_after), MAX_VISIBILITY_SECONDS)
+    storage.account().queue(queue).send_message(json.dumps(document), visibility_timeout=delay)
+    log.warning("%s: Workflows asked to wait %.0f s; message deferred (holder %s)", queue, retry_after, holder)
+    return True
 
 
 def notify(

@@ -50,9 +50,14 @@ class WorkflowRejected(WorkflowError):
 
 
 class WorkflowUnavailable(WorkflowError, DependencyUnavailable):
-    """Workflows failed or throttled through every attempt; a later delivery may succeed."""
+    """Workflows failed or throttled through every attempt; a later delivery may succeed — not before
+    `retry_after` seconds when Workflows said so."""
 
     code = "notification_failed"
+
+    def __init__(self, detail: str, retry_after: float | None = None) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
 
 
 class RequestLimiter:
@@ -179,7 +184,8 @@ class WorkflowSender:
                     if pause is None:
                         pause = self._backoff(attempt)
                     elif pause > self.max_retry_after:
-                        raise WorkflowUnavailable(f"{problem}; Retry-After {pause:.0f} s is too long to wait here")
+                        too_long = f"{problem}; Retry-After {pause:.0f} s is too long to wait here"
+                        raise WorkflowUnavailable(too_long, pause)
                     # Throttling is per webhook, not per thread: everyone in the process waits.
                     self.limiter.hold_for(pause)
                 elif 400 <= answer.status_code < 500 and answer.status_code not in (408, 409, 425):

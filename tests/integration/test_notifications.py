@@ -37,7 +37,7 @@ from shared.chatops_intake import handle
 from shared.escalation import StepMessage
 from shared.notification_card import Recipient, encode, paged_card
 from shared.timeline import PAGE_REQUESTED, TimelineEvent, event_id
-from tests.conftest import ROOT, sample_json
+from tests.conftest import ROOT, sample_json, wait_until
 from tests.standins.workflow_server import WorkflowServer
 
 # A Wednesday: the test schedule's secondary layer covers Mondays only, so now it has a gap.
@@ -539,3 +539,39 @@ def test_through_the_devhost_an_alert_pages_the_primary_and_the_delayed_next_ste
         "paged Tim Jones (payments primary, step 1 of 2)",
         "paged Priya Raman (named contact, step 2 of 2)",
     ]
+
+
+def test_a_retry_after_longer_than_a_redelivery_defers_the_message_instead_of_failing_it(
+    notifying, storage_account, workflow
+):
+    from azure.functions.queue import QueueMessage
+
+    from functions.change_queues import change_message
+    from functions.notifications import NOTIFICATIONS_QUEUE, on_change
+
+    ident, _ = open_incident(notifying)
+    body = change_message(ident, say(notifying, "ack INC-1", who="Tim Jones"), ["incident.acknowledged"])
+    workflow.fail_next(429, retry_after="120")
+    on_change(QueueMessage(id="m-1", body=body.encode(), dequeue_count=1))  # completes: not a failed delivery
+    assert len(workflow.requests()) == 1  # asked once, then left to the queue rather than waited out in-process
+    queue = storage_account.queue(NOTIFICATIONS_QUEUE)
+    assert list(queue.peek_messages(max_messages=5)) == []  # hidden for the pause Workflows asked for …
+    assert queue.get_queue_properties().approximate_message_count == 1  # … but there
+    assert not [e for e in notifying.timeline(ident) if e.kind == "notification.failed"]
+
+
+def test_a_deferred_message_keeps_its_holder_and_counts_its_deferrals_up_to_a_limit(storage_account):
+    from functions.change_queues import change_message
+    from functions.notifications import MAX_DEFERRALS, NOTIFICATIONS_QUEUE, defer, holder_of
+
+    body = change_message("INC-1", ["e1"], ["incident.acknowledged"])
+    assert holder_of(body, "m-1") == "m-1"
+    assert defer(NOTIFICATIONS_QUEUE, body, "m-1", 1.0)
+    queue = storage_account.queue(NOTIFICATIONS_QUEUE)
+    (message,) = wait_until(lambda: list(queue.receive_messages(max_messages=1)), timeout=10)
+    again = json.loads(message.content)
+    assert (again["holder"], again["deferrals"], again["events"]) == ("m-1", 1, ["e1"])
+    assert holder_of(message.content, "m-2") == "m-1"  # claims carry on under the first message's id
+    exhausted = json.dumps({**again, "deferrals": MAX_DEFERRALS})
+    assert not defer(NOTIFICATIONS_QUEUE, exhausted, "m-1", 1.0)  # the queue's own redelivery and poison take over
+    assert not defer(NOTIFICATIONS_QUEUE, body, "m-1", None)
