@@ -6,6 +6,7 @@ Every change refreshes the status page now and at the window's start and end (de
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -83,8 +84,14 @@ def announce(maintenance: Maintenance, now: datetime, reason: str) -> None:
     enqueue_maintenance_refreshes(maintenance, now, reason)
 
 
+@functools.cache
+def _maintenance_store_for(account: storage.StorageAccount) -> MaintenanceStore:
+    return MaintenanceStore(account)
+
+
 def maintenance_store() -> MaintenanceStore:
-    return MaintenanceStore(storage.account())
+    """One per process, like the incident store: its numbering lock and cached counter serve every request."""
+    return _maintenance_store_for(storage.account())
 
 
 def maintenance_document(maintenance: Maintenance, now: datetime) -> dict[str, Any]:

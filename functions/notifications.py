@@ -36,12 +36,12 @@ from shared.adapters.teams_workflow import (
     WorkflowRejected,
     WorkflowSender,
     WorkflowUnavailable,
-    is_webhook_url,
 )
 from shared.contention import attempts
 from shared.errors import ConfigurationError, InvalidInput
 from shared.escalation import FIRST, StepMessage, retriggered_series
 from shared.incident import TRIGGERED, Incident
+from shared.links import is_web_url
 from shared.people import Person
 from shared.roles import COMMANDER, COMMS
 from shared.schedule import PRIMARY
@@ -242,7 +242,7 @@ def channel_url(roster: Any | None, settings_url: str, *, escalation: bool) -> s
     TEAMS_WORKFLOW_URL. None when nothing usable is configured."""
     candidates = [getattr(roster, "escalation_workflow_url", None)] if escalation else []
     candidates += [getattr(roster, "workflow_url", None), settings_url]
-    return next((url for url in candidates if url and is_webhook_url(url)), None)
+    return next((url for url in candidates if url and is_web_url(url)), None)
 
 
 def person_named(name: str) -> Person:

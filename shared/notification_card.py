@@ -16,10 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from shared.incident import Incident
-from shared.public_view import site_address
+from shared.links import is_web_url, site_address
 from shared.roles import TITLES
 from shared.severity import label
 from shared.teams_reply import plain
@@ -70,7 +69,7 @@ class IncidentLinks:
 
 def incident_links(incident: Incident, runbook_url: str | None, status_page_url: str | None) -> IncidentLinks:
     """The buttons every card carries: the service's runbook, the incident's status page, its Boards work item."""
-    page = site_address(status_page_url, f"incidents/{incident.id}.html") if _web(status_page_url) else None
+    page = site_address(status_page_url, f"incidents/{incident.id}.html") if is_web_url(status_page_url) else None
     return IncidentLinks(runbook=runbook_url, status_page=page, work_item=incident.work_item_url)
 
 
@@ -237,7 +236,7 @@ _STYLE = {ACKNOWLEDGED: "accent", ROLE: "emphasis", RESOLVED: "good", EXHAUSTED:
 
 def _actions(links: IncidentLinks) -> list[dict[str, Any]]:
     buttons = [("Runbook", links.runbook), ("Status page", links.status_page), ("Boards work item", links.work_item)]
-    return [{"type": "Action.OpenUrl", "title": title, "url": url} for title, url in buttons if url and _web(url)]
+    return [{"type": "Action.OpenUrl", "title": title, "url": url} for title, url in buttons if url and is_web_url(url)]
 
 
 def _mentions(people: list[Recipient]) -> list[dict[str, Any]]:
@@ -280,10 +279,3 @@ def _duration(span: Any) -> str:
     minutes = max(0, int(span.total_seconds() // 60))
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes} min" if hours else f"{minutes} min"
-
-
-def _web(url: str | None) -> bool:
-    if not url:
-        return False
-    parts = urlsplit(url)
-    return parts.scheme in ("http", "https") and bool(parts.netloc)

@@ -10,7 +10,6 @@ import functools
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urljoin
 
 from shared.catalog import Catalog
 from shared.component_history import (
@@ -250,14 +249,6 @@ def _public_from_row(incident: Incident) -> PublicIncident:
 
 def _at(update: PublicUpdate) -> datetime:
     return update.at
-
-
-def site_address(site_url: str, path: str) -> str:
-    """A file of the site under its public URL, which names the site's folder with or without a trailing slash;
-    relative to the site root when the URL is not known."""
-    if not site_url:
-        return path
-    return urljoin(site_url if site_url.endswith("/") else site_url + "/", path)
 
 
 def component_statuses(incident: Incident) -> tuple[tuple[str, str], ...]:

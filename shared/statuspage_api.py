@@ -14,6 +14,7 @@ from functools import cache
 from typing import Any
 
 from shared.component_history import OPERATIONAL
+from shared.links import site_address
 from shared.public_view import (
     RECENT_LIMIT,
     PublicComponent,
@@ -21,7 +22,6 @@ from shared.public_view import (
     PublicMaintenance,
     PublicUpdate,
     StatusPage,
-    site_address,
 )
 from shared.timeutil import iso
 

@@ -8,7 +8,8 @@ only with http(s) URLs.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
+
+from shared.links import is_web_url
 
 CARD_VERSION = "1.4"  # what Teams renders in outgoing-webhook replies
 # Emphasis, code, links and HTML need these; escaping brackets is enough to stop `[text](url)` from linking.
@@ -31,11 +32,7 @@ def card_reply(title: str, lines: list[str], facts: list[tuple[str, str]], links
     body += [{"type": "TextBlock", "text": line, "wrap": True} for line in lines]
     if facts:
         body.append({"type": "FactSet", "facts": [{"title": name, "value": value} for name, value in facts]})
-    actions = [
-        {"type": "Action.OpenUrl", "title": label, "url": url}
-        for label, url in links
-        if urlsplit(url).scheme in ("http", "https") and urlsplit(url).netloc
-    ]
+    actions = [{"type": "Action.OpenUrl", "title": label, "url": url} for label, url in links if is_web_url(url)]
     card = {"type": "AdaptiveCard", "version": CARD_VERSION, "body": body, "actions": actions}
     return {
         "type": "message",

@@ -13,12 +13,12 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from shared.boards_config import BoardsConfig
 from shared.catalog import Service
 from shared.incident import RESOLVED, Incident
-from shared.public_view import site_address
+from shared.links import is_web_url, site_address
 from shared.severity import label
 from shared.timeline import (
     ALERT_FIRED,
@@ -103,9 +103,9 @@ class Links:
 
 def incident_links(incident: Incident, service: Service | None, api_base_url: str, status_page_url: str) -> Links:
     """Links for responders: the incident in Firebell's API, its page on the status site, the service's runbook."""
-    api = f"{api_base_url.rstrip('/')}/incidents/{incident.id}" if _web(api_base_url) else None
-    page = site_address(status_page_url, f"incidents/{incident.id}.html") if _web(status_page_url) else None
-    runbook = service.runbook_url if service is not None and _web(service.runbook_url) else None
+    api = f"{api_base_url.rstrip('/')}/incidents/{incident.id}" if is_web_url(api_base_url) else None
+    page = site_address(status_page_url, f"incidents/{incident.id}.html") if is_web_url(status_page_url) else None
+    runbook = service.runbook_url if service is not None and is_web_url(service.runbook_url) else None
     return Links(incident_api=api, status_page=page, runbook=runbook)
 
 
@@ -372,7 +372,3 @@ def _digest(text: str) -> str:
 def _clip(text: str, limit: int = TITLE_LIMIT) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def _web(url: str | None) -> bool:
-    return bool(url) and urlsplit(url).scheme in ("http", "https") and bool(urlsplit(url).netloc)

@@ -17,7 +17,7 @@ from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueServiceClient
 
 from devhost.azurite import Azurite
-from functions import context
+from functions import context, maintenances
 from shared.adapters import signing_keys, storage
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,6 +81,7 @@ def wipe(connection_string: str) -> None:
 def reset_process_caches() -> None:
     storage._account_for.cache_clear()
     context._store_for.cache_clear()
+    maintenances._maintenance_store_for.cache_clear()
     context._catalog_from.cache_clear()
     context._directory_from.cache_clear()
     context._schedule_from.cache_clear()

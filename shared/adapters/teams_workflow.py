@@ -18,9 +18,9 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from shared.errors import DependencyUnavailable, FirebellError
+from shared.links import is_web_url
 
 if TYPE_CHECKING:  # requests loads on the first post: ~100 ms of cold start no other function needs
     import requests
@@ -121,11 +121,6 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     return max(0.0, (moment - (now or datetime.now(UTC))).total_seconds())
 
 
-def is_webhook_url(url: str | None) -> bool:
-    parts = urlsplit(url or "")
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
-
-
 class WorkflowSender:
     def __init__(
         self,
@@ -159,7 +154,7 @@ class WorkflowSender:
         """Deliver one message (the encoded card envelope). Raises WorkflowRejected or WorkflowUnavailable."""
         import requests
 
-        if not is_webhook_url(url):
+        if not is_web_url(url):
             raise WorkflowRejected("the Workflows URL is not an http(s) URL", 0)
         problem = "not attempted"
         for attempt in range(1, self.attempts + 1):
