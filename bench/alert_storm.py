@@ -29,10 +29,10 @@ from bench.cpu import tree_cpu_seconds
 from bench.figures import percentile, report
 from devhost.azurite import ROOT, Azurite
 from devhost.process import DevhostProcess
-from shared.adapters.storage import StorageAccount
-from shared.alert import FIRED, RESOLVED
-from shared.incident import MONITORING
-from shared.timeline import ALERT_FIRED
+from shared.azure_monitor.alert import FIRED, RESOLVED
+from shared.core.storage import StorageAccount
+from shared.incidents.incident import MONITORING
+from shared.incidents.timeline import ALERT_FIRED
 
 ALERTS = int(os.environ.get("BENCH_ALERTS", "5000"))
 KEYS = 50

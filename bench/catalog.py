@@ -6,7 +6,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from shared.catalog import CATALOG_FILE, Catalog, parse_catalog
+from shared.catalog.services import CATALOG_FILE, Catalog, parse_catalog
 
 UNGROUPED_RULE = "storm-metric"  # rules named storm-* belong to the ungrouped service "storm"
 

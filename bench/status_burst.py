@@ -17,15 +17,15 @@ from dataclasses import dataclass
 from bench.figures import report
 from devhost.azurite import ROOT, Azurite, free_port
 from functions.change_queues import STATUSPAGE, change_message
-from shared.adapters import storage
-from shared.adapters.incident_store import IncidentChanged, IncidentStore
-from shared.adapters.site_publisher import INDEX, published_file
-from shared.catalog import load_catalog
-from shared.contention import attempts
-from shared.declaration import parse_declaration
-from shared.declaration_intake import open_declared
-from shared.timeline import PUBLIC_UPDATE, TimelineEvent, event_id
-from shared.timeutil import utc_now
+from shared.catalog.services import load_catalog
+from shared.core import storage
+from shared.core.contention import attempts
+from shared.core.timeutil import utc_now
+from shared.incidents.declaration import parse_declaration
+from shared.incidents.declaration_intake import open_declared
+from shared.incidents.store import IncidentChanged, IncidentStore
+from shared.incidents.timeline import PUBLIC_UPDATE, TimelineEvent, event_id
+from shared.statuspage.web_store import INDEX, published_file
 
 MESSAGES = int(os.environ.get("BENCH_STATUS_MESSAGES", "1000"))
 CHANGES = 10

@@ -14,12 +14,12 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from bench.figures import median, report
-from shared.catalog import Catalog, Service
-from shared.incident import Incident
-from shared.maintenance import Maintenance
-from shared.public_view import status_page, timelines_needed
-from shared.status_site import SiteFile, forget_formatted_times, render_site
-from shared.timeline import NOTE, PUBLIC_UPDATE, TimelineEvent
+from shared.catalog.services import Catalog, Service
+from shared.incidents.incident import Incident
+from shared.incidents.timeline import NOTE, PUBLIC_UPDATE, TimelineEvent
+from shared.statuspage.maintenance import Maintenance
+from shared.statuspage.public_view import status_page, timelines_needed
+from shared.statuspage.site import SiteFile, forget_formatted_times, render_site
 
 NOW = datetime(2026, 3, 29, 12, 0, tzinfo=UTC)
 TITLE, URL = "Acme Status", "https://status.example.com"

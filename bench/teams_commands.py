@@ -24,7 +24,7 @@ import requests
 from bench.figures import percentile, report
 from devhost.azurite import ROOT, Azurite
 from devhost.process import DevhostProcess
-from shared.timeutil import iso, utc_now
+from shared.core.timeutil import iso, utc_now
 
 TOKEN = base64.b64encode(b"bench-teams-security-token").decode()
 RESPONDERS = 8

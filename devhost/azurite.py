@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from shared.adapters.storage import development_storage
+from shared.core.storage import development_storage
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PORTS = (10000, 10001, 10002)

@@ -13,7 +13,7 @@ from typing import Any
 import azure.functions as func
 
 from devhost.catalog import FunctionSpec, resolve_setting
-from shared.adapters.storage import StorageAccount
+from shared.core.storage import StorageAccount
 
 log = logging.getLogger("devhost")
 

@@ -9,9 +9,9 @@ import azure.functions as func
 from functions import context
 from functions.change_queues import announce, with_change_queues
 from functions.http_edge import http_endpoint, json_response
-from shared.alert import parse_alert
-from shared.alert_intake import receive_alert
-from shared.timeutil import utc_now
+from shared.azure_monitor.alert import parse_alert
+from shared.core.timeutil import utc_now
+from shared.incidents.alert_intake import receive_alert
 
 bp = func.Blueprint()
 log = logging.getLogger("firebell.alerts")

@@ -16,8 +16,8 @@ from typing import Any
 
 import azure.functions as func
 
-from shared.adapters import storage
-from shared.timeline import (
+from shared.core import storage
+from shared.incidents.timeline import (
     ACKNOWLEDGED,
     ALERT_FIRED,
     FOLLOW_UP_ADDED,

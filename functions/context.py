@@ -7,19 +7,19 @@ import os
 from functools import cache
 from pathlib import Path
 
-from shared.adapters import storage
-from shared.adapters.incident_store import IncidentStore
-from shared.adapters.override_store import OverrideStore
-from shared.boards_config import BoardsConfig, load_boards_config
-from shared.catalog import CATALOG_FILE, Catalog, load_catalog
-from shared.errors import ConfigurationError
-from shared.escalation_config import ESCALATIONS_FILE, EscalationConfig, load_escalations
-from shared.oncall_health import problems as oncall_problems
-from shared.people import Directory, load_directory
-from shared.schedule import Schedule, check_service_rosters, load_schedule
-from shared.secure_webhook import SecureWebhookPolicy, verify_bearer
-from shared.settings import Settings
-from shared.timeutil import utc_now
+from shared.azure_monitor.secure_webhook import SecureWebhookPolicy, verify_bearer
+from shared.catalog.services import CATALOG_FILE, Catalog, load_catalog
+from shared.core import storage
+from shared.core.errors import ConfigurationError
+from shared.core.settings import Settings
+from shared.core.timeutil import utc_now
+from shared.incidents.store import IncidentStore
+from shared.notifications.policy_config import ESCALATIONS_FILE, EscalationConfig, load_escalations
+from shared.oncall.health import problems as oncall_problems
+from shared.oncall.override_store import OverrideStore
+from shared.oncall.people import Directory, load_directory
+from shared.oncall.schedule import Schedule, check_service_rosters, load_schedule
+from shared.workitems.config import BoardsConfig, load_boards_config
 
 log = logging.getLogger("firebell.configuration")
 
@@ -131,7 +131,7 @@ def verify_secure_webhook(authorization: str | None) -> None:
     policy = secure_webhook()
     if policy is not None:
         # PyJWT and cryptography load only here, so deployments without the feature never pay for them.
-        from shared.adapters.signing_keys import signing_keys
+        from shared.azure_monitor.signing_keys import signing_keys
 
         verify_bearer(authorization, policy, signing_keys(policy.jwks_url).key_for, utc_now())
 

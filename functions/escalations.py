@@ -32,13 +32,22 @@ from functions.notifications import (
     holder_of,
     person_named,
 )
-from shared import escalation as policy_rules
-from shared import notification_card as cards
-from shared.adapters import storage
-from shared.adapters.escalation_ledger import Claim
-from shared.adapters.teams_workflow import WorkflowError, WorkflowUnavailable
-from shared.errors import ConfigurationError, InvalidInput, NotFound
-from shared.escalation import (
+from shared.core import storage
+from shared.core.errors import ConfigurationError, InvalidInput, NotFound
+from shared.core.timeutil import iso, utc_now
+from shared.incidents.incident import Incident
+from shared.incidents.roles import COMMANDER, COMMS, holders
+from shared.incidents.timeline import (
+    ESCALATION_EXHAUSTED,
+    ESCALATION_PAGED,
+    ESCALATION_SKIPPED,
+    ESCALATION_STOPPED,
+    REMINDER_SENT,
+)
+from shared.notifications import cards
+from shared.notifications import policy as policy_rules
+from shared.notifications.ledger import Claim
+from shared.notifications.policy import (
     PERSON,
     ROLE,
     ROSTER_LAYER,
@@ -47,17 +56,8 @@ from shared.escalation import (
     Position,
     StepMessage,
 )
-from shared.incident import Incident
-from shared.people import Person
-from shared.roles import COMMANDER, COMMS, holders
-from shared.timeline import (
-    ESCALATION_EXHAUSTED,
-    ESCALATION_PAGED,
-    ESCALATION_SKIPPED,
-    ESCALATION_STOPPED,
-    REMINDER_SENT,
-)
-from shared.timeutil import iso, utc_now
+from shared.oncall.people import Person
+from shared.teams.workflow import WorkflowError, WorkflowUnavailable
 
 bp = func.Blueprint()
 log = logging.getLogger("firebell.escalations")
@@ -264,7 +264,7 @@ def _target(
 
 def who_is_on_call(roster: str, layer: str, at: datetime) -> tuple[Person | None, str]:
     """Whoever is on call in the roster's layer at `at`, overrides included; else None and the reason (a gap)."""
-    from shared.oncall import on_call
+    from shared.oncall.shifts import on_call
 
     try:
         schedule = context.schedule()

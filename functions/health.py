@@ -9,8 +9,8 @@ from azure.core.exceptions import AzureError
 
 from functions import context, oncall
 from functions.http_edge import json_response
-from shared.adapters import storage
-from shared.errors import ConfigurationError
+from shared.core import storage
+from shared.core.errors import ConfigurationError
 
 bp = func.Blueprint()
 log = logging.getLogger("firebell.health")

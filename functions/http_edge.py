@@ -11,7 +11,7 @@ from typing import Any
 import azure.functions as func
 from azure.core.exceptions import AzureError, HttpResponseError
 
-from shared.errors import (
+from shared.core.errors import (
     ConfigurationError,
     DependencyUnavailable,
     FirebellError,

@@ -11,14 +11,14 @@ import azure.functions as func
 from functions import context
 from functions.change_queues import announce, with_change_queues
 from functions.http_edge import http_endpoint, json_response
-from shared.declaration import parse_declaration
-from shared.declaration_intake import open_declared
-from shared.errors import InvalidInput, NotFound
-from shared.incident import CLOSED_STATUSES, STATUSES, Incident, incident_id, incident_number
-from shared.internal_view import incident_document
-from shared.json_body import decode_json_object
-from shared.timeline import TimelineEvent
-from shared.timeutil import utc_now
+from shared.core.errors import InvalidInput, NotFound
+from shared.core.json_body import decode_json_object
+from shared.core.timeutil import utc_now
+from shared.incidents.declaration import parse_declaration
+from shared.incidents.declaration_intake import open_declared
+from shared.incidents.incident import CLOSED_STATUSES, STATUSES, Incident, incident_id, incident_number
+from shared.incidents.internal_view import incident_document
+from shared.incidents.timeline import TimelineEvent
 
 bp = func.Blueprint()
 log = logging.getLogger("firebell.incidents")

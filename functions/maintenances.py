@@ -18,14 +18,21 @@ import azure.functions as func
 from functions import context
 from functions.http_edge import http_endpoint, json_response
 from functions.statuspage import enqueue_maintenance_refreshes
-from shared.adapters import storage
-from shared.adapters.maintenance_store import MaintenanceChanged, MaintenanceStore
-from shared.catalog import Catalog
-from shared.contention import attempts
-from shared.errors import DependencyUnavailable, InvalidInput, NotFound
-from shared.json_body import decode_json_object
-from shared.maintenance import Maintenance, cancel, maintenance_id, maintenance_number, parse_maintenance, schedule
-from shared.timeutil import iso, utc_now
+from shared.catalog.services import Catalog
+from shared.core import storage
+from shared.core.contention import attempts
+from shared.core.errors import DependencyUnavailable, InvalidInput, NotFound
+from shared.core.json_body import decode_json_object
+from shared.core.timeutil import iso, utc_now
+from shared.statuspage.maintenance import (
+    Maintenance,
+    cancel,
+    maintenance_id,
+    maintenance_number,
+    parse_maintenance,
+    schedule,
+)
+from shared.statuspage.maintenance_store import MaintenanceChanged, MaintenanceStore
 
 bp = func.Blueprint()
 log = logging.getLogger("firebell.maintenances")

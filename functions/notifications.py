@@ -27,25 +27,15 @@ import azure.functions as func
 
 from functions import context
 from functions.change_queues import RESPONDER_KINDS, forward, message_kinds
-from shared import notification_card as cards
-from shared.adapters import storage
-from shared.adapters.escalation_ledger import EscalationLedger
-from shared.adapters.incident_store import IncidentChanged, IncidentStore
-from shared.adapters.teams_workflow import (
-    WorkflowError,
-    WorkflowRejected,
-    WorkflowSender,
-    WorkflowUnavailable,
-)
-from shared.contention import attempts
-from shared.errors import ConfigurationError, InvalidInput
-from shared.escalation import FIRST, StepMessage, retriggered_series
-from shared.incident import TRIGGERED, Incident
-from shared.links import is_web_url
-from shared.people import Person
-from shared.roles import COMMANDER, COMMS
-from shared.schedule import PRIMARY
-from shared.timeline import (
+from shared.core import storage
+from shared.core.contention import attempts
+from shared.core.errors import ConfigurationError, InvalidInput
+from shared.core.links import is_web_url
+from shared.core.timeutil import utc_now
+from shared.incidents.incident import TRIGGERED, Incident
+from shared.incidents.roles import COMMANDER, COMMS
+from shared.incidents.store import IncidentChanged, IncidentStore
+from shared.incidents.timeline import (
     ACKNOWLEDGED,
     ALERT_FIRED,
     ESCALATION_PAGED,
@@ -60,7 +50,17 @@ from shared.timeline import (
     TimelineEvent,
     event_id,
 )
-from shared.timeutil import utc_now
+from shared.notifications import cards
+from shared.notifications.ledger import EscalationLedger
+from shared.notifications.policy import FIRST, StepMessage, retriggered_series
+from shared.oncall.people import Person
+from shared.oncall.schedule import PRIMARY
+from shared.teams.workflow import (
+    WorkflowError,
+    WorkflowRejected,
+    WorkflowSender,
+    WorkflowUnavailable,
+)
 
 bp = func.Blueprint()
 log = logging.getLogger("firebell.notifications")

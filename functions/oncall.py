@@ -16,14 +16,14 @@ import azure.functions as func
 
 from functions import context
 from functions.http_edge import http_endpoint, json_response
-from shared.errors import InvalidInput
-from shared.json_body import decode_json_object
-from shared.oncall import HORIZON, LOOKBACK, Shift, roster_now_and_next, shifts
-from shared.oncall_health import Problem, roster_problems
-from shared.override import Override, parse_override
-from shared.people import Person
-from shared.schedule import Roster, Schedule
-from shared.timeutil import iso, parse_instant, utc_now
+from shared.core.errors import InvalidInput
+from shared.core.json_body import decode_json_object
+from shared.core.timeutil import iso, parse_instant, utc_now
+from shared.oncall.health import Problem, roster_problems
+from shared.oncall.override import Override, parse_override
+from shared.oncall.people import Person
+from shared.oncall.schedule import Roster, Schedule
+from shared.oncall.shifts import HORIZON, LOOKBACK, Shift, roster_now_and_next, shifts
 
 bp = func.Blueprint()
 log = logging.getLogger("firebell.oncall")
@@ -52,7 +52,7 @@ def oncall(req: func.HttpRequest) -> func.HttpResponse:
 @http_endpoint
 def oncall_calendar(req: func.HttpRequest) -> func.HttpResponse:
     """The next `weeks` (default: oncall.toml [calendar] weeks) of every layer's shifts, overrides applied."""
-    from shared.oncall_calendar import roster_calendar  # icalendar loads only for calendar requests (~120 ms)
+    from shared.oncall.calendar import roster_calendar  # icalendar loads only for calendar requests (~120 ms)
 
     now = utc_now()
     at = _instant(req.params.get("at"), "at") or now

@@ -37,10 +37,13 @@ import azure.functions as func
 
 from functions import context
 from functions.change_queues import STATUSPAGE
-from shared.adapters import storage
-from shared.adapters.incident_store import IncidentStore
-from shared.adapters.maintenance_store import MaintenanceStore
-from shared.adapters.site_publisher import (
+from shared.core import storage
+from shared.core.timeutil import iso, parse_instant, utc_now
+from shared.incidents.incident import Incident
+from shared.incidents.store import IncidentStore
+from shared.statuspage.maintenance import Maintenance, changes_ahead
+from shared.statuspage.maintenance_store import MaintenanceStore
+from shared.statuspage.web_store import (
     INDEX,
     FileVersion,
     PublishedFile,
@@ -49,14 +52,11 @@ from shared.adapters.site_publisher import (
     published_file,
     published_files,
 )
-from shared.incident import Incident
-from shared.maintenance import Maintenance, changes_ahead
-from shared.timeutil import iso, parse_instant, utc_now
 
 if TYPE_CHECKING:
     from azure.storage.queue import QueueClient
 
-    from shared.status_site import SiteFile
+    from shared.statuspage.site import SiteFile
 
 bp = func.Blueprint()
 log = logging.getLogger("firebell.statuspage")
@@ -223,8 +223,8 @@ class SitePublisher:
     def render_and_publish(self) -> PublishReport:
         """One render: read the store, render what is behind, publish it; the index is published last."""
         # The renderer (Jinja2 and the templates) loads with the first render, not at every function's cold start.
-        from shared.public_view import status_page, timelines_needed
-        from shared.status_site import render_site
+        from shared.statuspage.public_view import status_page, timelines_needed
+        from shared.statuspage.site import render_site
 
         began = self._last_began = self._clock()
         read_at = began.replace(microsecond=began.microsecond // 1000 * 1000)  # as published: milliseconds

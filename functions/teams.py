@@ -17,15 +17,15 @@ import azure.functions as func
 from functions import context, teams_desk
 from functions.change_queues import announce, responders_act_on, with_change_queues
 from functions.http_edge import http_endpoint, json_response
-from shared.chatops import Said
-from shared.chatops_grammar import Command, parse_command
-from shared.chatops_intake import handle
-from shared.json_body import decode_json_object, require_bounded
-from shared.people import Directory
-from shared.teams_activity import TeamsMessage, parse_activity
-from shared.teams_signature import TOKEN_SETTING, verify_signature
-from shared.timeline import CHAT_MESSAGE, NOTE
-from shared.timeutil import utc_now
+from shared.chatops.grammar import Command, parse_command
+from shared.chatops.intake import handle
+from shared.chatops.rules import Said
+from shared.core.json_body import decode_json_object, require_bounded
+from shared.core.timeutil import utc_now
+from shared.incidents.timeline import CHAT_MESSAGE, NOTE
+from shared.oncall.people import Directory
+from shared.teams.activity import TeamsMessage, parse_activity
+from shared.teams.signature import TOKEN_SETTING, verify_signature
 
 bp = func.Blueprint()
 log = logging.getLogger("firebell.teams")

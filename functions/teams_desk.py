@@ -15,14 +15,14 @@ from functions.maintenances import (
     maintenance_store,
 )
 from functions.oncall import overrides_around
-from shared import chatops_grammar as grammar
-from shared.chatops import Decision, Said
-from shared.chatops_desk import maintenance_reply, maintenances_reply, oncall_reply, override_reply
-from shared.errors import ConfigurationError, InvalidInput, NotFound
-from shared.oncall import roster_now_and_next
-from shared.override import parse_override, parse_when
-from shared.teams_reply import plain, text_reply
-from shared.timeutil import iso
+from shared.chatops import grammar
+from shared.chatops.desk import maintenance_reply, maintenances_reply, oncall_reply, override_reply
+from shared.chatops.rules import Decision, Said
+from shared.core.errors import ConfigurationError, InvalidInput, NotFound
+from shared.core.timeutil import iso
+from shared.oncall.override import parse_override, parse_when
+from shared.oncall.shifts import roster_now_and_next
+from shared.teams.reply import plain, text_reply
 
 DESK_COMMANDS = (
     grammar.OnCall,

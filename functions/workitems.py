@@ -32,17 +32,17 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, Re
 from azure.data.tables import TableClient, UpdateMode
 
 from functions import context
-from shared import work_item
-from shared.adapters import storage
-from shared.adapters.boards import Boards, BoardsRejected, WorkItemRef, boards_for
-from shared.adapters.incident_store import IncidentChanged, IncidentStore
-from shared.boards_config import BoardsConfig, HttpPolicy
-from shared.contention import attempts
-from shared.errors import DependencyUnavailable, FirebellError, InvalidInput, StorageUnavailable
-from shared.incident import Incident
-from shared.settings import Settings
-from shared.timeline import TimelineEvent
-from shared.timeutil import utc_now
+from shared.core import storage
+from shared.core.contention import attempts
+from shared.core.errors import DependencyUnavailable, FirebellError, InvalidInput, StorageUnavailable
+from shared.core.settings import Settings
+from shared.core.timeutil import utc_now
+from shared.incidents.incident import Incident
+from shared.incidents.store import IncidentChanged, IncidentStore
+from shared.incidents.timeline import TimelineEvent
+from shared.workitems import plan as work_item
+from shared.workitems.boards import Boards, BoardsRejected, WorkItemRef, boards_for
+from shared.workitems.config import BoardsConfig, HttpPolicy
 
 bp = func.Blueprint()
 log = logging.getLogger("firebell.workitems")

@@ -18,7 +18,8 @@ from azure.storage.queue import QueueServiceClient
 
 from devhost.azurite import Azurite
 from functions import context, maintenances
-from shared.adapters import signing_keys, storage
+from shared.azure_monitor import signing_keys
+from shared.core import storage
 
 ROOT = Path(__file__).resolve().parent.parent
 # The reference samples live beside the repository (../shared/samples); CI clones main with shared/ beside it.

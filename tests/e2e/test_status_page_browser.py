@@ -27,11 +27,11 @@ from pathlib import Path
 
 import pytest
 
-from shared.catalog import Catalog, Service
-from shared.incident import Incident
-from shared.public_view import status_page
-from shared.status_site import SiteFile, render_site
-from shared.timeline import PUBLIC_UPDATE, TimelineEvent
+from shared.catalog.services import Catalog, Service
+from shared.incidents.incident import Incident
+from shared.incidents.timeline import PUBLIC_UPDATE, TimelineEvent
+from shared.statuspage.public_view import status_page
+from shared.statuspage.site import SiteFile, render_site
 from tests.conftest import ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -9,12 +9,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.adapters.incident_store import IncidentStore
-from shared.alert import parse_alert
-from shared.alert_intake import receive_alert
-from shared.catalog import load_catalog, parse_catalog
-from shared.detection import firing_alerts
-from shared.errors import StorageUnavailable
+from shared.azure_monitor.alert import parse_alert
+from shared.catalog.services import load_catalog, parse_catalog
+from shared.core.errors import StorageUnavailable
+from shared.incidents.alert_intake import receive_alert
+from shared.incidents.detection import firing_alerts
+from shared.incidents.store import IncidentStore
 from tests.conftest import ROOT, sample_bytes, sample_json
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)

@@ -8,9 +8,9 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from functions.change_queues import announce, change_message, forward, responders_act_on
-from shared.adapters.incident_store import IncidentStore
-from shared.alert_intake import receive_alert
-from shared.catalog import load_catalog
+from shared.catalog.services import load_catalog
+from shared.incidents.alert_intake import receive_alert
+from shared.incidents.store import IncidentStore
 from tests.conftest import ROOT
 from tests.integration.test_alert_fuzz import Captured
 from tests.integration.test_alert_intake import _alert_with_id

@@ -14,10 +14,10 @@ from datetime import timedelta
 import pytest
 
 from functions.escalations import remind, run_step
-from shared.adapters.escalation_ledger import EscalationLedger
-from shared.adapters.incident_store import IncidentStore
-from shared.adapters.teams_workflow import WorkflowUnavailable
-from shared.escalation import FIRST, Position, StepMessage
+from shared.incidents.store import IncidentStore
+from shared.notifications.ledger import EscalationLedger
+from shared.notifications.policy import FIRST, Position, StepMessage
+from shared.teams.workflow import WorkflowUnavailable
 from tests.conftest import wait_until
 from tests.integration import test_notifications as base
 from tests.integration.test_notifications import WEDNESDAY, facts, notifier, open_incident, say
@@ -203,9 +203,9 @@ def test_an_overdue_public_update_reminds_commander_and_comms_once_per_promise(n
 
 def test_an_unacknowledged_incident_triggered_again_is_escalated_again_once(notifying, storage_account, workflow):
     from functions.notifications import ChangeMessage, notify
-    from shared.alert import parse_alert
-    from shared.alert_intake import receive_alert
-    from shared.timeline import STATUS_CHANGED
+    from shared.azure_monitor.alert import parse_alert
+    from shared.incidents.alert_intake import receive_alert
+    from shared.incidents.timeline import STATUS_CHANGED
     from tests.integration.test_notifications import alert
 
     ident, opened = open_incident(notifying)

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 import requests
 
-from shared.timeutil import utc_now
+from shared.core.timeutil import utc_now
 from tests.conftest import recorded_kinds, reset_process_caches, sample_bytes
 from tests.integration.test_secure_webhook import AUDIENCE, TENANT, KeyServer, mint, timestamp, v1_claims
 

@@ -12,12 +12,12 @@ from azure.functions.queue import QueueMessage
 
 from functions import statuspage
 from functions.maintenances import declare_maintenance
-from shared.adapters.maintenance_store import MaintenanceStore
-from shared.adapters.site_publisher import WEB_CONTAINER
-from shared.catalog import load_catalog
-from shared.errors import InvalidInput
-from shared.maintenance import Maintenance, cancel
-from shared.timeutil import iso, utc_now
+from shared.catalog.services import load_catalog
+from shared.core.errors import InvalidInput
+from shared.core.timeutil import iso, utc_now
+from shared.statuspage.maintenance import Maintenance, cancel
+from shared.statuspage.maintenance_store import MaintenanceStore
+from shared.statuspage.web_store import WEB_CONTAINER
 from tests.conftest import ROOT, wait_until
 
 KEY = "maintenance-test-key"

@@ -20,23 +20,23 @@ import requests
 
 from functions import context
 from functions.notifications import ChangeMessage, Notifier, channel_url, notify
-from shared.adapters.escalation_ledger import EscalationLedger
-from shared.adapters.incident_store import IncidentStore
-from shared.adapters.teams_workflow import (
+from shared.azure_monitor.alert import parse_alert
+from shared.chatops.grammar import parse_command
+from shared.chatops.intake import handle
+from shared.chatops.rules import Said
+from shared.incidents.alert_intake import receive_alert
+from shared.incidents.store import IncidentStore
+from shared.incidents.timeline import PAGE_REQUESTED, TimelineEvent, event_id
+from shared.notifications.cards import Recipient, encode, paged_card
+from shared.notifications.ledger import EscalationLedger
+from shared.notifications.policy import StepMessage
+from shared.teams.workflow import (
     RequestLimiter,
     WorkflowRejected,
     WorkflowSender,
     WorkflowUnavailable,
     retry_after_seconds,
 )
-from shared.alert import parse_alert
-from shared.alert_intake import receive_alert
-from shared.chatops import Said
-from shared.chatops_grammar import parse_command
-from shared.chatops_intake import handle
-from shared.escalation import StepMessage
-from shared.notification_card import Recipient, encode, paged_card
-from shared.timeline import PAGE_REQUESTED, TimelineEvent, event_id
 from tests.conftest import ROOT, sample_json, wait_until
 from tests.standins.workflow_server import WorkflowServer
 

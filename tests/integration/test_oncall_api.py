@@ -10,7 +10,7 @@ import pytest
 import requests
 from icalendar import Calendar
 
-from shared.timeutil import iso, utc_now
+from shared.core.timeutil import iso, utc_now
 from tests.conftest import ROOT
 
 KEY = "oncall-test-key"

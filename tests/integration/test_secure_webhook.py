@@ -28,9 +28,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 from jwt.warnings import InsecureKeyLengthWarning
 
-from shared.adapters.signing_keys import KEYS_UNAVAILABLE_DETAIL, UNKNOWN_KEY_DETAIL, SigningKeys
-from shared.errors import ConfigurationError, DependencyUnavailable, Unauthorized
-from shared.secure_webhook import SecureWebhookPolicy, verify_bearer
+from shared.azure_monitor.secure_webhook import SecureWebhookPolicy, verify_bearer
+from shared.azure_monitor.signing_keys import KEYS_UNAVAILABLE_DETAIL, UNKNOWN_KEY_DETAIL, SigningKeys
+from shared.core.errors import ConfigurationError, DependencyUnavailable, Unauthorized
 
 TENANT = "3f6b1c2e-8d4a-4e5b-9c7d-1a2b3c4d5e6f"
 OTHER_TENANT = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"

@@ -18,12 +18,12 @@ from functions import statuspage
 from functions.change_queues import change_message
 from functions.maintenances import announce, declare_maintenance
 from functions.statuspage import SitePublisher
-from shared.adapters.incident_store import IncidentStore
-from shared.adapters.maintenance_store import MaintenanceStore
-from shared.adapters.site_publisher import WEB_CONTAINER, FileVersion, publish
-from shared.catalog import load_catalog
-from shared.status_site import SiteFile
-from shared.timeutil import iso, parse_instant, utc_now
+from shared.catalog.services import load_catalog
+from shared.core.timeutil import iso, parse_instant, utc_now
+from shared.incidents.store import IncidentStore
+from shared.statuspage.maintenance_store import MaintenanceStore
+from shared.statuspage.site import SiteFile
+from shared.statuspage.web_store import WEB_CONTAINER, FileVersion, publish
 from tests.conftest import ROOT, wait_until
 from tests.integration.test_statuspage import declare, post_update
 

@@ -6,15 +6,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 from functions.statuspage import CLOCK_SKEW, Refresh, SitePublisher
-from shared.adapters.incident_store import IncidentChanged, IncidentStore
-from shared.adapters.site_publisher import WEB_CONTAINER
-from shared.catalog import load_catalog
-from shared.contention import attempts
-from shared.declaration import parse_declaration
-from shared.declaration_intake import open_declared
-from shared.incident import Incident
-from shared.timeline import PUBLIC_UPDATE, TimelineEvent, event_id
-from shared.timeutil import parse_instant, utc_now
+from shared.catalog.services import load_catalog
+from shared.core.contention import attempts
+from shared.core.timeutil import parse_instant, utc_now
+from shared.incidents.declaration import parse_declaration
+from shared.incidents.declaration_intake import open_declared
+from shared.incidents.incident import Incident
+from shared.incidents.store import IncidentChanged, IncidentStore
+from shared.incidents.timeline import PUBLIC_UPDATE, TimelineEvent, event_id
+from shared.statuspage.web_store import WEB_CONTAINER
 from tests.conftest import ROOT
 
 CATALOG = load_catalog(ROOT / "config")

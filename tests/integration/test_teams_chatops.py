@@ -13,8 +13,8 @@ import pytest
 import requests
 from azure.core.exceptions import ResourceNotFoundError
 
-from shared.adapters.incident_store import IncidentStore
-from shared.timeutil import iso, utc_now
+from shared.core.timeutil import iso, utc_now
+from shared.incidents.store import IncidentStore
 from tests.conftest import SAMPLES, recorded_kinds, wait_until
 from tests.conftest import TEAMS_TOKEN as TOKEN
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from shared.adapters.maintenance_store import MaintenanceStore
-from shared.adapters.override_store import OverrideStore
-from shared.people import load_directory
-from shared.timeutil import utc_now
+from shared.core.timeutil import utc_now
+from shared.oncall.override_store import OverrideStore
+from shared.oncall.people import load_directory
+from shared.statuspage.maintenance_store import MaintenanceStore
 from tests.conftest import ROOT
 from tests.integration.test_teams_chatops import say
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from shared.adapters.incident_store import IncidentStore
-from shared.timeline import NOTE, TimelineEvent, event_id
+from shared.incidents.store import IncidentStore
+from shared.incidents.timeline import NOTE, TimelineEvent, event_id
 
 T0 = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 

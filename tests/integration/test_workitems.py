@@ -25,17 +25,18 @@ from azure.functions.queue import QueueMessage
 
 from functions import context
 from functions.workitems import LEDGER_TABLE, EffectInProgress, Ledger, handle, lease_for
-from shared import chatops_intake, work_item
-from shared.adapters import storage
-from shared.adapters.boards import BoardsAuthFailed, BoardsUnavailable, WorkItemRef
-from shared.boards_config import HttpPolicy
-from shared.chatops import Said
-from shared.chatops_grammar import parse_command
-from shared.declaration import Declaration
-from shared.declaration_intake import open_declared
-from shared.incident import Incident
-from shared.timeline import WORK_ITEM_CREATED, WORK_ITEM_FAILED, WORK_ITEM_UPDATED, TimelineEvent
-from shared.timeutil import utc_now
+from shared.chatops import intake as chatops_intake
+from shared.chatops.grammar import parse_command
+from shared.chatops.rules import Said
+from shared.core import storage
+from shared.core.timeutil import utc_now
+from shared.incidents.declaration import Declaration
+from shared.incidents.declaration_intake import open_declared
+from shared.incidents.incident import Incident
+from shared.incidents.timeline import WORK_ITEM_CREATED, WORK_ITEM_FAILED, WORK_ITEM_UPDATED, TimelineEvent
+from shared.workitems import plan as work_item
+from shared.workitems.boards import BoardsAuthFailed, BoardsUnavailable, WorkItemRef
+from shared.workitems.config import HttpPolicy
 from tests.conftest import ROOT, reset_process_caches, wait_until
 from tests.standins.boards_server import BoardsServer
 

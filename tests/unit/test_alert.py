@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.alert import alert_key, parse_alert
-from shared.catalog import load_catalog
-from shared.errors import InvalidInput, PayloadTooLarge
+from shared.azure_monitor.alert import alert_key, parse_alert
+from shared.catalog.services import load_catalog
+from shared.core.errors import InvalidInput, PayloadTooLarge
 from tests.conftest import ROOT, sample_bytes, sample_json
 from tests.unit.test_alert_context import BUDGET_ESSENTIALS, SAMPLE_CASES, _sample_input
 

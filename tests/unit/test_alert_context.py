@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.alert_context import MAX_LINKS, MAX_SUMMARY, ContextDigest, Link, _digest, digest
+from shared.azure_monitor.digest import MAX_LINKS, MAX_SUMMARY, ContextDigest, Link, _digest, digest
 from tests.conftest import AZURE_MONITOR
 from tests.json_documents import positions, replace_at
 

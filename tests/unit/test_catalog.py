@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from functions import context
-from shared.alert import parse_alert
-from shared.catalog import load_catalog, parse_catalog
-from shared.errors import ConfigurationError
+from shared.azure_monitor.alert import parse_alert
+from shared.catalog.services import load_catalog, parse_catalog
+from shared.core.errors import ConfigurationError
 from tests.conftest import ROOT, reset_process_caches, sample_json
 
 CATALOG = parse_catalog(

@@ -7,8 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.chatops import Context, Said, decide
-from shared.chatops_grammar import (
+from shared.chatops.grammar import (
     CancelMaintenance,
     Invalid,
     ListMaintenances,
@@ -19,7 +18,8 @@ from shared.chatops_grammar import (
     SetOverride,
     parse_command,
 )
-from shared.incident import Incident
+from shared.chatops.rules import Context, Said, decide
+from shared.incidents.incident import Incident
 
 NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 INCIDENT = Incident(

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.chatops_grammar import (
+from shared.chatops.grammar import (
     COMMANDS,
     MAX_PERSON,
     MAX_TITLE,
@@ -330,7 +330,7 @@ _INCIDENT = re.compile(r"INC-[0-9]+")
 
 
 def _assert_well_formed(command: object) -> None:
-    assert dataclasses.is_dataclass(command) and type(command).__module__ == "shared.chatops_grammar"
+    assert dataclasses.is_dataclass(command) and type(command).__module__ == "shared.chatops.grammar"
     fields = dataclasses.asdict(command)
     if fields.get("incident_id") is not None:
         assert _INCIDENT.fullmatch(fields["incident_id"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from shared.component_history import (
+from shared.statuspage.component_history import (
     DayRecord,
     Disruption,
     daily_history,

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from shared import escalation as rules
-from shared.catalog import load_catalog
-from shared.errors import ConfigurationError, InvalidInput
-from shared.escalation import EscalationPolicy, EscalationStep, Position, StepMessage
-from shared.escalation_config import BUILT_IN, load_escalations, parse_escalations
-from shared.incident import Incident
+from shared.catalog.services import load_catalog
+from shared.core.errors import ConfigurationError, InvalidInput
+from shared.incidents.incident import Incident
+from shared.notifications import policy as rules
+from shared.notifications.policy import EscalationPolicy, EscalationStep, Position, StepMessage
+from shared.notifications.policy_config import BUILT_IN, load_escalations, parse_escalations
 from tests.conftest import ROOT
 
 NOW = datetime(2026, 12, 2, 3, 0, tzinfo=UTC)
@@ -232,7 +232,7 @@ def test_configuration_errors_name_file_key_and_problem(change, message):
 def test_a_retriggered_escalation_is_a_series_of_its_own_that_survives_the_queue():
     from datetime import UTC, datetime
 
-    from shared.escalation import Position, StepMessage, retriggered_series
+    from shared.notifications.policy import Position, StepMessage, retriggered_series
 
     series = retriggered_series("1764669600000-status-triggered-alert-2")
     assert series == retriggered_series("1764669600000-status-triggered-alert-2") and len(series) == 13
@@ -253,8 +253,8 @@ def test_a_retriggered_escalation_is_a_series_of_its_own_that_survives_the_queue
     ],
 )
 def test_steps_naming_nobody_firebell_knows_are_configuration_errors(step, detail):
-    from shared.people import load_directory
-    from shared.schedule import load_schedule
+    from shared.oncall.people import load_directory
+    from shared.oncall.schedule import load_schedule
 
     directory = load_directory(ROOT / "config")
     config = parse_escalations(tomllib.loads(f'[policy.p]\nsteps = [{step}]\n[default]\npolicy = "p"\n'), SOURCE)
@@ -264,8 +264,8 @@ def test_steps_naming_nobody_firebell_knows_are_configuration_errors(step, detai
 
 
 def test_the_example_configuration_names_only_known_rosters_and_people():
-    from shared.people import load_directory
-    from shared.schedule import load_schedule
+    from shared.oncall.people import load_directory
+    from shared.oncall.schedule import load_schedule
 
     directory = load_directory(ROOT / "config")
     config = load_escalations(ROOT / "config")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from shared.errors import InvalidInput
-from shared.json_body import text_field
+from shared.core.errors import InvalidInput
+from shared.core.json_body import text_field
 
 
 def test_a_text_field_is_trimmed_and_keeps_line_breaks_and_tabs():

@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.errors import ConfigurationError
-from shared.incident import Incident
-from shared.lifecycle import RefusedTransition, advance, correct_milestone, reopen
-from shared.people import Directory, Person, parse_directory
-from shared.roles import COMMANDER, SME, RoleRefused, assign, hand_off, holders, release
+from shared.core.errors import ConfigurationError
+from shared.incidents.incident import Incident
+from shared.incidents.lifecycle import RefusedTransition, advance, correct_milestone, reopen
+from shared.incidents.roles import COMMANDER, SME, RoleRefused, assign, hand_off, holders, release
+from shared.oncall.people import Directory, Person, parse_directory
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 LATER = T0 + timedelta(minutes=10)

@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from jsonschema import Draft6Validator
 
-from shared import notification_card as cards
-from shared.incident import Incident
-from shared.people import Person
+from shared.incidents.incident import Incident
+from shared.notifications import cards
+from shared.oncall.people import Person
 from tests.conftest import SAMPLES
 
 SCHEMA = json.loads((SAMPLES / "teams" / "adaptive-card-1.5.0.schema.json").read_text(encoding="utf-8"))

@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.oncall import Shift, gaps, now_and_next, on_call, shifts
-from shared.oncall_health import GAP, LONG_SHIFTS, TOO_FEW_PEOPLE, Problem, problems
-from shared.override import Override, override_id, winning
-from shared.people import Person
+from shared.oncall.health import GAP, LONG_SHIFTS, TOO_FEW_PEOPLE, Problem, problems
+from shared.oncall.override import Override, override_id, winning
+from shared.oncall.people import Person
+from shared.oncall.shifts import Shift, gaps, now_and_next, on_call, shifts
 from tests.unit.test_oncall_config import ANA, BEN, CHLOE, DEV, EVE, FINN, ZED, schedule_from
 
 # Ops: 24×7 three-day shifts handing off at 09:00 London, with a New York weekend rotation (Sat–Sun whole days)

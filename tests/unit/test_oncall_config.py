@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from functions import context
-from shared.catalog import load_catalog, parse_catalog
-from shared.errors import ConfigurationError, NotFound
-from shared.people import Directory, Person, load_directory
-from shared.rotation import WeeklyWindow
-from shared.schedule import check_service_rosters, load_schedule, parse_schedule
+from shared.catalog.services import load_catalog, parse_catalog
+from shared.core.errors import ConfigurationError, NotFound
+from shared.oncall.people import Directory, Person, load_directory
+from shared.oncall.rotation import WeeklyWindow
+from shared.oncall.schedule import check_service_rosters, load_schedule, parse_schedule
 from tests.conftest import ROOT, reset_process_caches
 
 ANA = Person("Ana Silva", "ana@example.com", "Europe/London")

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.errors import InvalidInput
-from shared.override import new_override, override_id, parse_override, parse_when
+from shared.core.errors import InvalidInput
+from shared.oncall.override import new_override, override_id, parse_override, parse_when
 from tests.unit.test_oncall import OPS
 from tests.unit.test_oncall_config import ANA, CHLOE, DIRECTORY, ZED
 

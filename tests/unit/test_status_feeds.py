@@ -6,12 +6,12 @@ import xml.etree.ElementTree as ET
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from shared.catalog import Catalog, Service
-from shared.incident import Incident
-from shared.public_view import status_page
-from shared.status_feeds import FEED_ENTRIES, atom_feed, rss_feed
-from shared.status_site import render_site
-from shared.timeline import PUBLIC_UPDATE, TimelineEvent
+from shared.catalog.services import Catalog, Service
+from shared.incidents.incident import Incident
+from shared.incidents.timeline import PUBLIC_UPDATE, TimelineEvent
+from shared.statuspage.feeds import FEED_ENTRIES, atom_feed, rss_feed
+from shared.statuspage.public_view import status_page
+from shared.statuspage.site import render_site
 from tests.conftest import SAMPLES
 
 A = "{http://www.w3.org/2005/Atom}"

@@ -15,12 +15,12 @@ from posixpath import join as join_path
 from typing import ClassVar
 from urllib.parse import urlsplit
 
-from shared.catalog import Catalog, Service
-from shared.incident import Incident
-from shared.maintenance import Maintenance
-from shared.public_view import status_page, timelines_needed
-from shared.status_site import SiteFile, render_site, stylesheet
-from shared.timeline import NOTE, PUBLIC_UPDATE, TimelineEvent
+from shared.catalog.services import Catalog, Service
+from shared.incidents.incident import Incident
+from shared.incidents.timeline import NOTE, PUBLIC_UPDATE, TimelineEvent
+from shared.statuspage.maintenance import Maintenance
+from shared.statuspage.public_view import status_page, timelines_needed
+from shared.statuspage.site import SiteFile, render_site, stylesheet
 
 CATALOG = Catalog(
     services=(Service("checkout", "Checkout"), Service("search", "Search")),
@@ -672,7 +672,7 @@ def test_history_shows_three_recent_months_and_links_every_older_one():
 
 
 def test_a_resolved_incident_keeps_the_impact_its_severity_meant_whatever_was_last_said_about_components():
-    from shared.public_view import component_statuses
+    from shared.statuspage.public_view import component_statuses
 
     said = (("Checkout", "operational"),)
     assert component_statuses(_incident(1, severity=1, component_overrides=said)) == (("Checkout", "operational"),)

@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-from shared.catalog import Catalog, Service
-from shared.incident import Incident
-from shared.maintenance import Maintenance
-from shared.public_view import status_page
-from shared.status_site import render_site
-from shared.statuspage_api import PATHS, documents, public_id
-from shared.timeline import PUBLIC_UPDATE, TimelineEvent
+from shared.catalog.services import Catalog, Service
+from shared.incidents.incident import Incident
+from shared.incidents.timeline import PUBLIC_UPDATE, TimelineEvent
+from shared.statuspage.api_v2 import PATHS, documents, public_id
+from shared.statuspage.maintenance import Maintenance
+from shared.statuspage.public_view import status_page
+from shared.statuspage.site import render_site
 from tests.conftest import SAMPLES
 
 STATUSPAGE = SAMPLES / "statuspage"

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.chatops_grammar import Note, parse_command
-from shared.errors import InvalidInput
-from shared.teams_activity import (
+from shared.chatops.grammar import Note, parse_command
+from shared.core.errors import InvalidInput
+from shared.teams.activity import (
     MAX_MARKUP,
     MAX_MENTIONS,
     MAX_NAME,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from shared.teams_reply import card_reply, plain, text_reply
+from shared.teams.reply import card_reply, plain, text_reply
 
 
 def test_typed_markdown_is_echoed_as_typed_not_rendered():

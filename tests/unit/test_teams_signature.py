@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.errors import ConfigurationError, Unauthorized
-from shared.teams_signature import verify_signature
+from shared.core.errors import ConfigurationError, Unauthorized
+from shared.teams.signature import verify_signature
 from tests.conftest import SAMPLES
 
 # The published test vector (../shared/samples/README.md, teams/).

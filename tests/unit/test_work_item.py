@@ -10,13 +10,11 @@ from pathlib import Path
 import pytest
 
 from functions.workitems import MAX_DEQUEUE_COUNT, Change, parse_change
-from shared import work_item
-from shared.boards_config import BoardsConfig, HttpPolicy, load_boards_config, parse_boards_config
-from shared.catalog import load_catalog
-from shared.errors import ConfigurationError, InvalidInput
-from shared.incident import Incident
-from shared.settings import Settings
-from shared.timeline import (
+from shared.catalog.services import load_catalog
+from shared.core.errors import ConfigurationError, InvalidInput
+from shared.core.settings import Settings
+from shared.incidents.incident import Incident
+from shared.incidents.timeline import (
     FOLLOW_UP_ADDED,
     INCIDENT_DECLARED,
     NOTE,
@@ -27,6 +25,8 @@ from shared.timeline import (
     TimelineEvent,
     event_id,
 )
+from shared.workitems import plan as work_item
+from shared.workitems.config import BoardsConfig, HttpPolicy, load_boards_config, parse_boards_config
 from tests.conftest import ROOT
 
 T0 = datetime(2026, 3, 14, 9, 26, 53, tzinfo=UTC)

@@ -1,0 +1,79 @@
+"""ChatOps intake: load the incident a command names, let shared.chatops decide, save, and record.
+
+State changes are ETag-guarded: twenty people acting on one incident at once all land on its timeline and the
+incident ends consistent — on a conflict the command is decided again on the fresh state. The state is saved
+before its event is appended, so a refusal decided on stale state is never recorded as done.
+"""
+
+from __future__ import annotations
+
+from shared.catalog.services import Catalog
+from shared.catalog.severity import label
+from shared.chatops import grammar
+from shared.chatops.rules import Context, Decision, Said, decide, incident_id_of
+from shared.core.contention import attempts
+from shared.core.errors import StorageUnavailable
+from shared.incidents.declaration import Declaration
+from shared.incidents.declaration_intake import open_declared
+from shared.incidents.incident import CLOSED_STATUSES, SOURCE_PERSON, STATUSES
+from shared.incidents.store import IncidentChanged, IncidentStore
+from shared.teams.reply import plain, text_reply
+
+
+def handle(command: grammar.Command, said: Said, store: IncidentStore, catalog: Catalog, site: str) -> Decision:
+    if isinstance(command, grammar.Declare):
+        return _declare(command, said, store, catalog)
+    if isinstance(command, grammar.ListIncidents):
+        return _list(store)
+    ident = incident_id_of(command)
+    for _ in attempts():
+        stored = store.load_incident(ident) if ident else None
+        incident = stored.incident if stored else None
+        timeline = tuple(store.timeline(ident)) if ident and isinstance(command, grammar.Timeline) else ()
+        service = catalog.service(incident.service) if incident else None
+        decision = decide(command, incident, said, Context(service, site, timeline))
+        if decision.changed is not None and stored is not None:
+            try:
+                store.save_incident(decision.changed, stored.etag, was_open=stored.incident.is_open)
+            except IncidentChanged:
+                continue  # someone else changed it meanwhile: decide again on what they left
+        for event in decision.events:
+            store.append_event(event)
+        return decision
+    raise StorageUnavailable(f"{ident} kept changing; try again")
+
+
+def _declare(command: grammar.Declare, said: Said, store: IncidentStore, catalog: Catalog) -> Decision:
+    service = catalog.default  # a Teams declaration names no service; the support desk's API can
+    declaration = Declaration(
+        title=command.title,
+        severity=command.severity,
+        reporter=said.speaker,
+        service=service.id,
+        components=(service.component,),
+        source=SOURCE_PERSON,
+        description="",
+        customer_impact="",
+        detected_at=None,
+    )
+    declared = open_declared(declaration, f"declared-teams-{said.message_id}", store, catalog, said.sent_at or said.at)
+    incident = declared.incident
+    reply = (
+        f"**{incident.id}** [{label(incident.severity)}] declared by {plain(said.speaker)}: {plain(incident.title)}. "
+        f"Next: `role {incident.id} commander <person>`, then `update {incident.id} …` for customers."
+    )
+    # A new incident is a change: the status page and, later, notifications follow it.
+    events = (declared.event,) if declared.event else ()
+    return Decision(text_reply(reply), incident.id, incident if declared.created else None, events)
+
+
+def _list(store: IncidentStore) -> Decision:
+    open_statuses = tuple(status for status in STATUSES if status not in CLOSED_STATUSES)
+    incidents = store.list_incidents(open_statuses)
+    if not incidents:
+        return Decision(text_reply("No open incidents."))
+    lines = [
+        f"- **{i.id}** [{label(i.severity)}] {i.status} — {plain(i.title)} ({plain(', '.join(i.components))})"
+        for i in incidents
+    ]
+    return Decision(text_reply(f"{len(incidents)} open incident(s):\n\n" + "\n".join(lines)))

@@ -1,0 +1,272 @@
+"""Alert intake: an Azure Monitor alert opens an incident, joins one, or settles one — race-safe and retry-safe.
+
+Every write is insert-if-absent or ETag-guarded, and every timeline event id comes from the alert's own facts, so
+concurrent or repeated deliveries of one alert give one incident and one 'alert fired' event. Decisions are made
+by the pure functions in shared.detection; this module reads the store, asks, and writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from shared.azure_monitor.alert import FIRED, RESOLVED, Alert
+from shared.catalog.services import Catalog, Service
+from shared.catalog.severity import label
+from shared.core.contention import attempts
+from shared.core.errors import StorageUnavailable
+from shared.incidents.detection import (
+    Change,
+    GroupPointer,
+    alert_event,
+    group_key,
+    may_join,
+    on_alert_joined,
+    on_alert_resolved,
+    open_from_alert,
+)
+from shared.incidents.incident import Incident
+from shared.incidents.store import AlertRecord, GroupTaken, IncidentChanged, IncidentStore
+from shared.incidents.timeline import TimelineEvent
+
+
+@dataclass(frozen=True)
+class AlertIntake:
+    alert_key: str
+    incident_id: str | None  # None: the alert was logged only (below the minimum severity, or resolved unseen)
+    deduplicated: bool  # the alert key was claimed before this delivery arrived (a repeat or a retry)
+    event_ids: tuple[str, ...]  # the timeline events this delivery added; empty when it changed nothing
+    outcome: str  # opened | joined | duplicate | logged | resolved
+    state_event_ids: tuple[str, ...] = ()  # of event_ids, those that changed the incident (severity, status, …)
+
+    @property
+    def changed_incident(self) -> bool:
+        """Opened the incident or changed more than its latest signal: what responders and trackers act on."""
+        return self.outcome == "opened" or bool(self.state_event_ids)
+
+
+def receive_alert(alert: Alert, catalog: Catalog, store: IncidentStore, now: datetime) -> AlertIntake:
+    service = catalog.service_for(alert)
+    severity = catalog.severity.for_alert(alert.severity, alert.budget_threshold)
+    record = store.find_alert(alert.key)
+    if alert.condition == RESOLVED:
+        return _resolve(alert, record, catalog, store, now)
+    if record is None:
+        claim: Claim = lambda ident, detail: store.claim_alert(alert.key, ident, FIRED, detail)  # noqa: E731
+        return _first(alert, service, severity, store, now, claim, catalog)
+    if record.incident_id is None and record.condition == RESOLVED:
+        return _fired_after_its_resolution(record, alert, service, severity, catalog, store, now)
+    return _repeat(record, alert, service, severity, store, now)
+
+
+# Binds an alert key to an incident (None: logged only); False when another delivery bound it first.
+Claim = Callable[[str | None, dict[str, object]], bool]
+
+
+def _first(
+    alert: Alert, service: Service, severity: int, store: IncidentStore, now: datetime, claim: Claim, catalog: Catalog
+) -> AlertIntake:
+    """The first delivery of an alert: join its group's open incident, open one, or log it when too mild."""
+    group = group_key(service, alert)
+    found = store.find_group(group) if group else None
+    if found is not None and may_join(found[0], service, alert):
+        if not claim(found[0].incident_id, _detail(alert, service, severity)):
+            return receive_alert(alert, catalog, store, now)  # bound meanwhile: decide as the repeat it is
+        return _joined(found[0].incident_id, alert, severity, store, now, repeat=False)
+    if not service.opens_incident(severity):
+        reason = f"{label(severity)} is milder than service {service.id}'s minimum {label(service.min_severity)}"
+        if not claim(None, _detail(alert, service, severity, logged=reason)):
+            return receive_alert(alert, catalog, store, now)  # bound meanwhile: decide as the repeat it is
+        return AlertIntake(alert.key, None, deduplicated=False, event_ids=(), outcome="logged")
+    if group is not None:
+        return _open_grouped(alert, service, severity, group, found, store, now, claim, catalog)
+    incident, event = open_from_alert(alert, service, severity, store.allocate_number(), group, now)
+    if not claim(incident.id, _detail(alert, service, severity)):
+        # A concurrent delivery claimed the key first; its incident wins and our number stays unused (a gap).
+        return receive_alert(alert, catalog, store, now)
+    return _open(incident, event, found, alert, severity, store, now, repeat=False)
+
+
+def _open_grouped(
+    alert: Alert,
+    service: Service,
+    severity: int,
+    group: str,
+    found: tuple[GroupPointer, str] | None,
+    store: IncidentStore,
+    now: datetime,
+    claim: Claim,
+    catalog: Catalog,
+) -> AlertIntake:
+    """Open the incident that collects a group: numbered, created and holding the group in one transaction, then
+    claim the alert for it. The group pointer keeps concurrent deliveries from opening a second incident: whoever
+    loses the race finds the winner's incident and joins it, so no number is spent for nothing."""
+    try:
+        incident = store.open_numbered(
+            lambda number: open_from_alert(alert, service, severity, number, group, now)[0], found[1] if found else None
+        )
+    except GroupTaken:
+        return receive_alert(alert, catalog, store, now)  # decide again: the group's incident exists now
+    if not claim(incident.id, _detail(alert, service, severity)):
+        return receive_alert(alert, catalog, store, now)  # another delivery of this alert joined it first
+    event = alert_event(incident.id, alert, severity, now)
+    added = store.append_event(event)
+    return AlertIntake(alert.key, incident.id, False, (event.event_id,) if added else (), "opened")
+
+
+def _open(
+    incident: Incident,
+    event: TimelineEvent,
+    found: tuple[GroupPointer, str] | None,
+    alert: Alert,
+    severity: int,
+    store: IncidentStore,
+    now: datetime,
+    *,
+    repeat: bool,
+) -> AlertIntake:
+    """Create the claimed incident, taking over its alert group (`found`: the expired pointer read before).
+
+    When another incident took the group meanwhile, the alert joins that one and our number stays unused.
+    """
+    try:
+        store.open_incident(incident, found[1] if found else None)
+    except GroupTaken:
+        current = store.find_group(incident.group) if incident.group else None
+        if current is not None:
+            store.rebind_alert(alert.key, current[0].incident_id)
+            return _joined(current[0].incident_id, alert, severity, store, now, repeat=repeat)
+        store.open_incident(replace(incident, group=None))  # the other incident closed meanwhile: stand alone
+    added = store.append_event(event)
+    return AlertIntake(alert.key, incident.id, repeat, (event.event_id,) if added else (), "opened")
+
+
+def _joined(
+    ident: str, alert: Alert, severity: int, store: IncidentStore, now: datetime, *, repeat: bool
+) -> AlertIntake:
+    event = alert_event(ident, alert, severity, now)
+    added = (event.event_id,) if store.append_event(event) else ()
+    # Always a guarded write (the latest signal at least), so a resolution deciding concurrently sees this alert.
+    changed = _apply(store, ident, lambda incident: on_alert_joined(incident, alert, severity, now))
+    return AlertIntake(alert.key, ident, repeat, added + changed, "joined", changed)
+
+
+def _fired_after_its_resolution(
+    record: AlertRecord,
+    alert: Alert,
+    service: Service,
+    severity: int,
+    catalog: Catalog,
+    store: IncidentStore,
+    now: datetime,
+) -> AlertIntake:
+    """Its resolution reached us first (Azure Monitor's retries can reorder deliveries): open or join as the firing
+    would have, then apply the resolution that was waiting — the incident records both and settles."""
+    claim: Claim = lambda ident, _detail: store.bind_alert(record, ident, FIRED)  # noqa: E731
+    opened = _first(alert, service, severity, store, now, claim, catalog)
+    resolution = replace(alert, condition=RESOLVED, resolved_at=record.resolved_at or alert.resolved_at)
+    settled = _resolve(resolution, store.find_alert(alert.key), catalog, store, now)
+    return replace(
+        opened,
+        event_ids=opened.event_ids + settled.event_ids,
+        state_event_ids=opened.state_event_ids + settled.state_event_ids,
+    )
+
+
+def _repeat(
+    record: AlertRecord, alert: Alert, service: Service, severity: int, store: IncidentStore, now: datetime
+) -> AlertIntake:
+    """A repeated delivery. The one that claimed the key may have stopped (a crash, a timeout) before writing the
+    incident, its event or the join's effect: finish its work. The event is written only after the incident
+    exists, so when it is there nothing is missing — the common repeat costs two operations.
+    """
+    if record.incident_id is None:
+        return AlertIntake(alert.key, None, deduplicated=True, event_ids=(), outcome="logged")
+    event = alert_event(record.incident_id, alert, severity, now)
+    if not store.append_event(event):
+        return AlertIntake(alert.key, record.incident_id, deduplicated=True, event_ids=(), outcome="duplicate")
+    if store.get_incident(record.incident_id) is not None:
+        changed = _apply(store, record.incident_id, lambda incident: on_alert_joined(incident, alert, severity, now))
+        return AlertIntake(alert.key, record.incident_id, True, (event.event_id, *changed), "duplicate", changed)
+    # The claimed incident was never created. Decide as the first delivery would have: join the group's open
+    # incident if there is one, else create the claimed incident.
+    group = group_key(service, alert)
+    found = store.find_group(group) if group else None
+    if found is not None and may_join(found[0], service, alert):
+        store.rebind_alert(alert.key, found[0].incident_id)
+        return _joined(found[0].incident_id, alert, severity, store, now, repeat=True)
+    number = int(record.incident_id.removeprefix("INC-"))
+    incident, event = open_from_alert(alert, service, severity, number, group, now)
+    opened = _open(incident, event, found, alert, severity, store, now, repeat=True)
+    return replace(opened, event_ids=opened.event_ids or (event.event_id,))
+
+
+def _resolve(
+    alert: Alert, record: AlertRecord | None, catalog: Catalog, store: IncidentStore, now: datetime
+) -> AlertIntake:
+    if record is None:
+        # Resolved before its firing reached us: keep the resolution; the firing, when it comes, applies it.
+        detail = {"resolved_before_fired": True, "rule": alert.rule}
+        if store.claim_alert(alert.key, None, RESOLVED, detail, resolved_at=alert.resolved_at or now):
+            return AlertIntake(alert.key, None, deduplicated=False, event_ids=(), outcome="logged")
+        record = store.find_alert(alert.key)  # the firing claimed it meanwhile
+        assert record is not None, "an alert key that conflicted on insert must exist"
+    if record.incident_id is None:
+        # Logged only (too mild), or its resolution is already waiting: note it on the alert log, page nobody.
+        if record.condition != RESOLVED:
+            store.mark_alert(alert.key, RESOLVED)
+        return AlertIntake(alert.key, None, deduplicated=True, event_ids=(), outcome="logged")
+    ident = record.incident_id
+    if record.condition == RESOLVED:
+        # Marked only once the incident was settled below: nothing is left to do for this repeat.
+        return AlertIntake(alert.key, ident, deduplicated=True, event_ids=(), outcome="resolved")
+    if store.get_incident(ident) is None:
+        # The firing delivery claimed the alert and is still opening its incident: Azure Monitor retries a 503.
+        raise StorageUnavailable(f"{ident} is still being opened; retry the resolution")
+    event = alert_event(ident, alert, catalog.severity.for_alert(alert.severity, alert.budget_threshold), now)
+    added = store.append_event(event)
+
+    def settle(incident: Incident) -> Change | None:
+        # The timeline is read on every attempt: an alert that joined meanwhile keeps the incident open.
+        service = catalog.service(incident.service) or catalog.default
+        return on_alert_resolved(incident, service, store.timeline(ident), now)
+
+    changed = _apply(store, ident, settle)
+    store.mark_alert(alert.key, RESOLVED)  # last: until then every redelivery decides again
+    event_ids = ((event.event_id,) if added else ()) + changed
+    return AlertIntake(alert.key, ident, not event_ids, event_ids, "resolved", changed)
+
+
+def _apply(store: IncidentStore, ident: str, decide: Callable[[Incident], Change | None]) -> tuple[str, ...]:
+    """Read, decide, write with the ETag; on a concurrent change read and decide again. The events are appended
+    after the state is saved, so the timeline never tells of a change that lost its race."""
+    for _ in attempts():
+        stored = store.load_incident(ident)
+        if stored is None:
+            return ()
+        change = decide(stored.incident)
+        if change is None:
+            return ()
+        try:
+            store.save_incident(change.incident, stored.etag, was_open=stored.incident.is_open)
+        except IncidentChanged:
+            continue
+        return tuple(event.event_id for event in change.events if store.append_event(event))
+    raise StorageUnavailable(f"{ident} kept changing; retry later")
+
+
+def _detail(alert: Alert, service: Service, severity: int, logged: str | None = None) -> dict[str, object]:
+    detail: dict[str, object] = {
+        "rule": alert.rule,
+        "azure_severity": alert.severity,
+        "severity": severity,
+        "monitoring_service": alert.monitoring_service,
+        "service": service.id,
+        "fired_at": alert.fired_at.isoformat(),
+        "summary": alert.summary,
+        "targets": list(alert.targets),
+    }
+    if logged:
+        detail["logged_only"] = logged
+    return detail

@@ -1,0 +1,53 @@
+"""Opening a declared incident in the store — from the API or Teams — exactly once per request.
+
+A declaration carries a claim key (the API's Idempotency-Key, the Teams message): the key is claimed
+insert-if-absent like an alert key, so a retried or redelivered declaration answers with the incident the first
+attempt opened instead of opening a second one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from shared.catalog.services import Catalog
+from shared.incidents.declaration import Declaration, declare
+from shared.incidents.detection import service_group_key
+from shared.incidents.incident import Incident, incident_number
+from shared.incidents.store import GroupTaken, IncidentStore
+from shared.incidents.timeline import TimelineEvent
+
+DECLARED = "Declared"
+
+
+@dataclass(frozen=True)
+class Declared:
+    incident: Incident
+    event: TimelineEvent | None  # None when an earlier attempt had declared it already
+    created: bool
+
+
+def open_declared(
+    declaration: Declaration, claim_key: str | None, store: IncidentStore, catalog: Catalog, now: datetime
+) -> Declared:
+    service = catalog.service(declaration.service) or catalog.default
+    group = service_group_key(service)  # a declared incident collects its service's alerts when the group is free
+    incident, event = declare(declaration, store.allocate_number(), group, now)
+    if claim_key is not None and not store.claim_alert(claim_key, incident.id, DECLARED, {"by": declaration.reporter}):
+        record = store.find_alert(claim_key)
+        assert record is not None and record.incident_id, "a claim that conflicted on insert must exist"
+        existing = store.get_incident(record.incident_id)
+        if existing is not None:
+            return Declared(existing, None, created=False)
+        # The first attempt stopped before creating its incident: finish it under the number it claimed.
+        incident, event = declare(declaration, incident_number(record.incident_id) or incident.number, group, now)
+    try:
+        created = store.open_incident(incident)
+    except GroupTaken:
+        # An open incident collects the service's alerts already; this one stands beside it.
+        incident = replace(incident, group=None)
+        created = store.open_incident(incident)
+    if not created:  # a concurrent retry created it first: its event is the record
+        return Declared(store.get_incident(incident.id) or incident, None, created=False)
+    store.append_event(event)
+    return Declared(incident, event, created=True)

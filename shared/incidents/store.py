@@ -1,0 +1,374 @@
+"""The incident store on Azure Tables: `incidents` (state, id counter, alert groups), `timeline`, `alerts`.
+
+Writes are insert-if-absent or ETag-guarded; nothing here is last-write-wins. An incident and the pointer of the
+alert group it collects live in one partition, so both change in one atomic transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.data.tables import TableClient, TableTransactionError, UpdateMode
+
+from shared.core.contention import attempts
+from shared.core.errors import StorageUnavailable
+from shared.core.storage import StorageAccount, lost_race
+from shared.incidents.detection import GroupPointer
+from shared.incidents.incident import Incident
+from shared.incidents.timeline import TimelineEvent
+
+INCIDENTS, TIMELINE, ALERTS = "incidents", "timeline", "alerts"
+_INCIDENT_PARTITION = "incident"
+# The id counter shares the incidents' partition, so numbering an incident can be part of its creating transaction.
+_COUNTER = ("incident", "counter-incident-number")
+_LEGACY_COUNTER = ("counter", "incident-number")  # where the first release kept it
+_GROUP_PREFIX = "group-"
+_INCIDENT_FIELDS = {f.name: f for f in fields(Incident)}
+# Tuples, stored as JSON arrays.
+_LIST_FIELDS = {"components", "notified", "acknowledged_by", "roles", "component_overrides"}
+_IF_UNCHANGED = {"match_condition": MatchConditions.IfNotModified}
+
+
+class GroupTaken(Exception):
+    """Another incident took the alert group first (a concurrent alert of the same service)."""
+
+
+class IncidentChanged(Exception):
+    """The incident changed since it was read: read it again and decide again."""
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    key: str
+    incident_id: str | None  # None: logged only (too mild), or resolved before its firing reached us
+    condition: str
+    etag: str = ""
+    resolved_at: datetime | None = None  # when a resolution arrived before the alert's firing
+
+
+@dataclass(frozen=True)
+class StoredIncident:
+    incident: Incident
+    etag: str
+
+
+class IncidentStore:
+    def __init__(self, account: StorageAccount) -> None:
+        self._account = account
+        self._counter_lock = threading.Lock()
+        self._counter: tuple[int, str] | None = None  # last seen (value, etag): a cheap first guess
+
+    @property
+    def incidents(self) -> TableClient:
+        return self._account.table(INCIDENTS)
+
+    @property
+    def timeline_table(self) -> TableClient:
+        return self._account.table(TIMELINE)
+
+    @property
+    def alerts(self) -> TableClient:
+        return self._account.table(ALERTS)
+
+    # --- incident ids -------------------------------------------------------------------------------------------
+    def allocate_number(self) -> int:
+        """Next incident number: an ETag-guarded increment, retried on conflict, so no two incidents share one."""
+        with self._counter_lock:
+            while True:
+                if self._counter is None:
+                    self._counter = self._read_counter()
+                value, etag = self._counter
+                try:
+                    if etag:
+                        meta = self.incidents.update_entity(
+                            _counter_entity(value + 1),
+                            mode=UpdateMode.REPLACE,
+                            etag=etag,
+                            match_condition=MatchConditions.IfNotModified,
+                        )
+                    else:
+                        meta = self.incidents.create_entity(_counter_entity(value + 1))
+                except (ResourceModifiedError, ResourceExistsError, ResourceNotFoundError):
+                    self._counter = None  # someone else moved it: read again and retry
+                    continue
+                self._counter = (value + 1, meta["etag"])
+                return value + 1
+
+    def _read_counter(self) -> tuple[int, str]:
+        """(value, etag); an empty etag means the row is to be created, continuing from the earlier layout's row."""
+        try:
+            entity = self.incidents.get_entity(*_COUNTER)
+        except ResourceNotFoundError:
+            try:
+                return int(self.incidents.get_entity(*_LEGACY_COUNTER)["value"]), ""
+            except ResourceNotFoundError:
+                return 0, ""
+        return int(entity["value"]), entity.metadata["etag"]
+
+    # --- alerts ---------------------------------------------------------------------------------------------------
+    def find_alert(self, key: str) -> AlertRecord | None:
+        try:
+            entity = self.alerts.get_entity(key, "alert")
+        except ResourceNotFoundError:
+            return None
+        return AlertRecord(
+            key=key,
+            incident_id=entity.get("incident") or None,
+            condition=entity["condition"],
+            etag=entity.metadata["etag"],
+            resolved_at=entity.get("resolved_at"),
+        )
+
+    def claim_alert(
+        self,
+        key: str,
+        incident_id: str | None,
+        condition: str,
+        detail: dict[str, Any],
+        resolved_at: datetime | None = None,
+    ) -> bool:
+        """Insert-if-absent: True when this caller bound the alert to `incident_id`, False when another did first.
+
+        The row is also the alert log: what the alert said, and why it was only logged when it opened nothing.
+        """
+        entity = {
+            "PartitionKey": key,
+            "RowKey": "alert",
+            "incident": incident_id or "",
+            "condition": condition,
+            "detail": json.dumps(detail, default=str),
+            **({"resolved_at": resolved_at} if resolved_at else {}),
+        }
+        try:
+            self.alerts.create_entity(entity)
+        except ResourceExistsError:
+            return False
+        return True
+
+    def bind_alert(self, record: AlertRecord, incident_id: str | None, condition: str) -> bool:
+        """Bind an alert nobody has bound yet (its resolution came first) — only if the row is still as read."""
+        entity = {"PartitionKey": record.key, "RowKey": "alert", "incident": incident_id or "", "condition": condition}
+        try:
+            self.alerts.update_entity(entity, UpdateMode.MERGE, etag=record.etag, **_IF_UNCHANGED)
+        except ResourceModifiedError:
+            return False
+        return True
+
+    def rebind_alert(self, key: str, incident_id: str) -> None:
+        """Point an alert this caller claimed at another incident (it lost the race for the alert group)."""
+        self.alerts.update_entity({"PartitionKey": key, "RowKey": "alert", "incident": incident_id}, UpdateMode.MERGE)
+
+    def mark_alert(self, key: str, condition: str) -> None:
+        self.alerts.update_entity({"PartitionKey": key, "RowKey": "alert", "condition": condition}, UpdateMode.MERGE)
+
+    # --- alert groups -----------------------------------------------------------------------------------------------
+    def find_group(self, key: str) -> tuple[GroupPointer, str] | None:
+        """The open incident collecting this group's alerts, with the pointer's ETag."""
+        try:
+            entity = self.incidents.get_entity(_INCIDENT_PARTITION, _GROUP_PREFIX + key)
+        except ResourceNotFoundError:
+            return None
+        return GroupPointer(key, entity["incident"], entity["detected_at"]), entity.metadata["etag"]
+
+    # --- incidents ------------------------------------------------------------------------------------------------
+    def open_incident(self, incident: Incident, replaces_group_etag: str | None = None) -> bool:
+        """Create the incident and, when it collects an alert group, point the group at it — atomically.
+
+        False when the incident exists already (a retry finishing an earlier attempt). Raises GroupTaken when
+        another incident took the group since it was read (`replaces_group_etag`: the stale pointer we read).
+        """
+        try:
+            self.incidents.submit_transaction(self._opening(incident, replaces_group_etag))
+        except TableTransactionError as failure:
+            if failure.index == 0 and failure.error_code == "EntityAlreadyExists":
+                return False
+            if failure.index == 1:
+                raise GroupTaken(incident.group) from None
+            raise
+        return True
+
+    def open_numbered(self, build: Callable[[int], Incident], replaces_group_etag: str | None = None) -> Incident:
+        """Number, create and point the group at a new incident in ONE transaction: the counter's increment (ETag),
+        the incident and its group pointer. Saves the separate counter write; retried when the counter moved.
+
+        Raises GroupTaken when another incident took the group since it was read.
+        """
+        with self._counter_lock:
+            for _ in attempts():
+                if self._counter is None:
+                    self._counter = self._read_counter()
+                value, etag = self._counter
+                incident = build(value + 1)
+                counter = (
+                    ("update", _counter_entity(value + 1), {"mode": UpdateMode.REPLACE, "etag": etag, **_IF_UNCHANGED})
+                    if etag
+                    else ("create", _counter_entity(value + 1))
+                )
+                try:
+                    results = self.incidents.submit_transaction(
+                        [counter, *self._opening(incident, replaces_group_etag)]
+                    )
+                except TableTransactionError as failure:
+                    if not lost_race(failure):
+                        raise
+                    if failure.index == 2:
+                        raise GroupTaken(incident.group) from None
+                    if failure.index == 1:
+                        self._counter = (value + 1, etag)  # the number is taken already: skip it, same counter
+                    else:
+                        self._counter = None  # the counter moved: read it again and retry
+                    continue
+                self._counter = (value + 1, results[0]["etag"])
+                return incident
+            raise StorageUnavailable("incident numbers kept changing under this request; retry")
+
+    def _opening(self, incident: Incident, replaces_group_etag: str | None) -> list[Any]:
+        """The operations that create an incident and, when it collects an alert group, point the group at it."""
+        operations: list[Any] = [("create", _incident_entity(incident))]
+        if incident.group is not None:
+            pointer = {
+                "PartitionKey": _INCIDENT_PARTITION,
+                "RowKey": _GROUP_PREFIX + incident.group,
+                "incident": incident.id,
+                "detected_at": incident.detected_at,
+            }
+            if replaces_group_etag is None:
+                operations.append(("create", pointer))
+            else:
+                condition = {"mode": UpdateMode.REPLACE, "etag": replaces_group_etag, **_IF_UNCHANGED}
+                operations.append(("update", pointer, condition))
+        return operations
+
+    def get_incident(self, ident: str) -> Incident | None:
+        stored = self.load_incident(ident)
+        return stored.incident if stored else None
+
+    def load_incident(self, ident: str) -> StoredIncident | None:
+        try:
+            entity = self.incidents.get_entity(_INCIDENT_PARTITION, ident)
+        except ResourceNotFoundError:
+            return None
+        return StoredIncident(_incident(entity), entity.metadata["etag"])
+
+    def save_incident(self, incident: Incident, etag: str, *, was_open: bool) -> None:
+        """Replace the incident if nobody changed it since it was read (IncidentChanged otherwise).
+
+        A closing incident stops collecting alerts: its group pointer goes in the same transaction, so the next
+        alert of the group opens a new incident; a reopening one takes its group back. `was_open` (the state read
+        before) spares the pointer read when neither happens.
+        """
+        condition = {"mode": UpdateMode.REPLACE, "etag": etag, **_IF_UNCHANGED}
+        operations: list[Any] = [("update", _incident_entity(incident), condition)]
+        if incident.group is not None and incident.is_open != was_open:
+            operations += self._group_follows(incident)
+        try:
+            self.incidents.submit_transaction(operations)
+        except TableTransactionError:
+            raise IncidentChanged(incident.id) from None
+
+    def _group_follows(self, incident: Incident) -> list[Any]:
+        """Keep the group pointer in step: a closed incident releases its group, a reopened one takes it back
+        when it is free (a conflict fails the transaction, and the caller decides again)."""
+        assert incident.group is not None
+        found = self.find_group(incident.group)
+        row = {"PartitionKey": _INCIDENT_PARTITION, "RowKey": _GROUP_PREFIX + incident.group}
+        if not incident.is_open and found is not None and found[0].incident_id == incident.id:
+            return [("delete", row, {"etag": found[1], **_IF_UNCHANGED})]
+        if incident.is_open and found is None:
+            return [("create", {**row, "incident": incident.id, "detected_at": incident.detected_at})]
+        return []
+
+    def list_incidents(self, statuses: tuple[str, ...] | None = None) -> list[Incident]:
+        """Every incident (or those in `statuses`), oldest first."""
+        query = "PartitionKey eq @p and RowKey ge 'INC-' and RowKey lt 'INC.'"
+        entities = self.incidents.query_entities(query, parameters={"p": _INCIDENT_PARTITION})
+        incidents = (_incident(entity) for entity in entities)
+        chosen = [incident for incident in incidents if statuses is None or incident.status in statuses]
+        return sorted(chosen, key=lambda incident: incident.number)
+
+    # --- timeline -------------------------------------------------------------------------------------------------
+    def append_event(self, event: TimelineEvent) -> bool:
+        """Append-only; an event id already present means this fact was recorded before (a redelivery)."""
+        entity = {
+            "PartitionKey": event.incident_id,
+            "RowKey": event.event_id,
+            **{name: value for name, value in asdict(event).items() if name not in ("incident_id", "event_id")},
+            "data": json.dumps(event.data),
+        }
+        try:
+            self.timeline_table.create_entity(entity)
+        except ResourceExistsError:
+            return False
+        return True
+
+    def timeline(self, ident: str) -> list[TimelineEvent]:
+        entities = self.timeline_table.query_entities("PartitionKey eq @p", parameters={"p": ident})
+        return [_event(entity) for entity in entities]  # RowKeys sort by time
+
+    def events(self, ident: str, event_ids: Iterable[str]) -> list[TimelineEvent]:
+        """The named events of an incident that exist, by point reads: a long timeline is not read for a few."""
+        found = []
+        for event_id in dict.fromkeys(event_ids):
+            try:
+                found.append(_event(self.timeline_table.get_entity(ident, event_id)))
+            except ResourceNotFoundError:
+                continue
+        return found
+
+    def first_event(self, ident: str) -> TimelineEvent | None:
+        """The incident's earliest event, from the first row of its partition (one small read)."""
+        pages = self.timeline_table.query_entities("PartitionKey eq @p", parameters={"p": ident}, results_per_page=1)
+        first = next(iter(pages.by_page()), [])
+        return next((_event(entity) for entity in first), None)
+
+
+def _counter_entity(value: int) -> dict[str, Any]:
+    return {"PartitionKey": _COUNTER[0], "RowKey": _COUNTER[1], "value": value}
+
+
+def _incident_entity(incident: Incident) -> dict[str, Any]:
+    entity: dict[str, Any] = {"PartitionKey": _INCIDENT_PARTITION, "RowKey": incident.id}
+    for name, value in asdict(incident).items():
+        if value is None:
+            continue  # Tables has no null: an absent property reads back as the field's default
+        entity[name] = json.dumps(list(value)) if name in _LIST_FIELDS else value
+    return entity
+
+
+def _incident(entity: dict[str, Any]) -> Incident:
+    # Rows written by the first release have one `component` and no source detail.
+    values: dict[str, Any] = {"components": (entity["component"],)} if "component" in entity else {}
+    values.setdefault("source_detail", "")
+    for name in _INCIDENT_FIELDS:
+        if name not in entity:
+            continue
+        value = entity[name]
+        values[name] = _tuple(json.loads(value)) if name in _LIST_FIELDS else value
+    return Incident(**values)
+
+
+def _tuple(items: list[Any]) -> tuple[Any, ...]:
+    # JSON has only lists: pairs such as (role, person) come back as lists and become tuples again.
+    return tuple(_tuple(item) if isinstance(item, list) else item for item in items)
+
+
+def _event(entity: dict[str, Any]) -> TimelineEvent:
+    return TimelineEvent(
+        incident_id=entity["PartitionKey"],
+        event_id=entity["RowKey"],
+        kind=entity["kind"],
+        at=entity["at"],
+        recorded_at=entity["recorded_at"],
+        actor=entity["actor"],
+        source=entity["source"],
+        text=entity["text"],
+        public=bool(entity.get("public", False)),
+        data=json.loads(entity.get("data") or "{}"),
+    )

@@ -1,0 +1,160 @@
+"""The escalation ledger (Azure Tables, `escalations`): what Firebell has paged and told about each incident, so a
+queue message that arrives twice never pages twice.
+
+One partition per incident:
+- `step-rNN-sNN`: an escalation step. Claimed (insert-if-absent) by the queue message that runs it, then settled
+  (paged, skipped, stopped, failed). A second message for the same step finds the claim and leaves it alone; a
+  redelivery of the claiming message itself (same message id) carries on where it failed.
+- `chain-end`: when the last step's wait runs out (the reminders timer alerts the escalation channel after it).
+- `sent-<key>`: a card delivered (notification per event and kind, reminder per promised time, escalation
+  exhausted), written after the post succeeded and checked before posting.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.data.tables import TableClient, UpdateMode
+
+from shared.core.storage import StorageAccount
+from shared.notifications.policy import Position
+
+ESCALATIONS = "escalations"
+CLAIMED = "claimed"
+# A claim older than this whose message never came back (poisoned, lost) may be taken over by a duplicate.
+CLAIM_LEASE = timedelta(minutes=10)
+_SAFE_KEY = re.compile(r"^[A-Za-z0-9._:=-]{1,200}$")  # RowKeys refuse / \ # ? and control characters
+
+
+class Claim(Enum):
+    OURS = "ours"  # run the step
+    DONE = "done"  # it ran already (a duplicate message): nothing to do
+    HELD = "held"  # another message is running it right now: leave it
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    position: Position
+    state: str  # claimed | paged | skipped | stopped | failed
+    message_id: str
+    claimed_at: datetime
+    person: str = ""
+
+
+class EscalationLedger:
+    def __init__(self, account: StorageAccount) -> None:
+        self._account = account
+
+    @property
+    def table(self) -> TableClient:
+        return self._account.table(ESCALATIONS)
+
+    # --- escalation steps ----------------------------------------------------------------------------------------
+    def claim_step(
+        self, incident_id: str, position: Position, message_id: str, now: datetime, lease: timedelta = CLAIM_LEASE
+    ) -> Claim:
+        row = {
+            "PartitionKey": incident_id,
+            "RowKey": _step_key(position),
+            "state": CLAIMED,
+            "message": message_id,
+            "claimed_at": now,
+        }
+        try:
+            self.table.create_entity(row)
+            return Claim.OURS
+        except ResourceExistsError:
+            pass
+        try:
+            entity = self.table.get_entity(incident_id, _step_key(position))
+        except ResourceNotFoundError:
+            return Claim.HELD  # rows are never deleted; treat the impossible as "someone else has it"
+        if entity["state"] != CLAIMED:
+            return Claim.DONE
+        if entity["message"] == message_id:
+            return Claim.OURS  # our own earlier attempt failed half-way: carry on
+        if now - entity["claimed_at"] < lease:
+            return Claim.HELD
+        try:  # the claimant vanished long ago: take the step over, unless another duplicate just did
+            self.table.update_entity(
+                row,
+                mode=UpdateMode.REPLACE,
+                etag=entity.metadata["etag"],
+                match_condition=MatchConditions.IfNotModified,
+            )
+        except ResourceModifiedError:
+            return Claim.HELD
+        return Claim.OURS
+
+    def settle_step(
+        self, incident_id: str, position: Position, state: str, now: datetime, person: str = "", detail: str = ""
+    ) -> None:
+        row = {
+            "PartitionKey": incident_id,
+            "RowKey": _step_key(position),
+            "state": state,
+            "settled_at": now,
+            "person": person,
+            "detail": detail[:2000],
+        }
+        self.table.update_entity(row, mode=UpdateMode.MERGE)
+
+    def step(self, incident_id: str, position: Position) -> StepRecord | None:
+        try:
+            entity = self.table.get_entity(incident_id, _step_key(position))
+        except ResourceNotFoundError:
+            return None
+        return StepRecord(
+            position=position,
+            state=entity["state"],
+            message_id=entity.get("message", ""),
+            claimed_at=entity["claimed_at"],
+            person=entity.get("person", ""),
+        )
+
+    # --- the end of the chain ------------------------------------------------------------------------------------
+    def mark_chain_end(self, incident_id: str, policy: str, due_at: datetime) -> None:
+        """The last step ran; unacknowledged after `due_at`, the incident goes to the escalation channel."""
+        row = {"PartitionKey": incident_id, "RowKey": "chain-end", "policy": policy, "due_at": due_at}
+        with contextlib.suppress(ResourceExistsError):  # a redelivery of the last step: the first end stands
+            self.table.create_entity(row)
+
+    def chain_end(self, incident_id: str) -> tuple[str, datetime] | None:
+        try:
+            entity = self.table.get_entity(incident_id, "chain-end")
+        except ResourceNotFoundError:
+            return None
+        return entity["policy"], entity["due_at"]
+
+    # --- cards sent ------------------------------------------------------------------------------------------------
+    def sent(self, incident_id: str, key: str) -> bool:
+        try:
+            self.table.get_entity(incident_id, _sent_key(key), select=["RowKey"])
+        except ResourceNotFoundError:
+            return False
+        return True
+
+    def record_sent(self, incident_id: str, key: str, now: datetime, detail: dict[str, Any] | None = None) -> bool:
+        """After a successful post; False when another delivery had recorded it (it was sent twice)."""
+        row = {"PartitionKey": incident_id, "RowKey": _sent_key(key), "key": key, "sent_at": now, **(detail or {})}
+        try:
+            self.table.create_entity(row)
+        except ResourceExistsError:
+            return False
+        return True
+
+
+def _step_key(position: Position) -> str:
+    return f"step-{position.key()}"
+
+
+def _sent_key(key: str) -> str:
+    return f"sent-{key}" if _SAFE_KEY.match(key) else f"sent-h-{hashlib.sha256(key.encode()).hexdigest()[:40]}"

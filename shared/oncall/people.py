@@ -1,0 +1,88 @@
+"""The people Firebell knows: name, email, time zone and Teams identity, from `people.toml` in the config folder.
+
+Teams tells us who spoke (aadObjectId, id, display name); the directory turns that into a known person. Unknown
+people still work by their display name — an incident must never wait for a config change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from shared.core.config_file import read_toml
+from shared.core.errors import ConfigurationError
+
+PEOPLE_FILE = "people.toml"
+_KEYS = {"name", "email", "time_zone", "teams_id", "aad_object_id"}
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str
+    email: str | None = None
+    time_zone: str = "UTC"
+    teams_id: str | None = None
+    aad_object_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Directory:
+    people: tuple[Person, ...] = ()
+
+    def identify(self, name: str, teams_id: str | None = None, aad_object_id: str | None = None) -> Person:
+        """The known person behind a Teams identity (object id, then Teams id, then name or email), else a
+        person known only by their display name."""
+        for person in self.people:
+            if aad_object_id and person.aad_object_id == aad_object_id:
+                return person
+        for person in self.people:
+            if teams_id and person.teams_id == teams_id:
+                return person
+        return self.named(name)
+
+    def named(self, text: str) -> Person:
+        wanted = text.strip().casefold()
+        for person in self.people:
+            if wanted in (person.name.casefold(), (person.email or "").casefold()):
+                return person
+        return Person(name=text.strip())
+
+
+def load_directory(config_dir: Path) -> Directory:
+    path = config_dir / PEOPLE_FILE
+    document = read_toml(path)
+    if document is None:
+        return Directory()  # optional: without it, everyone is known by display name
+    return parse_directory(document, str(path))
+
+
+def parse_directory(document: dict[str, Any], source: str) -> Directory:
+    entries = document.get("person", [])
+    if set(document) - {"person"} or not isinstance(entries, list):
+        raise ConfigurationError(f"{source}: expected only [[person]] tables")
+    people: list[Person] = []
+    for index, entry in enumerate(entries):
+        where = f"{source}: person[{index}]"
+        if not isinstance(entry, dict):
+            raise ConfigurationError(f"{where} must be a table")
+        unknown = sorted(set(entry) - _KEYS)
+        if unknown:
+            raise ConfigurationError(f"{where}.{unknown[0]}: unknown key; expected one of {', '.join(sorted(_KEYS))}")
+        for key, value in entry.items():
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigurationError(f"{where}.{key}: must be a non-empty string, got {value!r}")
+        if "name" not in entry:
+            raise ConfigurationError(f"{where}.name: missing")
+        zone = entry.get("time_zone", "UTC")
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigurationError(f"{where}.time_zone: {zone!r} is not an IANA time zone") from None
+        people.append(Person(**entry))
+    names = [person.name.casefold() for person in people]
+    duplicate = next((name for name in names if names.count(name) > 1), None)
+    if duplicate:
+        raise ConfigurationError(f"{source}: two people are named {duplicate!r}")
+    return Directory(tuple(people))

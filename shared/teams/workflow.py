@@ -1,0 +1,202 @@
+"""Posting cards to a Teams Workflows webhook ("When a Teams webhook request is received").
+
+Workflows throttles at about 4 requests a second (HTTP 429 with Retry-After). Every sender in a process shares one
+limiter, so all threads together stay under that rate, and a 429 pauses them all until its Retry-After has passed.
+Other failures (5xx, timeouts, connection errors) are retried a few times with jittered exponential backoff inside
+the call; then a typed error tells the caller, whose queue message is delivered again later.
+"""
+
+from __future__ import annotations
+
+import collections
+import email.utils
+import logging
+import random
+import re
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from shared.core.errors import DependencyUnavailable, FirebellError
+from shared.core.links import is_web_url
+
+if TYPE_CHECKING:  # requests loads on the first post: ~100 ms of cold start no other function needs
+    import requests
+
+log = logging.getLogger("firebell.workflow")
+
+MAX_REQUESTS, PER_SECONDS = 4, 1.05  # "about 4 a second": keep a little margin
+# Inside one invocation; longer outages are ridden out by the queue's redelivery (host.json: 5 deliveries).
+ATTEMPTS = 3
+BACKOFF_SECONDS = 0.5  # first retry pause; doubles each time, with up to 50 % jitter
+MAX_RETRY_AFTER_SECONDS = 60.0  # a longer Retry-After is left to the queue's redelivery
+TIMEOUT = (3.05, 10)  # connect, read
+
+
+class WorkflowError(FirebellError):
+    """The card was not delivered."""
+
+    code = "notification_failed"
+
+
+class WorkflowRejected(WorkflowError):
+    """Workflows refused the card (4xx other than 429): sending it again cannot help."""
+
+    def __init__(self, detail: str, status: int) -> None:
+        super().__init__(detail)
+        self.status = status
+
+
+class WorkflowUnavailable(WorkflowError, DependencyUnavailable):
+    """Workflows failed or throttled through every attempt; a later delivery may succeed — not before
+    `retry_after` seconds when Workflows said so."""
+
+    code = "notification_failed"
+
+    def __init__(self, detail: str, retry_after: float | None = None) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class RequestLimiter:
+    """At most `max_requests` request starts in any `per_seconds` window, across threads (a sliding window).
+
+    `hold_for` pauses every caller (a 429's Retry-After applies to the whole process).
+    """
+
+    def __init__(
+        self,
+        max_requests: int = MAX_REQUESTS,
+        per_seconds: float = PER_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.max_requests = max_requests
+        self.per_seconds = per_seconds
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._starts: collections.deque[float] = collections.deque()
+        self._held_until = 0.0
+
+    def acquire(self) -> None:
+        """Block until this caller may start a request, then count it."""
+        while True:
+            with self._lock:
+                now = self._clock()
+                while self._starts and self._starts[0] <= now - self.per_seconds:
+                    self._starts.popleft()
+                wait = self._held_until - now
+                if wait <= 0 and len(self._starts) >= self.max_requests:
+                    wait = self._starts[0] + self.per_seconds - now
+                if wait <= 0:
+                    self._starts.append(now)
+                    return
+            self._sleep(wait)
+
+    def hold_for(self, seconds: float) -> None:
+        """Nobody in this process starts a request for `seconds` (the webhook said so with a 429)."""
+        with self._lock:
+            self._held_until = max(self._held_until, self._clock() + seconds)
+
+
+PROCESS_LIMITER = RequestLimiter()
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """A Retry-After header: delay-seconds or an HTTP date (RFC 9110); None when absent or unreadable."""
+    if not value:
+        return None
+    text = value.strip()
+    if re.fullmatch(r"[0-9]{1,9}", text):  # ASCII digits only: "²".isdigit() is true too
+        return float(text)
+    try:
+        moment = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - (now or datetime.now(UTC))).total_seconds())
+
+
+class WorkflowSender:
+    def __init__(
+        self,
+        limiter: RequestLimiter = PROCESS_LIMITER,
+        *,
+        attempts: int = ATTEMPTS,
+        backoff_seconds: float = BACKOFF_SECONDS,
+        max_retry_after: float = MAX_RETRY_AFTER_SECONDS,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.limiter = limiter
+        self.attempts = attempts
+        self.backoff_seconds = backoff_seconds
+        self.max_retry_after = max_retry_after
+        self._session = session
+        self._local = threading.local()
+        self._sleep = sleep
+
+    def _client(self) -> requests.Session:
+        # requests sessions are not documented thread-safe: one per thread, each keeping its connections alive.
+        if self._session is not None:
+            return self._session
+        if not hasattr(self._local, "session"):
+            import requests
+
+            self._local.session = requests.Session()
+        return self._local.session
+
+    def post(self, url: str, body: bytes) -> None:
+        """Deliver one message (the encoded card envelope). Raises WorkflowRejected or WorkflowUnavailable."""
+        import requests
+
+        if not is_web_url(url):
+            raise WorkflowRejected("the Workflows URL is not an http(s) URL", 0)
+        problem = "not attempted"
+        for attempt in range(1, self.attempts + 1):
+            self.limiter.acquire()
+            try:
+                answer = self._client().post(
+                    url,
+                    data=body,
+                    headers={"Content-Type": "application/json; charset=utf-8"},
+                    timeout=TIMEOUT,
+                    allow_redirects=False,
+                )
+            except requests.RequestException as error:
+                problem = f"{type(error).__name__} reaching Workflows"
+                pause = self._backoff(attempt)
+            else:
+                if 200 <= answer.status_code < 300:
+                    return
+                problem = f"HTTP {answer.status_code} from Workflows{_reason(answer)}"
+                if answer.status_code == 429:
+                    pause = retry_after_seconds(answer.headers.get("Retry-After"))
+                    if pause is None:
+                        pause = self._backoff(attempt)
+                    elif pause > self.max_retry_after:
+                        too_long = f"{problem}; Retry-After {pause:.0f} s is too long to wait here"
+                        raise WorkflowUnavailable(too_long, pause)
+                    # Throttling is per webhook, not per thread: everyone in the process waits.
+                    self.limiter.hold_for(pause)
+                elif 400 <= answer.status_code < 500 and answer.status_code not in (408, 409, 425):
+                    raise WorkflowRejected(problem, answer.status_code)
+                else:
+                    pause = self._backoff(attempt)
+            if attempt < self.attempts:
+                log.warning("workflow post attempt %d failed (%s); retrying in %.2f s", attempt, problem, pause)
+                self._sleep(pause)
+        raise WorkflowUnavailable(f"{problem} after {self.attempts} attempts")
+
+    def _backoff(self, attempt: int) -> float:
+        base = self.backoff_seconds * 2 ** (attempt - 1)
+        return base + random.uniform(0, base / 2)  # noqa: S311 (jitter, not security)
+
+
+def _reason(answer: Any) -> str:
+    text = (answer.text or "").strip().replace("\n", " ")
+    return f": {text[:160]}" if text else ""
