@@ -32,4 +32,4 @@ for blueprint in (
     app.register_functions(blueprint.bp)
 
 # Configuration is checked when the app loads, so a bad catalog shows up in the start-up log, not at 3 a.m.
-context.check_configuration()
+context.check()

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 
 from bench.figures import report
 from devhost.azurite import ROOT, Azurite, free_port
-from functions.change_queues import STATUSPAGE, change_message
 from shared.catalog.services import load_catalog
 from shared.core import storage
 from shared.core.contention import attempts
+from shared.core.queues import STATUSPAGE
 from shared.core.timeutil import utc_now
+from shared.incidents.changes import change_message
 from shared.incidents.declaration import parse_declaration
 from shared.incidents.declaration_intake import open_declared
 from shared.incidents.store import IncidentChanged, IncidentStore
@@ -75,11 +76,11 @@ def post_update(store: IncidentStore, ident: str, words: str, resolve: bool) -> 
 
 
 def run_burst(account: storage.StorageAccount, ident: str, send: Callable[[list[str]], None]) -> Burst:
-    from functions import statuspage
+    from functions import context
 
     store = IncidentStore(account)
     queue = account.queue(STATUSPAGE)
-    publisher = statuspage.site_publisher()
+    publisher = context.site_publisher()
     before = publisher.renders
     per_round = MESSAGES // CHANGES
     started = time.perf_counter()

@@ -16,11 +16,12 @@ from urllib.parse import urlsplit
 from bench.catalog import UNGROUPED_RULE, bench_catalog, grouped_rule
 from bench.figures import report
 from devhost.azurite import ROOT, Azurite
-from functions.change_queues import HTTP_OUTPUTS, change_message
+from functions.change_queues import HTTP_OUTPUTS
 from shared.azure_monitor.alert import FIRED, RESOLVED, parse_alert
 from shared.catalog.services import Catalog
 from shared.core.storage import StorageAccount
 from shared.incidents.alert_intake import AlertIntake, receive_alert
+from shared.incidents.changes import change_message
 from shared.incidents.store import IncidentStore
 
 SAMPLE = ROOT / "samples" / "azure-monitor" / "59_test_action_metric_static_threshold.json"

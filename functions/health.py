@@ -7,10 +7,12 @@ import logging
 import azure.functions as func
 from azure.core.exceptions import AzureError
 
-from functions import context, oncall
+from functions import context
 from functions.http_edge import json_response
 from shared.core import storage
 from shared.core.errors import ConfigurationError
+from shared.core.timeutil import utc_now
+from shared.oncall.lookup import current_warnings
 
 bp = func.Blueprint()
 log = logging.getLogger("firebell.health")
@@ -26,11 +28,9 @@ def health(req: func.HttpRequest) -> func.HttpResponse:
     except AzureError as error:
         checks["storage"] = f"unreachable ({type(error).__name__})"
     try:
-        context.catalog()
-        context.schedule()
-        context.service_rosters()
-        context.boards()
-        context.escalations()
+        config = context.configuration()
+        for check in (config.catalog, config.schedule, config.service_rosters, config.boards, config.escalations):
+            check()
         checks["secure_webhook"] = "on" if context.secure_webhook() else "off"
         checks["boards"] = "configured" if context.settings().boards_configured else "not configured"
         checks["notifications"] = "configured" if context.settings().teams_workflow_url else "not configured"
@@ -52,8 +52,10 @@ def _oncall(checks: dict[str, str]) -> tuple[str, list[str]]:
         return "unknown", []
     if not context.schedule().rosters:
         return "not configured", []
+    schedule, now = context.schedule(), utc_now()
     try:
-        warnings = oncall.current_warnings(with_overrides=checks["storage"] == "reachable")
+        overrides = context.override_store() if checks["storage"] == "reachable" else None
+        warnings = current_warnings(schedule, overrides, now)
     except AzureError:  # overrides unreadable: judge the rotations alone
-        warnings = oncall.current_warnings(with_overrides=False)
+        warnings = current_warnings(schedule, None, now)
     return ("warnings" if warnings else "ok"), warnings

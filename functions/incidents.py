@@ -42,7 +42,7 @@ def declare_incident(
         return json_response(200, _document(declared.incident))  # a retry: the incident the first attempt opened
     assert declared.event is not None
     event = declared.event
-    announce(declared.incident.id, [event.event_id], statuspage, notifications, responders_act=True, kinds=[event.kind])
+    announce(declared.incident.id, [event.event_id], statuspage, notifications, kinds=[event.kind])
     log.info("%s declared by %s (%s)", declared.incident.id, declaration.reporter, declaration.source)
     return json_response(201, _document(declared.incident))
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import re
 from datetime import datetime, timedelta
-from typing import Any
 
 import azure.functions as func
 
@@ -19,11 +18,10 @@ from functions.http_edge import http_endpoint, json_response
 from shared.core.errors import InvalidInput
 from shared.core.json_body import decode_json_object
 from shared.core.timeutil import iso, parse_instant, utc_now
-from shared.oncall.health import Problem, roster_problems
-from shared.oncall.override import Override, parse_override
-from shared.oncall.people import Person
-from shared.oncall.schedule import Roster, Schedule
-from shared.oncall.shifts import HORIZON, LOOKBACK, Shift, roster_now_and_next, shifts
+from shared.oncall import documents
+from shared.oncall.lookup import overrides_around
+from shared.oncall.override import parse_override
+from shared.oncall.shifts import LOOKBACK, Shift, shifts
 
 bp = func.Blueprint()
 log = logging.getLogger("firebell.oncall")
@@ -43,8 +41,12 @@ def oncall(req: func.HttpRequest) -> func.HttpResponse:
     schedule = context.schedule()
     wanted = req.params.get("roster")
     rosters = [schedule.roster(wanted)] if wanted else list(schedule.rosters)
-    documents = [_roster_document(schedule, roster, at, overrides_around(roster, at)) for roster in rosters]
-    return json_response(200, {"at": iso(at), "rosters": documents})
+    store = context.override_store()
+    found = [
+        documents.roster_document(schedule, roster, at, overrides_around(schedule, store, roster, at))
+        for roster in rosters
+    ]
+    return json_response(200, {"at": iso(at), "rosters": found})
 
 
 @bp.function_name("oncall_calendar")
@@ -86,7 +88,7 @@ def set_oncall_override(req: func.HttpRequest) -> func.HttpResponse:
     log.info(
         "override %s: %s %s covered %s → %s", stored.id, stored.roster, stored.layer, iso(stored.start), iso(stored.end)
     )
-    return json_response(201, override_document(stored))
+    return json_response(201, documents.override_document(stored))
 
 
 @bp.function_name("list_oncall_overrides")
@@ -103,78 +105,8 @@ def list_oncall_overrides(req: func.HttpRequest) -> func.HttpResponse:
     rosters = [schedule.roster(wanted)] if wanted else list(schedule.rosters)
     store = context.override_store()
     found = [override for roster in rosters for override in store.overlapping(roster.id, start, end)]
-    return json_response(200, {"from": iso(start), "to": iso(end), "overrides": [override_document(o) for o in found]})
-
-
-def current_warnings(with_overrides: bool) -> list[str]:
-    """Every roster's problems from now on, as sentences for /api/health; overrides are read when storage is
-    known to answer (they can fill gaps)."""
-    schedule, now = context.schedule(), utc_now()
-    store = context.override_store() if with_overrides else None
-    reach = timedelta(days=schedule.health.gap_days)
-    found: list[Problem] = []
-    for roster in schedule.rosters:
-        overrides = store.overlapping(roster.id, now, now + reach) if store else []
-        found += roster_problems(schedule, roster, now, overrides)
-    return [problem.detail for problem in found]
-
-
-def overrides_around(roster: Roster, at: datetime) -> list[Override]:
-    """The overrides that can matter for who is on call now and next, and for the gaps ahead."""
-    reach = max(HORIZON, timedelta(days=context.schedule().health.gap_days))
-    return context.override_store().overlapping(roster.id, at - LOOKBACK, at + reach)
-
-
-def _roster_document(schedule: Schedule, roster: Roster, at: datetime, overrides: list[Override]) -> dict[str, Any]:
-    layers = [
-        {"layer": layer, "now": _shift_document(current), "next": _shift_document(following)}
-        for layer, current, following in roster_now_and_next(schedule, roster, at, overrides)
-    ]
-    return {
-        "id": roster.id,
-        "name": roster.name,
-        "time_zone": roster.time_zone,
-        "layers": layers,
-        "problems": [_problem_document(p) for p in roster_problems(schedule, roster, at, overrides)],
-    }
-
-
-def _shift_document(shift: Shift | None) -> dict[str, Any] | None:
-    if shift is None:
-        return None
-    return {
-        "person": person_document(shift.person),
-        "start": iso(shift.start),
-        "end": iso(shift.end),
-        "override": shift.override,
-    }
-
-
-def _problem_document(problem: Problem) -> dict[str, Any]:
-    return {
-        "kind": problem.kind,
-        "layer": problem.layer,
-        "detail": problem.detail,
-        "start": iso(problem.start) if problem.start else None,
-        "end": iso(problem.end) if problem.end else None,
-    }
-
-
-def person_document(person: Person) -> dict[str, Any]:
-    return {"name": person.name, "email": person.email, "time_zone": person.time_zone}
-
-
-def override_document(override: Override) -> dict[str, Any]:
-    return {
-        "id": override.id,
-        "roster": override.roster,
-        "layer": override.layer,
-        "person": person_document(override.person),
-        "start": iso(override.start),
-        "end": iso(override.end),
-        "created_at": iso(override.created_at),
-        "created_by": override.created_by,
-    }
+    listed = [documents.override_document(override) for override in found]
+    return json_response(200, {"from": iso(start), "to": iso(end), "overrides": listed})
 
 
 def _instant(text: str | None, name: str) -> datetime | None:

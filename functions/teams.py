@@ -9,22 +9,22 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from dataclasses import replace
 from datetime import timedelta
 
 import azure.functions as func
 
-from functions import context, teams_desk
-from functions.change_queues import announce, responders_act_on, with_change_queues
+from functions import context
+from functions.change_queues import announce, with_change_queues
 from functions.http_edge import http_endpoint, json_response
-from shared.chatops.grammar import Command, parse_command
-from shared.chatops.intake import handle
+from shared.chatops import desk
+from shared.chatops.grammar import parse_command
+from shared.chatops.intake import handle, with_known_person
 from shared.chatops.rules import Said
+from shared.core import storage
 from shared.core.json_body import decode_json_object, require_bounded
 from shared.core.timeutil import utc_now
 from shared.incidents.timeline import CHAT_MESSAGE, NOTE
-from shared.oncall.people import Directory
-from shared.teams.activity import TeamsMessage, parse_activity
+from shared.teams.activity import parse_activity
 from shared.teams.signature import TOKEN_SETTING, verify_signature
 
 bp = func.Blueprint()
@@ -48,29 +48,17 @@ def on_message(req: func.HttpRequest, statuspage: func.Out[str], notifications: 
     # Teams' timestamp names the event so a redelivery is recorded once; a clock far off would misorder the timeline.
     sent_at = message.sent_at if message.sent_at and abs(message.sent_at - now) <= TRUSTED_CLOCK_SKEW else None
     said = Said(message.text, person.name, now, hashlib.sha256(body).hexdigest()[:20], sent_at)
-    command = _with_known_person(parse_command(message.text), message, context.people())
-    if isinstance(command, teams_desk.DESK_COMMANDS):
-        decision = teams_desk.answer(command, said)
+    command = with_known_person(parse_command(message.text), message, context.people())
+    if isinstance(command, desk.DESK_COMMANDS):
+        decision = desk.answer(command, said, context.configuration(), context.maintenance_store(), storage.account())
     else:
         decision = handle(command, said, context.incident_store(), context.catalog(), _site())
     acted = [event for event in decision.events if event.kind not in TALK]
     if decision.incident_id and acted:
-        ids, kinds = [event.event_id for event in acted], [event.kind for event in acted]
-        act = responders_act_on(kinds)
-        announce(decision.incident_id, ids, statuspage, notifications, responders_act=act, kinds=kinds)
+        kinds = [event.kind for event in acted]
+        announce(decision.incident_id, [event.event_id for event in acted], statuspage, notifications, kinds=kinds)
     log.info("teams: %s by %s → %s", message.text.split(" ", 1)[0][:20], person.name, decision.incident_id)
     return json_response(200, decision.reply)
-
-
-def _with_known_person(command: Command, message: TeamsMessage, people: Directory) -> Command:
-    """People named in a command become the people Firebell knows: a mention by its Teams identity, else a name or
-    email from people.toml; anyone else keeps the name as typed."""
-    named = getattr(command, "person", None)
-    if not named:
-        return command
-    mention = next((m for m in message.mentions if m.name.casefold() == named.casefold()), None)
-    person = people.identify(mention.name, mention.teams_id, mention.aad_object_id) if mention else people.named(named)
-    return replace(command, person=person.name)  # type: ignore[type-var]
 
 
 def _site() -> str:

@@ -17,8 +17,7 @@ from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueServiceClient
 
 from devhost.azurite import Azurite
-from functions import context, maintenances
-from shared.azure_monitor import signing_keys
+from functions import context
 from shared.core import storage
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,18 +78,6 @@ def wipe(connection_string: str) -> None:
             blobs.delete_container(container.name)
 
 
-def reset_process_caches() -> None:
-    storage._account_for.cache_clear()
-    context._store_for.cache_clear()
-    maintenances._maintenance_store_for.cache_clear()
-    context._catalog_from.cache_clear()
-    context._directory_from.cache_clear()
-    context._schedule_from.cache_clear()
-    context._boards_from.cache_clear()
-    context._escalations_from.cache_clear()
-    signing_keys.signing_keys.cache_clear()
-
-
 @pytest.fixture
 def storage_account(azurite: Azurite, monkeypatch: pytest.MonkeyPatch) -> Iterator[storage.StorageAccount]:
     """Empty storage for this test, and the app's settings pointing at it."""
@@ -98,9 +85,9 @@ def storage_account(azurite: Azurite, monkeypatch: pytest.MonkeyPatch) -> Iterat
     monkeypatch.setenv("AzureWebJobsStorage", azurite.connection_string)
     monkeypatch.setenv("FIREBELL_CONFIG_DIR", str(ROOT / "config"))
     monkeypatch.setenv("STATUS_PAGE_TITLE", "Acme Status")
-    reset_process_caches()
+    context.reset()
     yield storage.account()
-    reset_process_caches()
+    context.reset()
 
 
 @pytest.fixture

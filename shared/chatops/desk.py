@@ -1,75 +1,99 @@
-"""ChatOps replies for commands about the team rather than one incident: who is on call, overrides, maintenance.
-
-Pure: the caller reads the schedule, overrides and maintenances and passes them in. Names people typed are
-escaped for Teams' Markdown.
-"""
+"""Teams commands about the team rather than one incident — `oncall`, `override`, `maintenance` — read and write
+the on-call schedule, overrides and maintenances through the same flows as the HTTP API."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
-from zoneinfo import ZoneInfo
+from typing import Protocol
 
+from shared.catalog.services import Catalog
+from shared.chatops import grammar
+from shared.chatops.desk_replies import maintenance_reply, maintenances_reply, oncall_reply, override_reply
+from shared.chatops.rules import Decision, Said
+from shared.core.errors import ConfigurationError, InvalidInput, NotFound
+from shared.core.storage import StorageAccount
 from shared.core.timeutil import iso
-from shared.oncall.override import Override
-from shared.oncall.schedule import Roster
-from shared.oncall.shifts import Shift
-from shared.statuspage.maintenance import Maintenance
+from shared.oncall.lookup import overrides_around
+from shared.oncall.override import parse_override, parse_when
+from shared.oncall.override_store import OverrideStore
+from shared.oncall.people import Directory
+from shared.oncall.schedule import Schedule
+from shared.oncall.shifts import roster_now_and_next
+from shared.statuspage.maintenance_intake import CANCELLED, DECLARED, announce, cancel_maintenance, declare_maintenance
+from shared.statuspage.maintenance_store import MaintenanceStore
 from shared.teams.reply import plain, text_reply
 
-LayerShifts = tuple[str, Shift | None, Shift | None]  # (layer, now, next)
+
+class Configuration(Protocol):
+    """The configuration files the desk reads; each raises ConfigurationError while its file is invalid."""
+
+    def catalog(self) -> Catalog: ...
+    def people(self) -> Directory: ...
+    def schedule(self) -> Schedule: ...
 
 
-def oncall_reply(at: datetime, rosters: Sequence[tuple[Roster, Sequence[LayerShifts]]]) -> dict[str, Any]:
-    if not rosters:
-        return text_reply("No on-call rosters are configured (config/oncall.toml).")
-    blocks = []
-    for roster, layers in rosters:
-        lines = [f"**{plain(roster.name)}** (`{roster.id}`)"]
-        for layer, current, following in layers:
-            now_text = _covering(current, roster.time_zone) if current else "**nobody** — a gap in the rota"
-            next_text = f"; next {_covering(following, roster.time_zone, starting=True)}" if following else ""
-            lines.append(f"- {layer}: {now_text}{next_text}")
-        blocks.append("\n".join(lines))
-    return text_reply(f"On call at {iso(at)}:\n\n" + "\n\n".join(blocks))
+DESK_COMMANDS = (
+    grammar.OnCall,
+    grammar.SetOverride,
+    grammar.ScheduleMaintenance,
+    grammar.ListMaintenances,
+    grammar.CancelMaintenance,
+)
 
 
-def override_reply(override: Override) -> dict[str, Any]:
-    zone = override.person.time_zone
-    return text_reply(
-        f"**{plain(override.roster)}** {override.layer}: {plain(override.person.name)} is on call "
-        f"from {_local(override.start, zone)} until {_local(override.end, zone)} (override {override.id})."
-    )
+def answer(
+    command: grammar.Command, said: Said, config: Configuration, maintenances: MaintenanceStore, account: StorageAccount
+) -> Decision:
+    """The reply to a desk command; refusals (unknown roster, bad times, …) are replies too, never errors."""
+    try:
+        return Decision(_reply(command, said, config, maintenances, account))
+    except (InvalidInput, NotFound, ConfigurationError) as refusal:  # a broken oncall.toml is said, not a 503
+        return Decision(text_reply(plain(refusal.detail)))
 
 
-def maintenance_reply(maintenance: Maintenance, now: datetime, what: str) -> dict[str, Any]:
-    return text_reply(f"{what} {_maintenance_line(maintenance, now)}. The status page shows it shortly.")
+def _reply(
+    command: grammar.Command, said: Said, config: Configuration, maintenances: MaintenanceStore, account: StorageAccount
+) -> dict:
+    now = said.at
+    match command:
+        case grammar.OnCall(roster=wanted):
+            schedule, overrides = config.schedule(), OverrideStore(account, config.people())
+            rosters = [schedule.roster(wanted)] if wanted else list(schedule.rosters)
+            found = [
+                (r, roster_now_and_next(schedule, r, now, overrides_around(schedule, overrides, r, now)))
+                for r in rosters
+            ]
+            return oncall_reply(now, found)
+        case grammar.SetOverride(roster=roster, person=person, start=start_text, end=end_text):
+            fields = {"roster": roster, "person": person, "start": start_text, "end": end_text}
+            fields["created_by"] = said.speaker
+            # Teams' signed send time names the override, so a redelivered message stores the same row again.
+            override = parse_override(fields, config.schedule(), config.people(), said.sent_at or now)
+            return override_reply(OverrideStore(account, config.people()).add(override))
+        case grammar.ScheduleMaintenance(services=services, start=start_text, end=end_text, text=words):
+            start = _public_time(start_text, now, "from")
+            fields = {
+                "name": words,
+                "components": list(services),
+                "scheduled_for": iso(start),
+                "scheduled_until": iso(_public_time(end_text, start, "until")),
+            }
+            # The Teams message id makes a redelivered message declare nothing new.
+            declared = declare_maintenance(maintenances, config.catalog(), fields, now, said.message_id)
+            announce(account, declared.maintenance, now, DECLARED)
+            return maintenance_reply(declared.maintenance, now, "Scheduled")
+        case grammar.ListMaintenances():
+            return maintenances_reply(maintenances.list_maintenances(), now)
+        case grammar.CancelMaintenance(maintenance_id=ident):
+            cancelled = cancel_maintenance(maintenances, ident, now)
+            announce(account, cancelled, now, CANCELLED)
+            return maintenance_reply(cancelled, now, "Cancelled")
+    raise AssertionError(f"not a desk command: {command!r}")
 
 
-def maintenances_reply(maintenances: Sequence[Maintenance], now: datetime) -> dict[str, Any]:
-    current = [m for m in maintenances if m.status(now) != "completed"]
-    if not current:
-        return text_reply("No maintenance is scheduled or in progress.")
-    lines = "\n".join(f"- {_maintenance_line(m, now)}" for m in current)
-    return text_reply(f"{len(current)} maintenance window(s):\n\n{lines}")
-
-
-def _maintenance_line(maintenance: Maintenance, now: datetime) -> str:
-    status = "cancelled" if maintenance.cancelled_at else maintenance.status(now).replace("_", " ")
-    return (
-        f"**{maintenance.id}** {plain(maintenance.name)} — {plain(', '.join(maintenance.components))}, "
-        f"{iso(maintenance.scheduled_for)} → {iso(maintenance.scheduled_until)} ({status})"
-    )
-
-
-def _covering(shift: Shift, roster_zone: str, *, starting: bool = False) -> str:
-    who = f"**{plain(shift.person.name)}**" + (" (override)" if shift.override else "")
-    when = f"from {_local(shift.start, roster_zone)}" if starting else f"until {_local(shift.end, roster_zone)}"
-    return f"{who} {when}"
-
-
-def _local(moment: datetime, zone: str) -> str:
-    """The roster's (or person's) wall clock with its zone name, and the instant in UTC for everyone else."""
-    local = moment.astimezone(ZoneInfo(zone))
-    return f"{local:%a %d %b %H:%M} {zone} ({iso(moment)})"
+def _public_time(text: str, base: datetime, what: str) -> datetime:
+    """Maintenance times are public: `now`, `+2h` or an instant WITH its zone — customers are everywhere."""
+    moment = parse_when(text, "UTC", base, what)
+    if text.strip()[:1].isdigit() and datetime.fromisoformat(text.strip()).tzinfo is None:
+        raise InvalidInput(f"{what} {text[:40]!r} has no time zone; add one, e.g. {text.strip()}Z")
+    return moment

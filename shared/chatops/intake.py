@@ -7,6 +7,8 @@ before its event is appended, so a refusal decided on stale state is never recor
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from shared.catalog.services import Catalog
 from shared.catalog.severity import label
 from shared.chatops import grammar
@@ -17,6 +19,8 @@ from shared.incidents.declaration import Declaration
 from shared.incidents.declaration_intake import open_declared
 from shared.incidents.incident import CLOSED_STATUSES, SOURCE_PERSON, STATUSES
 from shared.incidents.store import IncidentChanged, IncidentStore
+from shared.oncall.people import Directory
+from shared.teams.activity import TeamsMessage
 from shared.teams.reply import plain, text_reply
 
 
@@ -77,3 +81,14 @@ def _list(store: IncidentStore) -> Decision:
         for i in incidents
     ]
     return Decision(text_reply(f"{len(incidents)} open incident(s):\n\n" + "\n".join(lines)))
+
+
+def with_known_person(command: grammar.Command, message: TeamsMessage, people: Directory) -> grammar.Command:
+    """People named in a command become the people Firebell knows: a mention by its Teams identity, else a name or
+    email from people.toml; anyone else keeps the name as typed."""
+    named = getattr(command, "person", None)
+    if not named:
+        return command
+    mention = next((m for m in message.mentions if m.name.casefold() == named.casefold()), None)
+    person = people.identify(mention.name, mention.teams_id, mention.aad_object_id) if mention else people.named(named)
+    return replace(command, person=person.name)  # type: ignore[type-var]

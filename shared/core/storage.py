@@ -135,3 +135,8 @@ def _account_for(connection_string: str) -> StorageAccount:
 def account() -> StorageAccount:
     """The account named by `AzureWebJobsStorage`, shared by every function in this process."""
     return _account_for(os.environ.get("AzureWebJobsStorage", "UseDevelopmentStorage=true"))
+
+
+def reset() -> None:
+    """Forget the accounts kept per process (tests point AzureWebJobsStorage somewhere else between cases)."""
+    _account_for.cache_clear()

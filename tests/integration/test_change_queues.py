@@ -7,9 +7,10 @@ import base64
 import json
 from datetime import UTC, datetime, timedelta
 
-from functions.change_queues import announce, change_message, forward, responders_act_on
+from functions.change_queues import announce
 from shared.catalog.services import load_catalog
 from shared.incidents.alert_intake import receive_alert
+from shared.incidents.changes import change_message, forward, responders_act_on
 from shared.incidents.store import IncidentStore
 from tests.conftest import ROOT
 from tests.integration.test_alert_fuzz import Captured
@@ -55,20 +56,26 @@ def test_nothing_is_announced_when_a_delivery_wrote_no_event():
 
 def test_notifications_forwards_the_same_message_to_the_status_page_and_boards(storage_account):
     message = change_message("INC-3", ["e1", "e2"])
-    assert forward(message) == ["statuspage", "workitems"]  # kinds unknown (an alert): Boards decides
+    assert forward(message, storage_account) == ["statuspage", "workitems"]  # kinds unknown (an alert): Boards decides
     for queue in ("statuspage", "workitems"):
         (received,) = storage_account.queue(queue, encoding="none").receive_messages(max_messages=5)
         assert base64.b64decode(received.content).decode() == message  # as the Functions host encodes it
 
 
 def test_a_message_without_readable_kinds_reaches_every_consumer(storage_account):
-    assert forward('{"incident": "INC-3", "event": "e1", "events": ["e1"], "kinds": 5}') == ["statuspage", "workitems"]
+    assert forward('{"incident": "INC-3", "event": "e1", "events": ["e1"], "kinds": 5}', storage_account) == [
+        "statuspage",
+        "workitems",
+    ]
 
 
 def test_boards_hears_only_of_changes_it_tracks(storage_account):
-    assert forward(change_message("INC-3", ["e1"], ["incident.acknowledged"])) == ["statuspage"]
-    assert forward(change_message("INC-3", ["e2"], ["severity.changed"])) == ["statuspage", "workitems"]
-    assert forward(change_message("INC-3", ["e3"], ["action.added"])) == ["statuspage", "workitems"]
+    assert forward(change_message("INC-3", ["e1"], ["incident.acknowledged"]), storage_account) == ["statuspage"]
+    assert forward(change_message("INC-3", ["e2"], ["severity.changed"]), storage_account) == [
+        "statuspage",
+        "workitems",
+    ]
+    assert forward(change_message("INC-3", ["e3"], ["action.added"]), storage_account) == ["statuspage", "workitems"]
 
 
 def test_a_public_update_or_a_component_status_goes_straight_to_the_status_page():

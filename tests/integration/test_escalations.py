@@ -13,8 +13,8 @@ from datetime import timedelta
 
 import pytest
 
-from functions.escalations import remind, run_step
 from shared.incidents.store import IncidentStore
+from shared.notifications.escalate import remind, run_step
 from shared.notifications.ledger import EscalationLedger
 from shared.notifications.policy import FIRST, Position, StepMessage
 from shared.teams.workflow import WorkflowUnavailable
@@ -202,10 +202,11 @@ def test_an_overdue_public_update_reminds_commander_and_comms_once_per_promise(n
 
 
 def test_an_unacknowledged_incident_triggered_again_is_escalated_again_once(notifying, storage_account, workflow):
-    from functions.notifications import ChangeMessage, notify
     from shared.azure_monitor.alert import parse_alert
     from shared.incidents.alert_intake import receive_alert
+    from shared.incidents.changes import ChangeMessage
     from shared.incidents.timeline import STATUS_CHANGED
+    from shared.notifications.notify import notify
     from tests.integration.test_notifications import alert
 
     ident, opened = open_incident(notifying)

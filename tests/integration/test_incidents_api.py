@@ -9,8 +9,9 @@ from datetime import timedelta
 import pytest
 import requests
 
+from functions import context
 from shared.core.timeutil import utc_now
-from tests.conftest import recorded_kinds, reset_process_caches, sample_bytes
+from tests.conftest import recorded_kinds, sample_bytes
 from tests.integration.test_secure_webhook import AUDIENCE, TENANT, KeyServer, mint, timestamp, v1_claims
 
 KEY = "api-test-key"
@@ -134,7 +135,7 @@ def secure_api(api, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.setenv("FIREBELL_ENTRA_TENANT_ID", TENANT)
     monkeypatch.setenv("FIREBELL_ENTRA_AUDIENCE", AUDIENCE)
     monkeypatch.setenv("FIREBELL_ENTRA_JWKS_URL", keys.url)
-    reset_process_caches()
+    context.reset()
     try:
         yield api
     finally:

@@ -10,12 +10,13 @@ import pytest
 import requests
 from azure.functions.queue import QueueMessage
 
-from functions import statuspage
-from functions.maintenances import declare_maintenance
+from functions import context, statuspage
 from shared.catalog.services import load_catalog
 from shared.core.errors import InvalidInput
 from shared.core.timeutil import iso, utc_now
+from shared.statuspage import maintenance_intake
 from shared.statuspage.maintenance import Maintenance, cancel
+from shared.statuspage.maintenance_intake import declare_maintenance
 from shared.statuspage.maintenance_store import MaintenanceStore
 from shared.statuspage.web_store import WEB_CONTAINER
 from tests.conftest import ROOT, wait_until
@@ -195,17 +196,27 @@ def test_refreshes_are_queued_for_now_and_the_window_start_and_end(storage_accou
     now = datetime.now(UTC)
     start = now + timedelta(minutes=10, seconds=0.2)
     soon = Maintenance("MNT-1", "Upgrade", ("Checkout",), start, start + timedelta(hours=1), now, now)
-    assert statuspage.enqueue_maintenance_refreshes(soon, now, "declared") == [
+
+    def refreshes(maintenance: Maintenance, now: datetime, reason: str) -> list[timedelta]:
+        return maintenance_intake.enqueue_refreshes(storage_account, maintenance, now, reason)
+
+    assert refreshes(soon, now, "declared") == [
         timedelta(0),
         timedelta(seconds=602),  # rounded up, and a second after: never shown just before the start
         timedelta(seconds=4202),
     ]
     hour = timedelta(hours=1)
     running = Maintenance("MNT-2", "Upgrade", ("Checkout",), now - hour, now + hour, now, now)
-    assert statuspage.enqueue_maintenance_refreshes(running, now, "declared") == [timedelta(0), timedelta(seconds=3601)]
+    assert refreshes(running, now, "declared") == [
+        timedelta(0),
+        timedelta(seconds=3601),
+    ]
     far = Maintenance("MNT-3", "Move", ("Checkout",), now + timedelta(days=20), now + timedelta(days=21), now, now)
-    assert statuspage.enqueue_maintenance_refreshes(far, now, "declared") == [timedelta(0), *[statuspage.MAX_DELAY] * 2]
-    assert statuspage.enqueue_maintenance_refreshes(cancel(soon, now), now, "cancelled") == [timedelta(0)]
+    assert refreshes(far, now, "declared") == [
+        timedelta(0),
+        *[maintenance_intake.MAX_DELAY] * 2,
+    ]
+    assert refreshes(cancel(soon, now), now, "cancelled") == [timedelta(0)]
     queue = storage_account.queue("statuspage")
     assert queue.get_queue_properties().approximate_message_count == 9
     # Only the four immediate refreshes are visible now.
@@ -228,5 +239,5 @@ def test_a_refresh_that_shows_before_its_moment_waits_again_in_the_queue_instead
     queue = storage_account.queue("statuspage")
     assert queue.get_queue_properties().approximate_message_count == 1
     assert list(queue.receive_messages()) == []  # hidden until the start
-    assert statuspage.site_publisher().renders == 0
+    assert context.site_publisher().renders == 0
     assert list(storage_account.container(WEB_CONTAINER).list_blobs()) == []

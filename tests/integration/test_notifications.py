@@ -19,16 +19,18 @@ import pytest
 import requests
 
 from functions import context
-from functions.notifications import ChangeMessage, Notifier, channel_url, notify
 from shared.azure_monitor.alert import parse_alert
 from shared.chatops.grammar import parse_command
 from shared.chatops.intake import handle
 from shared.chatops.rules import Said
 from shared.incidents.alert_intake import receive_alert
+from shared.incidents.changes import ChangeMessage
 from shared.incidents.store import IncidentStore
 from shared.incidents.timeline import PAGE_REQUESTED, TimelineEvent, event_id
 from shared.notifications.cards import Recipient, encode, paged_card
 from shared.notifications.ledger import EscalationLedger
+from shared.notifications.notifier import Notifier, channel_url
+from shared.notifications.notify import notify
 from shared.notifications.policy import StepMessage
 from shared.teams.workflow import (
     RequestLimiter,
@@ -160,7 +162,7 @@ def notifying(storage_account, workflow, config_dir, monkeypatch) -> IncidentSto
     monkeypatch.setenv("FIREBELL_CONFIG_DIR", str(config_dir))
     monkeypatch.setenv("TEAMS_WORKFLOW_URL", workflow.url)
     monkeypatch.setenv("STATUS_PAGE_URL", STATUS_PAGE)
-    context._escalations_from.cache_clear()
+    context.reset()
     return IncidentStore(storage_account)
 
 
@@ -169,7 +171,7 @@ def fast_sender() -> WorkflowSender:
 
 
 def notifier() -> Notifier:
-    return Notifier.from_context(fast_sender())
+    return context.notifier(fast_sender())
 
 
 def alert(alert_id: str = "alert-1", severity: str = "Sev1") -> bytes:
@@ -516,7 +518,7 @@ def test_through_the_devhost_an_alert_pages_the_primary_and_the_delayed_next_ste
     monkeypatch.setenv("TEAMS_WORKFLOW_URL", workflow.url)
     monkeypatch.setenv("STATUS_PAGE_URL", STATUS_PAGE)
     monkeypatch.setenv("FIREBELL_FUNCTION_KEY", "test-key")
-    context._escalations_from.cache_clear()
+    context.reset()
     import function_app
     from devhost.azurite import free_port
     from devhost.host import DevHost
@@ -546,8 +548,9 @@ def test_a_retry_after_longer_than_a_redelivery_defers_the_message_instead_of_fa
 ):
     from azure.functions.queue import QueueMessage
 
-    from functions.change_queues import change_message
-    from functions.notifications import NOTIFICATIONS_QUEUE, on_change
+    from functions.notifications import on_change
+    from shared.core.queues import NOTIFICATIONS as NOTIFICATIONS_QUEUE
+    from shared.incidents.changes import change_message
 
     ident, _ = open_incident(notifying)
     body = change_message(ident, say(notifying, "ack INC-1", who="Tim Jones"), ["incident.acknowledged"])
@@ -561,8 +564,11 @@ def test_a_retry_after_longer_than_a_redelivery_defers_the_message_instead_of_fa
 
 
 def test_a_deferred_message_keeps_its_holder_and_counts_its_deferrals_up_to_a_limit(storage_account):
-    from functions.change_queues import change_message
-    from functions.notifications import MAX_DEFERRALS, NOTIFICATIONS_QUEUE, defer, holder_of
+    from shared.core.queues import NOTIFICATIONS as NOTIFICATIONS_QUEUE
+    from shared.incidents.changes import change_message
+    from shared.notifications.notifier import MAX_DEFERRALS, holder_of
+
+    defer = context.notifier().defer
 
     body = change_message("INC-1", ["e1"], ["incident.acknowledged"])
     assert holder_of(body, "m-1") == "m-1"

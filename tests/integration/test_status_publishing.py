@@ -14,14 +14,14 @@ from datetime import UTC, datetime, timedelta
 import requests
 from azure.functions.queue import QueueMessage
 
-from functions import statuspage
-from functions.change_queues import change_message
-from functions.maintenances import announce, declare_maintenance
-from functions.statuspage import SitePublisher
+from functions import context, statuspage
 from shared.catalog.services import load_catalog
 from shared.core.timeutil import iso, parse_instant, utc_now
+from shared.incidents.changes import change_message
 from shared.incidents.store import IncidentStore
+from shared.statuspage.maintenance_intake import announce, declare_maintenance
 from shared.statuspage.maintenance_store import MaintenanceStore
+from shared.statuspage.publisher import SitePublisher
 from shared.statuspage.site import SiteFile
 from shared.statuspage.web_store import WEB_CONTAINER, FileVersion, publish
 from tests.conftest import ROOT, wait_until
@@ -50,14 +50,14 @@ def test_an_older_render_held_between_reading_and_publishing_never_overwrites_a_
         paused.set()
         assert resume.wait(10)
 
-    older = SitePublisher(storage_account, before_publish=hold)
+    older = SitePublisher(storage_account, context.site_settings, before_publish=hold)
     thread = threading.Thread(target=lambda: reports.append(older.render_and_publish()))
     reports: list = []
     thread.start()
     assert paused.wait(10)  # the older render has read the store and rendered; it has published nothing
 
     post_update(store, "INC-1", "Payments work again.", status="resolved")
-    newer = SitePublisher(storage_account).render_and_publish()
+    newer = SitePublisher(storage_account, context.site_settings).render_and_publish()
     published = snapshot(storage_account)
     resume.set()
     thread.join(10)
@@ -83,9 +83,9 @@ def test_an_older_render_that_loses_the_etag_race_on_a_blob_reads_again_and_keep
         # The older render has read index.html's version and is about to write it: a newer render publishes first.
         if path == "index.html" and not newer_reports:
             post_update(store, "INC-1", "A fix is rolling out.")
-            newer_reports.append(SitePublisher(storage_account).render_and_publish())
+            newer_reports.append(SitePublisher(storage_account, context.site_settings).render_and_publish())
 
-    older = SitePublisher(storage_account, on_checked=race).render_and_publish()
+    older = SitePublisher(storage_account, context.site_settings, on_checked=race).render_and_publish()
     (newer,) = newer_reports
     # The older render published its incident page first; the newer replaced it, and wrote the index the older one
     # then failed to write conditionally (If-None-Match *: the index was absent when it looked).
@@ -154,7 +154,7 @@ def test_a_burst_of_1000_change_messages_costs_few_renders_and_shows_the_final_s
     store = IncidentStore(storage_account)
     declare(store)
     queue = storage_account.queue("statuspage")
-    publisher = statuspage.site_publisher()  # the devhost's functions run in this process, on this account
+    publisher = context.site_publisher()  # the devhost's functions run in this process, on this account
 
     def change(number: int) -> None:
         words = f"Update {number + 1} of 10: card payments recovering."
@@ -185,7 +185,7 @@ def test_a_maintenance_window_re_renders_the_site_when_it_starts_and_when_it_end
     # Seconds of margin on each side of every turn, so a busy machine's slow render still lands where it should.
     fields |= {"scheduled_for": iso(now + timedelta(seconds=3)), "scheduled_until": iso(now + timedelta(seconds=8))}
     window = declare_maintenance(store, catalog, fields, now).maintenance
-    announce(window, now, "declared")  # what POST /api/maintenances does after storing it
+    announce(storage_account, window, now, "declared")  # what POST /api/maintenances does after storing it
     queue = storage_account.queue("statuspage")
 
     def published() -> tuple[datetime, str]:

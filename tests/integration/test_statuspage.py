@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from functions.statuspage import CLOCK_SKEW, Refresh, SitePublisher
+from functions import context
 from shared.catalog.services import load_catalog
 from shared.core.contention import attempts
 from shared.core.timeutil import parse_instant, utc_now
@@ -14,6 +14,7 @@ from shared.incidents.declaration_intake import open_declared
 from shared.incidents.incident import Incident
 from shared.incidents.store import IncidentChanged, IncidentStore
 from shared.incidents.timeline import PUBLIC_UPDATE, TimelineEvent, event_id
+from shared.statuspage.publisher import CLOCK_SKEW, Refresh, SitePublisher
 from shared.statuspage.web_store import WEB_CONTAINER
 from tests.conftest import ROOT
 
@@ -72,7 +73,7 @@ def test_every_file_is_published_with_its_headers_and_the_version_it_shows(stora
     declare(store)
     post_update(store, "INC-1", "We found the faulty card processor.")  # INC-1 is at version 2
     declare(store, service="build-agents", severity=3)  # INC-2 at version 1
-    publisher = SitePublisher(storage_account)
+    publisher = SitePublisher(storage_account, context.site_settings)
     assert publisher.refresh() > 0
 
     expected = {
@@ -102,13 +103,13 @@ def test_only_incident_pages_behind_the_store_are_rendered_again_on_any_instance
     store = IncidentStore(storage_account)
     declare(store)
     declare(store, service="build-agents")
-    first = SitePublisher(storage_account).render_and_publish()
+    first = SitePublisher(storage_account, context.site_settings).render_and_publish()
     assert {"incidents/INC-1.html", "incidents/INC-2.html", "index.html"} <= set(first.written)
     assert first.written[-1] == "index.html"  # last: it links to everything before it
 
     post_update(store, "INC-2", "Builds are queued; nothing is lost.")
     # Another instance, which never published anything, tells from the pages' metadata which one is behind.
-    second = SitePublisher(storage_account).render_and_publish()
+    second = SitePublisher(storage_account, context.site_settings).render_and_publish()
     pages = [path for path in second.written if path.startswith("incidents/")]
     assert pages == ["incidents/INC-2.html"]
     assert second.written[-1] == "index.html"
@@ -123,7 +124,10 @@ def test_a_message_covered_by_a_published_render_costs_no_render_on_any_instance
     enqueued = utc_now().replace(microsecond=0) - timedelta(seconds=5)
     received = utc_now()
     message = Refresh(received_at=received, inserted_at=enqueued)
-    this, other = SitePublisher(storage_account), SitePublisher(storage_account)
+    this, other = (
+        SitePublisher(storage_account, context.site_settings),
+        SitePublisher(storage_account, context.site_settings),
+    )
 
     assert this.refresh(message) > 0
     assert this.refresh(message) == 0  # the render it waited for began after it was received
@@ -134,7 +138,7 @@ def test_a_message_covered_by_a_published_render_costs_no_render_on_any_instance
     read_at = parse_instant(blob(storage_account, "index.html").get_blob_properties().metadata["read_at"])
     # A third instance (no renders of its own) trusts another's render for what it received more than CLOCK_SKEW
     # before that render began reading …
-    third = SitePublisher(storage_account)
+    third = SitePublisher(storage_account, context.site_settings)
     assert third.refresh(Refresh(received_at=read_at - CLOCK_SKEW - timedelta(milliseconds=100))) == 0
     assert third.renders == 0
     # … but not for what came closer to it than the clocks can be trusted.

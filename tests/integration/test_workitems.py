@@ -16,7 +16,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -24,7 +24,6 @@ import requests
 from azure.functions.queue import QueueMessage
 
 from functions import context
-from functions.workitems import LEDGER_TABLE, EffectInProgress, Ledger, handle, lease_for
 from shared.chatops import intake as chatops_intake
 from shared.chatops.grammar import parse_command
 from shared.chatops.rules import Said
@@ -35,9 +34,11 @@ from shared.incidents.declaration_intake import open_declared
 from shared.incidents.incident import Incident
 from shared.incidents.timeline import WORK_ITEM_CREATED, WORK_ITEM_FAILED, WORK_ITEM_UPDATED, TimelineEvent
 from shared.workitems import plan as work_item
+from shared.workitems import sync
 from shared.workitems.boards import BoardsAuthFailed, BoardsUnavailable, WorkItemRef
 from shared.workitems.config import HttpPolicy
-from tests.conftest import ROOT, reset_process_caches, wait_until
+from shared.workitems.ledger import LEDGER_TABLE, EffectInProgress, Ledger, lease_for
+from tests.conftest import ROOT, wait_until
 from tests.standins.boards_server import BoardsServer
 
 # A timeout with room for a busy CI machine: a stand-in answer slower than this is a scripted fault, not load.
@@ -90,13 +91,13 @@ def configured(storage_account, boards, config_dir, monkeypatch) -> BoardsServer
     monkeypatch.setenv("STATUS_PAGE_URL", "https://status.example.com/")
     for name in IDENTITY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
-    reset_process_caches()
+    context.reset()
     return boards
 
 
 def boards_toml(config_dir: Path, text: str) -> None:
     (config_dir / "boards.toml").write_text(text + FAST_HTTP)
-    reset_process_caches()
+    context.reset()
 
 
 def declare(severity: int = 2, title: str = "Checkout <b>latency</b>") -> tuple[Incident, TimelineEvent]:
@@ -127,6 +128,23 @@ def chat(text: str, speaker: str = "Tim Jones") -> list[str]:
 def message(incident_id: str, event_ids: list[str], dequeue_count: int = 1) -> QueueMessage:
     body = json.dumps({"incident": incident_id, "event": event_ids[-1], "events": event_ids})
     return QueueMessage(id=uuid.uuid4().hex, body=body.encode(), dequeue_count=dequeue_count)
+
+
+def handle(
+    delivery: QueueMessage, *, now: datetime | None = None, after_created: sync.AfterCreated | None = None
+) -> None:
+    """What the `workitems` function does with a delivery, with this test's clock and crash hook."""
+    sync.on_change(
+        delivery.get_body(),
+        delivery.id or "",
+        delivery.dequeue_count or 1,
+        now or utc_now(),
+        store=context.incident_store(),
+        settings=context.settings(),
+        config=context.configuration(),
+        account=storage.account(),
+        after_created=after_created,
+    )
 
 
 def stored(incident_id: str) -> Incident:

@@ -11,7 +11,7 @@ from functions import context
 from shared.azure_monitor.alert import parse_alert
 from shared.catalog.services import load_catalog, parse_catalog
 from shared.core.errors import ConfigurationError
-from tests.conftest import ROOT, reset_process_caches, sample_json
+from tests.conftest import ROOT, sample_json
 
 CATALOG = parse_catalog(
     {
@@ -105,11 +105,11 @@ def test_the_configuration_check_at_start_up_names_file_key_and_problem(tmp_path
     monkeypatch.setenv("FIREBELL_CONFIG_DIR", str(tmp_path))
     monkeypatch.setenv("FIREBELL_ENTRA_TENANT_ID", "3f6b1c2e-8d4a-4e5b-9c7d-1a2b3c4d5e6f")
     monkeypatch.delenv("FIREBELL_ENTRA_AUDIENCE", raising=False)
-    reset_process_caches()
+    context.reset()
     try:
-        problems = context.check_configuration()
+        problems = context.check()
     finally:
-        reset_process_caches()
+        context.reset()
     assert problems[0] == (
         f"{tmp_path / 'services.toml'}: service[0].group_window: unknown key; expected one of area_path, auto_resolve, "
         "component, cost_per_minute, group_by, group_window_minutes, id, min_severity, resource_groups, "

@@ -17,7 +17,7 @@ from shared.core.errors import ConfigurationError, NotFound
 from shared.oncall.people import Directory, Person, load_directory
 from shared.oncall.rotation import WeeklyWindow
 from shared.oncall.schedule import check_service_rosters, load_schedule, parse_schedule
-from tests.conftest import ROOT, reset_process_caches
+from tests.conftest import ROOT
 
 ANA = Person("Ana Silva", "ana@example.com", "Europe/London")
 BEN = Person("Ben Cole", "ben@example.com", "America/New_York")
@@ -308,12 +308,12 @@ def test_the_start_up_check_reports_a_missing_roster_and_logs_schedule_warnings(
         encoding="utf-8",
     )
     monkeypatch.setenv("FIREBELL_CONFIG_DIR", str(tmp_path))
-    reset_process_caches()
+    context.reset()
     try:
         with caplog.at_level(logging.WARNING, logger="firebell.configuration"):
-            problems = context.check_configuration()
+            problems = context.check()
     finally:
-        reset_process_caches()
+        context.reset()
     assert problems == [
         f"{tmp_path / 'services.toml'}: service[0].roster: 'payments' is not a roster in oncall.toml; rosters: platform"
     ]

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from functions.workitems import MAX_DEQUEUE_COUNT, Change, parse_change
 from shared.catalog.services import load_catalog
 from shared.core.errors import ConfigurationError, InvalidInput
+from shared.core.queues import MAX_DEQUEUE_COUNT
 from shared.core.settings import Settings
+from shared.incidents.changes import ChangeMessage
 from shared.incidents.incident import Incident
 from shared.incidents.timeline import (
     FOLLOW_UP_ADDED,
@@ -274,11 +275,12 @@ def test_timeline_events_are_deterministic_so_a_redelivery_writes_each_once():
 # --- the queue message ----------------------------------------------------------------------------------------------
 def test_the_queue_message_follows_the_contract():
     body = json.dumps({"incident": "INC-7", "event": "e2", "events": ["e1", "e2"]}).encode()
-    assert parse_change(body) == Change("INC-7", "e2", ("e1", "e2"))
-    assert parse_change(b'{"incident": "INC-7", "event": "e2"}') == Change("INC-7", "e2", ("e2",))
+    assert ChangeMessage.parse(body) == ChangeMessage("INC-7", ("e1", "e2"))
+    assert ChangeMessage.parse(body).event == "e2"
+    assert ChangeMessage.parse(b'{"incident": "INC-7", "event": "e2"}') == ChangeMessage("INC-7", ("e2",))
     for bad in (b"nope", b"[]", b'{"incident": "INC-7"}', b'{"incident": "INC-7", "event": "e", "events": [1]}'):
         with pytest.raises(InvalidInput):
-            parse_change(bad)
+            ChangeMessage.parse(bad)
 
 
 def test_the_last_delivery_is_the_one_host_json_will_not_retry():

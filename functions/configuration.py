@@ -1,0 +1,87 @@
+"""Firebell's configuration files (config/*.toml, FIREBELL_CONFIG_DIR), each loaded once per process on first use,
+and the start-up check that names every problem in them."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from shared.catalog.services import CATALOG_FILE, Catalog, load_catalog
+from shared.core.errors import ConfigurationError
+from shared.core.timeutil import utc_now
+from shared.notifications.policy_config import ESCALATIONS_FILE, EscalationConfig, load_escalations
+from shared.oncall.health import problems as oncall_problems
+from shared.oncall.people import Directory, load_directory
+from shared.oncall.schedule import Schedule, check_service_rosters, load_schedule
+from shared.workitems.config import BoardsConfig, load_boards_config
+
+log = logging.getLogger("firebell.configuration")
+Loaded = TypeVar("Loaded")
+
+
+class Configuration:
+    """The configuration files of one folder, each loaded on first use and kept; a file that does not load raises
+    ConfigurationError (naming file, key and problem) each time it is asked for, until it is fixed."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._loaded: dict[str, Any] = {}
+
+    def _once(self, name: str, load: Callable[[], Loaded]) -> Loaded:
+        if name not in self._loaded:
+            self._loaded[name] = load()
+        return self._loaded[name]
+
+    def catalog(self) -> Catalog:
+        return self._once("catalog", lambda: load_catalog(self.folder))
+
+    def people(self) -> Directory:
+        return self._once("people", lambda: load_directory(self.folder))
+
+    def schedule(self) -> Schedule:
+        return self._once("schedule", lambda: load_schedule(self.folder, self.people()))
+
+    def boards(self) -> BoardsConfig:
+        """How incidents become Azure Boards work items (boards.toml; defaults when the file is absent)."""
+        return self._once("boards", lambda: load_boards_config(self.folder))
+
+    def escalations(self) -> EscalationConfig:
+        def load() -> EscalationConfig:
+            config = load_escalations(self.folder, {service.id for service in self.catalog().services} | {"default"})
+            config.check_targets(self.schedule(), self.people(), str(self.folder / ESCALATIONS_FILE))
+            return config
+
+        return self._once("escalations", load)
+
+    def service_rosters(self) -> None:
+        """Every roster services.toml names exists in oncall.toml (an invalid file is reported by its own check)."""
+        try:
+            found_catalog, found_schedule = self.catalog(), self.schedule()
+        except ConfigurationError:
+            return
+        check_service_rosters(found_catalog, found_schedule, str(self.folder / CATALOG_FILE))
+
+
+def check_configuration(config: Configuration, more: Iterable[Callable[[], Any]] = ()) -> list[str]:
+    """Validate the configuration at start-up; each problem names file, key and what is wrong, and is logged.
+
+    Functions still start: alerts then answer 503 (Azure Monitor retries) and /api/health says why, so nothing is
+    lost while someone fixes the file. `more` are further checks (settings) that raise ConfigurationError.
+    """
+    checks = (config.catalog, config.people, *more, config.boards, config.schedule, config.service_rosters)
+    problems: list[str] = []
+    for check in (*checks, config.escalations):
+        try:
+            check()
+        except ConfigurationError as problem:
+            if problem.detail not in problems:  # the schedule repeats an invalid people.toml's error
+                problems.append(problem.detail)
+                log.error("configuration invalid: %s", problem.detail)
+    try:  # gaps and unhealthy set-ups in the rotations (overrides are in storage) are warnings
+        for problem in oncall_problems(config.schedule(), utc_now()):
+            log.warning("on-call %s: %s", problem.kind, problem.detail)
+    except ConfigurationError:
+        pass  # already reported as invalid
+    return problems

@@ -1,0 +1,22 @@
+"""The queues Firebell's functions talk through, named in one place, and how often a message is delivered.
+
+Each queue has a `-poison` twin where the Functions host moves a message after its last delivery.
+"""
+
+from __future__ import annotations
+
+STATUSPAGE = "statuspage"  # re-render and publish the public status site
+NOTIFICATIONS = "notifications"  # change messages responders act on: cards, escalation step 0, then forwarded
+WORKITEMS = "workitems"  # change messages Azure Boards tracks
+ESCALATIONS = "escalations"  # delayed escalation steps
+QUEUES = (STATUSPAGE, NOTIFICATIONS, WORKITEMS, ESCALATIONS)
+
+# host.json extensions.queues.maxDequeueCount: the delivery after which a failing message goes to poison, so the
+# one that must say on the timeline what failed (a test keeps the two equal).
+MAX_DEQUEUE_COUNT = 5
+
+CONNECTION = "AzureWebJobsStorage"  # the app setting (or setting prefix) every queue binding connects through
+
+
+def poison(queue: str) -> str:
+    return f"{queue}-poison"

@@ -1,0 +1,113 @@
+"""Change messages: the one message an incident change sends, how it is read, and which queues it goes to.
+
+`{"incident": "INC-7", "event": <last event id>, "events": [<event ids, in order>], "kinds": [<their kinds>]}`.
+Every message names the incident and the timeline events the change wrote, so each consumer acts on exactly those
+events and stays idempotent when a message arrives twice.
+
+An HTTP function writes ONE message per change, which keeps a new incident at six storage operations: a change
+that only the public page may show (a further signal, a public update) goes to `statuspage`; a change responders act
+on goes to `notifications`, which pages first and forwards the same message to `statuspage` and `workitems`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from shared.core.errors import InvalidInput
+from shared.core.queues import NOTIFICATIONS, STATUSPAGE, WORKITEMS
+from shared.core.storage import StorageAccount
+from shared.incidents.timeline import (
+    ACKNOWLEDGED,
+    ALERT_FIRED,
+    FOLLOW_UP_ADDED,
+    INCIDENT_DECLARED,
+    PAGE_REQUESTED,
+    ROLE_ASSIGNED,
+    ROLE_HANDED_OFF,
+    SEVERITY_CHANGED,
+    STATUS_CHANGED,
+)
+
+# The event kinds each consumer acts on; a change of other kinds (a public update, a note) only the page shows.
+RESPONDER_KINDS = frozenset(
+    {ALERT_FIRED, INCIDENT_DECLARED, ACKNOWLEDGED, ROLE_ASSIGNED, ROLE_HANDED_OFF, STATUS_CHANGED, PAGE_REQUESTED}
+)
+TRACKER_KINDS = frozenset({ALERT_FIRED, INCIDENT_DECLARED, SEVERITY_CHANGED, STATUS_CHANGED, FOLLOW_UP_ADDED})
+
+
+@dataclass(frozen=True)
+class ChangeMessage:
+    incident: str
+    events: tuple[str, ...]  # at least one; the last is the contract's `event`
+    kinds: frozenset[str] | None = None  # None: the producer did not say (an alert's change), so every consumer looks
+
+    @property
+    def event(self) -> str:
+        return self.events[-1]
+
+    @classmethod
+    def parse(cls, body: bytes | str) -> ChangeMessage:
+        """The contract's message. The first release's messages named only `event`; `events` then is that one."""
+        try:
+            document = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            raise InvalidInput("a change message must be JSON") from None
+        if not isinstance(document, dict) or not _ident(document.get("incident")):
+            raise InvalidInput("a change message needs an 'incident' id")
+        event, events = document.get("event"), document.get("events")
+        if events is None:
+            events = [event] if _ident(event) else []
+        if not isinstance(events, list) or not all(_ident(item) for item in events):
+            raise InvalidInput("a change message's 'events' must be a list of event ids")
+        if _ident(event) and event not in events:
+            events = [*events, event]
+        if not events:
+            raise InvalidInput("a change message names at least one event ('event' or 'events')")
+        kinds = document.get("kinds")
+        readable = isinstance(kinds, list) and all(isinstance(kind, str) for kind in kinds)
+        return cls(document["incident"], tuple(events), frozenset(kinds) if readable else None)
+
+    def to_json(self) -> str:
+        return change_message(self.incident, self.events, sorted(self.kinds) if self.kinds is not None else None)
+
+
+def _ident(value: Any) -> bool:
+    return isinstance(value, str) and bool(value)
+
+
+def change_message(incident_id: str, event_ids: Sequence[str], kinds: Sequence[str] | None = None) -> str:
+    """The message; `kinds` (of the events, in order) lets a consumer pass over a change it has nothing to do for."""
+    document: dict[str, Any] = {"incident": incident_id, "event": event_ids[-1], "events": list(event_ids)}
+    if kinds is not None:
+        document["kinds"] = list(kinds)
+    return json.dumps(document)
+
+
+def responders_act_on(kinds: Sequence[str] | frozenset[str] | None) -> bool:
+    """Whether people (cards, pages) or Boards act on a change of these kinds; unknown kinds: they may."""
+    return kinds is None or bool(set(kinds) & (RESPONDER_KINDS | TRACKER_KINDS))
+
+
+def first_queue(kinds: Sequence[str] | None, *, responders_act: bool | None = None) -> str:
+    """Where an HTTP change goes: notifications when responders act on it (it forwards from there), else the page."""
+    act = responders_act_on(kinds) if responders_act is None else responders_act
+    return NOTIFICATIONS if act else STATUSPAGE
+
+
+def forward_queues(change: ChangeMessage) -> list[str]:
+    """Where notifications passes a change on: the status page, and work items unless its kinds say Boards has
+    nothing to do."""
+    tracked = change.kinds is None or bool(change.kinds & TRACKER_KINDS)
+    return [STATUSPAGE] + ([WORKITEMS] if tracked else [])
+
+
+def forward(body: str, account: StorageAccount) -> list[str]:
+    """Pass a change message on, as it came, to the queues after notifications; returns the queues it went to. Sent
+    again when the notifications function is retried: both consumers are idempotent, and the page coalesces."""
+    queues = forward_queues(ChangeMessage.parse(body))
+    for queue in queues:
+        account.queue(queue).send_message(body)
+    return queues

@@ -1,0 +1,306 @@
+"""Escalation steps and reminders: who is paged next when nobody acknowledged, and who is reminded of what.
+
+A step message (`shared.notifications.policy.StepMessage`) runs one step of an incident's escalation policy: unless
+the incident was acknowledged (or closed) since, it pages whoever the step names, records it on the timeline and in
+the incident's "who knows", and enqueues the next step to become visible after the step's wait. Nobody to page
+(a gap) skips to the next step at once. The ledger's claim per (incident, round, step) makes a second message for
+the same step a no-op.
+
+The reminders pass (every minute) reminds the commander and communications coordinator when a promised public
+update is overdue, and alerts the roster's escalation channel once when every step ran and nobody acknowledged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from shared.core.errors import InvalidInput
+from shared.core.queues import ESCALATIONS, MAX_DEQUEUE_COUNT
+from shared.core.timeutil import iso
+from shared.incidents.incident import Incident
+from shared.incidents.roles import COMMANDER, COMMS, holders
+from shared.incidents.timeline import (
+    ESCALATION_EXHAUSTED,
+    ESCALATION_PAGED,
+    ESCALATION_SKIPPED,
+    ESCALATION_STOPPED,
+    REMINDER_SENT,
+)
+from shared.notifications import cards
+from shared.notifications import policy as policy_rules
+from shared.notifications.ledger import Claim
+from shared.notifications.notifier import REFUSED, SENT, Notifier, holder_of
+from shared.notifications.policy import (
+    PERSON,
+    ROLE,
+    ROSTER_LAYER,
+    EscalationPolicy,
+    EscalationStep,
+    Position,
+    StepMessage,
+)
+from shared.oncall.people import Person
+from shared.teams.workflow import WorkflowError, WorkflowUnavailable
+
+log = logging.getLogger("firebell.escalations")
+
+# Settled step states in the ledger.
+PAGED, SKIPPED, STOPPED, FAILED = "paged", "skipped", "stopped", "failed"
+
+
+def on_step(body: bytes, message_id: str, dequeue_count: int, now: datetime, notifier: Notifier) -> None:
+    """One `escalations` message; a long Workflows Retry-After defers it instead of burning its deliveries."""
+    try:
+        text = body.decode()
+        step = StepMessage.from_json(json.loads(text))
+    except (ValueError, UnicodeDecodeError, InvalidInput) as problem:
+        log.error("escalations: message %s dropped: %s", message_id, getattr(problem, "detail", problem))
+        return
+    holder = holder_of(text, message_id)
+    try:
+        run_step(step, holder, dequeue_count, now, notifier)
+    except WorkflowUnavailable as busy:
+        if not notifier.defer(ESCALATIONS, text, holder, busy.retry_after):
+            raise
+
+
+@dataclass
+class StepRun:
+    """What one message did: each step it ran with its outcome, and the next step's queue message (whose
+    `next_visible_on` shows the wait), if it scheduled one."""
+
+    steps: list[tuple[Position, str]] = field(default_factory=list)
+    scheduled: Any | None = None
+
+
+def run_step(message: StepMessage, message_id: str, dequeue_count: int, now: datetime, notifier: Notifier) -> StepRun:
+    """Run the step (and, past gaps, the steps after it at once)."""
+    run = StepRun()
+    stored = notifier.store.load_incident(message.incident)
+    if stored is None:
+        log.warning("escalations: %s does not exist; step dropped", message.incident)
+        return run
+    incident = stored.incident
+    policy = _policy(notifier, message, incident)
+    position: Position | None = message.position
+    while position is not None:
+        if not _claimed(notifier, incident.id, position, message_id, now):
+            break
+        outcome, run.scheduled = _one_step(notifier, message, policy, position, incident, dequeue_count, now)
+        run.steps.append((position, outcome))
+        if outcome != SKIPPED:
+            break
+        # A gap: the next step at once, under the same message (its claim is ours too).
+        position = policy_rules.next_position(policy, position)
+        if position is None:
+            notifier.ledger.mark_chain_end(incident.id, policy.id, now)
+    return run
+
+
+def _claimed(notifier: Notifier, incident_id: str, position: Position, message_id: str, now: datetime) -> bool:
+    claim = notifier.ledger.claim_step(incident_id, position, message_id, now)
+    if claim is Claim.OURS:
+        return True
+    record = notifier.ledger.step(incident_id, position)
+    if claim is Claim.DONE and record is not None and record.message_id == message_id and record.state == SKIPPED:
+        return True  # this message skipped it before failing further on: carry on past it (settled states stay)
+    log.info("escalations: %s %s is %s; this message does nothing", incident_id, position.key(), claim.value)
+    return False
+
+
+def _one_step(
+    notifier: Notifier,
+    message: StepMessage,
+    policy: EscalationPolicy,
+    position: Position,
+    incident: Incident,
+    dequeue_count: int,
+    now: datetime,
+) -> tuple[str, Any | None]:
+    """(outcome, the next step's queue message if one was scheduled)."""
+    record = notifier.ledger.step(incident.id, position)
+    if record is not None and record.state == SKIPPED:
+        return SKIPPED, None  # settled by an earlier attempt of this message
+    latest = notifier.store.get_incident(incident.id) or incident  # an ack may have come since the message left
+    reason = policy_rules.stop_reason(latest)
+    if reason is not None:
+        notifier.record(
+            incident.id,
+            ESCALATION_STOPPED,
+            policy_rules.stopped_text(reason),
+            now,
+            f"escalation-{position.key()}-stopped",
+            {"round": position.round, "step": position.step, "policy": policy.id},
+            named_at=message.due,
+        )
+        notifier.ledger.settle_step(incident.id, position, STOPPED, now, detail=reason)
+        return STOPPED, None
+    step = policy_rules.step_at(policy, position)
+    if step is None:  # the policy lost steps since this message was sent
+        notifier.ledger.settle_step(incident.id, position, STOPPED, now, detail="step no longer in the policy")
+        return STOPPED, None
+    service_roster = _service_roster(notifier, latest)
+    why = policy_rules.why(policy, position, service_roster)
+    data: dict[str, Any] = {"round": position.round, "step": position.step, "policy": policy.id}
+    url = notifier.channel(latest)
+    if url is None:
+        # Nobody can be paged at all: the timeline says so once (not once per step), and escalation ends here.
+        notifier.not_configured(latest, now)
+        notifier.ledger.settle_step(incident.id, position, STOPPED, now, detail="notifications not configured")
+        return STOPPED, None
+    person, problem = _target(notifier, step, latest, service_roster, now)
+    if person is None:
+        text = policy_rules.gap_text(f"({why})", problem)
+        discriminator = f"escalation-{position.key()}-skipped"
+        notifier.record(incident.id, ESCALATION_SKIPPED, text, now, discriminator, data, named_at=message.due)
+        notifier.ledger.settle_step(incident.id, position, SKIPPED, now, detail=problem)
+        return SKIPPED, None
+    card = cards.paged_card(latest, cards.Recipient.of(person), why, notifier.links(latest))
+    gave_up: WorkflowError | None = None
+    try:
+        sent = notifier.send_once(latest, f"page-{position.key()}", url, card, now, dequeue_count)
+    except WorkflowError as failure:
+        if dequeue_count < MAX_DEQUEUE_COUNT:
+            raise  # delivered again after the visibility timeout; the claim is still this message's
+        # The last delivery: the timeline says so (send_once wrote it), and escalation goes on to the next step.
+        gave_up, sent = failure, REFUSED
+    outcome = FAILED if sent == REFUSED else PAGED
+    if outcome == PAGED:
+        notifier.record(
+            incident.id,
+            ESCALATION_PAGED,
+            policy_rules.paged_text(person.name, why),
+            now,
+            f"escalation-{position.key()}-paged",
+            {**data, "person": person.name},
+            named_at=message.due,
+        )
+        notifier.add_notified(incident.id, [person.name], now)
+    scheduled = _schedule_next(notifier, message, policy, position, now)
+    notifier.ledger.settle_step(incident.id, position, outcome, now, person=person.name)
+    if gave_up is not None:
+        raise gave_up  # the message goes to the poison queue for an operator to see; the next step is queued
+    return outcome, scheduled
+
+
+def _schedule_next(
+    notifier: Notifier, message: StepMessage, policy: EscalationPolicy, position: Position, now: datetime
+) -> Any | None:
+    """The next step becomes visible on the queue after this step's wait; after the last, the chain's end is noted
+    for the reminders timer."""
+    wait = policy_rules.wait_after(policy, position)
+    following = policy_rules.next_position(policy, position)
+    if following is None:
+        notifier.ledger.mark_chain_end(message.incident, policy.id, now + wait)
+        return None
+    step = StepMessage(message.incident, policy.id, following, now + wait)
+    return notifier.account.queue(ESCALATIONS).send_message(
+        json.dumps(step.to_json()), visibility_timeout=policy_rules.visibility_seconds(wait)
+    )
+
+
+def _policy(notifier: Notifier, message: StepMessage, incident: Incident) -> EscalationPolicy:
+    config = notifier.config.escalations()
+    # The message's policy, so one escalation follows one policy even if the severity changes half-way.
+    return config.policy(message.policy) or config.policy_for(incident.service, incident.severity)
+
+
+def _service_roster(notifier: Notifier, incident: Incident) -> str | None:
+    service = notifier.config.catalog().service(incident.service)
+    return service.roster if service else None
+
+
+def _target(
+    notifier: Notifier, step: EscalationStep, incident: Incident, service_roster: str | None, now: datetime
+) -> tuple[Person | None, str]:
+    """(whom the step pages, or None and why nobody)."""
+    if step.notify == ROSTER_LAYER:
+        roster = step.roster or service_roster
+        if roster is None:
+            return None, f"service {incident.service} names no roster"
+        return notifier.on_call(roster, step.target, now)
+    if step.notify == ROLE:
+        holder = holders(incident, step.target)
+        if not holder:
+            return None, f"nobody is incident {step.target} yet"
+        return notifier.person_named(holder[0]), ""
+    if step.notify == PERSON:
+        return notifier.person_named(step.target), ""
+    return None, f"unknown step kind {step.notify}"
+
+
+# --- reminders --------------------------------------------------------------------------------------------------------
+
+
+def remind(now: datetime, notifier: Notifier) -> list[str]:
+    """One pass of the reminders timer; returns what it sent, e.g. ["INC-7 reminder", "INC-8 exhausted"]."""
+    sent: list[str] = []
+    for incident in notifier.store.list_incidents():
+        if not incident.is_open:
+            continue
+        try:
+            if incident.next_update_at is not None and incident.next_update_at <= now:
+                sent += _overdue_update(notifier, incident, now)
+            if policy_rules.stop_reason(incident) is None:
+                sent += _exhausted(notifier, incident, now)
+        except Exception:
+            # One incident's trouble must not keep the others from their reminders; the next tick tries again.
+            log.exception("reminders: %s could not be reminded; next tick tries again", incident.id)
+    return sent
+
+
+def _overdue_update(notifier: Notifier, incident: Incident, now: datetime) -> list[str]:
+    assert incident.next_update_at is not None
+    promised = incident.next_update_at
+    key = f"reminder-{iso(promised)}"
+    if notifier.ledger.sent(incident.id, key):
+        return []
+    url = notifier.channel(incident)
+    if url is None:
+        notifier.not_configured(incident, now)
+        return []
+    names = [*holders(incident, COMMANDER), *holders(incident, COMMS)]
+    recipients = [cards.Recipient.of(notifier.person_named(name)) for name in dict.fromkeys(names)]
+    card = cards.reminder_card(incident, recipients, promised, now, notifier.links(incident))
+    # A failure raises (the next tick retries; the timeline is not filled with one failure a minute).
+    if notifier.send_once(incident, key, url, card, now, dequeue_count=1) != SENT:
+        return []
+    whom = ", ".join(dict.fromkeys(names)) or "the channel (no commander or communications coordinator assigned)"
+    notifier.record(
+        incident.id,
+        REMINDER_SENT,
+        f"reminded {whom}: the public update promised for {iso(promised)} is overdue",
+        now,
+        f"reminder-{iso(promised)}",
+        {"promised": iso(promised), "people": list(dict.fromkeys(names))},
+    )
+    return [f"{incident.id} reminder"]
+
+
+def _exhausted(notifier: Notifier, incident: Incident, now: datetime) -> list[str]:
+    end = notifier.ledger.chain_end(incident.id)
+    if end is None or end[1] > now or notifier.ledger.sent(incident.id, cards.EXHAUSTED):
+        return []
+    policy_id, due = end
+    policy = notifier.config.escalations().policy(policy_id)
+    why = policy_rules.exhausted_text(policy) if policy else f"every step of escalation policy {policy_id} ran"
+    url = notifier.escalation_channel(incident)
+    if url is None:
+        notifier.not_configured(incident, now)
+        return []
+    card = cards.exhausted_card(incident, why, incident.notified, notifier.links(incident))
+    if notifier.send_once(incident, cards.EXHAUSTED, url, card, now, dequeue_count=1) != SENT:
+        return []
+    notifier.record(
+        incident.id,
+        ESCALATION_EXHAUSTED,
+        f"escalation exhausted: {why}; the escalation channel was alerted",
+        now,
+        "escalation-exhausted",
+        {"policy": policy_id, "due": iso(due)},
+    )
+    return [f"{incident.id} exhausted"]

@@ -1,0 +1,65 @@
+"""The on-call API's JSON documents: rosters with the shift now and next, shifts, problems, people and overrides."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from shared.core.timeutil import iso
+from shared.oncall.health import Problem, roster_problems
+from shared.oncall.override import Override
+from shared.oncall.people import Person
+from shared.oncall.schedule import Roster, Schedule
+from shared.oncall.shifts import Shift, roster_now_and_next
+
+
+def roster_document(schedule: Schedule, roster: Roster, at: datetime, overrides: list[Override]) -> dict[str, Any]:
+    layers = [
+        {"layer": layer, "now": shift_document(current), "next": shift_document(following)}
+        for layer, current, following in roster_now_and_next(schedule, roster, at, overrides)
+    ]
+    return {
+        "id": roster.id,
+        "name": roster.name,
+        "time_zone": roster.time_zone,
+        "layers": layers,
+        "problems": [problem_document(p) for p in roster_problems(schedule, roster, at, overrides)],
+    }
+
+
+def shift_document(shift: Shift | None) -> dict[str, Any] | None:
+    if shift is None:
+        return None
+    return {
+        "person": person_document(shift.person),
+        "start": iso(shift.start),
+        "end": iso(shift.end),
+        "override": shift.override,
+    }
+
+
+def problem_document(problem: Problem) -> dict[str, Any]:
+    return {
+        "kind": problem.kind,
+        "layer": problem.layer,
+        "detail": problem.detail,
+        "start": iso(problem.start) if problem.start else None,
+        "end": iso(problem.end) if problem.end else None,
+    }
+
+
+def person_document(person: Person) -> dict[str, Any]:
+    return {"name": person.name, "email": person.email, "time_zone": person.time_zone}
+
+
+def override_document(override: Override) -> dict[str, Any]:
+    return {
+        "id": override.id,
+        "roster": override.roster,
+        "layer": override.layer,
+        "person": person_document(override.person),
+        "start": iso(override.start),
+        "end": iso(override.end),
+        "created_at": iso(override.created_at),
+        "created_by": override.created_by,
+    }

@@ -1,0 +1,282 @@
+"""The `statuspage` queue: re-render the public status site and publish it to `$web`.
+
+Three promises:
+- **Never backwards.** A render's state version is the sum of the `version` of every incident and maintenance it
+  read. Versions only grow and nothing is deleted, so a render that began reading after another finished reading
+  has a version at least as high. Each blob carries the version it shows, and site_publisher writes a blob only
+  over an older version, conditionally on its ETag: two renders racing, on one instance or two, leave the newer.
+- **Coalesced.** A change message is covered by any published render that began reading after the change was
+  stored: the change is stored before its message is enqueued, so before the message is received and before its
+  insertion time (plus a second: those times are whole seconds). The published `index.html` names when its render
+  began reading (`read_at`), so any instance can tell, with one read, that a message needs no render of its own;
+  renders on one instance are serialised and at least MIN_RENDER_INTERVAL apart, so the messages that waited for
+  a render are settled by it, and a backlog by the first render that began after it was enqueued. A lone change
+  is published at once; a stream of them costs at most a render a second per instance.
+- **Final state shown.** A message is settled only once the published index began reading after the message's
+  change (a render that lost to a newer one which read earlier renders again), so the render that settles the
+  last change shows the final state, and anything published after it has a version at least as new.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from shared.catalog.services import Catalog
+from shared.core.queues import STATUSPAGE
+from shared.core.storage import StorageAccount
+from shared.core.timeutil import iso, parse_instant, utc_now
+from shared.incidents.incident import Incident
+from shared.incidents.store import IncidentStore
+from shared.statuspage.maintenance import Maintenance
+from shared.statuspage.maintenance_intake import EARLY_TOLERANCE, send_at
+from shared.statuspage.maintenance_store import MaintenanceStore
+from shared.statuspage.web_store import (
+    INDEX,
+    FileVersion,
+    PublishedFile,
+    PublishReport,
+    publish,
+    published_file,
+    published_files,
+)
+
+if TYPE_CHECKING:
+    from shared.statuspage.site import SiteFile
+
+log = logging.getLogger("firebell.statuspage")
+
+
+class SiteSettings(NamedTuple):
+    """What a render needs besides the store, read at each render (settings can change under a running app)."""
+
+    title: str
+    catalog: Catalog
+    url: str
+
+
+# Another instance's clock may differ a little from ours, and the queue's insertion times are whole seconds: a
+# render covers a message when it began reading after the message reached us (by our own clock, for our renders;
+# CLOCK_SKEW later for another instance's), or 1 s + CLOCK_SKEW after the message's insertion time.
+CLOCK_SKEW = timedelta(seconds=0.5)
+COVER_MARGIN = timedelta(seconds=1) + CLOCK_SKEW
+# A render that follows another sooner than this waits out the rest first: a steady stream of changes then costs
+# at most one render a second per instance, not one per queue batch (the site is cached 30 s anyway).
+MIN_RENDER_INTERVAL = timedelta(seconds=1)
+_RENDERS_PER_MESSAGE = 3  # a message whose render keeps losing to renders that read earlier gives up, and retries
+_INCIDENT_PAGE = re.compile(r"incidents/(INC-\d+)\.html")
+
+
+def state_version(incidents: list[Incident], maintenances: list[Maintenance]) -> int:
+    """Grows with every change to anything the site shows (every change bumps a version; nothing is deleted)."""
+    return sum(incident.version for incident in incidents) + sum(maintenance.version for maintenance in maintenances)
+
+
+@dataclass(frozen=True)
+class Refresh:
+    """What a message asks for: a published site whose render began reading after the change the message announces
+    was stored (the change is stored before its message is enqueued), and not before `moment` when given."""
+
+    received_at: datetime  # this instance's clock: when the message reached the function
+    inserted_at: datetime | None = None  # the queue's clock, whole seconds
+    moment: datetime | None = None  # a maintenance start or end the render must not precede
+
+    def covered_by_own(self, read_at: datetime) -> bool:
+        """By a render of this instance (same clock as `received_at`)."""
+        bound = self.received_at
+        if self.inserted_at is not None:
+            bound = min(bound, self.inserted_at + COVER_MARGIN)
+        return read_at >= max(bound, self.moment or bound)
+
+    def covered_by_published(self, read_at: datetime) -> bool:
+        """By a render of any instance, as the published index's metadata tells it (another clock, perhaps)."""
+        bound = self.received_at + CLOCK_SKEW
+        if self.inserted_at is not None:
+            bound = min(bound, self.inserted_at + COVER_MARGIN)
+        return read_at >= max(bound, self.moment or bound)
+
+
+@functools.cache
+def renderer_fingerprint() -> str:
+    """Which build of the renderer and its templates wrote a page: a deployment that changes them re-renders every
+    incident page once (other pages are rendered every time)."""
+    package = Path(__file__).resolve().parent
+    sources = [path for path in package.rglob("*") if path.is_file() and path.suffix in (".py", ".html", ".css")]
+    digest = hashlib.sha256()
+    for path in sorted(sources):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+class SitePublisher:
+    """Renders and publishes the site for one instance, coalescing bursts of change messages.
+
+    Renders on one instance are serialised. Before rendering, a message is checked against the newest published
+    render (this instance's memory first, then the published index's metadata), so a burst costs few renders.
+    Only incident pages behind the store (or written by another renderer build) are rendered again.
+    Hooks for tests that interleave two publishers: `before_publish` gets the rendered files between reading the
+    store and publishing them, `on_checked` runs between reading a blob's version and writing it.
+    """
+
+    def __init__(
+        self,
+        account: StorageAccount,
+        site: Callable[[], SiteSettings],
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        before_publish: Callable[[list[SiteFile]], None] | None = None,
+        on_checked: Callable[[str], None] | None = None,
+    ) -> None:
+        self.account = account
+        self._site = site
+        self._incidents = IncidentStore(account)
+        # Public words come only with a change of the incident (its version): a timeline read once per version.
+        self._timelines: dict[str, tuple[int, list[Any]]] = {}
+        self._maintenances = MaintenanceStore(account)
+        self._clock = clock
+        self._before_publish = before_publish
+        self._on_checked = on_checked
+        self._lock = threading.Lock()
+        self._own_read_at: datetime | None = None  # our newest render whose index was published
+        self._published_read_at: datetime | None = None  # the newest published index seen (any instance)
+        self._last_began: datetime | None = None  # when this publisher's last render began
+        self.renders = 0  # renders performed by this publisher (the burst benchmark and tests read it)
+
+    def covers(self, request: Refresh) -> bool:
+        """True when a published render covers the request: ours from memory, else any from the index's metadata."""
+        if self._own_read_at is not None and request.covered_by_own(self._own_read_at):
+            return True
+        if self._published_read_at is not None and request.covered_by_published(self._published_read_at):
+            return True
+        index = published_file(self.account, INDEX)
+        self._saw(index.version if index else None)
+        return self._published_read_at is not None and request.covered_by_published(self._published_read_at)
+
+    def refresh(self, request: Refresh | None = None) -> int:
+        """Make sure the published site covers `request` (a render from now when None); returns the number of files
+        written (0 when a published render covers it already)."""
+        request = request or Refresh(received_at=self._clock())
+        early = (request.moment - self._clock()).total_seconds() if request.moment else 0.0
+        if early > 0:
+            time.sleep(early)  # a start or end shown a little early (clocks): the render must not precede it
+        with self._lock:
+            written = 0
+            for _ in range(_RENDERS_PER_MESSAGE):
+                if self.covers(request):
+                    return written
+                if self._last_began is not None:
+                    pause = (self._last_began + MIN_RENDER_INTERVAL - self._clock()).total_seconds()
+                    if pause > 0:
+                        time.sleep(pause)  # the messages arriving meanwhile are settled by the render that follows
+                report = self.render_and_publish()
+                written += len(report.written)
+            log.warning(
+                "status page: a message is still not covered after %d renders; it will retry", _RENDERS_PER_MESSAGE
+            )
+            raise RuntimeError("status page renders kept losing to renders that began reading earlier")
+
+    def _timeline(self, ident: str, version: int) -> list[Any]:
+        cached = self._timelines.get(ident)
+        if cached is None or cached[0] != version:
+            cached = self._timelines[ident] = (version, self._incidents.timeline(ident))
+        return cached[1]
+
+    def render_and_publish(self) -> PublishReport:
+        """One render: read the store, render what is behind, publish it; the index is published last."""
+        # The renderer (Jinja2 and the templates) loads with the first render, not at every function's cold start.
+        from shared.statuspage.public_view import status_page, timelines_needed
+        from shared.statuspage.site import render_site
+
+        began = self._last_began = self._clock()
+        read_at = began.replace(microsecond=began.microsecond // 1000 * 1000)  # as published: milliseconds
+        known = published_files(self.account)  # before the store: a page published since is newer, never older
+        incidents = self._incidents.list_incidents()
+        maintenances = self._maintenances.list_maintenances()
+        state = state_version(incidents, maintenances)
+        renderer = renderer_fingerprint()
+        behind = [
+            incident.id for incident in incidents if _page_behind(known.get(_page(incident.id)), incident, renderer)
+        ]
+        # Public update histories live on the timelines: read only those this render shows in full.
+        versions = {incident.id: incident.version for incident in incidents}
+        timelines = {ident: self._timeline(ident, versions[ident]) for ident in timelines_needed(incidents, behind)}
+        title, catalog, site_url = self._site()
+        page = status_page(
+            title,
+            catalog,
+            incidents,
+            timelines,
+            maintenances=maintenances,
+            now=read_at,
+            site_url=site_url,
+        )
+        files = render_site(page, behind)
+        self.renders += 1
+        if self._before_publish is not None:
+            self._before_publish(files)
+        subjects = {incident.id: incident.version for incident in incidents}
+
+        def version_of(site_file: SiteFile) -> FileVersion:
+            match = _INCIDENT_PAGE.fullmatch(site_file.path)
+            subject = subjects.get(match.group(1), state) if match else state
+            return FileVersion(subject=subject, state=state, read_at=read_at, renderer=renderer)
+
+        report = publish(self.account, files, version_of, known, self._on_checked)
+        if INDEX in report.written:
+            self._own_read_at = began
+        self._saw(report.versions.get(INDEX))
+        log.info(
+            "status page: state %d read at %s, %d written, %d kept (newer or same already published)",
+            state,
+            iso(read_at),
+            len(report.written),
+            len(report.kept),
+        )
+        return report
+
+    def _saw(self, index: FileVersion | None) -> None:
+        if index is not None and (self._published_read_at is None or index.read_at > self._published_read_at):
+            self._published_read_at = index.read_at
+
+
+def _page(incident_id: str) -> str:
+    return f"incidents/{incident_id}.html"
+
+
+def _page_behind(published: PublishedFile | None, incident: Incident, renderer: str) -> bool:
+    version = published.version if published else None
+    return version is None or version.subject < incident.version or version.renderer != renderer
+
+
+def _message_moment(body: bytes) -> datetime | None:
+    """The start or end a delayed maintenance message stands for; None for every other message."""
+    try:
+        document = json.loads(body)
+        return parse_instant(document["at"]) if isinstance(document, dict) and "at" in document else None
+    except (ValueError, TypeError, KeyError, OverflowError):
+        return None
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+
+
+def on_message(body: bytes, inserted_at: datetime | None, now: datetime, publisher: SitePublisher) -> int:
+    """One `statuspage` message: the site is rendered from the store, so the message only says why and when (an
+    unreadable one still refreshes). Returns the number of files written."""
+    moment = _message_moment(body)
+    if moment is not None and moment - now > EARLY_TOLERANCE:
+        # Shown before its moment: a window more than 7 days ahead (see MAX_DELAY), so wait the rest in the queue.
+        send_at(publisher.account.queue(STATUSPAGE), body.decode(), moment, now)
+        return 0
+    return publisher.refresh(Refresh(received_at=now, inserted_at=_utc(inserted_at), moment=moment))

@@ -1,0 +1,271 @@
+"""Carry an incident's changes over to Azure Boards, exactly once.
+
+A change message (shared.incidents.changes) names the incident and the timeline events of one change;
+shared.workitems.plan decides what they ask of Boards, this module does it and records it. Every effect in Boards
+— the incident's work item, a follow-up's child task, a resolution comment — goes through the `workitems` ledger
+table (one row per effect) and a lookup in Boards:
+
+1. claim the effect's row (insert-if-absent; a live claim held by another delivery sends this one back to the queue);
+2. look for what an earlier, crashed delivery may have made (WIQL on the unique tag; the comment's marker);
+3. only if nothing is found, create it;
+4. mark the row done with the work item's id, then record it: timeline event, then the incident's
+   work_item_id/work_item_url (ETag-guarded).
+
+A crash between 3 and 4 leaves the claim (released on any exception; a hard kill's claim expires) and the item in
+Boards, which step 2 of the next delivery finds. The ledger row, not the timeline, is the record for follow-ups: the
+timeline is append-only, so it cannot hold a claim that is released again, and a row per effect is one point read.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Protocol
+
+from shared.catalog.services import Catalog
+from shared.core.contention import attempts
+from shared.core.errors import FirebellError, InvalidInput, StorageUnavailable
+from shared.core.queues import MAX_DEQUEUE_COUNT
+from shared.core.settings import Settings
+from shared.core.storage import StorageAccount
+from shared.incidents.changes import ChangeMessage
+from shared.incidents.incident import Incident
+from shared.incidents.store import IncidentChanged, IncidentStore
+from shared.incidents.timeline import TimelineEvent
+from shared.oncall.people import Directory
+from shared.workitems import plan as work_item
+from shared.workitems.boards import Boards, BoardsRejected, WorkItemRef, boards_for
+from shared.workitems.config import BoardsConfig
+from shared.workitems.ledger import LEDGER_TABLE, Entry, Ledger, lease_for
+
+log = logging.getLogger("firebell.workitems")
+
+INCIDENT_KEY = "incident"
+
+# Called after Boards created an item and before Firebell recorded it (effect key, item): tests crash here.
+AfterCreated = Callable[[str, WorkItemRef], None]
+
+
+class Configuration(Protocol):
+    """The configuration files a Boards sync reads; each raises ConfigurationError while its file is invalid."""
+
+    def boards(self) -> BoardsConfig: ...
+    def catalog(self) -> Catalog: ...
+    def people(self) -> Directory: ...
+
+
+def on_change(
+    body: bytes,
+    message_id: str,
+    dequeue_count: int,
+    now: datetime,
+    *,
+    store: IncidentStore,
+    settings: Settings,
+    config: Configuration,
+    account: StorageAccount,
+    after_created: AfterCreated | None = None,
+) -> None:
+    """Carry one change over to Boards. Raises to have the message delivered again (throttling, outages, a
+    concurrent delivery holding a claim); the last delivery first writes "work item not created: …" on the timeline."""
+    try:
+        change = ChangeMessage.parse(body)
+    except InvalidInput as problem:
+        log.error("workitems: message %s dropped: %s", message_id, problem.detail)
+        return  # a malformed message never improves with retries
+    boards_config = config.boards()
+    if not boards_config.enabled:
+        return
+    stored = store.load_incident(change.incident)
+    if stored is None:
+        log.error("workitems: %s does not exist; message %s dropped", change.incident, message_id)
+        return
+    timeline = store.timeline(change.incident)
+    plan = work_item.plan(stored.incident, timeline, list(change.events), boards_config)
+    if plan.empty:
+        return
+    if not settings.boards_configured:
+        store.append_event(work_item.not_configured_event(stored.incident, now))  # once per incident: a fixed id
+        return
+    run: _Run | None = None
+    try:
+        run = _Run(plan, store, settings, config, boards_config, account, now, after_created)
+        run.carry_out()
+    except Exception as failure:
+        if dequeue_count >= MAX_DEQUEUE_COUNT:
+            text = f"{run.doing if run else 'work item not created'}: {_reason(failure)}"
+            store.append_event(work_item.failed_event(plan.incident, plan.cause, text, now, "delivery"))
+            log.error("workitems: %s gave up after %d deliveries: %s", change.incident, dequeue_count, text)
+        raise
+
+
+class _Run:
+    """One delivery's work for one incident."""
+
+    def __init__(
+        self,
+        plan: work_item.Plan,
+        store: IncidentStore,
+        settings: Settings,
+        configuration: Configuration,
+        config: BoardsConfig,
+        account: StorageAccount,
+        now: datetime,
+        after_created: AfterCreated | None,
+    ) -> None:
+        self.plan = plan
+        self.incident = plan.incident
+        self.store = store
+        self.config = config
+        self.now = now
+        self.after_created = after_created
+        self.boards: Boards = boards_for(
+            settings.azure_devops_org_url, settings.azure_devops_project, settings.azure_devops_pat, config.http
+        )
+        self.ledger = Ledger(account.table(LEDGER_TABLE), lease_for(config.http))
+        self.people = configuration.people()
+        service = configuration.catalog().service(self.incident.service)
+        self.service = service
+        self.links = work_item.incident_links(self.incident, service, settings.api_base_url, settings.status_page_url)
+        self.doing = "work item not created"  # what the failure note says, should this delivery be the last
+
+    def carry_out(self) -> None:
+        plan = self.plan
+        try:
+            created = self.incident_item()
+        except BoardsRejected as rejected:
+            self.note_failure("work item not created", rejected, "incident")
+            return  # nothing else can be done without the item
+        self.doing = "work item not updated"
+        if plan.update_severity and not created:
+            document = work_item.severity_document(self.incident)
+            self.update("severity", document, f"priority {document[0]['value']} and title follow the severity")
+        for follow_up in plan.follow_ups:
+            self.follow_up(follow_up)
+        self.doing = "work item not updated"
+        for resolution in plan.resolutions:
+            self.comment(resolution)
+        if plan.state is not None:
+            self.update("state", work_item.state_document(plan.state), f"state moved to {plan.state}")
+
+    # --- the incident's work item -----------------------------------------------------------------------------------
+    def incident_item(self) -> bool:
+        """Make sure the incident's item exists and is recorded; True when this delivery created it."""
+        if self.incident.work_item_id is not None:
+            return False
+        document = work_item.incident_item_document(self.incident, self.service, self.config, self.links)
+        tag = work_item.incident_tag(self.incident.id)
+        entry, created = self.once(INCIDENT_KEY, lambda: self.boards.ensure(tag, self.config.work_item_type, document))
+        self.incident = self.record_item(entry)
+        return created
+
+    def record_item(self, entry: Entry) -> Incident:
+        """Timeline first (its id comes from the ledger row, so a repeat writes nothing), then the incident."""
+        assert entry.work_item_id is not None and entry.url is not None and entry.recorded_at is not None
+        self.store.append_event(
+            work_item.created_event(self.incident, entry.work_item_id, entry.url, entry.recorded_at)
+        )
+        for _ in attempts():
+            stored = self.store.load_incident(self.incident.id)
+            if stored is None:
+                raise StorageUnavailable(f"{self.incident.id} vanished while its work item was recorded")
+            if stored.incident.work_item_id is not None:
+                return stored.incident
+            recorded = stored.incident.changed(self.now, work_item_id=entry.work_item_id, work_item_url=entry.url)
+            try:
+                self.store.save_incident(recorded, stored.etag, was_open=stored.incident.is_open)
+            except IncidentChanged:
+                continue
+            return recorded
+        raise StorageUnavailable(f"{self.incident.id} kept changing; its work item is recorded on the next delivery")
+
+    # --- follow-ups, updates, comments ------------------------------------------------------------------------------
+    def follow_up(self, follow_up: work_item.FollowUp) -> None:
+        """A child Task under the incident's item, assigned to its owner when people.toml knows their email."""
+        self.doing = f"work item not created for the follow-up “{follow_up.text[:80]}”"
+        assert self.incident.work_item_id is not None
+        owner = self.people.named(follow_up.owner)
+        document = work_item.follow_up_document(
+            self.incident,
+            follow_up,
+            self.boards.api_url(self.incident.work_item_id),
+            owner.email,
+            self.service.area_path if self.service is not None else None,
+            self.links,
+        )
+        tag = work_item.follow_up_tag(self.incident.id, follow_up.event.event_id)
+
+        def make() -> tuple[WorkItemRef, bool]:
+            try:
+                return self.boards.ensure(tag, self.config.task_type, document)
+            except BoardsRejected as rejected:
+                if owner.email and rejected.field in (work_item.ASSIGNED_TO_FIELD, "Assigned To"):
+                    # Boards does not know the owner's address: the task still matters more than its assignee.
+                    log.warning("workitems: %s unknown to Boards; follow-up left unassigned", owner.email)
+                    unassigned = work_item.without_field(document, work_item.ASSIGNED_TO_FIELD)
+                    return self.boards.ensure(tag, self.config.task_type, unassigned)
+                raise
+
+        try:
+            entry, _ = self.once(follow_up.key, make)
+        except BoardsRejected as rejected:
+            self.note_failure(self.doing, rejected, follow_up.key, follow_up.event)
+            return
+        assert entry.work_item_id is not None and entry.url is not None and entry.recorded_at is not None
+        event = work_item.created_event(self.incident, entry.work_item_id, entry.url, entry.recorded_at, follow_up)
+        self.store.append_event(event)
+
+    def comment(self, resolution: TimelineEvent) -> None:
+        assert self.incident.work_item_id is not None
+        item = self.incident.work_item_id
+        marker = work_item.comment_marker(resolution)
+        html = work_item.resolution_comment(self.incident, resolution)
+        key = work_item.comment_key(resolution)
+
+        def make() -> tuple[WorkItemRef, bool]:
+            return self.boards.ref(item), self.boards.ensure_comment(item, marker, html)
+
+        try:
+            self.once(key, make)
+        except BoardsRejected as rejected:
+            self.note_failure("work item not updated", rejected, "comment", resolution)
+            return
+        self.store.append_event(
+            work_item.updated_event(self.incident, resolution, "comment", "resolution comment added", self.now)
+        )
+
+    def update(self, step: str, document: list[dict[str, Any]], what: str) -> None:
+        assert self.incident.work_item_id is not None and self.plan.cause is not None
+        try:
+            self.boards.update(self.incident.work_item_id, document)
+        except BoardsRejected as rejected:
+            self.note_failure("work item not updated", rejected, step)
+            return
+        self.store.append_event(work_item.updated_event(self.incident, self.plan.cause, step, what, self.now))
+
+    # --- exactly once -----------------------------------------------------------------------------------------------
+    def once(self, key: str, make: Callable[[], tuple[WorkItemRef, bool]]) -> tuple[Entry, bool]:
+        """Claim the effect, make (or find) it, and mark it done; (entry, created by this delivery)."""
+        entry = self.ledger.claim(self.incident.id, key, self.now)
+        if entry.done:
+            return entry, False
+        try:
+            ref, created = make()
+            if created and self.after_created is not None:
+                self.after_created(key, ref)
+            return self.ledger.complete(self.incident.id, entry, ref, self.now), created
+        except BaseException:
+            self.ledger.release(self.incident.id, entry)
+            raise
+
+    def note_failure(self, doing: str, rejected: BoardsRejected, step: str, cause: TimelineEvent | None = None) -> None:
+        text = f"{doing}: {rejected.detail}"
+        log.error("workitems: %s: %s", self.incident.id, text)
+        self.store.append_event(work_item.failed_event(self.incident, cause or self.plan.cause, text, self.now, step))
+
+
+def _reason(failure: Exception) -> str:
+    if isinstance(failure, FirebellError):
+        return failure.detail
+    return f"{type(failure).__name__}: {failure}"[:300]
