@@ -31,7 +31,7 @@ ALERTS = 30
 PACE_SECONDS = 3.2
 TARGET_P95 = 2.0
 KEY = "bench-key"
-SAMPLE = ROOT.parent / "shared" / "samples" / "azure-monitor" / "59_test_action_metric_static_threshold.json"
+SAMPLE = ROOT / "samples" / "azure-monitor" / "59_test_action_metric_static_threshold.json"
 # One responder always on call for the platform roster (build-agents' owner); the default escalation policy.
 ONCALL = """
 [[roster]]

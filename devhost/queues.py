@@ -20,13 +20,10 @@ from azure.storage.queue import QueueClient, QueueMessage
 from devhost.catalog import FunctionSpec, resolve_setting
 from devhost.hostjson import QueueOptions
 from devhost.invoker import Invoker
+from shared.core.queues import poison
 
 log = logging.getLogger("devhost")
 _FIRST_POLL_DELAY = 0.1
-
-
-def poison_queue_name(queue_name: str) -> str:
-    return f"{queue_name}-poison"
 
 
 class QueueListener:
@@ -47,7 +44,7 @@ class QueueListener:
         account = invoker.account(spec.trigger.get("connection") or "AzureWebJobsStorage")
         # Raw clients: the listener decodes itself, so one malformed message cannot break a whole batch.
         self.queue: QueueClient = account.queue(self.queue_name, encoding="none")
-        self.poison: QueueClient = account.queue(poison_queue_name(self.queue_name), encoding="none")
+        self.poison: QueueClient = account.queue(poison(self.queue_name), encoding="none")
         self.workers = ThreadPoolExecutor(max_workers=options.batch_size, thread_name_prefix=f"queue-{spec.name}")
         self.thread = threading.Thread(target=self.run, name=f"listener-{spec.name}", daemon=True)
 
@@ -141,7 +138,7 @@ class QueueListener:
             "function=%s message=%s moved to %s: %s",
             self.spec.name,
             message.id,
-            poison_queue_name(self.queue_name),
+            poison(self.queue_name),
             reason,
         )
         self.poison.send_message(message.content)

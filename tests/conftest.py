@@ -21,8 +21,8 @@ from functions import context
 from shared.core import storage
 
 ROOT = Path(__file__).resolve().parent.parent
-# The reference samples live beside the repository (../shared/samples); CI clones main with shared/ beside it.
-SAMPLES = ROOT.parent / "shared" / "samples"
+# Real payloads of Azure Monitor, Teams and Statuspage, copied verbatim; tests/fixtures/README.md names each source.
+SAMPLES = ROOT / "tests" / "fixtures"
 AZURE_MONITOR = SAMPLES / "azure-monitor"
 
 

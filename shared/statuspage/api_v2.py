@@ -2,7 +2,7 @@
 clients — dashboards, chat bots, uptime aggregators — read Firebell's page unchanged.
 
 Pure: a StatusPage in, plain dicts out (serialised by `json`, never by templates). Field names, nesting and types
-follow the public API as the samples in ../shared/samples/statuspage/ show it. Component ids are derived from the
+follow the public API as the samples in tests/fixtures/statuspage/ show it. Component ids are derived from the
 component's name, so they stay the same from one render to the next; incidents keep their own ids ("INC-7").
 """
 

@@ -306,7 +306,7 @@ def test_real_posts_from_threads_stay_under_four_a_second(workflow):
 
 
 def paged_card_message() -> dict:
-    from tests.unit.test_notification_card import incident, links
+    from tests.unit.notifications.test_cards import incident, links
 
     return paged_card(incident(), Recipient("Tim Jones"), "payments primary, step 1 of 1", links())
 

@@ -6,7 +6,6 @@ import contextlib
 import copy
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,9 +15,6 @@ from hypothesis import strategies as st
 from shared.azure_monitor.digest import MAX_LINKS, MAX_SUMMARY, ContextDigest, Link, _digest, digest
 from tests.conftest import AZURE_MONITOR
 from tests.json_documents import positions, replace_at
-
-# Microsoft's payloads that ../shared/samples does not carry (provenance in the folder's README.md).
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "azure-monitor"
 
 ALERT_ID = (
     "/subscriptions/11111111-1111-1111-1111-111111111111/providers/Microsoft.AlertsManagement/alerts/"
@@ -83,8 +79,7 @@ FORECAST_ESSENTIALS = {
 
 
 def _document(name: str) -> dict[str, Any]:
-    folder = FIXTURES if name[:2] in ("50", "51", "52", "53", "54") else AZURE_MONITOR
-    return json.loads((folder / name).read_text(encoding="utf-8"))
+    return json.loads((AZURE_MONITOR / name).read_text(encoding="utf-8"))
 
 
 def _context(name: str) -> Any:
@@ -272,7 +267,7 @@ def _sample_input(name: str, essentials: dict[str, Any] | None) -> tuple[dict[st
 
 
 def test_every_published_sample_has_a_case():
-    published = {path.name for path in AZURE_MONITOR.glob("*.json")} | {path.name for path in FIXTURES.glob("*.json")}
+    published = {path.name for path in AZURE_MONITOR.glob("*.json")}
     assert published == {name for name, *_ in SAMPLE_CASES}
     assert {name for name, essentials, *_ in SAMPLE_CASES if essentials is None} == FULL_BODIES
 

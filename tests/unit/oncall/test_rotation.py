@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 
 from shared.oncall.rotation import Cover, Rotation, WeeklyWindow, covers, overlay, shift_index, window_occurrences
-from tests.unit.test_oncall_config import ANA, BEN, CHLOE, DEV, EVE, FINN
+from tests.unit.oncall.test_schedule import ANA, BEN, CHLOE, DEV, EVE, FINN
 
 
 def utc(*parts: int) -> datetime:

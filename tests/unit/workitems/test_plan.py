@@ -11,7 +11,6 @@ import pytest
 
 from shared.catalog.services import load_catalog
 from shared.core.errors import ConfigurationError, InvalidInput
-from shared.core.queues import MAX_DEQUEUE_COUNT
 from shared.core.settings import Settings
 from shared.incidents.changes import ChangeMessage
 from shared.incidents.incident import Incident
@@ -281,11 +280,6 @@ def test_the_queue_message_follows_the_contract():
     for bad in (b"nope", b"[]", b'{"incident": "INC-7"}', b'{"incident": "INC-7", "event": "e", "events": [1]}'):
         with pytest.raises(InvalidInput):
             ChangeMessage.parse(bad)
-
-
-def test_the_last_delivery_is_the_one_host_json_will_not_retry():
-    host = json.loads((ROOT / "host.json").read_text())
-    assert host["extensions"]["queues"]["maxDequeueCount"] == MAX_DEQUEUE_COUNT
 
 
 # --- configuration --------------------------------------------------------------------------------------------------

@@ -8,8 +8,8 @@ import pytest
 
 from shared.core.errors import InvalidInput
 from shared.oncall.override import new_override, override_id, parse_override, parse_when
-from tests.unit.test_oncall import OPS
-from tests.unit.test_oncall_config import ANA, CHLOE, DIRECTORY, ZED
+from tests.unit.oncall.test_schedule import ANA, CHLOE, DIRECTORY, ZED
+from tests.unit.oncall.test_shifts import OPS
 
 NOW = datetime(2026, 12, 2, 10, 15, tzinfo=UTC)
 

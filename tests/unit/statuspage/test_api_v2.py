@@ -1,5 +1,5 @@
 """The JSON API speaks Atlassian Statuspage's public format: the same documents, keys, nesting and types as the
-real pages sampled in ../shared/samples/statuspage/, so existing Statuspage clients read it unchanged."""
+real pages sampled in tests/fixtures/statuspage/, so existing Statuspage clients read it unchanged."""
 
 from __future__ import annotations
 

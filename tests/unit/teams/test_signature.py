@@ -14,7 +14,7 @@ from shared.core.errors import ConfigurationError, Unauthorized
 from shared.teams.signature import verify_signature
 from tests.conftest import SAMPLES
 
-# The published test vector (../shared/samples/README.md, teams/).
+# The published test vector (tests/fixtures/README.md, teams/).
 TOKEN = "vqF0En+Z0ucuRTM/01o2GuhMH3hKKk/N2bOmlM31zaA="
 SIGNATURE = "uv3Eoun1NKTu5wt0HBBeSzJ6djSt18pguvNl6mRRYDU="
 BODY = (SAMPLES / "teams" / "outgoing_sample.json").read_bytes()

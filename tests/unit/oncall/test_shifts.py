@@ -13,7 +13,7 @@ from shared.oncall.health import GAP, LONG_SHIFTS, TOO_FEW_PEOPLE, Problem, prob
 from shared.oncall.override import Override, override_id, winning
 from shared.oncall.people import Person
 from shared.oncall.shifts import Shift, gaps, now_and_next, on_call, shifts
-from tests.unit.test_oncall_config import ANA, BEN, CHLOE, DEV, EVE, FINN, ZED, schedule_from
+from tests.unit.oncall.test_schedule import ANA, BEN, CHLOE, DEV, EVE, FINN, ZED, schedule_from
 
 # Ops: 24×7 three-day shifts handing off at 09:00 London, with a New York weekend rotation (Sat–Sun whole days)
 # over it; the secondary layer is follow-the-sun Tokyo → London → Los Angeles, 08:00–17:00 every day.

@@ -11,7 +11,7 @@ from shared.azure_monitor.alert import alert_key, parse_alert
 from shared.catalog.services import load_catalog
 from shared.core.errors import InvalidInput, PayloadTooLarge
 from tests.conftest import ROOT, sample_bytes, sample_json
-from tests.unit.test_alert_context import BUDGET_ESSENTIALS, SAMPLE_CASES, _sample_input
+from tests.unit.azure_monitor.test_digest import BUDGET_ESSENTIALS, SAMPLE_CASES, _sample_input
 
 
 def test_a_fired_metric_alert_from_the_test_action_group_is_normalized():
