@@ -1,7 +1,7 @@
 """Cold import time: what every function instance pays on a cold start, before any request.
 
 Also what the Azure Boards SDK would add if it were imported at start-up: it is imported only inside the Boards
-adapter's call path (shared/adapters/boards.py), so only a `workitems` invocation that talks to Boards pays for it.
+adapter's call path (shared/workitems/boards.py), so only a `workitems` invocation that talks to Boards pays for it.
 """
 
 from __future__ import annotations

@@ -135,17 +135,8 @@ class Notifier:
             "notifications not configured: set TEAMS_WORKFLOW_URL (or the roster's workflow_url) to a Teams "
             "Workflows webhook to post cards"
         )
-        event = TimelineEvent(
-            incident_id=incident.id,
-            event_id=event_id(incident.declared_at, "notifications-not-configured"),
-            kind=NOTIFICATIONS_NOT_CONFIGURED,
-            at=now,
-            recorded_at=now,
-            actor=FIREBELL,
-            source="notifications",
-            text=text,
-        )
-        self.store.append_event(event)
+        discriminator = "notifications-not-configured"  # named by the incident's declaration: once per incident
+        self.record(incident.id, NOTIFICATIONS_NOT_CONFIGURED, text, now, discriminator, named_at=incident.declared_at)
 
     def record(
         self,
