@@ -4,11 +4,11 @@ publisher, the Workflows sender — built here and handed to the flows in shared
 from __future__ import annotations
 
 import os
+import sys
 from functools import cache
 from pathlib import Path
 
 from functions.configuration import Configuration, check_configuration
-from shared.azure_monitor import signing_keys
 from shared.azure_monitor.secure_webhook import SecureWebhookPolicy, verify_bearer
 from shared.catalog.services import Catalog
 from shared.core import storage
@@ -64,7 +64,10 @@ def verify_secure_webhook(authorization: str | None) -> None:
     """When the Entra ID secure webhook is configured, the action group's bearer token must verify (else 401)."""
     policy = secure_webhook()
     if policy is not None:
-        verify_bearer(authorization, policy, signing_keys.signing_keys(policy.jwks_url).key_for, utc_now())
+        # PyJWT and cryptography load only here, so deployments without the feature never pay for them.
+        from shared.azure_monitor.signing_keys import signing_keys
+
+        verify_bearer(authorization, policy, signing_keys(policy.jwks_url).key_for, utc_now())
 
 
 # --- stores and services: one per process and storage account, so their locks and caches serve every request ---
@@ -121,4 +124,6 @@ def reset() -> None:
     for cached in (_configuration_for, _incident_store_for, _maintenance_store_for, _publisher_for):
         cached.cache_clear()
     storage.reset()
-    signing_keys.signing_keys.cache_clear()
+    keys = sys.modules.get("shared.azure_monitor.signing_keys")  # loaded only with the secure webhook
+    if keys is not None:
+        keys.signing_keys.cache_clear()
