@@ -1,7 +1,9 @@
-"""The `escalations` queue (the next step when nobody acknowledged) and the reminders timer (overdue public updates,
-escalation exhausted): shared.notifications.escalate."""
+"""The `escalations` queue (the next step when nobody acknowledged), the reminders timer (overdue public updates,
+escalation exhausted) and the sweeper (pages not under way): shared.notifications.escalate and .sweep."""
 
 from __future__ import annotations
+
+import uuid
 
 import azure.functions as func
 
@@ -9,6 +11,7 @@ from functions import context
 from shared.core.queues import CONNECTION, ESCALATIONS
 from shared.core.timeutil import utc_now
 from shared.notifications import escalate
+from shared.notifications.sweep import sweep
 
 bp = func.Blueprint()
 
@@ -23,3 +26,12 @@ def on_step(message: func.QueueMessage) -> None:
 @bp.timer_trigger(arg_name="timer", schedule="0 * * * * *", run_on_startup=False)
 def reminders(timer: func.TimerRequest) -> None:
     escalate.remind(utc_now(), context.notifier())
+
+
+_INSTANCE = uuid.uuid4().hex  # this process, as the sweeper's lease holder
+
+
+@bp.function_name("sweeper")
+@bp.timer_trigger(arg_name="timer", schedule="*/10 * * * * *", run_on_startup=False)
+def sweeper(timer: func.TimerRequest) -> None:
+    sweep(utc_now(), context.notifier(), _INSTANCE)

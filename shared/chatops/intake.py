@@ -18,7 +18,9 @@ from shared.core.errors import StorageUnavailable
 from shared.incidents.declaration import Declaration
 from shared.incidents.declaration_intake import open_declared
 from shared.incidents.incident import CLOSED_STATUSES, SOURCE_PERSON, STATUSES
+from shared.incidents.paging import retrigger_pages
 from shared.incidents.store import IncidentChanged, IncidentStore
+from shared.incidents.timeline import TimelineEvent
 from shared.oncall.people import Directory
 from shared.teams.activity import TeamsMessage
 from shared.teams.reply import plain, text_reply
@@ -30,19 +32,22 @@ def handle(command: grammar.Command, said: Said, store: IncidentStore, catalog: 
     if isinstance(command, grammar.ListIncidents):
         return _list(store)
     ident = incident_id_of(command)
+    written: list[TimelineEvent] = []  # by an attempt that lost its race
     for _ in attempts():
         stored = store.load_incident(ident) if ident else None
         incident = stored.incident if stored else None
         timeline = tuple(store.timeline(ident)) if ident and isinstance(command, grammar.Timeline) else ()
         service = catalog.service(incident.service) if incident else None
         decision = decide(command, incident, said, Context(service, site, timeline))
+        # Events before the state they explain (their ids come from the Teams message), so a save that fails
+        # leaves nothing that a retry cannot find; pages a reopening makes due are recorded with the state.
+        written = store.recorded_first(decision.events, written)
         if decision.changed is not None and stored is not None:
+            pages = retrigger_pages(stored.incident.id, decision.events, said.at)
             try:
-                store.save_incident(decision.changed, stored.etag, was_open=stored.incident.is_open)
+                store.save_incident(decision.changed, stored.etag, was_open=stored.incident.is_open, pages=pages)
             except IncidentChanged:
                 continue  # someone else changed it meanwhile: decide again on what they left
-        for event in decision.events:
-            store.append_event(event)
         return decision
     raise StorageUnavailable(f"{ident} kept changing; try again")
 

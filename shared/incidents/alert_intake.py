@@ -27,6 +27,7 @@ from shared.incidents.detection import (
     open_from_alert,
 )
 from shared.incidents.incident import Incident
+from shared.incidents.paging import opening_page, retrigger_pages
 from shared.incidents.store import AlertRecord, GroupTaken, IncidentChanged, IncidentStore
 from shared.incidents.timeline import TimelineEvent
 
@@ -104,7 +105,9 @@ def _open_grouped(
     loses the race finds the winner's incident and joins it, so no number is spent for nothing."""
     try:
         incident = store.open_numbered(
-            lambda number: open_from_alert(alert, service, severity, number, group, now)[0], found[1] if found else None
+            lambda number: open_from_alert(alert, service, severity, number, group, now)[0],
+            found[1] if found else None,
+            page=lambda opened: opening_page(opened, now),
         )
     except GroupTaken:
         return receive_alert(alert, catalog, store, now)  # decide again: the group's incident exists now
@@ -131,13 +134,14 @@ def _open(
     When another incident took the group meanwhile, the alert joins that one and our number stays unused.
     """
     try:
-        store.open_incident(incident, found[1] if found else None)
+        store.open_incident(incident, found[1] if found else None, opening_page(incident, now))
     except GroupTaken:
         current = store.find_group(incident.group) if incident.group else None
         if current is not None:
             store.rebind_alert(alert.key, current[0].incident_id)
             return _joined(current[0].incident_id, alert, severity, store, now, repeat=repeat)
-        store.open_incident(replace(incident, group=None))  # the other incident closed meanwhile: stand alone
+        alone = replace(incident, group=None)  # the other incident closed meanwhile: stand alone
+        store.open_incident(alone, page=opening_page(alone, now))
     added = store.append_event(event)
     return AlertIntake(alert.key, incident.id, repeat, (event.event_id,) if added else (), "opened")
 
@@ -148,7 +152,12 @@ def _joined(
     event = alert_event(ident, alert, severity, now)
     added = (event.event_id,) if store.append_event(event) else ()
     # Always a guarded write (the latest signal at least), so a resolution deciding concurrently sees this alert.
-    changed = _apply(store, ident, lambda incident: on_alert_joined(incident, alert, severity, now))
+    try:
+        changed = _apply(store, ident, lambda incident: on_alert_joined(incident, alert, severity, now), now)
+    except Exception:
+        if added:  # the retry must not find this delivery done and stop as a duplicate: it joins again
+            store.take_back([event])
+        raise
     return AlertIntake(alert.key, ident, repeat, added + changed, "joined", changed)
 
 
@@ -187,7 +196,11 @@ def _repeat(
     if not store.append_event(event):
         return AlertIntake(alert.key, record.incident_id, deduplicated=True, event_ids=(), outcome="duplicate")
     if store.get_incident(record.incident_id) is not None:
-        changed = _apply(store, record.incident_id, lambda incident: on_alert_joined(incident, alert, severity, now))
+        try:
+            changed = _apply(store, record.incident_id, lambda found: on_alert_joined(found, alert, severity, now), now)
+        except Exception:
+            store.take_back([event])  # unfinished: the next retry must not stop as a duplicate either
+            raise
         return AlertIntake(alert.key, record.incident_id, True, (event.event_id, *changed), "duplicate", changed)
     # The claimed incident was never created. Decide as the first delivery would have: join the group's open
     # incident if there is one, else create the claimed incident.
@@ -232,27 +245,37 @@ def _resolve(
         service = catalog.service(incident.service) or catalog.default
         return on_alert_resolved(incident, service, store.timeline(ident), now)
 
-    changed = _apply(store, ident, settle)
+    changed = _apply(store, ident, settle, now)
     store.mark_alert(alert.key, RESOLVED)  # last: until then every redelivery decides again
     event_ids = ((event.event_id,) if added else ()) + changed
     return AlertIntake(alert.key, ident, not event_ids, event_ids, "resolved", changed)
 
 
-def _apply(store: IncidentStore, ident: str, decide: Callable[[Incident], Change | None]) -> tuple[str, ...]:
-    """Read, decide, write with the ETag; on a concurrent change read and decide again. The events are appended
-    after the state is saved, so the timeline never tells of a change that lost its race."""
+def _apply(
+    store: IncidentStore, ident: str, decide: Callable[[Incident], Change | None], now: datetime
+) -> tuple[str, ...]:
+    """Read, decide, write with the ETag; on a concurrent change read and decide again.
+
+    Events before state: a retry after a failed save decides the same change from the same facts, so the same event
+    ids, and finds its events written. Events of a change that lost its race are taken back before deciding again,
+    so the timeline never tells of a change that did not happen. Pages the change makes due go with the state.
+    """
+    written: list[TimelineEvent] = []  # by an attempt that lost its race
     for _ in attempts():
         stored = store.load_incident(ident)
         if stored is None:
             return ()
         change = decide(stored.incident)
         if change is None:
+            # Nothing left to change: a twin delivery saved this very change (keep its events), or it became moot.
             return ()
+        written = store.recorded_first(change.events, written)
+        pages = retrigger_pages(ident, change.events, now)
         try:
-            store.save_incident(change.incident, stored.etag, was_open=stored.incident.is_open)
+            store.save_incident(change.incident, stored.etag, was_open=stored.incident.is_open, pages=pages)
         except IncidentChanged:
             continue
-        return tuple(event.event_id for event in change.events if store.append_event(event))
+        return tuple(event.event_id for event in change.events)
     raise StorageUnavailable(f"{ident} kept changing; retry later")
 
 

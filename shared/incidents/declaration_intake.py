@@ -14,6 +14,7 @@ from shared.catalog.services import Catalog
 from shared.incidents.declaration import Declaration, declare
 from shared.incidents.detection import service_group_key
 from shared.incidents.incident import Incident, incident_number
+from shared.incidents.paging import opening_page
 from shared.incidents.store import GroupTaken, IncidentStore
 from shared.incidents.timeline import TimelineEvent
 
@@ -42,11 +43,11 @@ def open_declared(
         # The first attempt stopped before creating its incident: finish it under the number it claimed.
         incident, event = declare(declaration, incident_number(record.incident_id) or incident.number, group, now)
     try:
-        created = store.open_incident(incident)
+        created = store.open_incident(incident, page=opening_page(incident, now))
     except GroupTaken:
         # An open incident collects the service's alerts already; this one stands beside it.
         incident = replace(incident, group=None)
-        created = store.open_incident(incident)
+        created = store.open_incident(incident, page=opening_page(incident, now))
     if not created:  # a concurrent retry created it first: its event is the record
         return Declared(store.get_incident(incident.id) or incident, None, created=False)
     store.append_event(event)

@@ -6,6 +6,7 @@ alert group it collects live in one partition, so both change in one atomic tran
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Callable, Iterable
@@ -22,6 +23,7 @@ from shared.core.errors import StorageUnavailable
 from shared.core.storage import StorageAccount, lost_race
 from shared.incidents.detection import GroupPointer
 from shared.incidents.incident import Incident
+from shared.incidents.paging import PageDue
 from shared.incidents.timeline import TimelineEvent
 
 INCIDENTS, TIMELINE, ALERTS = "incidents", "timeline", "alerts"
@@ -30,6 +32,7 @@ _INCIDENT_PARTITION = "incident"
 _COUNTER = ("incident", "counter-incident-number")
 _LEGACY_COUNTER = ("counter", "incident-number")  # where the first release kept it
 _GROUP_PREFIX = "group-"
+_PAGE_PREFIX = "page-"  # a page that is due (shared.incidents.paging): the incident partition's outbox
 _INCIDENT_FIELDS = {f.name: f for f in fields(Incident)}
 # Tuples, stored as JSON arrays.
 _LIST_FIELDS = {"components", "notified", "acknowledged_by", "roles", "component_overrides"}
@@ -178,14 +181,16 @@ class IncidentStore:
         return GroupPointer(key, entity["incident"], entity["detected_at"]), entity.metadata["etag"]
 
     # --- incidents ------------------------------------------------------------------------------------------------
-    def open_incident(self, incident: Incident, replaces_group_etag: str | None = None) -> bool:
-        """Create the incident and, when it collects an alert group, point the group at it — atomically.
+    def open_incident(
+        self, incident: Incident, replaces_group_etag: str | None = None, page: PageDue | None = None
+    ) -> bool:
+        """Create the incident, its page and, when it collects an alert group, point the group at it — atomically.
 
         False when the incident exists already (a retry finishing an earlier attempt). Raises GroupTaken when
         another incident took the group since it was read (`replaces_group_etag`: the stale pointer we read).
         """
         try:
-            self.incidents.submit_transaction(self._opening(incident, replaces_group_etag))
+            self.incidents.submit_transaction(self._opening(incident, replaces_group_etag, page))
         except TableTransactionError as failure:
             if failure.index == 0 and failure.error_code == "EntityAlreadyExists":
                 return False
@@ -194,7 +199,12 @@ class IncidentStore:
             raise
         return True
 
-    def open_numbered(self, build: Callable[[int], Incident], replaces_group_etag: str | None = None) -> Incident:
+    def open_numbered(
+        self,
+        build: Callable[[int], Incident],
+        replaces_group_etag: str | None = None,
+        page: Callable[[Incident], PageDue] | None = None,
+    ) -> Incident:
         """Number, create and point the group at a new incident in ONE transaction: the counter's increment (ETag),
         the incident and its group pointer. Saves the separate counter write; retried when the counter moved.
 
@@ -213,7 +223,7 @@ class IncidentStore:
                 )
                 try:
                     results = self.incidents.submit_transaction(
-                        [counter, *self._opening(incident, replaces_group_etag)]
+                        [counter, *self._opening(incident, replaces_group_etag, page(incident) if page else None)]
                     )
                 except TableTransactionError as failure:
                     if not lost_race(failure):
@@ -229,8 +239,9 @@ class IncidentStore:
                 return incident
             raise StorageUnavailable("incident numbers kept changing under this request; retry")
 
-    def _opening(self, incident: Incident, replaces_group_etag: str | None) -> list[Any]:
-        """The operations that create an incident and, when it collects an alert group, point the group at it."""
+    def _opening(self, incident: Incident, replaces_group_etag: str | None, page: PageDue | None) -> list[Any]:
+        """The operations that create an incident and, when it collects an alert group, point the group at it; its
+        page last, so a failing operation's index still tells which of the others failed."""
         operations: list[Any] = [("create", _incident_entity(incident))]
         if incident.group is not None:
             pointer = {
@@ -244,6 +255,8 @@ class IncidentStore:
             else:
                 condition = {"mode": UpdateMode.REPLACE, "etag": replaces_group_etag, **_IF_UNCHANGED}
                 operations.append(("update", pointer, condition))
+        if page is not None:
+            operations.append(("upsert", _page_entity(page)))
         return operations
 
     def get_incident(self, ident: str) -> Incident | None:
@@ -257,17 +270,18 @@ class IncidentStore:
             return None
         return StoredIncident(_incident(entity), entity.metadata["etag"])
 
-    def save_incident(self, incident: Incident, etag: str, *, was_open: bool) -> None:
+    def save_incident(self, incident: Incident, etag: str, *, was_open: bool, pages: Iterable[PageDue] = ()) -> None:
         """Replace the incident if nobody changed it since it was read (IncidentChanged otherwise).
 
         A closing incident stops collecting alerts: its group pointer goes in the same transaction, so the next
         alert of the group opens a new incident; a reopening one takes its group back. `was_open` (the state read
-        before) spares the pointer read when neither happens.
+        before) spares the pointer read when neither happens. `pages` the change makes due are recorded with it.
         """
         condition = {"mode": UpdateMode.REPLACE, "etag": etag, **_IF_UNCHANGED}
         operations: list[Any] = [("update", _incident_entity(incident), condition)]
         if incident.group is not None and incident.is_open != was_open:
             operations += self._group_follows(incident)
+        operations += [("upsert", _page_entity(page)) for page in pages]
         try:
             self.incidents.submit_transaction(operations)
         except TableTransactionError:
@@ -284,6 +298,20 @@ class IncidentStore:
         if incident.is_open and found is None:
             return [("create", {**row, "incident": incident.id, "detected_at": incident.detected_at})]
         return []
+
+    # --- pages that are due ---------------------------------------------------------------------------------------
+    def pages_due(self, ident: str | None = None) -> list[PageDue]:
+        """The pages not yet under way: one incident's, or every incident's (a range of one partition, kept short
+        because a page leaves it once its escalation has started)."""
+        prefix = _PAGE_PREFIX + (f"{ident}-" if ident else "")
+        query = "PartitionKey eq @p and RowKey ge @lo and RowKey lt @hi"
+        parameters = {"p": _INCIDENT_PARTITION, "lo": prefix, "hi": prefix[:-1] + chr(ord(prefix[-1]) + 1)}
+        return [_page(entity) for entity in self.incidents.query_entities(query, parameters=parameters)]
+
+    def page_started(self, page: PageDue) -> None:
+        """The page's escalation is under way (its first step settled): it leaves the outbox."""
+        with contextlib.suppress(ResourceNotFoundError):
+            self.incidents.delete_entity(_INCIDENT_PARTITION, _PAGE_PREFIX + page.key)
 
     def list_incidents(self, statuses: tuple[str, ...] | None = None) -> list[Incident]:
         """Every incident (or those in `statuses`), oldest first."""
@@ -308,6 +336,24 @@ class IncidentStore:
             return False
         return True
 
+    def recorded_first(
+        self, events: Iterable[TimelineEvent], lost: Iterable[TimelineEvent] = ()
+    ) -> list[TimelineEvent]:
+        """Events before the state they explain: append the change's events, and take back those an attempt that
+        lost its race wrote (`lost`) which the change decided now does not repeat — they told of a change that did
+        not happen. Returns the events written by this caller (for the next attempt, should this one lose too)."""
+        wanted = {event.event_id: event for event in events}
+        self.take_back([event for event in lost if event.event_id not in wanted])
+        ours = {event.event_id: event for event in lost if event.event_id in wanted}
+        added = [event for ident, event in wanted.items() if ident not in ours and self.append_event(event)]
+        return [*ours.values(), *added]
+
+    def take_back(self, events: Iterable[TimelineEvent]) -> None:
+        """Remove events this caller appended for a change or a delivery that did not complete."""
+        for event in events:
+            with contextlib.suppress(ResourceNotFoundError):
+                self.timeline_table.delete_entity(event.incident_id, event.event_id)
+
     def timeline(self, ident: str) -> list[TimelineEvent]:
         entities = self.timeline_table.query_entities("PartitionKey eq @p", parameters={"p": ident})
         return [_event(entity) for entity in entities]  # RowKeys sort by time
@@ -327,6 +373,21 @@ class IncidentStore:
         pages = self.timeline_table.query_entities("PartitionKey eq @p", parameters={"p": ident}, results_per_page=1)
         first = next(iter(pages.by_page()), [])
         return next((_event(entity) for entity in first), None)
+
+
+def _page_entity(page: PageDue) -> dict[str, Any]:
+    return {
+        "PartitionKey": _INCIDENT_PARTITION,
+        "RowKey": _PAGE_PREFIX + page.key,
+        "incident": page.incident_id,
+        "series": page.series,
+        "due": page.due,
+        "written_at": page.written_at,
+    }
+
+
+def _page(entity: dict[str, Any]) -> PageDue:
+    return PageDue(entity["incident"], entity["series"], entity["due"], entity["written_at"])
 
 
 def _counter_entity(value: int) -> dict[str, Any]:

@@ -25,6 +25,7 @@ PAGE_REQUESTED = "page.requested"  # someone asked Firebell to page a roster or 
 ESCALATION_PAGED = "escalation.paged"  # an escalation step paged someone
 ESCALATION_SKIPPED = "escalation.skipped"  # nobody to page at a step (a gap in the rota, no role holder)
 ESCALATION_STOPPED = "escalation.stopped"  # acknowledged or closed: no more steps
+ESCALATION_SWEPT = "escalation.swept"  # a page still not under way was started by the sweeper
 ESCALATION_EXHAUSTED = "escalation.exhausted"  # every step ran, unacknowledged: the escalation channel was alerted
 REMINDER_SENT = "reminder.sent"  # the promised public update is overdue: commander and comms reminded
 NOTIFICATION_FAILED = "notification.failed"

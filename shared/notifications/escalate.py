@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from shared.core.errors import InvalidInput
+from shared.core.errors import ConfigurationError, InvalidInput
 from shared.core.queues import ESCALATIONS, MAX_DEQUEUE_COUNT
 from shared.core.timeutil import iso
 from shared.incidents.incident import Incident
+from shared.incidents.paging import PageDue
 from shared.incidents.roles import COMMANDER, COMMS, holders
 from shared.incidents.timeline import (
     ESCALATION_EXHAUSTED,
@@ -32,9 +33,10 @@ from shared.incidents.timeline import (
 )
 from shared.notifications import cards
 from shared.notifications import policy as policy_rules
-from shared.notifications.ledger import Claim
+from shared.notifications.ledger import CLAIMED, Claim
 from shared.notifications.notifier import REFUSED, SENT, Notifier, holder_of
 from shared.notifications.policy import (
+    FIRST,
     PERSON,
     ROLE,
     ROSTER_LAYER,
@@ -75,6 +77,34 @@ class StepRun:
 
     steps: list[tuple[Position, str]] = field(default_factory=list)
     scheduled: Any | None = None
+
+
+def start(
+    page: PageDue, incident: Incident, holder: str, dequeue_count: int, now: datetime, notifier: Notifier
+) -> bool:
+    """Start the escalation a due page names: step 0 of round 1 of the incident's policy runs now, in this
+    invocation, and schedules step 1 on the `escalations` queue with its delay. Inline rather than queued: a second
+    queue hop would add a whole polling interval to the first page (measured: p95 4.1 s instead of under 2 s). The
+    step's ledger claim, held by `holder`, makes a redelivery carry on and a duplicate do nothing. True when the
+    first step is settled (the page leaves the outbox); False when it is still to be done (left for the sweeper)."""
+    try:
+        policy = notifier.config.escalations().policy_for(incident.service, incident.severity)
+    except ConfigurationError as problem:
+        # Logged at start-up too; the incident's own record says nobody was paged, and the page stays due: the
+        # sweeper starts it once the configuration is fixed.
+        text = f"escalation not started: {problem.detail}"
+        notifier.record(
+            incident.id, ESCALATION_SKIPPED, text, now, f"escalation-not-started-{page.key}", named_at=page.due
+        )
+        return False
+    first = replace(FIRST, series=page.series)
+    run = run_step(StepMessage(incident.id, policy.id, first, page.due), holder, dequeue_count, now, notifier)
+    log.info("escalations: %s escalation %s started: %s", incident.id, policy.id, run.steps)
+    record = notifier.ledger.step(incident.id, first)
+    settled = record is not None and record.state != CLAIMED
+    if settled:
+        notifier.store.page_started(page)
+    return settled
 
 
 def run_step(message: StepMessage, message_id: str, dequeue_count: int, now: datetime, notifier: Notifier) -> StepRun:

@@ -120,6 +120,30 @@ class EscalationLedger:
             person=entity.get("person", ""),
         )
 
+    # --- leases: one instance at a time ------------------------------------------------------------------------------
+    def take_lease(self, name: str, holder: str, now: datetime, duration: timedelta) -> bool:
+        """Hold `name` until now + duration unless another holder's lease is still running (ETag-guarded): the
+        storage-backed equivalent of the Functions host's timer singleton, so a timer acts once across instances."""
+        row = {"PartitionKey": "lease", "RowKey": name, "holder": holder, "until": now + duration}
+        try:
+            self.table.create_entity(row)
+            return True
+        except ResourceExistsError:
+            pass
+        try:
+            entity = self.table.get_entity("lease", name)
+        except ResourceNotFoundError:
+            return False  # released between the two calls: the next tick takes it
+        if entity["holder"] != holder and entity["until"] > now:
+            return False
+        try:
+            self.table.update_entity(
+                row, UpdateMode.REPLACE, etag=entity.metadata["etag"], match_condition=MatchConditions.IfNotModified
+            )
+        except (ResourceModifiedError, ResourceNotFoundError):
+            return False
+        return True
+
     # --- the end of the chain ------------------------------------------------------------------------------------
     def mark_chain_end(self, incident_id: str, policy: str, due_at: datetime) -> None:
         """The last step ran; unacknowledged after `due_at`, the incident goes to the escalation channel."""

@@ -10,14 +10,13 @@ and on its last delivery the timeline says "notification failed: <reason>" befor
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from shared.core.errors import ConfigurationError, InvalidInput
 from shared.core.queues import NOTIFICATIONS
 from shared.incidents.changes import RESPONDER_KINDS, ChangeMessage, forward
-from shared.incidents.incident import TRIGGERED, Incident
+from shared.incidents.incident import Incident
 from shared.incidents.roles import COMMANDER, COMMS
 from shared.incidents.timeline import (
     ACKNOWLEDGED,
@@ -31,17 +30,15 @@ from shared.incidents.timeline import (
     STATUS_CHANGED,
     TimelineEvent,
 )
-from shared.notifications import cards
-from shared.notifications.escalate import run_step
+from shared.notifications import cards, escalate
 from shared.notifications.notifier import REFUSED, SENT, Notifier, holder_of
-from shared.notifications.policy import FIRST, StepMessage, retriggered_series
 from shared.oncall.people import Person
 from shared.oncall.schedule import PRIMARY
 from shared.teams.workflow import WorkflowUnavailable
 
 log = logging.getLogger("firebell.notifications")
 
-OPENING_KINDS = (ALERT_FIRED, INCIDENT_DECLARED)
+PAGING_KINDS = frozenset({ALERT_FIRED, INCIDENT_DECLARED, STATUS_CHANGED})  # changes that can make a page due
 ANNOUNCED_ROLES = (COMMANDER, COMMS)
 
 
@@ -78,26 +75,18 @@ def notify(
         log.warning("notifications: %s does not exist; nothing to tell", change.incident)
         return []
     incident = stored.incident
-    # Point reads of the listed events and the first one: a long-running incident's timeline is not read each time.
+    # Point reads of the listed events: a long-running incident's timeline is not read each time.
     by_id = {event.event_id: event for event in notifier.store.events(incident.id, change.events)}
-    opening = notifier.store.first_event(incident.id)
-    if opening is not None and opening.kind not in OPENING_KINDS:  # something older joined it: look further
-        opening = next((e for e in notifier.store.timeline(incident.id) if e.kind in OPENING_KINDS), None)
+    if any(event.kind in PAGING_KINDS for event in by_id.values()):
+        # The pages this incident's opening or re-triggering made due, as recorded with its state: each starts its
+        # escalation here, whatever order the events arrived in.
+        for page in notifier.store.pages_due(incident.id):
+            escalate.start(page, incident, message_id or f"page-{page.key}", dequeue_count, now, notifier)
     posted: list[str] = []
     for ident in dict.fromkeys(change.events):
         event = by_id.get(ident)
         if event is None:
             log.warning("notifications: %s has no event %s", incident.id, ident)
-            continue
-        if opening is not None and event.event_id == opening.event_id:
-            start_escalation(incident, message_id or f"opening-{event.event_id}", dequeue_count, now, notifier)
-            continue
-        if event.kind == STATUS_CHANGED and event.data.get("to") == TRIGGERED:
-            # An alert fired again after the incident was resolved or being monitored, and nobody has acknowledged
-            # it: the escalation that stopped then starts over, as a series of its own.
-            series = retriggered_series(event.event_id)
-            holder = message_id or f"retrigger-{event.event_id}"
-            start_escalation(incident, holder, dequeue_count, now, notifier, series=series, due=event.at)
             continue
         built = card_for(event, incident, notifier)
         if built is None:
@@ -177,32 +166,3 @@ def _paged_on_request(
         named_at=event.at,
     )
     notifier.add_notified(incident.id, [person.name], now)
-
-
-def start_escalation(
-    incident: Incident,
-    message_id: str,
-    dequeue_count: int,
-    now: datetime,
-    notifier: Notifier,
-    *,
-    series: str = "",
-    due: datetime | None = None,
-) -> None:
-    """Run step 0 of round 1 of the incident's policy now, in this invocation; it schedules step 1 on the
-    `escalations` queue with its delay. Inline rather than queued: a second queue hop would add a whole polling
-    interval to the first page (measured: p95 4.1 s instead of under 2 s). The step's ledger claim, held by this
-    message's id, makes a redelivery carry on and a duplicate message do nothing."""
-    try:
-        policy = notifier.config.escalations().policy_for(incident.service, incident.severity)
-    except ConfigurationError as problem:
-        # Logged at start-up too; the incident's own record must say nobody was paged, and the cards still go out.
-        text = f"escalation not started: {problem.detail}"
-        notifier.record(
-            incident.id, ESCALATION_SKIPPED, text, now, "escalation-not-started", named_at=incident.declared_at
-        )
-        return
-    # Due when the incident was declared (or re-triggered): a redelivery names the step's events the same way.
-    step = StepMessage(incident.id, policy.id, replace(FIRST, series=series), due or incident.declared_at)
-    run = run_step(step, message_id, dequeue_count, now, notifier)
-    log.info("notifications: %s escalation %s started: %s", incident.id, policy.id, run.steps)

@@ -7,7 +7,6 @@ The shell runs one step per delayed queue message; everything it decides comes f
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -61,11 +60,6 @@ class Position:
 
 FIRST = Position(1, 0)
 _SERIES = re.compile(r"[A-Za-z0-9-]{0,40}")
-
-
-def retriggered_series(event_id: str) -> str:
-    """The series of the escalation a re-trigger starts, named by the event that re-triggered the incident."""
-    return "t" + hashlib.sha256(event_id.encode()).hexdigest()[:12]
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,12 @@ class WorkflowServer(LocalServer):
         with self._lock:
             self._script.extend(Scripted(status, headers, body) for _ in range(times))
 
+    def clear(self) -> None:
+        """Forget what arrived (a test that runs several scenarios against one stand-in)."""
+        with self._lock:
+            self._received.clear()
+            self._script.clear()
+
     def requests(self) -> list[Received]:
         with self._lock:
             return list(self._received)

@@ -232,7 +232,8 @@ def test_configuration_errors_name_file_key_and_problem(change, message):
 def test_a_retriggered_escalation_is_a_series_of_its_own_that_survives_the_queue():
     from datetime import UTC, datetime
 
-    from shared.notifications.policy import Position, StepMessage, retriggered_series
+    from shared.incidents.paging import retriggered_series
+    from shared.notifications.policy import Position, StepMessage
 
     series = retriggered_series("1764669600000-status-triggered-alert-2")
     assert series == retriggered_series("1764669600000-status-triggered-alert-2") and len(series) == 13

@@ -1,0 +1,64 @@
+"""The sweeper: no page is lost to a lost or late message.
+
+Every tick (one instance at a time, under a lease in the escalation ledger) it reads the pages still due — a short
+range of the incidents partition, since a page leaves it once its escalation has started — and starts the
+escalation of each page recorded more than PAGE_BOUND ago whose first step nobody has settled or is working on,
+saying so on the incident's timeline. The notifications consumer normally starts a page within a second or two; the
+sweeper catches what a dropped queue message, a failed output binding or a crashed consumer left behind.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from shared.incidents.paging import PageDue
+from shared.incidents.timeline import ESCALATION_SWEPT
+from shared.notifications import escalate
+from shared.notifications.ledger import CLAIM_LEASE, CLAIMED
+from shared.notifications.notifier import Notifier
+from shared.notifications.policy import FIRST
+
+log = logging.getLogger("firebell.sweeper")
+
+PAGE_BOUND = timedelta(seconds=30)  # how late a page may be before the sweeper starts it
+LEASE = timedelta(seconds=25)  # longer than a tick's work, shorter than two ticks (every 10 s)
+LEASE_NAME = "sweeper"
+
+
+def sweep(now: datetime, notifier: Notifier, instance: str) -> list[str]:
+    """One tick; returns the keys of the pages this tick started (or carried on)."""
+    if not notifier.ledger.take_lease(LEASE_NAME, instance, now, LEASE):
+        return []
+    started: list[str] = []
+    for page in notifier.store.pages_due():
+        if now - page.written_at < PAGE_BOUND:
+            continue
+        try:
+            if _sweep(page, now, notifier):
+                started.append(page.key)
+        except Exception:
+            # One page's trouble (Teams down, say) must not keep the others waiting; the next tick tries again.
+            log.exception("sweeper: %s could not be started; the next tick tries again", page.key)
+    return started
+
+
+def _sweep(page: PageDue, now: datetime, notifier: Notifier) -> bool:
+    incident = notifier.store.get_incident(page.incident_id)
+    if incident is None:
+        notifier.store.page_started(page)  # recorded with the incident, so impossible; never page a ghost
+        return False
+    holder = f"sweeper-{page.key}"
+    record = notifier.ledger.step(incident.id, replace(FIRST, series=page.series))
+    if record is not None and record.state != CLAIMED:
+        notifier.store.page_started(page)  # started and settled, but the page was not let go (a crash)
+        return False
+    if record is not None and record.message_id != holder and now - record.claimed_at < CLAIM_LEASE:
+        return False  # a delivery is working on it (waiting out a Retry-After, say)
+    late = int((now - page.written_at).total_seconds())
+    text = f"paging started by the sweeper: nobody was being paged {late} s after the page was due"
+    notifier.record(incident.id, ESCALATION_SWEPT, text, now, f"swept-{page.key}", {"series": page.series}, page.due)
+    log.warning("sweeper: %s was not under way after %d s; starting it", page.key, late)
+    escalate.start(page, incident, holder, 1, now, notifier)
+    return True
