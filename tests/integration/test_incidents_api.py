@@ -130,16 +130,22 @@ def test_the_incidents_api_needs_the_function_key(api):
 
 # --- Entra ID secure webhook on /api/alerts --------------------------------------------------------------------
 @pytest.fixture
-def secure_api(api, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def entra_keys() -> Iterator[KeyServer]:
+    """The tenant's key endpoint: a stand-in on a local socket."""
     keys = KeyServer()
-    monkeypatch.setenv("FIREBELL_ENTRA_TENANT_ID", TENANT)
-    monkeypatch.setenv("FIREBELL_ENTRA_AUDIENCE", AUDIENCE)
-    monkeypatch.setenv("FIREBELL_ENTRA_JWKS_URL", keys.url)
-    context.reset()
     try:
-        yield api
+        yield keys
     finally:
         keys.stop()
+
+
+@pytest.fixture
+def secure_api(api, entra_keys: KeyServer, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("FIREBELL_ENTRA_TENANT_ID", TENANT)
+    monkeypatch.setenv("FIREBELL_ENTRA_AUDIENCE", AUDIENCE)
+    monkeypatch.setenv("FIREBELL_ENTRA_JWKS_URL", entra_keys.url)
+    context.reset()
+    return api
 
 
 def _token(**changes) -> str:
@@ -158,3 +164,25 @@ def test_with_the_secure_webhook_on_an_alert_needs_a_valid_entra_token(secure_ap
     good = call("POST", f"{secure_api}/alerts", data=body, headers={"Authorization": f"Bearer {_token()}"})
     assert (good.status_code, good.json()["incident"]) == (202, "INC-1")
     assert call("GET", f"{secure_api}/health", key=None).json()["secure_webhook"] == "on"
+
+
+def test_with_the_secure_webhook_on_alerts_still_get_202_when_the_key_endpoint_goes_down_after_warm_up(
+    secure_api, entra_keys
+):
+    # The app keeps one key set per process: after the first alert it needs Entra ID only to refresh it, and then
+    # (tests/integration/test_secure_webhook.py) serves the last good set through an outage.
+    headers = {"Authorization": f"Bearer {_token()}"}
+    first = call(
+        "POST",
+        f"{secure_api}/alerts",
+        data=sample_bytes("59_test_action_metric_static_threshold.json"),
+        headers=headers,
+    )
+    assert (first.status_code, first.json()["incident"]) == (202, "INC-1")
+    entra_keys.stop()
+    answers = [
+        call("POST", f"{secure_api}/alerts", data=sample_bytes(name), headers=headers)
+        for name in ("59_test_action_metric_static_threshold.json", "57_test_action_log_alert_v2.json")
+    ]
+    assert [answer.status_code for answer in answers] == [202, 202]
+    assert entra_keys.requests == 1

@@ -29,8 +29,13 @@ from jwt.algorithms import RSAAlgorithm
 from jwt.warnings import InsecureKeyLengthWarning
 
 from shared.azure_monitor.secure_webhook import SecureWebhookPolicy, verify_bearer
-from shared.azure_monitor.signing_keys import KEYS_UNAVAILABLE_DETAIL, UNKNOWN_KEY_DETAIL, SigningKeys
-from shared.core.errors import ConfigurationError, DependencyUnavailable, Unauthorized
+from shared.azure_monitor.signing_keys import (
+    KEYS_UNAVAILABLE_DETAIL,
+    UNKNOWN_KEY_DETAIL,
+    UNKNOWN_KEY_RETRY_DETAIL,
+    SigningKeys,
+)
+from shared.core.errors import ConfigurationError, DependencyUnavailable, FirebellError, Unauthorized
 
 TENANT = "3f6b1c2e-8d4a-4e5b-9c7d-1a2b3c4d5e6f"
 OTHER_TENANT = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
@@ -143,18 +148,28 @@ def rejection(authorization: str | None, signing_key_for: Callable[[str], Any] =
 
 
 class KeyServer:
-    """Serves a JWKS on a real socket, counts requests; tests change what it answers between calls."""
+    """Serves a JWKS on a real socket, counts requests; tests change what it answers between calls.
+
+    `hold()` makes every request wait, unanswered, until `release()` (or `stop()`): a fetch in flight that the test
+    controls, or (never released) an endpoint that does not answer within the client's timeout.
+    """
 
     def __init__(self) -> None:
         self.keys: list[dict[str, Any]] = [jwk(KEY_1, "key-1"), jwk(WEAK_KEY, "weak")]
         self.status = 200
         self.body: bytes | None = None  # when set, served instead of the key set
         self.requests = 0
+        self._counting = threading.Lock()
+        self._gate: threading.Event | None = None
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                server.requests += 1
+                with server._counting:
+                    server.requests += 1
+                gate = server._gate
+                if gate is not None:
+                    gate.wait()
                 body = server.body if server.body is not None else json.dumps({"keys": server.keys}).encode()
                 self.send_response(server.status)
                 self.send_header("Content-Type", "application/json")
@@ -165,13 +180,26 @@ class KeyServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                pass  # a held answer written after the client gave up: nobody is listening any more
+
+        self._httpd = Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self._httpd.server_port}/{TENANT}/discovery/v2.0/keys"
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
         self._stopped = False
 
+    def hold(self) -> None:
+        self._gate = threading.Event()
+
+    def release(self) -> None:
+        gate, self._gate = self._gate, None
+        if gate is not None:
+            gate.set()
+
     def stop(self) -> None:
+        self.release()
         if self._stopped:
             return
         self._stopped = True
@@ -181,7 +209,7 @@ class KeyServer:
 
 
 class FakeClock:
-    """Monotonic seconds the test moves by hand, for the refetch rate limit."""
+    """Monotonic seconds the test moves by hand: cache expiry, the refetch rate limit, the last good set's bound."""
 
     def __init__(self) -> None:
         self.seconds = 1000.0
@@ -402,6 +430,34 @@ def test_a_naive_now_is_a_programming_error():
 # --- the signing-key adapter over HTTP ---------------------------------------------------------------------------
 
 
+def unavailable(token: str, keys: SigningKeys) -> DependencyUnavailable:
+    with pytest.raises(DependencyUnavailable) as caught:
+        verify(token, keys)
+    return caught.value
+
+
+def verify_concurrently(tokens: list[str], keys: SigningKeys) -> list[dict[str, Any] | FirebellError]:
+    """Each token verified on its own thread, all at once; each result is the claims or the typed error."""
+
+    def attempt(token: str) -> dict[str, Any] | FirebellError:
+        try:
+            return verify(token, keys)
+        except FirebellError as error:
+            return error
+
+    with ThreadPoolExecutor(max_workers=len(tokens)) as pool:
+        return list(pool.map(attempt, tokens))
+
+
+def eventually(condition: Callable[[], bool], what: str) -> None:
+    """Wait for another thread to get somewhere; the deadline only keeps a broken build from hanging the suite."""
+    deadline = time.monotonic() + 10
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"never happened: {what}")
+        time.sleep(0.005)
+
+
 def test_the_key_set_is_fetched_once_and_served_from_cache(signing_keys, key_server):
     for _ in range(3):
         verify(mint(v1_claims()), signing_keys)
@@ -410,26 +466,47 @@ def test_the_key_set_is_fetched_once_and_served_from_cache(signing_keys, key_ser
     assert verify(mint(v2_claims()), signing_keys) == v2_claims()
 
 
-def test_an_unknown_kid_refetches_at_most_once_per_rate_window(signing_keys, key_server, clock):
+def test_an_unknown_kid_is_unauthorized_after_its_refetch_and_retryable_within_the_rate_window(
+    signing_keys, key_server, clock
+):
     verify(mint(v1_claims()), signing_keys)
     assert key_server.requests == 1
     forged = mint(v1_claims(), IMPOSTOR, kid="forged")
-    for _ in range(5):
-        assert rejection(f"Bearer {forged}", signing_keys.key_for).detail == UNKNOWN_KEY_DETAIL
-    assert key_server.requests == 2  # one refetch for five forged kids
-    clock.advance(59)
+    # Refetched, and the fresh set lacks it: 401.
     assert rejection(f"Bearer {forged}", signing_keys.key_for).detail == UNKNOWN_KEY_DETAIL
+    assert key_server.requests == 2
+    # Within the window no refetch may say so: 503, which Azure Monitor retries; Entra ID is not asked again.
+    for _ in range(4):
+        assert unavailable(forged, signing_keys).detail == UNKNOWN_KEY_RETRY_DETAIL
+    clock.advance(59)
+    assert unavailable(forged, signing_keys).detail == UNKNOWN_KEY_RETRY_DETAIL
     assert key_server.requests == 2
     clock.advance(2)
     assert rejection(f"Bearer {forged}", signing_keys.key_for).detail == UNKNOWN_KEY_DETAIL
     assert key_server.requests == 3
 
 
-def test_concurrent_requests_with_forged_kids_share_one_refetch(signing_keys, key_server):
-    forged = [f"Bearer {mint(v1_claims(), IMPOSTOR, kid=f'forged-{n}')}" for n in range(16)]
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        details = list(pool.map(lambda header: rejection(header, signing_keys.key_for).detail, forged))
-    assert details == [UNKNOWN_KEY_DETAIL] * 16
+def test_a_token_signed_with_a_key_published_after_the_last_refetch_is_retried_then_verifies(
+    signing_keys, key_server, clock
+):
+    verify(mint(v1_claims()), signing_keys)
+    rejection(f"Bearer {mint(v1_claims(), IMPOSTOR, kid='forged')}", signing_keys.key_for)  # spends the refetch
+    key_server.keys = [jwk(KEY_1, "key-1"), jwk(KEY_2, "key-2")]  # Entra ID rotates
+    rotated = mint(v1_claims(), KEY_2, kid="key-2")
+    assert unavailable(rotated, signing_keys).detail == UNKNOWN_KEY_RETRY_DETAIL  # not a 401: the alert is not lost
+    clock.advance(60)
+    assert verify(rotated, signing_keys) == v1_claims()
+    assert key_server.requests == 3
+
+
+def test_concurrent_requests_with_forged_kids_cause_one_refetch(signing_keys, key_server):
+    verify(mint(v1_claims()), signing_keys)
+    assert rejection(f"Bearer {mint(v1_claims(), IMPOSTOR, kid='forged-0')}", signing_keys.key_for)
+    forged = [mint(v1_claims(), IMPOSTOR, kid=f"forged-{n}") for n in range(1, 17)]
+    outcomes = verify_concurrently(forged, signing_keys)
+    assert [(type(outcome), outcome.detail) for outcome in outcomes] == [
+        (DependencyUnavailable, UNKNOWN_KEY_RETRY_DETAIL)
+    ] * 16
     assert key_server.requests == 2  # the first fetch and one refetch, not one per request
 
 
@@ -443,15 +520,15 @@ def test_a_rotated_key_is_picked_up_by_the_refetch_on_its_unknown_kid(signing_ke
     assert key_server.requests == 2
 
 
-def test_a_key_the_tenant_withdraws_stops_verifying_once_the_cached_set_expires(key_server, clock):
-    keys = SigningKeys(key_server.url, cache_seconds=0.2, refresh_interval_seconds=60, clock=clock)
-    verify(mint(v1_claims()), keys)
+def test_a_key_the_tenant_withdraws_stops_verifying_once_the_cached_set_expires(signing_keys, key_server, clock):
+    verify(mint(v1_claims()), signing_keys)
     key_server.keys = [jwk(KEY_2, "key-2")]
-    verify(mint(v1_claims()), keys)  # still cached
+    clock.advance(3599)
+    verify(mint(v1_claims()), signing_keys)  # still cached
     assert key_server.requests == 1
-    time.sleep(0.3)  # PyJWKClient ages its cache on the real monotonic clock
-    assert rejection(f"Bearer {mint(v1_claims())}", keys.key_for).detail == UNKNOWN_KEY_DETAIL
-    assert key_server.requests == 3  # the expired set, then the one refetch for the unknown kid
+    clock.advance(1)
+    assert rejection(f"Bearer {mint(v1_claims())}", signing_keys.key_for).detail == UNKNOWN_KEY_DETAIL
+    assert key_server.requests == 2  # the expired set, refetched once: the fresh set settles it
 
 
 def test_only_rsa_signature_keys_can_verify_a_token(signing_keys, key_server):
@@ -490,6 +567,7 @@ def test_a_key_server_that_does_not_answer_in_time_is_a_retryable_error():
         pytest.param(200, b'["not", "an", "object"]', id="not an object"),
         pytest.param(200, b'{"keys": []}', id="no keys"),
         pytest.param(200, b'{"keys": [{"kty": "RSA", "kid": "key-1", "n": "!", "e": "!"}]}', id="unusable key"),
+        pytest.param(200, b'{"keys": [{"kty": "oct", "kid": "key-1", "k": "MDAwMA"}]}', id="no RSA signature key"),
     ],
 )
 def test_a_failing_or_broken_key_server_is_a_retryable_error(signing_keys, key_server, status, body):
@@ -500,14 +578,145 @@ def test_a_failing_or_broken_key_server_is_a_retryable_error(signing_keys, key_s
     assert key_server.requests == 1
 
 
-def test_a_failed_refetch_for_an_unknown_kid_is_retryable_and_still_rate_limited(signing_keys, key_server):
+def test_a_broken_answer_after_expiry_does_not_replace_the_last_good_set(signing_keys, key_server, clock):
+    verify(mint(v1_claims()), signing_keys)
+    key_server.body = b'{"keys": []}'
+    clock.advance(3600)
+    assert verify(mint(v1_claims()), signing_keys) == v1_claims()
+    assert key_server.requests == 2
+
+
+def test_a_failed_refetch_for_an_unknown_kid_is_retryable_and_still_rate_limited(signing_keys, key_server, clock):
     verify(mint(v1_claims()), signing_keys)
     key_server.status = 503
     rotated = mint(v1_claims(), KEY_2, kid="key-2")
-    with pytest.raises(DependencyUnavailable):
-        verify(rotated, signing_keys)
-    assert rejection(f"Bearer {rotated}", signing_keys.key_for).detail == UNKNOWN_KEY_DETAIL
+    assert unavailable(rotated, signing_keys).detail == KEYS_UNAVAILABLE_DETAIL
+    assert unavailable(rotated, signing_keys).detail == UNKNOWN_KEY_RETRY_DETAIL  # was a 401, and the alert lost
     assert key_server.requests == 2
+    key_server.status, key_server.keys = 200, [jwk(KEY_1, "key-1"), jwk(KEY_2, "key-2")]
+    clock.advance(60)
+    assert verify(rotated, signing_keys) == v1_claims()
+    assert key_server.requests == 3
+
+
+# --- the signing keys during an Entra ID outage: the last good set, one fetch in flight ---------------------------
+
+OUTAGES = {
+    "answering 500": lambda server: setattr(server, "status", 500),
+    "not answering within the timeout": KeyServer.hold,
+    "stopped": KeyServer.stop,
+}
+
+
+@pytest.mark.parametrize("outage", list(OUTAGES))
+def test_with_the_key_endpoint_down_after_expiry_concurrent_requests_verify_with_the_last_good_set(
+    key_server, clock, caplog, outage
+):
+    keys = SigningKeys(key_server.url, timeout_seconds=0.5, clock=clock)
+    verify(mint(v1_claims()), keys)
+    OUTAGES[outage](key_server)
+    clock.advance(3600)  # the cached set expires during the outage
+    claims = [v1_claims(oid=f"00000000-0000-4000-8000-{n:012d}") for n in range(16)]
+    tokens = [mint(each) for each in claims]
+    with caplog.at_level("WARNING", logger="firebell.signing_keys"):
+        assert verify_concurrently(tokens, keys) == claims
+    # One refresh attempt for sixteen requests (a stopped server cannot count it): nobody queued behind a timeout.
+    attempts = 1 if outage == "stopped" else 2
+    eventually(lambda: key_server.requests >= attempts, "the refresh attempt reached the server")
+    assert key_server.requests == attempts
+    assert "serving the last good key set, fetched 3600 s ago, for up to 82800 s more" in caplog.text
+    clock.advance(9)  # a failed fetch is not retried for 10 s; the last good set answers meanwhile
+    assert verify_concurrently(tokens, keys) == claims
+    assert key_server.requests == attempts
+    clock.advance(1)
+    assert verify(tokens[0], keys) == claims[0]
+    if outage != "stopped":
+        eventually(lambda: key_server.requests >= 3, "the next attempt reached the server")
+        assert key_server.requests == 3
+
+
+def test_requests_with_a_usable_last_good_set_never_wait_for_the_refresh_in_flight(key_server, clock):
+    keys = SigningKeys(key_server.url, timeout_seconds=10, clock=clock)
+    verify(mint(v1_claims()), keys)
+    key_server.hold()  # the refresh reaches Entra ID and hangs there until released
+    clock.advance(3600)
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        answers = [pool.submit(verify, mint(v1_claims()), keys) for _ in range(16)]
+        # Fifteen answer while the sixteenth is still fetching: the fetch holds no lock anybody else needs.
+        eventually(lambda: sum(answer.done() for answer in answers) >= 15, "15 answers during the refresh")
+        assert (sum(answer.done() for answer in answers), key_server.requests) == (15, 2)
+        key_server.release()
+        assert [answer.result() for answer in answers] == [v1_claims()] * 16
+    assert key_server.requests == 2
+
+
+def test_concurrent_requests_after_expiry_cause_exactly_one_fetch(key_server, clock):
+    keys = SigningKeys(key_server.url, timeout_seconds=10, clock=clock)
+    verify(mint(v1_claims()), keys)
+    key_server.keys = [jwk(KEY_2, "key-2")]  # Entra ID rotated while the set was cached
+    key_server.hold()
+    clock.advance(3600)
+    rotated = [mint(v1_claims(), KEY_2, kid="key-2") for _ in range(16)]
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        answers = [pool.submit(verify, token, keys) for token in rotated]
+        eventually(lambda: key_server.requests >= 2, "the refresh reached the server")
+        key_server.release()
+        assert [answer.result() for answer in answers] == [v1_claims()] * 16
+    assert key_server.requests == 2
+
+
+def test_concurrent_requests_on_a_cold_cache_share_one_fetch(key_server, clock):
+    keys = SigningKeys(key_server.url, timeout_seconds=10, clock=clock)
+    key_server.hold()
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        answers = [pool.submit(verify, mint(v1_claims()), keys) for _ in range(16)]
+        eventually(lambda: key_server.requests >= 1, "the first fetch reached the server")
+        key_server.release()
+        assert [answer.result() for answer in answers] == [v1_claims()] * 16
+    assert key_server.requests == 1
+
+
+def test_with_no_key_set_yet_and_the_endpoint_hanging_concurrent_requests_share_one_timeout(key_server, clock):
+    keys = SigningKeys(key_server.url, timeout_seconds=0.5, clock=clock)
+    key_server.hold()  # never released: every fetch times out
+    outcomes = verify_concurrently([mint(v1_claims()) for _ in range(16)], keys)
+    assert [(type(outcome), outcome.detail) for outcome in outcomes] == [
+        (DependencyUnavailable, KEYS_UNAVAILABLE_DETAIL)
+    ] * 16
+    eventually(lambda: key_server.requests >= 1, "the fetch reached the server")
+    assert key_server.requests == 1  # not sixteen timeouts one after another
+
+
+@pytest.mark.parametrize(
+    ("settings", "bound"),
+    [pytest.param({}, 24 * 3600, id="24 h by default"), pytest.param({"max_age_seconds": 7200}, 7200, id="2 h")],
+)
+def test_beyond_its_bound_the_last_good_set_is_not_served_and_alerts_get_503(
+    key_server, clock, caplog, settings, bound
+):
+    keys = SigningKeys(key_server.url, timeout_seconds=2, clock=clock, **settings)
+    verify(mint(v1_claims()), keys)
+    key_server.status = 500
+    clock.advance(bound - 1)
+    assert verify(mint(v1_claims()), keys) == v1_claims()  # fetch failed, last good set served
+    assert key_server.requests == 2
+    clock.advance(1)
+    assert unavailable(mint(v1_claims()), keys).detail == KEYS_UNAVAILABLE_DETAIL  # no fetch for 10 s after a failure
+    assert key_server.requests == 2
+    clock.advance(10)
+    with caplog.at_level("WARNING", logger="firebell.signing_keys"):
+        assert unavailable(mint(v1_claims()), keys).detail == KEYS_UNAVAILABLE_DETAIL
+    assert key_server.requests == 3
+    assert f"no key set fetched within {bound} s; secure-webhook alerts get 503" in caplog.text
+    key_server.status = 200  # Entra ID is back
+    clock.advance(10)
+    assert verify(mint(v1_claims()), keys) == v1_claims()
+    assert key_server.requests == 4
+
+
+def test_the_bound_cannot_be_shorter_than_the_cache_lifetime():
+    with pytest.raises(ValueError, match="max_age_seconds must be at least cache_seconds"):
+        SigningKeys("http://127.0.0.1/keys", cache_seconds=3600, max_age_seconds=60)
 
 
 # --- settings ------------------------------------------------------------------------------------------------------
