@@ -48,6 +48,12 @@ param teamsOutgoingWebhookToken string = ''
 @description('AZURE_DEVOPS_PAT. Empty (recommended): Boards authenticates as the managed identity.')
 param azureDevOpsPat string = ''
 
+@description('teams-outgoing-webhook-token is already in the vault (az keyvault secret set): reference it without passing the value.')
+param teamsTokenInVault bool = false
+
+@description('azure-devops-pat is already in the vault: reference it without passing the value.')
+param azureDevOpsPatInVault bool = false
+
 // --- Azure Monitor secure webhook (Entra ID) for POST /api/alerts -------------------------------------------------
 @description('Turn the secure webhook on: the intake action group sends an Entra ID token and Firebell requires it.')
 param secureWebhookEnabled bool = false
@@ -161,6 +167,8 @@ module keyVault 'modules/keyvault.bicep' = {
     appPrincipalId: identity.outputs.principalId
     teamsOutgoingWebhookToken: teamsOutgoingWebhookToken
     azureDevOpsPat: azureDevOpsPat
+    teamsTokenInVault: teamsTokenInVault
+    azureDevOpsPatInVault: azureDevOpsPatInVault
   }
 }
 

@@ -4,7 +4,7 @@
 // app settings reference the secrets with @Microsoft.KeyVault(SecretUri=...) resolved as that identity
 // (keyVaultReferenceIdentity on the site).
 //
-// A secret is created only when its value is given. A reference to a secret that does not exist resolves to the
+// A secret is created only when its value is given (or referenced when it is said to be in the vault already). A reference to a secret that does not exist resolves to the
 // literal reference text, which the code would take for a token (Teams would answer 401 instead of "not
 // configured", Boards would send a bogus PAT instead of using the identity), so an absent secret gives an empty
 // setting instead.
@@ -23,6 +23,15 @@ param teamsOutgoingWebhookToken string = ''
 @secure()
 @description('Azure DevOps personal access token. Empty: Boards uses the managed identity.')
 param azureDevOpsPat string = ''
+
+@description('The teams-outgoing-webhook-token secret was put in the vault by hand (az keyvault secret set): reference it even when no value is given here, so that a pipeline never needs the secret.')
+param teamsTokenInVault bool = false
+
+@description('The azure-devops-pat secret was put in the vault by hand: reference it.')
+param azureDevOpsPatInVault bool = false
+
+var teamsSecretName = 'teams-outgoing-webhook-token'
+var devOpsSecretName = 'azure-devops-pat'
 
 var keyVaultSecretsUser = '4633458b-17de-408a-b874-0445c86b69e6'
 
@@ -54,7 +63,7 @@ resource teamsToken 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(
   //checkov:skip=CKV_AZURE_41: the Teams token never expires and a PAT's expiry is set in Azure DevOps; a vault expiry would make the reference fail and silently unconfigure Teams
   //checkov:skip=CKV_AZURE_114: false positive: contentType is set below; checkov does not see the properties of a conditional (if) resource
   parent: vault
-  name: 'teams-outgoing-webhook-token'
+  name: teamsSecretName
   properties: {
     value: teamsOutgoingWebhookToken
     contentType: 'text/plain; base64 HMAC key of the Teams outgoing webhook'
@@ -65,7 +74,7 @@ resource devOpsPat 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(a
   //checkov:skip=CKV_AZURE_41: a PAT's expiry is set (and renewed) in Azure DevOps; a second expiry in the vault would only break Boards earlier
   //checkov:skip=CKV_AZURE_114: false positive: contentType is set below; checkov does not see the properties of a conditional (if) resource
   parent: vault
-  name: 'azure-devops-pat'
+  name: devOpsSecretName
   properties: {
     value: azureDevOpsPat
     contentType: 'text/plain; Azure DevOps personal access token (Work Items read & write)'
@@ -85,5 +94,5 @@ resource secretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 output name string = vault.name
 output uri string = vault.properties.vaultUri
 // Versionless URIs: the app picks up a rotated secret within a day (or at once on restart), with no redeploy.
-output teamsTokenReference string = empty(teamsOutgoingWebhookToken) ? '' : '@Microsoft.KeyVault(SecretUri=${teamsToken.properties.secretUri})'
-output devOpsPatReference string = empty(azureDevOpsPat) ? '' : '@Microsoft.KeyVault(SecretUri=${devOpsPat.properties.secretUri})'
+output teamsTokenReference string = (!empty(teamsOutgoingWebhookToken) || teamsTokenInVault) ? '@Microsoft.KeyVault(SecretUri=${vault.properties.vaultUri}secrets/${teamsSecretName})' : ''
+output devOpsPatReference string = (!empty(azureDevOpsPat) || azureDevOpsPatInVault) ? '@Microsoft.KeyVault(SecretUri=${vault.properties.vaultUri}secrets/${devOpsSecretName})' : ''
