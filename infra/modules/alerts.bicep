@@ -11,7 +11,7 @@
 // 2. Function failures: failed invocations (requests with Success == false, server-side codes only: a 4xx answer
 //    to bad input is Firebell working as designed) plus unhandled exceptions.
 // 3. /api/health unhealthy: a standard availability test GETs https://<app>/api/health from several regions every
-//    5 minutes, expects 200 (unhealthy is 503), and a metric alert fires when 2 or more locations fail.
+//    5 minutes (availabilityFrequency), expects 200 (unhealthy is 503), and a metric alert fires when 2 or more locations fail.
 
 param appName string
 param appHostName string
@@ -23,6 +23,14 @@ param platformActionGroupId string
 
 @description('Failed invocations in 5 minutes above which the failure alert fires.')
 param functionFailureThreshold int = 0
+
+@description('Seconds between availability test runs (300, 600 or 900). Each run from each location is billed: see docs/deploy.md.')
+@allowed([
+  300
+  600
+  900
+])
+param availabilityFrequency int = 300
 
 @description('Availability test locations (Azure Monitor location ids).')
 param availabilityLocations array = [
@@ -140,7 +148,7 @@ resource healthTest 'Microsoft.Insights/webtests@2022-06-15' = {
     Name: 'Firebell /api/health'
     Description: 'GET /api/health: 200 healthy, 503 unhealthy (storage unreachable or configuration invalid).'
     Enabled: true
-    Frequency: 300
+    Frequency: availabilityFrequency
     Timeout: 30
     Kind: 'standard'
     RetryEnabled: true
@@ -176,7 +184,8 @@ resource healthAlert 'Microsoft.Insights/metricAlerts@2018-03-01' = {
       applicationInsightsId
     ]
     evaluationFrequency: 'PT1M'
-    windowSize: 'PT5M'
+    // At least one run of each location falls in the window at every availabilityFrequency.
+    windowSize: 'PT15M'
     criteria: {
       'odata.type': 'Microsoft.Azure.Monitor.WebtestLocationAvailabilityCriteria'
       webTestId: healthTest.id
