@@ -7,10 +7,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP_PY := $(VENV)/.installed
 STAMP_NODE := node_modules/.installed
+# checkov (infra checks) clashes with the project's pins, so it lives in a venv of its own.
+VENV_INFRA := .venv-infra
+STAMP_INFRA := $(VENV_INFRA)/.installed
 
 .PHONY: run test bench demo lint bootstrap clean
 
-bootstrap: $(STAMP_PY) $(STAMP_NODE) local.settings.json
+bootstrap: $(STAMP_PY) $(STAMP_NODE) $(STAMP_INFRA) local.settings.json
 
 $(VENV)/bin/python:
 	@command -v $(PYTHON) >/dev/null || { echo "Firebell needs Python 3.11 ($(PYTHON) not found)"; exit 1; }
@@ -22,6 +25,13 @@ $(STAMP_PY): $(VENV)/bin/python requirements.txt requirements-dev.txt
 
 $(STAMP_NODE): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(STAMP_INFRA): requirements-infra.txt
+	@command -v $(PYTHON) >/dev/null || { echo "Firebell needs Python 3.11 ($(PYTHON) not found)"; exit 1; }
+	@echo "Installing checkov into $(VENV_INFRA) for the infra/ checks (about a minute, once)"
+	@test -x $(VENV_INFRA)/bin/python || $(PYTHON) -m venv $(VENV_INFRA)
+	$(VENV_INFRA)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-infra.txt
 	@touch $@
 
 local.settings.json:
@@ -42,6 +52,7 @@ demo: bootstrap
 lint: bootstrap
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(PY) -m pytest -q tests/infra
 
 clean:
-	rm -rf $(VENV) node_modules .azurite .pytest_cache test-artifacts
+	rm -rf $(VENV) $(VENV_INFRA) node_modules .azurite .pytest_cache test-artifacts

@@ -1,0 +1,253 @@
+// Firebell in Azure: `azd up` provisions this (subscription scope: it creates the resource group), then deploys the
+// `api` service of azure.yaml to the Function App. One module per concern under modules/; docs/deploy.md walks
+// through it and what is left to do by hand.
+targetScope = 'subscription'
+
+@minLength(1)
+@maxLength(40)
+@description('azd environment name; names the resource group and seeds the unique suffix of every resource.')
+param environmentName string
+
+@minLength(1)
+@description('Region for every resource; must offer Flex Consumption (az functionapp list-flexconsumption-locations).')
+@metadata({
+  azd: {
+    type: 'location'
+  }
+})
+param location string
+
+// --- Firebell's settings (README "Settings"), each with its default -------------------------------------------
+@description('FIREBELL_CONFIG_DIR: folder (relative to the app root) with the TOML configuration deployed with the code.')
+param firebellConfigDir string = 'config'
+
+@description('TEAMS_WORKFLOW_URL: Teams Workflows webhook that receives notification cards. Empty: not configured.')
+param teamsWorkflowUrl string = ''
+
+@description('AZURE_DEVOPS_ORG_URL: https://dev.azure.com/<organisation>. Empty: Boards not configured.')
+param azureDevOpsOrgUrl string = ''
+
+@description('AZURE_DEVOPS_PROJECT: the Boards project.')
+param azureDevOpsProject string = ''
+
+@description('AZURE_DEVOPS_CACHE_DIR: where the azure-devops SDK caches location data; the app root is read-only on Flex Consumption, /tmp is writable.')
+param azureDevOpsCacheDir string = '/tmp/azure-devops'
+
+@description('STATUS_PAGE_TITLE: public name of the status site.')
+param statusPageTitle string = 'Service status'
+
+@description('STATUS_PAGE_URL: public URL of the status site. Empty: the storage account\'s static website endpoint (set this when a custom domain or CDN fronts it).')
+param statusPageUrl string = ''
+
+// --- Secrets: stored in Key Vault, referenced from app settings ------------------------------------------------
+@secure()
+@description('TEAMS_OUTGOING_WEBHOOK_TOKEN (base64 security token shown when the outgoing webhook is created). Empty: /api/teams answers 503 "not configured".')
+param teamsOutgoingWebhookToken string = ''
+
+@secure()
+@description('AZURE_DEVOPS_PAT. Empty (recommended): Boards authenticates as the managed identity.')
+param azureDevOpsPat string = ''
+
+@description('teams-outgoing-webhook-token is already in the vault (az keyvault secret set): reference it without passing the value.')
+param teamsTokenInVault bool = false
+
+@description('azure-devops-pat is already in the vault: reference it without passing the value.')
+param azureDevOpsPatInVault bool = false
+
+// --- Azure Monitor secure webhook (Entra ID) for POST /api/alerts -------------------------------------------------
+@description('Turn the secure webhook on: the intake action group sends an Entra ID token and Firebell requires it.')
+param secureWebhookEnabled bool = false
+
+@description('Object id of the Entra app registration the action group gets tokens for (docs/deploy.md).')
+param secureWebhookObjectId string = ''
+
+@description('Application id URI of that app, e.g. api://firebell-alerts: FIREBELL_ENTRA_AUDIENCE.')
+param secureWebhookIdentifierUri string = ''
+
+@description('FIREBELL_ENTRA_CLIENT_ID: the app\'s application (client) id, the audience of v2 tokens. Optional.')
+param secureWebhookClientId string = ''
+
+@description('FIREBELL_ENTRA_TENANT_ID. Empty: this subscription\'s tenant (when the secure webhook is on).')
+param secureWebhookTenantId string = ''
+
+@description('FIREBELL_ENTRA_JWKS_URL. Empty: the tenant\'s discovery/v2.0/keys.')
+param secureWebhookJwksUrl string = ''
+
+// --- Firebell's own alerts -------------------------------------------------------------------------------------
+@description('Platform roster e-mail receivers for Firebell\'s own alerts: [{ "name": ..., "emailAddress": ... }].')
+param platformEmailReceivers array = []
+
+@description('Platform roster SMS receivers: [{ "name": ..., "countryCode": "44", "phoneNumber": ... }].')
+param platformSmsReceivers array = []
+
+@description('Enable the static website with a deployment script (see modules/storage.bicep).')
+param enableStaticWebsite bool = true
+
+// --- Names -------------------------------------------------------------------------------------------------------
+var token = toLower(uniqueString(subscription().id, environmentName, location))
+var tags = {
+  'azd-env-name': environmentName
+  app: 'firebell'
+}
+var appName = 'func-firebell-${token}'
+
+// What the code uses (DESIGN.md "Storage"); tests/infra checks these lists against the code.
+var tables = [
+  'incidents'
+  'timeline'
+  'alerts'
+  'overrides'
+  'maintenances'
+  'escalations'
+  'workitems'
+]
+var queues = [
+  'notifications'
+  'statuspage'
+  'workitems'
+  'escalations'
+  'postmortems'
+  'channels'
+]
+var containers = [
+  'postmortems'
+]
+
+resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: 'rg-${environmentName}'
+  location: location
+  tags: tags
+}
+
+module identity 'modules/identity.bicep' = {
+  name: 'identity'
+  scope: rg
+  params: {
+    name: 'id-firebell-${token}'
+    location: location
+    tags: tags
+  }
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  scope: rg
+  params: {
+    name: 'stfirebell${token}'
+    location: location
+    tags: tags
+    appPrincipalId: identity.outputs.principalId
+    tables: tables
+    queues: queues
+    containers: containers
+    deploymentContainerName: 'app-package'
+    enableStaticWebsite: enableStaticWebsite
+  }
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    logAnalyticsName: 'log-firebell-${token}'
+    applicationInsightsName: 'appi-firebell-${token}'
+    location: location
+    tags: tags
+    appPrincipalId: identity.outputs.principalId
+  }
+}
+
+module keyVault 'modules/keyvault.bicep' = {
+  name: 'keyvault'
+  scope: rg
+  params: {
+    name: 'kv-fb-${token}'
+    location: location
+    tags: tags
+    appPrincipalId: identity.outputs.principalId
+    teamsOutgoingWebhookToken: teamsOutgoingWebhookToken
+    azureDevOpsPat: azureDevOpsPat
+    teamsTokenInVault: teamsTokenInVault
+    azureDevOpsPatInVault: azureDevOpsPatInVault
+  }
+}
+
+// Every setting the code reads (README "Settings"). Platform and identity settings are added in functionapp.bicep.
+// Not here on purpose: FIREBELL_FUNCTION_KEY (only the devhost reads it; in Azure the Functions host checks its own
+// keys for AuthLevel.FUNCTION routes), WEBSITE_HOSTNAME (set by Azure), AzureWebJobsStorage as a connection string
+// (shared keys are off; the identity-based __accountName form is used).
+var firebellSettings = {
+  FIREBELL_CONFIG_DIR: firebellConfigDir
+  TEAMS_OUTGOING_WEBHOOK_TOKEN: keyVault.outputs.teamsTokenReference
+  TEAMS_WORKFLOW_URL: teamsWorkflowUrl
+  AZURE_DEVOPS_ORG_URL: azureDevOpsOrgUrl
+  AZURE_DEVOPS_PROJECT: azureDevOpsProject
+  AZURE_DEVOPS_PAT: keyVault.outputs.devOpsPatReference
+  AZURE_DEVOPS_CACHE_DIR: azureDevOpsCacheDir
+  FIREBELL_ENTRA_TENANT_ID: secureWebhookEnabled ? (empty(secureWebhookTenantId) ? tenant().tenantId : secureWebhookTenantId) : ''
+  FIREBELL_ENTRA_AUDIENCE: secureWebhookEnabled ? secureWebhookIdentifierUri : ''
+  FIREBELL_ENTRA_CLIENT_ID: secureWebhookEnabled ? secureWebhookClientId : ''
+  FIREBELL_ENTRA_JWKS_URL: secureWebhookEnabled ? secureWebhookJwksUrl : ''
+  STATUS_PAGE_TITLE: statusPageTitle
+  STATUS_PAGE_URL: empty(statusPageUrl) ? storage.outputs.webEndpoint : statusPageUrl
+}
+
+module functionApp 'modules/functionapp.bicep' = {
+  name: 'functionapp'
+  scope: rg
+  params: {
+    name: appName
+    planName: 'plan-firebell-${token}'
+    location: location
+    tags: tags
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    storageAccountName: storage.outputs.name
+    storageBlobEndpoint: storage.outputs.blobEndpoint
+    deploymentContainerName: 'app-package'
+    applicationInsightsConnectionString: monitoring.outputs.connectionString
+    firebellSettings: firebellSettings
+  }
+}
+
+module actionGroups 'modules/actiongroups.bicep' = {
+  name: 'actiongroups'
+  scope: rg
+  params: {
+    // The app's name comes from the module output so that the key lookup waits for the app and its settings.
+    appName: functionApp.outputs.name
+    tags: tags
+    secureWebhookEnabled: secureWebhookEnabled
+    secureWebhookObjectId: secureWebhookObjectId
+    secureWebhookIdentifierUri: secureWebhookIdentifierUri
+    platformEmailReceivers: platformEmailReceivers
+    platformSmsReceivers: platformSmsReceivers
+  }
+}
+
+module alerts 'modules/alerts.bicep' = {
+  name: 'alerts'
+  scope: rg
+  params: {
+    appName: functionApp.outputs.name
+    appHostName: functionApp.outputs.hostName
+    location: location
+    tags: tags
+    workspaceId: monitoring.outputs.workspaceId
+    applicationInsightsId: monitoring.outputs.applicationInsightsId
+    platformActionGroupId: actionGroups.outputs.platformId
+  }
+}
+
+// azd stores these in .azure/<env>/.env.
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = rg.name
+output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
+output FIREBELL_API_URL string = 'https://${functionApp.outputs.hostName}/api'
+output FIREBELL_IDENTITY_CLIENT_ID string = identity.outputs.clientId
+output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+output STATUS_PAGE_URL string = firebellSettings.STATUS_PAGE_URL
+output KEY_VAULT_NAME string = keyVault.outputs.name
+output INTAKE_ACTION_GROUP_ID string = actionGroups.outputs.intakeId
+output PLATFORM_ACTION_GROUP_ID string = actionGroups.outputs.platformId

@@ -1,0 +1,126 @@
+"""What infra/ creates, read from the Bicep itself with pycep-parser: app settings, tables, queues, containers.
+
+Only the few shapes main.bicep and its modules use are resolved (literals, parameters passed from main.bicep, main's
+variables, `concat` and `${item}` names in loops); anything else raises, so a change of shape fails loudly instead of
+being read as "nothing"."""
+
+from __future__ import annotations
+
+import functools
+import re
+from pathlib import Path
+from typing import Any
+
+from pycep import BicepParser
+
+ROOT = Path(__file__).resolve().parents[2]
+INFRA = ROOT / "infra"
+MAIN = INFRA / "main.bicep"
+
+
+@functools.cache
+def parse(path: Path) -> dict[str, Any]:
+    return BicepParser().parse(file_path=path)
+
+
+def bicep_files() -> list[Path]:
+    return sorted(INFRA.rglob("*.bicep"))
+
+
+def _module(path: Path) -> tuple[Path, dict[str, Any]]:
+    """main.bicep's module declaration for a module file: its resolved path and its params."""
+    for module in parse(MAIN).get("modules", {}).values():
+        if (MAIN.parent / module["detail"]["path"]).resolve() == path.resolve():
+            return path, module["config"]["params"]
+    raise LookupError(f"{path} is not a module of main.bicep")
+
+
+def _main_value(expression: Any) -> Any:
+    """A value in main.bicep: a literal, or a variable's value."""
+    variables = parse(MAIN).get("variables", {})
+    if isinstance(expression, str) and expression in variables:
+        return variables[expression]["value"]
+    return expression
+
+
+def _module_value(path: Path, expression: Any) -> Any:
+    """A value inside a module: a parameter resolves to what main.bicep passes (or the parameter's default)."""
+    if isinstance(expression, list):
+        return [_module_value(path, item) for item in expression]
+    if isinstance(expression, dict) and "function" in expression:
+        function = expression["function"]
+        if function["type"] == "concat":
+            values: list[Any] = []
+            for argument in function["parameters"].values():
+                resolved = _module_value(path, argument)
+                values.extend(resolved if isinstance(resolved, list) else [resolved])
+            return values
+        raise ValueError(f"{path.name}: cannot resolve function {function['type']}")
+    parameters = parse(path).get("parameters", {})
+    if isinstance(expression, str) and expression in parameters:
+        _, passed = _module(path)
+        if expression in passed:
+            return _main_value(passed[expression])
+        return parameters[expression].get("default")
+    return expression
+
+
+def _resources(of_type: str) -> list[tuple[Path, dict[str, Any]]]:
+    found = []
+    for path in bicep_files():
+        for resource in parse(path).get("resources", {}).values():
+            if resource["type"].lower() == of_type.lower() and not resource.get("existing"):
+                found.append((path, resource))
+    return found
+
+
+def created_names(of_type: str) -> set[str]:
+    """Names of the resources of a type (e.g. tables), loops expanded."""
+    names: set[str] = set()
+    for path, resource in _resources(of_type):
+        config = resource["config"]
+        loop = config.get("loop_type")
+        body = config["config"] if "loop_type" in config or "condition" in config else config
+        if loop is None:
+            names.add(str(_module_value(path, body["name"])))
+            continue
+        item, items = loop["detail"]["item_name"], _module_value(path, loop["detail"]["array_name"])
+        if not isinstance(items, list):
+            raise ValueError(f"{path.name}: loop over {loop['detail']['array_name']!r} did not resolve to a list")
+        for value in items:
+            value = _module_value(path, value)
+            name = body["name"]
+            names.add(str(value) if name == item else name.replace("${" + item + "}", str(value)))
+    return names
+
+
+def app_setting_names() -> set[str]:
+    """Every app setting the Function App gets: the keys of the 'appsettings' config resource, with the object
+    parameters it merges (union) resolved to the object main.bicep passes."""
+    names: set[str] = set()
+    for path, resource in _resources("Microsoft.Web/sites/config"):
+        body = resource["config"]
+        if body.get("name") != "appsettings":
+            continue
+        properties = body["properties"]
+        parts = properties["function"]["parameters"].values() if "function" in properties else [properties]
+        for part in parts:
+            value = _module_value(path, part)
+            if not isinstance(value, dict):
+                raise ValueError(f"{path.name}: app settings part {part!r} did not resolve to an object")
+            names.update(value)
+    return names
+
+
+SKIP_COMMENT = re.compile(r"checkov:skip=([A-Z0-9_]+)(?::\s*(.*))?")
+
+
+def checkov_suppressions() -> list[tuple[str, str, str]]:
+    """(file, check id, reason) of every `checkov:skip=` in infra/."""
+    found = []
+    for path in bicep_files():
+        for line in path.read_text().splitlines():
+            match = SKIP_COMMENT.search(line)
+            if match:
+                found.append((path.name, match.group(1), (match.group(2) or "").strip()))
+    return found
