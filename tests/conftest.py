@@ -8,7 +8,9 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from azure.core.exceptions import ResourceNotFoundError
@@ -53,6 +55,21 @@ def wait_until(condition: Callable[[], object], timeout: float = 15.0) -> object
             return value
         time.sleep(0.05)
     raise AssertionError(f"condition not met within {timeout} s")
+
+
+def pause_of(sent: Any) -> timedelta:
+    """How long a message sent with a visibility timeout stays hidden, as the queue service recorded it."""
+    return sent.next_visible_on - sent.inserted_on
+
+
+def redeliver(queue: Any, sent: Any) -> Any:
+    """A deferred message's next delivery now rather than after its pause (time made fast: the test moves its own
+    clock on by `pause_of(sent)`): the queue makes it visible (Update Message, visibility 0) and hands it out as the
+    host's listener would — with its own id and dequeue count. The caller deletes it after a successful run."""
+    queue.update_message(sent, visibility_timeout=0)
+    (message,) = list(queue.receive_messages(max_messages=32))
+    assert message.id == sent.id
+    return message
 
 
 @pytest.fixture(scope="session")

@@ -104,6 +104,20 @@ class StorageAccount:
                 self._queues[(name, encoding)] = client
             return self._queues[(name, encoding)]
 
+    def message_count(self, name: str) -> int:
+        """The queue's approximate message count (one properties request); 0 for a queue that does not exist. Never
+        creates the queue, unlike `queue()`."""
+        from azure.core.exceptions import ResourceNotFoundError
+        from azure.storage.queue import QueueClient
+
+        client = QueueClient.from_connection_string(
+            self.connection_string, name, retry_policy=_queue_retry(), **self._options
+        )
+        try:
+            return client.get_queue_properties().approximate_message_count or 0
+        except ResourceNotFoundError:
+            return 0
+
     def container(self, name: str) -> ContainerClient:
         with self._lock:
             if name not in self._containers:

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from shared.core import deferral
 from shared.core.errors import ConfigurationError, InvalidInput
-from shared.core.queues import ESCALATIONS, MAX_DEQUEUE_COUNT
+from shared.core.queues import ESCALATIONS
 from shared.core.timeutil import iso
 from shared.incidents.incident import Incident
 from shared.incidents.paging import PageDue
@@ -54,20 +55,33 @@ log = logging.getLogger("firebell.escalations")
 PAGED, SKIPPED, STOPPED, FAILED = "paged", "skipped", "stopped", "failed"
 
 
-def on_step(body: bytes, message_id: str, dequeue_count: int, now: datetime, notifier: Notifier) -> None:
-    """One `escalations` message; a long Workflows Retry-After defers it instead of burning its deliveries."""
+def on_step(body: bytes, message_id: str, dequeue_count: int, now: datetime, notifier: Notifier) -> Any | None:
+    """One `escalations` message; a Workflows outage (or a long Retry-After) defers it instead of burning its
+    deliveries, and the deferred message is returned. As in shared.notifications.notify.on_change, the last
+    delivery of a message that can no longer be deferred writes its failure on the timeline, whatever it is."""
     try:
         text = body.decode()
-        step = StepMessage.from_json(json.loads(text))
+        document = json.loads(text)
+        step = StepMessage.from_json(document)
     except (ValueError, UnicodeDecodeError, InvalidInput) as problem:
         log.error("escalations: message %s dropped: %s", message_id, getattr(problem, "detail", problem))
-        return
+        return None
     holder = holder_of(text, message_id)
+    deferrable = not deferral.exhausted(document, now)
     try:
-        run_step(step, holder, dequeue_count, now, notifier)
-    except WorkflowUnavailable as busy:
-        if not notifier.defer(ESCALATIONS, text, holder, busy.retry_after):
+        run_step(step, holder, dequeue_count, now, notifier, deferrable=deferrable)
+    except WorkflowUnavailable as outage:
+        deferred = notifier.defer(ESCALATIONS, text, holder, outage.retry_after, now) if deferrable else None
+        if deferred is None:
             raise
+        return deferred
+    except WorkflowError:
+        raise  # on the last delivery send_once has written it on the timeline
+    except Exception as failure:
+        if deferral.gives_up(dequeue_count, deferrable=False):
+            notifier.gave_up(step.incident, holder, failure, now)
+        raise
+    return None
 
 
 @dataclass
@@ -80,7 +94,14 @@ class StepRun:
 
 
 def start(
-    page: PageDue, incident: Incident, holder: str, dequeue_count: int, now: datetime, notifier: Notifier
+    page: PageDue,
+    incident: Incident,
+    holder: str,
+    dequeue_count: int,
+    now: datetime,
+    notifier: Notifier,
+    *,
+    deferrable: bool = False,
 ) -> bool:
     """Start the escalation a due page names: step 0 of round 1 of the incident's policy runs now, in this
     invocation, and schedules step 1 on the `escalations` queue with its delay. Inline rather than queued: a second
@@ -93,12 +114,12 @@ def start(
         # Logged at start-up too; the incident's own record says nobody was paged, and the page stays due: the
         # sweeper starts it once the configuration is fixed.
         text = f"escalation not started: {problem.detail}"
-        notifier.record(
-            incident.id, ESCALATION_SKIPPED, text, now, f"escalation-not-started-{page.key}", named_at=page.due
-        )
+        discriminator = "escalation-not-started" + (f"-{page.series}" if page.series else "")
+        notifier.record(incident.id, ESCALATION_SKIPPED, text, now, discriminator, named_at=page.due)
         return False
     first = replace(FIRST, series=page.series)
-    run = run_step(StepMessage(incident.id, policy.id, first, page.due), holder, dequeue_count, now, notifier)
+    step = StepMessage(incident.id, policy.id, first, page.due)
+    run = run_step(step, holder, dequeue_count, now, notifier, deferrable=deferrable)
     log.info("escalations: %s escalation %s started: %s", incident.id, policy.id, run.steps)
     record = notifier.ledger.step(incident.id, first)
     settled = record is not None and record.state != CLAIMED
@@ -107,8 +128,17 @@ def start(
     return settled
 
 
-def run_step(message: StepMessage, message_id: str, dequeue_count: int, now: datetime, notifier: Notifier) -> StepRun:
-    """Run the step (and, past gaps, the steps after it at once)."""
+def run_step(
+    message: StepMessage,
+    message_id: str,
+    dequeue_count: int,
+    now: datetime,
+    notifier: Notifier,
+    *,
+    deferrable: bool = False,
+) -> StepRun:
+    """Run the step (and, past gaps, the steps after it at once). `deferrable`: a Workflows outage will defer the
+    message, so even its last delivery does not give the page up."""
     run = StepRun()
     stored = notifier.store.load_incident(message.incident)
     if stored is None:
@@ -120,7 +150,9 @@ def run_step(message: StepMessage, message_id: str, dequeue_count: int, now: dat
     while position is not None:
         if not _claimed(notifier, incident.id, position, message_id, now):
             break
-        outcome, run.scheduled = _one_step(notifier, message, policy, position, incident, dequeue_count, now)
+        outcome, run.scheduled = _one_step(
+            notifier, message, policy, position, incident, dequeue_count, now, deferrable
+        )
         run.steps.append((position, outcome))
         if outcome != SKIPPED:
             break
@@ -150,6 +182,7 @@ def _one_step(
     incident: Incident,
     dequeue_count: int,
     now: datetime,
+    deferrable: bool = False,
 ) -> tuple[str, Any | None]:
     """(outcome, the next step's queue message if one was scheduled)."""
     record = notifier.ledger.step(incident.id, position)
@@ -192,10 +225,11 @@ def _one_step(
     card = cards.paged_card(latest, cards.Recipient.of(person), why, notifier.links(latest))
     gave_up: WorkflowError | None = None
     try:
-        sent = notifier.send_once(latest, f"page-{position.key()}", url, card, now, dequeue_count)
+        key = f"page-{position.key()}"
+        sent = notifier.send_once(latest, key, url, card, now, dequeue_count, deferrable=deferrable)
     except WorkflowError as failure:
-        if dequeue_count < MAX_DEQUEUE_COUNT:
-            raise  # delivered again after the visibility timeout; the claim is still this message's
+        if not deferral.gives_up(dequeue_count, deferrable):
+            raise  # delivered again (redelivered or deferred); the claim is still this message's holder's
         # The last delivery: the timeline says so (send_once wrote it), and escalation goes on to the next step.
         gave_up, sent = failure, REFUSED
     outcome = FAILED if sent == REFUSED else PAGED

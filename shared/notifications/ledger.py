@@ -4,7 +4,8 @@ queue message that arrives twice never pages twice.
 One partition per incident:
 - `step-rNN-sNN`: an escalation step. Claimed (insert-if-absent) by the queue message that runs it, then settled
   (paged, skipped, stopped, failed). A second message for the same step finds the claim and leaves it alone; a
-  redelivery of the claiming message itself (same message id) carries on where it failed.
+  redelivery of the claiming message itself (same message id, or a copy deferred through an outage carrying it as
+  `holder`) carries on where it failed, and renews the claim's time so the lease never runs out under it.
 - `chain-end`: when the last step's wait runs out (the reminders timer alerts the escalation channel after it).
 - `sent-<key>`: a card delivered (notification per event and kind, reminder per promised time, escalation
   exhausted), written after the post succeeded and checked before posting.
@@ -29,7 +30,8 @@ from shared.notifications.policy import Position
 
 ESCALATIONS = "escalations"
 CLAIMED = "claimed"
-# A claim older than this whose message never came back (poisoned, lost) may be taken over by a duplicate.
+# A claim older than this whose message never came back (poisoned, lost) may be taken over by a duplicate. Longer
+# than shared.core.deferral.MAX_PAUSE_SECONDS: a message deferred through an outage renews it before it runs out.
 CLAIM_LEASE = timedelta(minutes=10)
 _SAFE_KEY = re.compile(r"^[A-Za-z0-9._:=-]{1,200}$")  # RowKeys refuse / \ # ? and control characters
 
@@ -80,7 +82,18 @@ class EscalationLedger:
         if entity["state"] != CLAIMED:
             return Claim.DONE
         if entity["message"] == message_id:
-            return Claim.OURS  # our own earlier attempt failed half-way: carry on
+            # Our own earlier attempt failed half-way (redelivered, or deferred through an outage): carry on, and
+            # renew the claim, so a duplicate cannot take it over while this message waits out a long outage.
+            try:
+                self.table.update_entity(
+                    {"PartitionKey": incident_id, "RowKey": _step_key(position), "claimed_at": now},
+                    mode=UpdateMode.MERGE,
+                    etag=entity.metadata["etag"],
+                    match_condition=MatchConditions.IfNotModified,
+                )
+            except (ResourceModifiedError, ResourceNotFoundError):
+                return Claim.HELD  # a second copy of this message got there first: it carries on
+            return Claim.OURS
         if now - entity["claimed_at"] < lease:
             return Claim.HELD
         try:  # the claimant vanished long ago: take the step over, unless another duplicate just did

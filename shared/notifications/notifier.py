@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
 from shared.catalog.services import Catalog
+from shared.core import deferral
 from shared.core.contention import attempts
-from shared.core.errors import ConfigurationError
+from shared.core.errors import ConfigurationError, FirebellError
 from shared.core.links import is_web_url
-from shared.core.queues import MAX_DEQUEUE_COUNT
 from shared.core.settings import Settings
 from shared.core.storage import StorageAccount
 from shared.incidents.incident import Incident
@@ -37,8 +36,6 @@ log = logging.getLogger("firebell.notifications")
 
 FIREBELL = "Firebell"
 SENT, ALREADY_SENT, REFUSED = "sent", "already sent", "refused"  # what send_once did
-MAX_DEFERRALS = 5  # Workflows throttling longer than five of its own Retry-After pauses is an outage: poison
-MAX_VISIBILITY_SECONDS = 7 * 24 * 3600 - 60  # a queue message may stay hidden at most seven days
 
 
 class Configuration(Protocol):
@@ -106,11 +103,20 @@ class Notifier:
 
     # --- sending --------------------------------------------------------------------------------------------------
     def send_once(
-        self, incident: Incident, key: str, url: str, message: dict[str, Any], now: datetime, dequeue_count: int
+        self,
+        incident: Incident,
+        key: str,
+        url: str,
+        message: dict[str, Any],
+        now: datetime,
+        dequeue_count: int,
+        *,
+        deferrable: bool = False,
     ) -> str:
         """Post unless the ledger has it: SENT, ALREADY_SENT, or REFUSED (a 4xx no retry can fix: recorded on the
         timeline and in the ledger, never tried again). Other failures raise WorkflowError, after writing them on
-        the timeline when this is the message's last delivery."""
+        the timeline when this delivery gives up: the queue's last delivery of a message that can no longer be
+        deferred (`deferrable` False: its outage bound is exhausted, or nobody would defer it)."""
         if self.ledger.sent(incident.id, key):
             return ALREADY_SENT
         try:
@@ -120,7 +126,7 @@ class Notifier:
             self.ledger.record_sent(incident.id, key, now, {"outcome": REFUSED, "reason": refusal.detail[:500]})
             return REFUSED
         except WorkflowError as failure:
-            if dequeue_count >= MAX_DEQUEUE_COUNT:
+            if deferral.gives_up(dequeue_count, deferrable):
                 self.failed(incident, key, failure.detail, now)
             raise
         self.ledger.record_sent(incident.id, key, now, {"outcome": SENT})
@@ -128,6 +134,17 @@ class Notifier:
 
     def failed(self, incident: Incident, key: str, reason: str, now: datetime) -> None:
         self.record(incident.id, NOTIFICATION_FAILED, f"notification failed: {reason}", now, f"notify-failed-{key}")
+
+    def gave_up(self, incident_id: str, holder: str, failure: BaseException, now: datetime) -> None:
+        """The last delivery failed on something other than Workflows (storage, a card that cannot be encoded, …):
+        the timeline says so once — only the last delivery writes it — before the message goes to poison. Best
+        effort: when storage itself is what failed, the log is all there is."""
+        reason = failure.detail if isinstance(failure, FirebellError) else f"{type(failure).__name__}: {failure}"
+        try:
+            text = f"notification failed: {reason[:300]}"
+            self.record(incident_id, NOTIFICATION_FAILED, text, now, f"gave-up-{holder}")
+        except Exception:
+            log.exception("%s: could not write the failure on the timeline", incident_id)
 
     def not_configured(self, incident: Incident, now: datetime) -> None:
         """Once per incident: the timeline says cards cannot be sent and how to fix it."""
@@ -183,20 +200,25 @@ class Notifier:
         raise IncidentChanged(incident_id)
 
     # --- patience -------------------------------------------------------------------------------------------------
-    def defer(self, queue: str, body: str, holder: str, retry_after: float | None) -> bool:
-        """Workflows asked for more patience than a redelivery has (Retry-After beyond what is waited out
-        in-process): the same message again, visible after that pause, under the same holder so its claims carry
-        on. False — the caller lets the queue redeliver, and poison in the end — without a Retry-After or after
-        MAX_DEFERRALS."""
+    def defer(self, queue: str, body: str, holder: str, retry_after: float | None, now: datetime) -> Any | None:
+        """Workflows is unavailable (5xx, timeouts, refused connections after the in-process attempts, or a
+        Retry-After longer than is waited here): the same message again, hidden for the pause shared.core.deferral
+        decides, under the same holder so its claims carry on. Returns the message sent (its `next_visible_on`
+        shows the pause); None once the outage bound is exhausted — the caller then lets the message fail."""
         document = json.loads(body)
-        deferrals = document.get("deferrals", 0)
-        if retry_after is None or not isinstance(deferrals, int) or deferrals >= MAX_DEFERRALS:
-            return False
-        document.update(holder=holder, deferrals=deferrals + 1)
-        delay = min(math.ceil(retry_after), MAX_VISIBILITY_SECONDS)
-        self.account.queue(queue).send_message(json.dumps(document), visibility_timeout=delay)
-        log.warning("%s: Workflows asked to wait %.0f s; message deferred (holder %s)", queue, retry_after, holder)
-        return True
+        delay = deferral.next_delay(document, retry_after, now)
+        if delay is None:
+            return None
+        again = deferral.deferred(document, now, **{deferral.HOLDER: holder})
+        sent = self.account.queue(queue).send_message(json.dumps(again), visibility_timeout=delay)
+        log.warning(
+            "%s: Workflows unavailable; message deferred %d s (deferral %d, holder %s)",
+            queue,
+            delay,
+            again[deferral.DEFERRALS],
+            holder,
+        )
+        return sent
 
 
 def channel_url(roster: Any | None, settings_url: str, *, escalation: bool) -> str | None:

@@ -3,16 +3,19 @@
 `escalations` queue); an acknowledgement, a commander or communications role assigned or handed off, and the
 resolution each post a card; `page <roster|person>` from Teams pages that roster's primary or that person.
 
-Workflows failures are retried inside the call (429 after its Retry-After); then the message is delivered again,
-and on its last delivery the timeline says "notification failed: <reason>" before it goes to the poison queue.
+Workflows failures are retried inside the call (429 after its Retry-After); an outage beyond that defers the
+message with backoff for up to shared.core.deferral.OUTAGE_BOUND, and only then does it fail: delivered again, and
+on its last delivery the timeline says "notification failed: <reason>" before it goes to the poison queue.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime
 from typing import Any
 
+from shared.core import deferral
 from shared.core.errors import ConfigurationError, InvalidInput
 from shared.core.queues import NOTIFICATIONS
 from shared.incidents.changes import RESPONDER_KINDS, ChangeMessage, forward
@@ -34,7 +37,7 @@ from shared.notifications import cards, escalate
 from shared.notifications.notifier import REFUSED, SENT, Notifier, holder_of
 from shared.oncall.people import Person
 from shared.oncall.schedule import PRIMARY
-from shared.teams.workflow import WorkflowUnavailable
+from shared.teams.workflow import WorkflowError, WorkflowUnavailable
 
 log = logging.getLogger("firebell.notifications")
 
@@ -42,24 +45,39 @@ PAGING_KINDS = frozenset({ALERT_FIRED, INCIDENT_DECLARED, STATUS_CHANGED})  # ch
 ANNOUNCED_ROLES = (COMMANDER, COMMS)
 
 
-def on_change(body: bytes, message_id: str, dequeue_count: int, now: datetime, notifier: Notifier) -> None:
+def on_change(body: bytes, message_id: str, dequeue_count: int, now: datetime, notifier: Notifier) -> Any | None:
     """One `notifications` message: forwarded first, so a Teams outage never holds up the status page or Boards,
-    then told to responders. A long Workflows Retry-After defers the message instead of burning its deliveries."""
+    then told to responders. A Workflows outage (or a long Retry-After) defers the message instead of burning its
+    deliveries (shared.core.deferral); returns the deferred message then, else None. A failure on the last delivery
+    of a message that can no longer be deferred is written on the timeline, whatever it is, before it goes to
+    poison."""
     try:
         change = ChangeMessage.parse(body)
     except InvalidInput as problem:
         log.error("notifications: message %s dropped: %s", message_id, problem.detail)
-        return  # retrying cannot make it readable
+        return None  # retrying cannot make it readable
     text = body.decode()
-    forward(text, notifier.account)
+    document = json.loads(text)
+    if not deferral.is_deferred(document):  # a deferred copy: the delivery that deferred it had forwarded it
+        forward(text, notifier.account)
     if change.kinds is not None and not change.kinds & RESPONDER_KINDS:
-        return  # e.g. a severity change: Boards acts on it, nobody is paged or told by card
+        return None  # e.g. a severity change: Boards acts on it, nobody is paged or told by card
     holder = holder_of(text, message_id)
+    deferrable = not deferral.exhausted(document, now)
     try:
-        notify(change, dequeue_count, now, notifier, message_id=holder)
-    except WorkflowUnavailable as busy:
-        if not notifier.defer(NOTIFICATIONS, text, holder, busy.retry_after):
-            raise
+        notify(change, dequeue_count, now, notifier, message_id=holder, deferrable=deferrable)
+    except WorkflowUnavailable as outage:
+        deferred = notifier.defer(NOTIFICATIONS, text, holder, outage.retry_after, now) if deferrable else None
+        if deferred is None:
+            raise  # the bound is exhausted: redelivered, and the last delivery wrote it on the timeline
+        return deferred
+    except WorkflowError:
+        raise  # on the last delivery send_once has written it on the timeline
+    except Exception as failure:
+        if deferral.gives_up(dequeue_count, deferrable=False):
+            notifier.gave_up(change.incident, holder, failure, now)
+        raise
+    return None
 
 
 def notify(
@@ -68,8 +86,11 @@ def notify(
     now: datetime,
     notifier: Notifier,
     message_id: str = "",
+    *,
+    deferrable: bool = False,
 ) -> list[str]:
-    """Act on the listed events of one change; returns the ledger keys of the cards posted now."""
+    """Act on the listed events of one change; returns the ledger keys of the cards posted now. `deferrable`: a
+    Workflows outage will defer the message, so even its last delivery does not give up."""
     stored = notifier.store.load_incident(change.incident)
     if stored is None:
         log.warning("notifications: %s does not exist; nothing to tell", change.incident)
@@ -81,7 +102,8 @@ def notify(
         # The pages this incident's opening or re-triggering made due, as recorded with its state: each starts its
         # escalation here, whatever order the events arrived in.
         for page in notifier.store.pages_due(incident.id):
-            escalate.start(page, incident, message_id or f"page-{page.key}", dequeue_count, now, notifier)
+            holder = message_id or f"page-{page.key}"
+            escalate.start(page, incident, holder, dequeue_count, now, notifier, deferrable=deferrable)
     posted: list[str] = []
     for ident in dict.fromkeys(change.events):
         event = by_id.get(ident)
@@ -97,7 +119,7 @@ def notify(
             notifier.not_configured(incident, now)
             return posted
         key = f"card-{kind}-{event.event_id}"
-        sent = notifier.send_once(incident, key, url, message, now, dequeue_count)
+        sent = notifier.send_once(incident, key, url, message, now, dequeue_count, deferrable=deferrable)
         if sent == SENT:
             posted.append(key)
             log.info("notifications: %s %s card posted for %s", incident.id, kind, event.event_id)

@@ -3,7 +3,8 @@
 Workflows throttles at about 4 requests a second (HTTP 429 with Retry-After). Every sender in a process shares one
 limiter, so all threads together stay under that rate, and a 429 pauses them all until its Retry-After has passed.
 Other failures (5xx, timeouts, connection errors) are retried a few times with jittered exponential backoff inside
-the call; then a typed error tells the caller, whose queue message is delivered again later.
+the call; then a typed error tells the caller, which defers its queue message through the outage
+(shared.core.deferral).
 """
 
 from __future__ import annotations
@@ -28,10 +29,10 @@ if TYPE_CHECKING:  # requests loads on the first post: ~100 ms of cold start no 
 log = logging.getLogger("firebell.workflow")
 
 MAX_REQUESTS, PER_SECONDS = 4, 1.05  # "about 4 a second": keep a little margin
-# Inside one invocation; longer outages are ridden out by the queue's redelivery (host.json: 5 deliveries).
+# Inside one invocation; longer outages are ridden out by deferring the queue message (shared.core.deferral).
 ATTEMPTS = 3
 BACKOFF_SECONDS = 0.5  # first retry pause; doubles each time, with up to 50 % jitter
-MAX_RETRY_AFTER_SECONDS = 60.0  # a longer Retry-After is left to the queue's redelivery
+MAX_RETRY_AFTER_SECONDS = 60.0  # a longer Retry-After defers the queue message instead
 TIMEOUT = (3.05, 10)  # connect, read
 
 

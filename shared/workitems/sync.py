@@ -5,7 +5,7 @@ shared.workitems.plan decides what they ask of Boards, this module does it and r
 — the incident's work item, a follow-up's child task, a resolution comment — goes through the `workitems` ledger
 table (one row per effect) and a lookup in Boards:
 
-1. claim the effect's row (insert-if-absent; a live claim held by another delivery sends this one back to the queue);
+1. claim the effect's row (insert-if-absent; a live claim held by another delivery defers this one);
 2. look for what an earlier, crashed delivery may have made (WIQL on the unique tag; the comment's marker);
 3. only if nothing is found, create it;
 4. mark the row done with the work item's id, then record it: timeline event, then the incident's
@@ -18,15 +18,17 @@ timeline is append-only, so it cannot hold a claim that is released again, and a
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
 from shared.catalog.services import Catalog
+from shared.core import deferral
 from shared.core.contention import attempts
 from shared.core.errors import FirebellError, InvalidInput, StorageUnavailable
-from shared.core.queues import MAX_DEQUEUE_COUNT
+from shared.core.queues import WORKITEMS
 from shared.core.settings import Settings
 from shared.core.storage import StorageAccount
 from shared.incidents.changes import ChangeMessage
@@ -35,9 +37,9 @@ from shared.incidents.store import IncidentChanged, IncidentStore
 from shared.incidents.timeline import TimelineEvent
 from shared.oncall.people import Directory
 from shared.workitems import plan as work_item
-from shared.workitems.boards import Boards, BoardsRejected, WorkItemRef, boards_for
+from shared.workitems.boards import Boards, BoardsRejected, BoardsUnavailable, WorkItemRef, boards_for
 from shared.workitems.config import BoardsConfig
-from shared.workitems.ledger import LEDGER_TABLE, Entry, Ledger, lease_for
+from shared.workitems.ledger import LEDGER_TABLE, EffectInProgress, Entry, Ledger, lease_for
 
 log = logging.getLogger("firebell.workitems")
 
@@ -66,38 +68,62 @@ def on_change(
     config: Configuration,
     account: StorageAccount,
     after_created: AfterCreated | None = None,
-) -> None:
-    """Carry one change over to Boards. Raises to have the message delivered again (throttling, outages, a
-    concurrent delivery holding a claim); the last delivery first writes "work item not created: …" on the timeline."""
+) -> Any | None:
+    """Carry one change over to Boards. An Azure DevOps outage — 429, 5xx, timeouts, refused connections after the
+    in-process attempts — or an effect another delivery is making right now defers the message on `workitems`
+    (shared.core.deferral: backoff, Retry-After first, up to its outage bound) and returns the deferred message.
+    Anything else, and an outage past the bound, raises to have the message delivered again; the last delivery first
+    writes "work item not created: …" on the timeline.
+
+    The Boards ledger's claims need nothing from the deferral: a failing delivery releases the claim it held
+    (`_Run.once`), so the pause holds no claim and the deferred copy claims afresh; a claim left by a hard-killed
+    delivery expires with its lease, and a deferred copy that meets it live waits another pause."""
     try:
         change = ChangeMessage.parse(body)
     except InvalidInput as problem:
         log.error("workitems: message %s dropped: %s", message_id, problem.detail)
-        return  # a malformed message never improves with retries
+        return None  # a malformed message never improves with retries
     boards_config = config.boards()
     if not boards_config.enabled:
-        return
+        return None
     stored = store.load_incident(change.incident)
     if stored is None:
         log.error("workitems: %s does not exist; message %s dropped", change.incident, message_id)
-        return
+        return None
     timeline = store.timeline(change.incident)
     plan = work_item.plan(stored.incident, timeline, list(change.events), boards_config)
     if plan.empty:
-        return
+        return None
     if not settings.boards_configured:
         store.append_event(work_item.not_configured_event(stored.incident, now))  # once per incident: a fixed id
-        return
+        return None
     run: _Run | None = None
     try:
         run = _Run(plan, store, settings, config, boards_config, account, now, after_created)
         run.carry_out()
     except Exception as failure:
-        if dequeue_count >= MAX_DEQUEUE_COUNT:
+        if isinstance(failure, (BoardsUnavailable, EffectInProgress)):
+            deferred = _defer(body, failure, now, account)
+            if deferred is not None:
+                return deferred
+        if deferral.gives_up(dequeue_count, deferrable=False):  # the last delivery, and no deferral left
             text = f"{run.doing if run else 'work item not created'}: {_reason(failure)}"
             store.append_event(work_item.failed_event(plan.incident, plan.cause, text, now, "delivery"))
             log.error("workitems: %s gave up after %d deliveries: %s", change.incident, dequeue_count, text)
         raise
+    return None
+
+
+def _defer(body: bytes, outage: Exception, now: datetime, account: StorageAccount) -> Any | None:
+    """The same message again on `workitems`, hidden for the next pause; None once the outage bound is exhausted."""
+    document = json.loads(body)
+    delay = deferral.next_delay(document, getattr(outage, "retry_after", None), now)
+    if delay is None:
+        return None
+    again = deferral.deferred(document, now)
+    sent = account.queue(WORKITEMS).send_message(json.dumps(again), visibility_timeout=delay)
+    log.warning("workitems: %s; message deferred %d s (deferral %d)", _reason(outage), delay, again[deferral.DEFERRALS])
+    return sent
 
 
 class _Run:

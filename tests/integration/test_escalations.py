@@ -228,3 +228,31 @@ def test_an_unacknowledged_incident_triggered_again_is_escalated_again_once(noti
         "paged Tim Jones (payments primary, step 1 of 3, round 1 of 2)",
         "paged Tim Jones (payments primary, step 1 of 3, round 1 of 2)",
     ]
+
+
+def test_a_later_step_rides_out_a_workflows_outage_and_pages_once_after_it(notifying, storage_account, workflow):
+    from shared.notifications.escalate import on_step
+    from tests.integration.test_notifications import BACKOFF, poison_messages, ride_out
+
+    ident, _ = open_incident(notifying)
+    step = StepMessage(ident, "quick", Position(1, 2), WEDNESDAY)  # step 3: Priya Raman, any day
+    queue = storage_account.queue("escalations")
+    pauses, end, _, failure = ride_out(
+        on_step, queue, json.dumps(step.to_json()), WEDNESDAY, timedelta(minutes=5), workflow
+    )
+    assert (pauses, failure) == (BACKOFF, None)
+    assert [facts(r.card)["Paged"] for r in workflow.delivered()] == ["Priya Raman"]
+    assert escalation_texts(notifying, ident) == ["paged Priya Raman (named contact, step 3 of 3, round 1 of 2)"]
+    assert timeline_texts(notifying, ident, "notification.failed") == []
+    ledger = EscalationLedger(storage_account)
+    assert (ledger.step(ident, Position(1, 2)).state, ledger.step(ident, Position(1, 2)).message_id) == ("paged", "m-1")
+    # What is left on the queue is round 2's first step (step 3 has no wait), not another copy of this one.
+    (following,) = [StepMessage.from_json(json.loads(m.content)) for m in queue.receive_messages(max_messages=32)]
+    assert following.position == Position(2, 0) and following.due == end
+    assert poison_messages(storage_account) == 0
+
+
+def test_a_step_message_with_deferral_keys_is_read_as_before():
+    document = StepMessage("INC-1", "quick", FIRST, WEDNESDAY).to_json()
+    extra = {**document, "holder": "m-1", "deferrals": 3, "first_failure": "2026-12-02T10:00:00.000Z"}
+    assert StepMessage.from_json(extra) == StepMessage.from_json(document)

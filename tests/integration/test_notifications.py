@@ -31,7 +31,7 @@ from shared.notifications.cards import Recipient, encode, paged_card
 from shared.notifications.ledger import EscalationLedger
 from shared.notifications.notifier import Notifier, channel_url
 from shared.notifications.notify import notify
-from shared.notifications.policy import StepMessage
+from shared.notifications.policy import FIRST, StepMessage
 from shared.teams.workflow import (
     RequestLimiter,
     WorkflowRejected,
@@ -39,7 +39,7 @@ from shared.teams.workflow import (
     WorkflowUnavailable,
     retry_after_seconds,
 )
-from tests.conftest import ROOT, sample_json, wait_until
+from tests.conftest import ROOT, pause_of, redeliver, sample_json
 from tests.standins.workflow_server import WorkflowServer
 
 # A Wednesday: the test schedule's secondary layer covers Mondays only, so now it has a gap.
@@ -543,41 +543,177 @@ def test_through_the_devhost_an_alert_pages_the_primary_and_the_delayed_next_ste
     ]
 
 
-def test_a_retry_after_longer_than_a_redelivery_defers_the_message_instead_of_failing_it(
+def test_a_retry_after_longer_than_a_redelivery_defers_the_message_for_exactly_that_long(
     notifying, storage_account, workflow
 ):
-    from azure.functions.queue import QueueMessage
-
-    from functions.notifications import on_change
-    from shared.core.queues import NOTIFICATIONS as NOTIFICATIONS_QUEUE
     from shared.incidents.changes import change_message
+    from shared.notifications.notify import on_change
 
     ident, _ = open_incident(notifying)
     body = change_message(ident, say(notifying, "ack INC-1", who="Tim Jones"), ["incident.acknowledged"])
     workflow.fail_next(429, retry_after="120")
-    on_change(QueueMessage(id="m-1", body=body.encode(), dequeue_count=1))  # completes: not a failed delivery
+    deferred = on_change(body.encode(), "m-1", 1, WEDNESDAY, notifier())  # completes: not a failed delivery
     assert len(workflow.requests()) == 1  # asked once, then left to the queue rather than waited out in-process
-    queue = storage_account.queue(NOTIFICATIONS_QUEUE)
+    assert pause_of(deferred) == timedelta(seconds=120)  # Workflows' Retry-After, not the 10 s backoff
+    queue = storage_account.queue("notifications")
     assert list(queue.peek_messages(max_messages=5)) == []  # hidden for the pause Workflows asked for …
     assert queue.get_queue_properties().approximate_message_count == 1  # … but there
+    assert json.loads(deferred.content) == {
+        **json.loads(body),
+        "holder": "m-1",
+        "deferrals": 1,
+        "first_failure": "2026-12-02T10:00:00.000Z",
+    }
     assert not [e for e in notifying.timeline(ident) if e.kind == "notification.failed"]
 
 
-def test_a_deferred_message_keeps_its_holder_and_counts_its_deferrals_up_to_a_limit(storage_account):
-    from shared.core.queues import NOTIFICATIONS as NOTIFICATIONS_QUEUE
+def test_the_trigger_defers_too(notifying, storage_account, workflow):
+    from azure.functions.queue import QueueMessage
+
+    from functions.notifications import on_change
     from shared.incidents.changes import change_message
-    from shared.notifications.notifier import MAX_DEFERRALS, holder_of
 
-    defer = context.notifier().defer
+    ident, _ = open_incident(notifying)
+    body = change_message(ident, say(notifying, "ack INC-1", who="Tim Jones"), ["incident.acknowledged"])
+    workflow.down(503)
+    on_change(QueueMessage(id="m-1", body=body.encode(), dequeue_count=5))  # the last delivery: deferred, not failed
+    workflow.up()
+    assert storage_account.queue("notifications").get_queue_properties().approximate_message_count == 1
+    assert not [e for e in notifying.timeline(ident) if e.kind == "notification.failed"]
 
-    body = change_message("INC-1", ["e1"], ["incident.acknowledged"])
-    assert holder_of(body, "m-1") == "m-1"
-    assert defer(NOTIFICATIONS_QUEUE, body, "m-1", 1.0)
-    queue = storage_account.queue(NOTIFICATIONS_QUEUE)
-    (message,) = wait_until(lambda: list(queue.receive_messages(max_messages=1)), timeout=10)
-    again = json.loads(message.content)
-    assert (again["holder"], again["deferrals"], again["events"]) == ("m-1", 1, ["e1"])
-    assert holder_of(message.content, "m-2") == "m-1"  # claims carry on under the first message's id
-    exhausted = json.dumps({**again, "deferrals": MAX_DEFERRALS})
-    assert not defer(NOTIFICATIONS_QUEUE, exhausted, "m-1", 1.0)  # the queue's own redelivery and poison take over
-    assert not defer(NOTIFICATIONS_QUEUE, body, "m-1", None)
+
+# --- dependency outages: time made fast ---------------------------------------------------------------------------
+
+
+def ride_out(flow, queue, body: str, start: datetime, outage: timedelta | None, workflow, *, duplicate=None):
+    """Deliver `body` at `start` with Workflows down, then each deferred copy as the queue would hand it out after its
+    pause — the test's clock moved on by the pause the queue recorded, the copy made visible at once. Workflows
+    comes back once the clock passes `start + outage` (never when None). `duplicate(now)` runs once, a quarter of an
+    hour in. Returns (the pauses in seconds, the clock at the end, the last body, the exception that ended it)."""
+    workflow.down(503, "Workflows is down")
+    pauses: list[int] = []
+    now, content, ident, dequeue = start, body, "m-1", 1
+    while True:
+        try:
+            deferred = flow(content.encode(), ident, dequeue, now, notifier())
+        except WorkflowUnavailable as failure:
+            return pauses, now, content, failure
+        if deferred is None:
+            return pauses, now, content, None
+        pauses.append(int(pause_of(deferred).total_seconds()))
+        now += pause_of(deferred)
+        if outage is not None and now >= start + outage:
+            workflow.up()
+        if duplicate is not None and now >= start + timedelta(minutes=15):
+            duplicate(now)
+            duplicate = None
+        message = redeliver(queue, deferred)
+        queue.delete_message(message)  # the host deletes a message once its run completes
+        content, ident, dequeue = message.content, message.id, message.dequeue_count
+
+
+# The pauses: 10 s doubling to 5 min, then 5 min each (shared.core.deferral).
+BACKOFF = [10, 20, 40, 80, 160]
+
+
+@pytest.mark.parametrize(
+    ("minutes", "pauses"),
+    [(1, [10, 20, 40]), (5, BACKOFF), (30, [*BACKOFF, 300, 300, 300, 300, 300])],
+)
+def test_a_workflows_outage_delays_the_first_page_and_never_loses_it(
+    notifying, storage_account, workflow, minutes, pauses
+):
+    from shared.incidents.changes import change_message
+    from shared.notifications.notify import on_change
+
+    ident, events = open_incident(notifying)
+    body = change_message(ident, events, ["alert.fired"])
+    queue = storage_account.queue("notifications")
+    duplicates = []
+
+    def duplicate(now: datetime) -> None:
+        # A second message for the same opening, 15 minutes into the outage — past the escalation claim's 10-minute
+        # lease: the deferred message renewed its claim, so the duplicate leaves the step alone.
+        duplicates.append(on_change(body.encode(), "m-2", 1, now, notifier()))
+
+    taken, end, _, failure = ride_out(
+        on_change, queue, body, WEDNESDAY, timedelta(minutes=minutes), workflow, duplicate=duplicate
+    )
+    assert (taken, failure) == (pauses, None)
+    assert end == WEDNESDAY + timedelta(seconds=sum(pauses))
+    (card,) = [r.card for r in workflow.delivered()]  # exactly one page, after the outage
+    assert facts(card)["Paged"] == "Tim Jones"
+    assert [e.text for e in notifying.timeline(ident) if e.kind.startswith(("escalation.", "notification."))] == [
+        "paged Tim Jones (payments primary, step 1 of 3, round 1 of 2)"
+    ]
+    assert duplicates == ([None] if minutes == 30 else [])
+    assert EscalationLedger(storage_account).step(ident, FIRST).state == "paged"
+    assert queue.get_queue_properties().approximate_message_count == 0  # nothing deferred any more
+    assert storage_account.queue("escalations").get_queue_properties().approximate_message_count == 1  # step 1
+    assert poison_messages(storage_account) == 0
+
+
+def test_an_outage_longer_than_the_bound_fails_the_page_once_on_its_last_delivery(notifying, storage_account, workflow):
+    from shared.core.deferral import OUTAGE_BOUND
+    from shared.incidents.changes import change_message
+    from shared.notifications.notify import on_change
+
+    ident, events = open_incident(notifying)
+    body = change_message(ident, events, ["alert.fired"])
+    queue = storage_account.queue("notifications")
+    pauses, now, last_body, failure = ride_out(on_change, queue, body, WEDNESDAY, None, workflow)
+    # Deferred until 45 minutes had passed since the first failure; the attempt after that failed and was not
+    # deferred again: the queue redelivers it (deliveries 2 to 5, seconds apart), and the fifth gives up.
+    assert pauses == [*BACKOFF, *[300] * 8]
+    assert now == WEDNESDAY + timedelta(seconds=2710) and now - WEDNESDAY >= OUTAGE_BOUND
+    assert isinstance(failure, WorkflowUnavailable)
+    failed = lambda: [e.text for e in notifying.timeline(ident) if e.kind == "notification.failed"]  # noqa: E731
+    assert failed() == []
+    for delivery in (2, 3, 4, 5):
+        now += timedelta(seconds=5)
+        with pytest.raises(WorkflowUnavailable):
+            on_change(last_body.encode(), "m-14", delivery, now, notifier())
+        assert queue.get_queue_properties().approximate_message_count == 0  # never deferred again
+    assert failed() == ["notification failed: HTTP 503 from Workflows: Workflows is down after 3 attempts"]
+    assert workflow.delivered() == []
+    # Escalation goes on to the next person; the message itself goes to notifications-poison (the host's move).
+    assert EscalationLedger(storage_account).step(ident, FIRST).state == "failed"
+    assert storage_account.queue("escalations").get_queue_properties().approximate_message_count == 1
+
+
+def test_the_last_delivery_writes_any_failure_on_the_timeline_once(notifying, storage_account, workflow):
+    from shared.incidents.changes import change_message
+    from shared.notifications.notify import on_change
+
+    ident, _ = open_incident(notifying)
+    at = WEDNESDAY + timedelta(minutes=3)
+    # A name that cannot be encoded as UTF-8 (a lone surrogate): the card cannot be built, on every delivery.
+    assigned = TimelineEvent(
+        ident, event_id(at, "role"), "role.assigned", at, at, "Larry Brown", "teams", "…",
+        data={"role": "commander", "person": "Tim \ud800 Jones"},
+    )  # fmt: skip
+    notifying.append_event(assigned)
+    body = change_message(ident, [assigned.event_id], ["role.assigned"])
+    for delivery in (1, 2, 3, 4, 5):
+        with pytest.raises(UnicodeEncodeError):
+            on_change(body.encode(), "m-1", delivery, at + timedelta(seconds=5 * delivery), notifier())
+    (failed,) = [e for e in notifying.timeline(ident) if e.kind == "notification.failed"]
+    assert failed.text.startswith("notification failed: UnicodeEncodeError: 'utf-8' codec can't encode")
+    assert storage_account.queue("notifications").get_queue_properties().approximate_message_count == 0
+    assert workflow.requests() == []
+
+
+def test_health_counts_poison_messages_without_turning_unhealthy(firebell, storage_account):
+    assert requests.get(f"{firebell}/health", timeout=10).json()["poison_messages"] == 0  # no poison queue at all
+    for queue, count in (("notifications-poison", 2), ("workitems-poison", 1)):
+        for n in range(count):
+            storage_account.queue(queue).send_message(json.dumps({"incident": "INC-1", "event": f"e{n}"}))
+    answer = requests.get(f"{firebell}/health", timeout=10)
+    assert (answer.status_code, answer.json()["status"], answer.json()["poison_messages"]) == (200, "healthy", 3)
+    assert "-poison" not in answer.text  # the number only: no queue names, incidents or reasons
+
+
+def poison_messages(storage_account) -> int:
+    from shared.core.queues import QUEUES, poison
+
+    return sum(storage_account.message_count(poison(queue)) for queue in QUEUES)

@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -37,8 +38,8 @@ from shared.workitems import plan as work_item
 from shared.workitems import sync
 from shared.workitems.boards import BoardsAuthFailed, BoardsUnavailable, WorkItemRef
 from shared.workitems.config import HttpPolicy
-from shared.workitems.ledger import LEDGER_TABLE, EffectInProgress, Ledger, lease_for
-from tests.conftest import ROOT, wait_until
+from shared.workitems.ledger import LEDGER_TABLE, Ledger, lease_for
+from tests.conftest import ROOT, pause_of, redeliver, wait_until
 from tests.standins.boards_server import BoardsServer
 
 # A timeout with room for a busy CI machine: a stand-in answer slower than this is a scripted fault, not load.
@@ -132,9 +133,10 @@ def message(incident_id: str, event_ids: list[str], dequeue_count: int = 1) -> Q
 
 def handle(
     delivery: QueueMessage, *, now: datetime | None = None, after_created: sync.AfterCreated | None = None
-) -> None:
-    """What the `workitems` function does with a delivery, with this test's clock and crash hook."""
-    sync.on_change(
+) -> Any:
+    """What the `workitems` function does with a delivery, with this test's clock and crash hook; the deferred
+    message when it deferred it."""
+    return sync.on_change(
         delivery.get_body(),
         delivery.id or "",
         delivery.dequeue_count or 1,
@@ -247,17 +249,17 @@ def test_a_crash_between_created_in_boards_and_recorded_by_us_still_leaves_one_i
     assert len(boards.work_items("Bug")[0].comments) == 1
 
 
-def test_a_live_claim_sends_a_concurrent_delivery_back_to_the_queue_and_an_expired_one_is_taken_over(configured):
+def test_a_live_claim_defers_a_concurrent_delivery_and_an_expired_one_is_taken_over(configured):
     incident, opening = declare()
     lease = lease_for(FAST_POLICY)
     Ledger(storage.account().table(LEDGER_TABLE), lease).claim(incident.id, "incident", utc_now())  # held elsewhere
-    with pytest.raises(EffectInProgress):
-        handle(message(incident.id, [opening.event_id]))
+    deferred = handle(message(incident.id, [opening.event_id]))
+    assert pause_of(deferred) == timedelta(seconds=10)  # it comes back after a pause, not 5 times in 25 s to poison
     assert creates(configured) == []
 
     # That delivery died without releasing its claim: once the lease has run out, the next delivery goes ahead.
     later = utc_now() + lease + timedelta(seconds=1)
-    handle(message(incident.id, [opening.event_id], dequeue_count=2), now=later)
+    assert handle(message(incident.id, [opening.event_id], dequeue_count=2), now=later) is None
     assert len(configured.work_items()) == 1 and stored(incident.id).work_item_id == 1
 
 
@@ -376,30 +378,92 @@ def test_a_create_that_timed_out_but_happened_is_found_not_repeated(configured):
     assert len(boards.requests("POST", "/wiql")) == 2
 
 
-def test_a_long_retry_after_goes_back_to_the_queue_at_once(configured):
+def test_a_long_retry_after_defers_the_message_for_exactly_that_long_and_releases_the_claim(configured):
     boards = configured
     incident, opening = declare()
     boards.fail_next(429, retry_after="120", method="POST", path_contains="/wiql")
-    with pytest.raises(BoardsUnavailable) as raised:
-        handle(message(incident.id, [opening.event_id]))
-    assert raised.value.retry_after == 120.0
-    assert len(boards.requests("POST", "/wiql")) == 1  # not waited for in-process: the queue redelivers
+    deferred = handle(message(incident.id, [opening.event_id]))  # completes: not a failed delivery
+    assert len(boards.requests("POST", "/wiql")) == 1  # not waited for in-process
+    assert pause_of(deferred) == timedelta(seconds=120)  # Boards' Retry-After, not the 10 s backoff
+    assert json.loads(deferred.content)["deferrals"] == 1
+    # The pause holds no claim: the failing delivery released it, and the deferred copy claims afresh.
+    assert Ledger(storage.account().table(LEDGER_TABLE), lease_for(FAST_POLICY)).entry(incident.id, "incident") is None
+    assert timeline(incident.id, WORK_ITEM_FAILED) == []
 
 
-def test_an_outage_through_the_last_delivery_is_written_on_the_timeline(configured):
+def ride_out(body: str, start: datetime, outage: timedelta | None, boards: BoardsServer) -> tuple[list[int], Any]:
+    """Deliver `body` at `start`, then each deferred copy as the queue hands it out after its pause (the test's clock
+    moved on by it, the copy made visible at once); the scripted faults are cleared once the clock passes
+    `start + outage`. Returns the pauses in seconds, and None when it completed or (the failure, the clock, the
+    delivery) when a delivery raised instead of deferring."""
+    queue = storage.account().queue("workitems")
+    pauses: list[int] = []
+    now, delivery = start, QueueMessage(id="m-1", body=body.encode(), dequeue_count=1)
+    while True:
+        try:
+            deferred = handle(delivery, now=now)
+        except BoardsUnavailable as failure:
+            return pauses, (failure, now, delivery)
+        if deferred is None:
+            return pauses, None
+        pauses.append(int(pause_of(deferred).total_seconds()))
+        now += pause_of(deferred)
+        if outage is not None and now >= start + outage:
+            boards.clear_faults()
+        received = redeliver(queue, deferred)
+        queue.delete_message(received)
+        delivery = QueueMessage(id=received.id, body=received.content.encode(), dequeue_count=received.dequeue_count)
+
+
+def test_a_429_storm_delays_the_work_item_and_it_is_created_once_after_it(configured):
     boards = configured
     incident, opening = declare()
-    boards.fail_next(503, times=100, method="POST", path_contains="/wiql")
-    for delivery in (1, 4):
+    boards.fail_next(429, retry_after="120", times=10_000)  # every request, discovery included, for 20 minutes
+    body = json.dumps({"incident": incident.id, "event": opening.event_id, "events": [opening.event_id]})
+    pauses, ended = ride_out(body, utc_now(), timedelta(minutes=20), boards)
+    assert (pauses, ended) == ([120] * 10, None)  # Retry-After each time
+    (item,) = boards.work_items()
+    assert len([r for r in creates(boards) if r.status == 200]) == 1
+    assert stored(incident.id).work_item_id == item.id and len(timeline(incident.id, WORK_ITEM_CREATED)) == 1
+    assert timeline(incident.id, WORK_ITEM_FAILED) == []
+    assert storage.account().queue("workitems").get_queue_properties().approximate_message_count == 0
+
+
+def test_a_503_outage_delays_the_work_item_and_it_is_created_once_after_it(configured):
+    boards = configured
+    incident, opening = declare()
+    boards.fail_next(503, times=10_000)
+    body = json.dumps({"incident": incident.id, "event": opening.event_id, "events": [opening.event_id]})
+    pauses, ended = ride_out(body, utc_now(), timedelta(minutes=5), boards)
+    assert (pauses, ended) == ([10, 20, 40, 80, 160], None)  # backoff: no Retry-After
+    assert len(boards.work_items()) == 1 and len([r for r in creates(boards) if r.status == 200]) == 1
+    assert len(timeline(incident.id, WORK_ITEM_CREATED)) == 1 and timeline(incident.id, WORK_ITEM_FAILED) == []
+
+
+def test_an_outage_longer_than_the_bound_is_written_on_the_timeline_once_by_the_last_delivery(configured):
+    boards = configured
+    incident, opening = declare()
+    boards.fail_next(503, times=10_000, method="POST", path_contains="/wiql")
+    body = json.dumps({"incident": incident.id, "event": opening.event_id, "events": [opening.event_id]})
+    pauses, ended = ride_out(body, utc_now(), None, boards)
+    assert pauses == [10, 20, 40, 80, 160, *[300] * 8]  # 45 minutes (shared.core.deferral.OUTAGE_BOUND)
+    _, now, delivery = ended
+    assert timeline(incident.id, WORK_ITEM_FAILED) == []
+    for dequeue_count in (2, 3, 4, 5):  # the queue's own redeliveries; never deferred again
         with pytest.raises(BoardsUnavailable):
-            handle(message(incident.id, [opening.event_id], dequeue_count=delivery))
-        assert timeline(incident.id, WORK_ITEM_FAILED) == []  # the queue will try again
-    with pytest.raises(BoardsUnavailable):
-        handle(message(incident.id, [opening.event_id], dequeue_count=5))  # → workitems-poison
-    (failed,) = timeline(incident.id, WORK_ITEM_FAILED)
+            handle(QueueMessage(id=delivery.id, body=delivery.get_body(), dequeue_count=dequeue_count), now=now)
+        assert storage.account().queue("workitems").get_queue_properties().approximate_message_count == 0
+    (failed,) = timeline(incident.id, WORK_ITEM_FAILED)  # → workitems-poison
     assert failed.text == "work item not created: creating a Bug: Azure DevOps answered 503 (Injected 503)"
-    assert len(boards.requests("POST", "/wiql")) == 9  # 3 attempts per delivery
     assert boards.work_items() == []
+
+
+def test_a_change_message_with_deferral_keys_is_read_as_before():
+    from shared.incidents.changes import ChangeMessage
+
+    plain = {"incident": "INC-1", "event": "e2", "events": ["e1", "e2"], "kinds": ["alert.fired"]}
+    extra = {**plain, "holder": "m-1", "deferrals": 2, "first_failure": "2026-12-02T10:00:00.000Z"}
+    assert ChangeMessage.parse(json.dumps(extra)) == ChangeMessage.parse(json.dumps(plain))
 
 
 def test_an_unknown_field_is_not_retried_and_the_timeline_names_it(configured, config_dir):

@@ -220,6 +220,11 @@ class BoardsServer(LocalServer):
         with self._lock:
             self._faults.append(Fault(status, retry_after, 0.0, method, path_contains, times))
 
+    def clear_faults(self) -> None:
+        """Forget every scripted fault still pending: the outage is over."""
+        with self._lock:
+            self._faults.clear()
+
     def slow_next(
         self, seconds: float, *, times: int = 1, method: str | None = None, path_contains: str | None = None
     ) -> None:

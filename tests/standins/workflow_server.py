@@ -3,7 +3,7 @@
 It speaks the webhook's protocol: POST a JSON `message` envelope holding one Adaptive Card attachment, answered
 202 Accepted; a body over 28 KB is refused (413), a malformed one gets 400. Tests script failures for the next
 requests — 429 with Retry-After, 500 — and read back every request with its arrival time (monotonic clock), so a
-test can check the gap between attempts without timing itself.
+test can check the gap between attempts without timing itself. `down()` … `up()` is an outage of any length.
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ class WorkflowServer(LocalServer):
         self._lock = threading.Lock()
         self._received: list[Received] = []
         self._script: deque[Scripted] = deque()
+        self._outage: Scripted | None = None
         self._arrival = threading.Condition(self._lock)
         super().__init__(self._app, "workflow-standin")
 
@@ -74,6 +75,15 @@ class WorkflowServer(LocalServer):
         with self._lock:
             self._received.clear()
             self._script.clear()
+
+    def down(self, status: int = 503, body: str = "") -> None:
+        """Every request is answered `status` until `up()`: an outage as long as the test's own clock says."""
+        with self._lock:
+            self._outage = Scripted(status, {}, body)
+
+    def up(self) -> None:
+        with self._lock:
+            self._outage = None
 
     def requests(self) -> list[Received]:
         with self._lock:
@@ -111,7 +121,7 @@ class WorkflowServer(LocalServer):
         if request.method != "POST":
             return Response("method not allowed", status=405)
         with self._lock:
-            scripted = self._script.popleft() if self._script else None
+            scripted = self._script.popleft() if self._script else self._outage
         if scripted is not None:
             return Response(scripted.body, status=scripted.status, headers=scripted.headers)
         if len(body) > MAX_BYTES:
