@@ -75,6 +75,7 @@ def test_the_devhost_reads_every_function_from_the_apps_own_registry():
         "notifications": "queueTrigger",
         "escalations": "queueTrigger",
         "reminders": "timerTrigger",
+        "sweeper": "timerTrigger",
         "workitems": "queueTrigger",
     }
     (alerts,) = [spec for spec in by_trigger(specs, "httpTrigger") if spec.name == "alerts"]
