@@ -37,7 +37,7 @@ $(STAMP_INFRA): requirements-infra.txt
 local.settings.json:
 	cp local.settings.example.json $@
 
-run: bootstrap
+run: $(STAMP_PY) $(STAMP_NODE) local.settings.json
 	$(PY) -m devhost --azurite .azurite
 
 test: bootstrap

@@ -38,11 +38,11 @@ def declare_incident(
     declaration = parse_declaration(decode_json_object(req.get_body()), context.catalog(), now)
     claim = _idempotency_claim(req.headers.get("Idempotency-Key"))
     declared = open_declared(declaration, claim, context.incident_store(), context.catalog(), now)
+    if declared.event is not None:  # a retry that finished what its first attempt began announces it too
+        event = declared.event
+        announce(declared.incident.id, [event.event_id], statuspage, notifications, kinds=[event.kind])
     if not declared.created:
         return json_response(200, _document(declared.incident))  # a retry: the incident the first attempt opened
-    assert declared.event is not None
-    event = declared.event
-    announce(declared.incident.id, [event.event_id], statuspage, notifications, kinds=[event.kind])
     log.info("%s declared by %s (%s)", declared.incident.id, declaration.reporter, declaration.source)
     return json_response(201, _document(declared.incident))
 

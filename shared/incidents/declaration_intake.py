@@ -24,7 +24,7 @@ DECLARED = "Declared"
 @dataclass(frozen=True)
 class Declared:
     incident: Incident
-    event: TimelineEvent | None  # None when an earlier attempt had declared it already
+    event: TimelineEvent | None  # to announce; None when an earlier attempt declared and recorded it already
     created: bool
 
 
@@ -39,7 +39,10 @@ def open_declared(
         assert record is not None and record.incident_id, "a claim that conflicted on insert must exist"
         existing = store.get_incident(record.incident_id)
         if existing is not None:
-            return Declared(existing, None, created=False)
+            # A retry: the first attempt may have stopped before its event; the same facts name the same event, so
+            # this writes it only if it is missing, and then it is announced as the first attempt would have.
+            _, event = declare(declaration, existing.number, existing.group, existing.declared_at)
+            return Declared(existing, event if store.append_event(event) else None, created=False)
         # The first attempt stopped before creating its incident: finish it under the number it claimed.
         incident, event = declare(declaration, incident_number(record.incident_id) or incident.number, group, now)
     try:
