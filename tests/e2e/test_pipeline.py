@@ -90,6 +90,7 @@ def test_health_reports_storage_and_configuration(devhost):
             "notifications": "not configured",
             "oncall": "ok",
             "warnings": [],
+            "poison_messages": 0,
         },
     )
 
