@@ -70,9 +70,6 @@ class ChangeMessage:
         readable = isinstance(kinds, list) and all(isinstance(kind, str) for kind in kinds)
         return cls(document["incident"], tuple(events), frozenset(kinds) if readable else None)
 
-    def to_json(self) -> str:
-        return change_message(self.incident, self.events, sorted(self.kinds) if self.kinds is not None else None)
-
 
 def _ident(value: Any) -> bool:
     return isinstance(value, str) and bool(value)

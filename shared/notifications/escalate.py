@@ -47,7 +47,7 @@ from shared.notifications.policy import (
     StepMessage,
 )
 from shared.oncall.people import Person
-from shared.teams.workflow import WorkflowError, WorkflowUnavailable
+from shared.teams.workflow import WorkflowError
 
 log = logging.getLogger("firebell.escalations")
 
@@ -67,21 +67,11 @@ def on_step(body: bytes, message_id: str, dequeue_count: int, now: datetime, not
         log.error("escalations: message %s dropped: %s", message_id, getattr(problem, "detail", problem))
         return None
     holder = holder_of(text, message_id)
-    deferrable = not deferral.exhausted(document, now)
-    try:
-        run_step(step, holder, dequeue_count, now, notifier, deferrable=deferrable)
-    except WorkflowUnavailable as outage:
-        deferred = notifier.defer(ESCALATIONS, text, holder, outage.retry_after, now) if deferrable else None
-        if deferred is None:
-            raise
-        return deferred
-    except WorkflowError:
-        raise  # on the last delivery send_once has written it on the timeline
-    except Exception as failure:
-        if deferral.gives_up(dequeue_count, deferrable=False):
-            notifier.gave_up(step.incident, holder, failure, now)
-        raise
-    return None
+
+    def act(deferrable: bool) -> object:
+        return run_step(step, holder, dequeue_count, now, notifier, deferrable=deferrable)
+
+    return notifier.patiently(ESCALATIONS, text, step.incident, holder, dequeue_count, now, act)
 
 
 @dataclass

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -30,7 +30,7 @@ from shared.notifications.policy_config import EscalationConfig
 from shared.oncall.override_store import OverrideStore
 from shared.oncall.people import Directory, Person
 from shared.oncall.schedule import Schedule
-from shared.teams.workflow import WorkflowError, WorkflowRejected, WorkflowSender
+from shared.teams.workflow import WorkflowError, WorkflowRejected, WorkflowSender, WorkflowUnavailable
 
 log = logging.getLogger("firebell.notifications")
 
@@ -200,6 +200,35 @@ class Notifier:
         raise IncidentChanged(incident_id)
 
     # --- patience -------------------------------------------------------------------------------------------------
+    def patiently(
+        self,
+        queue: str,
+        body: str,
+        incident_id: str,
+        holder: str,
+        dequeue_count: int,
+        now: datetime,
+        act: Callable[[bool], object],
+    ) -> Any | None:
+        """Do one message's work, `act(deferrable)`: a Workflows outage (or a long Retry-After) defers the message
+        instead of burning its deliveries, and the deferred message is returned; the last delivery of a message that
+        can no longer be deferred writes its failure on the timeline, whatever it is, before it goes to poison."""
+        deferrable = not deferral.exhausted(json.loads(body), now)
+        try:
+            act(deferrable)
+        except WorkflowUnavailable as outage:
+            deferred = self.defer(queue, body, holder, outage.retry_after, now) if deferrable else None
+            if deferred is None:
+                raise  # the bound is exhausted: redelivered, and the last delivery wrote it on the timeline
+            return deferred
+        except WorkflowError:
+            raise  # on the last delivery send_once has written it on the timeline
+        except Exception as failure:
+            if deferral.gives_up(dequeue_count, deferrable=False):
+                self.gave_up(incident_id, holder, failure, now)
+            raise
+        return None
+
     def defer(self, queue: str, body: str, holder: str, retry_after: float | None, now: datetime) -> Any | None:
         """Workflows is unavailable (5xx, timeouts, refused connections after the in-process attempts, or a
         Retry-After longer than is waited here): the same message again, hidden for the pause shared.core.deferral

@@ -37,7 +37,6 @@ from shared.notifications import cards, escalate
 from shared.notifications.notifier import REFUSED, SENT, Notifier, holder_of
 from shared.oncall.people import Person
 from shared.oncall.schedule import PRIMARY
-from shared.teams.workflow import WorkflowError, WorkflowUnavailable
 
 log = logging.getLogger("firebell.notifications")
 
@@ -63,21 +62,11 @@ def on_change(body: bytes, message_id: str, dequeue_count: int, now: datetime, n
     if change.kinds is not None and not change.kinds & RESPONDER_KINDS:
         return None  # e.g. a severity change: Boards acts on it, nobody is paged or told by card
     holder = holder_of(text, message_id)
-    deferrable = not deferral.exhausted(document, now)
-    try:
-        notify(change, dequeue_count, now, notifier, message_id=holder, deferrable=deferrable)
-    except WorkflowUnavailable as outage:
-        deferred = notifier.defer(NOTIFICATIONS, text, holder, outage.retry_after, now) if deferrable else None
-        if deferred is None:
-            raise  # the bound is exhausted: redelivered, and the last delivery wrote it on the timeline
-        return deferred
-    except WorkflowError:
-        raise  # on the last delivery send_once has written it on the timeline
-    except Exception as failure:
-        if deferral.gives_up(dequeue_count, deferrable=False):
-            notifier.gave_up(change.incident, holder, failure, now)
-        raise
-    return None
+
+    def act(deferrable: bool) -> object:
+        return notify(change, dequeue_count, now, notifier, message_id=holder, deferrable=deferrable)
+
+    return notifier.patiently(NOTIFICATIONS, text, change.incident, holder, dequeue_count, now, act)
 
 
 def notify(
