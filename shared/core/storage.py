@@ -151,7 +151,7 @@ def managed_identity_client_id(environ: Mapping[str, str] | None = None) -> str:
     explicit = (env.get(AZURE_CLIENT_ID_SETTING) or "").strip()
     if explicit:
         return explicit
-    prefix = f"{STORAGE_SETTING}__clientid"
+    prefix = f"{STORAGE_SETTING}__clientId".lower()
     return next((value.strip() for name, value in env.items() if name.lower() == prefix and value.strip()), "")
 
 

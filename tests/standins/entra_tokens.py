@@ -89,9 +89,7 @@ def self_signed_certificate(folder: Path) -> Certificate:
     cert_pem = certificate.public_bytes(serialization.Encoding.PEM)
     (folder / "azurite.pem").write_bytes(cert_pem)
     (folder / "azurite-key.pem").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
     (folder / "ca-bundle.pem").write_bytes(Path(certifi.where()).read_bytes() + b"\n" + cert_pem)
     return Certificate(folder / "azurite.pem", folder / "azurite-key.pem", folder / "ca-bundle.pem")
