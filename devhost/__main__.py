@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def serve(address: str, port: int, settings: Path, *, one_process: bool) -> int:
     sys.path.insert(0, str(ROOT))
-    from devhost.host import DevHost, StorageUnreachable
+    from devhost.host import DevHost, StorageNotSet, StorageUnreachable
     from function_app import app
 
     background = None
@@ -69,8 +69,8 @@ def serve(address: str, port: int, settings: Path, *, one_process: bool) -> int:
             return 2
     try:
         host = DevHost(app, ROOT / "host.json", address, port, run_background=one_process).start()
-    except (StorageUnreachable, OSError) as error:
-        unreachable = isinstance(error, StorageUnreachable)
+    except (StorageUnreachable, StorageNotSet, OSError) as error:
+        unreachable = isinstance(error, StorageUnreachable | StorageNotSet)
         print(
             f"devhost: {error if unreachable else f'cannot listen on {address}:{port}: {error.strerror}'}",
             file=sys.stderr,
@@ -117,12 +117,12 @@ def _start_background(settings: Path) -> subprocess.Popen[bytes] | None:
 def run_background() -> int:
     """The second process: queue listeners and timers, no HTTP."""
     sys.path.insert(0, str(ROOT))
-    from devhost.host import DevHost, StorageUnreachable
+    from devhost.host import DevHost, StorageNotSet, StorageUnreachable
     from function_app import app
 
     try:
         host = DevHost(app, ROOT / "host.json", serve_http=False).start()
-    except StorageUnreachable as error:
+    except (StorageUnreachable, StorageNotSet) as error:
         print(f"devhost: {error}", file=sys.stderr)
         return 2
     if os.environ.get(READY_FILE):

@@ -40,17 +40,40 @@ def azurite_binary() -> str:
 
 
 class Azurite:
-    """One Azurite process. `location=None` keeps everything in memory (tests); ports default to free ones."""
+    """One Azurite process. `location=None` keeps everything in memory (tests); ports default to free ones.
 
-    def __init__(self, location: Path | None = None, ports: tuple[int, int, int] | None = None) -> None:
+    With `tls=(certificate PEM, key PEM)` it serves HTTPS, and `oauth=True` (`--oauth basic`, which needs HTTPS)
+    also accepts Entra ID bearer tokens: it checks their shape, lifetime, issuer and audience, not their signature,
+    so the identity-based storage path runs locally (tests/integration/test_storage_identity.py)."""
+
+    def __init__(
+        self,
+        location: Path | None = None,
+        ports: tuple[int, int, int] | None = None,
+        *,
+        tls: tuple[Path, Path] | None = None,
+        oauth: bool = False,
+    ) -> None:
+        if oauth and tls is None:
+            raise ValueError("Azurite accepts bearer tokens over HTTPS only: give a certificate and key (tls=…)")
         self.location = location
         self.ports = ports or (free_port(), free_port(), free_port())
+        self.tls = tls
+        self.oauth = oauth
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def connection_string(self) -> str:
         blob, queue, table = self.ports
-        return development_storage(blob=blob, queue=queue, table=table)
+        if self.tls is None:
+            return development_storage(blob=blob, queue=queue, table=table)
+        plain = development_storage(blob=blob, queue=queue, table=table)
+        return plain.replace("Protocol=http;", "Protocol=https;").replace("http://", "https://")
+
+    def service_uri(self, service: str) -> str:
+        """The path-style URI of one service (blob, queue, table) of the development account."""
+        port = dict(zip(("blob", "queue", "table"), self.ports, strict=True))[service]
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{port}/devstoreaccount1"
 
     def start(self, timeout: float = 30.0) -> Azurite:
         blob, queue, table = self.ports
@@ -71,6 +94,10 @@ class Azurite:
             "--tablePort",
             str(table),
         ]
+        if self.tls is not None:
+            command += ["--cert", str(self.tls[0]), "--key", str(self.tls[1])]
+        if self.oauth:
+            command += ["--oauth", "basic"]
         if self.location is None:
             command.append("--inMemoryPersistence")
         else:

@@ -16,12 +16,17 @@ from devhost.http import HttpServer
 from devhost.invoker import Invoker
 from devhost.queues import QueueListener
 from devhost.timers import TimerRunner
+from shared.core.errors import ConfigurationError
 
 log = logging.getLogger("devhost")
 
 
 class StorageUnreachable(RuntimeError):
     pass
+
+
+class StorageNotSet(RuntimeError):
+    """No storage setting (neither a connection string nor identity-based settings): the host does not start."""
 
 
 class DevHost:
@@ -42,6 +47,10 @@ class DevHost:
         self.options: HostOptions = load_host_options(host_json)
         specs = discover(app)
         self.invoker = Invoker(self.options.queues.message_encoding)
+        try:  # as the Functions host does: without its storage it does not start (nothing is fetched yet)
+            self.invoker.account()
+        except ConfigurationError as error:
+            raise StorageNotSet(f"{error.detail} (in local.settings.json or the environment)") from None
         self.stopping = threading.Event()
         self.http_app = HttpServer(by_trigger(specs, "httpTrigger"), self.invoker, self.options.route_prefix)
         self.server: BaseWSGIServer | None = (
@@ -57,7 +66,7 @@ class DevHost:
                 self.server.server_close()
             raise StorageUnreachable(
                 f"cannot reach Azure Storage ({type(error).__name__}): start Azurite (`make run` does) or fix "
-                "AzureWebJobsStorage in local.settings.json"
+                "AzureWebJobsStorage (or its AzureWebJobsStorage__* identity settings) in local.settings.json"
             ) from None
         timer_specs = by_trigger(specs, "timerTrigger") if run_background else []
         self.timers = [TimerRunner(spec, self.invoker, self.stopping) for spec in timer_specs]

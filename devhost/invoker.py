@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import logging
-import os
 import threading
 import time
 import uuid
@@ -13,7 +12,7 @@ from typing import Any
 import azure.functions as func
 
 from devhost.catalog import FunctionSpec, resolve_setting
-from shared.core.storage import StorageAccount
+from shared.core.storage import STORAGE_SETTING, StorageAccount, StorageTarget
 
 log = logging.getLogger("devhost")
 
@@ -42,14 +41,14 @@ class Invoker:
         self._accounts: dict[str, StorageAccount] = {}
         self._lock = threading.Lock()
 
-    def account(self, connection_setting: str = "AzureWebJobsStorage") -> StorageAccount:
-        """The storage account a binding's `connection` names (an app setting holding a connection string)."""
+    def account(self, connection_setting: str = STORAGE_SETTING) -> StorageAccount:
+        """The storage account a binding's `connection` names: a connection string in that setting, or the
+        identity-based `<setting>__*` settings (StorageNotConfigured, a ConfigurationError, when neither is set)."""
         with self._lock:
             if connection_setting not in self._accounts:
-                connection = os.environ.get(connection_setting)
-                if not connection:
-                    raise RuntimeError(f"binding connection setting {connection_setting!r} is not set")
-                self._accounts[connection_setting] = StorageAccount(connection)
+                self._accounts[connection_setting] = StorageAccount(
+                    StorageTarget.from_environment(None, connection_setting)
+                )
             return self._accounts[connection_setting]
 
     def invoke(self, spec: FunctionSpec, trigger_value: Any) -> Any:
@@ -78,7 +77,7 @@ class Invoker:
     def _write_output(self, binding: dict[str, Any], value: Any) -> None:
         if value is None:
             return
-        account = self.account(binding.get("connection") or "AzureWebJobsStorage")
+        account = self.account(binding.get("connection") or STORAGE_SETTING)
         if binding["type"] == "queue":
             queue = account.queue(resolve_setting(binding["queueName"]), encoding="none")
             for message in value if isinstance(value, list) else [value]:

@@ -13,13 +13,22 @@ from types import TracebackType
 import requests
 
 from devhost.azurite import ROOT, free_port
+from shared.core.storage import STORAGE_SETTING
 
 
 class DevhostProcess:
-    def __init__(self, connection_string: str, environment: dict[str, str] | None = None) -> None:
+    def __init__(self, connection_string: str | None, environment: dict[str, str] | None = None) -> None:
+        """Storage is `connection_string`, or — when it is None — only what `environment` says (identity-based
+        `AzureWebJobsStorage__*` settings, or nothing at all): storage settings of this process are not inherited."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "AzureWebJobsStorage": connection_string, **(environment or {})}
+        inherited = {
+            name: value
+            for name, value in os.environ.items()
+            if name != STORAGE_SETTING and not name.startswith(f"{STORAGE_SETTING}__")
+        }
+        storage = {STORAGE_SETTING: connection_string} if connection_string is not None else {}
+        self.env = {**inherited, **storage, **(environment or {})}
         self.process: subprocess.Popen[bytes] | None = None
         # A file, not a pipe: a busy devhost logs more than a pipe buffer holds and would block on a full pipe.
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 — lives as long as this object

@@ -21,6 +21,7 @@ from devhost.catalog import FunctionSpec, resolve_setting
 from devhost.hostjson import QueueOptions
 from devhost.invoker import Invoker
 from shared.core.queues import poison
+from shared.core.storage import STORAGE_SETTING
 
 log = logging.getLogger("devhost")
 _FIRST_POLL_DELAY = 0.1
@@ -41,7 +42,7 @@ class QueueListener:
         self.stopping = stopping
         self.lease_seconds = max(1, int(lease_seconds))
         self.queue_name = resolve_setting(spec.trigger["queueName"])
-        account = invoker.account(spec.trigger.get("connection") or "AzureWebJobsStorage")
+        account = invoker.account(spec.trigger.get("connection") or STORAGE_SETTING)
         # Raw clients: the listener decodes itself, so one malformed message cannot break a whole batch.
         self.queue: QueueClient = account.queue(self.queue_name, encoding="none")
         self.poison: QueueClient = account.queue(poison(self.queue_name), encoding="none")

@@ -51,8 +51,9 @@ def schedule() -> Schedule:
 
 
 def check() -> list[str]:
-    """The start-up check of the configuration files and the settings that come with them."""
-    return check_configuration(configuration(), [secure_webhook])
+    """The start-up check of the configuration files and the settings that come with them (storage included: a
+    missing AzureWebJobsStorage is reported here, and every route that needs storage answers 503)."""
+    return check_configuration(configuration(), [storage.target, secure_webhook])
 
 
 def secure_webhook() -> SecureWebhookPolicy | None:

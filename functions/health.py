@@ -29,6 +29,9 @@ def health(req: func.HttpRequest) -> func.HttpResponse:
         checks["storage"] = "reachable"
     except AzureError as error:
         checks["storage"] = f"unreachable ({type(error).__name__})"
+    except ConfigurationError as error:  # no storage setting: which one is said in the log, not on a public route
+        log.error("storage not configured: %s", error.detail)
+        checks["storage"] = "not configured"
     try:
         config = context.configuration()
         for check in (config.catalog, config.schedule, config.service_rosters, config.boards, config.escalations):

@@ -21,6 +21,7 @@ from azure.storage.queue import QueueServiceClient
 from devhost.azurite import Azurite
 from functions import context
 from shared.core import storage
+from tests.standins.entra_tokens import Certificate, self_signed_certificate
 
 ROOT = Path(__file__).resolve().parent.parent
 # Real payloads of Azure Monitor, Teams and Statuspage, copied verbatim; tests/fixtures/README.md names each source.
@@ -80,6 +81,55 @@ def azurite() -> Iterator[Azurite]:
         yield server
     finally:
         server.stop(grace=3)  # in memory: nothing to flush
+
+
+@pytest.fixture(scope="session")
+def azurite_certificate(tmp_path_factory: pytest.TempPathFactory) -> Certificate:
+    """A self-signed certificate for 127.0.0.1, made for this session (never a file in the repository)."""
+    return self_signed_certificate(tmp_path_factory.mktemp("azurite-tls"))
+
+
+@pytest.fixture(scope="session")
+def azurite_oauth(azurite_certificate: Certificate) -> Iterator[Azurite]:
+    """A second in-memory Azurite on free ports that speaks HTTPS and accepts Entra ID bearer tokens
+    (`--oauth basic`): where the identity-based storage path runs in tests."""
+    server = Azurite(tls=(azurite_certificate.cert, azurite_certificate.key), oauth=True).start()
+    try:
+        yield server
+    finally:
+        server.stop(grace=3)
+
+
+IDENTITY_CLIENT_ID = "6d9c6f7e-0000-4000-8000-00000000c11d"  # the user-assigned identity the settings name
+
+
+def identity_settings(server: Azurite) -> dict[str, str]:
+    """The host's identity-based storage settings for `server`: service URIs, a managed identity, no secret."""
+    return {
+        "AzureWebJobsStorage__blobServiceUri": server.service_uri("blob"),
+        "AzureWebJobsStorage__queueServiceUri": server.service_uri("queue"),
+        "AzureWebJobsStorage__tableServiceUri": server.service_uri("table"),
+        "AzureWebJobsStorage__credential": "managedidentity",
+        "AzureWebJobsStorage__clientId": IDENTITY_CLIENT_ID,
+    }
+
+
+@pytest.fixture
+def identity_storage(
+    azurite_oauth: Azurite, azurite_certificate: Certificate, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[dict[str, str]]:
+    """Empty storage in the OAuth Azurite, and the app's settings pointing at it without a connection string;
+    REQUESTS_CA_BUNDLE makes the SDKs' transport (requests) trust its certificate. Yields the storage settings."""
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(azurite_certificate.ca_bundle))
+    wipe(azurite_oauth.connection_string)  # the shared key still works: the test's own back door to check and clean
+    monkeypatch.delenv("AzureWebJobsStorage", raising=False)
+    settings = identity_settings(azurite_oauth)
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("FIREBELL_CONFIG_DIR", str(ROOT / "config"))
+    context.reset()
+    yield settings
+    context.reset()
 
 
 def wipe(connection_string: str) -> None:

@@ -1,4 +1,19 @@
-"""One Azure Storage account: lazily created table, queue and blob clients that share its connection string."""
+"""One Azure Storage account: lazily created table, queue and blob clients that share one way in — a connection
+string, or service URIs and an Entra ID token credential (the Functions host's identity-based setting convention).
+
+Which of the two, and where, comes from the settings of one connection name (`AzureWebJobsStorage` unless a binding
+names another), read here and nowhere else:
+
+- `<conn>`: a connection string (`UseDevelopmentStorage=true` included). When set, it wins.
+- `<conn>__accountName`: the account, whose services are `https://<name>.{blob,queue,table}.core.windows.net`;
+  `<conn>__blobServiceUri` / `__queueServiceUri` / `__tableServiceUri` name a service's URI explicitly (each
+  optional; a service whose URI cannot be derived is an error only when it is used).
+- `<conn>__credential` = `managedidentity` and `<conn>__clientId` (a user-assigned identity): an azure-identity
+  credential. azure-identity loads only on this path (~50 ms of cold start a connection string never pays).
+
+Neither `<conn>` nor any `<conn>__*` is StorageNotConfigured (a ConfigurationError: the start-up check and
+/api/health report it, and every route that needs storage answers 503) — never a fallback to development storage.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +21,33 @@ import contextlib
 import functools
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from azure.core.exceptions import ResourceExistsError
 from azure.data.tables import TableClient, TableServiceClient
 
+from shared.core.errors import ConfigurationError
+
 if TYPE_CHECKING:  # the blob and queue SDKs load on first use: the alert path needs neither (~140 ms of cold start)
+    from azure.core.credentials import TokenCredential
     from azure.storage.blob import BlobServiceClient, ContainerClient
     from azure.storage.queue import QueueClient
 
+STORAGE_SETTING = "AzureWebJobsStorage"  # the host's own storage, and every binding that names no other connection
+SERVICES = ("blob", "queue", "table")
+MANAGED_IDENTITY = "managedidentity"  # the one `__credential` value the Functions host defines
+AZURE_CLIENT_ID_SETTING = "AZURE_CLIENT_ID"  # azure-identity's convention for the user-assigned identity
+
 # Azurite's published development account (not a secret: it is in every Azure Storage SDK and emulator).
 DEV_ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+
+class StorageNotConfigured(ConfigurationError):
+    """No storage setting, or one that cannot reach the service asked for. The message names the settings."""
+
+    code = "storage_not_configured"
 
 
 def development_storage(host: str = "127.0.0.1", blob: int = 10000, queue: int = 10001, table: int = 10002) -> str:
@@ -33,6 +63,96 @@ def development_storage(host: str = "127.0.0.1", blob: int = 10000, queue: int =
 def expand_connection_string(value: str) -> str:
     """The SDKs do not all understand the `UseDevelopmentStorage=true` shorthand that Functions settings use."""
     return development_storage() if value.strip().rstrip(";").lower() == "usedevelopmentstorage=true" else value
+
+
+@dataclass(frozen=True)
+class StorageTarget:
+    """Where one connection name's storage is and how to sign in: a connection string, or identity-based."""
+
+    setting: str = STORAGE_SETTING
+    connection_string: str = field(default="", repr=False)  # holds the account key
+    blob_uri: str = ""
+    queue_uri: str = ""
+    table_uri: str = ""
+    credential: str = ""  # `managedidentity`, or empty: DefaultAzureCredential
+    client_id: str = ""  # a user-assigned managed identity's client id
+
+    @classmethod
+    def from_environment(
+        cls, environ: Mapping[str, str] | None = None, setting: str = STORAGE_SETTING
+    ) -> StorageTarget:
+        env = os.environ if environ is None else environ
+        connection = (env.get(setting) or "").strip()
+        if connection:
+            return cls(setting, connection_string=expand_connection_string(connection))
+        prefix = f"{setting}__".lower()
+        parts = {
+            name[len(prefix) :].lower(): value.strip() for name, value in env.items() if name.lower().startswith(prefix)
+        }
+        parts = {key: value for key, value in parts.items() if value}
+        if not parts:
+            raise StorageNotConfigured(
+                f"storage: {setting} is not set. Set it to a connection string (UseDevelopmentStorage=true for "
+                f"Azurite), or use a managed identity with {setting}__accountName (or {setting}__blobServiceUri, "
+                f"__queueServiceUri, __tableServiceUri) and {setting}__credential=managedidentity, {setting}__clientId"
+            )
+        account = parts.get("accountname", "")
+        uris = {}
+        for service in SERVICES:
+            uri = parts.get(f"{service}serviceuri") or (
+                f"https://{account}.{service}.core.windows.net" if account else ""
+            )
+            if uri and not uri.lower().startswith("https://"):
+                raise StorageNotConfigured(
+                    f"storage: {setting}__{service}ServiceUri must be an https URL (tokens are never sent over "
+                    f"plain HTTP), got {uri[:80]!r}"
+                )
+            uris[service] = uri.rstrip("/")
+        credential = parts.get("credential", "").lower()
+        return cls(
+            setting,
+            blob_uri=uris["blob"],
+            queue_uri=uris["queue"],
+            table_uri=uris["table"],
+            credential=credential,
+            client_id=parts.get("clientid", ""),
+        )
+
+    @property
+    def identity_based(self) -> bool:
+        return not self.connection_string
+
+    def service_uri(self, service: str) -> str:
+        uri = getattr(self, f"{service}_uri")
+        if not uri:
+            raise StorageNotConfigured(
+                f"storage: no {service} service for {self.setting}: set {self.setting}__accountName or "
+                f"{self.setting}__{service}ServiceUri"
+            )
+        return uri
+
+
+def credential_for(target: StorageTarget) -> TokenCredential:
+    """The Functions host's rule: `managedidentity` is the managed identity (user-assigned when a client id is
+    given); anything else is DefaultAzureCredential, preferring that user-assigned identity when one is named."""
+    from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
+
+    if target.credential == MANAGED_IDENTITY:
+        return ManagedIdentityCredential(client_id=target.client_id or None)
+    if target.client_id:
+        return DefaultAzureCredential(managed_identity_client_id=target.client_id)
+    return DefaultAzureCredential()
+
+
+def managed_identity_client_id(environ: Mapping[str, str] | None = None) -> str:
+    """The user-assigned identity Firebell runs as, for tokens other than storage (Azure DevOps): AZURE_CLIENT_ID,
+    else the storage connection's `__clientId` (infra/ sets both to the same identity); empty: system-assigned."""
+    env = os.environ if environ is None else environ
+    explicit = (env.get(AZURE_CLIENT_ID_SETTING) or "").strip()
+    if explicit:
+        return explicit
+    prefix = f"{STORAGE_SETTING}__clientId".lower()
+    return next((value.strip() for name, value in env.items() if name.lower() == prefix and value.strip()), "")
 
 
 # Fail fast when storage is down: the HTTP edge answers 503 and the caller (Azure Monitor, a queue) retries.
@@ -54,25 +174,54 @@ def _queue_retry() -> Any:
 
 
 class StorageAccount:
-    def __init__(self, connection_string: str, on_request: Callable[[Any], None] | None = None) -> None:
-        """`on_request` sees every request on the wire (azure-core's raw_request_hook): benchmarks count with it."""
-        self.connection_string = expand_connection_string(connection_string)
+    def __init__(
+        self,
+        target: StorageTarget | str,
+        on_request: Callable[[Any], None] | None = None,
+        *,
+        credential: TokenCredential | None = None,
+    ) -> None:
+        """`target` is a StorageTarget or a connection string. An identity-based target signs in with `credential`,
+        by default the one its settings name (built on first use). `on_request` sees every request on the wire
+        (azure-core's raw_request_hook): benchmarks count with it."""
+        if isinstance(target, str):
+            target = StorageTarget(connection_string=expand_connection_string(target))
+        self.target = target
+        self._credential = credential
         self._options: dict[str, Any] = dict(_TIMEOUTS)
         if on_request is not None:
             self._options["raw_request_hook"] = on_request
         self._lock = threading.Lock()
+        self._credential_lock = threading.Lock()
         self._tables: dict[str, TableClient] = {}
         self._queues: dict[tuple[str, str], QueueClient] = {}
         self._containers: dict[str, ContainerClient] = {}
 
+    @property
+    def connection_string(self) -> str:
+        return self.target.connection_string
+
+    def credential(self) -> TokenCredential:
+        """The token credential of an identity-based account; one per account, so its token cache is shared."""
+        with self._credential_lock:
+            if self._credential is None:
+                self._credential = credential_for(self.target)
+            return self._credential
+
     @functools.cached_property
     def table_service(self) -> TableServiceClient:
+        if self.target.identity_based:
+            uri = self.target.service_uri("table")
+            return TableServiceClient(uri, credential=self.credential(), **self._options, **_TABLE_RETRY)
         return TableServiceClient.from_connection_string(self.connection_string, **self._options, **_TABLE_RETRY)
 
     @functools.cached_property
     def blob_service(self) -> BlobServiceClient:
         from azure.storage.blob import BlobServiceClient
 
+        if self.target.identity_based:
+            uri = self.target.service_uri("blob")
+            return BlobServiceClient(uri, credential=self.credential(), retry_policy=_blob_retry(), **self._options)
         return BlobServiceClient.from_connection_string(
             self.connection_string, retry_policy=_blob_retry(), **self._options
         )
@@ -91,15 +240,15 @@ class StorageAccount:
 
         with self._lock:
             if (name, encoding) not in self._queues:
-                codec: dict[str, Any] = {}
+                options: dict[str, Any] = {"retry_policy": _queue_retry(), **self._options}
                 if encoding == "base64":
-                    codec = {
-                        "message_encode_policy": TextBase64EncodePolicy(),
-                        "message_decode_policy": TextBase64DecodePolicy(),
-                    }
-                client = QueueClient.from_connection_string(
-                    self.connection_string, name, retry_policy=_queue_retry(), **codec, **self._options
-                )
+                    options["message_encode_policy"] = TextBase64EncodePolicy()
+                    options["message_decode_policy"] = TextBase64DecodePolicy()
+                if self.target.identity_based:
+                    uri = self.target.service_uri("queue")
+                    client = QueueClient(uri, name, credential=self.credential(), **options)
+                else:
+                    client = QueueClient.from_connection_string(self.connection_string, name, **options)
                 _create_quietly(client.create_queue)
                 self._queues[(name, encoding)] = client
             return self._queues[(name, encoding)]
@@ -141,14 +290,20 @@ def _create_quietly(create: Any) -> None:
         create()
 
 
+def target(setting: str = STORAGE_SETTING) -> StorageTarget:
+    """The storage that `setting` names in this process's environment; StorageNotConfigured when it names none."""
+    return StorageTarget.from_environment(os.environ, setting)
+
+
 @functools.cache
-def _account_for(connection_string: str) -> StorageAccount:
-    return StorageAccount(connection_string)
+def _account_for(found: StorageTarget) -> StorageAccount:
+    return StorageAccount(found)
 
 
-def account() -> StorageAccount:
-    """The account named by `AzureWebJobsStorage`, shared by every function in this process."""
-    return _account_for(os.environ.get("AzureWebJobsStorage", "UseDevelopmentStorage=true"))
+def account(setting: str = STORAGE_SETTING) -> StorageAccount:
+    """The account `setting` (by default `AzureWebJobsStorage`) names, shared by every function in this process;
+    StorageNotConfigured when the setting is missing."""
+    return _account_for(target(setting))
 
 
 def reset() -> None:

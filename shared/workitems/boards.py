@@ -96,12 +96,14 @@ class Boards:
         policy: HttpPolicy,
         *,
         pat: str = "",
+        identity_client_id: str = "",
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.org_url = org_url.rstrip("/")
         self.project = project
         self.policy = policy
         self._pat = pat
+        self._identity_client_id = identity_client_id
         self._sleep = sleep
         self._observed = _Observed()
         self._client_lock = threading.Lock()
@@ -190,7 +192,9 @@ class Boards:
             if self._token_source is None:
                 from azure.identity import ManagedIdentityCredential
 
-                self._token_source = ManagedIdentityCredential()
+                # The user-assigned identity storage uses (AZURE_CLIENT_ID, else AzureWebJobsStorage__clientId);
+                # none named: the system-assigned identity.
+                self._token_source = ManagedIdentityCredential(client_id=self._identity_client_id or None)
         return "Bearer " + self._token_source.get_token(AZURE_DEVOPS_SCOPE).token  # cached by azure-identity
 
     # --- retrying -------------------------------------------------------------------------------------------------
@@ -371,9 +375,12 @@ def boards_for(org_url: str, project: str, pat: str, policy: HttpPolicy) -> Boar
     Reused across invocations so discovery and tokens are fetched once."""
     import os
 
-    identity = (os.environ.get("IDENTITY_ENDPOINT", ""), os.environ.get("IDENTITY_HEADER", ""))
+    from shared.core.storage import managed_identity_client_id
+
+    client_id = "" if pat else managed_identity_client_id(os.environ)
+    identity = (os.environ.get("IDENTITY_ENDPOINT", ""), os.environ.get("IDENTITY_HEADER", ""), client_id)
     key = (org_url, project, pat, policy, identity if not pat else None)
     with _clients_lock:
         if key not in _clients:
-            _clients[key] = Boards(org_url, project, policy, pat=pat)
+            _clients[key] = Boards(org_url, project, policy, pat=pat, identity_client_id=client_id)
         return _clients[key]

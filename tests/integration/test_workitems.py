@@ -90,7 +90,7 @@ def configured(storage_account, boards, config_dir, monkeypatch) -> BoardsServer
     monkeypatch.setenv("AZURE_DEVOPS_PAT", boards.pat)
     monkeypatch.setenv("WEBSITE_HOSTNAME", "firebell.azurewebsites.net")
     monkeypatch.setenv("STATUS_PAGE_URL", "https://status.example.com/")
-    for name in IDENTITY_VARIABLES:
+    for name in (*IDENTITY_VARIABLES, "AZURE_CLIENT_ID"):
         monkeypatch.delenv(name, raising=False)
     context.reset()
     return boards
@@ -534,6 +534,36 @@ def test_without_a_pat_a_managed_identity_token_is_used(configured, monkeypatch)
     devops = [r for r in boards.requests() if not r.path.startswith("/msi/")]
     assert len(devops) == 5 and {r.authorization for r in devops} == {f"Bearer {boards.token}"}
     assert boards.token_requests == 1  # azure-identity keeps the token until it expires
+    assert boards.token_client_ids == [""]  # no user-assigned identity named: the system-assigned one
+
+
+@pytest.mark.parametrize(
+    ("settings", "client_id"),
+    [
+        (
+            {"AzureWebJobsStorage__clientId": "6d9c6f7e-0000-4000-8000-00000000c11d"},
+            "6d9c6f7e-0000-4000-8000-00000000c11d",
+        ),
+        (
+            {"AZURE_CLIENT_ID": "0a1b2c3d-0000-4000-8000-0000000a2c1d", "AzureWebJobsStorage__clientId": "other"},
+            "0a1b2c3d-0000-4000-8000-0000000a2c1d",
+        ),
+    ],
+)
+def test_the_managed_identity_token_is_for_the_user_assigned_identity_storage_uses(
+    configured, monkeypatch, settings, client_id
+):
+    boards = configured
+    monkeypatch.delenv("AZURE_DEVOPS_PAT")
+    monkeypatch.setenv("IDENTITY_ENDPOINT", boards.identity_endpoint)
+    monkeypatch.setenv("IDENTITY_HEADER", boards.identity_header)
+    monkeypatch.delenv("AZURE_CLIENT_ID", raising=False)
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    incident, opening = declare()
+    handle(message(incident.id, [opening.event_id]))
+    assert len(boards.work_items()) == 1
+    assert boards.token_client_ids == [client_id]
 
 
 def test_a_refused_pat_is_not_retried_in_process(configured, monkeypatch):

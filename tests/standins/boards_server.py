@@ -193,6 +193,7 @@ class BoardsServer(LocalServer):
         self.identities = {identity.lower() for identity in identities}
         self.items: dict[int, WorkItem] = {}
         self.token_requests = 0
+        self.token_client_ids: list[str] = []  # the client_id of each token request ("" for system-assigned)
         self._next_id = 1
         self._lock = threading.Lock()
         self._received: list[Received] = []
@@ -544,6 +545,7 @@ class BoardsServer(LocalServer):
             return _json({"statusCode": 400, "message": f"unexpected {dict(request.args)}"}, 400)
         with self._lock:
             self.token_requests += 1
+            self.token_client_ids.append(request.args.get("client_id", ""))
         return _json(
             {
                 "access_token": self.token,

@@ -103,6 +103,7 @@ def test_an_unreadable_catalog_file_names_the_file(tmp_path: Path):
 def test_the_configuration_check_at_start_up_names_file_key_and_problem(tmp_path: Path, monkeypatch):
     (tmp_path / "services.toml").write_text('[[service]]\nid = "x"\ncomponent = "X"\ngroup_window = 5\n')
     monkeypatch.setenv("FIREBELL_CONFIG_DIR", str(tmp_path))
+    monkeypatch.setenv("AzureWebJobsStorage", "UseDevelopmentStorage=true")  # storage is checked too: set
     monkeypatch.setenv("FIREBELL_ENTRA_TENANT_ID", "3f6b1c2e-8d4a-4e5b-9c7d-1a2b3c4d5e6f")
     monkeypatch.delenv("FIREBELL_ENTRA_AUDIENCE", raising=False)
     context.reset()

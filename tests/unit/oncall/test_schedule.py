@@ -308,6 +308,7 @@ def test_the_start_up_check_reports_a_missing_roster_and_logs_schedule_warnings(
         encoding="utf-8",
     )
     monkeypatch.setenv("FIREBELL_CONFIG_DIR", str(tmp_path))
+    monkeypatch.setenv("AzureWebJobsStorage", "UseDevelopmentStorage=true")  # storage is checked too: set
     context.reset()
     try:
         with caplog.at_level(logging.WARNING, logger="firebell.configuration"):
