@@ -235,20 +235,11 @@ class StorageAccount:
             return self._tables[name]
 
     def queue(self, name: str, encoding: str = "base64") -> QueueClient:
-        """A queue client whose messages use the Functions host's encoding (host.json `messageEncoding`)."""
-        from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64EncodePolicy
-
+        """A queue client whose messages use the Functions host's encoding (host.json `messageEncoding`); the queue
+        is created once per process, on first use."""
         with self._lock:
             if (name, encoding) not in self._queues:
-                options: dict[str, Any] = {"retry_policy": _queue_retry(), **self._options}
-                if encoding == "base64":
-                    options["message_encode_policy"] = TextBase64EncodePolicy()
-                    options["message_decode_policy"] = TextBase64DecodePolicy()
-                if self.target.identity_based:
-                    uri = self.target.service_uri("queue")
-                    client = QueueClient(uri, name, credential=self.credential(), **options)
-                else:
-                    client = QueueClient.from_connection_string(self.connection_string, name, **options)
+                client = self._queue_client(name, encoding)
                 _create_quietly(client.create_queue)
                 self._queues[(name, encoding)] = client
             return self._queues[(name, encoding)]
@@ -257,15 +248,22 @@ class StorageAccount:
         """The queue's approximate message count (one properties request); 0 for a queue that does not exist. Never
         creates the queue, unlike `queue()`."""
         from azure.core.exceptions import ResourceNotFoundError
-        from azure.storage.queue import QueueClient
 
-        client = QueueClient.from_connection_string(
-            self.connection_string, name, retry_policy=_queue_retry(), **self._options
-        )
         try:
-            return client.get_queue_properties().approximate_message_count or 0
+            return self._queue_client(name, "none").get_queue_properties().approximate_message_count or 0
         except ResourceNotFoundError:
             return 0
+
+    def _queue_client(self, name: str, encoding: str) -> QueueClient:
+        from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64EncodePolicy
+
+        options: dict[str, Any] = {"retry_policy": _queue_retry(), **self._options}
+        if encoding == "base64":
+            options["message_encode_policy"] = TextBase64EncodePolicy()
+            options["message_decode_policy"] = TextBase64DecodePolicy()
+        if self.target.identity_based:
+            return QueueClient(self.target.service_uri("queue"), name, credential=self.credential(), **options)
+        return QueueClient.from_connection_string(self.connection_string, name, **options)
 
     def container(self, name: str) -> ContainerClient:
         with self._lock:
