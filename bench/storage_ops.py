@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from bench.catalog import UNGROUPED_RULE, bench_catalog, grouped_rule
 from bench.figures import report
 from devhost.azurite import ROOT, Azurite
-from functions.change_queues import HTTP_OUTPUTS
+from functions.http_edge import HTTP_OUTPUTS
 from shared.azure_monitor.alert import FIRED, RESOLVED, parse_alert
 from shared.catalog.services import Catalog
 from shared.core.storage import StorageAccount

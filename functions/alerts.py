@@ -7,8 +7,7 @@ import logging
 import azure.functions as func
 
 from functions import context
-from functions.change_queues import announce, with_change_queues
-from functions.http_edge import http_endpoint, json_response
+from functions.http_edge import announce, http_endpoint, json_response, with_change_queues
 from shared.azure_monitor.alert import parse_alert
 from shared.core.timeutil import utc_now
 from shared.incidents.alert_intake import receive_alert

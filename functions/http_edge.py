@@ -1,11 +1,13 @@
-"""The one place where core errors become HTTP status codes, and where JSON responses are encoded."""
+"""The HTTP edge: the one place where core errors become HTTP status codes, JSON responses are encoded, and an HTTP
+function that changes an incident gets its change-message queue outputs (the queue chosen by
+shared.incidents.changes)."""
 
 from __future__ import annotations
 
 import functools
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import azure.functions as func
@@ -21,6 +23,8 @@ from shared.core.errors import (
     StorageUnavailable,
     Unauthorized,
 )
+from shared.core.queues import CONNECTION, NOTIFICATIONS, STATUSPAGE
+from shared.incidents.changes import change_message, first_queue
 
 log = logging.getLogger("firebell.http")
 
@@ -62,3 +66,35 @@ def http_endpoint(handler: Callable[..., func.HttpResponse]) -> Callable[..., fu
             return error_response(StorageUnavailable("storage is unavailable; retry later"))
 
     return answer
+
+
+HTTP_OUTPUTS = (STATUSPAGE, NOTIFICATIONS)
+
+
+def with_change_queues(bp: func.Blueprint) -> Callable[[Any], Any]:
+    """Queue outputs named after the queues; the decorated function takes `statuspage` and `notifications`
+    arguments (the names the Functions host binds)."""
+
+    def decorate(function: Any) -> Any:
+        for queue in HTTP_OUTPUTS:
+            function = bp.queue_output(arg_name=queue, queue_name=queue, connection=CONNECTION)(function)
+        return function
+
+    return decorate
+
+
+def announce(
+    incident_id: str,
+    event_ids: Sequence[str],
+    statuspage: func.Out[str],
+    notifications: func.Out[str],
+    *,
+    responders_act: bool | None = None,
+    kinds: Sequence[str] | None = None,
+) -> None:
+    """One message, to notifications (and on from there) when responders act on the change, else to the status page
+    alone. `responders_act` overrides what the kinds say: only an alert's intake knows whether its change matters."""
+    if not event_ids:
+        return
+    outputs = {STATUSPAGE: statuspage, NOTIFICATIONS: notifications}
+    outputs[first_queue(kinds, responders_act=responders_act)].set(change_message(incident_id, event_ids, kinds))

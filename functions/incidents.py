@@ -9,8 +9,7 @@ from typing import Any
 import azure.functions as func
 
 from functions import context
-from functions.change_queues import announce, with_change_queues
-from functions.http_edge import http_endpoint, json_response
+from functions.http_edge import announce, http_endpoint, json_response, with_change_queues
 from shared.core.errors import InvalidInput, NotFound
 from shared.core.json_body import decode_json_object
 from shared.core.timeutil import utc_now

@@ -14,8 +14,7 @@ from datetime import timedelta
 import azure.functions as func
 
 from functions import context
-from functions.change_queues import announce, with_change_queues
-from functions.http_edge import http_endpoint, json_response
+from functions.http_edge import announce, http_endpoint, json_response, with_change_queues
 from shared.chatops import desk
 from shared.chatops.grammar import parse_command
 from shared.chatops.intake import handle, with_known_person

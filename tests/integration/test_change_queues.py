@@ -7,7 +7,7 @@ import base64
 import json
 from datetime import UTC, datetime, timedelta
 
-from functions.change_queues import announce
+from functions.http_edge import announce
 from shared.catalog.services import load_catalog
 from shared.incidents.alert_intake import receive_alert
 from shared.incidents.changes import change_message, forward, responders_act_on
