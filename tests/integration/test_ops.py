@@ -31,7 +31,8 @@ from shared.azure_monitor.alert import parse_alert
 from shared.chatops import intake as chatops_intake
 from shared.chatops.grammar import parse_command
 from shared.chatops.rules import Said
-from shared.core.queues import NOTIFICATIONS, STATUSPAGE, WORKITEMS, poison
+from shared.core import storage
+from shared.core.queues import ESCALATIONS, NOTIFICATIONS, STATUSPAGE, WORKITEMS, poison
 from shared.core.storage import StorageAccount
 from shared.core.timeutil import utc_now
 from shared.incidents.alert_intake import receive_alert
@@ -41,12 +42,15 @@ from shared.incidents.declaration_intake import open_declared
 from shared.incidents.incident import Incident
 from shared.incidents.internal_view import incident_document
 from shared.incidents.timeline import TimelineEvent, event_id
+from shared.statuspage.web_store import WEB_CONTAINER
 from shared.workitems.boards import WorkItemRef
 from shared.workitems.ledger import LEDGER_TABLE, Ledger, lease_for
 from shared.workitems.sync import INCIDENT_KEY
-from tests.conftest import ROOT, sample_json, wait_until
-from tests.integration.test_notifications import ESCALATIONS, ONCALL, PEOPLE, SERVICES
+from tests.conftest import IDENTITY_CLIENT_ID, ROOT, sample_json, wait_until
+from tests.integration.test_notifications import ESCALATIONS as ESCALATION_POLICIES
+from tests.integration.test_notifications import ONCALL, PEOPLE, SERVICES
 from tests.standins.boards_server import BoardsServer
+from tests.standins.entra_tokens import STORAGE_AUDIENCE, ManagedIdentityEndpoint, StorageTestCredential, TokenRequest
 from tests.standins.workflow_server import WorkflowServer
 
 NO_SETTINGS_FILE = ["--settings", os.devnull]  # the environment alone: what the test sets, nothing from the repo
@@ -107,7 +111,7 @@ def notifying(storage_account, workflow, tmp_path: Path, monkeypatch) -> Storage
         ("services.toml", SERVICES),
         ("people.toml", PEOPLE),
         ("oncall.toml", ONCALL),
-        ("escalations.toml", ESCALATIONS),
+        ("escalations.toml", ESCALATION_POLICIES),
     ):
         (folder / name).write_text(text, encoding="utf-8")
     monkeypatch.setenv("FIREBELL_CONFIG_DIR", str(folder))
@@ -211,6 +215,54 @@ def test_an_unknown_queue_or_a_missing_storage_setting_is_one_line_and_exit_2(st
     assert (finished.returncode, finished.stdout) == (2, "")
     (line,) = finished.stderr.splitlines()
     assert line.startswith("python -m devhost.ops: storage: AzureWebJobsStorage is not set.")
+
+
+def test_the_cli_runs_on_identity_based_settings_with_a_token_not_a_connection_string(
+    identity_storage, azurite_certificate
+):
+    """The settings a deployment has (service URIs, an identity, no connection string); the token comes from the
+    managed-identity endpoint azure-identity asks, as it would from `az login` for DefaultAzureCredential."""
+    account = storage_account_of_settings()
+    poisoned(account, ESCALATIONS, json.dumps({"incident": "INC-1", "step": 1}))
+    with ManagedIdentityEndpoint() as endpoint:
+        environment = {
+            **{name: value for name, value in os.environ.items() if not name.startswith("AzureWebJobsStorage")},
+            **identity_storage,
+            **endpoint.environment(),
+            "REQUESTS_CA_BUNDLE": str(azurite_certificate.ca_bundle),
+        }
+        replayed = run_process("replay-poison", "escalations", environment=environment)
+        assert (replayed.returncode, replayed.stderr) == (0, "")
+        assert set(endpoint.requests()) == {TokenRequest(STORAGE_AUDIENCE, IDENTITY_CLIENT_ID)}
+    assert replayed.stdout.splitlines()[0] == "escalations-poison: 1 moved back to escalations"
+    assert " (Entra ID) at " in replayed.stdout.splitlines()[-1]
+    assert (waiting(account, poison(ESCALATIONS)), waiting(account, ESCALATIONS)) == (0, 1)
+
+
+def storage_account_of_settings() -> StorageAccount:
+    """The test's own way in to the identity Azurite (its token credential), for setting up and checking."""
+    return StorageAccount(storage.target(), credential=StorageTestCredential())
+
+
+# --- render-site ----------------------------------------------------------------------------------------------------
+def test_render_site_publishes_the_status_site_now_and_renders_only_what_is_behind(storage_account):
+    declare(2, DECEMBER)
+    code, output = run("render-site")
+    assert code == 0
+    text = summary(output)
+    assert text.startswith("status site “Acme Status” re-rendered and published to the $web container: ")
+    assert text.endswith("0 already current; state version 1")
+    container = storage_account.container(WEB_CONTAINER)
+    index = container.get_blob_client("index.html")
+    assert "Checkout" in index.download_blob().readall().decode()
+    page = container.get_blob_client("incidents/INC-1.html").get_blob_properties()
+    first_index = index.get_blob_properties().metadata["read_at"]
+
+    code, output = run("render-site")
+    assert code == 0
+    assert summary(output).endswith("state version 1")
+    assert container.get_blob_client("incidents/INC-1.html").get_blob_properties().etag == page.etag  # not behind
+    assert index.get_blob_properties().metadata["read_at"] > first_index  # the index is rendered every time
 
 
 # --- export-incidents -----------------------------------------------------------------------------------------------
