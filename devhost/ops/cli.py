@@ -51,7 +51,9 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
 def _storage_failure(failure: Exception) -> int:
     from azure.core.exceptions import AzureError, ClientAuthenticationError
 
-    if isinstance(failure, ClientAuthenticationError):
+    status = getattr(getattr(failure, "response", None), "status_code", None)
+    # 403 without ClientAuthenticationError: signed in, but without a data role (AuthorizationPermissionMismatch).
+    if isinstance(failure, ClientAuthenticationError) or status == 403:
         print(
             f"{PROGRAM}: storage refused the credentials ({_line(failure)}). Sign in with `az login` as someone "
             "with the Storage Queue, Table and Blob Data Contributor roles on the account",

@@ -48,7 +48,7 @@ from shared.workitems.ledger import LEDGER_TABLE, Ledger, lease_for
 from shared.workitems.sync import INCIDENT_KEY
 from tests.conftest import IDENTITY_CLIENT_ID, ROOT, sample_json, wait_until
 from tests.integration.test_notifications import ESCALATIONS as ESCALATION_POLICIES
-from tests.integration.test_notifications import ONCALL, PEOPLE, SERVICES
+from tests.integration.test_notifications import ONCALL, PEOPLE, SERVICES, facts
 from tests.standins.boards_server import BoardsServer
 from tests.standins.entra_tokens import STORAGE_AUDIENCE, ManagedIdentityEndpoint, StorageTestCredential, TokenRequest
 from tests.standins.workflow_server import WorkflowServer
@@ -154,7 +154,7 @@ def test_a_poisoned_change_replayed_by_the_cli_is_handled_once_and_a_second_repl
 
     deliver_one(account, NOTIFICATIONS, on_change)  # the real notifications function
     (card,) = workflow.delivered()
-    assert "Tim Jones" in json.dumps(card.card)  # the on-call primary is paged for the replayed opening
+    assert facts(card.card)["Paged"] == "Tim Jones"  # the on-call primary, paged for the replayed opening
     assert waiting(account, NOTIFICATIONS) == 0
     assert waiting(account, STATUSPAGE) == waiting(account, WORKITEMS) == 1  # forwarded once, as always
 
@@ -231,6 +231,13 @@ def test_the_cli_runs_on_identity_based_settings_with_a_token_not_a_connection_s
             **endpoint.environment(),
             "REQUESTS_CA_BUNDLE": str(azurite_certificate.ca_bundle),
         }
+        refused = run_process("replay-poison", "escalations", environment={**environment, "IDENTITY_HEADER": "x"})
+        assert (refused.returncode, refused.stdout) == (2, "")
+        (line,) = refused.stderr.splitlines()
+        assert line.startswith("python -m devhost.ops: storage refused the credentials (")
+        assert line.endswith("as someone with the Storage Queue, Table and Blob Data Contributor roles on the account")
+        assert waiting(account, poison(ESCALATIONS)) == 1
+
         replayed = run_process("replay-poison", "escalations", environment=environment)
         assert (replayed.returncode, replayed.stderr) == (0, "")
         assert set(endpoint.requests()) == {TokenRequest(STORAGE_AUDIENCE, IDENTITY_CLIENT_ID)}
