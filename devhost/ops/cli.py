@@ -104,7 +104,7 @@ def _summary(command: str, account: str, text: str) -> str:
 
 
 # --- commands -------------------------------------------------------------------------------------------------------
-def replay_poison(arguments: argparse.Namespace, out: TextIO) -> int:
+def _replay_poison(arguments: argparse.Namespace, out: TextIO) -> int:
     from devhost.ops.replay import UnknownQueue, queue_named, replay_poison
     from shared.core import storage
     from shared.core.queues import poison
@@ -134,7 +134,7 @@ def replay_poison(arguments: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def render_site(arguments: argparse.Namespace, out: TextIO) -> int:
+def _render_site(arguments: argparse.Namespace, out: TextIO) -> int:
     from devhost.ops.site import render_site
     from functions import context
     from shared.statuspage.web_store import WEB_CONTAINER
@@ -152,7 +152,7 @@ def render_site(arguments: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def export_incidents(arguments: argparse.Namespace, out: TextIO) -> int:
+def _export_incidents(arguments: argparse.Namespace, out: TextIO) -> int:
     from devhost.ops.export import export_incidents
     from functions import context
     from shared.incidents.incident import status_filter
@@ -207,7 +207,7 @@ def _since(text: str | None) -> datetime | None:
         raise Refused(f"--since {text[:40]!r} is not a date (2026-12-01) or an ISO 8601 instant") from None
 
 
-def boards_reconcile(arguments: argparse.Namespace, out: TextIO) -> int:
+def _boards_reconcile(arguments: argparse.Namespace, out: TextIO) -> int:
     from devhost.ops.reconcile import reconcile
     from functions import context
     from shared.catalog.severity import label as severity_label
@@ -278,7 +278,7 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("queue", nargs="?", metavar="QUEUE", help=f"one of {', '.join(QUEUES)}")
     replay.add_argument("--all", action="store_true", help="every queue")
     replay.add_argument("--dry-run", action="store_true", help="count what waits in poison; move nothing")
-    replay.set_defaults(command=replay_poison)
+    replay.set_defaults(command=_replay_poison)
 
     site = commands.add_parser(
         "render-site",
@@ -287,7 +287,7 @@ def _parser() -> argparse.ArgumentParser:
         "(an older render never replaces a newer one). Uses STATUS_PAGE_TITLE, STATUS_PAGE_URL and the service "
         "catalog in FIREBELL_CONFIG_DIR: set them as the app has them.",
     )
-    site.set_defaults(command=render_site)
+    site.set_defaults(command=_render_site)
 
     export = commands.add_parser(
         "export-incidents",
@@ -298,7 +298,7 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--status", metavar="S", help="open, or statuses separated by commas (resolved,closed)")
     export.add_argument("--since", metavar="DATE", help="declared at or after DATE (2026-12-01, or an ISO instant)")
     export.add_argument("-o", "--output", type=Path, metavar="FILE", help="write to FILE (default: standard output)")
-    export.set_defaults(command=export_incidents)
+    export.set_defaults(command=_export_incidents)
 
     boards = commands.add_parser(
         "boards-reconcile",
@@ -308,5 +308,5 @@ def _parser() -> argparse.ArgumentParser:
         "creates the items (once: its ledger guards every item).",
     )
     boards.add_argument("--dry-run", action="store_true", help="list what would be enqueued; enqueue nothing")
-    boards.set_defaults(command=boards_reconcile)
+    boards.set_defaults(command=_boards_reconcile)
     return parser
