@@ -15,14 +15,13 @@ from shared.core.json_body import decode_json_object
 from shared.core.timeutil import utc_now
 from shared.incidents.declaration import parse_declaration
 from shared.incidents.declaration_intake import open_declared
-from shared.incidents.incident import CLOSED_STATUSES, STATUSES, Incident, incident_id, incident_number
+from shared.incidents.incident import Incident, incident_id, incident_number, status_filter
 from shared.incidents.internal_view import incident_document
 from shared.incidents.timeline import TimelineEvent
 
 bp = func.Blueprint()
 log = logging.getLogger("firebell.incidents")
 
-OPEN = "open"  # filter shorthand: every status before resolved
 _MAX_IDEMPOTENCY_KEY = 200
 
 
@@ -50,7 +49,7 @@ def declare_incident(
 @bp.route(route="incidents", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 @http_endpoint
 def list_incidents(req: func.HttpRequest) -> func.HttpResponse:
-    statuses = _status_filter(req.params.get("status"))
+    statuses = status_filter(req.params.get("status"))
     incidents = context.incident_store().list_incidents(statuses)
     return json_response(200, {"incidents": [_document(incident) for incident in incidents]})
 
@@ -72,20 +71,6 @@ def get_incident(req: func.HttpRequest) -> func.HttpResponse:
 
 def _document(incident: Incident, timeline: list[TimelineEvent] | None = None) -> dict[str, Any]:
     return incident_document(incident, context.catalog().service(incident.service), timeline)
-
-
-def _status_filter(value: str | None) -> tuple[str, ...] | None:
-    if not value:
-        return None
-    wanted: list[str] = []
-    for name in (part.strip().lower() for part in value.split(",")):
-        if name == OPEN:
-            wanted += [status for status in STATUSES if status not in CLOSED_STATUSES]
-        elif name in STATUSES:
-            wanted.append(name)
-        else:
-            raise InvalidInput(f"status {name[:40]!r} is unknown; use open or one of {', '.join(STATUSES)}")
-    return tuple(dict.fromkeys(wanted))
 
 
 def _idempotency_claim(key: str | None) -> str | None:

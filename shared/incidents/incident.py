@@ -11,6 +11,8 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 
+from shared.core.errors import InvalidInput
+
 # Lifecycle: triggered → acknowledged → investigating → identified → monitoring → resolved → postmortem → closed.
 TRIGGERED, ACKNOWLEDGED, INVESTIGATING, IDENTIFIED, MONITORING, RESOLVED = (
     "triggered",
@@ -22,6 +24,7 @@ TRIGGERED, ACKNOWLEDGED, INVESTIGATING, IDENTIFIED, MONITORING, RESOLVED = (
 )
 STATUSES = (TRIGGERED, ACKNOWLEDGED, INVESTIGATING, IDENTIFIED, MONITORING, RESOLVED, "postmortem", "closed")
 CLOSED_STATUSES = (RESOLVED, "postmortem", "closed")
+OPEN = "open"  # filter shorthand: every status before resolved
 
 # How we knew.
 SOURCE_MONITORING, SOURCE_CUSTOMER, SOURCE_SLO, SOURCE_PERSON = "monitoring", "customer", "slo", "person"
@@ -82,3 +85,19 @@ def incident_number(ident: str) -> int | None:
     if prefix.upper() != "INC" or not digits.isdigit() or len(digits) > 9:
         return None
     return int(digits)
+
+
+def status_filter(value: str | None) -> tuple[str, ...] | None:
+    """The statuses a filter names (`open`, or statuses separated by commas); None for no filter. InvalidInput for
+    a name that is neither (the incidents API and the operator tools read the same filter)."""
+    if not value:
+        return None
+    wanted: list[str] = []
+    for name in (part.strip().lower() for part in value.split(",")):
+        if name == OPEN:
+            wanted += [status for status in STATUSES if status not in CLOSED_STATUSES]
+        elif name in STATUSES:
+            wanted.append(name)
+        else:
+            raise InvalidInput(f"status {name[:40]!r} is unknown; use open or one of {', '.join(STATUSES)}")
+    return tuple(dict.fromkeys(wanted))

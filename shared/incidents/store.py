@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -315,11 +315,26 @@ class IncidentStore:
 
     def list_incidents(self, statuses: tuple[str, ...] | None = None) -> list[Incident]:
         """Every incident (or those in `statuses`), oldest first."""
+        return sorted(self.each_incident(statuses), key=lambda incident: incident.number)
+
+    def each_incident(
+        self, statuses: tuple[str, ...] | None = None, declared_since: datetime | None = None
+    ) -> Iterator[Incident]:
+        """Every incident (or those in `statuses`, declared at or after `declared_since`), read a page at a time in
+        the table's order — ids as text: INC-1, INC-10, INC-2 — so a tool can stream any number of them."""
         query = "PartitionKey eq @p and RowKey ge 'INC-' and RowKey lt 'INC.'"
-        entities = self.incidents.query_entities(query, parameters={"p": _INCIDENT_PARTITION})
-        incidents = (_incident(entity) for entity in entities)
-        chosen = [incident for incident in incidents if statuses is None or incident.status in statuses]
-        return sorted(chosen, key=lambda incident: incident.number)
+        parameters: dict[str, Any] = {"p": _INCIDENT_PARTITION}
+        if statuses is not None:
+            if not statuses:
+                return
+            # Spaces around every @name: the SDK finds parameters by splitting the filter on spaces.
+            query += " and ( " + " or ".join(f"status eq @s{index}" for index in range(len(statuses))) + " )"
+            parameters.update({f"s{index}": status for index, status in enumerate(statuses)})
+        if declared_since is not None:
+            query += " and declared_at ge @since"
+            parameters["since"] = declared_since
+        for entity in self.incidents.query_entities(query, parameters=parameters):
+            yield _incident(entity)
 
     # --- timeline -------------------------------------------------------------------------------------------------
     def append_event(self, event: TimelineEvent) -> bool:

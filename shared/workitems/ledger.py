@@ -35,10 +35,15 @@ class Entry:
     work_item_id: int | None = None
     url: str | None = None
     recorded_at: datetime | None = None  # when the effect was marked done: names its timeline event
+    claimed_until: datetime | None = None  # an unfinished claim's lease, as read by `entry`
 
     @property
     def done(self) -> bool:
         return self.work_item_id is not None
+
+    def claimed(self, now: datetime) -> bool:
+        """A delivery is making this effect right now (its claim's lease has not run out)."""
+        return not self.done and self.claimed_until is not None and self.claimed_until > now
 
 
 def lease_for(policy: HttpPolicy) -> timedelta:
@@ -59,7 +64,8 @@ class Ledger:
             row = self.table.get_entity(incident_id, key)
         except ResourceNotFoundError:
             return None
-        return Entry(key, row.metadata["etag"], row.get("work_item_id"), row.get("url"), row.get("recorded_at"))
+        values = (row.get("work_item_id"), row.get("url"), row.get("recorded_at"), row.get("claimed_until"))
+        return Entry(key, row.metadata["etag"], *values)
 
     def claim(self, incident_id: str, key: str, now: datetime) -> Entry:
         """The done entry, or a claim now held by this delivery; EffectInProgress while another delivery holds it."""
