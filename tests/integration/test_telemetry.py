@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
@@ -18,7 +21,8 @@ from shared.core import telemetry
 from shared.core.timeutil import utc_now
 from shared.incidents.alert_intake import receive_alert
 from shared.incidents.changes import change_message
-from tests.conftest import sample_json
+from tests.conftest import ROOT, sample_json
+from tests.standins.ingestion_server import IngestionServer
 
 KEY = "telemetry-test-key"
 SECRET_WORDS = "card 4111 1111 1111 1111 of Jane Roe declined"  # what an alert said: must never reach a log
@@ -106,3 +110,47 @@ def test_health_sets_the_poison_gauge_per_queue(firebell, storage_account, metri
         "workitems-poison": poisoned,
         "escalations-poison": 0,
     }
+
+
+EXPORT = """
+import logging, time
+logging.getLogger().setLevel(logging.INFO)  # as the Functions worker sets it
+from shared.core import telemetry
+telemetry.prepare()
+telemetry.count(telemetry.ALERTS_RECEIVED, outcome="opened", severity="Sev2")  # the first invocation, before start
+logger = logging.getLogger("firebell.alerts")
+telemetry.log_event(logger, "alert received", incident="INC-7", event="e-1", function="alerts", outcome="opened")
+telemetry.start()  # after it answered
+while telemetry._state.meter is None and not telemetry._state.failed:
+    time.sleep(0.05)
+telemetry.count(telemetry.ALERTS_RECEIVED, outcome="duplicate", severity="Sev2")
+from opentelemetry import _logs, metrics
+metrics.get_meter_provider().force_flush()
+_logs.get_logger_provider().force_flush()
+"""
+
+
+def test_the_distro_exports_log_fields_as_custom_dimensions_and_the_metrics_by_name():
+    """The real exporter, to a local stand-in of the ingestion endpoint: what Application Insights would store."""
+    with IngestionServer() as ingestion:
+        environment = {key: value for key, value in os.environ.items() if not key.startswith("APPLICATIONINSIGHTS")}
+        environment.update(
+            APPLICATIONINSIGHTS_CONNECTION_STRING=ingestion.connection_string(),
+            APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL="true",  # the SDK's own usage figures go to Microsoft
+        )
+        subprocess.run([sys.executable, "-c", EXPORT], cwd=ROOT, env=environment, check=True, timeout=120)
+        messages = [e["data"]["baseData"] for e in ingestion.envelopes("MessageData")]
+        metrics = [e["data"]["baseData"] for e in ingestion.envelopes("MetricData")]
+    (message,) = [m for m in messages if m["message"].startswith("alert received")]
+    assert {key: message["properties"].get(key) for key in ("incident", "event", "function", "outcome")} == {
+        "incident": "INC-7",
+        "event": "e-1",
+        "function": "alerts",
+        "outcome": "opened",
+    }
+    received = {
+        point["properties"]["outcome"]: point["metrics"][0]["value"]
+        for point in metrics
+        if point["metrics"][0]["name"] == telemetry.ALERTS_RECEIVED
+    }
+    assert received == {"opened": 1, "duplicate": 1}
