@@ -170,7 +170,8 @@ class _Buffer(logging.Handler):
         self.records: deque[logging.LogRecord] = deque(maxlen=_PENDING_LIMIT)
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
+        if all(handler is self for handler in logging.getLogger(LOGGER).handlers):
+            self.records.append(record)  # else the distro's handler, just added, has it already
 
 
 def prepare() -> None:
