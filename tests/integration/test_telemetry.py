@@ -85,6 +85,24 @@ def test_a_consumed_queue_message_records_its_age_and_the_trigger_logs_its_outco
     assert fields(record) == {"incident": "INC-9", "event": None, "function": "notifications", "outcome": "handled"}
 
 
+def test_a_failed_delivery_is_logged_with_its_error_type_and_never_its_words(metrics, caplog):
+    from functions.observed import consumed
+
+    @consumed("workitems")
+    def on_change(message: QueueMessage) -> None:
+        raise RuntimeError(SECRET_WORDS)
+
+    caplog.set_level(logging.INFO, logger="firebell")
+    message = QueueMessage(id="m-3", body=b'{"incident": "INC-3", "event": "e"}', dequeue_count=5)
+    with pytest.raises(RuntimeError):
+        on_change(message=message)
+    (record,) = [record for record in caplog.records if record.name == "firebell.queues"]
+    assert fields(record) == {"incident": "INC-3", "event": None, "function": "workitems", "outcome": "failed"}
+    assert (record.levelname, record.error, record.delivery) == ("WARNING", "RuntimeError", 5)  # type: ignore[attr-defined]
+    assert "4111" not in record.getMessage()
+    assert metrics.points(telemetry.QUEUE_MESSAGE_AGE) == []  # no insertion time, no age
+
+
 def test_the_status_page_records_how_long_a_change_took_to_go_live(storage_account, metrics):
     from functions.statuspage import on_change
 
