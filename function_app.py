@@ -15,6 +15,7 @@ from functions import (
     teams,
     workitems,
 )
+from shared.core import telemetry
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 for blueprint in (
@@ -33,3 +34,6 @@ for blueprint in (
 
 # Configuration is checked when the app loads, so a bad catalog shows up in the start-up log, not at 3 a.m.
 context.check()
+# With Application Insights configured, Firebell's log records are kept from here until the distro is set up, which
+# happens after the first invocation has answered (shared.core.telemetry): nothing of it loads on the cold start.
+telemetry.prepare()

@@ -2,6 +2,11 @@
 
 Also what the Azure Boards SDK would add if it were imported at start-up: it is imported only inside the Boards
 adapter's call path (shared/workitems/boards.py), so only a `workitems` invocation that talks to Boards pays for it.
+
+And telemetry on versus off: with APPLICATIONINSIGHTS_CONNECTION_STRING set, loading the app must cost the same as
+without it, and what the Azure Monitor distro costs (import, then configure_azure_monitor) is paid once per process
+on a background thread after the first invocation (shared/core/telemetry.py). The connection string points at a
+closed local port: nothing leaves the machine, and export failures come after the figures are taken.
 """
 
 from __future__ import annotations
@@ -25,6 +30,14 @@ ENVIRONMENT = {
 BOARDS_SDK = "import azure.devops.connection, azure.devops.v7_1.work_item_tracking.work_item_tracking_client, msrest"
 MANAGED_IDENTITY = "import azure.identity"
 SDK_MODULES = ("azure.devops", "msrest", "azure.identity", "msal")
+TELEMETRY_ON = {
+    **ENVIRONMENT,
+    "APPLICATIONINSIGHTS_CONNECTION_STRING": (
+        "InstrumentationKey=00000000-0000-4000-8000-000000000000;IngestionEndpoint=http://127.0.0.1:9/"
+    ),
+}
+TELEMETRY_OFF = {key: value for key, value in ENVIRONMENT.items() if key != "APPLICATIONINSIGHTS_CONNECTION_STRING"}
+TELEMETRY_MODULES = ("azure.monitor", "opentelemetry")
 
 
 def import_seconds(statement: str) -> float:
@@ -70,6 +83,56 @@ def in_process_seconds() -> tuple[float, float, float]:
     return app, sdk, identity
 
 
+def app_import_off_and_on() -> tuple[tuple[float, int], tuple[float, int]]:
+    """`import function_app` in fresh interpreters with telemetry off and on, alternating so that a busy machine
+    weighs on both alike: (median seconds, most telemetry modules loaded) for each."""
+    probe = (
+        "import json, sys, time\n"
+        "t0 = time.perf_counter()\nimport function_app\nt1 = time.perf_counter()\n"
+        f"print(json.dumps([t1 - t0, len([m for m in sys.modules if m.startswith({TELEMETRY_MODULES!r})])]))\n"
+    )
+
+    def run(environment: dict[str, str]) -> list[float]:
+        result = subprocess.run(
+            [sys.executable, "-c", probe], cwd=ROOT, check=True, capture_output=True, text=True, env=environment
+        )
+        return json.loads(result.stdout.splitlines()[-1])
+
+    pairs = [(run(TELEMETRY_OFF), run(TELEMETRY_ON)) for _ in range(RUNS)]
+    off, on = ([pair[index] for pair in pairs] for index in (0, 1))
+    return (
+        (median([sample[0] for sample in off]), int(max(sample[1] for sample in off))),
+        (median([sample[0] for sample in on]), int(max(sample[1] for sample in on))),
+    )
+
+
+def telemetry_seconds(environment: dict[str, str]) -> tuple[float, float, float, float, int]:
+    """In one fresh interpreter: import function_app; then the OpenTelemetry metrics API alone; then the distro's
+    import; then configure_azure_monitor() as Firebell calls it — each timed on top of the previous. Also how many
+    telemetry modules loading the app brought in (0 expected). Medians over fresh interpreters."""
+    probe = (
+        "import json, os, sys, time\n"
+        "t0 = time.perf_counter()\nimport function_app\nt1 = time.perf_counter()\n"
+        f"loaded = [m for m in sys.modules if m.startswith({TELEMETRY_MODULES!r})]\n"
+        "import opentelemetry.metrics\nt2 = time.perf_counter()\n"
+        "from azure.monitor.opentelemetry import configure_azure_monitor\nt3 = time.perf_counter()\n"
+        "from shared.core import telemetry\nok = telemetry.configure()\nt4 = time.perf_counter()\n"
+        "print(json.dumps([t1 - t0, t2 - t1, t3 - t2, t4 - t3, len(loaded), ok]), flush=True)\n"
+        "os._exit(0)  # no exporter flush at exit: the endpoint is a closed port\n"
+    )
+    samples = []
+    for _ in range(RUNS):
+        result = subprocess.run(
+            [sys.executable, "-c", probe], cwd=ROOT, check=True, capture_output=True, text=True, env=environment
+        )
+        sample = json.loads(result.stdout.strip().splitlines()[-1])
+        if not sample[5]:
+            raise RuntimeError(f"configure_azure_monitor failed: {result.stderr[-500:]}")
+        samples.append(sample)
+    app, api, distro, configure = (median([sample[index] for sample in samples]) for index in range(4))
+    return app, api, distro, configure, max(sample[4] for sample in samples)
+
+
 def main() -> None:
     bare = import_seconds("import azure.functions")
     app = import_seconds("import function_app")
@@ -91,6 +154,24 @@ def main() -> None:
             ("+ azure-identity (managed identity)", f"+{identity * 1000:.0f} ms"),
             ("kept off every cold start", f"{(sdk + identity) * 1000:.0f} ms ({(sdk + identity) / in_app:.0%})"),
             ("Boards SDK modules function_app loads", ", ".join(loaded) or "none"),
+        ],
+    )
+    (off_app, off_modules), (on_alone, on_modules) = app_import_off_and_on()
+    on_app, api, distro, configure, _ = telemetry_seconds(TELEMETRY_ON)
+    report(
+        f"Telemetry (Azure Monitor OpenTelemetry distro), in one interpreter per run (median of {RUNS})",
+        [
+            ("import function_app, telemetry off", f"{off_app * 1000:.0f} ms ({off_modules} telemetry modules loaded)"),
+            ("import function_app, telemetry on", f"{on_alone * 1000:.0f} ms ({on_modules} telemetry modules loaded)"),
+            ("import function_app, telemetry on (run below)", f"{on_app * 1000:.0f} ms"),
+            ("+ opentelemetry.metrics (the API alone)", f"+{api * 1000:.0f} ms"),
+            ("+ import azure.monitor.opentelemetry", f"+{distro * 1000:.0f} ms"),
+            ("+ configure_azure_monitor()", f"+{configure * 1000:.0f} ms"),
+            (
+                "kept off every cold start",
+                f"{(api + distro + configure) * 1000:.0f} ms ({(api + distro + configure) / on_app:.0%} of the app's"
+                " import), paid once per process on a background thread after the first invocation",
+            ),
         ],
     )
 

@@ -9,8 +9,9 @@ import azure.functions as func
 from functions import context
 from functions.http_edge import announce, http_endpoint, json_response, with_change_queues
 from shared.azure_monitor.alert import parse_alert
+from shared.core.telemetry import log_event
 from shared.core.timeutil import utc_now
-from shared.incidents.alert_intake import receive_alert
+from shared.incidents.alert_intake import measure, receive_alert
 
 bp = func.Blueprint()
 log = logging.getLogger("firebell.alerts")
@@ -27,7 +28,16 @@ def receive(req: func.HttpRequest, statuspage: func.Out[str], notifications: fun
     if intake.incident_id is not None:
         act = intake.changed_incident
         announce(intake.incident_id, intake.event_ids, statuspage, notifications, responders_act=act)
-    log.info("alert %s → %s (%s)", intake.alert_key, intake.incident_id, intake.outcome)
+    measure(intake, alert)
+    log_event(
+        log,
+        "alert received",
+        incident=intake.incident_id,
+        event=intake.event_ids[-1] if intake.event_ids else None,
+        function="alerts",
+        outcome=intake.outcome,
+        alert=intake.alert_key,
+    )
     return json_response(
         202,
         {

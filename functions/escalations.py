@@ -3,27 +3,39 @@ escalation exhausted) and the sweeper (pages not under way): shared.notification
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 import azure.functions as func
 
 from functions import context
+from functions.observed import consumed, observed
 from shared.core.queues import CONNECTION, ESCALATIONS
+from shared.core.telemetry import log_event
 from shared.core.timeutil import utc_now
+from shared.incidents.changes import incident_of
 from shared.notifications import escalate
 from shared.notifications.sweep import sweep
 
 bp = func.Blueprint()
+log = logging.getLogger("firebell.escalations")
 
 
 @bp.function_name("escalations")
 @bp.queue_trigger(arg_name="message", queue_name=ESCALATIONS, connection=CONNECTION)
+@consumed(ESCALATIONS)
 def on_step(message: func.QueueMessage) -> None:
-    escalate.on_step(message.get_body(), message.id or "", message.dequeue_count or 1, utc_now(), context.notifier())
+    body, delivery = message.get_body(), message.dequeue_count or 1
+    deferred = escalate.on_step(body, message.id or "", delivery, utc_now(), context.notifier())
+    outcome = "deferred" if deferred is not None else "handled"
+    log_event(
+        log, "escalation step", incident=incident_of(body), function="escalations", outcome=outcome, delivery=delivery
+    )
 
 
 @bp.function_name("reminders")
 @bp.timer_trigger(arg_name="timer", schedule="0 * * * * *", run_on_startup=False)
+@observed
 def reminders(timer: func.TimerRequest) -> None:
     escalate.remind(utc_now(), context.notifier())
 
@@ -33,5 +45,6 @@ _INSTANCE = uuid.uuid4().hex  # this process, as the sweeper's lease holder
 
 @bp.function_name("sweeper")
 @bp.timer_trigger(arg_name="timer", schedule="*/10 * * * * *", run_on_startup=False)
+@observed
 def sweeper(timer: func.TimerRequest) -> None:
     sweep(utc_now(), context.notifier(), _INSTANCE)

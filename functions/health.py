@@ -10,7 +10,8 @@ from azure.core.exceptions import AzureError
 
 from functions import context
 from functions.http_edge import json_response
-from shared.core import storage
+from functions.observed import observed
+from shared.core import storage, telemetry
 from shared.core.errors import ConfigurationError
 from shared.core.queues import QUEUES, poison
 from shared.core.timeutil import utc_now
@@ -22,6 +23,7 @@ log = logging.getLogger("firebell.health")
 
 @bp.function_name("health")
 @bp.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@observed
 def health(req: func.HttpRequest) -> func.HttpResponse:
     checks: dict[str, str] = {}
     try:
@@ -47,6 +49,15 @@ def health(req: func.HttpRequest) -> func.HttpResponse:
     healthy = checks["storage"] == "reachable" and checks["configuration"] == "valid"
     body = {"status": "healthy" if healthy else "unhealthy", **checks, "warnings": warnings}
     body["poison_messages"] = _poison_messages() if checks["storage"] == "reachable" else None
+    telemetry.log_event(
+        log,
+        "health checked",
+        function="health",
+        outcome=body["status"],
+        storage=checks["storage"],
+        configuration=checks["configuration"],
+        poison_messages=body["poison_messages"],
+    )
     return json_response(200 if healthy else 503, body)
 
 
@@ -77,7 +88,10 @@ def _poison_messages() -> int | None:
     when a queue cannot be asked (storage trouble already shows as `storage`)."""
     account = storage.account()
     try:
-        return sum(account.message_count(poison(queue)) for queue in QUEUES)
+        counts = {poison(queue): account.message_count(poison(queue)) for queue in QUEUES}
     except AzureError as error:
         log.warning("poison queues not counted: %s", type(error).__name__)
         return None
+    for queue, waiting in counts.items():  # per queue for the operator (infra/ alerts on any above 0)
+        telemetry.gauge(telemetry.POISON_MESSAGES, waiting, queue=queue)
+    return sum(counts.values())

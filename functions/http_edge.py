@@ -13,6 +13,7 @@ from typing import Any
 import azure.functions as func
 from azure.core.exceptions import AzureError, HttpResponseError
 
+from shared.core import telemetry
 from shared.core.errors import (
     ConfigurationError,
     DependencyUnavailable,
@@ -51,7 +52,8 @@ def error_response(error: FirebellError) -> func.HttpResponse:
 
 
 def http_endpoint(handler: Callable[..., func.HttpResponse]) -> Callable[..., func.HttpResponse]:
-    """Wrap an HTTP function so every failure is answered in the documented error shape."""
+    """Wrap an HTTP function so every failure is answered in the documented error shape. Telemetry starts after
+    the answer is made (shared.core.telemetry: off the path of the request that woke the instance)."""
 
     @functools.wraps(handler)
     def answer(*args: Any, **kwargs: Any) -> func.HttpResponse:
@@ -64,6 +66,8 @@ def http_endpoint(handler: Callable[..., func.HttpResponse]) -> Callable[..., fu
                 raise  # a 4xx from storage is our bug, not the caller's: let it surface as a 500 and be logged
             log.warning("storage unavailable in %s: %s", handler.__name__, type(error).__name__)
             return error_response(StorageUnavailable("storage is unavailable; retry later"))
+        finally:
+            telemetry.start()
 
     return answer
 

@@ -12,6 +12,7 @@ from functions import context
 from functions.http_edge import announce, http_endpoint, json_response, with_change_queues
 from shared.core.errors import InvalidInput, NotFound
 from shared.core.json_body import decode_json_object
+from shared.core.telemetry import log_event
 from shared.core.timeutil import utc_now
 from shared.incidents.declaration import parse_declaration
 from shared.incidents.declaration_intake import open_declared
@@ -39,9 +40,17 @@ def declare_incident(
     if declared.event is not None:  # a retry that finished what its first attempt began announces it too
         event = declared.event
         announce(declared.incident.id, [event.event_id], statuspage, notifications, kinds=[event.kind])
+    log_event(
+        log,
+        "incident declared",
+        incident=declared.incident.id,
+        event=declared.event.event_id if declared.event else None,
+        function="declare_incident",
+        outcome="declared" if declared.created else "repeated",
+        source=declaration.source,
+    )
     if not declared.created:
         return json_response(200, _document(declared.incident))  # a retry: the incident the first attempt opened
-    log.info("%s declared by %s (%s)", declared.incident.id, declaration.reporter, declaration.source)
     return json_response(201, _document(declared.incident))
 
 

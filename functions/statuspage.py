@@ -8,8 +8,11 @@ import logging
 import azure.functions as func
 
 from functions import context
+from functions.observed import consumed, observed
 from shared.core.queues import CONNECTION, STATUSPAGE
+from shared.core.telemetry import log_event
 from shared.core.timeutil import utc_now
+from shared.incidents.changes import incident_of
 from shared.statuspage.publisher import on_message
 
 bp = func.Blueprint()
@@ -18,13 +21,17 @@ log = logging.getLogger("firebell.statuspage")
 
 @bp.function_name("statuspage")
 @bp.queue_trigger(arg_name="message", queue_name=STATUSPAGE, connection=CONNECTION)
+@consumed(STATUSPAGE)
 def on_change(message: func.QueueMessage) -> None:
-    written = on_message(message.get_body(), message.insertion_time, utc_now(), context.site_publisher())
-    log.info("status page: %d files published (message %s)", written, message.id)
+    body = message.get_body()
+    written = on_message(body, message.insertion_time, utc_now(), context.site_publisher())
+    outcome = "published" if written else "not rendered"  # an earlier render covered it, or a later moment will
+    log_event(log, "status page", incident=incident_of(body), function="statuspage", outcome=outcome, files=written)
 
 
 @bp.function_name("statuspage_hourly")
 @bp.timer_trigger(arg_name="timer", schedule="0 0 * * * *", run_on_startup=False)
+@observed
 def hourly(timer: func.TimerRequest) -> None:
     # Relative wording and the daily history age even when nothing changes; this also heals any missed publish.
     context.site_publisher().refresh()

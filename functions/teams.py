@@ -21,6 +21,7 @@ from shared.chatops.intake import handle, with_known_person
 from shared.chatops.rules import Said
 from shared.core import storage
 from shared.core.json_body import decode_json_object, require_bounded
+from shared.core.telemetry import log_event
 from shared.core.timeutil import utc_now
 from shared.incidents.timeline import CHAT_MESSAGE, NOTE
 from shared.teams.activity import parse_activity
@@ -56,7 +57,15 @@ def on_message(req: func.HttpRequest, statuspage: func.Out[str], notifications: 
     if decision.incident_id and acted:
         kinds = [event.kind for event in acted]
         announce(decision.incident_id, [event.event_id for event in acted], statuspage, notifications, kinds=kinds)
-    log.info("teams: %s by %s → %s", message.text.split(" ", 1)[0][:20], person.name, decision.incident_id)
+    log_event(
+        log,
+        "teams command",
+        incident=decision.incident_id,
+        event=acted[-1].event_id if acted else None,
+        function="teams",
+        outcome="changed" if acted else "answered",
+        command=type(command).__name__.lower(),  # the command's kind, never its words
+    )
     return json_response(200, decision.reply)
 
 

@@ -158,6 +158,19 @@ def storage_account(azurite: Azurite, monkeypatch: pytest.MonkeyPatch) -> Iterat
 
 
 @pytest.fixture
+def metrics() -> Iterator[Any]:
+    """Firebell's metrics recorded into an in-memory OpenTelemetry reader for this test (tests.measured.Measured)."""
+    from shared.core import telemetry
+    from tests.measured import Measured
+
+    telemetry.reset()
+    measured = Measured()
+    yield measured
+    telemetry.reset()
+    measured.provider.shutdown()
+
+
+@pytest.fixture
 def clean_environment() -> Iterator[None]:
     saved = dict(os.environ)
     yield

@@ -143,8 +143,18 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     AzureWebJobsStorage__clientId: identityClientId
     // azure-identity's DefaultAzureCredential / ManagedIdentityCredential pick the user-assigned identity by this.
     AZURE_CLIENT_ID: identityClientId
+    // Firebell configures the Azure Monitor OpenTelemetry distro itself, once per worker and after the first
+    // invocation has answered (shared/core/telemetry.py), exporting its structured logs (customDimensions) and
+    // custom metrics; the exporter takes Entra ID tokens for the identity named in the authentication string.
     APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+    // The Python worker carries the host's trace context into each invocation, so Firebell's records share the
+    // invocation's operation id.
+    PYTHON_ENABLE_OPENTELEMETRY: 'true'
+    // Not the worker's own distro set-up: it would run configure_azure_monitor() at every worker start, before the
+    // first request (about half a second on a cold start), without Firebell's options; and with Firebell's own call
+    // it would instrument twice, which the worker's maintainers do not support.
+    PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY: 'false'
   })
 }
 

@@ -14,6 +14,7 @@ from datetime import datetime
 from shared.azure_monitor.alert import FIRED, RESOLVED, Alert
 from shared.catalog.services import Catalog, Service
 from shared.catalog.severity import label
+from shared.core import telemetry
 from shared.core.contention import attempts
 from shared.core.errors import StorageUnavailable
 from shared.incidents.detection import (
@@ -59,6 +60,17 @@ def receive_alert(alert: Alert, catalog: Catalog, store: IncidentStore, now: dat
     if record.incident_id is None and record.condition == RESOLVED:
         return _fired_after_its_resolution(record, alert, service, severity, catalog, store, now)
     return _repeat(record, alert, service, severity, store, now)
+
+
+def measure(intake: AlertIntake, alert: Alert) -> None:
+    """The operator's alert figures for one delivery: received (by outcome), deduplicated, opened."""
+    # Low-cardinality attributes only: the payload's severity and monitoring service (cut), never its text.
+    attributes = {"severity": alert.severity or "none", "monitoring_service": alert.monitoring_service[:40]}
+    telemetry.count(telemetry.ALERTS_RECEIVED, outcome=intake.outcome, condition=alert.condition, **attributes)
+    if intake.deduplicated:
+        telemetry.count(telemetry.ALERTS_DEDUPLICATED, outcome=intake.outcome, **attributes)
+    if intake.outcome == "opened":
+        telemetry.count(telemetry.ALERTS_OPENED, **attributes)
 
 
 # Binds an alert key to an incident (None: logged only); False when another delivery bound it first.

@@ -71,6 +71,16 @@ class ChangeMessage:
         return cls(document["incident"], tuple(events), frozenset(kinds) if readable else None)
 
 
+def incident_of(body: bytes | str) -> str | None:
+    """The incident a queue message (a change, or an escalation step) names, for logs; None when unreadable."""
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    ident = document.get("incident") if isinstance(document, dict) else None
+    return ident if _ident(ident) else None
+
+
 def _ident(value: Any) -> bool:
     return isinstance(value, str) and bool(value)
 

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from shared.catalog.services import Catalog
-from shared.core import deferral
+from shared.core import deferral, telemetry
 from shared.core.contention import attempts
 from shared.core.errors import ConfigurationError, FirebellError
 from shared.core.links import is_web_url
@@ -130,6 +130,7 @@ class Notifier:
                 self.failed(incident, key, failure.detail, now)
             raise
         self.ledger.record_sent(incident.id, key, now, {"outcome": SENT})
+        telemetry.count(telemetry.CARDS_SENT, card=_card_kind(key))
         return SENT
 
     def failed(self, incident: Incident, key: str, reason: str, now: datetime) -> None:
@@ -262,3 +263,10 @@ def holder_of(body: str, message_id: str) -> str:
     """Whose claims a message works under: its own id, or that of the message it was deferred from."""
     held = json.loads(body).get("holder")
     return held if isinstance(held, str) and held else message_id
+
+
+def _card_kind(key: str) -> str:
+    """The kind of card a ledger key names (card-<kind>-<event>, page-<step>, reminder-<time>, …): a metric
+    attribute with few values."""
+    parts = key.split("-")
+    return parts[1] if parts[0] == "card" and len(parts) > 1 else parts[0]

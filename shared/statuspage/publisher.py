@@ -33,9 +33,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from shared.catalog.services import Catalog
+from shared.core import telemetry
+from shared.core.errors import InvalidInput
 from shared.core.queues import STATUSPAGE
 from shared.core.storage import StorageAccount
 from shared.core.timeutil import iso, parse_instant, utc_now
+from shared.incidents.changes import ChangeMessage
 from shared.incidents.incident import Incident
 from shared.incidents.store import IncidentStore
 from shared.statuspage.maintenance import Maintenance
@@ -162,6 +165,19 @@ class SitePublisher:
         self._saw(index.version if index else None)
         return self._published_read_at is not None and request.covered_by_published(self._published_read_at)
 
+    def clock(self) -> datetime:
+        return self._clock()
+
+    def changed_at(self, body: bytes) -> datetime | None:
+        """When Firebell recorded the change a message announces (its last event), for the publish lag; None for a
+        message that names no incident event (maintenance, unreadable)."""
+        try:
+            change = ChangeMessage.parse(body)
+        except InvalidInput:
+            return None
+        events = self._incidents.events(change.incident, change.events[-1:])
+        return events[0].recorded_at if events else None
+
     def refresh(self, request: Refresh | None = None) -> int:
         """Make sure the published site covers `request` (a render from now when None); returns the number of files
         written (0 when a published render covers it already)."""
@@ -279,4 +295,9 @@ def on_message(body: bytes, inserted_at: datetime | None, now: datetime, publish
         # Shown before its moment: a window more than 7 days ahead (see MAX_DELAY), so wait the rest in the queue.
         send_at(publisher.account.queue(STATUSPAGE), body.decode(), moment, now)
         return 0
-    return publisher.refresh(Refresh(received_at=now, inserted_at=_utc(inserted_at), moment=moment))
+    written = publisher.refresh(Refresh(received_at=now, inserted_at=_utc(inserted_at), moment=moment))
+    if telemetry.enabled():  # one point read, only when someone collects the figure
+        changed_at = publisher.changed_at(body)
+        if changed_at is not None:
+            telemetry.observe(telemetry.PUBLISH_LAG, max(0.0, (publisher.clock() - changed_at).total_seconds()))
+    return written

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from shared.core import telemetry
 from shared.core.errors import DependencyUnavailable, FirebellError
 from shared.core.links import is_web_url
 
@@ -176,6 +177,7 @@ class WorkflowSender:
                     return
                 problem = f"HTTP {answer.status_code} from Workflows{_reason(answer)}"
                 if answer.status_code == 429:
+                    telemetry.count(telemetry.CARDS_THROTTLED)
                     pause = retry_after_seconds(answer.headers.get("Retry-After"))
                     if pause is None:
                         pause = self._backoff(attempt)

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from shared.core import telemetry
 from shared.core.errors import DependencyUnavailable, FirebellError
 from shared.workitems import plan as work_item
 from shared.workitems.config import HttpPolicy
@@ -122,6 +123,7 @@ class Boards:
                 return self.ref(found), False
             created = self._client().create_work_item(_operations(document), self.project, work_item_type)
             log.info("boards: created %s %s (%s)", work_item_type, created.id, tag)
+            telemetry.count(telemetry.WORK_ITEMS_CREATED, type=work_item_type)
             return self.ref(int(created.id)), True
 
         return self._retrying(f"creating a {work_item_type}", attempt)

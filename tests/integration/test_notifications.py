@@ -23,6 +23,7 @@ from shared.azure_monitor.alert import parse_alert
 from shared.chatops.grammar import parse_command
 from shared.chatops.intake import handle
 from shared.chatops.rules import Said
+from shared.core import telemetry
 from shared.incidents.alert_intake import receive_alert
 from shared.incidents.changes import ChangeMessage
 from shared.incidents.store import IncidentStore
@@ -212,7 +213,7 @@ def headline(card: dict) -> str:
 # --- the sender -------------------------------------------------------------------------------------------------------
 
 
-def test_a_429_is_retried_after_its_retry_after_and_the_card_then_arrives(workflow):
+def test_a_429_is_retried_after_its_retry_after_and_the_card_then_arrives(workflow, metrics):
     workflow.fail_next(429, retry_after="1")
     body = encode(paged_card_message())
     fast_sender().post(workflow.url, body)
@@ -220,6 +221,7 @@ def test_a_429_is_retried_after_its_retry_after_and_the_card_then_arrives(workfl
     assert (first.status, second.status) == (429, 202)
     assert second.arrived - first.arrived >= 1.0  # the stand-in's own clock: the pause Retry-After asked for
     assert second.body == body
+    assert metrics.points(telemetry.CARDS_THROTTLED) == [({}, 1)]
 
 
 def test_server_errors_are_retried_with_backoff_then_reported_as_unavailable(workflow):
@@ -353,7 +355,7 @@ def test_a_sev4_incident_follows_the_policy_routed_by_severity(notifying, storag
     assert EscalationLedger(storage_account).chain_end(ident) == ("once", WEDNESDAY)
 
 
-def test_acknowledged_role_and_resolved_cards_are_posted_once_each(notifying, workflow):
+def test_acknowledged_role_and_resolved_cards_are_posted_once_each(notifying, workflow, metrics):
     ident, _ = open_incident(notifying)
     changes = [
         say(notifying, "ack INC-1", minute=1),
@@ -380,6 +382,7 @@ def test_acknowledged_role_and_resolved_cards_are_posted_once_each(notifying, wo
         "<at>Tim Jones</at> is incident commander of INC-1 (taking over from Larry Brown).",
         "INC-1 is resolved by Tim Jones.",
     ]
+    assert metrics.by(telemetry.CARDS_SENT, "card") == {"acknowledged": 1, "role": 3, "resolved": 1}
     assert facts(cards[-1]) == {
         "Incident": "INC-1",
         "Severity": "SEV2",

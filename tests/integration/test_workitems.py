@@ -28,7 +28,7 @@ from functions import context
 from shared.chatops import intake as chatops_intake
 from shared.chatops.grammar import parse_command
 from shared.chatops.rules import Said
-from shared.core import storage
+from shared.core import storage, telemetry
 from shared.core.timeutil import utc_now
 from shared.incidents.declaration import Declaration
 from shared.incidents.declaration_intake import open_declared
@@ -164,7 +164,7 @@ def creates(boards: BoardsServer) -> list:
 
 
 # --- the incident's work item ---------------------------------------------------------------------------------------
-def test_a_sev2_incident_gets_one_work_item_through_the_sdks_documented_endpoints(configured, sdk_cache_dir):
+def test_a_sev2_incident_gets_one_work_item_through_the_sdks_documented_endpoints(configured, sdk_cache_dir, metrics):
     boards = configured
     incident, opening = declare(severity=2)
     handle(message(incident.id, [opening.event_id]))
@@ -207,6 +207,7 @@ def test_a_sev2_incident_gets_one_work_item_through_the_sdks_documented_endpoint
     handle(message(incident.id, [opening.event_id], dequeue_count=2))
     assert len(boards.work_items()) == 1 and len(creates(boards)) == 1
     assert len(timeline(incident.id, WORK_ITEM_CREATED)) == 1
+    assert metrics.points(telemetry.WORK_ITEMS_CREATED) == [({"type": "Bug"}, 1)]
 
 
 def test_a_milder_incident_gets_no_work_item(configured):
