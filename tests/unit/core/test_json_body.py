@@ -29,7 +29,7 @@ def test_bidi_controls_are_removed_not_refused_because_keyboards_for_rtl_scripts
         ("plane 16 \U0010ffff", "name contains U+10FFFF (a non-character)"),
         ("c1 \x85", "name contains the control character U+0085"),
         ("lone cr\r", "name contains the control character U+000D"),
-        ("\u200f\u202e", "name must be a non-empty string, got '\u200f\u202e'"),
+        ("\u200f\u202e", r"name must be a non-empty string, got '\u200f\u202e'"),
         ("x" * 101, "name is 101 characters; the limit is 100"),
         ("   ", "name must be a non-empty string, got '   '"),
         (7, "name must be a non-empty string, got 7"),
