@@ -43,10 +43,16 @@ def fit_text(text: str, limit: int = MAX_PROPERTY_UNITS) -> str:
     text, removed = _earlier_cut(text)
     if limit < _LONGEST_MARKER:  # too small for the marker (no caller asks for this): the beginning only
         return text[: _prefix(text, limit)]
-    keep = _prefix(text, limit - _LONGEST_MARKER)
+    # The marker's count has at most as many digits as the whole text's length: reserve that much, no more.
+    keep = _prefix(text, limit - len(_marker(removed + len(text))))
+    keep = _prefix(text, limit - len(_marker(removed + len(text) - keep)))  # fewer cut: a count no longer
     while 0 < keep < len(text) and unicodedata.combining(text[keep]):
         keep -= 1  # an accent stays with its letter
-    return f"{text[:keep]}{_MARKER_HEAD}{removed + len(text) - keep:,}{_MARKER_TAIL}"
+    return text[:keep] + _marker(removed + len(text) - keep)
+
+
+def _marker(count: int) -> str:
+    return f"{_MARKER_HEAD}{count:,}{_MARKER_TAIL}"
 
 
 def _prefix(text: str, budget: int) -> int:
@@ -83,8 +89,10 @@ def fit_json(value: Any, limit: int = MAX_PROPERTY_UNITS, **dumps: Any) -> str:
 def bounded_entity(entity: Mapping[str, Any], json_properties: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The entity ready to write: every string property within 64 KiB, `json_properties` (name → value) serialised
     within it too, and the whole within 1 MiB — the largest properties are cut further until it fits."""
-    bounded = {name: fit_text(value) if isinstance(value, str) and name not in _KEYS else value
-               for name, value in entity.items()}  # fmt: skip
+    bounded = {
+        name: fit_text(value) if isinstance(value, str) and name not in _KEYS else value
+        for name, value in entity.items()
+    }
     structured = dict(json_properties or {})
     bounded.update({name: fit_json(value, default=str) for name, value in structured.items()})
     for _ in range(len(bounded) + 1):
