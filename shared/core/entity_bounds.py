@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from shared.core.text import clean
+
 MAX_PROPERTY_BYTES = 64 * 1024
 MAX_PROPERTY_UNITS = MAX_PROPERTY_BYTES // 2  # UTF-16 code units
 MAX_ENTITY_BYTES = 1024 * 1024
@@ -88,9 +90,12 @@ def fit_json(value: Any, limit: int = MAX_PROPERTY_UNITS, **dumps: Any) -> str:
 
 def bounded_entity(entity: Mapping[str, Any], json_properties: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The entity ready to write: every string property within 64 KiB, `json_properties` (name → value) serialised
-    within it too, and the whole within 1 MiB — the largest properties are cut further until it fits."""
+    within it too, and the whole within 1 MiB — the largest properties are cut further until it fits.
+
+    String properties also pass the text policy (shared.core.text) once more: every entry point applies it, and
+    this guard makes a path that forgot fail soft (U+FFFD) instead of failing the write on every retry."""
     bounded = {
-        name: fit_text(value) if isinstance(value, str) and name not in _KEYS else value
+        name: fit_text(clean(value, multiline=True)) if isinstance(value, str) and name not in _KEYS else value
         for name, value in entity.items()
     }
     structured = dict(json_properties or {})
