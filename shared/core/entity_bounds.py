@@ -113,6 +113,15 @@ def bounded_entity(entity: Mapping[str, Any], json_properties: Mapping[str, Any]
     return bounded
 
 
+def one_transaction(operations: list[Any]) -> list[Any]:
+    """The operations of one Azure Tables transaction, checked against its limit of 100. Firebell's transactions
+    hold at most a counter, an incident, its group pointer and the pages one change makes due: far fewer; more
+    is a defect, said plainly here rather than as the service's opaque 400."""
+    if len(operations) > MAX_BATCH_OPERATIONS:
+        raise ValueError(f"{len(operations)} operations; one Azure Tables transaction takes {MAX_BATCH_OPERATIONS}")
+    return operations
+
+
 def entity_bytes(entity: Mapping[str, Any]) -> int:
     """The entity's size as Azure Tables counts it (its published estimate)."""
     size = 4

@@ -19,7 +19,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, Re
 from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 
 from shared.core.contention import attempts
-from shared.core.entity_bounds import bounded_entity
+from shared.core.entity_bounds import bounded_entity, one_transaction
 from shared.core.errors import StorageUnavailable
 from shared.core.storage import StorageAccount, lost_race
 from shared.incidents.detection import GroupPointer
@@ -191,7 +191,7 @@ class IncidentStore:
         another incident took the group since it was read (`replaces_group_etag`: the stale pointer we read).
         """
         try:
-            self.incidents.submit_transaction(self._opening(incident, replaces_group_etag, page))
+            self.incidents.submit_transaction(one_transaction(self._opening(incident, replaces_group_etag, page)))
         except TableTransactionError as failure:
             if failure.index == 0 and failure.error_code == "EntityAlreadyExists":
                 return False
@@ -224,7 +224,9 @@ class IncidentStore:
                 )
                 try:
                     results = self.incidents.submit_transaction(
-                        [counter, *self._opening(incident, replaces_group_etag, page(incident) if page else None)]
+                        one_transaction(
+                            [counter, *self._opening(incident, replaces_group_etag, page(incident) if page else None)]
+                        )
                     )
                 except TableTransactionError as failure:
                     if not lost_race(failure):
@@ -284,7 +286,7 @@ class IncidentStore:
             operations += self._group_follows(incident)
         operations += [("upsert", _page_entity(page)) for page in pages]
         try:
-            self.incidents.submit_transaction(operations)
+            self.incidents.submit_transaction(one_transaction(operations))
         except TableTransactionError:
             raise IncidentChanged(incident.id) from None
 

@@ -19,7 +19,7 @@ from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 
 from shared.core.contention import attempts
-from shared.core.entity_bounds import bounded_entity
+from shared.core.entity_bounds import bounded_entity, one_transaction
 from shared.core.errors import StorageUnavailable
 from shared.core.storage import StorageAccount, lost_race
 from shared.statuspage.maintenance import Maintenance
@@ -76,7 +76,7 @@ class MaintenanceStore:
                 if idempotency_key is not None:
                     operations.append(("create", _claim(idempotency_key, maintenance.id)))
                 try:
-                    results = self.table.submit_transaction(operations)
+                    results = self.table.submit_transaction(one_transaction(operations))
                 except TableTransactionError as failure:
                     if not lost_race(failure):
                         raise

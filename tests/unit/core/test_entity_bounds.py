@@ -17,6 +17,7 @@ from shared.core.entity_bounds import (
     entity_bytes,
     fit_json,
     fit_text,
+    one_transaction,
     units,
 )
 
@@ -125,3 +126,10 @@ def test_an_entity_over_1_mib_is_cut_until_it_fits_measured_as_azure_counts():
 def test_an_entity_that_fits_is_unchanged():
     entity = {"PartitionKey": "p", "RowKey": "r", "title": "Checkout down", "n": 3}
     assert bounded_entity(entity) == entity
+
+
+def test_a_transaction_of_up_to_100_operations_passes_and_more_is_a_defect_said_plainly():
+    operations = [("upsert", {"PartitionKey": "p", "RowKey": str(n)}) for n in range(101)]
+    assert one_transaction(operations[:100]) == operations[:100]
+    with pytest.raises(ValueError, match=r"^101 operations; one Azure Tables transaction takes 100$"):
+        one_transaction(operations)
