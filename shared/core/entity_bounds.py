@@ -104,7 +104,10 @@ def bounded_entity(entity: Mapping[str, Any], json_properties: Mapping[str, Any]
         excess = entity_bytes(bounded) - MAX_ENTITY_BYTES
         if excess <= 0:
             break
-        name = max((n for n in bounded if n not in _KEYS and isinstance(bounded[n], str)), key=_length_of(bounded))
+        texts = [n for n in bounded if n not in _KEYS and isinstance(bounded[n], str)]
+        if not texts:
+            break  # only fixed-size values: nothing to cut (they cannot reach 1 MiB)
+        name = max(texts, key=_length_of(bounded))
         limit = max(_LONGEST_MARKER, units(bounded[name]) - (excess + 1) // 2)
         if name in structured:
             bounded[name] = fit_json(structured[name], limit, default=str)
