@@ -82,13 +82,12 @@ def checked(text: str, name: str, *, multiline: bool = True) -> str:
 def describe(char: str) -> str:
     """'U+D800 (a lone surrogate)': how an error detail names a forbidden character (never the character itself)."""
     code = ord(char)
+    if code < 0x20 or 0x7F <= code <= 0x9F:
+        return f"the control character U+{code:04X}"
     if 0xD800 <= code <= 0xDFFF:
         kind = "a lone surrogate"
     elif char in BIDI_CONTROLS:
         kind = "a bidi control"
-    elif code < 0x20 or 0x7F <= code <= 0x9F:
-        kind = "the control character"
-        return f"{kind} U+{code:04X}"
     else:
         kind = "a non-character"
     return f"U+{code:04X} ({kind})"
