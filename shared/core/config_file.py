@@ -21,24 +21,24 @@ def read_toml(path: Path) -> dict[str, Any] | None:
         raise ConfigurationError(f"{path}: not valid TOML: {problem}") from None
     except (OSError, UnicodeDecodeError) as problem:
         raise ConfigurationError(f"{path}: cannot be read: {problem}") from None
-    _no_unsafe_text(document, str(path))
+    _no_unsafe_text(document, path, "")
     return document
 
 
-def _no_unsafe_text(value: Any, where: str) -> None:
+def _no_unsafe_text(value: Any, path: Path, key: str) -> None:
     """TOML allows non-characters and C1 controls (as escapes, or literally): they would reach the public site and
     its feeds as component names and wording. Refused at start-up like any other bad setting (shared.core.text)."""
     if isinstance(value, str):
         unsafe = first_unsafe(value)
         if unsafe is not None:
-            raise ConfigurationError(f"{where}: contains {describe(unsafe)}")
+            raise ConfigurationError(f"{path}: {key or 'a key'}: contains {describe(unsafe)}")
     elif isinstance(value, dict):
-        for key, item in value.items():
-            _no_unsafe_text(key, where)
-            _no_unsafe_text(item, f"{where}: {key}" if ": " not in where else f"{where}.{key}")
+        for name, item in value.items():
+            _no_unsafe_text(name, path, key)
+            _no_unsafe_text(item, path, f"{key}.{name}" if key else name)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            _no_unsafe_text(item, f"{where}[{index}]")
+            _no_unsafe_text(item, path, f"{key}[{index}]")
 
 
 def known_keys(table: dict[str, Any], allowed: set[str], where: str) -> None:
