@@ -1,6 +1,8 @@
 """Azure Monitor common alert schema → a normalized Alert.
 
-Pure: bytes in, a frozen Alert out, or InvalidInput naming the field that is wrong.
+Pure: bytes in, a frozen Alert out, or InvalidInput naming the field that is wrong. Only the schema's structure
+is refused (no essentials, no time, an unknown condition): Azure Monitor does not retry a 400 and the page must go
+out, so odd characters are cleaned (shared.core.text) and over-long text is cut with a visible marker, never refused.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from datetime import datetime
 from typing import Any
 
 from shared.azure_monitor.digest import Link, digest
+from shared.core.entity_bounds import fit_text
 from shared.core.errors import InvalidInput
 from shared.core.json_body import decode_json_object
+from shared.core.text import clean
 from shared.core.timeutil import parse_instant
 
 COMMON_ALERT_SCHEMA = "azureMonitorCommonAlertSchema"
@@ -21,7 +25,7 @@ FIRED, RESOLVED = "Fired", "Resolved"
 _SEVERITY = re.compile(r"Sev[0-4]")
 # Table keys may not contain / \ # ? or control characters; alert GUIDs are safe and short.
 _SAFE_KEY = re.compile(r"[A-Za-z0-9._-]{1,128}")
-# Bounds that keep every stored row far below Azure Tables' 64 KB property limit (Azure's own names stay shorter).
+# Bounds that keep alert text readable on a card and a timeline (Azure's own names stay shorter); longer is cut.
 MAX_NAME_LENGTH = 1024
 MAX_DESCRIPTION = 2000
 MAX_TARGETS = 20
@@ -68,13 +72,7 @@ def parse_alert(body: bytes) -> Alert:
             f"data.essentials.severity must be Sev0 to Sev4 or null, got {severity!r}", code="invalid_alert"
         )
     alert_id = _string(essentials, "alertId") or ""
-    rule = _string(essentials, "alertRule")
-    for name, value in (("alertId", alert_id), ("alertRule", rule)):
-        if value and len(value) > MAX_NAME_LENGTH:
-            raise InvalidInput(
-                f"data.essentials.{name} is {len(value)} characters; the limit is {MAX_NAME_LENGTH}",
-                code="invalid_alert",
-            )
+    rule = _cut(_string(essentials, "alertRule"))
     origin = _string(essentials, "originAlertId")
     if not (alert_id or origin or rule):
         raise InvalidInput(
@@ -83,20 +81,21 @@ def parse_alert(body: bytes) -> Alert:
         )
     context = digest(essentials, data.get("alertContext"))
     return Alert(
+        # The key comes from the whole id, so two long ids alike in their first 1024 characters stay two alerts.
         key=alert_key(alert_id, origin, rule, _string(essentials, "firedDateTime")),
-        alert_id=alert_id,
+        alert_id=_cut(alert_id) or "",
         rule=rule,
         severity=severity,
         condition=condition,
-        monitoring_service=_string(essentials, "monitoringService") or "Unknown",
-        signal_type=_string(essentials, "signalType"),
+        monitoring_service=_cut(_string(essentials, "monitoringService")) or "Unknown",
+        signal_type=_cut(_string(essentials, "signalType")),
         targets=_strings(essentials, "alertTargetIDs")[:MAX_TARGETS],
         configuration_items=_strings(essentials, "configurationItems")[:MAX_TARGETS],
         fired_at=_instant(essentials, "firedDateTime", required=True),
         resolved_at=_instant(essentials, "resolvedDateTime"),
-        description=(_string(essentials, "description") or "")[:MAX_DESCRIPTION],
+        description=fit_text(_string(essentials, "description", multiline=True) or "", MAX_DESCRIPTION),
         custom_properties=_custom_properties(data),
-        summary=context.summary,
+        summary=clean(context.summary),
         links=context.links,
         budget_threshold=context.budget_threshold,
     )
@@ -123,14 +122,18 @@ def _object(container: dict[str, Any], name: str, path: str) -> dict[str, Any]:
     return value
 
 
-def _string(essentials: dict[str, Any], name: str, *, required: bool = False) -> str | None:
+def _string(essentials: dict[str, Any], name: str, *, required: bool = False, multiline: bool = False) -> str | None:
     value = essentials.get(name)
     if value is None and not required:
         return None
     if not isinstance(value, str) or (required and not value):
-        what = "missing" if value is None else repr(value)
+        what = "missing" if value is None else repr(value)[:80]
         raise InvalidInput(f"data.essentials.{name} must be a string, got {what}", code="invalid_alert")
-    return value
+    return clean(value, multiline=multiline)
+
+
+def _cut(text: str | None) -> str | None:
+    return None if text is None else fit_text(text, MAX_NAME_LENGTH)
 
 
 def _strings(essentials: dict[str, Any], name: str) -> tuple[str, ...]:
@@ -139,13 +142,7 @@ def _strings(essentials: dict[str, Any], name: str) -> tuple[str, ...]:
         return ()
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise InvalidInput(f"data.essentials.{name} must be a list of strings", code="invalid_alert")
-    longest = max(value, key=len, default="")
-    if len(longest) > MAX_NAME_LENGTH:
-        raise InvalidInput(
-            f"data.essentials.{name} holds an entry of {len(longest)} characters; the limit is {MAX_NAME_LENGTH}",
-            code="invalid_alert",
-        )
-    return tuple(value)
+    return tuple(fit_text(clean(item), MAX_NAME_LENGTH) for item in value[:MAX_TARGETS])
 
 
 def _instant(essentials: dict[str, Any], name: str, *, required: bool = False) -> datetime | None:
@@ -165,4 +162,4 @@ def _custom_properties(data: dict[str, Any]) -> dict[str, str]:
         return {}
     if not isinstance(value, dict):
         raise InvalidInput("data.customProperties must be an object or null", code="invalid_alert")
-    return {str(name): "" if item is None else str(item) for name, item in value.items()}
+    return {clean(str(name)): "" if item is None else clean(str(item)) for name, item in value.items()}

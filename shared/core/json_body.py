@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
 from shared.core.errors import InvalidInput, PayloadTooLarge
 from shared.core.settings import MAX_BODY_BYTES
-
-_UNSAFE = ("Cc", "Cs")  # control characters, surrogates
+from shared.core.text import checked
 
 
 def require_bounded(body: bytes) -> None:
@@ -34,17 +32,17 @@ def decode_json_object(body: bytes) -> dict[str, Any]:
 
 
 def text_field(document: Mapping[str, Any], name: str, limit: int, *, required: bool = True) -> str:
-    """A trimmed, non-empty string field of at most `limit` characters; "" when optional and absent."""
+    """A trimmed, non-empty string field of at most `limit` characters; "" when optional and absent.
+
+    API callers read a 400's detail and can fix their client, so text the text policy forbids is refused, naming
+    the field (shared.core.text explains the policy)."""
     value = document.get(name)
     if value is None and not required:
         return ""
-    if not isinstance(value, str) or not value.strip():
+    text = checked(value, name).strip() if isinstance(value, str) else ""
+    if not text:  # bidi controls alone are no words either
         what = "missing" if value is None else repr(value)[:40]
         raise InvalidInput(f"{name} must be a non-empty string, got {what}")
     if len(value) > limit:
         raise InvalidInput(f"{name} is {len(value)} characters; the limit is {limit}")
-    unsafe = next((c for c in value if unicodedata.category(c) in _UNSAFE and c not in "\n\t"), None)
-    if unsafe is not None:
-        # Control characters and lone surrogates cannot be encoded, or be put in XML feeds: refuse them up front.
-        raise InvalidInput(f"{name} contains the control character U+{ord(unsafe):04X}")
-    return value.strip()
+    return text

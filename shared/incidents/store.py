@@ -19,6 +19,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, Re
 from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 
 from shared.core.contention import attempts
+from shared.core.entity_bounds import bounded_entity, one_transaction
 from shared.core.errors import StorageUnavailable
 from shared.core.storage import StorageAccount, lost_race
 from shared.incidents.detection import GroupPointer
@@ -146,9 +147,9 @@ class IncidentStore:
             "RowKey": "alert",
             "incident": incident_id or "",
             "condition": condition,
-            "detail": json.dumps(detail, default=str),
             **({"resolved_at": resolved_at} if resolved_at else {}),
         }
+        entity = bounded_entity(entity, {"detail": detail})  # detail: what the alert said, cut to fit
         try:
             self.alerts.create_entity(entity)
         except ResourceExistsError:
@@ -190,7 +191,7 @@ class IncidentStore:
         another incident took the group since it was read (`replaces_group_etag`: the stale pointer we read).
         """
         try:
-            self.incidents.submit_transaction(self._opening(incident, replaces_group_etag, page))
+            self.incidents.submit_transaction(one_transaction(self._opening(incident, replaces_group_etag, page)))
         except TableTransactionError as failure:
             if failure.index == 0 and failure.error_code == "EntityAlreadyExists":
                 return False
@@ -223,7 +224,9 @@ class IncidentStore:
                 )
                 try:
                     results = self.incidents.submit_transaction(
-                        [counter, *self._opening(incident, replaces_group_etag, page(incident) if page else None)]
+                        one_transaction(
+                            [counter, *self._opening(incident, replaces_group_etag, page(incident) if page else None)]
+                        )
                     )
                 except TableTransactionError as failure:
                     if not lost_race(failure):
@@ -283,7 +286,7 @@ class IncidentStore:
             operations += self._group_follows(incident)
         operations += [("upsert", _page_entity(page)) for page in pages]
         try:
-            self.incidents.submit_transaction(operations)
+            self.incidents.submit_transaction(one_transaction(operations))
         except TableTransactionError:
             raise IncidentChanged(incident.id) from None
 
@@ -342,9 +345,9 @@ class IncidentStore:
         entity = {
             "PartitionKey": event.incident_id,
             "RowKey": event.event_id,
-            **{name: value for name, value in asdict(event).items() if name not in ("incident_id", "event_id")},
-            "data": json.dumps(event.data),
+            **{name: value for name, value in asdict(event).items() if name not in ("incident_id", "event_id", "data")},
         }
+        entity = bounded_entity(entity, {"data": event.data})  # text from outside, cut to fit one entity
         try:
             self.timeline_table.create_entity(entity)
         except ResourceExistsError:
@@ -411,11 +414,15 @@ def _counter_entity(value: int) -> dict[str, Any]:
 
 def _incident_entity(incident: Incident) -> dict[str, Any]:
     entity: dict[str, Any] = {"PartitionKey": _INCIDENT_PARTITION, "RowKey": incident.id}
+    lists: dict[str, Any] = {}
     for name, value in asdict(incident).items():
         if value is None:
             continue  # Tables has no null: an absent property reads back as the field's default
-        entity[name] = json.dumps(list(value)) if name in _LIST_FIELDS else value
-    return entity
+        if name in _LIST_FIELDS:
+            lists[name] = list(value)
+        else:
+            entity[name] = value
+    return bounded_entity(entity, lists)  # titles, descriptions and updates come from outside: cut to fit
 
 
 def _incident(entity: dict[str, Any]) -> Incident:

@@ -19,6 +19,7 @@ from typing import Any
 
 from shared.catalog.severity import label
 from shared.core.links import is_web_url, site_address
+from shared.core.text import clean
 from shared.core.timeutil import iso
 from shared.incidents.incident import Incident
 from shared.incidents.roles import TITLES
@@ -151,7 +152,10 @@ def without_teams_extensions(value: Any) -> Any:
 
 
 def shorten(text: str, limit: int) -> str:
-    """At most `limit` characters, cut before a combining mark never after it, and marked with an ellipsis."""
+    """At most `limit` characters, cut before a combining mark never after it, and marked with an ellipsis. Cleaned
+    by the text policy: a lone surrogate from a row stored before it would make the card unencodable on every
+    delivery (shared.core.text)."""
+    text = clean(text)
     text = " ".join(text.split()) if len(text) > limit else text
     if len(text) <= limit:
         return text

@@ -25,6 +25,7 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
+from shared.core.entity_bounds import bounded_entity
 from shared.core.storage import StorageAccount
 from shared.notifications.policy import Position
 
@@ -118,7 +119,7 @@ class EscalationLedger:
             "person": person,
             "detail": detail[:2000],
         }
-        self.table.update_entity(row, mode=UpdateMode.MERGE)
+        self.table.update_entity(bounded_entity(row), mode=UpdateMode.MERGE)
 
     def step(self, incident_id: str, position: Position) -> StepRecord | None:
         try:
@@ -183,7 +184,7 @@ class EscalationLedger:
         """After a successful post; False when another delivery had recorded it (it was sent twice)."""
         row = {"PartitionKey": incident_id, "RowKey": _sent_key(key), "key": key, "sent_at": now, **(detail or {})}
         try:
-            self.table.create_entity(row)
+            self.table.create_entity(bounded_entity(row))
         except ResourceExistsError:
             return False
         return True

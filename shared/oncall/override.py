@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.core.errors import InvalidInput, NotFound
+from shared.core.json_body import text_field
 from shared.core.timeutil import iso
 from shared.oncall.people import Directory, Person
 from shared.oncall.rotation import wall_clock
@@ -166,13 +167,7 @@ def parse_when(text: str, zone: str, now: datetime, what: str = "time") -> datet
 
 
 def _required_text(fields: dict[str, Any], key: str) -> str:
-    value = fields.get(key)
-    if not isinstance(value, str) or not value.strip():
-        shown = "missing" if key not in fields else repr(value)[:40]
-        raise InvalidInput(f"{key} must be a non-empty string, got {shown}")
-    if len(value) > MAX_TEXT:
-        raise InvalidInput(f"{key} is {len(value)} characters; the limit is {MAX_TEXT}")
-    return value.strip()
+    return text_field(fields, key, MAX_TEXT)
 
 
 def _optional_text(value: Any, key: str) -> str | None:

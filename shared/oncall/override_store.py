@@ -12,6 +12,7 @@ from typing import Any
 from azure.core.exceptions import ResourceExistsError
 from azure.data.tables import TableClient
 
+from shared.core.entity_bounds import bounded_entity
 from shared.core.storage import StorageAccount
 from shared.oncall.override import Override, newest_first
 from shared.oncall.people import Directory, Person
@@ -59,18 +60,20 @@ class OverrideStore:
 
 
 def _entity(override: Override) -> dict[str, Any]:
-    return {
-        "PartitionKey": override.roster,
-        "RowKey": override.id,
-        "layer": override.layer,
-        "person": override.person.name,
-        "email": override.person.email or "",
-        "time_zone": override.person.time_zone,
-        "start_at": override.start,
-        "end_at": override.end,
-        "created_at": override.created_at,
-        "created_by": override.created_by or "",
-    }
+    return bounded_entity(
+        {
+            "PartitionKey": override.roster,
+            "RowKey": override.id,
+            "layer": override.layer,
+            "person": override.person.name,
+            "email": override.person.email or "",
+            "time_zone": override.person.time_zone,
+            "start_at": override.start,
+            "end_at": override.end,
+            "created_at": override.created_at,
+            "created_by": override.created_by or "",
+        }
+    )
 
 
 def _utc(moment: datetime) -> datetime:

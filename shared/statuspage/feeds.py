@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from markupsafe import escape
 
+from shared.core.text import clean
 from shared.statuspage.api_v2 import page_url
 from shared.statuspage.public_view import PUBLIC_STATUS_LABEL, PublicIncident, StatusPage
 
@@ -84,7 +85,8 @@ def _incident_url(page: StatusPage, incident: PublicIncident) -> str:
 
 def _text(parent: ET.Element, tag: str, text: str, **attributes: str) -> ET.Element:
     element = ET.SubElement(parent, tag, attributes)
-    element.text = text
+    # The last guard: a character XML cannot carry (U+FFFE, a control) makes the whole feed unreadable.
+    element.text = clean(text, multiline=True)
     return element
 
 

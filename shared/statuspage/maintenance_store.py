@@ -19,6 +19,7 @@ from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 
 from shared.core.contention import attempts
+from shared.core.entity_bounds import bounded_entity, one_transaction
 from shared.core.errors import StorageUnavailable
 from shared.core.storage import StorageAccount, lost_race
 from shared.statuspage.maintenance import Maintenance
@@ -75,7 +76,7 @@ class MaintenanceStore:
                 if idempotency_key is not None:
                     operations.append(("create", _claim(idempotency_key, maintenance.id)))
                 try:
-                    results = self.table.submit_transaction(operations)
+                    results = self.table.submit_transaction(one_transaction(operations))
                 except TableTransactionError as failure:
                     if not lost_race(failure):
                         raise
@@ -141,10 +142,10 @@ def _claim(idempotency_key: str, ident: str) -> dict[str, Any]:
 def _entity(maintenance: Maintenance) -> dict[str, Any]:
     entity: dict[str, Any] = {"PartitionKey": _PARTITION, "RowKey": maintenance.id}
     for name, value in asdict(maintenance).items():
-        if name == "id" or value is None:
+        if name in ("id", "components") or value is None:
             continue  # Tables has no null: an absent property reads back as the field's default
-        entity[name] = json.dumps(list(value)) if name == "components" else value
-    return entity
+        entity[name] = value
+    return bounded_entity(entity, {"components": list(maintenance.components)})
 
 
 def _maintenance(entity: dict[str, Any]) -> Maintenance:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from shared.catalog.services import Catalog
+from shared.core.text import clean
 from shared.incidents.incident import Incident
 from shared.incidents.timeline import PUBLIC_UPDATE, TimelineEvent
 from shared.statuspage.component_history import (
@@ -198,12 +199,12 @@ def public_incident(incident: Incident, timeline: Iterable[TimelineEvent] | None
         # posted is unknown without the timeline, so they are left out rather than mislabelled.
         latest = incident.latest_update_at
         known = latest and incident.latest_update and status != "resolved"
-        posted = [PublicUpdate(latest, status, incident.latest_update, "latest")] if known else []
+        posted = [PublicUpdate(latest, status, _words(incident.latest_update), "latest")] if known else []
     else:
         posted = []
         for event in timeline:
             if event.kind == PUBLIC_UPDATE and event.public and event.data.get("status") in PUBLIC_STATUS_LABEL:
-                words = str(event.data.get("public_text", ""))
+                words = _words(str(event.data.get("public_text", "")))
                 posted.append(PublicUpdate(event.at, event.data["status"], words, event.event_id))
     updates = [opening, *posted]
     resolved_at = None
@@ -270,7 +271,10 @@ def public_maintenance(maintenance: Maintenance, now: datetime) -> PublicMainten
     never_started = cancelled_early and end <= maintenance.scheduled_for
     updates = [
         PublicUpdate(
-            maintenance.created_at, SCHEDULED, maintenance.description or MAINTENANCE_SCHEDULED_WORDING, "scheduled"
+            maintenance.created_at,
+            SCHEDULED,
+            _words(maintenance.description) or MAINTENANCE_SCHEDULED_WORDING,
+            "scheduled",
         )
     ]
     if now >= maintenance.scheduled_for and not never_started:
@@ -281,8 +285,8 @@ def public_maintenance(maintenance: Maintenance, now: datetime) -> PublicMainten
     updates.reverse()
     return PublicMaintenance(
         id=maintenance.id,
-        name=maintenance.name,
-        description=maintenance.description,
+        name=clean(maintenance.name),
+        description=_words(maintenance.description),
         components=maintenance.components,
         status=status,
         scheduled_for=maintenance.scheduled_for,
@@ -377,7 +381,7 @@ def status_page(
     else:
         description = _DESCRIPTION_BY_INDICATOR[indicator]
     return StatusPage(
-        title=title,
+        title=clean(title),  # a setting
         indicator=indicator,
         components=components,
         active=active,
@@ -412,6 +416,12 @@ def _impact(incident: Incident, statuses: tuple[tuple[str, str], ...]) -> str:
         return IMPACT_BY_SEVERITY[incident.severity]
     worst_status = max((status for _, status in statuses), key=STATUS_RANK.__getitem__)
     return IMPACT_BY_COMPONENT_STATUS[worst_status]
+
+
+def _words(text: str) -> str:
+    """Public words as the text policy allows them (shared.core.text): they were checked or cleaned on the way in,
+    and this is the last guard for rows stored before that, so no page, feed or JSON document can be broken."""
+    return clean(text, multiline=True)
 
 
 def _listed(names: tuple[str, ...]) -> str:

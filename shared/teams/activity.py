@@ -10,13 +10,13 @@ or InvalidInput naming the field that is wrong.
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from html.parser import HTMLParser
 from typing import Any
 
 from shared.core.errors import InvalidInput
+from shared.core.text import clean
 from shared.core.timeutil import parse_instant
 
 MAX_TEXT = 2000  # characters of command text after stripping
@@ -102,7 +102,7 @@ def _sender_field(sender: dict[str, Any], key: str) -> str:
 
 
 def _sender_id(sender: dict[str, Any], key: str) -> str | None:
-    value = _sender_field(sender, key).strip()
+    value = clean(_sender_field(sender, key)).strip()
     if len(value) > MAX_ID:
         raise _invalid(f"from.{key} is longer than {MAX_ID} characters")
     return value or None
@@ -149,7 +149,7 @@ def _optional_id(container: Any, key: str) -> str | None:
     value = container.get(key) if isinstance(container, dict) else None
     if not isinstance(value, str) or not value.strip() or len(value.strip()) > MAX_ID:
         return None
-    return value.strip()
+    return clean(value).strip() or None
 
 
 def _instant(value: Any) -> datetime | None:
@@ -175,9 +175,9 @@ def _display_name(value: str) -> str:
 
 
 def _plain(text: str) -> str:
-    """One line of text: control characters and lone surrogates (valid JSON, invalid UTF-8) become spaces."""
-    kept = (" " if unicodedata.category(char) in ("Cc", "Cs") else char for char in text)
-    return " ".join("".join(kept).split())
+    """One line of text, cleaned by the text policy: Teams shows the sender no detail of a 400, and the odd
+    characters come from the client, not from what was typed (shared.core.text)."""
+    return " ".join(clean(text).split())
 
 
 class _MessageReader(HTMLParser):

@@ -15,6 +15,7 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
+from shared.core.entity_bounds import bounded_entity
 from shared.core.errors import DependencyUnavailable
 from shared.workitems.boards import WorkItemRef
 from shared.workitems.config import HttpPolicy
@@ -96,7 +97,7 @@ class Ledger:
     def complete(self, incident_id: str, claim: Entry, ref: WorkItemRef, now: datetime) -> Entry:
         row = {"PartitionKey": incident_id, "RowKey": claim.key, "work_item_id": ref.id, "url": ref.url}
         row["recorded_at"] = now
-        meta = self.table.upsert_entity(row, UpdateMode.REPLACE)  # the claim is ours: nobody else writes the row
+        meta = self.table.upsert_entity(bounded_entity(row), UpdateMode.REPLACE)  # the claim is ours
         return Entry(claim.key, meta["etag"], ref.id, ref.url, now)
 
     def release(self, incident_id: str, claim: Entry) -> None:

@@ -102,6 +102,8 @@ def test_the_same_idempotency_key_gives_the_same_maintenance_with_200(api):
 REFUSALS = [
     (body(colour="red"), "unknown field 'colour'"),
     (body(name="Upgrade \x00"), "name contains the control character U+0000"),
+    (body(name="Upgrade \ufffe"), "name contains U+FFFE (a non-character)"),  # it would break history.atom
+    (body(description="Half \ud800 a pair"), "description contains U+D800 (a lone surrogate)"),
     (body(scheduled_until="9999-12-31T23:00:00-05:00"), "scheduled_until '9999-12-31T23:00:00-05:00' is out of range"),
     (body(name=42), "name must be a non-empty string, got 42"),
     ({k: v for k, v in body().items() if k != "name"}, "name must be a non-empty string, got missing"),

@@ -690,20 +690,38 @@ def test_the_last_delivery_writes_any_failure_on_the_timeline_once(notifying, st
 
     ident, _ = open_incident(notifying)
     at = WEDNESDAY + timedelta(minutes=3)
-    # A name that cannot be encoded as UTF-8 (a lone surrogate): the card cannot be built, on every delivery.
+    # A row no release of Firebell writes (its data is not an object): the card cannot be built, on every delivery.
     assigned = TimelineEvent(
         ident, event_id(at, "role"), "role.assigned", at, at, "Larry Brown", "teams", "…",
-        data={"role": "commander", "person": "Tim \ud800 Jones"},
+        data=["commander", "Tim Jones"],  # type: ignore[arg-type]
     )  # fmt: skip
     notifying.append_event(assigned)
     body = change_message(ident, [assigned.event_id], ["role.assigned"])
     for delivery in (1, 2, 3, 4, 5):
-        with pytest.raises(UnicodeEncodeError):
+        with pytest.raises(AttributeError):
             on_change(body.encode(), "m-1", delivery, at + timedelta(seconds=5 * delivery), notifier())
     (failed,) = [e for e in notifying.timeline(ident) if e.kind == "notification.failed"]
-    assert failed.text.startswith("notification failed: UnicodeEncodeError: 'utf-8' codec can't encode")
+    assert failed.text == "notification failed: AttributeError: 'list' object has no attribute 'get'"
     assert storage_account.queue("notifications").get_queue_properties().approximate_message_count == 0
     assert workflow.requests() == []
+
+
+def test_a_name_stored_with_a_lone_surrogate_still_gives_a_card_that_encodes_and_is_delivered(notifying, workflow):
+    from shared.incidents.changes import change_message
+    from shared.notifications.notify import on_change
+
+    ident, _ = open_incident(notifying)
+    at = WEDNESDAY + timedelta(minutes=3)
+    # Rows written before the text policy may hold one; the card encoder used to fail on it on every delivery.
+    assigned = TimelineEvent(
+        ident, event_id(at, "role"), "role.assigned", at, at, "Larry Brown", "teams", "…",
+        data={"role": "commander", "person": "Tim \ud800 Jones\u202e"},
+    )  # fmt: skip
+    notifying.append_event(assigned)
+    on_change(change_message(ident, [assigned.event_id], ["role.assigned"]).encode(), "m-1", 1, at, notifier())
+    (received,) = workflow.delivered()
+    assert headline(received.card) == "Tim \ufffd Jones is incident commander of INC-1."
+    assert [e for e in notifying.timeline(ident) if e.kind == "notification.failed"] == []
 
 
 def test_health_counts_poison_messages_without_turning_unhealthy(firebell, storage_account):

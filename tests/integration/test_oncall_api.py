@@ -197,6 +197,8 @@ def test_an_override_set_through_the_api_shows_in_oncall_listings_and_the_calend
         ({"end": "2020-01-01T00:00:00Z"}, "the override must end after it starts"),
         ({"start": "soon"}, "start 'soon' is not a time"),
         ({"nickname": "x"}, "unknown field 'nickname'"),
+        ({"created_by": "Larry \ud800"}, "created_by contains U+D800 (a lone surrogate)"),
+        ({"person": "Grace\x1b[2J"}, "person contains the control character U+001B"),
     ],
 )
 def test_a_bad_override_is_400_and_nothing_is_stored(api, storage_account, body, detail):

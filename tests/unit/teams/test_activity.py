@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
-import unicodedata
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,6 +14,7 @@ from hypothesis import strategies as st
 
 from shared.chatops.grammar import Note, parse_command
 from shared.core.errors import InvalidInput
+from shared.core.text import first_unsafe
 from shared.teams.activity import (
     MAX_MARKUP,
     MAX_MENTIONS,
@@ -74,8 +74,11 @@ def test_the_published_sample_reads_as_tim_saying_hello_to_larry():
         ("<at>Firebell</at> note INC-7 a < b", "note INC-7 a < b"),
         ("<at>Firebell</at> note INC-7 <!-- hidden --> shown", "note INC-7 shown"),
         ("<at>Firebell</at>\n  note\tINC-7\r\n  spaced  out ", "note INC-7 spaced out"),
-        ("<at>Firebell</at> note INC-7 bell\x07 null\x00 end", "note INC-7 bell null end"),
-        ("<at>Firebell</at> note INC-7 half \ud800 surrogate", "note INC-7 half surrogate"),
+        # The text policy (shared.core.text): what cannot be stored shows as U+FFFD, bidi controls go.
+        ("<at>Firebell</at> note INC-7 bell\x07 null\x00 end", "note INC-7 bell\ufffd null\ufffd end"),
+        ("<at>Firebell</at> note INC-7 half \ud800 surrogate", "note INC-7 half \ufffd surrogate"),
+        ("<at>Firebell</at> note INC-7 \ufffe\uffff \u202edesrever", "note INC-7 \ufffd\ufffd desrever"),
+        ("<at>Firebell</at> note INC-7 &#xFFFE;&#x202E;x", "note INC-7 x"),
         ("<at>Firebell</at>", ""),
         ("<at>Firebell</at> &nbsp; <p></p>", ""),
         ("", ""),
@@ -248,8 +251,8 @@ def test_a_missing_or_malformed_conversation_has_no_id(conversation):
 
 
 def _one_line(text: str) -> bool:
-    """Whitespace collapsed, no control characters, and encodable as UTF-8 (no lone surrogates)."""
-    return text == " ".join(text.split()) and not any(unicodedata.category(char) in ("Cc", "Cs") for char in text)
+    """Whitespace collapsed and nothing the text policy forbids (so encodable as UTF-8, fit for XML)."""
+    return text == " ".join(text.split()) and first_unsafe(text, multiline=False) is None
 
 
 def _assert_well_formed(message: TeamsMessage) -> None:
