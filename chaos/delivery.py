@@ -82,11 +82,12 @@ class Outcome:
         ]
 
 
-def measure(size: Size) -> Outcome:
+def measure(size: Size, azurite: Azurite | None = None) -> Outcome:
+    """The run, on `azurite` (its storage empty) or on an Azurite of its own."""
     deliveries = storm(size.alerts, size.groups, size.duplicates, size.spread_seconds, SEED)
     with (
         tempfile.TemporaryDirectory(prefix="firebell-chaos-") as folder,
-        Azurite() as storage,
+        rig.storage(azurite) as storage,
         FaultyStorage(rig.endpoint(storage.connection_string, "Queue").rsplit("/", 1)[0]) as queues,
         WorkflowServer() as workflow,
     ):
@@ -97,7 +98,7 @@ def measure(size: Size) -> Outcome:
             answers = send(f"{host.url}/api/alerts?code={rig.FUNCTION_KEY}", deliveries)
             last_answer = max(answer.answered for answer in answers)
             settled_after = _until_all_paged(storage.connection_string, workflow, SETTLE_SECONDS) - last_answer
-            time.sleep(2)  # a card delivered twice would arrive moments after the first
+            time.sleep(1)  # a card delivered twice would arrive moments after the first
         delivered = workflow.delivered()
         return Outcome(
             size=size,

@@ -76,11 +76,12 @@ class Outcome:
         )
 
 
-def measure(size: Size) -> Outcome:
+def measure(size: Size, azurite: Azurite | None = None) -> Outcome:
+    """The run, on `azurite` (its storage empty) or on an Azurite of its own."""
     deliveries = storm(size.alerts, size.groups, DUPLICATES, size.spread_seconds, SEED)
     with (
         tempfile.TemporaryDirectory(prefix="firebell-chaos-") as folder,
-        Azurite() as storage,
+        rig.storage(azurite) as storage,
         WorkflowServer() as workflow,
     ):
         environment = rig.environment(rig.config_dir(Path(folder)), workflow.url)
@@ -101,7 +102,7 @@ def measure(size: Size) -> Outcome:
             restarted = time.monotonic()
             sender.join()
             all_paged = _until_all_paged(storage.connection_string, answers, SETTLE_SECONDS)
-            time.sleep(2)  # a card delivered twice would arrive moments after the first
+            time.sleep(1)  # a card delivered twice would arrive moments after the first
         finally:
             host.stop()
         return Outcome(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 from bench.notification_latency import ONCALL
-from devhost.azurite import ROOT
+from devhost.azurite import ROOT, Azurite
 
 FUNCTION_KEY = "chaos-key"
 
@@ -39,3 +41,16 @@ def through(connection_string: str, service: str, proxy_base: str) -> str:
     upstream = endpoint(connection_string, service)
     account = upstream.rsplit("/", 1)[1]
     return connection_string.replace(f"{service}Endpoint={upstream}", f"{service}Endpoint={proxy_base}/{account}")
+
+
+@contextlib.contextmanager
+def storage(given: Azurite | None) -> Iterator[Azurite]:
+    """`given` (a test's, already running), or an in-memory Azurite of the run's own."""
+    if given is not None:
+        yield given
+        return
+    own = Azurite().start()
+    try:
+        yield own
+    finally:
+        own.stop(grace=3)  # in memory: nothing to flush

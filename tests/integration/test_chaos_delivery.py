@@ -29,9 +29,11 @@ def test_a_lost_message_is_answered_201_and_never_reaches_the_queue(azurite):
         assert (proxy.put, proxy.dropped) == (Counter({"lossy": 2, "other": 1}), Counter({"lossy": 1}))
 
 
-def test_shuffled_repeated_late_alerts_with_lost_messages_still_page_every_incident_exactly_once():
+def test_shuffled_repeated_late_alerts_with_lost_messages_still_page_every_incident_exactly_once(
+    azurite, storage_account
+):
     size = delivery.SIZES["fast"]
-    outcome = delivery.measure(size)
+    outcome = delivery.measure(size, azurite)
 
     assert outcome.statuses == Counter({202: size.alerts})
     assert sum(outcome.dropped.values()) > 0  # messages were lost: the fault happened

@@ -7,9 +7,9 @@ from __future__ import annotations
 from chaos import kill
 
 
-def test_every_alert_answered_202_is_on_an_incident_that_paged_after_a_kill_9_and_restart():
+def test_every_alert_answered_202_is_on_an_incident_that_paged_after_a_kill_9_and_restart(azurite, storage_account):
     size = kill.SIZES["fast"]
-    outcome = kill.measure(size)
+    outcome = kill.measure(size, azurite)
 
     assert any(answer.answered < outcome.killed for answer in outcome.accepted)  # the kill fell inside the storm
     assert any(answer.answered > outcome.restarted for answer in outcome.accepted)  # … and the storm went on after
