@@ -35,11 +35,12 @@ log = logging.getLogger("firebell.notifications")
 
 ESCALATIONS = "escalations"
 CLAIMED = "claimed"
-# How long one delivery holds a step it works on: longer than its own work on the step (one card post, at most
-# shared.teams.workflow's 3 attempts × 10 s read timeout plus backoff). Its message would come back only when the
-# queue's visibility lease runs out (minutes, in Azure 10), so a claimant that died must not hold the page that long.
-# A wait for a Retry-After longer than this inside the call may see the step taken over: a card may then go twice.
-CLAIM_HOLD = timedelta(seconds=40)
+# How long one delivery holds a step it works on: longer than its own work on the step (one card post: at most
+# shared.teams.workflow's 3 attempts, each timing out or waiting a Retry-After of at most 10 s, about 42 s). Its
+# message would come back only when the queue's visibility lease runs out (10 minutes in Azure), so a claimant that
+# died must not hold the page that long. A post kept waiting longer by other deliveries' throttling (the process's
+# shared limiter) may see the step taken over: its card may then go twice.
+CLAIM_HOLD = timedelta(seconds=45)
 # How long a claim written without a hold (before holds existed) is held. Longer than
 # shared.core.deferral.MAX_PAUSE_SECONDS: a message deferred through an outage renews it before it runs out.
 CLAIM_LEASE = timedelta(minutes=10)
