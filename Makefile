@@ -15,7 +15,7 @@ STAMP_NODE := node_modules/.installed
 VENV_INFRA := .venv-infra
 STAMP_INFRA := $(VENV_INFRA)/.installed
 
-.PHONY: run test bench demo lint bootstrap clean lock
+.PHONY: run test bench chaos demo lint bootstrap clean lock
 
 bootstrap: $(STAMP_PY) $(STAMP_NODE) $(STAMP_INFRA) local.settings.json
 
@@ -55,6 +55,10 @@ test: bootstrap
 
 bench: bootstrap
 	$(PY) -m bench
+
+# Delivery chaos and kill -9 through the devhost; `python -m chaos SUITE …` runs some, `--size fast` the small ones.
+chaos: bootstrap
+	$(PY) -m chaos
 
 demo: bootstrap
 	$(PY) -m devhost.demo

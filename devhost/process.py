@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 from types import TracebackType
 
 import requests
@@ -17,9 +18,14 @@ from shared.core.storage import STORAGE_SETTING
 
 
 class DevhostProcess:
-    def __init__(self, connection_string: str | None, environment: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, connection_string: str | None, environment: dict[str, str] | None = None, *, own_group: bool = False
+    ) -> None:
         """Storage is `connection_string`, or — when it is None — only what `environment` says (identity-based
-        `AzureWebJobsStorage__*` settings, or nothing at all): storage settings of this process are not inherited."""
+        `AzureWebJobsStorage__*` settings, or nothing at all): storage settings of this process are not inherited.
+        With `own_group` the devhost and its background process get a process group of their own, so `kill()`
+        can end both at once."""
+        self.own_group = own_group
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         inherited = {
@@ -41,6 +47,7 @@ class DevhostProcess:
             env=self.env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
+            start_new_session=self.own_group,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -65,6 +72,20 @@ class DevhostProcess:
         self.log.seek(0)
         return self.log.read().decode(errors="replace")
 
+    def kill(self, timeout: float = 10.0) -> None:
+        """SIGKILL to the whole process group — HTTP and background processes at once, as a crashed host dies:
+        nothing is stopped cleanly, no message settled, no lease let go. `start()` runs it again on the same port."""
+        if self.process is None or not self.own_group:
+            raise RuntimeError("kill() needs a devhost started with own_group=True")
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not _group_alive(self.process.pid):  # the background process may take a moment to go
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"devhost process group {self.process.pid} still alive {timeout:.0f} s after SIGKILL")
+
     def __enter__(self) -> DevhostProcess:
         return self if self.process is not None else self.start()
 
@@ -72,3 +93,22 @@ class DevhostProcess:
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def _group_alive(group: int) -> bool:
+    """Whether a process of the group still runs (a zombie waiting for its reaper does not count)."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if int(fields[2]) == group and fields[0] != "Z":
+            return True
+    return False

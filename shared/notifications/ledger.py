@@ -3,9 +3,11 @@ queue message that arrives twice never pages twice.
 
 One partition per incident:
 - `step-rNN-sNN`: an escalation step. Claimed (insert-if-absent) by the queue message that runs it, then settled
-  (paged, skipped, stopped, failed). A second message for the same step finds the claim and leaves it alone; a
-  redelivery of the claiming message itself (same message id, or a copy deferred through an outage carrying it as
-  `holder`) carries on where it failed, and renews the claim's time so the lease never runs out under it.
+  (paged, skipped, stopped, failed). A second message for the same step (or the sweeper) finds the claim and leaves
+  it alone while it is held; a redelivery of the claiming message itself (same message id, or a copy deferred
+  through an outage carrying it as `holder`) carries on where it failed, and holds the claim again. A claim is held
+  for CLAIM_HOLD from each delivery that works on it, and through the pause of a deferred copy (`hold`): a claimant
+  that died (its host killed mid-step) lets the step go within CLAIM_HOLD, not when its message comes back.
 - `chain-end`: when the last step's wait runs out (the reminders timer alerts the escalation channel after it).
 - `sent-<key>`: a card delivered (notification per event and kind, reminder per promised time, escalation
   exhausted), written after the post succeeded and checked before posting.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,17 +25,25 @@ from enum import Enum
 from typing import Any
 
 from azure.core import MatchConditions
-from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.core.exceptions import AzureError, ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
 from shared.core.entity_bounds import bounded_entity
 from shared.core.storage import StorageAccount
 from shared.notifications.policy import Position
 
+log = logging.getLogger("firebell.notifications")
+
 ESCALATIONS = "escalations"
 CLAIMED = "claimed"
-# A claim older than this whose message never came back (poisoned, lost) may be taken over by a duplicate. Longer
-# than shared.core.deferral.MAX_PAUSE_SECONDS: a message deferred through an outage renews it before it runs out.
+# How long one delivery holds a step it works on: longer than its own work on the step (one card post: at most
+# shared.teams.workflow's 3 attempts, each timing out or waiting a Retry-After of at most 10 s, about 42 s). Its
+# message would come back only when the queue's visibility lease runs out (10 minutes in Azure), so a claimant that
+# died must not hold the page that long. A post kept waiting longer by other deliveries' throttling (the process's
+# shared limiter) may see the step taken over: its card may then go twice.
+CLAIM_HOLD = timedelta(seconds=45)
+# How long a claim written without a hold (before holds existed) is held. Longer than
+# shared.core.deferral.MAX_PAUSE_SECONDS: a message deferred through an outage renews it before it runs out.
 CLAIM_LEASE = timedelta(minutes=10)
 _SAFE_KEY = re.compile(r"^[A-Za-z0-9._:=-]{1,200}$")  # RowKeys refuse / \ # ? and control characters
 
@@ -49,6 +60,7 @@ class StepRecord:
     state: str  # claimed | paged | skipped | stopped | failed
     message_id: str
     claimed_at: datetime
+    held_until: datetime  # another message (or the sweeper) may take the step over after this, while it is claimed
     person: str = ""
 
 
@@ -62,7 +74,7 @@ class EscalationLedger:
 
     # --- escalation steps ----------------------------------------------------------------------------------------
     def claim_step(
-        self, incident_id: str, position: Position, message_id: str, now: datetime, lease: timedelta = CLAIM_LEASE
+        self, incident_id: str, position: Position, message_id: str, now: datetime, hold: timedelta = CLAIM_HOLD
     ) -> Claim:
         row = {
             "PartitionKey": incident_id,
@@ -70,6 +82,7 @@ class EscalationLedger:
             "state": CLAIMED,
             "message": message_id,
             "claimed_at": now,
+            "until": now + hold,
         }
         try:
             self.table.create_entity(row)
@@ -87,7 +100,12 @@ class EscalationLedger:
             # renew the claim, so a duplicate cannot take it over while this message waits out a long outage.
             try:
                 self.table.update_entity(
-                    {"PartitionKey": incident_id, "RowKey": _step_key(position), "claimed_at": now},
+                    {
+                        "PartitionKey": incident_id,
+                        "RowKey": _step_key(position),
+                        "claimed_at": now,
+                        "until": now + hold,
+                    },
                     mode=UpdateMode.MERGE,
                     etag=entity.metadata["etag"],
                     match_condition=MatchConditions.IfNotModified,
@@ -95,7 +113,7 @@ class EscalationLedger:
             except (ResourceModifiedError, ResourceNotFoundError):
                 return Claim.HELD  # a second copy of this message got there first: it carries on
             return Claim.OURS
-        if now - entity["claimed_at"] < lease:
+        if now < _held_until(entity):
             return Claim.HELD
         try:  # the claimant vanished long ago: take the step over, unless another duplicate just did
             self.table.update_entity(
@@ -131,8 +149,36 @@ class EscalationLedger:
             state=entity["state"],
             message_id=entity.get("message", ""),
             claimed_at=entity["claimed_at"],
+            held_until=_held_until(entity),
             person=entity.get("person", ""),
         )
+
+    def hold(self, incident_id: str, holder: str, until: datetime) -> int:
+        """Hold the steps of the incident that `holder` has claimed and not settled until `until` (its message was
+        deferred through an outage and comes back then); returns how many. A storage failure holds none: the claims
+        then run out after CLAIM_HOLD, and at worst a card goes twice — never is the deferred message lost for it."""
+        query = "PartitionKey eq @p and state eq @s and message eq @m"
+        parameters = {"p": incident_id, "s": CLAIMED, "m": holder}
+        held = 0
+        try:
+            claimed = list(self.table.query_entities(query, parameters=parameters))
+        except AzureError as error:
+            log.warning("escalation ledger: claims of %s not held (%s)", holder, type(error).__name__)
+            return 0
+        for entity in claimed:
+            try:
+                self.table.update_entity(
+                    {"PartitionKey": incident_id, "RowKey": entity["RowKey"], "until": until},
+                    mode=UpdateMode.MERGE,
+                    etag=entity.metadata["etag"],
+                    match_condition=MatchConditions.IfNotModified,
+                )
+                held += 1
+            except (ResourceModifiedError, ResourceNotFoundError):
+                pass  # settled or taken over meanwhile: nothing to hold
+            except AzureError as error:
+                log.warning("escalation ledger: claims of %s not held (%s)", holder, type(error).__name__)
+        return held
 
     # --- leases: one instance at a time ------------------------------------------------------------------------------
     def take_lease(self, name: str, holder: str, now: datetime, duration: timedelta) -> bool:
@@ -188,6 +234,10 @@ class EscalationLedger:
         except ResourceExistsError:
             return False
         return True
+
+
+def _held_until(entity: dict[str, Any]) -> datetime:
+    return entity.get("until") or entity["claimed_at"] + CLAIM_LEASE
 
 
 def _step_key(position: Position) -> str:

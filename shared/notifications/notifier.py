@@ -25,7 +25,7 @@ from shared.incidents.incident import Incident
 from shared.incidents.store import IncidentChanged, IncidentStore
 from shared.incidents.timeline import NOTIFICATION_FAILED, NOTIFICATIONS_NOT_CONFIGURED, TimelineEvent, event_id
 from shared.notifications import cards
-from shared.notifications.ledger import EscalationLedger
+from shared.notifications.ledger import CLAIM_HOLD, EscalationLedger
 from shared.notifications.policy_config import EscalationConfig
 from shared.oncall.override_store import OverrideStore
 from shared.oncall.people import Directory, Person
@@ -221,6 +221,9 @@ class Notifier:
             deferred = self.defer(queue, body, holder, outage.retry_after, now) if deferrable else None
             if deferred is None:
                 raise  # the bound is exhausted: redelivered, and the last delivery wrote it on the timeline
+            # Its claims wait for it through the pause: neither a duplicate nor the sweeper takes them over.
+            pause = deferred.next_visible_on - deferred.inserted_on
+            self.ledger.hold(incident_id, holder, now + pause + CLAIM_HOLD)
             return deferred
         except WorkflowError:
             raise  # on the last delivery send_once has written it on the timeline

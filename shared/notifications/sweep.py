@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from shared.incidents.paging import PageDue
 from shared.incidents.timeline import ESCALATION_SWEPT
 from shared.notifications import escalate
-from shared.notifications.ledger import CLAIM_LEASE, CLAIMED
+from shared.notifications.ledger import CLAIMED
 from shared.notifications.notifier import Notifier
 from shared.notifications.policy import FIRST
 
@@ -54,8 +54,8 @@ def _sweep(page: PageDue, now: datetime, notifier: Notifier) -> bool:
     if record is not None and record.state != CLAIMED:
         notifier.store.page_started(page)  # started and settled, but the page was not let go (a crash)
         return False
-    if record is not None and record.message_id != holder and now - record.claimed_at < CLAIM_LEASE:
-        return False  # a delivery is working on it (waiting out a Retry-After, say)
+    if record is not None and record.message_id != holder and now < record.held_until:
+        return False  # a delivery is working on it, or its message was deferred through an outage
     late = int((now - page.written_at).total_seconds())
     text = f"paging started by the sweeper: nobody was being paged {late} s after the page was due"
     notifier.record(incident.id, ESCALATION_SWEPT, text, now, f"swept-{page.key}", {"series": page.series}, page.due)

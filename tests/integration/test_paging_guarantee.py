@@ -24,7 +24,9 @@ from shared.incidents.alert_intake import AlertIntake, receive_alert
 from shared.incidents.changes import ChangeMessage
 from shared.incidents.store import IncidentStore
 from shared.incidents.timeline import ALERT_FIRED, ESCALATION_PAGED, ESCALATION_SWEPT, STATUS_CHANGED
-from shared.notifications.notify import notify
+from shared.notifications.ledger import CLAIM_HOLD, Claim
+from shared.notifications.notify import notify, on_change
+from shared.notifications.policy import FIRST
 from shared.notifications.sweep import PAGE_BOUND, sweep
 from tests.integration import test_notifications as base
 from tests.integration.test_notifications import WEDNESDAY, alert, facts, notifier, open_incident
@@ -104,6 +106,40 @@ def test_the_message_arriving_after_the_sweeper_paged_does_not_page_again(notify
     sweep(WEDNESDAY + timedelta(minutes=1), notifier(), "instance-a")
     notify(ChangeMessage(ident, opened), 1, WEDNESDAY + timedelta(minutes=1), notifier(), message_id="late")
     assert len(workflow.delivered()) == 1
+
+
+def test_a_consumer_killed_after_claiming_the_first_step_holds_the_page_only_briefly(notifying, workflow):
+    ident, opened = open_incident(notifying)
+    # The notifications consumer claimed step 1 for its message, then its host was killed (kill -9): that message
+    # comes back only when the queue's visibility lease runs out, minutes later (10 in Azure).
+    assert notifier().ledger.claim_step(ident, FIRST, "m-killed", WEDNESDAY) == Claim.OURS
+    assert sweep(WEDNESDAY + CLAIM_HOLD - timedelta(seconds=1), notifier(), "instance-a") == []  # still held
+    assert workflow.delivered() == []
+    assert sweep(WEDNESDAY + CLAIM_HOLD + timedelta(seconds=1), notifier(), "instance-a") == ["INC-1-opening"]
+    assert [facts(r.card)["Paged"] for r in workflow.delivered()] == ["Tim Jones"]
+    # The killed delivery's message comes back at last: the step is settled, nobody is paged twice.
+    notify(ChangeMessage(ident, opened), 2, WEDNESDAY + timedelta(minutes=5), notifier(), message_id="m-killed")
+    assert len(workflow.delivered()) == 1
+    assert paged(notifying, ident) == ["paged Tim Jones (payments primary, step 1 of 3, round 1 of 2)"]
+
+
+def test_a_page_deferred_through_a_workflows_outage_is_held_for_its_message_not_swept(notifying, workflow):
+    from shared.incidents.changes import change_message
+
+    ident, opened = open_incident(notifying)
+    workflow.down()
+    body = change_message(ident, opened, [ALERT_FIRED]).encode()
+    deferred = on_change(body, "m-1", 1, WEDNESDAY, notifier())
+    pause = deferred.next_visible_on - deferred.inserted_on
+    assert pause == timedelta(seconds=10)  # the first deferral's pause (shared.core.deferral)
+    # Held through the pause and a delivery's hold after it: the deferred message carries on, not the sweeper.
+    held_until = WEDNESDAY + pause + CLAIM_HOLD
+    assert sweep(held_until - timedelta(seconds=1), notifier(), "instance-a") == []
+    assert ESCALATION_SWEPT not in [event.kind for event in notifying.timeline(ident)]
+    # Had the deferred message been lost, the sweeper takes the page over once the hold has run out.
+    workflow.up()
+    assert sweep(held_until + timedelta(seconds=1), notifier(), "instance-a") == ["INC-1-opening"]
+    assert [facts(r.card)["Paged"] for r in workflow.delivered()] == ["Tim Jones"]
 
 
 def test_only_one_instance_sweeps_at_a_time(notifying, workflow):
