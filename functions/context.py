@@ -20,6 +20,7 @@ from shared.notifications.notifier import Notifier
 from shared.oncall.override_store import OverrideStore
 from shared.oncall.people import Directory
 from shared.oncall.schedule import Schedule
+from shared.readiness.store import ReadinessStore
 from shared.statuspage.maintenance_store import MaintenanceStore
 from shared.statuspage.publisher import SitePublisher, SiteSettings
 from shared.teams.workflow import WorkflowSender
@@ -88,6 +89,10 @@ def _maintenance_store_for(account: storage.StorageAccount) -> MaintenanceStore:
 
 def maintenance_store() -> MaintenanceStore:
     return _maintenance_store_for(storage.account())
+
+
+def readiness_store() -> ReadinessStore:
+    return ReadinessStore(storage.account())  # holds nothing but the account's clients
 
 
 def override_store() -> OverrideStore:
