@@ -84,11 +84,11 @@ class ReadinessStore:
             query += " and severity eq @severity"
             parameters["severity"] = window.severity
         rows = self.table.query_entities(query, parameters=parameters, select=["summary"], results_per_page=1000)
-        return (_summary(json.loads(row["summary"])) for row in rows)
+        return (summary_from_json(json.loads(row["summary"])) for row in rows)
 
     def get(self, incident_id: str, declared_at: datetime) -> IncidentSummary | None:
         found = self._row(declared_at.strftime("%Y-%m"), incident_id)
-        return None if found is None else _summary(json.loads(found["summary"]))
+        return None if found is None else summary_from_json(json.loads(found["summary"]))
 
     def _row(self, month: str, incident_id: str) -> Any | None:
         with contextlib.suppress(ResourceNotFoundError):
@@ -110,11 +110,11 @@ def _entity(summary: IncidentSummary) -> dict[str, Any]:
         "declared_at": summary.declared_at,
         "version": summary.version,
         "events": summary.events,
-        "summary": json.dumps(_document(summary), separators=(",", ":")),
+        "summary": json.dumps(summary_json(summary), separators=(",", ":")),
     }
 
 
-def _document(summary: IncidentSummary) -> dict[str, Any]:
+def summary_json(summary: IncidentSummary) -> dict[str, Any]:
     document: dict[str, Any] = {
         name: getattr(summary, name)
         for name in (
@@ -137,7 +137,7 @@ def _document(summary: IncidentSummary) -> dict[str, Any]:
     return document
 
 
-def _summary(document: dict[str, Any]) -> IncidentSummary:
+def summary_from_json(document: dict[str, Any]) -> IncidentSummary:
     values = dict(document)
     for name in _INSTANTS:
         values[name] = parse_instant(values[name]) if values[name] is not None else None
