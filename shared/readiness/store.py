@@ -40,7 +40,7 @@ class ReadinessStore:
 
     def save(self, summary: IncidentSummary) -> bool:
         """Write the incident's row unless one of the same or a newer basis is there; True when written."""
-        entity = _entity(summary)
+        entity = summary_row(summary)
         for _ in attempts():
             found = self._row(summary.month, summary.incident_id)
             try:
@@ -100,7 +100,7 @@ def _basis(entity: Any) -> tuple[int, int]:
     return int(entity["version"]), int(entity["events"])
 
 
-def _entity(summary: IncidentSummary) -> dict[str, Any]:
+def summary_row(summary: IncidentSummary) -> dict[str, Any]:
     """The columns a query filters on, and the whole summary as one JSON column (one property to read per row)."""
     return {
         "PartitionKey": summary.month,
