@@ -1,9 +1,11 @@
 """GET /api/metrics over 10,000 incidents of history: summary rows in Azurite, queried through the devhost.
 
-Two years of resolved incidents (10,000 summary rows, about 14 a day, with pages) are written to the `readiness`
-table as the readiness consumer writes them; then GET /api/metrics is timed for the windows people ask about: the
-default (the last 90 days), one service and severity over a year, and the whole history. The issue's target is
-< 200 ms at 10,000 incidents.
+Two years of resolved incidents (10,000 summary rows, about 14 a day, with pages, and the 24 month digests a query
+reads) are written to the `readiness` table as the readiness consumer leaves them; then GET /api/metrics is timed
+for the windows people ask about: the default (the last 90 days), one service and severity over a year, and the
+whole history. The issue's target is < 200 ms at 10,000 incidents. The first request of a window decodes the
+digests of its months; later ones find them decoded (an in-process cache checked against each digest's ETag on
+every request), as a dashboard's refreshes do.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from devhost.azurite import ROOT, Azurite
 from devhost.process import DevhostProcess
 from shared.core.storage import StorageAccount
 from shared.readiness.hours import PERIODS
-from shared.readiness.store import READINESS, summary_row
+from shared.readiness.store import READINESS, ReadinessStore, summary_row
 from shared.readiness.summary import IncidentSummary, PageTally
 
 INCIDENTS = 10_000
@@ -79,7 +81,8 @@ def history(rng: random.Random) -> list[IncidentSummary]:
 
 
 def seed(account: StorageAccount, summaries: list[IncidentSummary]) -> None:
-    """The rows the readiness consumer writes, in transactions of 100 per month partition (seeding only)."""
+    """The rows the readiness consumer writes, in transactions of 100 per month partition, then each month's
+    digest built from them (the consumer keeps it up to date one incident at a time; seeding does it at once)."""
     by_month: dict[str, list[dict]] = defaultdict(list)
     for summary in summaries:
         by_month[summary.month].append(summary_row(summary))
@@ -87,6 +90,9 @@ def seed(account: StorageAccount, summaries: list[IncidentSummary]) -> None:
     for rows in by_month.values():
         for start in range(0, len(rows), 100):
             table.submit_transaction([("upsert", row) for row in rows[start : start + 100]])
+    store = ReadinessStore(account)
+    for month in by_month:
+        store.rebuild(month)
 
 
 def main() -> None:
@@ -100,19 +106,21 @@ def main() -> None:
             session = requests.Session()
             session.headers["x-functions-key"] = KEY
             rows = [(f"{INCIDENTS:,} summary rows written", f"{seeded:.1f} s (batched, seeding only)")]
+            session.get(f"{host.url}/api/metrics", params={"to": FIRST.isoformat()}, timeout=60).raise_for_status()
             for name, params in WINDOWS.items():
                 latencies, counted = [], 0
-                for attempt in range(REQUESTS + 3):
+                for _ in range(REQUESTS + 1):
                     started = time.perf_counter()
                     answer = session.get(f"{host.url}/api/metrics", params=params, timeout=60)
                     elapsed = time.perf_counter() - started
                     answer.raise_for_status()
                     counted = answer.json()["incidents"]
-                    if attempt >= 3:  # the first requests warm the process (imports, table client)
-                        latencies.append(elapsed)
+                    latencies.append(elapsed)
+                first, latencies = latencies[0] * 1000, latencies[1:]
                 p50, p95 = percentile(latencies, 0.5) * 1000, percentile(latencies, 0.95) * 1000
                 verdict = "met" if p95 < TARGET_MS else "NOT MET"
                 rows.append((f"{name}: {counted:,} incidents", f"p50 {p50:.0f} ms, p95 {p95:.0f} ms — {verdict}"))
+                rows.append(("  first request (decodes its months' digests)", f"{first:.0f} ms"))
     report(f"GET /api/metrics over {INCIDENTS:,} incidents of history (devhost, Azurite; target < 200 ms)", rows)
 
 

@@ -91,8 +91,14 @@ def maintenance_store() -> MaintenanceStore:
     return _maintenance_store_for(storage.account())
 
 
+@cache
+def _readiness_store_for(account: storage.StorageAccount) -> ReadinessStore:
+    return ReadinessStore(account)
+
+
 def readiness_store() -> ReadinessStore:
-    return ReadinessStore(storage.account())  # holds nothing but the account's clients
+    """One per process and account, so its decoded month digests serve every request (checked by ETag)."""
+    return _readiness_store_for(storage.account())
 
 
 def override_store() -> OverrideStore:
@@ -127,7 +133,13 @@ def notifier(workflow: WorkflowSender | None = None) -> Notifier:
 def reset() -> None:
     """Forget everything kept per process (configuration, stores, publishers, signing keys): tests use it between
     cases that change settings or storage."""
-    for cached in (_configuration_for, _incident_store_for, _maintenance_store_for, _publisher_for):
+    for cached in (
+        _configuration_for,
+        _incident_store_for,
+        _maintenance_store_for,
+        _publisher_for,
+        _readiness_store_for,
+    ):
         cached.cache_clear()
     storage.reset()
     keys = sys.modules.get("shared.azure_monitor.signing_keys")  # loaded only with the secure webhook

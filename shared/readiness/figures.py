@@ -74,8 +74,10 @@ def aggregate(summaries: Iterable[IncidentSummary]) -> Figures:
 
 
 def _response(summaries: list[IncidentSummary]) -> dict[str, Spread]:
+    columns = zip(*(summary.durations for summary in summaries), strict=True) if summaries else ()
+    by_duration = dict(zip(DURATIONS, columns, strict=False))
     return {
-        duration: spread(value for summary in summaries if (value := summary.seconds(duration)) is not None)
+        duration: spread(value for value in by_duration.get(duration, ()) if value is not None)
         for duration in DURATIONS
     }
 

@@ -25,11 +25,14 @@ class Window:
     service: str | None = None
     severity: int | None = None
 
-    @property
-    def months(self) -> tuple[str, str]:
-        """The first and last month ("YYYY-MM") the window touches."""
+    def month_list(self) -> list[str]:
+        """Every month ("YYYY-MM") the window touches, in order."""
         last = self.end - timedelta(microseconds=1)
-        return self.start.strftime("%Y-%m"), last.strftime("%Y-%m")
+        year, month, months = self.start.year, self.start.month, []
+        while (year, month) <= (last.year, last.month):
+            months.append(f"{year:04d}-{month:02d}")
+            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        return months
 
 
 def parse_window(params: Mapping[str, str], catalog: Catalog, now: datetime) -> Window:

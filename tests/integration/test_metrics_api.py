@@ -185,3 +185,18 @@ def test_the_consumer_writes_the_same_row_for_the_same_incident_and_nothing_for_
     assert row == summarise(history.incident, history.timeline, CATALOG.service("checkout"), PEOPLE)
     assert (row.seconds("resolve"), row.cost) == (2400.0, 250 * 40)
     assert materialise.on_change(b"not json", incidents, readiness, CATALOG, PEOPLE) == materialise.UNCHANGED
+
+
+def test_the_month_digest_follows_every_write_and_a_rebuild_from_the_rows_gives_the_same(storage_account):
+    writer, reader = ReadinessStore(storage_account), ReadinessStore(storage_account)  # two instances
+    november = Window(utc("2026-11-01T00:00"), utc("2026-12-01T00:00"))
+    first, second = _summary(8, "2026-11-03T10:00", 10), _summary(9, "2026-11-04T10:00", 20)
+    writer.save(first)
+    assert list(reader.summaries(november)) == [first]  # decoded now, and kept with the digest's ETag
+    writer.save(second)
+    assert sorted(reader.summaries(november), key=lambda s: s.incident_id) == [first, second]  # a new ETag
+    writer.remove("INC-8", first.declared_at, version=first.version + 1)
+    assert list(reader.summaries(november)) == [second]
+    writer.table.delete_entity("2026-11", "digest")
+    assert list(reader.summaries(november)) == []  # the digest is what a query reads
+    assert writer.rebuild("2026-11") == 1 and list(reader.summaries(november)) == [second]
