@@ -14,6 +14,7 @@ from shared.core.errors import ConfigurationError, InvalidInput
 from shared.core.timeutil import parse_instant
 
 DEFAULT_SPAN = timedelta(days=90)  # without `from`: the last quarter before `to`
+MAX_YEARS = 10  # a query reads one digest row per month: a longer window is refused, not read for minutes
 PARAMETERS = ("from", "to", "service", "severity")
 FUNCTION_KEY = "code"  # the function key may come as ?code=
 
@@ -43,6 +44,8 @@ def parse_window(params: Mapping[str, str], catalog: Catalog, now: datetime) -> 
     start = _instant(params, "from") or end - DEFAULT_SPAN
     if start >= end:
         raise InvalidInput("from must be before to")
+    if (end.year - start.year) * 12 + end.month - start.month >= MAX_YEARS * 12:
+        raise InvalidInput(f"the window from {start:%Y-%m-%d} to {end:%Y-%m-%d} is longer than {MAX_YEARS} years")
     service = params.get("service") or None
     if service is not None and catalog.service(service) is None:
         raise InvalidInput(f"service {service[:40]!r} is not in the service catalog")

@@ -104,6 +104,10 @@ def test_a_resolution_and_a_later_correction_reach_the_metrics_and_a_reopening_t
         ({"from": "yesterday"}, "from: 'yesterday' is not a date (2026-11-01) or an ISO 8601 instant"),
         ({"to": "2026-13-01"}, "to: '2026-13-01' is not a date (2026-11-01) or an ISO 8601 instant"),
         ({"from": "2026-11-01", "to": "2026-10-01"}, "from must be before to"),
+        (
+            {"from": "1970-01-01", "to": "9998-01-01"},
+            "the window from 1970-01-01 to 9998-01-01 is longer than 10 years",
+        ),
         ({"service": "payments"}, "service 'payments' is not in the service catalog"),
         ({"severity": "7"}, "severity: must be a severity from 1 (worst) to 4, got 7"),
         ({"serivce": "checkout"}, "unknown parameter 'serivce'; expected from, to, service, severity"),
