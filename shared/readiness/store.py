@@ -33,7 +33,7 @@ from shared.readiness.window import Window
 READINESS = "readiness"
 DIGEST = "digest"  # the RowKey of a month's digest; incident rows are named by the incident ("INC-7")
 _IF_UNCHANGED = {"match_condition": MatchConditions.IfNotModified}
-_READERS = 4  # digests read at once
+_READERS = 8  # digests read at once
 _INSTANTS = ("declared_at", "detected_at", "started_at", "acknowledged_at", "mitigated_at", "resolved_at")
 
 
