@@ -5,6 +5,7 @@ with a 400 that changes nothing."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import timedelta
 
@@ -204,3 +205,13 @@ def test_the_month_digest_follows_every_write_and_a_rebuild_from_the_rows_gives_
     writer.table.delete_entity("2026-11", "digest")
     assert list(reader.summaries(november)) == []  # the digest is what a query reads
     assert writer.rebuild("2026-11") == 1 and list(reader.summaries(november)) == [second]
+
+
+def test_incidents_resolving_at_once_in_one_month_all_reach_its_digest(storage_account):
+    rows = [_summary(20 + n, f"2026-11-{10 + n:02d}T10:00", 10 + n) for n in range(8)]
+    stores = [ReadinessStore(storage_account) for _ in rows]  # as on separate instances
+    with ThreadPoolExecutor(len(rows)) as pool:
+        written = list(pool.map(lambda pair: pair[0].save(pair[1]), zip(stores, rows, strict=True)))
+    assert written == [True] * len(rows)
+    november = Window(utc("2026-11-01T00:00"), utc("2026-12-01T00:00"))
+    assert sorted(stores[0].summaries(november), key=lambda s: s.incident_id) == rows
