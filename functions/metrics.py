@@ -1,5 +1,5 @@
-"""GET /api/metrics: readiness figures of the incidents declared in a window, aggregated from their summary rows
-(shared.readiness)."""
+"""GET /api/metrics: readiness figures of the incidents declared in a window, aggregated from their summaries
+(shared.readiness.query)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ import azure.functions as func
 from functions import context
 from functions.http_edge import http_endpoint, json_response
 from shared.core.timeutil import utc_now
-from shared.readiness.document import metrics_document
-from shared.readiness.figures import aggregate
+from shared.readiness.query import metrics as readiness_metrics
 from shared.readiness.window import parse_window
 
 bp = func.Blueprint()
@@ -19,6 +18,8 @@ bp = func.Blueprint()
 @bp.route(route="metrics", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 @http_endpoint
 def metrics(req: func.HttpRequest) -> func.HttpResponse:
-    window = parse_window(dict(req.params), context.catalog(), utc_now())
-    figures = aggregate(context.readiness_store().summaries(window))
-    return json_response(200, metrics_document(window, figures))
+    now = utc_now()
+    window = parse_window(dict(req.params), context.catalog(), now)
+    overrides = context.override_store().overlapping
+    document = readiness_metrics(window, context.readiness_store(), context.schedule(), overrides, now)
+    return json_response(200, document)

@@ -41,7 +41,8 @@ class MonthTooLarge(ValueError):
 def entry(summary: IncidentSummary) -> list[Any]:
     instants = [None if (at := getattr(summary, name)) is None else at.timestamp() for name in _INSTANTS]
     pages = [[t.person, t.roster, t.period, t.hour, t.count] for t in summary.pages]
-    return [*(getattr(summary, name) for name in _FIELDS), *instants, pages]
+    paged = [[person, at.timestamp()] for person, at in summary.paged]
+    return [*(getattr(summary, name) for name in _FIELDS), *instants, pages, paged]
 
 
 def summary_of(values: list[Any]) -> IncidentSummary:
@@ -50,8 +51,9 @@ def summary_of(values: list[Any]) -> IncidentSummary:
     instants = {
         name: None if x is None else datetime.fromtimestamp(x, UTC) for name, x in zip(_INSTANTS, at, strict=True)
     }
-    pages = tuple(PageTally(*page) for page in values[-1])
-    return IncidentSummary(**fields, **instants, pages=pages)
+    pages = tuple(PageTally(*page) for page in values[-2])
+    paged = tuple((person, datetime.fromtimestamp(at, UTC)) for person, at in values[-1])
+    return IncidentSummary(**fields, **instants, pages=pages, paged=paged)
 
 
 def pack(entries: Mapping[str, list[Any]]) -> dict[str, bytes]:

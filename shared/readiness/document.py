@@ -3,16 +3,23 @@ catalog's currency rounded to cents. Pure."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from shared.catalog.severity import label
 from shared.core.timeutil import iso
 from shared.readiness.distribution import Spread
+from shared.readiness.fairness import Fairness
 from shared.readiness.figures import Figures, Load
 from shared.readiness.window import Window
 
 
-def metrics_document(window: Window, figures: Figures) -> dict[str, Any]:
+def metrics_document(
+    window: Window,
+    figures: Figures,
+    covered: tuple[datetime, datetime] | None = None,
+    rotations: dict[str, Fairness] | None = None,
+) -> dict[str, Any]:
     return {
         "window": {
             "from": iso(window.start),
@@ -40,6 +47,11 @@ def metrics_document(window: Window, figures: Figures) -> dict[str, Any]:
             "by_service": {name: _money(cost) for name, cost in figures.cost_by_service.items()},
             "by_month": {name: _money(cost) for name, cost in figures.cost_by_month.items()},
         },
+        "fairness": {
+            "from": iso(covered[0]) if covered else None,
+            "to": iso(covered[1]) if covered else None,
+            "rosters": {roster: _fairness(found) for roster, found in (rotations or {}).items()},
+        },
         "follow_ups": {"created": figures.follow_ups},
         "public_updates": {
             "promised": figures.updates_promised,
@@ -58,6 +70,16 @@ def _durations(spreads: dict[str, Spread]) -> dict[str, dict[str, Any]]:
 
 def _load(load: Load) -> dict[str, Any]:
     return {"pages": load.pages, **load.by_period, "by_hour": list(load.by_hour)}
+
+
+def _fairness(found: Fairness) -> dict[str, Any]:
+    return {
+        "shifts": found.shifts,
+        "pages_per_shift": {"median": found.per_shift.median, "p90": found.per_shift.p90},
+        "busiest_shift": found.busiest,
+        "quiet_shifts": found.quiet,
+        "people": {name: {"shifts": held, "pages": pages} for name, (held, pages) in found.people.items()},
+    }
 
 
 def _money(amount: float) -> float:

@@ -197,6 +197,7 @@ def summary_json(summary: IncidentSummary) -> dict[str, Any]:
         moment = getattr(summary, name)
         document[name] = moment.isoformat() if moment is not None else None
     document["pages"] = [[t.person, t.roster, t.period, t.hour, t.count] for t in summary.pages]
+    document["paged"] = [[person, at.isoformat()] for person, at in summary.paged]
     return document
 
 
@@ -205,4 +206,5 @@ def summary_from_json(document: dict[str, Any]) -> IncidentSummary:
     for name in _INSTANTS:
         values[name] = parse_instant(values[name]) if values[name] is not None else None
     values["pages"] = tuple(PageTally(*page) for page in values["pages"])
+    values["paged"] = tuple((person, parse_instant(at)) for person, at in values.get("paged", ()))
     return IncidentSummary(**values)

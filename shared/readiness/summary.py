@@ -64,6 +64,7 @@ class IncidentSummary:
     updates_late: int  # … whose next update (or the resolution) came after that time
     version: int  # the incident state and timeline length it was computed from: a newer basis replaces an older
     events: int
+    paged: tuple[tuple[str, datetime], ...] = ()  # (person, when) of every page, in time order: shifts' load
 
     @functools.cached_property
     def month(self) -> str:
@@ -139,6 +140,11 @@ def summarise(
         resolved_at=resolved,
         cost_per_minute=service.cost_per_minute,
         pages=_pages(ordered, service.roster or "", people, rosters),
+        paged=tuple(
+            (event.data["person"], event.at)
+            for event in ordered
+            if event.kind == ESCALATION_PAGED and isinstance(event.data.get("person"), str)
+        ),
         follow_ups=sum(1 for event in ordered if event.kind == FOLLOW_UP_ADDED),
         updates_promised=promised,
         updates_late=late,

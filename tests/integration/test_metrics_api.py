@@ -12,6 +12,7 @@ from datetime import timedelta
 import pytest
 import requests
 
+from functions import context
 from shared.catalog.services import load_catalog
 from shared.core.timeutil import iso, utc_now
 from shared.incidents.changes import change_message
@@ -92,6 +93,10 @@ def test_a_resolution_and_a_later_correction_reach_the_metrics_and_a_reopening_t
         "by_month": {now.strftime("%Y-%m"): 15000.0},
     }
     assert corrected["window"]["service"] == "checkout" and corrected["incidents"] == 1
+    # Nobody was paged (no Workflows URL here): every primary shift of the last 92 days was quiet.
+    fairness = corrected["fairness"]["rosters"]
+    assert set(fairness) == {roster.id for roster in context.schedule().rosters}
+    assert all(found["quiet_shifts"] == found["shifts"] > 0 for found in fairness.values())
 
     say(teams, "reopen INC-1", "Larry Brown")
     wait_until(lambda: response()["incidents"] == 0, timeout=30)

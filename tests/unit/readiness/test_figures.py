@@ -26,6 +26,7 @@ from shared.incidents.timeline import (
     STATUS_CHANGED,
 )
 from shared.oncall.people import load_directory
+from shared.readiness import digest
 from shared.readiness.distribution import Spread, spread
 from shared.readiness.figures import aggregate
 from shared.readiness.hours import OFF_HOURS, SLEEP_HOURS, WORKING_HOURS
@@ -208,6 +209,7 @@ def test_aggregating_stored_summaries_equals_computing_from_raw_timelines(drawn)
         service = CATALOG.service(history.incident.service) or CATALOG.default
         summary = summarise(history.incident, history.timeline, service, PEOPLE, rosters=["payments", "platform"])
         stored.append(summary_from_json(json.loads(json.dumps(summary_json(summary)))))  # as the row keeps it
+        assert stored[-1] == summary == digest.summary_of(json.loads(json.dumps(digest.entry(summary))))
     figures = aggregate(stored)
     raw = [_raw(history) for history in drawn]
 
