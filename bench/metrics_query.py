@@ -70,6 +70,7 @@ def history(rng: random.Random) -> list[IncidentSummary]:
                 resolved_at=mitigated + timedelta(minutes=rng.randint(0, 120)),
                 cost_per_minute=rng.choice((0.0, 5.0, 250.0)),
                 pages=tuple(sorted(PageTally(*page, 1) for page in pages)),
+                paged=tuple((page[0], declared + timedelta(minutes=rng.randint(0, 30))) for page in sorted(pages)),
                 follow_ups=rng.randint(0, 3),
                 updates_promised=(promised := rng.randint(0, 4)),
                 updates_late=rng.randint(0, promised),
