@@ -9,8 +9,10 @@ from functions import (
     health,
     incidents,
     maintenances,
+    metrics,
     notifications,
     oncall,
+    readiness,
     statuspage,
     teams,
     workitems,
@@ -29,6 +31,8 @@ for blueprint in (
     notifications,
     escalations,
     workitems,
+    metrics,
+    readiness,
 ):
     app.register_functions(blueprint.bp)
 

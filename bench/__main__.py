@@ -3,6 +3,7 @@
 from bench import (
     alert_storm,
     cold_start,
+    metrics_query,
     notification_latency,
     status_burst,
     status_render,
@@ -19,3 +20,4 @@ if __name__ == "__main__":
     status_render.main()
     status_burst.main()
     notification_latency.main()
+    metrics_query.main()

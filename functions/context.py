@@ -20,6 +20,7 @@ from shared.notifications.notifier import Notifier
 from shared.oncall.override_store import OverrideStore
 from shared.oncall.people import Directory
 from shared.oncall.schedule import Schedule
+from shared.readiness.store import ReadinessStore
 from shared.statuspage.maintenance_store import MaintenanceStore
 from shared.statuspage.publisher import SitePublisher, SiteSettings
 from shared.teams.workflow import WorkflowSender
@@ -90,6 +91,16 @@ def maintenance_store() -> MaintenanceStore:
     return _maintenance_store_for(storage.account())
 
 
+@cache
+def _readiness_store_for(account: storage.StorageAccount) -> ReadinessStore:
+    return ReadinessStore(account)
+
+
+def readiness_store() -> ReadinessStore:
+    """One per process and account, so its decoded month digests serve every request (checked by ETag)."""
+    return _readiness_store_for(storage.account())
+
+
 def override_store() -> OverrideStore:
     return OverrideStore(storage.account(), people())
 
@@ -122,7 +133,13 @@ def notifier(workflow: WorkflowSender | None = None) -> Notifier:
 def reset() -> None:
     """Forget everything kept per process (configuration, stores, publishers, signing keys): tests use it between
     cases that change settings or storage."""
-    for cached in (_configuration_for, _incident_store_for, _maintenance_store_for, _publisher_for):
+    for cached in (
+        _configuration_for,
+        _incident_store_for,
+        _maintenance_store_for,
+        _publisher_for,
+        _readiness_store_for,
+    ):
         cached.cache_clear()
     storage.reset()
     keys = sys.modules.get("shared.azure_monitor.signing_keys")  # loaded only with the secure webhook

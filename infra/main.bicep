@@ -100,6 +100,7 @@ var tables = [
   'maintenances'
   'escalations'
   'workitems'
+  'readiness'
 ]
 var queues = [
   'notifications'
@@ -108,6 +109,7 @@ var queues = [
   'escalations'
   'postmortems'
   'channels'
+  'readiness'
 ]
 var containers = [
   'postmortems'

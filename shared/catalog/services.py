@@ -7,6 +7,7 @@ and unknown keys are errors too, so a typo never silently falls back to a defaul
 from __future__ import annotations
 
 import fnmatch
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -178,7 +179,8 @@ def _url(table: dict[str, Any], key: str, where: str) -> str | None:
 def _number(table: dict[str, Any], key: str, where: str, *, integer: bool = False) -> float:
     value = table.get(key, 0)
     kinds = (int,) if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds) or value < 0:
+    # TOML allows nan and inf, which no cost or window can be.
+    if isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value) or value < 0:
         what = "a whole number" if integer else "a number"
         raise ConfigurationError(f"{where}.{key}: must be {what} ≥ 0, got {value!r}")
     return value

@@ -9,7 +9,8 @@ STATUSPAGE = "statuspage"  # re-render and publish the public status site
 NOTIFICATIONS = "notifications"  # change messages responders act on: cards, escalation step 0, then forwarded
 WORKITEMS = "workitems"  # change messages Azure Boards tracks
 ESCALATIONS = "escalations"  # delayed escalation steps
-QUEUES = (STATUSPAGE, NOTIFICATIONS, WORKITEMS, ESCALATIONS)
+READINESS = "readiness"  # change messages that may change a resolved incident's readiness summary
+QUEUES = (STATUSPAGE, NOTIFICATIONS, WORKITEMS, ESCALATIONS, READINESS)
 
 # host.json extensions.queues.maxDequeueCount: the delivery after which a failing message goes to poison, so the
 # one that must say on the timeline what failed (a test keeps the two equal).

@@ -6,7 +6,8 @@ events and stays idempotent when a message arrives twice.
 
 An HTTP function writes ONE message per change, which keeps a new incident at six storage operations: a change
 that only the public page may show (a further signal, a public update) goes to `statuspage`; a change responders act
-on goes to `notifications`, which pages first and forwards the same message to `statuspage` and `workitems`.
+on goes to `notifications`, which pages first and forwards the same message to `statuspage`, `workitems` and
+`readiness`. A milestone correction goes the notifications way too, only so that it is forwarded to `readiness`.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.core.errors import InvalidInput
-from shared.core.queues import NOTIFICATIONS, STATUSPAGE, WORKITEMS
+from shared.core.queues import NOTIFICATIONS, READINESS, STATUSPAGE, WORKITEMS
 from shared.core.storage import StorageAccount
 from shared.incidents.timeline import (
     ACKNOWLEDGED,
     ALERT_FIRED,
     FOLLOW_UP_ADDED,
     INCIDENT_DECLARED,
+    MILESTONE_CORRECTED,
     PAGE_REQUESTED,
     ROLE_ASSIGNED,
     ROLE_HANDED_OFF,
@@ -36,6 +38,8 @@ RESPONDER_KINDS = frozenset(
     {ALERT_FIRED, INCIDENT_DECLARED, ACKNOWLEDGED, ROLE_ASSIGNED, ROLE_HANDED_OFF, STATUS_CHANGED, PAGE_REQUESTED}
 )
 TRACKER_KINDS = frozenset({ALERT_FIRED, INCIDENT_DECLARED, SEVERITY_CHANGED, STATUS_CHANGED, FOLLOW_UP_ADDED})
+# What can change a resolved incident's readiness summary: resolving or reopening it, and what is said after.
+MEASURED_KINDS = frozenset({STATUS_CHANGED, MILESTONE_CORRECTED, FOLLOW_UP_ADDED, SEVERITY_CHANGED})
 
 
 @dataclass(frozen=True)
@@ -101,14 +105,19 @@ def responders_act_on(kinds: Sequence[str] | frozenset[str] | None) -> bool:
 def first_queue(kinds: Sequence[str] | None, *, responders_act: bool | None = None) -> str:
     """Where an HTTP change goes: notifications when responders act on it (it forwards from there), else the page."""
     act = responders_act_on(kinds) if responders_act is None else responders_act
-    return NOTIFICATIONS if act else STATUSPAGE
+    return NOTIFICATIONS if act or (responders_act is None and measured(kinds)) else STATUSPAGE
+
+
+def measured(kinds: Sequence[str] | frozenset[str] | None) -> bool:
+    """Whether a change of these kinds may change a readiness summary; unknown kinds: it may."""
+    return kinds is None or bool(set(kinds) & MEASURED_KINDS)
 
 
 def forward_queues(change: ChangeMessage) -> list[str]:
-    """Where notifications passes a change on: the status page, and work items unless its kinds say Boards has
-    nothing to do."""
+    """Where notifications passes a change on: the status page, work items unless its kinds say Boards has nothing
+    to do, and readiness unless they say no summary can change."""
     tracked = change.kinds is None or bool(change.kinds & TRACKER_KINDS)
-    return [STATUSPAGE] + ([WORKITEMS] if tracked else [])
+    return [STATUSPAGE] + ([WORKITEMS] if tracked else []) + ([READINESS] if measured(change.kinds) else [])
 
 
 def forward(body: str, account: StorageAccount) -> list[str]:

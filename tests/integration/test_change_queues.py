@@ -1,5 +1,6 @@
 """Which queue hears of a change: one message per change — the status page alone for a further signal, the
-notifications function (which passes it on to the status page and Boards) for anything responders act on."""
+notifications function (which passes it on to the status page, Boards and readiness) for anything responders act
+on or that may change a readiness summary."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from functions.http_edge import announce
 from shared.catalog.services import load_catalog
 from shared.incidents.alert_intake import receive_alert
-from shared.incidents.changes import change_message, forward, responders_act_on
+from shared.incidents.changes import change_message, first_queue, forward, responders_act_on
 from shared.incidents.store import IncidentStore
 from tests.conftest import ROOT
 from tests.integration.test_alert_fuzz import Captured
@@ -54,10 +55,11 @@ def test_nothing_is_announced_when_a_delivery_wrote_no_event():
     assert [statuspage.get(), notifications.get()] == [None, None]
 
 
-def test_notifications_forwards_the_same_message_to_the_status_page_and_boards(storage_account):
+def test_notifications_forwards_the_same_message_to_the_status_page_boards_and_readiness(storage_account):
     message = change_message("INC-3", ["e1", "e2"])
-    assert forward(message, storage_account) == ["statuspage", "workitems"]  # kinds unknown (an alert): Boards decides
-    for queue in ("statuspage", "workitems"):
+    # Kinds unknown (an alert): Boards and readiness decide for themselves.
+    assert forward(message, storage_account) == ["statuspage", "workitems", "readiness"]
+    for queue in ("statuspage", "workitems", "readiness"):
         (received,) = storage_account.queue(queue, encoding="none").receive_messages(max_messages=5)
         assert base64.b64decode(received.content).decode() == message  # as the Functions host encodes it
 
@@ -66,6 +68,7 @@ def test_a_message_without_readable_kinds_reaches_every_consumer(storage_account
     assert forward('{"incident": "INC-3", "event": "e1", "events": ["e1"], "kinds": 5}', storage_account) == [
         "statuspage",
         "workitems",
+        "readiness",
     ]
 
 
@@ -74,8 +77,29 @@ def test_boards_hears_only_of_changes_it_tracks(storage_account):
     assert forward(change_message("INC-3", ["e2"], ["severity.changed"]), storage_account) == [
         "statuspage",
         "workitems",
+        "readiness",
     ]
-    assert forward(change_message("INC-3", ["e3"], ["action.added"]), storage_account) == ["statuspage", "workitems"]
+    assert forward(change_message("INC-3", ["e3"], ["action.added"]), storage_account) == [
+        "statuspage",
+        "workitems",
+        "readiness",
+    ]
+
+
+def test_readiness_hears_of_resolutions_corrections_and_what_is_said_after_but_not_of_acks_or_roles(storage_account):
+    assert forward(change_message("INC-3", ["e1"], ["status.changed"]), storage_account)[-1] == "readiness"
+    assert forward(change_message("INC-3", ["e2"], ["milestone.corrected"]), storage_account) == [
+        "statuspage",
+        "readiness",
+    ]
+    assert forward(change_message("INC-3", ["e3"], ["role.assigned"]), storage_account) == ["statuspage"]
+
+
+def test_a_corrected_milestone_goes_through_notifications_so_that_readiness_hears_of_it():
+    assert first_queue(["milestone.corrected"]) == "notifications"
+    assert first_queue(["note"]) == "statuspage"
+    # Only an alert's intake decides for an alert's change (kinds unknown).
+    assert first_queue(None, responders_act=False) == "statuspage"
 
 
 def test_a_public_update_or_a_component_status_goes_straight_to_the_status_page():

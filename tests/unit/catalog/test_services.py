@@ -128,6 +128,9 @@ def test_the_configuration_check_at_start_up_names_file_key_and_problem(tmp_path
         ({"runbook_url": "javascript:alert(1)"}, "service[0].runbook_url: must be an http(s) URL"),
         ({"group_window_minutes": -5}, "service[0].group_window_minutes: must be a whole number ≥ 0, got -5"),
         ({"cost_per_minute": "lots"}, "service[0].cost_per_minute: must be a number ≥ 0, got 'lots'"),
+        ({"cost_per_minute": -1.5}, "service[0].cost_per_minute: must be a number ≥ 0, got -1.5"),
+        ({"cost_per_minute": float("nan")}, "service[0].cost_per_minute: must be a number ≥ 0, got nan"),
+        ({"cost_per_minute": float("inf")}, "service[0].cost_per_minute: must be a number ≥ 0, got inf"),
     ],
 )
 def test_invalid_service_policies_are_refused(service: dict, message: str):

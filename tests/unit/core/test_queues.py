@@ -30,4 +30,5 @@ def test_a_poison_queue_is_the_queue_name_with_the_hosts_suffix():
         "notifications-poison",
         "workitems-poison",
         "escalations-poison",
+        "readiness-poison",
     ]

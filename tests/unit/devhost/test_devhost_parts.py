@@ -77,6 +77,8 @@ def test_the_devhost_reads_every_function_from_the_apps_own_registry():
         "reminders": "timerTrigger",
         "sweeper": "timerTrigger",
         "workitems": "queueTrigger",
+        "metrics": "httpTrigger",
+        "readiness": "queueTrigger",
     }
     (alerts,) = [spec for spec in by_trigger(specs, "httpTrigger") if spec.name == "alerts"]
     assert alerts.trigger["route"] == "alerts" and alerts.trigger["authLevel"] == "FUNCTION"

@@ -1,0 +1,34 @@
+"""What GET /api/metrics answers: the figures of the window's summaries, and the fairness of each roster's primary
+rotation over the recent part of the window (shared.readiness.fairness)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from shared.oncall.override import Override
+from shared.oncall.schedule import PRIMARY, Schedule
+from shared.oncall.shifts import shifts
+from shared.readiness import fairness
+from shared.readiness.document import metrics_document
+from shared.readiness.figures import aggregate
+from shared.readiness.store import ReadinessStore
+from shared.readiness.window import Window
+
+# The overrides of a roster that overlap [start, end).
+Overrides = Callable[[str, datetime, datetime], Sequence[Override]]
+
+
+def metrics(
+    window: Window, readiness: ReadinessStore, schedule: Schedule, overrides: Overrides, now: datetime
+) -> dict[str, Any]:
+    summaries = list(readiness.summaries(window))
+    covered = fairness.span(window.start, window.end, now)
+    rotations: dict[str, fairness.Fairness] = {}
+    if covered is not None:
+        paged = [page for summary in summaries for page in summary.paged]
+        for roster in schedule.rosters:
+            found = shifts(schedule, roster.id, PRIMARY, *covered, overrides(roster.id, *covered))
+            rotations[roster.id] = fairness.fairness(found, paged)
+    return metrics_document(window, aggregate(summaries), covered, rotations)
