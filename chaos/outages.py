@@ -1,0 +1,266 @@
+"""Dependency outages, with time made fast: Teams Workflows failing for minutes while incidents open, Azure Boards
+throttling a burst of incidents, and the Entra ID key endpoint down across a key-cache expiry while secure-webhook
+alerts keep arriving. Each scenario runs Firebell's real flows over Azurite and real HTTP to the stand-ins, with the
+simulated clock of chaos.simulated_host (the clock is a parameter of every flow), and returns what it saw; `run`
+prints the figures. The fast versions in tests/integration/test_outages*.py assert the same invariants.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from chaos.simulated_host import SimulatedHost
+from devhost.azurite import ROOT
+from devhost.hostjson import load_host_options
+from functions.configuration import Configuration
+from shared.azure_monitor.alert import parse_alert
+from shared.chatops.grammar import parse_command
+from shared.chatops.intake import handle
+from shared.chatops.rules import Said
+from shared.core.queues import ESCALATIONS, NOTIFICATIONS, QUEUES, poison
+from shared.core.settings import Settings
+from shared.incidents.alert_intake import receive_alert
+from shared.incidents.changes import change_message
+from shared.incidents.store import IncidentStore
+from shared.incidents.timeline import ESCALATION_PAGED, ESCALATION_SWEPT, NOTIFICATION_FAILED
+from shared.notifications import escalate, notify
+from shared.notifications.ledger import EscalationLedger
+from shared.notifications.notifier import Notifier
+from shared.notifications.sweep import sweep
+from shared.teams.workflow import RequestLimiter, WorkflowSender
+
+# A Wednesday morning; every incident belongs to checkout, whose payments roster has Tim Jones on call.
+START = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
+SAMPLE = ROOT / "samples" / "azure-monitor" / "59_test_action_metric_static_threshold.json"
+SERVICES = """
+[default]
+component = "Other services"
+
+[[service]]
+id = "checkout"
+component = "Checkout"
+roster = "payments"
+resource_groups = ["test-RG"]
+group_by = "rule"
+"""
+PEOPLE = """
+[[person]]
+name = "Tim Jones"
+email = "tim.jones@example.com"
+
+[[person]]
+name = "Larry Brown"
+email = "larry.brown@example.com"
+
+[[person]]
+name = "Priya Raman"
+email = "priya.raman@example.com"
+"""
+ONCALL = """
+[[roster]]
+id = "payments"
+name = "Payments"
+  [[roster.layer]]
+  name = "primary"
+    [[roster.layer.rotation]]
+    name = "all week"
+    kind = "weekly"
+    members = ["Tim Jones"]
+    handoff_weekday = "monday"
+    handoff_time = "09:00"
+    start = 2026-01-05
+"""
+# The primary, then (unacknowledged five minutes later) a named person.
+ESCALATION_POLICY = """
+[policy.outage]
+steps = [{ roster_layer = "primary", wait_minutes = 5 }, { person = "Priya Raman" }]
+
+[default]
+policy = "outage"
+"""
+CONFIG_FILES = {
+    "services.toml": SERVICES,
+    "people.toml": PEOPLE,
+    "oncall.toml": ONCALL,
+    "escalations.toml": ESCALATION_POLICY,
+}
+FIRST_PAGE = "payments primary, step 1 of 2"
+SECOND_PAGE = "named contact, step 2 of 2"
+SERVER_ERRORS = (503, 500, 502, 504)  # the outage answers one of these per minute, in turn
+
+
+def write_config(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in CONFIG_FILES.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+def alert(number: int) -> bytes:
+    """Azure Monitor's metric alert, one rule per incident."""
+    document = json.loads(SAMPLE.read_text(encoding="utf-8"))
+    document["data"]["essentials"].update(
+        alertId=f"outage-{number}",
+        alertRule=f"checkout-latency-{number}",
+        severity="Sev1",
+        firedDateTime="2026-12-02T09:59:00Z",
+    )
+    return json.dumps(document).encode()
+
+
+# --- 1. Teams Workflows down while incidents open ---------------------------------------------------------------------
+
+
+@dataclass
+class WorkflowsOutage:
+    """What one Workflows outage run saw. Times are simulated."""
+
+    minutes: float
+    incidents: int
+    expected_cards: int
+    cards: Counter[tuple[str, str, str]]  # (incident, card kind, who/what) → how many arrived
+    card_times: dict[tuple[str, str, str], datetime]  # first arrival of each card
+    outage_end: datetime
+    requests: int
+    failed_requests: int
+    timeouts: int  # requests the stand-in held past the sender's read timeout
+    first_page_deliveries: list[int]  # notifications deliveries of each opening message until its page went out
+    poison: int
+    failed_notes: dict[str, list[str]]  # incident → its "notification failed: …" texts
+    paged_notes: dict[str, list[str]]  # incident → its escalation.paged texts
+    swept: int  # pages the sweeper had to start
+    health_poison: int | None = None  # /api/health's poison_messages after the run
+
+    @property
+    def duplicates(self) -> int:
+        return sum(count - 1 for count in self.cards.values() if count > 1)
+
+    def last_after_end(self, kind: str, what: str | None = None) -> timedelta | None:
+        times = [at for key, at in self.card_times.items() if key[1] == kind and (what is None or key[2] == what)]
+        return max(times) - self.outage_end if times else None
+
+
+def card_key(card: dict[str, Any]) -> tuple[str, str, str]:
+    facts = {fact["title"]: fact["value"] for fact in card["body"][2]["facts"]}
+    kind = card["body"][0]["items"][1]["text"]
+    return facts["Incident"], kind, facts.get("Why") or card["body"][1]["text"]
+
+
+def workflows_outage(
+    connection_string: str,
+    config_dir: Path,
+    workflow: Any,
+    *,
+    incidents: int = 20,
+    outage: timedelta = timedelta(minutes=30),
+    timeout_window: timedelta = timedelta(0),
+    read_timeout: float = 0.25,
+    sweeper_every: timedelta = timedelta(seconds=10),
+) -> WorkflowsOutage:
+    """`incidents` open at START while Workflows (tests.standins.workflow_server.WorkflowServer) fails for `outage`;
+    20 s in, each gets a commander (a role card). Workflows answers a 5xx (another each minute); during the first
+    `timeout_window` it holds each answer past the sender's read timeout instead. The notifications and escalations
+    queues and the sweeper (every 10 s, as deployed; the fast tests tick it less often) run until nothing is due."""
+    options = load_host_options(ROOT / "host.json").queues
+    host = SimulatedHost(connection_string, START, options)
+    config = Configuration(config_dir)
+    settings = Settings(config_dir, "Acme Status", "https://status.example.com/", teams_workflow_url=workflow.url)
+    # Throttling is beside the point here (and measured in real time): the limiter lets everything through.
+    sender = WorkflowSender(
+        RequestLimiter(max_requests=1_000_000), backoff_seconds=0.0, sleep=lambda _: None, timeout=(3.05, read_timeout)
+    )
+    store = IncidentStore(host.account)
+    notifier = Notifier(store, EscalationLedger(host.account), sender, host.account, settings, config)
+    card_times: dict[tuple[str, str, str], datetime] = {}
+    seen = [0]
+
+    def timed(act: Callable[..., Any]) -> Callable[..., Any]:
+        """Run `act`, then stamp the cards that arrived meanwhile with the simulated time."""
+
+        def run(*args: Any) -> Any:
+            try:
+                return act(*args)
+            finally:
+                arrived = workflow.requests()
+                for received in arrived[seen[0] :]:
+                    if 200 <= received.status < 300:
+                        card_times.setdefault(card_key(received.card), host.now)
+                seen[0] = len(arrived)
+
+        return run
+
+    host.listen(
+        NOTIFICATIONS, timed(lambda body, ident, count, now: notify.on_change(body, ident, count, now, notifier))
+    )
+    host.listen(ESCALATIONS, timed(lambda body, ident, count, now: escalate.on_step(body, ident, count, now, notifier)))
+    host.every(sweeper_every, timed(lambda now: sweep(now, notifier, "instance-a")))
+
+    # The outage: a different 5xx each minute, timeouts first; then Workflows is back.
+    hang = read_timeout * 2
+    minute = 0
+    while timedelta(minutes=minute) < outage:
+        status = SERVER_ERRORS[minute % len(SERVER_ERRORS)]
+        at = START + timedelta(minutes=minute)
+        host.at(at, lambda status=status, at=at: workflow.down(status, hang=hang if at - START < timeout_window else 0))
+        if timeout_window > timedelta(minutes=minute) and timeout_window < timedelta(minutes=minute + 1):
+            host.at(START + timeout_window, lambda status=status: workflow.down(status))
+        minute += 1
+    outage_end = START + outage
+    host.at(outage_end, workflow.up)
+
+    opening: dict[str, str] = {}  # incident → its opening message's id, once known
+    for number in range(1, incidents + 1):
+        intake = receive_alert(parse_alert(alert(number)), config.catalog(), store, START)
+        assert intake.incident_id is not None and intake.outcome == "opened", intake
+        body = change_message(intake.incident_id, intake.event_ids, ["alert.fired"])
+        opening[intake.incident_id] = host.send(NOTIFICATIONS, body)
+
+    def commanders() -> None:
+        for ident in opening:
+            at = START + timedelta(seconds=20)
+            text = f"role {ident} commander Larry Brown"
+            decision = handle(
+                parse_command(text), Said(text, "Tim Jones", at, f"role-{ident}"), store, config.catalog(), ""
+            )
+            events = [event.event_id for event in decision.events]
+            host.send(NOTIFICATIONS, change_message(ident, events, [event.kind for event in decision.events]))
+
+    host.at(START + timedelta(seconds=20), commanders)
+    host.run(until=outage_end, limit=outage_end + timedelta(hours=3))
+
+    if host.pending:
+        raise AssertionError(f"{host.pending} messages still due {host.now - START} after the start")
+    requests = workflow.requests()
+    cards = Counter(card_key(r.card) for r in requests if 200 <= r.status < 300)
+    deliveries = [
+        sum(1 for d in host.deliveries if d.queue == NOTIFICATIONS and _holder(d) == message_id)
+        for message_id in opening.values()
+    ]
+    timelines = {ident: store.timeline(ident) for ident in opening}
+    return WorkflowsOutage(
+        minutes=outage.total_seconds() / 60,
+        incidents=incidents,
+        expected_cards=3 * incidents,
+        cards=cards,
+        card_times=card_times,
+        outage_end=outage_end,
+        requests=len(requests),
+        failed_requests=sum(1 for r in requests if r.status >= 300),
+        timeouts=sum(1 for r in requests if r.hung),
+        first_page_deliveries=deliveries,
+        poison=sum(host.account.message_count(poison(queue)) for queue in QUEUES),
+        failed_notes={i: [e.text for e in t if e.kind == NOTIFICATION_FAILED] for i, t in timelines.items()},
+        paged_notes={i: [e.text for e in t if e.kind == ESCALATION_PAGED] for i, t in timelines.items()},
+        swept=sum(1 for t in timelines.values() for e in t if e.kind == ESCALATION_SWEPT),
+    )
+
+
+def _holder(delivery: Any) -> str:
+    held = json.loads(delivery.body).get("holder")
+    return held if isinstance(held, str) and held else delivery.message_id
