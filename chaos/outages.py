@@ -23,12 +23,18 @@ from shared.azure_monitor.alert import parse_alert
 from shared.chatops.grammar import parse_command
 from shared.chatops.intake import handle
 from shared.chatops.rules import Said
-from shared.core.queues import ESCALATIONS, NOTIFICATIONS, QUEUES, poison
+from shared.core.queues import ESCALATIONS, NOTIFICATIONS, QUEUES, WORKITEMS, poison
 from shared.core.settings import Settings
 from shared.incidents.alert_intake import receive_alert
 from shared.incidents.changes import change_message
 from shared.incidents.store import IncidentStore
-from shared.incidents.timeline import ESCALATION_PAGED, ESCALATION_SWEPT, NOTIFICATION_FAILED
+from shared.incidents.timeline import (
+    ESCALATION_PAGED,
+    ESCALATION_SWEPT,
+    NOTIFICATION_FAILED,
+    WORK_ITEM_CREATED,
+    WORK_ITEM_FAILED,
+)
 from shared.notifications import escalate, notify
 from shared.notifications.ledger import EscalationLedger
 from shared.notifications.notifier import Notifier
@@ -84,7 +90,16 @@ steps = [{ roster_layer = "primary", wait_minutes = 5 }, { person = "Priya Raman
 [default]
 policy = "outage"
 """
+# Patient in-process retries would sleep in real time: any Retry-After of a second or more goes to the queue instead.
+BOARDS = """
+[http]
+timeout_seconds = 3
+attempts = 3
+first_backoff_seconds = 0.05
+max_backoff_seconds = 0.5
+"""
 CONFIG_FILES = {
+    "boards.toml": BOARDS,
     "services.toml": SERVICES,
     "people.toml": PEOPLE,
     "oncall.toml": ONCALL,
@@ -264,3 +279,109 @@ def workflows_outage(
 def _holder(delivery: Any) -> str:
     held = json.loads(delivery.body).get("holder")
     return held if isinstance(held, str) and held else delivery.message_id
+
+
+# --- 2. Azure Boards throttling a burst of incidents ------------------------------------------------------------------
+
+
+@dataclass
+class BoardsStorm:
+    """What one Boards 429 storm run saw. Times are simulated."""
+
+    incidents: int
+    storm: timedelta  # every request throttled
+    tail: timedelta  # then a share of them
+    requests: int
+    throttled: int
+    items: Counter[str]  # incident → work items in Boards carrying its tag
+    recorded: dict[str, int | None]  # incident → the work item id on the incident
+    created_notes: dict[str, int]  # incident → its workitem.created events
+    failed_notes: dict[str, list[str]]  # incident → its workitem.failed texts
+    storm_end: datetime  # when the last 429 could be answered
+    first_created: datetime | None
+    last_created: datetime | None
+    deliveries: int
+    poison: int
+
+    @property
+    def duplicates(self) -> int:
+        return sum(count - 1 for count in self.items.values() if count > 1)
+
+
+def boards_storm(
+    connection_string: str,
+    config_dir: Path,
+    boards: Any,
+    *,
+    incidents: int = 20,
+    storm: timedelta = timedelta(minutes=10),
+    retry_after: int = 60,
+    tail: timedelta = timedelta(minutes=10),
+    tail_fraction: float = 0.3,
+    tail_retry_after: int = 5,
+) -> BoardsStorm:
+    """`incidents` open at START, each announced twice on `workitems` (at-least-once delivery), while Azure DevOps
+    (tests.standins.boards_server.BoardsServer) answers every request 429 with Retry-After `retry_after` for
+    `storm`, then a `tail_fraction` of them for `tail`. The workitems queue runs until nothing is due."""
+    from shared.workitems import sync  # the Boards SDK loads with it
+
+    options = load_host_options(ROOT / "host.json").queues
+    host = SimulatedHost(connection_string, START, options)
+    config = Configuration(config_dir)
+    settings = Settings(
+        config_dir,
+        "Acme Status",
+        "https://status.example.com/",
+        azure_devops_org_url=boards.org_url,
+        azure_devops_project=boards.project,
+        azure_devops_pat=boards.pat,
+    )
+    store = IncidentStore(host.account)
+
+    def carry_over(body: bytes, ident: str, count: int, now: datetime) -> Any:
+        return sync.on_change(
+            body, ident, count, now, store=store, settings=settings, config=config, account=host.account
+        )
+
+    host.listen(WORKITEMS, carry_over)
+    boards.throttle(str(retry_after))
+    host.at(START + storm, lambda: boards.throttle(str(tail_retry_after), tail_fraction))
+    storm_end = START + storm + tail
+    host.at(storm_end, boards.calm)
+    opened = []
+    for number in range(1, incidents + 1):
+        intake = receive_alert(parse_alert(alert(number)), config.catalog(), store, START)
+        assert intake.incident_id is not None and intake.outcome == "opened", intake
+        opened.append(intake.incident_id)
+        body = change_message(intake.incident_id, intake.event_ids, ["alert.fired"])
+        host.send(WORKITEMS, body)
+        host.send(WORKITEMS, body)  # delivered twice: the queue promises at least once
+    host.run(until=storm_end, limit=storm_end + timedelta(hours=3))
+    if host.pending:
+        raise AssertionError(f"{host.pending} messages still due {host.now - START} after the start")
+
+    answered = boards.requests()
+    tags = {ident: f"firebell-{ident}-incident" for ident in opened}
+    items = Counter(ident for item in boards.work_items() for ident, tag in tags.items() if tag in item.tags)
+    timelines = {ident: store.timeline(ident) for ident in opened}
+    created = [e.at for t in timelines.values() for e in t if e.kind == WORK_ITEM_CREATED]
+    return BoardsStorm(
+        incidents=incidents,
+        storm=storm,
+        tail=tail,
+        requests=len(answered),
+        throttled=sum(1 for r in answered if r.status == 429),
+        items=items,
+        recorded={ident: (store.get_incident(ident) or _missing(ident)).work_item_id for ident in opened},
+        created_notes={i: sum(1 for e in t if e.kind == WORK_ITEM_CREATED) for i, t in timelines.items()},
+        failed_notes={i: [e.text for e in t if e.kind == WORK_ITEM_FAILED] for i, t in timelines.items()},
+        storm_end=storm_end,
+        first_created=min(created) if created else None,
+        last_created=max(created) if created else None,
+        deliveries=sum(1 for d in host.deliveries if d.queue == WORKITEMS),
+        poison=sum(host.account.message_count(poison(queue)) for queue in QUEUES),
+    )
+
+
+def _missing(ident: str) -> Any:
+    raise AssertionError(f"{ident} vanished")
