@@ -25,6 +25,7 @@ from shared.chatops.intake import handle
 from shared.chatops.rules import Said
 from shared.core.queues import ESCALATIONS, NOTIFICATIONS, QUEUES, WORKITEMS, poison
 from shared.core.settings import Settings
+from shared.core.storage import StorageAccount
 from shared.incidents.alert_intake import receive_alert
 from shared.incidents.changes import change_message
 from shared.incidents.store import IncidentStore
@@ -117,11 +118,11 @@ def write_config(folder: Path) -> Path:
     return folder
 
 
-def alert(number: int) -> bytes:
+def alert(number: int, alert_id: str = "") -> bytes:
     """Azure Monitor's metric alert, one rule per incident."""
     document = json.loads(SAMPLE.read_text(encoding="utf-8"))
     document["data"]["essentials"].update(
-        alertId=f"outage-{number}",
+        alertId=alert_id or f"outage-{number}",
         alertRule=f"checkout-latency-{number}",
         severity="Sev1",
         firedDateTime="2026-12-02T09:59:00Z",
@@ -385,3 +386,181 @@ def boards_storm(
 
 def _missing(ident: str) -> Any:
     raise AssertionError(f"{ident} vanished")
+
+
+# --- 3. The Entra ID key endpoint down across a key-cache expiry -----------------------------------------------------
+
+TENANT = "3f6b1c2e-8d4a-4e5b-9c7d-1a2b3c4d5e6f"
+AUDIENCE = "api://firebell-alerts"
+ACTION_GROUPS_APP = "461e8683-5575-4561-ac7f-899cc907d62a"  # the app Azure Monitor's action groups sign in as
+PHASES = ("before", "down", "down, cache expired", "back")
+
+
+@dataclass
+class KeyOutage:
+    """What one key-endpoint outage run saw. Times are simulated."""
+
+    alerts: int  # requests answered, Azure Monitor's retries included
+    answers: Counter[tuple[str, str, int]]  # (phase, token kind, HTTP status) → count
+    retried_until_accepted: int  # genuine alerts that were answered 503 first and accepted on a retry
+    lost: int  # genuine alerts never accepted
+    rotated_first_accepted: datetime | None  # a token signed with the key Entra rotated to, first accepted
+    back_at: datetime
+    key_requests: int
+    slowest_answer: float  # real seconds: the longest any verification waited (one fetch timeout at most)
+
+    def count(self, status: int, *, phase: str | None = None, kind: str | None = None) -> int:
+        return sum(
+            n
+            for (p, k, code), n in self.answers.items()
+            if code == status and (phase is None or p == phase) and (kind is None or k == kind)
+        )
+
+
+class SimulatedMonotonic:
+    """The signing-key cache's monotonic clock, moved with the simulated one."""
+
+    def __init__(self) -> None:
+        self.seconds = 1000.0
+
+    def __call__(self) -> float:
+        return self.seconds
+
+
+def key_outage(
+    connection_string: str,
+    config_dir: Path,
+    *,
+    every: timedelta = timedelta(seconds=30),
+    batch: int = 4,
+    down_at: timedelta = timedelta(minutes=30),
+    hang: tuple[timedelta, timedelta] = (timedelta(minutes=40), timedelta(minutes=45)),
+    rotated_at: timedelta = timedelta(minutes=75),
+    back_at: timedelta = timedelta(minutes=90),
+    end: timedelta = timedelta(minutes=120),
+    fetch_timeout: float = 0.3,
+) -> KeyOutage:
+    """Secure-webhook alerts arrive every `every` (`batch` at once, on threads) through the alerts function's own
+    steps — the bearer token verified against the tenant's keys (shared.azure_monitor.signing_keys with a simulated
+    clock), the alert taken in (Azurite), errors answered as the HTTP edge maps them. The key endpoint (a real
+    socket) answers 500 from `down_at` (holding its answers past the fetch timeout during `hang`) until `back_at`;
+    the cached key set expires at 60 min, in the middle. From `rotated_at` Entra ID signs with a new key it publishes
+    only once the endpoint is back. After it is back, a forged token spends the unknown-kid refetch and the tenant
+    rotates again at once: that key's tokens arrive inside the refetch window. A 503 is retried at the next tick, as
+    Azure Monitor retries; a 401 is not."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from functions.http_edge import error_response
+    from shared.azure_monitor.secure_webhook import SecureWebhookPolicy, verify_bearer
+    from shared.azure_monitor.signing_keys import SigningKeys
+    from shared.core.errors import FirebellError
+    from tests.standins.entra_keys import KeyServer, jwk
+
+    keys = {name: rsa.generate_private_key(public_exponent=65537, key_size=2048) for name in ("k1", "k2", "k3", "x")}
+    server = KeyServer([jwk(keys["k1"], "k1")], f"/{TENANT}/discovery/v2.0/keys")
+    clock = SimulatedMonotonic()
+    signing = SigningKeys(server.url, timeout_seconds=fetch_timeout, clock=clock)
+    policy = SecureWebhookPolicy(TENANT, AUDIENCE, server.url)
+    config = Configuration(config_dir)
+    store = IncidentStore(StorageAccount(connection_string))
+
+    def token(kid: str, now: datetime) -> str:
+        issued = int((now - timedelta(minutes=5)).timestamp())
+        claims = {
+            "aud": AUDIENCE,
+            "iss": f"https://sts.windows.net/{TENANT}/",
+            "iat": issued,
+            "nbf": issued,
+            "exp": issued + 3600,
+            "appid": ACTION_GROUPS_APP,
+            "oid": "5b1c7f0e-2d3a-4c4b-9e8f-7a6b5c4d3e2f",
+            "sub": "5b1c7f0e-2d3a-4c4b-9e8f-7a6b5c4d3e2f",
+            "roles": ["ActionGroupsSecureWebhook"],
+            "tid": TENANT,
+            "ver": "1.0",
+        }
+        return jwt.encode(claims, keys[kid], algorithm="RS256", headers={"kid": kid})
+
+    def receive(kid: str, number: int, now: datetime) -> tuple[int, float]:
+        """The alerts function's answer to one delivery, and how long (real seconds) it took."""
+        started = time.monotonic()
+        try:
+            verify_bearer(f"Bearer {token(kid, now)}", policy, signing.key_for, now)
+            receive_alert(parse_alert(alert(number % batch + 1, f"entra-{number}")), config.catalog(), store, now)
+            status = 202
+        except FirebellError as error:
+            status = error_response(error).status_code
+        return status, time.monotonic() - started
+
+    answers: Counter[tuple[str, str, int]] = Counter()
+    waiting: list[tuple[str, int, bool]] = []  # (kid, alert number, answered 503 before) to deliver next tick
+    retried = lost = number = 0
+    slowest = 0.0
+    rotated_first: datetime | None = None
+    forged = down = held = back = False
+    t = timedelta(0)
+    try:
+        with ThreadPoolExecutor(max_workers=batch) as pool:
+            while t <= end:
+                now = START + t
+                clock.seconds = 1000.0 + t.total_seconds()
+                phase = _phase(t, down_at, back_at)
+                if t >= down_at and not down:
+                    down, server.status = True, 500
+                if hang[0] <= t < hang[1] and not held:
+                    held = True
+                    server.hold()
+                if t >= hang[1] and held:
+                    held = False
+                    server.release()
+                if t >= back_at and not back:
+                    back, server.status = True, 200
+                    server.keys = [jwk(keys["k1"], "k1"), jwk(keys["k2"], "k2")]
+                kid = "k2" if t >= rotated_at else "k1"
+                if t >= back_at + timedelta(minutes=10) and not forged:
+                    forged = True  # a forged kid spends the refetch; then the tenant rotates to k3 at once
+                    status, _ = receive("x", 0, now)
+                    answers[(phase, "forged", status)] += 1
+                    server.keys = [jwk(keys["k2"], "k2"), jwk(keys["k3"], "k3")]
+                if forged:
+                    kid = "k3"
+                deliveries = waiting + [(kid, (number := number + 1), False) for _ in range(batch)]
+                waiting = []
+                outcomes = list(pool.map(lambda d, now=now: receive(d[0], d[1], now), deliveries))
+                for (used, ident, again), (status, seconds) in zip(deliveries, outcomes, strict=True):
+                    slowest = max(slowest, seconds)
+                    answers[(phase, "retry" if again else used, status)] += 1
+                    if status == 503:
+                        waiting.append((used, ident, True))
+                    elif status == 202 and again:
+                        retried += 1
+                    elif status != 202:
+                        lost += 1
+                    if status == 202 and used in ("k2", "k3") and t >= back_at and rotated_first is None:
+                        rotated_first = now
+                t += every
+    finally:
+        server.stop()
+    lost += len(waiting)
+    return KeyOutage(
+        alerts=sum(answers.values()),
+        answers=answers,
+        retried_until_accepted=retried,
+        lost=lost,
+        rotated_first_accepted=rotated_first,
+        back_at=START + back_at,
+        key_requests=server.requests,
+        slowest_answer=slowest,
+    )
+
+
+def _phase(t: timedelta, down_at: timedelta, back_at: timedelta) -> str:
+    if t < down_at:
+        return PHASES[0]
+    if t < back_at:
+        return PHASES[1] if t < timedelta(minutes=60) else PHASES[2]
+    return PHASES[3]
