@@ -8,6 +8,8 @@ prints the figures. The fast versions in tests/integration/test_outages*.py asse
 from __future__ import annotations
 
 import json
+import math
+import statistics
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -108,6 +110,7 @@ CONFIG_FILES = {
 }
 FIRST_PAGE = "payments primary, step 1 of 2"
 SECOND_PAGE = "named contact, step 2 of 2"
+EXPECTED_PAGES = [f"paged Tim Jones ({FIRST_PAGE})", f"paged Priya Raman ({SECOND_PAGE})"]
 SERVER_ERRORS = (503, 500, 502, 504)  # the outage answers one of these per minute, in turn
 
 
@@ -217,16 +220,15 @@ def workflows_outage(
     host.listen(ESCALATIONS, timed(lambda body, ident, count, now: escalate.on_step(body, ident, count, now, notifier)))
     host.every(sweeper_every, timed(lambda now: sweep(now, notifier, "instance-a")))
 
-    # The outage: a different 5xx each minute, timeouts first; then Workflows is back.
-    hang = read_timeout * 2
-    minute = 0
-    while timedelta(minutes=minute) < outage:
-        status = SERVER_ERRORS[minute % len(SERVER_ERRORS)]
-        at = START + timedelta(minutes=minute)
-        host.at(at, lambda status=status, at=at: workflow.down(status, hang=hang if at - START < timeout_window else 0))
-        if timeout_window > timedelta(minutes=minute) and timeout_window < timedelta(minutes=minute + 1):
-            host.at(START + timeout_window, lambda status=status: workflow.down(status))
-        minute += 1
+    # The outage: a different 5xx each minute, its answers held past the read timeout during `timeout_window`.
+    def answer(at: timedelta) -> Callable[[], None]:
+        status = SERVER_ERRORS[int(at / timedelta(minutes=1)) % len(SERVER_ERRORS)]
+        hang = 2 * read_timeout if at < timeout_window else 0.0
+        return lambda: workflow.down(status, hang=hang)
+
+    changes = {timedelta(minutes=minute) for minute in range(math.ceil(outage / timedelta(minutes=1)))}
+    for at in sorted(changes | ({timeout_window} if timedelta(0) < timeout_window < outage else set())):
+        host.at(START + at, answer(at))
     outage_end = START + outage
     host.at(outage_end, workflow.up)
 
@@ -564,3 +566,245 @@ def _phase(t: timedelta, down_at: timedelta, back_at: timedelta) -> str:
     if t < back_at:
         return PHASES[1] if t < timedelta(minutes=60) else PHASES[2]
     return PHASES[3]
+
+
+# --- invariants -------------------------------------------------------------------------------------------------------
+
+
+def workflows_broken(seen: WorkflowsOutage) -> list[str]:
+    """An outage within the bound: every card once, none before the outage ended, no failure, no poison, and the
+    sweeper left the pages the deferred messages held alone."""
+    problems = []
+    if len(seen.cards) != seen.expected_cards:
+        problems.append(f"{len(seen.cards)} of {seen.expected_cards} cards delivered")
+    if seen.duplicates:
+        problems.append(f"{seen.duplicates} cards delivered more than once")
+    if seen.card_times and min(seen.card_times.values()) < seen.outage_end:
+        problems.append("a card arrived during the outage")
+    if seen.poison:
+        problems.append(f"{seen.poison} messages poisoned")
+    failed = sum(len(notes) for notes in seen.failed_notes.values())
+    if failed:
+        problems.append(f"{failed} 'notification failed' notes on the timelines")
+    if seen.swept:
+        problems.append(f"the sweeper started {seen.swept} pages a deferred message held")
+    wrong = [ident for ident, notes in seen.paged_notes.items() if notes != EXPECTED_PAGES]
+    if wrong:
+        problems.append(
+            f"{len(wrong)} timelines do not record both pages once ({wrong[0]}: {seen.paged_notes[wrong[0]]})"
+        )
+    return problems
+
+
+def past_bound_broken(seen: WorkflowsOutage) -> list[str]:
+    """An outage longer than the bound: each held card (first page, role card) fails once on its timeline and goes
+    to poison, which /api/health counts; escalation goes on, and its next step pages once Workflows is back."""
+    problems = []
+    wrong = [ident for ident, notes in seen.failed_notes.items() if len(notes) != 2]
+    if wrong:
+        problems.append(f"{len(wrong)} timelines without exactly two 'notification failed' notes")
+    if seen.poison != 2 * seen.incidents or seen.health_poison != seen.poison:
+        problems.append(f"poison {seen.poison}, /api/health says {seen.health_poison}; expected {2 * seen.incidents}")
+    second = {ident: [f"paged Priya Raman ({SECOND_PAGE})"] for ident in seen.paged_notes}
+    if seen.paged_notes != second or seen.duplicates:
+        problems.append("the second step did not page exactly once per incident after the outage")
+    return problems
+
+
+def boards_broken(seen: BoardsStorm) -> list[str]:
+    problems = []
+    missing = [ident for ident, item in seen.recorded.items() if item is None or seen.items[ident] == 0]
+    if missing:
+        problems.append(f"{len(missing)} incidents without a work item")
+    if seen.duplicates:
+        problems.append(f"{seen.duplicates} duplicate work items")
+    if any(count != 1 for count in seen.created_notes.values()):
+        problems.append("a timeline without exactly one workitem.created")
+    if any(seen.failed_notes.values()) or seen.poison:
+        problems.append("a work item failed or a message was poisoned")
+    return problems
+
+
+def key_outage_broken(seen: KeyOutage) -> list[str]:
+    problems = []
+    held_key_503 = sum(seen.count(503, phase=phase, kind="k1") for phase in PHASES[1:])
+    if held_key_503:
+        problems.append(f"{held_key_503} alerts signed with a key of the last good set answered 503")
+    genuine_401 = sum(n for (_, kind, status), n in seen.answers.items() if status == 401 and kind != "forged")
+    if genuine_401:
+        problems.append(f"{genuine_401} genuine alerts refused with 401")
+    if seen.lost:
+        problems.append(f"{seen.lost} alerts never accepted")
+    if seen.rotated_first_accepted is None:
+        problems.append("the rotated key was never picked up")
+    return problems
+
+
+# --- make chaos -------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Size:
+    incidents: int
+    outages: tuple[int, ...]  # minutes of each Workflows outage within the bound
+    timeout_window: timedelta  # the first part of each outage, timeouts rather than 5xx
+    past_bound: int  # minutes of the outage longer than the bound
+    boards_incidents: int
+    alert_every: timedelta  # secure-webhook alerts, a batch of four each time
+
+
+SIZES = {
+    "full": Size(20, (1, 5, 30), timedelta(seconds=15), 60, 20, timedelta(seconds=30)),
+    "fast": Size(4, (1, 5), timedelta(seconds=5), 60, 5, timedelta(minutes=5)),
+}
+
+
+def run(size: str) -> Any:
+    """Every scenario on its own Azurite and stand-ins; the figures, and the invariants that did not hold."""
+    import os
+    import tempfile
+
+    from chaos import Figures
+    from devhost.azurite import Azurite
+    from tests.standins.boards_server import BoardsServer
+    from tests.standins.workflow_server import WorkflowServer
+
+    chosen = SIZES[size]
+    rows: list[tuple[str, str]] = []
+    broken: list[str] = []
+    with tempfile.TemporaryDirectory() as folder:
+        os.environ.setdefault("AZURE_DEVOPS_CACHE_DIR", str(Path(folder) / "azure-devops"))  # before the SDK loads
+        config_dir = write_config(Path(folder) / "config")
+        for minutes in chosen.outages:
+            with Azurite() as storage, WorkflowServer() as workflow:
+                seen = workflows_outage(
+                    storage.connection_string,
+                    config_dir,
+                    workflow,
+                    incidents=chosen.incidents,
+                    outage=timedelta(minutes=minutes),
+                    timeout_window=chosen.timeout_window,
+                )
+            rows += workflows_rows(seen)
+            broken += [f"Workflows {minutes} min: {problem}" for problem in workflows_broken(seen)]
+        with Azurite() as storage, WorkflowServer() as workflow:
+            seen = workflows_outage(
+                storage.connection_string,
+                config_dir,
+                workflow,
+                incidents=chosen.incidents,
+                outage=timedelta(minutes=chosen.past_bound),
+            )
+            seen.health_poison = health_poison(storage.connection_string)
+        rows += past_bound_rows(seen)
+        broken += [f"Workflows {chosen.past_bound} min: {problem}" for problem in past_bound_broken(seen)]
+        with Azurite() as storage, BoardsServer() as boards:
+            storm = boards_storm(storage.connection_string, config_dir, boards, incidents=chosen.boards_incidents)
+        rows += boards_rows(storm)
+        broken += [f"Boards: {problem}" for problem in boards_broken(storm)]
+        with Azurite() as storage:
+            keys = key_outage(storage.connection_string, config_dir, every=chosen.alert_every)
+        rows += key_rows(keys)
+        broken += [f"Entra keys: {problem}" for problem in key_outage_broken(keys)]
+    title = (
+        f"Dependency outages, time made fast ({size}: Workflows, Boards and Entra ID stand-ins, Azurite, simulated "
+        "clock; simulated times unless marked real)"
+    )
+    return Figures(title, rows, broken)
+
+
+def health_poison(connection_string: str) -> int | None:
+    """What GET /api/health says of the poison queues, asked of the health function itself."""
+    import os
+
+    from azure.functions import HttpRequest
+
+    from functions import context
+    from functions.health import health
+
+    saved = os.environ.get("AzureWebJobsStorage")
+    os.environ["AzureWebJobsStorage"] = connection_string
+    context.reset()
+    try:
+        return json.loads(health(HttpRequest("GET", "/api/health", body=b"")).get_body())["poison_messages"]
+    finally:
+        if saved is None:
+            os.environ.pop("AzureWebJobsStorage", None)
+        else:
+            os.environ["AzureWebJobsStorage"] = saved
+        context.reset()
+
+
+def _seconds(delta: timedelta | None) -> str:
+    return "—" if delta is None else f"{delta.total_seconds():.0f} s"
+
+
+def workflows_rows(seen: WorkflowsOutage) -> list[tuple[str, str]]:
+    name = f"Workflows down {seen.minutes:.0f} min, {seen.incidents} incidents:"
+    deliveries = seen.first_page_deliveries
+    return [
+        (f"{name} cards delivered", f"{len(seen.cards)} of {seen.expected_cards}, {seen.duplicates} duplicates"),
+        (
+            f"{name} queue deliveries per first page",
+            f"median {statistics.median(deliveries):.0f}, max {max(deliveries)}",
+        ),
+        (
+            f"{name} Workflows requests",
+            f"{seen.requests} ({seen.failed_requests} failed, {seen.timeouts} timed out)",
+        ),
+        (f"{name} outage end → last first page", _seconds(seen.last_after_end("Paging", FIRST_PAGE))),
+        (f"{name} outage end → last role card", _seconds(seen.last_after_end("Role"))),
+        (
+            f"{name} poison, failure notes, sweeper starts",
+            f"{seen.poison}, {sum(map(len, seen.failed_notes.values()))}, {seen.swept}",
+        ),
+    ]
+
+
+def past_bound_rows(seen: WorkflowsOutage) -> list[tuple[str, str]]:
+    name = f"Workflows down {seen.minutes:.0f} min (bound 45), {seen.incidents} incidents:"
+    notes = sum(map(len, seen.failed_notes.values()))
+    second = sum(count for (_, kind, what), count in seen.cards.items() if kind == "Paging" and what == SECOND_PAGE)
+    return [
+        (f"{name} 'notification failed' notes", f"{notes} ({notes / seen.incidents:.0f} per incident)"),
+        (f"{name} poison (queues, /api/health)", f"{seen.poison}, {seen.health_poison}"),
+        (f"{name} second step paged after the outage", f"{second} of {seen.incidents}"),
+    ]
+
+
+def boards_rows(seen: BoardsStorm) -> list[tuple[str, str]]:
+    name = (
+        f"Boards 429 storm ({seen.storm.total_seconds() / 60:.0f} min all, {seen.tail.total_seconds() / 60:.0f} min "
+        f"30 %), {seen.incidents} incidents × 2 messages:"
+    )
+    after = seen.storm_end - seen.tail
+    return [
+        (f"{name} requests, 429s", f"{seen.requests}, {seen.throttled}"),
+        (f"{name} items created, duplicates", f"{sum(seen.items.values())}, {seen.duplicates}"),
+        (f"{name} queue deliveries", str(seen.deliveries)),
+        (
+            f"{name} storm end → first, last item",
+            f"{_seconds(seen.first_created - after if seen.first_created else None)}, "
+            f"{_seconds(seen.last_created - after if seen.last_created else None)}",
+        ),
+        (f"{name} poison, failure notes", f"{seen.poison}, {sum(map(len, seen.failed_notes.values()))}"),
+    ]
+
+
+def key_rows(seen: KeyOutage) -> list[tuple[str, str]]:
+    name = "Entra keys down 30→90 min (cache expiry at 60):"
+    held = sum(seen.count(status, kind="k1") for status in (202, 503))
+    rotated_503 = seen.count(503, kind="k2") + seen.count(503, kind="k3")
+    genuine_401 = sum(n for (_, kind, status), n in seen.answers.items() if status == 401 and kind != "forged")
+    return [
+        (f"{name} alert deliveries (retries included)", str(seen.alerts)),
+        (f"{name} 503s signed with a held key", f"{seen.count(503, kind='k1')} of {held}"),
+        (f"{name} 401s for genuine tokens", str(genuine_401)),
+        (f"{name} rotated key: 503, then accepted on a retry", f"{rotated_503}, {seen.retried_until_accepted}"),
+        (
+            f"{name} endpoint back → rotated key accepted",
+            _seconds(seen.rotated_first_accepted - seen.back_at if seen.rotated_first_accepted else None),
+        ),
+        (f"{name} key endpoint requests", str(seen.key_requests)),
+        (f"{name} slowest answer (real)", f"{seen.slowest_answer * 1000:.0f} ms"),
+    ]

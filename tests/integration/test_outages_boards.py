@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from chaos.outages import boards_storm, write_config
+from chaos.outages import boards_broken, boards_storm, write_config
 from tests.standins.boards_server import BoardsServer
 
 
@@ -41,3 +41,4 @@ def test_a_429_storm_delays_every_work_item_and_each_is_created_once_after_it(
     storm_over = seen.storm_end - seen.tail
     assert storm_over <= seen.first_created <= seen.last_created <= storm_over + timedelta(minutes=2)
     assert seen.deliveries > 2 * 5  # every message was deferred at least once
+    assert boards_broken(seen) == []

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from chaos.outages import key_outage, write_config
+from chaos.outages import key_outage, key_outage_broken, write_config
 
 
 def test_alerts_are_accepted_through_a_key_endpoint_outage_and_a_rotated_key_is_retried_not_refused(
@@ -30,3 +30,4 @@ def test_alerts_are_accepted_through_a_key_endpoint_outage_and_a_rotated_key_is_
     assert seen.count(503, phase="back", kind="k3") == 4
     # Every alert answered 503 was accepted on a retry; none was lost.
     assert seen.lost == 0 and seen.retried_until_accepted == seen.count(503, kind="k2") + seen.count(503, kind="k3")
+    assert key_outage_broken(seen) == []

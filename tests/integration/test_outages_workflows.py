@@ -11,7 +11,15 @@ from datetime import timedelta
 
 import pytest
 
-from chaos.outages import FIRST_PAGE, SECOND_PAGE, workflows_outage, write_config
+from chaos.outages import (
+    EXPECTED_PAGES,
+    FIRST_PAGE,
+    SECOND_PAGE,
+    past_bound_broken,
+    workflows_broken,
+    workflows_outage,
+    write_config,
+)
 from tests.standins.workflow_server import WorkflowServer
 
 
@@ -19,9 +27,6 @@ from tests.standins.workflow_server import WorkflowServer
 def workflow() -> Iterator[WorkflowServer]:
     with WorkflowServer() as server:
         yield server
-
-
-EXPECTED_PAGES = [f"paged Tim Jones ({FIRST_PAGE})", f"paged Priya Raman ({SECOND_PAGE})"]
 
 
 @pytest.mark.parametrize(
@@ -55,6 +60,7 @@ def test_every_page_goes_out_once_after_a_workflows_outage(
     assert seen.poison == 0 and seen.swept == 0  # deferred, not poisoned; the sweeper left the held pages alone
     assert all(notes == [] for notes in seen.failed_notes.values())
     assert seen.paged_notes == {ident: EXPECTED_PAGES for ident in seen.paged_notes}
+    assert workflows_broken(seen) == []  # what make chaos checks
 
 
 def test_past_the_outage_bound_the_held_cards_fail_on_the_timeline_and_the_next_step_pages_after_it(
@@ -81,4 +87,6 @@ def test_past_the_outage_bound_the_held_cards_fail_on_the_timeline_and_the_next_
     assert seen.first_page_deliveries == [13 + 5, 13 + 5]  # 13 deferrals, then the queue's five deliveries
     assert seen.poison == 4 and seen.swept == 0
     answer = health(HttpRequest("GET", "/api/health", body=b""))
-    assert json.loads(answer.get_body())["poison_messages"] == 4
+    seen.health_poison = json.loads(answer.get_body())["poison_messages"]
+    assert seen.health_poison == 4
+    assert past_bound_broken(seen) == []
