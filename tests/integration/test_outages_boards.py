@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+import requests
 
 from chaos.outages import boards_broken, boards_storm, write_config
 from tests.standins.boards_server import BoardsServer
@@ -42,3 +43,12 @@ def test_a_429_storm_delays_every_work_item_and_each_is_created_once_after_it(
     assert storm_over <= seen.first_created <= seen.last_created <= storm_over + timedelta(minutes=2)
     assert seen.deliveries > 2 * 5  # every message was deferred at least once
     assert boards_broken(seen) == []
+
+
+def test_the_stand_in_throttles_an_evenly_spread_share_of_requests_until_calm(boards):
+    boards.throttle("7", fraction=0.3)
+    answers = [requests.options(f"{boards.org_url}/_apis", auth=("", boards.pat), timeout=5) for _ in range(10)]
+    assert [answer.status_code for answer in answers] == [200, 200, 200, 429, 200, 200, 429, 200, 200, 429]
+    assert {answer.headers.get("Retry-After") for answer in answers if answer.status_code == 429} == {"7"}
+    boards.calm()
+    assert requests.options(f"{boards.org_url}/_apis", auth=("", boards.pat), timeout=5).status_code == 200
