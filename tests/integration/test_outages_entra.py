@@ -28,6 +28,7 @@ def test_alerts_are_accepted_through_a_key_endpoint_outage_and_a_rotated_key_is_
     assert seen.rotated_first_accepted == seen.back_at
     # The key Entra ID rotated to right after a forged kid spent the refetch: 503 inside the window, then accepted.
     assert seen.count(503, phase="back", kind="k3") == 4
-    # Every alert answered 503 was accepted on a retry; none was lost.
-    assert seen.lost == 0 and seen.retried_until_accepted == seen.count(503, kind="k2") + seen.count(503, kind="k3")
+    # Every alert answered 503 was accepted on one of Azure Monitor's retries (five minutes apart here); none was lost.
+    assert sum(seen.lost.values()) == 0
+    assert seen.retried_until_accepted == seen.count(503, kind="k2") + seen.count(503, kind="k3")
     assert key_outage_broken(seen) == []
