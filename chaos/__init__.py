@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 SUITES = {
     "delivery": "chaos.delivery",
     "kill": "chaos.kill",
+    "outages": "chaos.outages",
 }
 SIZES = ("full", "fast")
 

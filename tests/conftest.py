@@ -6,6 +6,7 @@ import base64
 import contextlib
 import json
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -71,6 +72,18 @@ def redeliver(queue: Any, sent: Any) -> Any:
     (message,) = list(queue.receive_messages(max_messages=32))
     assert message.id == sent.id
     return message
+
+
+@pytest.fixture(scope="session", autouse=True)
+def sdk_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The azure-devops SDK reads AZURE_DEVOPS_CACHE_DIR once, when azure.devops is first imported, and keeps its
+    location cache there: a temporary folder for the whole session, set before any test can import the SDK (each
+    Boards stand-in is an organisation of its own, so tests never read each other's entries)."""
+    assert "azure.devops" not in sys.modules, "azure.devops was imported before its cache folder could be set"
+    folder = tmp_path_factory.mktemp("azure-devops-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AZURE_DEVOPS_CACHE_DIR", str(folder))
+        yield folder
 
 
 @pytest.fixture(scope="session")

@@ -180,10 +180,12 @@ class StorageAccount:
         on_request: Callable[[Any], None] | None = None,
         *,
         credential: TokenCredential | None = None,
+        on_response: Callable[[Any], None] | None = None,
     ) -> None:
         """`target` is a StorageTarget or a connection string. An identity-based target signs in with `credential`,
         by default the one its settings name (built on first use). `on_request` sees every request on the wire
-        (azure-core's raw_request_hook): benchmarks count with it."""
+        (azure-core's raw_request_hook): benchmarks count with it; `on_response` every answer (raw_response_hook):
+        the chaos runs learn from it when the messages a flow queued become visible."""
         if isinstance(target, str):
             target = StorageTarget(connection_string=expand_connection_string(target))
         self.target = target
@@ -191,6 +193,8 @@ class StorageAccount:
         self._options: dict[str, Any] = dict(_TIMEOUTS)
         if on_request is not None:
             self._options["raw_request_hook"] = on_request
+        if on_response is not None:
+            self._options["raw_response_hook"] = on_response
         self._lock = threading.Lock()
         self._credential_lock = threading.Lock()
         self._tables: dict[str, TableClient] = {}

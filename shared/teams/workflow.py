@@ -135,6 +135,7 @@ class WorkflowSender:
         max_retry_after: float = MAX_RETRY_AFTER_SECONDS,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        timeout: tuple[float, float] = TIMEOUT,
     ) -> None:
         self.limiter = limiter
         self.attempts = attempts
@@ -143,6 +144,7 @@ class WorkflowSender:
         self._session = session
         self._local = threading.local()
         self._sleep = sleep
+        self.timeout = timeout  # (connect, read) seconds of one attempt
 
     def _client(self) -> requests.Session:
         # requests sessions are not documented thread-safe: one per thread, each keeping its connections alive.
@@ -168,7 +170,7 @@ class WorkflowSender:
                     url,
                     data=body,
                     headers={"Content-Type": "application/json; charset=utf-8"},
-                    timeout=TIMEOUT,
+                    timeout=self.timeout,
                     allow_redirects=False,
                 )
             except requests.RequestException as error:

@@ -12,20 +12,17 @@ import hashlib
 import hmac
 import json
 import socket
-import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from jwt.algorithms import RSAAlgorithm
 from jwt.warnings import InsecureKeyLengthWarning
 
 from shared.azure_monitor.secure_webhook import SecureWebhookPolicy, verify_bearer
@@ -36,6 +33,7 @@ from shared.azure_monitor.signing_keys import (
     SigningKeys,
 )
 from shared.core.errors import ConfigurationError, DependencyUnavailable, FirebellError, Unauthorized
+from tests.standins.entra_keys import KeyServer, jwk
 
 TENANT = "3f6b1c2e-8d4a-4e5b-9c7d-1a2b3c4d5e6f"
 OTHER_TENANT = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
@@ -57,11 +55,6 @@ POLICY = SecureWebhookPolicy(
     tenant_id=TENANT, audience=AUDIENCE, jwks_url="http://127.0.0.1/unused", client_id=CLIENT_ID
 )
 DROP = object()  # marks a claim to leave out of a token
-
-
-def jwk(private_key: rsa.RSAPrivateKey, kid: str) -> dict[str, Any]:
-    """The public half as Entra ID publishes it in discovery/v2.0/keys."""
-    return {**RSAAlgorithm.to_jwk(private_key.public_key(), as_dict=True), "kid": kid, "use": "sig"}
 
 
 def timestamp(moment: datetime) -> int:
@@ -147,67 +140,6 @@ def rejection(authorization: str | None, signing_key_for: Callable[[str], Any] =
 # --- the stand-in for https://login.microsoftonline.com/<tenant>/discovery/v2.0/keys ---------------------------
 
 
-class KeyServer:
-    """Serves a JWKS on a real socket, counts requests; tests change what it answers between calls.
-
-    `hold()` makes every request wait, unanswered, until `release()` (or `stop()`): a fetch in flight that the test
-    controls, or (never released) an endpoint that does not answer within the client's timeout.
-    """
-
-    def __init__(self) -> None:
-        self.keys: list[dict[str, Any]] = [jwk(KEY_1, "key-1"), jwk(WEAK_KEY, "weak")]
-        self.status = 200
-        self.body: bytes | None = None  # when set, served instead of the key set
-        self.requests = 0
-        self._counting = threading.Lock()
-        self._gate: threading.Event | None = None
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                with server._counting:
-                    server.requests += 1
-                gate = server._gate
-                if gate is not None:
-                    gate.wait()
-                body = server.body if server.body is not None else json.dumps({"keys": server.keys}).encode()
-                self.send_response(server.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        class Server(ThreadingHTTPServer):
-            def handle_error(self, request: Any, client_address: Any) -> None:
-                pass  # a held answer written after the client gave up: nobody is listening any more
-
-        self._httpd = Server(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._httpd.server_port}/{TENANT}/discovery/v2.0/keys"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
-        self._thread.start()
-        self._stopped = False
-
-    def hold(self) -> None:
-        self._gate = threading.Event()
-
-    def release(self) -> None:
-        gate, self._gate = self._gate, None
-        if gate is not None:
-            gate.set()
-
-    def stop(self) -> None:
-        self.release()
-        if self._stopped:
-            return
-        self._stopped = True
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
-
-
 class FakeClock:
     """Monotonic seconds the test moves by hand: cache expiry, the refetch rate limit, the last good set's bound."""
 
@@ -223,7 +155,7 @@ class FakeClock:
 
 @pytest.fixture
 def key_server() -> Iterator[KeyServer]:
-    server = KeyServer()
+    server = KeyServer([jwk(KEY_1, "key-1"), jwk(WEAK_KEY, "weak")], f"/{TENANT}/discovery/v2.0/keys")
     try:
         yield server
     finally:

@@ -54,17 +54,6 @@ FAST_POLICY = HttpPolicy(timeout_seconds=3, attempts=3, first_backoff_seconds=0.
 IDENTITY_VARIABLES = ("IDENTITY_ENDPOINT", "IDENTITY_HEADER", "IDENTITY_SERVER_THUMBPRINT", "IMDS_ENDPOINT")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def sdk_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The SDK reads AZURE_DEVOPS_CACHE_DIR once, when azure.devops is first imported, and keeps its location cache
-    there: point it at a temporary folder before anything imports the SDK."""
-    assert "azure.devops" not in sys.modules, "azure.devops was imported before its cache folder could be set"
-    folder = tmp_path_factory.mktemp("azure-devops-cache")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("AZURE_DEVOPS_CACHE_DIR", str(folder))
-        yield folder
-
-
 @pytest.fixture
 def boards() -> Iterator[BoardsServer]:
     with BoardsServer(identities=("tim.jones@example.com",)) as server:

@@ -17,7 +17,8 @@ PAT, or Bearer with the token this server's identity endpoint issued.
 Managed identity (App Service): `GET /msi/token?api-version=2019-08-01&resource=…` with `X-IDENTITY-HEADER`.
 
 Tests script faults for the next matching requests — a status (429 with Retry-After, 500, 503) or a slow answer (the
-work is done, the answer comes late: a create that timed out but happened) — and read back every request.
+work is done, the answer comes late: a create that timed out but happened) — or a throttling storm (`throttle` …
+`calm`: 429 with Retry-After for every request, or an evenly spread fraction of them), and read back every request.
 """
 
 from __future__ import annotations
@@ -198,6 +199,8 @@ class BoardsServer(LocalServer):
         self._lock = threading.Lock()
         self._received: list[Received] = []
         self._faults: deque[Fault] = deque()
+        self._storm: tuple[float, str] | None = None  # (fraction of requests throttled, Retry-After)
+        self._storm_seen = 0
         super().__init__(self._app, "boards-standin")
 
     @property
@@ -225,6 +228,17 @@ class BoardsServer(LocalServer):
         """Forget every scripted fault still pending: the outage is over."""
         with self._lock:
             self._faults.clear()
+
+    def throttle(self, retry_after: str, fraction: float = 1.0) -> None:
+        """Until `calm()`, answer 429 with `retry_after` to every request (the managed identity endpoint aside) or, with
+        `fraction` below 1, to that share of them spread evenly: the n-th request is throttled when
+        ⌊n·fraction⌋ > ⌊(n−1)·fraction⌋."""
+        with self._lock:
+            self._storm, self._storm_seen = (fraction, retry_after), 0
+
+    def calm(self) -> None:
+        with self._lock:
+            self._storm = None
 
     def slow_next(
         self, seconds: float, *, times: int = 1, method: str | None = None, path_contains: str | None = None
@@ -282,6 +296,12 @@ class BoardsServer(LocalServer):
         if path.startswith("/msi/"):
             return None
         with self._lock:
+            if self._storm is not None:
+                fraction, retry_after = self._storm
+                self._storm_seen += 1
+                n = self._storm_seen
+                if int(n * fraction) > int((n - 1) * fraction):
+                    return Fault(429, retry_after)
             for fault in self._faults:
                 if fault.matches(method, path):
                     fault.times -= 1

@@ -3,7 +3,9 @@
 It speaks the webhook's protocol: POST a JSON `message` envelope holding one Adaptive Card attachment, answered
 202 Accepted; a body over 28 KB is refused (413), a malformed one gets 400. Tests script failures for the next
 requests — 429 with Retry-After, 500 — and read back every request with its arrival time (monotonic clock), so a
-test can check the gap between attempts without timing itself. `down()` … `up()` is an outage of any length.
+test can check the gap between attempts without timing itself. `down()` … `up()` is an outage of any length; with
+`hang` each request of the outage is held that long before its answer (a client with a shorter read timeout sees a
+timeout).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class Received:
     body: bytes
     status: int  # what the stand-in answered
     headers: dict[str, str] = field(default_factory=dict)
+    hung: bool = False  # the answer was held back (`down(hang=…)`): the client may have stopped waiting
 
     @property
     def message(self) -> dict[str, Any]:
@@ -45,6 +48,7 @@ class Scripted:
     status: int
     headers: dict[str, str] = field(default_factory=dict)
     body: str = ""
+    hang: float = 0.0  # seconds before the answer
 
 
 class WorkflowServer(LocalServer):
@@ -76,10 +80,11 @@ class WorkflowServer(LocalServer):
             self._received.clear()
             self._script.clear()
 
-    def down(self, status: int = 503, body: str = "") -> None:
-        """Every request is answered `status` until `up()`: an outage as long as the test's own clock says."""
+    def down(self, status: int = 503, body: str = "", hang: float = 0.0) -> None:
+        """Every request is answered `status` until `up()`: an outage as long as the test's own clock says. With
+        `hang`, each answer comes that many seconds late (a timeout, for a client that waits less)."""
         with self._lock:
-            self._outage = Scripted(status, {}, body)
+            self._outage = Scripted(status, {}, body, hang)
 
     def up(self) -> None:
         with self._lock:
@@ -111,17 +116,24 @@ class WorkflowServer(LocalServer):
         request = Request(environ)
         arrived = time.monotonic()
         body = request.get_data()
-        response = self._answer(request, body)
+        scripted = None
+        if request.method == "POST":
+            with self._lock:
+                scripted = self._script.popleft() if self._script else self._outage
+        if scripted is not None and scripted.hang:
+            time.sleep(scripted.hang)
+        response = self._answer(request, body, scripted)
+        received = Received(
+            request.path, arrived, body, response.status_code, dict(request.headers), bool(scripted and scripted.hang)
+        )
         with self._arrival:
-            self._received.append(Received(request.path, arrived, body, response.status_code, dict(request.headers)))
+            self._received.append(received)
             self._arrival.notify_all()
         return response(environ, start_response)
 
-    def _answer(self, request: Request, body: bytes) -> Response:
+    def _answer(self, request: Request, body: bytes, scripted: Scripted | None) -> Response:
         if request.method != "POST":
             return Response("method not allowed", status=405)
-        with self._lock:
-            scripted = self._script.popleft() if self._script else self._outage
         if scripted is not None:
             return Response(scripted.body, status=scripted.status, headers=scripted.headers)
         if len(body) > MAX_BYTES:
