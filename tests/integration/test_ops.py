@@ -140,14 +140,16 @@ def test_a_poisoned_change_replayed_by_the_cli_is_handled_once_and_a_second_repl
     replayed = run_process("replay-poison", "--all")
     assert (replayed.returncode, replayed.stderr) == (0, "")
     lines = replayed.stdout.splitlines()
-    assert lines[:4] == [
+    assert lines[:5] == [
         "statuspage-poison: 0 moved back to statuspage",
         "notifications-poison: 1 moved back to notifications",
         "workitems-poison: 0 moved back to workitems",
         "escalations-poison: 0 moved back to escalations",
+        "readiness-poison: 0 moved back to readiness",
     ]
     assert summary(replayed.stdout) == (
-        "1 poison messages moved back to their queues (statuspage 0, notifications 1, workitems 0, escalations 0)"
+        "1 poison messages moved back to their queues (statuspage 0, notifications 1, workitems 0, escalations 0, "
+        "readiness 0)"
     )
     assert lines[-1].startswith("firebell replay-poison on devstoreaccount1 (connection string) at 20")
     assert (waiting(account, poison(NOTIFICATIONS)), waiting(account, NOTIFICATIONS)) == (0, 1)
