@@ -22,6 +22,7 @@ from devhost.azurite import Azurite
 from functions import context
 from shared.core import storage
 from tests.standins.entra_tokens import Certificate, self_signed_certificate
+from tests.standins.faulty_storage import FaultyAccount
 
 ROOT = Path(__file__).resolve().parent.parent
 # Real payloads of Azure Monitor, Teams and Statuspage, copied verbatim; tests/fixtures/README.md names each source.
@@ -132,6 +133,23 @@ def identity_storage(
     context.reset()
 
 
+def clear(connection_string: str) -> None:
+    """Empty every table, queue and container but keep them: clients that created them once stay valid."""
+    tables = TableServiceClient.from_connection_string(connection_string)
+    for table in tables.list_tables():
+        client = tables.get_table_client(table.name)
+        for entity in client.list_entities(select=["PartitionKey", "RowKey"]):
+            client.delete_entity(entity["PartitionKey"], entity["RowKey"])
+    queues = QueueServiceClient.from_connection_string(connection_string)
+    for queue in queues.list_queues():
+        queues.get_queue_client(queue.name).clear_messages()
+    blobs = BlobServiceClient.from_connection_string(connection_string)
+    for container in blobs.list_containers():
+        client = blobs.get_container_client(container.name)
+        for blob in client.list_blobs():
+            client.delete_blob(blob.name)
+
+
 def wipe(connection_string: str) -> None:
     tables = TableServiceClient.from_connection_string(connection_string)
     for table in tables.list_tables():
@@ -154,6 +172,17 @@ def storage_account(azurite: Azurite, monkeypatch: pytest.MonkeyPatch) -> Iterat
     monkeypatch.setenv("STATUS_PAGE_TITLE", "Acme Status")
     context.reset()
     yield storage.account()
+    context.reset()
+
+
+@pytest.fixture
+def faulty_storage(azurite: Azurite, storage_account, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultyAccount]:
+    """A fault-injecting proxy in front of each of this test's Azurite services, and the app's storage setting
+    pointing through them (the test's own `storage_account` still goes straight to Azurite: its back door)."""
+    with FaultyAccount(azurite.connection_string) as proxy:
+        monkeypatch.setenv("AzureWebJobsStorage", proxy.connection_string)
+        context.reset()
+        yield proxy
     context.reset()
 
 
