@@ -1,6 +1,5 @@
 """The HTTP edge: the one place where core errors become HTTP status codes, JSON responses are encoded, and an HTTP
-function that changes an incident gets its change-message queue outputs (the queue chosen by
-shared.incidents.changes)."""
+function that changes an incident announces the change (the queue chosen by shared.incidents.changes)."""
 
 from __future__ import annotations
 
@@ -13,6 +12,8 @@ from typing import Any
 import azure.functions as func
 from azure.core.exceptions import AzureError, HttpResponseError
 
+from functions import context
+from shared.core import storage
 from shared.core.errors import (
     ConfigurationError,
     DependencyUnavailable,
@@ -23,7 +24,6 @@ from shared.core.errors import (
     StorageUnavailable,
     Unauthorized,
 )
-from shared.core.queues import CONNECTION, NOTIFICATIONS, STATUSPAGE
 from shared.incidents.changes import change_message, first_queue
 
 log = logging.getLogger("firebell.http")
@@ -61,40 +61,47 @@ def http_endpoint(handler: Callable[..., func.HttpResponse]) -> Callable[..., fu
             return error_response(error)
         except AzureError as error:
             if isinstance(error, HttpResponseError) and (error.status_code or 500) < 500:
-                raise  # a 4xx from storage is our bug, not the caller's: let it surface as a 500 and be logged
-            log.warning("storage unavailable in %s: %s", handler.__name__, type(error).__name__)
+                # A 4xx from storage (a key rotated, a role assignment still propagating, or our bug) is logged in
+                # full, but still answered 503: a 500 is never retried by Azure Monitor, so the alert would be lost.
+                log.error("storage refused a request in %s", handler.__name__, exc_info=error)
+            else:
+                log.warning("storage unavailable in %s: %s", handler.__name__, type(error).__name__)
             return error_response(StorageUnavailable("storage is unavailable; retry later"))
 
     return answer
 
 
-HTTP_OUTPUTS = (STATUSPAGE, NOTIFICATIONS)
-
-
-def with_change_queues(bp: func.Blueprint) -> Callable[[Any], Any]:
-    """Queue outputs named after the queues; the decorated function takes `statuspage` and `notifications`
-    arguments (the names the Functions host binds)."""
-
-    def decorate(function: Any) -> Any:
-        for queue in HTTP_OUTPUTS:
-            function = bp.queue_output(arg_name=queue, queue_name=queue, connection=CONNECTION)(function)
-        return function
-
-    return decorate
-
-
 def announce(
     incident_id: str,
     event_ids: Sequence[str],
-    statuspage: func.Out[str],
-    notifications: func.Out[str],
     *,
     responders_act: bool | None = None,
     kinds: Sequence[str] | None = None,
-) -> None:
+) -> str | None:
     """One message, to notifications (and on from there) when responders act on the change, else to the status page
-    alone. `responders_act` overrides what the kinds say: only an alert's intake knows whether its change matters."""
+    alone; returns the queue, None when there was nothing to announce. `responders_act` overrides what the kinds say:
+    only an alert's intake knows whether its change matters.
+
+    Sent with the queue SDK inside the function, not by an output binding: the host writes a binding's message after
+    the function returned and answers 500 when that fails, which Azure Monitor never retries. Here a failed send is
+    ours to answer. When the incident has a page due, the change is safe without its message: the sweeper starts
+    the page and passes the incident's timeline on to the status page and Boards (shared.notifications.sweep), so
+    the caller gets its success answer. Otherwise it is a 503, and the caller retries."""
     if not event_ids:
-        return
-    outputs = {STATUSPAGE: statuspage, NOTIFICATIONS: notifications}
-    outputs[first_queue(kinds, responders_act=responders_act)].set(change_message(incident_id, event_ids, kinds))
+        return None
+    queue = first_queue(kinds, responders_act=responders_act)
+    try:
+        storage.account().queue(queue).send_message(change_message(incident_id, event_ids, kinds))
+    except AzureError as failure:
+        if not _page_due(incident_id):
+            raise StorageUnavailable(f"the change to {incident_id} was saved but not announced; retry") from failure
+        log.warning("%s: announcement to %s failed (%s); the sweeper carries it", incident_id, queue, failure)
+        return None
+    return queue
+
+
+def _page_due(incident_id: str) -> bool:
+    try:
+        return bool(context.incident_store().pages_due(incident_id))
+    except AzureError:
+        return False

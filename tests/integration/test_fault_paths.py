@@ -26,9 +26,7 @@ import pytest
 import requests
 
 from functions import context
-from shared.azure_monitor.alert import parse_alert
 from shared.core.timeutil import utc_now
-from shared.incidents.alert_intake import receive_alert
 from shared.incidents.store import IncidentStore
 from shared.incidents.timeline import (
     ACKNOWLEDGED,
@@ -40,7 +38,7 @@ from shared.incidents.timeline import (
     SEVERITY_CHANGED,
     STATUS_CHANGED,
 )
-from shared.notifications import escalate, notify
+from shared.notifications import notify
 from shared.notifications.sweep import PAGE_BOUND, sweep
 from shared.statuspage.maintenance_store import MaintenanceStore
 from shared.statuspage.publisher import on_message

@@ -168,7 +168,8 @@ class FaultyStorage(LocalServer):
                 response = Response(body, status=status, content_type="application/json;odata=minimalmetadata")
             else:  # blob and queue errors are XML
                 message = json.loads(body)["odata.error"]["message"]["value"]
-                xml = f'<?xml version="1.0" encoding="utf-8"?><Error><Code>{code}</Code><Message>{message}</Message></Error>'
+                xml = f'<?xml version="1.0" encoding="utf-8"?><Error><Code>{code}</Code><Message>{message}</Message>'
+                xml += "</Error>"
                 response = Response(xml, status=status, content_type="application/xml")
             response.headers["x-ms-error-code"] = code
             return response(environ, start_response)
