@@ -24,6 +24,9 @@ ENVIRONMENT = {
 }
 BOARDS_SDK = "import azure.devops.connection, azure.devops.v7_1.work_item_tracking.work_item_tracking_client, msrest"
 MANAGED_IDENTITY = "import azure.identity"
+# The HTTP functions announce a change with the queue SDK (shared.core.storage loads it on first use): each instance's
+# first announcement pays for it, not its start.
+QUEUE_SDK = "import azure.storage.queue"
 SDK_MODULES = ("azure.devops", "msrest", "azure.identity", "msal")
 
 
@@ -50,15 +53,16 @@ def sdk_modules_after(statement: str) -> list[str]:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def in_process_seconds() -> tuple[float, float, float]:
-    """In one fresh interpreter: import function_app, then the Boards SDK, then azure-identity, each timed on top of
-    the previous (so shared dependencies count once). Medians over fresh interpreters; less sensitive to a busy
-    machine than whole-process wall times."""
+def in_process_seconds() -> tuple[float, float, float, float]:
+    """In one fresh interpreter: import function_app, then the Boards SDK, then azure-identity, then the queue SDK,
+    each timed on top of the previous (so shared dependencies count once). Medians over fresh interpreters; less
+    sensitive to a busy machine than whole-process wall times."""
     probe = (
         "import json, time\n"
         "t0 = time.perf_counter()\nimport function_app\nt1 = time.perf_counter()\n"
         f"{BOARDS_SDK}\nt2 = time.perf_counter()\n{MANAGED_IDENTITY}\nt3 = time.perf_counter()\n"
-        "print(json.dumps([t1 - t0, t2 - t1, t3 - t2]))"
+        f"{QUEUE_SDK}\nt4 = time.perf_counter()\n"
+        "print(json.dumps([t1 - t0, t2 - t1, t3 - t2, t4 - t3]))"
     )
     samples = []
     for _ in range(RUNS):
@@ -66,14 +70,14 @@ def in_process_seconds() -> tuple[float, float, float]:
             [sys.executable, "-c", probe], cwd=ROOT, check=True, capture_output=True, text=True, env=ENVIRONMENT
         )
         samples.append(json.loads(result.stdout.strip().splitlines()[-1]))
-    app, sdk, identity = (median([sample[index] for sample in samples]) for index in range(3))
-    return app, sdk, identity
+    app, sdk, identity, queue = (median([sample[index] for sample in samples]) for index in range(4))
+    return app, sdk, identity, queue
 
 
 def main() -> None:
     bare = import_seconds("import azure.functions")
     app = import_seconds("import function_app")
-    in_app, sdk, identity = in_process_seconds()
+    in_app, sdk, identity, queue = in_process_seconds()
     loaded = sdk_modules_after("import function_app")
     report(
         f"Cold import (median of {RUNS} fresh interpreters, interpreter start subtracted)",
@@ -92,6 +96,16 @@ def main() -> None:
             ("kept off every cold start", f"{(sdk + identity) * 1000:.0f} ms ({(sdk + identity) / in_app:.0%})"),
             ("Boards SDK modules function_app loads", ", ".join(loaded) or "none"),
         ],
+    )
+    report(
+        "Queue SDK, on top of the above: an instance's first announcement from an HTTP function pays it once",
+        [("+ azure-storage-queue", f"+{queue * 1000:.0f} ms")],
+    )
+    # Measured without the Boards SDK and azure-identity loaded first, the queue SDK's own share is what the first
+    # announcement pays on an instance that has not yet talked to Boards (the usual case).
+    alone = import_seconds(f"import function_app\n{QUEUE_SDK}") - app
+    report(
+        "Queue SDK on top of function_app alone", [("first announcement, once per instance", f"+{alone * 1000:.0f} ms")]
     )
 
 
