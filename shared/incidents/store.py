@@ -24,7 +24,7 @@ from shared.core.storage import StorageAccount, lost_race
 from shared.incidents.detection import GroupPointer
 from shared.incidents.incident import Incident
 from shared.incidents.paging import PageDue
-from shared.incidents.timeline import TimelineEvent
+from shared.incidents.timeline import TimelineEvent, event_id
 
 INCIDENTS, TIMELINE, ALERTS = "incidents", "timeline", "alerts"
 _INCIDENT_PARTITION = "incident"
@@ -345,6 +345,8 @@ class IncidentStore:
         wanted = {event.event_id: event for event in events}
         self.take_back([event for event in lost if event.event_id not in wanted])
         ours = {event.event_id: event for event in lost if event.event_id in wanted}
+        for event in ours.values():
+            self.append_event(event)  # still there, unless the change that won took it back as unsaved: then again
         added = [event for ident, event in wanted.items() if ident not in ours and self.append_event(event)]
         return [*ours.values(), *added]
 
@@ -361,12 +363,18 @@ class IncidentStore:
     def events(self, ident: str, event_ids: Iterable[str]) -> list[TimelineEvent]:
         """The named events of an incident that exist, by point reads: a long timeline is not read for a few."""
         found = []
-        for event_id in dict.fromkeys(event_ids):
+        for wanted in dict.fromkeys(event_ids):
             try:
-                found.append(_event(self.timeline_table.get_entity(ident, event_id)))
+                found.append(_event(self.timeline_table.get_entity(ident, wanted)))
             except ResourceNotFoundError:
                 continue
         return found
+
+    def events_since(self, ident: str, at: datetime) -> list[TimelineEvent]:
+        """The incident's events named at or after `at` (a range of its partition: RowKeys begin with their time)."""
+        query = "PartitionKey eq @p and RowKey ge @lo"
+        entities = self.timeline_table.query_entities(query, parameters={"p": ident, "lo": event_id(at, "")})
+        return [_event(entity) for entity in entities]
 
     def first_event(self, ident: str) -> TimelineEvent | None:
         """The incident's earliest event, from the first row of its partition (one small read)."""
