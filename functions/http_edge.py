@@ -88,7 +88,7 @@ def announce(
     announce it again (Azure Monitor's finds a duplicate, a Teams user's is a new command, a declaration's finds its
     key). What catches it: a page due is started by the sweeper, which passes the incident's timeline on to the
     status page and Boards (shared.notifications.sweep); otherwise the status page's hourly refresh shows the
-    change, and Boards misses it until the incident's next tracked change (README: known gaps)."""
+    change, and Boards misses it until the incident's next tracked change (README: the page always goes out)."""
     if not event_ids:
         return None
     queue = first_queue(kinds, responders_act=responders_act)

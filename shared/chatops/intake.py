@@ -104,11 +104,11 @@ def _take_back_unsaved(store: IncidentStore, before: Incident, decision: Decisio
     ours = {event.event_id for event in decision.events}
     since = before.updated_at - UNSAVED_WINDOW
     unsaved = [
-        event
-        for event in store.events_since(before.id, since)
+        (event, etag)
+        for event, etag in store.events_since(before.id, since)
         if event.data.get(VERSION) == decision.changed.version and event.event_id not in ours
     ]
-    store.take_back(unsaved)
+    store.take_back_unchanged(unsaved)
 
 
 def _declare(command: grammar.Declare, said: Said, store: IncidentStore, catalog: Catalog) -> Decision:

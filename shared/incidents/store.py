@@ -324,14 +324,8 @@ class IncidentStore:
     # --- timeline -------------------------------------------------------------------------------------------------
     def append_event(self, event: TimelineEvent) -> bool:
         """Append-only; an event id already present means this fact was recorded before (a redelivery)."""
-        entity = {
-            "PartitionKey": event.incident_id,
-            "RowKey": event.event_id,
-            **{name: value for name, value in asdict(event).items() if name not in ("incident_id", "event_id")},
-            "data": json.dumps(event.data),
-        }
         try:
-            self.timeline_table.create_entity(entity)
+            self.timeline_table.create_entity(_event_entity(event))
         except ResourceExistsError:
             return False
         return True
@@ -344,9 +338,11 @@ class IncidentStore:
         not happen. Returns the events written by this caller (for the next attempt, should this one lose too)."""
         wanted = {event.event_id: event for event in events}
         self.take_back([event for event in lost if event.event_id not in wanted])
-        ours = {event.event_id: event for event in lost if event.event_id in wanted}
+        ours = {event.event_id: wanted[event.event_id] for event in lost if event.event_id in wanted}
         for event in ours.values():
-            self.append_event(event)  # still there, unless the change that won took it back as unsaved: then again
+            # Written again as decided now: this also undoes (or, by changing its ETag, forestalls) its taking back
+            # by the change that won the race, which saw it as the event of a change never saved.
+            self.timeline_table.upsert_entity(_event_entity(event), mode=UpdateMode.REPLACE)
         added = [event for ident, event in wanted.items() if ident not in ours and self.append_event(event)]
         return [*ours.values(), *added]
 
@@ -370,17 +366,33 @@ class IncidentStore:
                 continue
         return found
 
-    def events_since(self, ident: str, at: datetime) -> list[TimelineEvent]:
-        """The incident's events named at or after `at` (a range of its partition: RowKeys begin with their time)."""
+    def events_since(self, ident: str, at: datetime) -> list[tuple[TimelineEvent, str]]:
+        """The incident's events named at or after `at`, with their ETags (a range of its partition: RowKeys begin
+        with their time)."""
         query = "PartitionKey eq @p and RowKey ge @lo"
         entities = self.timeline_table.query_entities(query, parameters={"p": ident, "lo": event_id(at, "")})
-        return [_event(entity) for entity in entities]
+        return [(_event(entity), entity.metadata["etag"]) for entity in entities]
+
+    def take_back_unchanged(self, events: Iterable[tuple[TimelineEvent, str]]) -> None:
+        """Remove events as they were read (ETag): one rewritten since by its writer stays."""
+        for event, etag in events:
+            with contextlib.suppress(ResourceNotFoundError, ResourceModifiedError):
+                self.timeline_table.delete_entity(event.incident_id, event.event_id, etag=etag, **_IF_UNCHANGED)
 
     def first_event(self, ident: str) -> TimelineEvent | None:
         """The incident's earliest event, from the first row of its partition (one small read)."""
         pages = self.timeline_table.query_entities("PartitionKey eq @p", parameters={"p": ident}, results_per_page=1)
         first = next(iter(pages.by_page()), [])
         return next((_event(entity) for entity in first), None)
+
+
+def _event_entity(event: TimelineEvent) -> dict[str, Any]:
+    return {
+        "PartitionKey": event.incident_id,
+        "RowKey": event.event_id,
+        **{name: value for name, value in asdict(event).items() if name not in ("incident_id", "event_id")},
+        "data": json.dumps(event.data),
+    }
 
 
 def _page_entity(page: PageDue) -> dict[str, Any]:
