@@ -32,6 +32,7 @@ _INCIDENT_PARTITION = "incident"
 _COUNTER = ("incident", "counter-incident-number")
 _LEGACY_COUNTER = ("counter", "incident-number")  # where the first release kept it
 _GROUP_PREFIX = "group-"
+_CLAIM_PREFIX = "claim-"  # a declaration's idempotency key, claimed in the transaction that opens its incident
 _PAGE_PREFIX = "page-"  # a page that is due (shared.incidents.paging): the incident partition's outbox
 _INCIDENT_FIELDS = {f.name: f for f in fields(Incident)}
 # Tuples, stored as JSON arrays.
@@ -41,6 +42,10 @@ _IF_UNCHANGED = {"match_condition": MatchConditions.IfNotModified}
 
 class GroupTaken(Exception):
     """Another incident took the alert group first (a concurrent alert of the same service)."""
+
+
+class ClaimTaken(Exception):
+    """Another request claimed the key first (a retried declaration): its incident is the answer."""
 
 
 class IncidentChanged(Exception):
@@ -204,11 +209,14 @@ class IncidentStore:
         build: Callable[[int], Incident],
         replaces_group_etag: str | None = None,
         page: Callable[[Incident], PageDue] | None = None,
+        claim: str | None = None,
     ) -> Incident:
         """Number, create and point the group at a new incident in ONE transaction: the counter's increment (ETag),
-        the incident and its group pointer. Saves the separate counter write; retried when the counter moved.
+        the incident and its group pointer, and the claim of `claim` (a declaration's key) when given. Saves the
+        separate counter write; retried when the counter moved. No failure spends a number.
 
-        Raises GroupTaken when another incident took the group since it was read.
+        Raises GroupTaken when another incident took the group since it was read, ClaimTaken when the key was
+        claimed before.
         """
         with self._counter_lock:
             for _ in attempts():
@@ -221,13 +229,16 @@ class IncidentStore:
                     if etag
                     else ("create", _counter_entity(value + 1))
                 )
+                operations = [counter, *self._opening(incident, replaces_group_etag, page(incident) if page else None)]
+                if claim is not None:
+                    operations.append(("create", _claim_entity(claim, incident.id)))
                 try:
-                    results = self.incidents.submit_transaction(
-                        [counter, *self._opening(incident, replaces_group_etag, page(incident) if page else None)]
-                    )
+                    results = self.incidents.submit_transaction(operations)
                 except TableTransactionError as failure:
                     if not lost_race(failure):
                         raise
+                    if claim is not None and failure.index == len(operations) - 1:
+                        raise ClaimTaken(claim) from None
                     if failure.index == 2:
                         raise GroupTaken(incident.group) from None
                     if failure.index == 1:
@@ -258,6 +269,15 @@ class IncidentStore:
         if page is not None:
             operations.append(("upsert", _page_entity(page)))
         return operations
+
+    def claimed(self, key: str) -> str | None:
+        """The incident a declaration's key was claimed for: beside the incidents (one transaction with its
+        incident), or, for claims of the first release, in the alerts table."""
+        try:
+            return self.incidents.get_entity(_INCIDENT_PARTITION, _CLAIM_PREFIX + key)["incident"]
+        except ResourceNotFoundError:
+            record = self.find_alert(key)
+            return record.incident_id if record is not None else None
 
     def get_incident(self, ident: str) -> Incident | None:
         stored = self.load_incident(ident)
@@ -393,6 +413,10 @@ def _event_entity(event: TimelineEvent) -> dict[str, Any]:
         **{name: value for name, value in asdict(event).items() if name not in ("incident_id", "event_id")},
         "data": json.dumps(event.data),
     }
+
+
+def _claim_entity(key: str, incident_id: str) -> dict[str, Any]:
+    return {"PartitionKey": _INCIDENT_PARTITION, "RowKey": _CLAIM_PREFIX + key, "incident": incident_id}
 
 
 def _page_entity(page: PageDue) -> dict[str, Any]:
