@@ -138,8 +138,12 @@ def clear(connection_string: str) -> None:
     tables = TableServiceClient.from_connection_string(connection_string)
     for table in tables.list_tables():
         client = tables.get_table_client(table.name)
+        partitions: dict[str, list[Any]] = {}
         for entity in client.list_entities(select=["PartitionKey", "RowKey"]):
-            client.delete_entity(entity["PartitionKey"], entity["RowKey"])
+            partitions.setdefault(entity["PartitionKey"], []).append(("delete", entity))
+        for deletes in partitions.values():
+            for start in range(0, len(deletes), 100):  # a transaction holds up to 100 operations of one partition
+                client.submit_transaction(deletes[start : start + 100])
     queues = QueueServiceClient.from_connection_string(connection_string)
     for queue in queues.list_queues():
         queues.get_queue_client(queue.name).clear_messages()
