@@ -29,6 +29,9 @@ ENVIRONMENT = {
 }
 BOARDS_SDK = "import azure.devops.connection, azure.devops.v7_1.work_item_tracking.work_item_tracking_client, msrest"
 MANAGED_IDENTITY = "import azure.identity"
+# The HTTP functions announce a change with the queue SDK (shared.core.storage loads it on first use): each instance's
+# first announcement pays for it, not its start.
+QUEUE_SDK = "import azure.storage.queue"
 SDK_MODULES = ("azure.devops", "msrest", "azure.identity", "msal")
 TELEMETRY_ON = {
     **ENVIRONMENT,
@@ -63,15 +66,16 @@ def sdk_modules_after(statement: str) -> list[str]:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def in_process_seconds() -> tuple[float, float, float]:
-    """In one fresh interpreter: import function_app, then the Boards SDK, then azure-identity, each timed on top of
-    the previous (so shared dependencies count once). Medians over fresh interpreters; less sensitive to a busy
-    machine than whole-process wall times."""
+def in_process_seconds() -> tuple[float, float, float, float]:
+    """In one fresh interpreter: import function_app, then the Boards SDK, then azure-identity, then the queue SDK,
+    each timed on top of the previous (so shared dependencies count once). Medians over fresh interpreters; less
+    sensitive to a busy machine than whole-process wall times."""
     probe = (
         "import json, time\n"
         "t0 = time.perf_counter()\nimport function_app\nt1 = time.perf_counter()\n"
         f"{BOARDS_SDK}\nt2 = time.perf_counter()\n{MANAGED_IDENTITY}\nt3 = time.perf_counter()\n"
-        "print(json.dumps([t1 - t0, t2 - t1, t3 - t2]))"
+        f"{QUEUE_SDK}\nt4 = time.perf_counter()\n"
+        "print(json.dumps([t1 - t0, t2 - t1, t3 - t2, t4 - t3]))"
     )
     samples = []
     for _ in range(RUNS):
@@ -79,8 +83,25 @@ def in_process_seconds() -> tuple[float, float, float]:
             [sys.executable, "-c", probe], cwd=ROOT, check=True, capture_output=True, text=True, env=ENVIRONMENT
         )
         samples.append(json.loads(result.stdout.strip().splitlines()[-1]))
-    app, sdk, identity = (median([sample[index] for sample in samples]) for index in range(3))
-    return app, sdk, identity
+    app, sdk, identity, queue = (median([sample[index] for sample in samples]) for index in range(4))
+    return app, sdk, identity, queue
+
+
+def queue_alone_seconds() -> float:
+    """What the first announcement of an instance that has loaded nothing else pays: the queue SDK timed on top of
+    function_app in one fresh interpreter (Boards and azure-identity, which share some of its dependencies, not
+    loaded first)."""
+    probe = (
+        "import json, time\nimport function_app\n"
+        f"t0 = time.perf_counter()\n{QUEUE_SDK}\nprint(json.dumps(time.perf_counter() - t0))"
+    )
+    samples = []
+    for _ in range(RUNS):
+        result = subprocess.run(
+            [sys.executable, "-c", probe], cwd=ROOT, check=True, capture_output=True, text=True, env=ENVIRONMENT
+        )
+        samples.append(json.loads(result.stdout.strip().splitlines()[-1]))
+    return median(samples)
 
 
 def app_import_off_and_on() -> tuple[tuple[float, int], tuple[float, int]]:
@@ -136,7 +157,7 @@ def telemetry_seconds(environment: dict[str, str]) -> tuple[float, float, float,
 def main() -> None:
     bare = import_seconds("import azure.functions")
     app = import_seconds("import function_app")
-    in_app, sdk, identity = in_process_seconds()
+    in_app, sdk, identity, queue = in_process_seconds()
     loaded = sdk_modules_after("import function_app")
     report(
         f"Cold import (median of {RUNS} fresh interpreters, interpreter start subtracted)",
@@ -155,6 +176,14 @@ def main() -> None:
             ("kept off every cold start", f"{(sdk + identity) * 1000:.0f} ms ({(sdk + identity) / in_app:.0%})"),
             ("Boards SDK modules function_app loads", ", ".join(loaded) or "none"),
         ],
+    )
+    report(
+        "Queue SDK, on top of the above: an instance's first announcement from an HTTP function pays it once",
+        [("+ azure-storage-queue", f"+{queue * 1000:.0f} ms")],
+    )
+    report(
+        f"Queue SDK on top of function_app alone, in the same interpreter (median of {RUNS})",
+        [("first announcement, once per instance", f"+{queue_alone_seconds() * 1000:.0f} ms")],
     )
     (off_app, off_modules), (on_alone, on_modules) = app_import_off_and_on()
     on_app, api, distro, configure, _ = telemetry_seconds(TELEMETRY_ON)

@@ -16,9 +16,9 @@ from urllib.parse import urlsplit
 from bench.catalog import UNGROUPED_RULE, bench_catalog, grouped_rule
 from bench.figures import report
 from devhost.azurite import ROOT, Azurite
-from functions.http_edge import HTTP_OUTPUTS
 from shared.azure_monitor.alert import FIRED, RESOLVED, parse_alert
 from shared.catalog.services import Catalog
+from shared.core.queues import NOTIFICATIONS, STATUSPAGE
 from shared.core.storage import StorageAccount
 from shared.incidents.alert_intake import AlertIntake, receive_alert
 from shared.incidents.changes import change_message
@@ -72,7 +72,9 @@ class Intake:
         self.store = IncidentStore(account)
         self.catalog = catalog
         self.counter = counter
-        self.statuspage, self.notifications = (account.queue(name, encoding="none") for name in HTTP_OUTPUTS)
+        self.statuspage, self.notifications = (
+            account.queue(name, encoding="none") for name in (STATUSPAGE, NOTIFICATIONS)
+        )
         self.costs: dict[str, list[tuple[int, int]]] = defaultdict(list)  # label → (table, queue) per delivery
         self.template = json.loads(SAMPLE.read_text())
 

@@ -88,7 +88,7 @@ def measure(size: Size, azurite: Azurite | None = None) -> Outcome:
     with (
         tempfile.TemporaryDirectory(prefix="firebell-chaos-") as folder,
         rig.storage(azurite) as storage,
-        FaultyStorage(rig.endpoint(storage.connection_string, "Queue").rsplit("/", 1)[0]) as queues,
+        FaultyStorage(rig.endpoint(storage.connection_string, "Queue").rsplit("/", 1)[0], service="queue") as queues,
         WorkflowServer() as workflow,
     ):
         environment = rig.environment(rig.config_dir(Path(folder)), workflow.url)

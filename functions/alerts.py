@@ -7,7 +7,7 @@ import logging
 import azure.functions as func
 
 from functions import context
-from functions.http_edge import announce, http_endpoint, json_response, with_change_queues
+from functions.http_edge import announce, http_endpoint, json_response
 from shared.azure_monitor.alert import parse_alert
 from shared.core.telemetry import log_event
 from shared.core.timeutil import utc_now
@@ -19,15 +19,14 @@ log = logging.getLogger("firebell.alerts")
 
 @bp.function_name("alerts")
 @bp.route(route="alerts", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
-@with_change_queues(bp)
 @http_endpoint
-def receive(req: func.HttpRequest, statuspage: func.Out[str], notifications: func.Out[str]) -> func.HttpResponse:
+def receive(req: func.HttpRequest) -> func.HttpResponse:
     context.verify_secure_webhook(req.headers.get("Authorization"))
     alert = parse_alert(req.get_body())
     intake = receive_alert(alert, context.catalog(), context.incident_store(), utc_now())
     if intake.incident_id is not None:
         act = intake.changed_incident
-        announce(intake.incident_id, intake.event_ids, statuspage, notifications, responders_act=act)
+        announce(intake.incident_id, intake.event_ids, responders_act=act)
     measure(intake, alert)
     log_event(
         log,

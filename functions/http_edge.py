@@ -1,6 +1,5 @@
 """The HTTP edge: the one place where core errors become HTTP status codes, JSON responses are encoded, and an HTTP
-function that changes an incident gets its change-message queue outputs (the queue chosen by
-shared.incidents.changes)."""
+function that changes an incident announces the change (the queue chosen by shared.incidents.changes)."""
 
 from __future__ import annotations
 
@@ -13,7 +12,8 @@ from typing import Any
 import azure.functions as func
 from azure.core.exceptions import AzureError, HttpResponseError
 
-from shared.core import telemetry
+from functions import context
+from shared.core import storage, telemetry
 from shared.core.errors import (
     ConfigurationError,
     DependencyUnavailable,
@@ -24,7 +24,6 @@ from shared.core.errors import (
     StorageUnavailable,
     Unauthorized,
 )
-from shared.core.queues import CONNECTION, NOTIFICATIONS, STATUSPAGE
 from shared.incidents.changes import change_message, first_queue
 
 log = logging.getLogger("firebell.http")
@@ -63,8 +62,11 @@ def http_endpoint(handler: Callable[..., func.HttpResponse]) -> Callable[..., fu
             return error_response(error)
         except AzureError as error:
             if isinstance(error, HttpResponseError) and (error.status_code or 500) < 500:
-                raise  # a 4xx from storage is our bug, not the caller's: let it surface as a 500 and be logged
-            log.warning("storage unavailable in %s: %s", handler.__name__, type(error).__name__)
+                # A 4xx from storage (a key rotated, a role assignment still propagating, or our bug) is logged in
+                # full, but still answered 503: a 500 is never retried by Azure Monitor, so the alert would be lost.
+                log.error("storage refused a request in %s", handler.__name__, exc_info=error)
+            else:
+                log.warning("storage unavailable in %s: %s", handler.__name__, type(error).__name__)
             return error_response(StorageUnavailable("storage is unavailable; retry later"))
         finally:
             telemetry.start()
@@ -72,33 +74,38 @@ def http_endpoint(handler: Callable[..., func.HttpResponse]) -> Callable[..., fu
     return answer
 
 
-HTTP_OUTPUTS = (STATUSPAGE, NOTIFICATIONS)
-
-
-def with_change_queues(bp: func.Blueprint) -> Callable[[Any], Any]:
-    """Queue outputs named after the queues; the decorated function takes `statuspage` and `notifications`
-    arguments (the names the Functions host binds)."""
-
-    def decorate(function: Any) -> Any:
-        for queue in HTTP_OUTPUTS:
-            function = bp.queue_output(arg_name=queue, queue_name=queue, connection=CONNECTION)(function)
-        return function
-
-    return decorate
-
-
 def announce(
     incident_id: str,
     event_ids: Sequence[str],
-    statuspage: func.Out[str],
-    notifications: func.Out[str],
     *,
     responders_act: bool | None = None,
     kinds: Sequence[str] | None = None,
-) -> None:
+) -> str | None:
     """One message, to notifications (and on from there) when responders act on the change, else to the status page
-    alone. `responders_act` overrides what the kinds say: only an alert's intake knows whether its change matters."""
+    alone; returns the queue, None when there was nothing to announce. `responders_act` overrides what the kinds say:
+    only an alert's intake knows whether its change matters.
+
+    Sent with the queue SDK inside the function, not by an output binding: the host writes a binding's message after
+    the function returned and answers 500 when that fails, which Azure Monitor never retries. Here a failed send is
+    logged and the caller still gets its success answer, for the change is saved and no caller's retry would
+    announce it again (Azure Monitor's finds a duplicate, a Teams user's is a new command, a declaration's finds its
+    key). What catches it: a page due is started by the sweeper, which passes the incident's timeline on to the
+    status page and Boards (shared.notifications.sweep); otherwise the status page's hourly refresh shows the
+    change, and Boards misses it until the incident's next tracked change (README: the page always goes out)."""
     if not event_ids:
-        return
-    outputs = {STATUSPAGE: statuspage, NOTIFICATIONS: notifications}
-    outputs[first_queue(kinds, responders_act=responders_act)].set(change_message(incident_id, event_ids, kinds))
+        return None
+    queue = first_queue(kinds, responders_act=responders_act)
+    try:
+        storage.account().queue(queue).send_message(change_message(incident_id, event_ids, kinds))
+    except AzureError as failure:
+        carried = "the sweeper carries it" if _page_due(incident_id) else "the hourly status page refresh shows it"
+        log.error("%s: announcement to %s failed (%s); %s", incident_id, queue, type(failure).__name__, carried)
+        return None
+    return queue
+
+
+def _page_due(incident_id: str) -> bool:
+    try:
+        return bool(context.incident_store().pages_due(incident_id))
+    except AzureError:
+        return False

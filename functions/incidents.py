@@ -9,7 +9,7 @@ from typing import Any
 import azure.functions as func
 
 from functions import context
-from functions.http_edge import announce, http_endpoint, json_response, with_change_queues
+from functions.http_edge import announce, http_endpoint, json_response
 from shared.core.errors import InvalidInput, NotFound
 from shared.core.json_body import decode_json_object
 from shared.core.telemetry import log_event
@@ -28,18 +28,15 @@ _MAX_IDEMPOTENCY_KEY = 200
 
 @bp.function_name("declare_incident")
 @bp.route(route="incidents", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
-@with_change_queues(bp)
 @http_endpoint
-def declare_incident(
-    req: func.HttpRequest, statuspage: func.Out[str], notifications: func.Out[str]
-) -> func.HttpResponse:
+def declare_incident(req: func.HttpRequest) -> func.HttpResponse:
     now = utc_now()
     declaration = parse_declaration(decode_json_object(req.get_body()), context.catalog(), now)
     claim = _idempotency_claim(req.headers.get("Idempotency-Key"))
     declared = open_declared(declaration, claim, context.incident_store(), context.catalog(), now)
     if declared.event is not None:  # a retry that finished what its first attempt began announces it too
         event = declared.event
-        announce(declared.incident.id, [event.event_id], statuspage, notifications, kinds=[event.kind])
+        announce(declared.incident.id, [event.event_id], kinds=[event.kind])
     log_event(
         log,
         "incident declared",

@@ -14,7 +14,7 @@ from datetime import timedelta
 import azure.functions as func
 
 from functions import context
-from functions.http_edge import announce, http_endpoint, json_response, with_change_queues
+from functions.http_edge import announce, http_endpoint, json_response
 from shared.chatops import desk
 from shared.chatops.grammar import parse_command
 from shared.chatops.intake import handle, with_known_person
@@ -35,9 +35,8 @@ TALK = (CHAT_MESSAGE, NOTE)  # words on the timeline that change nothing anyone 
 
 @bp.function_name("teams")
 @bp.route(route="teams", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
-@with_change_queues(bp)
 @http_endpoint
-def on_message(req: func.HttpRequest, statuspage: func.Out[str], notifications: func.Out[str]) -> func.HttpResponse:
+def on_message(req: func.HttpRequest) -> func.HttpResponse:
     body = req.get_body()
     require_bounded(body)
     verify_signature(body, req.headers.get("Authorization"), os.environ.get(TOKEN_SETTING, ""))
@@ -56,7 +55,7 @@ def on_message(req: func.HttpRequest, statuspage: func.Out[str], notifications: 
     acted = [event for event in decision.events if event.kind not in TALK]
     if decision.incident_id and acted:
         kinds = [event.kind for event in acted]
-        announce(decision.incident_id, [event.event_id for event in acted], statuspage, notifications, kinds=kinds)
+        announce(decision.incident_id, [event.event_id for event in acted], kinds=kinds)
     log_event(
         log,
         "teams command",

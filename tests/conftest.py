@@ -23,6 +23,7 @@ from devhost.azurite import Azurite
 from functions import context
 from shared.core import storage
 from tests.standins.entra_tokens import Certificate, self_signed_certificate
+from tests.standins.faulty_storage import FaultyAccount
 
 ROOT = Path(__file__).resolve().parent.parent
 # Real payloads of Azure Monitor, Teams and Statuspage, copied verbatim; tests/fixtures/README.md names each source.
@@ -145,6 +146,27 @@ def identity_storage(
     context.reset()
 
 
+def clear(connection_string: str) -> None:
+    """Empty every table, queue and container but keep them: clients that created them once stay valid."""
+    tables = TableServiceClient.from_connection_string(connection_string)
+    for table in tables.list_tables():
+        client = tables.get_table_client(table.name)
+        partitions: dict[str, list[Any]] = {}
+        for entity in client.list_entities(select=["PartitionKey", "RowKey"]):
+            partitions.setdefault(entity["PartitionKey"], []).append(("delete", entity))
+        for deletes in partitions.values():
+            for start in range(0, len(deletes), 100):  # a transaction holds up to 100 operations of one partition
+                client.submit_transaction(deletes[start : start + 100])
+    queues = QueueServiceClient.from_connection_string(connection_string)
+    for queue in queues.list_queues():
+        queues.get_queue_client(queue.name).clear_messages()
+    blobs = BlobServiceClient.from_connection_string(connection_string)
+    for container in blobs.list_containers():
+        client = blobs.get_container_client(container.name)
+        for blob in client.list_blobs():
+            client.delete_blob(blob.name)
+
+
 def wipe(connection_string: str) -> None:
     tables = TableServiceClient.from_connection_string(connection_string)
     for table in tables.list_tables():
@@ -181,6 +203,17 @@ def metrics() -> Iterator[Any]:
     yield measured
     telemetry.reset()
     measured.provider.shutdown()
+
+
+@pytest.fixture
+def faulty_storage(azurite: Azurite, storage_account, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultyAccount]:
+    """A fault-injecting proxy in front of each of this test's Azurite services, and the app's storage setting
+    pointing through them (the test's own `storage_account` still goes straight to Azurite: its back door)."""
+    with FaultyAccount(azurite.connection_string) as proxy:
+        monkeypatch.setenv("AzureWebJobsStorage", proxy.connection_string)
+        context.reset()
+        yield proxy
+    context.reset()
 
 
 @pytest.fixture

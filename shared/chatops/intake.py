@@ -1,13 +1,16 @@
 """ChatOps intake: load the incident a command names, let shared.chatops decide, save, and record.
 
 State changes are ETag-guarded: twenty people acting on one incident at once all land on its timeline and the
-incident ends consistent — on a conflict the command is decided again on the fresh state. The state is saved
-before its event is appended, so a refusal decided on stale state is never recorded as done.
+incident ends consistent — on a conflict the command is decided again on the fresh state. Events are written before
+the state they explain; the events of a change that lost its race, or whose save failed, are taken back.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
+
+from azure.core.exceptions import AzureError
 
 from shared.catalog.services import Catalog
 from shared.catalog.severity import label
@@ -17,13 +20,18 @@ from shared.core.contention import attempts
 from shared.core.errors import StorageUnavailable
 from shared.incidents.declaration import Declaration
 from shared.incidents.declaration_intake import open_declared
-from shared.incidents.incident import CLOSED_STATUSES, SOURCE_PERSON, STATUSES
+from shared.incidents.incident import CLOSED_STATUSES, SOURCE_PERSON, STATUSES, Incident
 from shared.incidents.paging import retrigger_pages
 from shared.incidents.store import IncidentChanged, IncidentStore
 from shared.incidents.timeline import TimelineEvent
 from shared.oncall.people import Directory
 from shared.teams.activity import TeamsMessage
 from shared.teams.reply import plain, text_reply
+
+VERSION = "version"  # in a state-changing command's event data: the incident version its change makes
+# How far before the incident's last change an unsaved command's event may be named: Teams' signed send time names
+# it, trusted within 10 minutes of our clock (functions/teams.py).
+UNSAVED_WINDOW = timedelta(minutes=10)
 
 
 def handle(command: grammar.Command, said: Said, store: IncidentStore, catalog: Catalog, site: str) -> Decision:
@@ -33,12 +41,22 @@ def handle(command: grammar.Command, said: Said, store: IncidentStore, catalog: 
         return _list(store)
     ident = incident_id_of(command)
     written: list[TimelineEvent] = []  # by an attempt that lost its race
+    tried: Decision | None = None  # that attempt's decision
     for _ in attempts():
         stored = store.load_incident(ident) if ident else None
         incident = stored.incident if stored else None
+        if (
+            tried is not None
+            and tried.changed is not None
+            and incident is not None
+            and _landed(incident, tried.changed)
+        ):
+            return tried  # its save happened but the answer was lost: the storage SDK's retry met its own ETag
         timeline = tuple(store.timeline(ident)) if ident and isinstance(command, grammar.Timeline) else ()
         service = catalog.service(incident.service) if incident else None
         decision = decide(command, incident, said, Context(service, site, timeline))
+        if decision.changed is not None and stored is not None:
+            decision = replace(decision, events=tuple(_making(event, decision.changed) for event in decision.events))
         # Events before the state they explain (their ids come from the Teams message), so a save that fails
         # leaves nothing that a retry cannot find; pages a reopening makes due are recorded with the state.
         written = store.recorded_first(decision.events, written)
@@ -47,9 +65,50 @@ def handle(command: grammar.Command, said: Said, store: IncidentStore, catalog: 
             try:
                 store.save_incident(decision.changed, stored.etag, was_open=stored.incident.is_open, pages=pages)
             except IncidentChanged:
+                tried = decision
                 continue  # someone else changed it meanwhile: decide again on what they left
+            except AzureError:
+                if not _saved_anyway(store, decision.changed):
+                    raise
+            _take_back_unsaved(store, stored.incident, decision)
         return decision
     raise StorageUnavailable(f"{ident} kept changing; try again")
+
+
+def _landed(stored: Incident, saved: Incident) -> bool:
+    """Whether the stored incident is the very state this command tried to save (same version, same moment)."""
+    return stored.version == saved.version and stored.updated_at == saved.updated_at
+
+
+def _saved_anyway(store: IncidentStore, changed: Incident) -> bool:
+    """After a save failed without an answer (a timeout, a dropped connection): whether it happened all the same.
+    Teams does not retry, and the responder's second try would be a second command."""
+    try:
+        stored = store.load_incident(changed.id)
+    except AzureError:
+        return False
+    return stored is not None and _landed(stored.incident, changed)
+
+
+def _making(event: TimelineEvent, changed: Incident) -> TimelineEvent:
+    """The event names the version its change makes, so an event whose change was never saved can be told."""
+    return replace(event, data={**event.data, VERSION: changed.version})
+
+
+def _take_back_unsaved(store: IncidentStore, before: Incident, decision: Decision) -> None:
+    """A command whose save failed on storage (not on a race) leaves its events, and Teams does not retry: the
+    responder says it again, a new message with new event ids. Once a change to version v+1 is saved, events that
+    other commands wrote for a version v+1 of their own tell of a change that never happened: they are taken back.
+    (A live command among them loses its save to this one's ETag, decides again and writes its events again.)"""
+    assert decision.changed is not None
+    ours = {event.event_id for event in decision.events}
+    since = before.updated_at - UNSAVED_WINDOW
+    unsaved = [
+        (event, etag)
+        for event, etag in store.events_since(before.id, since)
+        if event.data.get(VERSION) == decision.changed.version and event.event_id not in ours
+    ]
+    store.take_back_unchanged(unsaved)
 
 
 def _declare(command: grammar.Declare, said: Said, store: IncidentStore, catalog: Catalog) -> Decision:

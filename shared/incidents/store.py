@@ -25,7 +25,7 @@ from shared.core.storage import StorageAccount, lost_race
 from shared.incidents.detection import GroupPointer
 from shared.incidents.incident import Incident
 from shared.incidents.paging import PageDue
-from shared.incidents.timeline import TimelineEvent
+from shared.incidents.timeline import TimelineEvent, event_id
 
 INCIDENTS, TIMELINE, ALERTS = "incidents", "timeline", "alerts"
 _INCIDENT_PARTITION = "incident"
@@ -33,6 +33,7 @@ _INCIDENT_PARTITION = "incident"
 _COUNTER = ("incident", "counter-incident-number")
 _LEGACY_COUNTER = ("counter", "incident-number")  # where the first release kept it
 _GROUP_PREFIX = "group-"
+_CLAIM_PREFIX = "claim-"  # a declaration's idempotency key, claimed in the transaction that opens its incident
 _PAGE_PREFIX = "page-"  # a page that is due (shared.incidents.paging): the incident partition's outbox
 _INCIDENT_FIELDS = {f.name: f for f in fields(Incident)}
 # Tuples, stored as JSON arrays.
@@ -42,6 +43,10 @@ _IF_UNCHANGED = {"match_condition": MatchConditions.IfNotModified}
 
 class GroupTaken(Exception):
     """Another incident took the alert group first (a concurrent alert of the same service)."""
+
+
+class ClaimTaken(Exception):
+    """Another request claimed the key first (a retried declaration): its incident is the answer."""
 
 
 class IncidentChanged(Exception):
@@ -205,11 +210,14 @@ class IncidentStore:
         build: Callable[[int], Incident],
         replaces_group_etag: str | None = None,
         page: Callable[[Incident], PageDue] | None = None,
+        claim: str | None = None,
     ) -> Incident:
         """Number, create and point the group at a new incident in ONE transaction: the counter's increment (ETag),
-        the incident and its group pointer. Saves the separate counter write; retried when the counter moved.
+        the incident and its group pointer, and the claim of `claim` (a declaration's key) when given. Saves the
+        separate counter write; retried when the counter moved. No failure spends a number.
 
-        Raises GroupTaken when another incident took the group since it was read.
+        Raises GroupTaken when another incident took the group since it was read, ClaimTaken when the key was
+        claimed before.
         """
         with self._counter_lock:
             for _ in attempts():
@@ -222,15 +230,16 @@ class IncidentStore:
                     if etag
                     else ("create", _counter_entity(value + 1))
                 )
+                operations = [counter, *self._opening(incident, replaces_group_etag, page(incident) if page else None)]
+                if claim is not None:
+                    operations.append(("create", _claim_entity(claim, incident.id)))
                 try:
-                    results = self.incidents.submit_transaction(
-                        one_transaction(
-                            [counter, *self._opening(incident, replaces_group_etag, page(incident) if page else None)]
-                        )
-                    )
+                    results = self.incidents.submit_transaction(one_transaction(operations))
                 except TableTransactionError as failure:
                     if not lost_race(failure):
                         raise
+                    if claim is not None and failure.index == len(operations) - 1:
+                        raise ClaimTaken(claim) from None
                     if failure.index == 2:
                         raise GroupTaken(incident.group) from None
                     if failure.index == 1:
@@ -261,6 +270,15 @@ class IncidentStore:
         if page is not None:
             operations.append(("upsert", _page_entity(page)))
         return operations
+
+    def claimed(self, key: str) -> str | None:
+        """The incident a declaration's key was claimed for: beside the incidents (one transaction with its
+        incident), or, for claims of the first release, in the alerts table."""
+        try:
+            return self.incidents.get_entity(_INCIDENT_PARTITION, _CLAIM_PREFIX + key)["incident"]
+        except ResourceNotFoundError:
+            record = self.find_alert(key)
+            return record.incident_id if record is not None else None
 
     def get_incident(self, ident: str) -> Incident | None:
         stored = self.load_incident(ident)
@@ -342,14 +360,8 @@ class IncidentStore:
     # --- timeline -------------------------------------------------------------------------------------------------
     def append_event(self, event: TimelineEvent) -> bool:
         """Append-only; an event id already present means this fact was recorded before (a redelivery)."""
-        entity = {
-            "PartitionKey": event.incident_id,
-            "RowKey": event.event_id,
-            **{name: value for name, value in asdict(event).items() if name not in ("incident_id", "event_id", "data")},
-        }
-        entity = bounded_entity(entity, {"data": event.data})  # text from outside, cut to fit one entity
         try:
-            self.timeline_table.create_entity(entity)
+            self.timeline_table.create_entity(_event_entity(event))
         except ResourceExistsError:
             return False
         return True
@@ -362,7 +374,11 @@ class IncidentStore:
         not happen. Returns the events written by this caller (for the next attempt, should this one lose too)."""
         wanted = {event.event_id: event for event in events}
         self.take_back([event for event in lost if event.event_id not in wanted])
-        ours = {event.event_id: event for event in lost if event.event_id in wanted}
+        ours = {event.event_id: wanted[event.event_id] for event in lost if event.event_id in wanted}
+        for event in ours.values():
+            # Written again as decided now: this also undoes (or, by changing its ETag, forestalls) its taking back
+            # by the change that won the race, which saw it as the event of a change never saved.
+            self.timeline_table.upsert_entity(_event_entity(event), mode=UpdateMode.REPLACE)
         added = [event for ident, event in wanted.items() if ident not in ours and self.append_event(event)]
         return [*ours.values(), *added]
 
@@ -379,18 +395,44 @@ class IncidentStore:
     def events(self, ident: str, event_ids: Iterable[str]) -> list[TimelineEvent]:
         """The named events of an incident that exist, by point reads: a long timeline is not read for a few."""
         found = []
-        for event_id in dict.fromkeys(event_ids):
+        for wanted in dict.fromkeys(event_ids):
             try:
-                found.append(_event(self.timeline_table.get_entity(ident, event_id)))
+                found.append(_event(self.timeline_table.get_entity(ident, wanted)))
             except ResourceNotFoundError:
                 continue
         return found
+
+    def events_since(self, ident: str, at: datetime) -> list[tuple[TimelineEvent, str]]:
+        """The incident's events named at or after `at`, with their ETags (a range of its partition: RowKeys begin
+        with their time)."""
+        query = "PartitionKey eq @p and RowKey ge @lo"
+        entities = self.timeline_table.query_entities(query, parameters={"p": ident, "lo": event_id(at, "")})
+        return [(_event(entity), entity.metadata["etag"]) for entity in entities]
+
+    def take_back_unchanged(self, events: Iterable[tuple[TimelineEvent, str]]) -> None:
+        """Remove events as they were read (ETag): one rewritten since by its writer stays."""
+        for event, etag in events:
+            with contextlib.suppress(ResourceNotFoundError, ResourceModifiedError):
+                self.timeline_table.delete_entity(event.incident_id, event.event_id, etag=etag, **_IF_UNCHANGED)
 
     def first_event(self, ident: str) -> TimelineEvent | None:
         """The incident's earliest event, from the first row of its partition (one small read)."""
         pages = self.timeline_table.query_entities("PartitionKey eq @p", parameters={"p": ident}, results_per_page=1)
         first = next(iter(pages.by_page()), [])
         return next((_event(entity) for entity in first), None)
+
+
+def _event_entity(event: TimelineEvent) -> dict[str, Any]:
+    entity = {
+        "PartitionKey": event.incident_id,
+        "RowKey": event.event_id,
+        **{name: value for name, value in asdict(event).items() if name not in ("incident_id", "event_id", "data")},
+    }
+    return bounded_entity(entity, {"data": event.data})  # text from outside, cut to fit one entity
+
+
+def _claim_entity(key: str, incident_id: str) -> dict[str, Any]:
+    return {"PartitionKey": _INCIDENT_PARTITION, "RowKey": _CLAIM_PREFIX + key, "incident": incident_id}
 
 
 def _page_entity(page: PageDue) -> dict[str, Any]:

@@ -3,8 +3,9 @@
 Every tick (one instance at a time, under a lease in the escalation ledger) it reads the pages still due — a short
 range of the incidents partition, since a page leaves it once its escalation has started — and starts the
 escalation of each page recorded more than PAGE_BOUND ago whose first step nobody has settled or is working on,
-saying so on the incident's timeline. The notifications consumer normally starts a page within a second or two; the
-sweeper catches what a dropped queue message, a failed output binding or a crashed consumer left behind.
+saying so on the incident's timeline, and passes the incident's record on to the status page and Boards. The
+notifications consumer normally starts a page within a second or two; the sweeper catches what a dropped queue
+message, a failed announcement or a crashed consumer left behind.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from shared.incidents.changes import change_message, forward
 from shared.incidents.paging import PageDue
 from shared.incidents.timeline import ESCALATION_SWEPT
 from shared.notifications import escalate
@@ -59,6 +61,11 @@ def _sweep(page: PageDue, now: datetime, notifier: Notifier) -> bool:
     late = int((now - page.written_at).total_seconds())
     text = f"paging started by the sweeper: nobody was being paged {late} s after the page was due"
     notifier.record(incident.id, ESCALATION_SWEPT, text, now, f"swept-{page.key}", {"series": page.series}, page.due)
+    # The change that made the page due may never have been announced (its queue put failed, and the HTTP function
+    # answered success because this page was due): the status page and Boards hear of the incident's record from
+    # here. Both consumers are idempotent, so a change they did hear of costs them nothing more.
+    timeline = notifier.store.timeline(incident.id)
+    forward(change_message(incident.id, [e.event_id for e in timeline], [e.kind for e in timeline]), notifier.account)
     log.warning("sweeper: %s was not under way after %d s; starting it", page.key, late)
     escalate.start(page, incident, holder, 1, now, notifier)
     return True

@@ -14,7 +14,6 @@ from shared.incidents.alert_intake import receive_alert
 from shared.incidents.changes import change_message, first_queue, forward, responders_act_on
 from shared.incidents.store import IncidentStore
 from tests.conftest import ROOT
-from tests.integration.test_alert_fuzz import Captured
 from tests.integration.test_alert_intake import _alert_with_id
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -31,12 +30,11 @@ def test_opening_an_incident_goes_to_notifications_and_a_further_signal_only_to_
     joined = receive_alert(_alert_with_id("second"), CATALOG, store, NOW + timedelta(minutes=1))
     assert (opened.outcome, opened.changed_incident) == ("opened", True)
     assert (joined.outcome, joined.incident_id, joined.changed_incident) == ("joined", "INC-1", False)
-    for intake, reached in ((opened, [False, True]), (joined, [True, False])):
-        statuspage, notifications = Captured(), Captured()
-        announce("INC-1", intake.event_ids, statuspage, notifications, responders_act=intake.changed_incident)
-        assert [output.get() is not None for output in (statuspage, notifications)] == reached
-        (message,) = [output.get() for output in (statuspage, notifications) if output.get() is not None]
-        assert json.loads(message)["events"] == list(intake.event_ids)
+    for intake, reached in ((opened, "notifications"), (joined, "statuspage")):
+        assert announce("INC-1", intake.event_ids, responders_act=intake.changed_incident) == reached
+        (message,) = storage_account.queue(reached).receive_messages(max_messages=5)
+        assert json.loads(message.content)["events"] == list(intake.event_ids)
+        storage_account.queue(reached).delete_message(message)
 
 
 def test_the_resolution_that_settles_an_incident_reaches_responders(storage_account):
@@ -49,10 +47,9 @@ def test_the_resolution_that_settles_an_incident_reaches_responders(storage_acco
     assert [kinds[ident] for ident in resolved.state_event_ids] == ["status.changed"]
 
 
-def test_nothing_is_announced_when_a_delivery_wrote_no_event():
-    statuspage, notifications = Captured(), Captured()
-    announce("INC-1", (), statuspage, notifications, responders_act=True)
-    assert [statuspage.get(), notifications.get()] == [None, None]
+def test_nothing_is_announced_when_a_delivery_wrote_no_event(storage_account):
+    assert announce("INC-1", (), responders_act=True) is None
+    assert [storage_account.message_count(queue) for queue in ("statuspage", "notifications")] == [0, 0]
 
 
 def test_notifications_forwards_the_same_message_to_the_status_page_boards_and_readiness(storage_account):

@@ -16,7 +16,7 @@ from tests.standins.faulty_storage import FaultyStorage
 def test_a_lost_message_is_answered_201_and_never_reaches_the_queue(azurite):
     wipe(azurite.connection_string)
     upstream = endpoint(azurite.connection_string, "Queue")
-    with FaultyStorage(upstream.rsplit("/", 1)[0]) as proxy:
+    with FaultyStorage(upstream.rsplit("/", 1)[0], service="queue") as proxy:
         proxied = StorageAccount(azurite.connection_string.replace(upstream, f"{proxy.base}/devstoreaccount1"))
         direct = StorageAccount(azurite.connection_string)
         proxied.queue("lossy").send_message("kept")  # creates the queue, then forwards the message

@@ -10,7 +10,6 @@ the test moves.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -30,7 +29,7 @@ from shared.notifications.policy import FIRST
 from shared.notifications.sweep import PAGE_BOUND, sweep
 from tests.integration import test_notifications as base
 from tests.integration.test_notifications import WEDNESDAY, alert, facts, notifier, open_incident
-from tests.standins.faulty_storage import FaultyStorage
+from tests.standins.faulty_storage import FaultyAccount
 
 # The fixtures this module shares with the notifications tests.
 config_dir, workflow, notifying = base.config_dir, base.workflow, base.notifying
@@ -179,21 +178,11 @@ def test_a_retrigger_whose_message_was_lost_is_paged_by_the_sweeper(notifying, w
 # --- storage faults at every write ----------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def faulty(azurite, storage_account) -> Iterator[FaultyStorage]:
-    """A fault-injecting proxy in front of this test's Azurite table service."""
-    upstream = azurite.connection_string.split("TableEndpoint=")[1].split(";")[0]
-    with FaultyStorage(upstream.rsplit("/", 1)[0]) as proxy:
-        yield proxy
+def proxied_store(proxy: FaultyAccount) -> IncidentStore:
+    return IncidentStore(StorageAccount(proxy.connection_string))
 
 
-def proxied_store(azurite, proxy: FaultyStorage) -> IncidentStore:
-    upstream = azurite.connection_string.split("TableEndpoint=")[1].split(";")[0]
-    account = upstream.rsplit("/", 1)[1]
-    return IncidentStore(StorageAccount(azurite.connection_string.replace(upstream, f"{proxy.base}/{account}")))
-
-
-def deliver_with_retries(store: IncidentStore, body: bytes, proxy: FaultyStorage) -> tuple[AlertIntake, int]:
+def deliver_with_retries(store: IncidentStore, body: bytes, proxy: FaultyAccount) -> tuple[AlertIntake, int]:
     """One alert as Azure Monitor sends it: a 503 (storage unavailable) is retried, with storage healed.
     Returns the accepted delivery's intake and how many deliveries were answered 503 before it."""
     for refused in range(1 + AZURE_MONITOR_RETRIES):
@@ -204,26 +193,27 @@ def deliver_with_retries(store: IncidentStore, body: bytes, proxy: FaultyStorage
     raise AssertionError("the alert was never accepted")
 
 
-def writes_of_one_delivery(azurite, faulty: FaultyStorage) -> int:
-    store = proxied_store(azurite, faulty)
+def writes_of_one_delivery(faulty: FaultyAccount) -> int:
+    store = proxied_store(faulty)
     receive_alert(parse_alert(alert("warm-up")), context.catalog(), store, WEDNESDAY)  # tables created, counter read
-    faulty.fail_from(10_000)  # counts, fails nothing
+    faulty.count()
     receive_alert(parse_alert(alert("counted")), context.catalog(), store, WEDNESDAY)
     return faulty.writes
 
 
 def test_a_storage_fault_at_any_write_of_an_opening_still_ends_in_exactly_one_page(
-    azurite, notifying, workflow, faulty, storage_account
+    azurite, notifying, workflow, faulty_storage, storage_account
 ):
+    faulty = faulty_storage
     from tests.conftest import wipe
 
-    writes = writes_of_one_delivery(azurite, faulty)
+    writes = writes_of_one_delivery(faulty)
     assert writes >= 2
     for k in range(1, writes + 1):
         wipe(azurite.connection_string)
         context.reset()
         workflow.clear()
-        store = proxied_store(azurite, faulty)
+        store = proxied_store(faulty)
         faulty.fail_from(k)
         intake, refused = deliver_with_retries(store, alert("alert-1"), faulty)
         assert refused == 1, f"the fault at write {k} of {writes} must make the first delivery fail"

@@ -17,10 +17,8 @@ class QuietHandler(WSGIRequestHandler):
 
 
 class LocalServer:
-    def __init__(self, app: Any, name: str) -> None:
-        self.server: BaseWSGIServer = make_server(
-            "127.0.0.1", free_port(), app, threaded=True, request_handler=QuietHandler
-        )
+    def __init__(self, app: Any, name: str, handler: type[WSGIRequestHandler] = QuietHandler) -> None:
+        self.server: BaseWSGIServer = make_server("127.0.0.1", free_port(), app, threaded=True, request_handler=handler)
         # A short poll interval: stopping the server waits for it, and every test stops one.
         self._thread = threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, name=name, daemon=True

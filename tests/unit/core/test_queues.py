@@ -21,7 +21,9 @@ def test_every_queue_the_app_binds_is_one_of_the_named_queues_and_every_named_qu
     triggered = {b["queueName"] for b in bindings if b["type"] == "queueTrigger"}
     written = {b["queueName"] for b in bindings if b["type"] == "queue"}
     assert triggered == set(QUEUES)  # each queue has its consumer
-    assert written == {"statuspage", "notifications"}  # what HTTP functions write; the rest go through the SDK
+    # No queue output bindings: the host answers 500 when one fails after the function returned, which Azure Monitor
+    # never retries; every message goes through the SDK, where a failure is the function's to answer.
+    assert written == set()
 
 
 def test_a_poison_queue_is_the_queue_name_with_the_hosts_suffix():
