@@ -12,7 +12,8 @@ import requests
 from functions import context
 from shared.core.timeutil import utc_now
 from tests.conftest import recorded_kinds, sample_bytes
-from tests.integration.test_secure_webhook import AUDIENCE, TENANT, KeyServer, mint, timestamp, v1_claims
+from tests.integration.test_secure_webhook import AUDIENCE, KEY_1, TENANT, mint, timestamp, v1_claims
+from tests.standins.entra_keys import KeyServer, jwk
 
 KEY = "api-test-key"
 DECLARATION = {
@@ -132,7 +133,7 @@ def test_the_incidents_api_needs_the_function_key(api):
 @pytest.fixture
 def entra_keys() -> Iterator[KeyServer]:
     """The tenant's key endpoint: a stand-in on a local socket."""
-    keys = KeyServer()
+    keys = KeyServer([jwk(KEY_1, "key-1")], f"/{TENANT}/discovery/v2.0/keys")
     try:
         yield keys
     finally:

@@ -207,7 +207,7 @@ def test_an_unknown_queue_or_a_missing_storage_setting_is_one_line_and_exit_2(st
     assert run("replay-poison", "payments") == (2, "")
     assert capsys.readouterr().err == (
         "python -m devhost.ops: unknown queue 'payments'; Firebell's queues are statuspage, notifications, "
-        "workitems, escalations\n"
+        "workitems, escalations, readiness\n"
     )
     assert run("replay-poison") == (2, "")
     assert capsys.readouterr().err == "python -m devhost.ops: name a QUEUE or give --all\n"

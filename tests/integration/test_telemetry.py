@@ -127,6 +127,7 @@ def test_health_sets_the_poison_gauge_per_queue(firebell, storage_account, metri
         "notifications-poison": 0,
         "workitems-poison": poisoned,
         "escalations-poison": 0,
+        "readiness-poison": 0,
     }
 
 
