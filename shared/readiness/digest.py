@@ -19,7 +19,7 @@ from shared.readiness.summary import IncidentSummary, PageTally
 
 CHUNK = 64 * 1024
 MAX_CHUNKS = 15  # 15 × 64 KiB and the keys stay under the 1 MiB entity limit
-_FIELDS = (
+SUMMARY_FIELDS = (
     "incident_id",
     "service",
     "severity",
@@ -31,7 +31,7 @@ _FIELDS = (
     "version",
     "events",
 )
-_INSTANTS = ("declared_at", "detected_at", "started_at", "acknowledged_at", "mitigated_at", "resolved_at")
+SUMMARY_INSTANTS = ("declared_at", "detected_at", "started_at", "acknowledged_at", "mitigated_at", "resolved_at")
 
 
 class MonthTooLarge(ValueError):
@@ -39,17 +39,18 @@ class MonthTooLarge(ValueError):
 
 
 def entry(summary: IncidentSummary) -> list[Any]:
-    instants = [None if (at := getattr(summary, name)) is None else at.timestamp() for name in _INSTANTS]
+    instants = [None if (at := getattr(summary, name)) is None else at.timestamp() for name in SUMMARY_INSTANTS]
     pages = [[t.person, t.roster, t.period, t.hour, t.count] for t in summary.pages]
     paged = [[person, at.timestamp()] for person, at in summary.paged]
-    return [*(getattr(summary, name) for name in _FIELDS), *instants, pages, paged]
+    return [*(getattr(summary, name) for name in SUMMARY_FIELDS), *instants, pages, paged]
 
 
 def summary_of(values: list[Any]) -> IncidentSummary:
-    fields = dict(zip(_FIELDS, values, strict=False))
-    at = values[len(_FIELDS) : len(_FIELDS) + len(_INSTANTS)]
+    fields = dict(zip(SUMMARY_FIELDS, values, strict=False))
+    at = values[len(SUMMARY_FIELDS) : len(SUMMARY_FIELDS) + len(SUMMARY_INSTANTS)]
     instants = {
-        name: None if x is None else datetime.fromtimestamp(x, UTC) for name, x in zip(_INSTANTS, at, strict=True)
+        name: None if moment is None else datetime.fromtimestamp(moment, UTC)
+        for name, moment in zip(SUMMARY_INSTANTS, at, strict=True)
     }
     pages = tuple(PageTally(*page) for page in values[-2])
     paged = tuple((person, datetime.fromtimestamp(at, UTC)) for person, at in values[-1])

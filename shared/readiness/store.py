@@ -34,7 +34,6 @@ READINESS = "readiness"
 DIGEST = "digest"  # the RowKey of a month's digest; incident rows are named by the incident ("INC-7")
 _IF_UNCHANGED = {"match_condition": MatchConditions.IfNotModified}
 _READERS = 8  # digests read at once
-_INSTANTS = ("declared_at", "detected_at", "started_at", "acknowledged_at", "mitigated_at", "resolved_at")
 
 
 class ReadinessStore:
@@ -178,22 +177,8 @@ def summary_row(summary: IncidentSummary) -> dict[str, Any]:
 
 
 def summary_json(summary: IncidentSummary) -> dict[str, Any]:
-    document: dict[str, Any] = {
-        name: getattr(summary, name)
-        for name in (
-            "incident_id",
-            "service",
-            "severity",
-            "source",
-            "cost_per_minute",
-            "follow_ups",
-            "updates_promised",
-            "updates_late",
-            "version",
-            "events",
-        )
-    }
-    for name in _INSTANTS:
+    document: dict[str, Any] = {name: getattr(summary, name) for name in digest.SUMMARY_FIELDS}
+    for name in digest.SUMMARY_INSTANTS:
         moment = getattr(summary, name)
         document[name] = moment.isoformat() if moment is not None else None
     document["pages"] = [[t.person, t.roster, t.period, t.hour, t.count] for t in summary.pages]
@@ -203,7 +188,7 @@ def summary_json(summary: IncidentSummary) -> dict[str, Any]:
 
 def summary_from_json(document: dict[str, Any]) -> IncidentSummary:
     values = dict(document)
-    for name in _INSTANTS:
+    for name in digest.SUMMARY_INSTANTS:
         values[name] = parse_instant(values[name]) if values[name] is not None else None
     values["pages"] = tuple(PageTally(*page) for page in values["pages"])
     values["paged"] = tuple((person, parse_instant(at)) for person, at in values.get("paged", ()))
