@@ -25,9 +25,12 @@ from datetime import timedelta
 
 import pytest
 import requests
+from azure.core.exceptions import AzureError
 
 from functions import context
 from shared.azure_monitor.alert import parse_alert
+from shared.core import storage
+from shared.core.errors import StorageUnavailable
 from shared.core.timeutil import utc_now
 from shared.incidents.alert_intake import receive_alert
 from shared.incidents.changes import change_message
@@ -44,16 +47,22 @@ from shared.incidents.timeline import (
     PUBLIC_UPDATE,
     SEVERITY_CHANGED,
     STATUS_CHANGED,
+    WORK_ITEM_CREATED,
+    WORK_ITEM_FAILED,
 )
 from shared.notifications import escalate, notify
 from shared.notifications.policy import Position, StepMessage
 from shared.notifications.sweep import PAGE_BOUND, sweep
 from shared.statuspage.maintenance_store import MaintenanceStore
 from shared.statuspage.publisher import on_message
+from shared.workitems import sync
+from shared.workitems.ledger import LEDGER_TABLE, Ledger, lease_for
 from tests.conftest import ROOT, TEAMS_TOKEN, clear
 from tests.integration import test_notifications as base
 from tests.integration.test_notifications import WEDNESDAY, alert, facts, notifier
 from tests.integration.test_teams_chatops import activity, signature
+from tests.integration.test_workitems import FAST_HTTP, FAST_POLICY
+from tests.standins.boards_server import BoardsServer
 from tests.standins.faulty_storage import FaultyAccount
 from tests.standins.workflow_server import WorkflowServer
 
@@ -107,6 +116,7 @@ class Paths:
         self.sent = 0  # Teams messages said, for unique message ids
         self.failed: list[str] = []  # the writes the proxy failed
         self.posted_then_failed = False  # a failed delivery had posted a card (see `delivered`)
+        self.raised: list[Exception] = []  # what the failed deliveries raised
         self.render = False  # whether the status page consumer renders (slow: only the tests that read the page)
 
     @property
@@ -158,7 +168,8 @@ class Paths:
             cards = len(self.workflow.delivered())
             try:
                 handle(count)
-            except Exception:
+            except Exception as failure:
+                self.raised.append(failure)
                 self.failed += self.proxy.heal()
                 # The documented window: a card went out and then storage failed before the ledger recorded it;
                 # Workflows takes no idempotency key, so the redelivery posts it again rather than risk none.
@@ -192,6 +203,11 @@ class Paths:
         self.consume()
 
     # --- the invariants ---------------------------------------------------------------------------------------------
+    def only_storage_failed(self, label: str) -> None:
+        """Every failed delivery failed because storage did: nothing else broke on the way (a KeyError, an assert)."""
+        others = [f for f in self.raised if not isinstance(f, AzureError | StorageUnavailable)]
+        assert not others, f"{label}: a delivery raised {others!r}"
+
     def kinds(self, ident: str) -> list[str]:
         return [event.kind for event in self.store.timeline(ident)]
 
@@ -243,7 +259,7 @@ def under_faults(
     for k in writes_to_fail(writes):
         paths.reset()
         setup()
-        paths.failed, paths.posted_then_failed = [], False
+        paths.failed, paths.posted_then_failed, paths.raised = [], False, []
         paths.proxy.fail_from(k, kind)
         run = act()
         failed = paths.failed + paths.proxy.heal()
@@ -483,5 +499,56 @@ def test_the_status_page_redelivered_after_a_fault_at_any_write_shows_the_incide
     def check(label: str, run: Run) -> None:
         index = paths.direct.container("$web").get_blob_client("index.html").download_blob().readall().decode()
         assert "Checkout" in index and "incidents/" in index, f"{label}: the index does not show the incident"
+
+    under_faults(paths, kind, setup, act, check)
+
+
+@pytest.fixture
+def boards(config_dir, monkeypatch) -> Iterator[BoardsServer]:
+    """Azure Boards (the stand-in, driven by the real azure-devops SDK), and Firebell's Boards settings pointing at
+    it with a PAT."""
+    (config_dir / "boards.toml").write_text(FAST_HTTP)
+    with BoardsServer() as server:
+        monkeypatch.setenv("AZURE_DEVOPS_ORG_URL", server.org_url)
+        monkeypatch.setenv("AZURE_DEVOPS_PROJECT", server.project)
+        monkeypatch.setenv("AZURE_DEVOPS_PAT", server.pat)
+        context.reset()
+        yield server
+
+
+@pytest.mark.parametrize("kind", kinds("timeout"))
+def test_the_workitems_consumer_redelivered_after_a_fault_at_any_write_leaves_one_recorded_work_item(
+    boards, paths, kind
+):
+    body: list[bytes] = []
+
+    def setup() -> None:
+        boards.clear()
+        body[:] = [opened_by_flow(paths)]  # a SEV1: Boards gets a work item
+
+    def act() -> Run:
+        def deliver(count: int) -> None:
+            context.reset()  # a redelivery may land on another instance
+            settings, store = context.settings(), context.incident_store()
+            config, account = context.configuration(), storage.account()
+            sync.on_change(
+                body[0], "m-1", count, utc_now(), store=store, settings=settings, config=config, account=account
+            )
+
+        return paths.delivered(deliver)
+
+    def check(label: str, run: Run) -> None:
+        paths.only_storage_failed(label)
+        (item,) = boards.work_items()
+        assert item.tags[-1] == "firebell-INC-1-incident", label
+        # Created once: a redelivery after the create finds it by its tag rather than making a second.
+        assert len(boards.requests("POST", "/_apis/wit/workItems/$")) == 1, label
+        entry = Ledger(paths.direct.table(LEDGER_TABLE), lease_for(FAST_POLICY)).entry("INC-1", "incident")
+        assert entry is not None and entry.work_item_id == item.id, f"{label}: the ledger says {entry}"
+        events = paths.store.timeline("INC-1")
+        created = [e for e in events if e.kind == WORK_ITEM_CREATED]
+        assert [e.data["work_item_id"] for e in created] == [item.id], f"{label}: {paths.kinds('INC-1')}"
+        assert WORK_ITEM_FAILED not in paths.kinds("INC-1"), label
+        assert paths.store.get_incident("INC-1").work_item_id == item.id, label
 
     under_faults(paths, kind, setup, act, check)
