@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -53,18 +54,23 @@ from shared.incidents.timeline import (
 from shared.notifications import escalate, notify
 from shared.notifications.policy import Position, StepMessage
 from shared.notifications.sweep import PAGE_BOUND, sweep
+from shared.readiness import materialise
+from shared.readiness.store import DIGEST, ReadinessStore
+from shared.readiness.summary import summarise
 from shared.statuspage.maintenance_store import MaintenanceStore
 from shared.statuspage.publisher import on_message
 from shared.workitems import sync
 from shared.workitems.ledger import LEDGER_TABLE, Ledger, lease_for
 from tests.conftest import ROOT, TEAMS_TOKEN, clear
 from tests.integration import test_notifications as base
+from tests.integration.test_metrics_api import CATALOG, PEOPLE
 from tests.integration.test_notifications import WEDNESDAY, alert, facts, notifier
 from tests.integration.test_teams_chatops import activity, signature
 from tests.integration.test_workitems import FAST_HTTP, FAST_POLICY
 from tests.standins.boards_server import BoardsServer
 from tests.standins.faulty_storage import FaultyAccount
 from tests.standins.workflow_server import WorkflowServer
+from tests.unit.readiness.history import History, utc
 
 config_dir, workflow, notifying = base.config_dir, base.workflow, base.notifying
 KEY = "fault-paths-key"
@@ -550,5 +556,63 @@ def test_the_workitems_consumer_redelivered_after_a_fault_at_any_write_leaves_on
         assert [e.data["work_item_id"] for e in created] == [item.id], f"{label}: {paths.kinds('INC-1')}"
         assert WORK_ITEM_FAILED not in paths.kinds("INC-1"), label
         assert paths.store.get_incident("INC-1").work_item_id == item.id, label
+
+    under_faults(paths, kind, setup, act, check)
+
+
+def resolved_history(number: int, fired: str, resolve_after: int, store: IncidentStore) -> History:
+    """An incident opened by an alert and resolved `resolve_after` minutes later, stored as the flows store it."""
+    history = History.alert(number, utc(fired))
+    assert store.open_incident(history.incident)
+    opened = store.load_incident(history.incident.id)
+    history.say(f"resolve INC-{number}", "Tim Jones", utc(fired) + timedelta(minutes=resolve_after))
+    for event in history.timeline:
+        store.append_event(event)
+    store.save_incident(history.incident, opened.etag, was_open=True)
+    return history
+
+
+def digest_ids(row) -> list[str]:
+    """The incident ids in a month's digest row as packed, repeats included (shared.readiness.digest)."""
+    chunks = []
+    while (chunk := row.get(f"d{len(chunks)}")) is not None:
+        chunks.append(bytes(chunk))
+    return [values[0] for values in json.loads(zlib.decompress(b"".join(chunks)))]
+
+
+@pytest.mark.parametrize("kind", kinds("timeout"))
+def test_the_readiness_consumer_redelivered_after_a_fault_at_any_write_counts_the_incident_once(paths, kind):
+    histories: dict[str, History] = {}
+    body: list[bytes] = []
+
+    def setup() -> None:
+        store = IncidentStore(paths.direct)
+        # INC-1 is in November's digest already: INC-2's row joins it (the digest is updated, not created).
+        histories["INC-1"] = resolved_history(1, "2026-11-02T10:00", 10, store)
+        histories["INC-2"] = resolved_history(2, "2026-11-05T10:00", 40, store)
+        first = histories["INC-1"]
+        summary = summarise(first.incident, first.timeline, CATALOG.service("checkout"), PEOPLE)
+        assert ReadinessStore(paths.direct).save(summary)
+        resolution = histories["INC-2"].timeline[-1]
+        body[:] = [change_message("INC-2", [resolution.event_id], [resolution.kind]).encode()]
+
+    def act() -> Run:
+        def deliver(count: int) -> None:
+            context.reset()  # a redelivery may land on another instance
+            incidents, readiness = context.incident_store(), context.readiness_store()
+            materialise.on_change(body[0], incidents, readiness, CATALOG, PEOPLE)
+
+        return paths.delivered(deliver)
+
+    def check(label: str, run: Run) -> None:
+        paths.only_storage_failed(label)
+        table = paths.direct.table("readiness")
+        rows = {row["RowKey"]: row for row in table.query_entities("PartitionKey eq '2026-11'")}
+        assert sorted(rows) == ["INC-1", "INC-2", DIGEST], f"{label}: {sorted(rows)}"
+        second = histories["INC-2"]
+        written = ReadinessStore(paths.direct).get("INC-2", second.incident.declared_at)
+        assert written == summarise(second.incident, second.timeline, CATALOG.service("checkout"), PEOPLE), label
+        assert (written.seconds("resolve"), written.cost) == (2400.0, 250 * 40), label
+        assert sorted(digest_ids(rows[DIGEST])) == ["INC-1", "INC-2"], label
 
     under_faults(paths, kind, setup, act, check)
