@@ -1,6 +1,6 @@
 """Storage fault injection at every write, on every path that changes an incident: the HTTP edges (alerts joining
 and resolving, declarations, Teams commands, maintenance) and the queue consumers (notifications, escalations, the
-status page).
+status page, Azure Boards, readiness).
 
 For each path and fault kind, the path's writes are counted once; then for each k the proxy in front of Azurite
 fails the k-th write of the request or delivery (and every write after it, so the fault outlasts the SDK's own
@@ -12,7 +12,10 @@ consumers run on what was queued, the sweeper runs a minute later, and the invar
 - no HTTP 500 (a 503 is fine: the caller retries);
 - every incident that exists has its opening event, its escalation started and exactly one page card;
 - each command or alert answered success (first time or on a retry) has its timeline event exactly once;
-- nothing half-made: no page left due, no incident without its event, one maintenance per declaration.
+- nothing half-made: no page left due, no incident without its event, one maintenance per declaration, one work
+  item recorded in the Boards ledger, on the timeline and on the incident, one readiness row counted once in its
+  month's digest;
+- a consumer's failed deliveries failed because storage did, never with an error of their own.
 """
 
 from __future__ import annotations
@@ -453,6 +456,7 @@ def test_the_notifications_consumer_redelivered_after_a_fault_at_any_write_pages
         return paths.delivered(lambda count: notify.on_change(body[0], "m-1", count, WEDNESDAY, notifier()))
 
     def check(label: str, run: Run) -> None:
+        paths.only_storage_failed(label)
         kinds_ = paths.kinds("INC-1")
         assert ESCALATION_SWEPT not in kinds_, f"{label}: the redelivery did not start the page: {kinds_}"
         assert NOTIFICATION_FAILED not in kinds_, f"{label}: {kinds_}"
@@ -473,6 +477,7 @@ def test_an_escalation_step_redelivered_after_a_fault_at_any_write_pages_the_nex
         return paths.delivered(lambda count: escalate.on_step(body, "m-2", count, WEDNESDAY, notifier()))
 
     def check(label: str, run: Run) -> None:
+        paths.only_storage_failed(label)
         paged_people = [facts(r.card)["Paged"] for r in paths.workflow.delivered() if "Paged" in facts(r.card)]
         # Step 1 (the secondary) has a gap on Wednesdays: step 2 pages Priya Raman at once, once — perhaps twice
         # when a failed delivery had posted her card (the documented window, see Paths.delivered).
@@ -503,6 +508,7 @@ def test_the_status_page_redelivered_after_a_fault_at_any_write_shows_the_incide
         return paths.delivered(deliver)
 
     def check(label: str, run: Run) -> None:
+        paths.only_storage_failed(label)
         index = paths.direct.container("$web").get_blob_client("index.html").download_blob().readall().decode()
         assert "Checkout" in index and "incidents/" in index, f"{label}: the index does not show the incident"
 
