@@ -2,7 +2,10 @@
 marked done with the work item it made, so a redelivered message never makes a second one.
 
 PartitionKey = incident id, RowKey = effect ("incident", "action-…", "comment-…"). A claim is a lease: a delivery
-that died without releasing it frees it when the lease runs out.
+that died without releasing it frees it when the lease runs out. A claim also names the queue message that made it:
+the host delivers a message again only once its earlier delivery has ended, so a claim of the same message is one a
+failed delivery could not release (storage failed with it) or this very insert, whose answer was lost and retried —
+never a live competitor — and is taken over at once instead of waiting out its lease.
 """
 
 from __future__ import annotations
@@ -68,9 +71,10 @@ class Ledger:
         values = (row.get("work_item_id"), row.get("url"), row.get("recorded_at"), row.get("claimed_until"))
         return Entry(key, row.metadata["etag"], *values)
 
-    def claim(self, incident_id: str, key: str, now: datetime) -> Entry:
-        """The done entry, or a claim now held by this delivery; EffectInProgress while another delivery holds it."""
-        claim = {"PartitionKey": incident_id, "RowKey": key, "claimed_until": now + self.lease}
+    def claim(self, incident_id: str, key: str, now: datetime, claimant: str = "") -> Entry:
+        """The done entry, or a claim now held by this delivery of message `claimant`; EffectInProgress while another
+        message's delivery holds it."""
+        claim = {"PartitionKey": incident_id, "RowKey": key, "claimed_until": now + self.lease, "claimant": claimant}
         for _ in range(3):
             try:
                 return Entry(key, self.table.create_entity(claim)["etag"])
@@ -83,9 +87,10 @@ class Ledger:
             found = Entry(key, row.metadata["etag"], row.get("work_item_id"), row.get("url"), row.get("recorded_at"))
             if found.done:
                 return found
-            if row["claimed_until"] > now:
+            ours = bool(claimant) and row.get("claimant") == claimant
+            if row["claimed_until"] > now and not ours:
                 raise EffectInProgress(f"another delivery is creating {incident_id}'s {key} work item")
-            try:  # that delivery died without releasing: take its claim over
+            try:  # that delivery died or failed without releasing: take its claim over
                 meta = self.table.update_entity(
                     claim, UpdateMode.REPLACE, etag=found.etag, match_condition=MatchConditions.IfNotModified
                 )

@@ -99,7 +99,7 @@ def on_change(
         return None
     run: _Run | None = None
     try:
-        run = _Run(plan, store, settings, config, boards_config, account, now, after_created)
+        run = _Run(plan, store, settings, config, boards_config, account, now, message_id, after_created)
         run.carry_out()
     except Exception as failure:
         if isinstance(failure, (BoardsUnavailable, EffectInProgress)):
@@ -138,6 +138,7 @@ class _Run:
         config: BoardsConfig,
         account: StorageAccount,
         now: datetime,
+        message_id: str,
         after_created: AfterCreated | None,
     ) -> None:
         self.plan = plan
@@ -145,6 +146,7 @@ class _Run:
         self.store = store
         self.config = config
         self.now = now
+        self.message_id = message_id  # names this delivery's claims: a redelivery of the message takes them over
         self.after_created = after_created
         self.boards: Boards = boards_for(
             settings.azure_devops_org_url, settings.azure_devops_project, settings.azure_devops_pat, config.http
@@ -273,7 +275,7 @@ class _Run:
     # --- exactly once -----------------------------------------------------------------------------------------------
     def once(self, key: str, make: Callable[[], tuple[WorkItemRef, bool]]) -> tuple[Entry, bool]:
         """Claim the effect, make (or find) it, and mark it done; (entry, created by this delivery)."""
-        entry = self.ledger.claim(self.incident.id, key, self.now)
+        entry = self.ledger.claim(self.incident.id, key, self.now, self.message_id)
         if entry.done:
             return entry, False
         try:

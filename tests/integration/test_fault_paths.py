@@ -1,6 +1,6 @@
 """Storage fault injection at every write, on every path that changes an incident: the HTTP edges (alerts joining
 and resolving, declarations, Teams commands, maintenance) and the queue consumers (notifications, escalations, the
-status page).
+status page, Azure Boards, readiness).
 
 For each path and fault kind, the path's writes are counted once; then for each k the proxy in front of Azurite
 fails the k-th write of the request or delivery (and every write after it, so the fault outlasts the SDK's own
@@ -12,22 +12,29 @@ consumers run on what was queued, the sweeper runs a minute later, and the invar
 - no HTTP 500 (a 503 is fine: the caller retries);
 - every incident that exists has its opening event, its escalation started and exactly one page card;
 - each command or alert answered success (first time or on a retry) has its timeline event exactly once;
-- nothing half-made: no page left due, no incident without its event, one maintenance per declaration.
+- nothing half-made: no page left due, no incident without its event, one maintenance per declaration, one work
+  item recorded in the Boards ledger, on the timeline and on the incident, one readiness row counted once in its
+  month's digest;
+- a consumer's failed deliveries failed because storage did, never with an error of their own.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
 import requests
+from azure.core.exceptions import AzureError
 
 from functions import context
 from shared.azure_monitor.alert import parse_alert
+from shared.core import storage
+from shared.core.errors import StorageUnavailable
 from shared.core.timeutil import utc_now
 from shared.incidents.alert_intake import receive_alert
 from shared.incidents.changes import change_message
@@ -44,18 +51,29 @@ from shared.incidents.timeline import (
     PUBLIC_UPDATE,
     SEVERITY_CHANGED,
     STATUS_CHANGED,
+    WORK_ITEM_CREATED,
+    WORK_ITEM_FAILED,
 )
 from shared.notifications import escalate, notify
 from shared.notifications.policy import Position, StepMessage
 from shared.notifications.sweep import PAGE_BOUND, sweep
+from shared.readiness import materialise
+from shared.readiness.store import DIGEST, ReadinessStore
+from shared.readiness.summary import summarise
 from shared.statuspage.maintenance_store import MaintenanceStore
 from shared.statuspage.publisher import on_message
+from shared.workitems import sync
+from shared.workitems.ledger import LEDGER_TABLE, Ledger, lease_for
 from tests.conftest import ROOT, TEAMS_TOKEN, clear
 from tests.integration import test_notifications as base
+from tests.integration.test_metrics_api import CATALOG, PEOPLE
 from tests.integration.test_notifications import WEDNESDAY, alert, facts, notifier
 from tests.integration.test_teams_chatops import activity, signature
+from tests.integration.test_workitems import FAST_HTTP, FAST_POLICY
+from tests.standins.boards_server import BoardsServer
 from tests.standins.faulty_storage import FaultyAccount
 from tests.standins.workflow_server import WorkflowServer
+from tests.unit.readiness.history import History, utc
 
 config_dir, workflow, notifying = base.config_dir, base.workflow, base.notifying
 KEY = "fault-paths-key"
@@ -107,6 +125,7 @@ class Paths:
         self.sent = 0  # Teams messages said, for unique message ids
         self.failed: list[str] = []  # the writes the proxy failed
         self.posted_then_failed = False  # a failed delivery had posted a card (see `delivered`)
+        self.raised: list[Exception] = []  # what the failed deliveries raised
         self.render = False  # whether the status page consumer renders (slow: only the tests that read the page)
 
     @property
@@ -158,7 +177,8 @@ class Paths:
             cards = len(self.workflow.delivered())
             try:
                 handle(count)
-            except Exception:
+            except Exception as failure:
+                self.raised.append(failure)
                 self.failed += self.proxy.heal()
                 # The documented window: a card went out and then storage failed before the ledger recorded it;
                 # Workflows takes no idempotency key, so the redelivery posts it again rather than risk none.
@@ -192,6 +212,11 @@ class Paths:
         self.consume()
 
     # --- the invariants ---------------------------------------------------------------------------------------------
+    def only_storage_failed(self, label: str) -> None:
+        """Every failed delivery failed because storage did: nothing else broke on the way (a KeyError, an assert)."""
+        others = [f for f in self.raised if not isinstance(f, AzureError | StorageUnavailable)]
+        assert not others, f"{label}: a delivery raised {others!r}"
+
     def kinds(self, ident: str) -> list[str]:
         return [event.kind for event in self.store.timeline(ident)]
 
@@ -243,7 +268,7 @@ def under_faults(
     for k in writes_to_fail(writes):
         paths.reset()
         setup()
-        paths.failed, paths.posted_then_failed = [], False
+        paths.failed, paths.posted_then_failed, paths.raised = [], False, []
         paths.proxy.fail_from(k, kind)
         run = act()
         failed = paths.failed + paths.proxy.heal()
@@ -431,6 +456,7 @@ def test_the_notifications_consumer_redelivered_after_a_fault_at_any_write_pages
         return paths.delivered(lambda count: notify.on_change(body[0], "m-1", count, WEDNESDAY, notifier()))
 
     def check(label: str, run: Run) -> None:
+        paths.only_storage_failed(label)
         kinds_ = paths.kinds("INC-1")
         assert ESCALATION_SWEPT not in kinds_, f"{label}: the redelivery did not start the page: {kinds_}"
         assert NOTIFICATION_FAILED not in kinds_, f"{label}: {kinds_}"
@@ -451,6 +477,7 @@ def test_an_escalation_step_redelivered_after_a_fault_at_any_write_pages_the_nex
         return paths.delivered(lambda count: escalate.on_step(body, "m-2", count, WEDNESDAY, notifier()))
 
     def check(label: str, run: Run) -> None:
+        paths.only_storage_failed(label)
         paged_people = [facts(r.card)["Paged"] for r in paths.workflow.delivered() if "Paged" in facts(r.card)]
         # Step 1 (the secondary) has a gap on Wednesdays: step 2 pages Priya Raman at once, once — perhaps twice
         # when a failed delivery had posted her card (the documented window, see Paths.delivered).
@@ -481,7 +508,117 @@ def test_the_status_page_redelivered_after_a_fault_at_any_write_shows_the_incide
         return paths.delivered(deliver)
 
     def check(label: str, run: Run) -> None:
+        paths.only_storage_failed(label)
         index = paths.direct.container("$web").get_blob_client("index.html").download_blob().readall().decode()
         assert "Checkout" in index and "incidents/" in index, f"{label}: the index does not show the incident"
+
+    under_faults(paths, kind, setup, act, check)
+
+
+@pytest.fixture
+def boards(config_dir, monkeypatch) -> Iterator[BoardsServer]:
+    """Azure Boards (the stand-in, driven by the real azure-devops SDK), and Firebell's Boards settings pointing at
+    it with a PAT."""
+    (config_dir / "boards.toml").write_text(FAST_HTTP)
+    with BoardsServer() as server:
+        monkeypatch.setenv("AZURE_DEVOPS_ORG_URL", server.org_url)
+        monkeypatch.setenv("AZURE_DEVOPS_PROJECT", server.project)
+        monkeypatch.setenv("AZURE_DEVOPS_PAT", server.pat)
+        context.reset()
+        yield server
+
+
+@pytest.mark.parametrize("kind", kinds("timeout"))
+def test_the_workitems_consumer_redelivered_after_a_fault_at_any_write_leaves_one_recorded_work_item(
+    boards, paths, kind
+):
+    body: list[bytes] = []
+
+    def setup() -> None:
+        boards.clear()
+        body[:] = [opened_by_flow(paths)]  # a SEV1: Boards gets a work item
+
+    def act() -> Run:
+        def deliver(count: int) -> None:
+            context.reset()  # a redelivery may land on another instance
+            settings, store = context.settings(), context.incident_store()
+            config, account = context.configuration(), storage.account()
+            sync.on_change(
+                body[0], "m-1", count, utc_now(), store=store, settings=settings, config=config, account=account
+            )
+
+        return paths.delivered(deliver)
+
+    def check(label: str, run: Run) -> None:
+        paths.only_storage_failed(label)
+        (item,) = boards.work_items()
+        assert item.tags[-1] == "firebell-INC-1-incident", label
+        # Created once: a redelivery after the create finds it by its tag rather than making a second.
+        assert len(boards.requests("POST", "/_apis/wit/workItems/$")) == 1, label
+        entry = Ledger(paths.direct.table(LEDGER_TABLE), lease_for(FAST_POLICY)).entry("INC-1", "incident")
+        assert entry is not None and entry.work_item_id == item.id, f"{label}: the ledger says {entry}"
+        events = paths.store.timeline("INC-1")
+        created = [e for e in events if e.kind == WORK_ITEM_CREATED]
+        assert [e.data["work_item_id"] for e in created] == [item.id], f"{label}: {paths.kinds('INC-1')}"
+        assert WORK_ITEM_FAILED not in paths.kinds("INC-1"), label
+        assert paths.store.get_incident("INC-1").work_item_id == item.id, label
+
+    under_faults(paths, kind, setup, act, check)
+
+
+def resolved_history(number: int, fired: str, resolve_after: int, store: IncidentStore) -> History:
+    """An incident opened by an alert and resolved `resolve_after` minutes later, stored as the flows store it."""
+    history = History.alert(number, utc(fired))
+    assert store.open_incident(history.incident)
+    opened = store.load_incident(history.incident.id)
+    history.say(f"resolve INC-{number}", "Tim Jones", utc(fired) + timedelta(minutes=resolve_after))
+    for event in history.timeline:
+        store.append_event(event)
+    store.save_incident(history.incident, opened.etag, was_open=True)
+    return history
+
+
+def digest_ids(row) -> list[str]:
+    """The incident ids in a month's digest row as packed, repeats included (shared.readiness.digest)."""
+    chunks = []
+    while (chunk := row.get(f"d{len(chunks)}")) is not None:
+        chunks.append(bytes(chunk))
+    return [values[0] for values in json.loads(zlib.decompress(b"".join(chunks)))]
+
+
+@pytest.mark.parametrize("kind", kinds("timeout"))
+def test_the_readiness_consumer_redelivered_after_a_fault_at_any_write_counts_the_incident_once(paths, kind):
+    histories: dict[str, History] = {}
+    body: list[bytes] = []
+
+    def setup() -> None:
+        store = IncidentStore(paths.direct)
+        # INC-1 is in November's digest already: INC-2's row joins it (the digest is updated, not created).
+        histories["INC-1"] = resolved_history(1, "2026-11-02T10:00", 10, store)
+        histories["INC-2"] = resolved_history(2, "2026-11-05T10:00", 40, store)
+        first = histories["INC-1"]
+        summary = summarise(first.incident, first.timeline, CATALOG.service("checkout"), PEOPLE)
+        assert ReadinessStore(paths.direct).save(summary)
+        resolution = histories["INC-2"].timeline[-1]
+        body[:] = [change_message("INC-2", [resolution.event_id], [resolution.kind]).encode()]
+
+    def act() -> Run:
+        def deliver(count: int) -> None:
+            context.reset()  # a redelivery may land on another instance
+            incidents, readiness = context.incident_store(), context.readiness_store()
+            materialise.on_change(body[0], incidents, readiness, CATALOG, PEOPLE)
+
+        return paths.delivered(deliver)
+
+    def check(label: str, run: Run) -> None:
+        paths.only_storage_failed(label)
+        table = paths.direct.table("readiness")
+        rows = {row["RowKey"]: row for row in table.query_entities("PartitionKey eq '2026-11'")}
+        assert sorted(rows) == ["INC-1", "INC-2", DIGEST], f"{label}: {sorted(rows)}"
+        second = histories["INC-2"]
+        written = ReadinessStore(paths.direct).get("INC-2", second.incident.declared_at)
+        assert written == summarise(second.incident, second.timeline, CATALOG.service("checkout"), PEOPLE), label
+        assert (written.seconds("resolve"), written.cost) == (2400.0, 250 * 40), label
+        assert sorted(digest_ids(rows[DIGEST])) == ["INC-1", "INC-2"], label
 
     under_faults(paths, kind, setup, act, check)

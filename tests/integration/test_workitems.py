@@ -253,6 +253,23 @@ def test_a_live_claim_defers_a_concurrent_delivery_and_an_expired_one_is_taken_o
     assert len(configured.work_items()) == 1 and stored(incident.id).work_item_id == 1
 
 
+def test_a_claim_left_by_a_failed_delivery_is_taken_over_by_the_same_messages_redelivery_at_once(configured):
+    incident, opening = declare()
+    first = message(incident.id, [opening.event_id])
+    # That delivery claimed the effect, then storage failed: its release failed with it and the claim stays live.
+    ledger = Ledger(storage.account().table(LEDGER_TABLE), lease_for(FAST_POLICY))
+    ledger.claim(incident.id, "incident", utc_now(), claimant=first.id)
+    other = message(incident.id, [opening.event_id])  # another message about the same change still waits its turn
+    assert pause_of(handle(other)) == timedelta(seconds=10) and creates(configured) == []
+
+    # The host delivers the message again only after that delivery ended: its claim is no competitor.
+    again = QueueMessage(id=first.id, body=first.get_body(), dequeue_count=2)
+    assert handle(again) is None
+    (item,) = configured.work_items()
+    assert stored(incident.id).work_item_id == item.id and len(timeline(incident.id, WORK_ITEM_CREATED)) == 1
+    assert ledger.entry(incident.id, "incident").work_item_id == item.id
+
+
 # --- changes that follow ----------------------------------------------------------------------------------------------
 def test_a_severity_change_updates_priority_and_title(configured):
     boards = configured

@@ -247,6 +247,15 @@ class BoardsServer(LocalServer):
         with self._lock:
             self._faults.append(Fault(None, None, seconds, method, path_contains, times))
 
+    def clear(self) -> None:
+        """Forget every work item, request and scripted fault: an empty project in the same organisation (the SDK's
+        discovery cache for it stays valid)."""
+        with self._lock:
+            self.items.clear()
+            self._received.clear()
+            self._faults.clear()
+            self._storm = None
+
     def requests(self, method: str | None = None, path_contains: str | None = None) -> list[Received]:
         with self._lock:
             return [
