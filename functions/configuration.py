@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from shared.catalog.services import CATALOG_FILE, Catalog, load_catalog
+from shared.chatops.authorization import Policy, load_policy
 from shared.core.errors import ConfigurationError
 from shared.core.timeutil import utc_now
 from shared.notifications.policy_config import ESCALATIONS_FILE, EscalationConfig, load_escalations
@@ -43,6 +44,10 @@ class Configuration:
     def schedule(self) -> Schedule:
         return self._once("schedule", lambda: load_schedule(self.folder, self.people()))
 
+    def authorization(self) -> Policy:
+        """Who may run which Teams command (authorization.toml; defaults when the file is absent)."""
+        return self._once("authorization", lambda: load_policy(self.folder, self.people()))
+
     def boards(self) -> BoardsConfig:
         """How incidents become Azure Boards work items (boards.toml; defaults when the file is absent)."""
         return self._once("boards", lambda: load_boards_config(self.folder))
@@ -72,7 +77,7 @@ def check_configuration(config: Configuration, more: Iterable[Callable[[], Any]]
     """
     checks = (config.catalog, config.people, *more, config.boards, config.schedule, config.service_rosters)
     problems: list[str] = []
-    for check in (*checks, config.escalations):
+    for check in (*checks, config.escalations, config.authorization):
         try:
             check()
         except ConfigurationError as problem:

@@ -9,27 +9,28 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from datetime import timedelta
 
 import azure.functions as func
 
 from functions import context
 from functions.http_edge import announce, http_endpoint, json_response
-from shared.chatops import desk
+from shared.chatops import authorization, desk
+from shared.chatops.authorization import Sender
 from shared.chatops.grammar import parse_command
 from shared.chatops.intake import handle, with_known_person
-from shared.chatops.rules import Said
+from shared.chatops.rules import Decision, Said
 from shared.core import storage
 from shared.core.json_body import decode_json_object, require_bounded
 from shared.core.telemetry import log_event
 from shared.core.timeutil import utc_now
 from shared.incidents.timeline import CHAT_MESSAGE, NOTE
+from shared.teams import freshness
 from shared.teams.activity import parse_activity
+from shared.teams.reply import text_reply
 from shared.teams.signature import TOKEN_SETTING, verify_signature
 
 bp = func.Blueprint()
 log = logging.getLogger("firebell.teams")
-TRUSTED_CLOCK_SKEW = timedelta(minutes=10)
 TALK = (CHAT_MESSAGE, NOTE)  # words on the timeline that change nothing anyone else acts on
 
 
@@ -41,17 +42,29 @@ def on_message(req: func.HttpRequest) -> func.HttpResponse:
     require_bounded(body)
     verify_signature(body, req.headers.get("Authorization"), os.environ.get(TOKEN_SETTING, ""))
     message = parse_activity(decode_json_object(body))
-    person = context.people().identify(message.speaker.name, message.speaker.teams_id, message.speaker.aad_object_id)
-    # The signed body identifies the message: a redelivery of the same bytes is recorded once.
     now = utc_now()
-    # Teams' timestamp names the event so a redelivery is recorded once; a clock far off would misorder the timeline.
-    sent_at = message.sent_at if message.sent_at and abs(message.sent_at - now) <= TRUSTED_CLOCK_SKEW else None
-    said = Said(message.text, person.name, now, hashlib.sha256(body).hexdigest()[:20], sent_at)
+    stale = freshness.refusal(message.sent_at, now)
+    if stale is not None:  # a replayed or long-delayed message: its signature is still good, its moment is gone
+        log_event(log, "teams command", function="teams", outcome="stale")
+        return json_response(200, text_reply(stale))
+    speaker = message.speaker
+    person, listed = context.people().sender(speaker.name, speaker.teams_id, speaker.aad_object_id)
+    # The signed body identifies the message, and Teams' timestamp (fresh, checked above) names its events: a
+    # redelivery of the same bytes is recorded once.
+    said = Said(message.text, person.name, now, hashlib.sha256(body).hexdigest()[:20], message.sent_at)
     command = with_known_person(parse_command(message.text), message, context.people())
+    config = context.configuration()
+    sender = Sender(person.name, listed)
+    refuse = authorization.gate(config.authorization(), sender, config.catalog(), config.schedule())
     if isinstance(command, desk.DESK_COMMANDS):
-        decision = desk.answer(command, said, context.configuration(), context.maintenance_store(), storage.account())
+        refused = refuse(command, None)
+        decision = (
+            Decision(text_reply(refused[:1].upper() + refused[1:]))
+            if refused
+            else desk.answer(command, said, config, context.maintenance_store(), storage.account())
+        )
     else:
-        decision = handle(command, said, context.incident_store(), context.catalog(), _site())
+        decision = handle(command, said, context.incident_store(), context.catalog(), _site(), refuse)
     acted = [event for event in decision.events if event.kind not in TALK]
     if decision.incident_id and acted:
         kinds = [event.kind for event in acted]

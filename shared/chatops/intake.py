@@ -15,6 +15,7 @@ from azure.core.exceptions import AzureError
 from shared.catalog.services import Catalog
 from shared.catalog.severity import label
 from shared.chatops import grammar
+from shared.chatops.authorization import Refuse
 from shared.chatops.rules import Context, Decision, Said, decide, incident_id_of
 from shared.core.contention import attempts
 from shared.core.errors import StorageUnavailable
@@ -30,11 +31,24 @@ from shared.teams.reply import plain, text_reply
 
 VERSION = "version"  # in a state-changing command's event data: the incident version its change makes
 # How far before the incident's last change an unsaved command's event may be named: Teams' signed send time names
-# it, trusted within 10 minutes of our clock (functions/teams.py).
+# it, trusted within 5 minutes of our clock (shared.teams.freshness), so 10 minutes covers it.
 UNSAVED_WINDOW = timedelta(minutes=10)
 
 
-def handle(command: grammar.Command, said: Said, store: IncidentStore, catalog: Catalog, site: str) -> Decision:
+def handle(
+    command: grammar.Command,
+    said: Said,
+    store: IncidentStore,
+    catalog: Catalog,
+    site: str,
+    refuse: Refuse = lambda command, incident: None,
+) -> Decision:
+    """`refuse` is the authorisation policy applied to the sender: a refusal answers and changes nothing — no event,
+    no change message (the sender may be anyone in the team, guests included)."""
+    if isinstance(command, grammar.Declare | grammar.ListIncidents):
+        refused = refuse(command, None)
+        if refused:
+            return Decision(text_reply(refused[:1].upper() + refused[1:]))
     if isinstance(command, grammar.Declare):
         return _declare(command, said, store, catalog)
     if isinstance(command, grammar.ListIncidents):
@@ -45,6 +59,9 @@ def handle(command: grammar.Command, said: Said, store: IncidentStore, catalog: 
     for _ in attempts():
         stored = store.load_incident(ident) if ident else None
         incident = stored.incident if stored else None
+        refused = refuse(command, incident) if incident is not None else None
+        if refused:
+            return Decision(text_reply(f"**{incident.id}**: {refused}"), incident.id)  # type: ignore[union-attr]
         if (
             tried is not None
             and tried.changed is not None

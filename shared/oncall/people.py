@@ -42,6 +42,23 @@ class Directory:
                 return person
         return self.named(name)
 
+    def sender(self, name: str, teams_id: str | None, aad_object_id: str | None) -> tuple[Person, bool]:
+        """Who sent a signed Teams message, and whether the directory vouches for them. A person whose Entra object
+        id (else Teams id) is listed is recognised by that id only: a display name is whatever the sender typed.
+        An unlisted sender named like such a person is shown as unverified, never as them."""
+        for person in self.people:
+            if person.aad_object_id and person.aad_object_id == aad_object_id:
+                return person, True
+        for person in self.people:
+            if not person.aad_object_id and person.teams_id and person.teams_id == teams_id:
+                return person, True
+        named = self.named(name)
+        if named not in self.people:
+            return named, False
+        if named.aad_object_id or named.teams_id:
+            return Person(name=f"{name.strip()} (unverified)"), False
+        return named, True  # the directory lists no id for them: their display name is all there is
+
     def named(self, text: str) -> Person:
         wanted = text.strip().casefold()
         for person in self.people:

@@ -7,7 +7,10 @@ import base64
 import hashlib
 import hmac
 import json
+import shutil
+import tomllib
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 
 import pytest
 import requests
@@ -15,7 +18,7 @@ from azure.core.exceptions import ResourceNotFoundError
 
 from shared.core.timeutil import iso, utc_now
 from shared.incidents.store import IncidentStore
-from tests.conftest import SAMPLES, recorded_kinds, wait_until
+from tests.conftest import ROOT, SAMPLES, recorded_kinds, wait_until
 from tests.conftest import TEAMS_TOKEN as TOKEN
 
 SAMPLE = SAMPLES / "teams" / "outgoing_sample.json"
@@ -26,15 +29,30 @@ def signature(body: bytes, token: str = TOKEN) -> str:
     return f"HMAC {base64.b64encode(digest).decode()}"
 
 
-def activity(text: str, name: str = "Tim Jones", user_id: str = "29:tim", message_id: str = "1") -> bytes:
+PEOPLE = {entry["name"]: entry for entry in tomllib.loads((ROOT / "config" / "people.toml").read_text())["person"]}
+
+
+def sender(name: str) -> dict[str, str]:
+    """`from` as Teams sends it: a person in config/people.toml with the ids listed there, anyone else a guest."""
+    person = PEOPLE.get(name, {})
+    ids = {"id": person.get("teams_id", f"29:{name}")}
+    if "aad_object_id" in person:
+        ids["aadObjectId"] = person["aad_object_id"]
+    return {**ids, "name": name}
+
+
+def activity(
+    text: str, name: str = "Tim Jones", message_id: str = "1", sent_at: datetime | None = None, **sent_by: str
+) -> bytes:
+    """A signed-to-be activity from `name`; `sent_by` replaces parts of `from` (an impostor's own ids)."""
     document = json.loads(SAMPLE.read_text())
-    document.update(id=message_id, text=f"<at>Firebell</at> {text}", **{"from": {"id": user_id, "name": name}})
-    document["timestamp"] = iso(utc_now())  # as Teams stamps a message it delivers now
+    document.update(id=message_id, text=f"<at>Firebell</at> {text}", **{"from": {**sender(name), **sent_by}})
+    document["timestamp"] = iso(sent_at or utc_now())  # as Teams stamps a message it delivers now
     return json.dumps(document).encode()
 
 
 def say(url: str, text: str, name: str = "Tim Jones", message_id: str | None = None) -> dict:
-    body = activity(text, name, f"29:{name}", message_id or f"{name}-{text}")
+    body = activity(text, name, message_id or f"{name}-{text}")
     answer = requests.post(url, data=body, headers={"Authorization": signature(body)}, timeout=30)
     assert answer.status_code == 200, answer.text
     return answer.json()
@@ -46,9 +64,12 @@ def test_the_published_test_vector_verifies_end_to_end(teams, monkeypatch):
     answer = requests.post(
         teams, data=body, headers={"Authorization": "HMAC uv3Eoun1NKTu5wt0HBBeSzJ6djSt18pguvNl6mRRYDU="}, timeout=30
     )
-    # "Hello Larry Brown" is not a command: Firebell answers with what it understands.
+    # The signature verifies (not a 401), but Microsoft signed it in 2017: a replay that old is refused.
     assert (answer.status_code, answer.json()["type"]) == (200, "message")
-    assert "I don't know `hello`" in answer.json()["text"]
+    assert answer.json()["text"] == (
+        "This message was sent at 2017-02-01T21:10:07.437Z, more than 5 minutes ago; Firebell acts only on fresh "
+        "messages and did nothing. Please say it again."
+    )
 
 
 @pytest.mark.parametrize(
@@ -99,7 +120,7 @@ def test_a_responder_drives_an_incident_from_declaration_to_resolution(teams, st
     say(teams, "handoff INC-1 Priya Raman", name="Larry Brown")
     say(teams, "action INC-1 alert on card processor error rate")
     say(teams, "resolve INC-1 rolled back build 4711")
-    assert say(teams, "update INC-1 monitoring still watching")["text"] == (
+    assert say(teams, "update INC-1 monitoring still watching", "Priya Raman")["text"] == (
         "**INC-1**: INC-1 is resolved; reopen it before posting updates"
     )
     incident = store.get_incident("INC-1")
@@ -131,9 +152,17 @@ def test_a_responder_drives_an_incident_from_declaration_to_resolution(teams, st
     ]
 
 
-def test_twenty_people_acting_at_once_all_land_on_the_timeline_and_the_state_is_consistent(teams, storage_account):
-    say(teams, "declare 1 Database down")
+def test_twenty_people_acting_at_once_all_land_on_the_timeline_and_the_state_is_consistent(
+    teams, storage_account, tmp_path, monkeypatch
+):
     people = [f"Responder {n}" for n in range(20)]
+    # Acknowledging takes a person in people.toml: twenty more of them, listed by name only.
+    folder = tmp_path / "config"
+    shutil.copytree(ROOT / "config", folder)
+    listed = "".join(f'\n[[person]]\nname = "{name}"\n' for name in people)
+    (folder / "people.toml").write_text((ROOT / "config" / "people.toml").read_text() + listed)
+    monkeypatch.setenv("FIREBELL_CONFIG_DIR", str(folder))
+    say(teams, "declare 1 Database down")
     with ThreadPoolExecutor(max_workers=20) as pool:
         replies = list(pool.map(lambda name: say(teams, "ack INC-1", name=name), people))
     incident = IncidentStore(storage_account).get_incident("INC-1")
