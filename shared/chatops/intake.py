@@ -77,6 +77,16 @@ def handle(
         # Events before the state they explain (their ids come from the Teams message), so a save that fails
         # leaves nothing that a retry cannot find; pages a reopening makes due are recorded with the state.
         written = store.recorded_first(decision.events, written)
+        if (
+            decision.changed is not None
+            and stored is not None
+            and not written
+            and _acted_on(store, stored.incident, decision)
+        ):
+            # Every event of this change was on the timeline before: the same signed message again (a replay within
+            # the freshness window), whose change landed. Saying it again must not undo what came after it.
+            reply = f"**{stored.incident.id}**: this message was acted on already; nothing changed again."
+            return Decision(text_reply(reply), stored.incident.id)
         if decision.changed is not None and stored is not None:
             pages = retrigger_pages(stored.incident.id, decision.events, said.at)
             try:
@@ -95,6 +105,13 @@ def handle(
 def _landed(stored: Incident, saved: Incident) -> bool:
     """Whether the stored incident is the very state this command tried to save (same version, same moment)."""
     return stored.version == saved.version and stored.updated_at == saved.updated_at
+
+
+def _acted_on(store: IncidentStore, incident: Incident, decision: Decision) -> bool:
+    """Whether the events this change would write exist already and tell of a change that was saved: an event whose
+    version the incident has not reached is left over from a save that failed, and the change may still be made."""
+    earlier = store.events(incident.id, [event.event_id for event in decision.events])
+    return bool(earlier) and all(int(event.data.get(VERSION, 0)) <= incident.version for event in earlier)
 
 
 def _saved_anyway(store: IncidentStore, changed: Incident) -> bool:

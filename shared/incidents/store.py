@@ -35,6 +35,11 @@ _LEGACY_COUNTER = ("counter", "incident-number")  # where the first release kept
 _GROUP_PREFIX = "group-"
 _CLAIM_PREFIX = "claim-"  # a declaration's idempotency key, claimed in the transaction that opens its incident
 _PAGE_PREFIX = "page-"  # a page that is due (shared.incidents.paging): the incident partition's outbox
+# Alert rows are named by kind: an alert's key is whatever Azure Monitor (or anyone holding the function key) says,
+# so unprefixed it could equal any other row's name. The first release kept alerts, and declaration claims marked
+# _LEGACY_DECLARED, unprefixed in this table: alerts there are still read, claims never mistaken for alerts.
+_ALERT_PREFIX = "alert-"
+_LEGACY_DECLARED = "Declared"
 _INCIDENT_FIELDS = {f.name: f for f in fields(Incident)}
 # Tuples, stored as JSON arrays.
 _LIST_FIELDS = {"components", "notified", "acknowledged_by", "roles", "component_overrides"}
@@ -60,6 +65,7 @@ class AlertRecord:
     condition: str
     etag: str = ""
     resolved_at: datetime | None = None  # when a resolution arrived before the alert's firing
+    partition: str = ""  # where its row is: _ALERT_PREFIX + key, or the key itself for a first-release row
 
 
 @dataclass(frozen=True)
@@ -123,17 +129,22 @@ class IncidentStore:
 
     # --- alerts ---------------------------------------------------------------------------------------------------
     def find_alert(self, key: str) -> AlertRecord | None:
-        try:
-            entity = self.alerts.get_entity(key, "alert")
-        except ResourceNotFoundError:
-            return None
-        return AlertRecord(
-            key=key,
-            incident_id=entity.get("incident") or None,
-            condition=entity["condition"],
-            etag=entity.metadata["etag"],
-            resolved_at=entity.get("resolved_at"),
-        )
+        for partition in (_ALERT_PREFIX + key, key):
+            try:
+                entity = self.alerts.get_entity(partition, "alert")
+            except ResourceNotFoundError:
+                continue
+            if partition == key and entity.get("condition") == _LEGACY_DECLARED:
+                return None  # a first-release declaration claim under the same name: not this alert's row
+            return AlertRecord(
+                key=key,
+                incident_id=entity.get("incident") or None,
+                condition=entity["condition"],
+                etag=entity.metadata["etag"],
+                resolved_at=entity.get("resolved_at"),
+                partition=partition,
+            )
+        return None
 
     def claim_alert(
         self,
@@ -148,7 +159,7 @@ class IncidentStore:
         The row is also the alert log: what the alert said, and why it was only logged when it opened nothing.
         """
         entity = {
-            "PartitionKey": key,
+            "PartitionKey": _ALERT_PREFIX + key,
             "RowKey": "alert",
             "incident": incident_id or "",
             "condition": condition,
@@ -163,7 +174,8 @@ class IncidentStore:
 
     def bind_alert(self, record: AlertRecord, incident_id: str | None, condition: str) -> bool:
         """Bind an alert nobody has bound yet (its resolution came first) — only if the row is still as read."""
-        entity = {"PartitionKey": record.key, "RowKey": "alert", "incident": incident_id or "", "condition": condition}
+        partition = record.partition or _ALERT_PREFIX + record.key
+        entity = {"PartitionKey": partition, "RowKey": "alert", "incident": incident_id or "", "condition": condition}
         try:
             self.alerts.update_entity(entity, UpdateMode.MERGE, etag=record.etag, **_IF_UNCHANGED)
         except ResourceModifiedError:
@@ -172,10 +184,21 @@ class IncidentStore:
 
     def rebind_alert(self, key: str, incident_id: str) -> None:
         """Point an alert this caller claimed at another incident (it lost the race for the alert group)."""
-        self.alerts.update_entity({"PartitionKey": key, "RowKey": "alert", "incident": incident_id}, UpdateMode.MERGE)
+        self._merge_alert(key, {"incident": incident_id})
 
     def mark_alert(self, key: str, condition: str) -> None:
-        self.alerts.update_entity({"PartitionKey": key, "RowKey": "alert", "condition": condition}, UpdateMode.MERGE)
+        self._merge_alert(key, {"condition": condition})
+
+    def _merge_alert(self, key: str, values: dict[str, Any]) -> None:
+        """Merge into the alert's row: named by kind, else (a first-release alert) by its bare key."""
+        try:
+            self.alerts.update_entity(
+                {"PartitionKey": _ALERT_PREFIX + key, "RowKey": "alert", **values}, UpdateMode.MERGE
+            )
+        except ResourceNotFoundError:
+            if self.find_alert(key) is None:
+                raise
+            self.alerts.update_entity({"PartitionKey": key, "RowKey": "alert", **values}, UpdateMode.MERGE)
 
     # --- alert groups -----------------------------------------------------------------------------------------------
     def find_group(self, key: str) -> tuple[GroupPointer, str] | None:
@@ -273,12 +296,17 @@ class IncidentStore:
 
     def claimed(self, key: str) -> str | None:
         """The incident a declaration's key was claimed for: beside the incidents (one transaction with its
-        incident), or, for claims of the first release, in the alerts table."""
+        incident), or, for claims of the first release, in the alerts table — marked as a declaration's claim, so
+        an alert named like the key is never taken for it."""
         try:
             return self.incidents.get_entity(_INCIDENT_PARTITION, _CLAIM_PREFIX + key)["incident"]
         except ResourceNotFoundError:
-            record = self.find_alert(key)
-            return record.incident_id if record is not None else None
+            pass
+        try:
+            legacy = self.alerts.get_entity(key, "alert")
+        except ResourceNotFoundError:
+            return None
+        return (legacy.get("incident") or None) if legacy.get("condition") == _LEGACY_DECLARED else None
 
     def get_incident(self, ident: str) -> Incident | None:
         stored = self.load_incident(ident)

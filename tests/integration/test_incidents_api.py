@@ -3,6 +3,8 @@ declaring and reading incidents, and alerts behind the Entra ID secure webhook."
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -187,3 +189,24 @@ def test_with_the_secure_webhook_on_alerts_still_get_202_when_the_key_endpoint_g
     ]
     assert [answer.status_code for answer in answers] == [202, 202]
     assert entra_keys.requests == 1
+
+
+def test_a_crafted_alert_id_equal_to_a_declaration_claim_does_not_hijack_the_declaration(api):
+    # Someone who can post alerts names one after the claim a support-desk ticket's declaration will make.
+    claim = "declared-" + hashlib.sha256(b"ticket-4711").hexdigest()[:32]
+    document = json.loads(sample_bytes("59_test_action_metric_static_threshold.json"))
+    document["data"]["essentials"]["alertId"] = f"/subscriptions/x/providers/Microsoft.AlertsManagement/alerts/{claim}"
+    crafted = call("POST", f"{api}/alerts", data=json.dumps(document).encode())
+    assert (crafted.status_code, crafted.json()["alert"], crafted.json()["incident"]) == (202, claim, "INC-1")
+    declared = call("POST", f"{api}/incidents", json=DECLARATION, headers={"Idempotency-Key": "ticket-4711"})
+    # The declaration opens its own incident, not the alert's; its retry finds it, not the alert's either.
+    assert (declared.status_code, declared.json()["id"], declared.json()["title"]) == (
+        201,
+        "INC-2",
+        DECLARATION["title"],
+    )
+    again = call("POST", f"{api}/incidents", json=DECLARATION, headers={"Idempotency-Key": "ticket-4711"})
+    assert (again.status_code, again.json()["id"]) == (200, "INC-2")
+    # And the alert, delivered again, is still the alert: a duplicate of INC-1.
+    repeated = call("POST", f"{api}/alerts", data=json.dumps(document).encode()).json()
+    assert (repeated["incident"], repeated["deduplicated"]) == ("INC-1", True)
