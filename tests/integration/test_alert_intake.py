@@ -318,7 +318,7 @@ def test_alerts_milder_than_the_minimum_are_logged_not_paged(storage_account):
     intake = receive_alert(_alert("m1", "disk-warning", severity="Sev3"), POLICIES, store, NOW)  # → SEV4, default min 3
     assert (intake.incident_id, intake.outcome, intake.event_ids) == (None, "logged", ())
     assert store.list_incidents() == []
-    row = storage_account.table("alerts").get_entity(intake.alert_key, "alert")
+    row = storage_account.table("alerts").get_entity("alert-" + intake.alert_key, "alert")
     assert json.loads(row["detail"])["logged_only"] == "SEV4 is milder than service default's minimum SEV3"
     again = receive_alert(_alert("m1", "disk-warning", severity="Sev3"), POLICIES, store, NOW)
     assert (again.outcome, again.deduplicated) == ("logged", True)
@@ -420,3 +420,35 @@ def test_numbering_continues_from_the_first_releases_counter_and_skips_numbers_a
     incidents.create_entity({"PartitionKey": "incident", "RowKey": "INC-6", "title": "left by an interrupted run"})
     store = IncidentStore(storage_account)
     assert receive_alert(_alert("n1", "checkout-latency"), POLICIES, store, NOW).incident_id == "INC-7"
+
+
+def _as_the_first_release_stored_it(storage_account, key: str) -> None:
+    """The first release named alert rows (and declaration claims) by the bare key."""
+    alerts = storage_account.table("alerts")
+    row = dict(alerts.get_entity("alert-" + key, "alert"))
+    alerts.delete_entity("alert-" + key, "alert")
+    alerts.create_entity({**row, "PartitionKey": key, "RowKey": "alert"})
+
+
+def test_an_alert_stored_by_the_first_release_is_still_found_and_resolved(storage_account):
+    store = IncidentStore(storage_account)
+    fired = _alert_with_id("legacy-1")
+    receive_alert(fired, CATALOG, store, NOW)
+    _as_the_first_release_stored_it(storage_account, fired.key)
+    assert receive_alert(fired, CATALOG, store, NOW).outcome == "duplicate"
+    resolved = receive_alert(_alert_with_id("legacy-1", "Resolved"), CATALOG, store, NOW)
+    assert (resolved.incident_id, resolved.outcome) == ("INC-1", "resolved")
+    assert store.find_alert(fired.key).condition == "Resolved"
+    assert store.get_incident("INC-1").status == "monitoring"
+
+
+def test_an_alert_named_like_a_first_release_declaration_claim_is_an_alert_of_its_own(storage_account):
+    store = IncidentStore(storage_account)
+    store.incidents.create_entity({"PartitionKey": "incident", "RowKey": "INC-9", "title": "unused"})
+    claim = "declared-0123456789abcdef0123456789abcdef"
+    storage_account.table("alerts").create_entity(
+        {"PartitionKey": claim, "RowKey": "alert", "incident": "INC-9", "condition": "Declared"}
+    )
+    intake = receive_alert(_alert_with_id(claim), CATALOG, store, NOW)
+    assert (intake.alert_key, intake.outcome, intake.deduplicated) == (claim, "opened", False)
+    assert store.claimed(claim) == "INC-9"  # the declaration's retry still finds its incident

@@ -70,6 +70,9 @@ def test_a_retried_declaration_with_the_same_idempotency_key_creates_nothing_new
     again = call("POST", f"{api}/incidents", json=DECLARATION, headers=headers)
     assert (first.status_code, again.status_code, again.json()["id"]) == (201, 200, "INC-1")
     assert [i["id"] for i in call("GET", f"{api}/incidents").json()["incidents"]] == ["INC-1"]
+    # The retry spent no number: the next declaration is INC-2.
+    other = call("POST", f"{api}/incidents", json=DECLARATION, headers={"Idempotency-Key": "ticket-4712"})
+    assert (other.status_code, other.json()["id"]) == (201, "INC-2")
 
 
 @pytest.mark.parametrize(
