@@ -23,8 +23,10 @@ import requests
 
 from bench.figures import percentile, report
 from devhost.azurite import ROOT, Azurite
+from devhost.demo import teams_sender
 from devhost.process import DevhostProcess
 from shared.core.timeutil import iso, utc_now
+from shared.oncall.people import load_directory
 
 TOKEN = base64.b64encode(b"bench-teams-security-token").decode()
 RESPONDERS = 8
@@ -42,13 +44,16 @@ SCRIPT = [
 ]
 
 
+PEOPLE = load_directory(ROOT / "config")  # the responders: people.toml's, as Teams identifies them
+
+
 def _activity(text: str, who: str, number: int) -> bytes:
     return json.dumps(
         {
             "type": "message",
             "id": f"bench-{number}",
             "timestamp": iso(utc_now()),
-            "from": {"id": f"29:{who}", "name": who},
+            "from": teams_sender(who, PEOPLE),
             "text": f"<at>Firebell</at> {text}",
         }
     ).encode()
@@ -71,7 +76,8 @@ def _run(url: str, numbers: Iterator[int], interval: float) -> Run:
     run, lock = Run(), threading.Lock()
 
     def responder(index: int) -> None:
-        session, who = requests.Session(), f"Responder {index}"
+        # Listed people, so commands act; those off an incident's roster are refused some (`update`), as in life.
+        session, who = requests.Session(), PEOPLE.people[index % len(PEOPLE.people)].name
         time.sleep(interval * index / RESPONDERS)  # spread the paced responders over the interval
         for step in range(COMMANDS_PER_RESPONDER):
             text = SCRIPT[step % len(SCRIPT)].format(n=1 + (index + step) % INCIDENTS, who=who)
@@ -106,7 +112,7 @@ def main() -> None:
     ):
         url = f"{host.url}/api/teams"
         for n in range(INCIDENTS):
-            body = _activity(f"declare 2 Bench incident {n}", "Commander", next(numbers))
+            body = _activity(f"declare 2 Bench incident {n}", "Tim Jones", next(numbers))
             requests.post(url, data=body, headers=_signed(body), timeout=30).raise_for_status()
 
         paced = _run(url, numbers, interval=RESPONDERS / PACED_RATE)

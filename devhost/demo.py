@@ -22,14 +22,26 @@ import requests
 
 from devhost.azurite import ROOT
 from devhost.settings import load_local_settings
+from shared.oncall.people import Directory, load_directory
 
 ALERT = ROOT / "samples" / "azure-monitor" / "59_test_action_metric_static_threshold.json"
 PUBLIC_WORDS = "Card payments are failing for some customers; we are rolling back a change. Next update in 30 min"
 
 
+def teams_sender(name: str, people: Directory) -> dict[str, str]:
+    """`from` as Teams sends it for a person in people.toml: their listed ids, which are how Firebell knows them (a
+    display name alone makes a guest of anyone listed with an id)."""
+    person = next((p for p in people.people if p.name == name), None)
+    sender = {"id": (person.teams_id if person else None) or f"29:{name}", "name": name}
+    if person and person.aad_object_id:
+        sender["aadObjectId"] = person.aad_object_id
+    return sender
+
+
 class Demo:
-    def __init__(self, base: str, key: str, token: str) -> None:
+    def __init__(self, base: str, key: str, token: str, people: Directory | None = None) -> None:
         self.base, self.key, self.token = base.rstrip("/"), key, token
+        self.people = people or Directory()
         self.http = requests.Session()
 
     def api(self, method: str, route: str, **options: Any) -> requests.Response:
@@ -46,7 +58,7 @@ class Demo:
                 "id": uuid.uuid4().hex,
                 "timestamp": datetime.now(UTC).isoformat(),
                 "text": f"<at>Firebell</at> {text}",
-                "from": {"id": f"29:{speaker}", "name": speaker},
+                "from": teams_sender(speaker, self.people),
                 "conversation": {"id": "19:demo-channel"},
             }
         ).encode()
@@ -77,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     import os
 
     token = os.environ.get("TEAMS_OUTGOING_WEBHOOK_TOKEN", "")
-    demo = Demo(arguments.url, os.environ.get("FIREBELL_FUNCTION_KEY", ""), token)
+    people = load_directory(Path(os.environ.get("FIREBELL_CONFIG_DIR") or ROOT / "config"))
+    demo = Demo(arguments.url, os.environ.get("FIREBELL_FUNCTION_KEY", ""), token, people)
     try:
         demo.http.get(f"{demo.base}/api/health", timeout=5)
     except requests.ConnectionError:
