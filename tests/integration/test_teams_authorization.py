@@ -9,10 +9,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 import requests
 
 from shared.core.timeutil import utc_now
 from shared.incidents.store import IncidentStore
+from shared.notifications.escalate import run_step
+from shared.notifications.policy import Position, StepMessage
+from tests.integration import test_notifications as base
 from tests.integration.test_teams_chatops import PEOPLE, activity, say, signature
 
 GUEST = "Visitor From Elsewhere"  # not in people.toml
@@ -146,3 +150,39 @@ def test_the_same_signed_message_again_within_the_window_does_not_undo_what_came
     before = snapshot(store)
     assert post(teams, first)["text"] == "**INC-1**: this message was acted on already; nothing changed again."
     assert snapshot(store) == before and store.get_incident("INC-1").severity == 3
+
+
+# --- escalation: the notifications tests' configuration, with Tim listed by his Entra object id ----------------------
+TIM_OBJECT_ID = "7d3e6f10-2b9a-4c55-8e4d-0a1b2c3d4e5f"
+workflow, notifying = base.workflow, base.notifying
+
+
+@pytest.fixture
+def config_dir(tmp_path):
+    folder = tmp_path / "config"
+    folder.mkdir()
+    people = base.PEOPLE.replace('name = "Tim Jones"\n', f'name = "Tim Jones"\naad_object_id = "{TIM_OBJECT_ID}"\n')
+    for name, text in (
+        ("services.toml", base.SERVICES),
+        ("people.toml", people),
+        ("oncall.toml", base.ONCALL),
+        ("escalations.toml", base.ESCALATIONS),
+    ):
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+def test_an_ack_in_the_paged_persons_name_from_someone_else_does_not_stop_escalation(notifying, teams, workflow):
+    ident, _ = base.open_incident(notifying)  # Tim Jones is the payments primary on call: step 1 paged him
+    impostor = activity("ack INC-1", "Tim Jones", "m-impostor", id="29:impostor", aadObjectId="not-tims")
+    assert post(teams, impostor)["text"].startswith("**INC-1**: only people listed in people.toml may `ack`")
+    # The next step comes due: nobody has acknowledged, so it goes on (a gap in the secondary layer, then Priya).
+    later = base.WEDNESDAY + timedelta(seconds=2)
+    run = run_step(StepMessage(ident, "quick", Position(1, 1), later), "message-2", 1, later, base.notifier())
+    assert run.steps == [(Position(1, 1), "skipped"), (Position(1, 2), "paged")]
+    # Tim, as Teams identifies him, acknowledges: the step after that stops.
+    genuine = activity("ack INC-1", "Tim Jones", "m-tim", id="29:tim", aadObjectId=TIM_OBJECT_ID)
+    assert post(teams, genuine)["text"] == "**INC-1**: Tim Jones acknowledged the incident (acknowledged)"
+    again = base.WEDNESDAY + timedelta(seconds=4)
+    run = run_step(StepMessage(ident, "quick", Position(2, 0), again), "message-3", 1, again, base.notifier())
+    assert run.steps == [(Position(2, 0), "stopped")]
