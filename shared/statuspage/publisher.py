@@ -36,6 +36,7 @@ from shared.catalog.services import Catalog
 from shared.core import telemetry
 from shared.core.errors import InvalidInput
 from shared.core.queues import STATUSPAGE
+from shared.core.settings import DEVELOPMENT_ID_KEY
 from shared.core.storage import StorageAccount
 from shared.core.timeutil import iso, parse_instant, utc_now
 from shared.incidents.changes import ChangeMessage
@@ -66,6 +67,7 @@ class SiteSettings(NamedTuple):
     title: str
     catalog: Catalog
     url: str
+    id_key: bytes = DEVELOPMENT_ID_KEY.encode()  # keys the public incident ids (STATUS_PAGE_ID_KEY)
 
 
 # Another instance's clock may differ a little from ours, and the queue's insertion times are whole seconds: a
@@ -77,7 +79,7 @@ COVER_MARGIN = timedelta(seconds=1) + CLOCK_SKEW
 # at most one render a second per instance, not one per queue batch (the site is cached 30 s anyway).
 MIN_RENDER_INTERVAL = timedelta(seconds=1)
 _RENDERS_PER_MESSAGE = 3  # a message whose render keeps losing to renders that read earlier gives up, and retries
-_INCIDENT_PAGE = re.compile(r"incidents/(INC-\d+)\.html")
+_INCIDENT_PAGE = re.compile(r"incidents/([a-z2-7]+)\.html")
 
 
 def state_version(incidents: list[Incident], maintenances: list[Maintenance]) -> int:
@@ -210,7 +212,8 @@ class SitePublisher:
     def render_and_publish(self) -> PublishReport:
         """One render: read the store, render what is behind, publish it; the index is published last."""
         # The renderer (Jinja2 and the templates) loads with the first render, not at every function's cold start.
-        from shared.statuspage.public_view import status_page, timelines_needed
+        from shared.statuspage.public_ids import public_id
+        from shared.statuspage.public_view import is_published, status_page, timelines_needed
         from shared.statuspage.site import render_site
 
         began = self._last_began = self._clock()
@@ -220,27 +223,35 @@ class SitePublisher:
         maintenances = self._maintenances.list_maintenances()
         state = state_version(incidents, maintenances)
         renderer = renderer_fingerprint()
+        title, catalog, site_url, id_key = self._site()
+        # Only what the publication policy allows is read further, rendered or published, under its public id.
+        shown = [incident for incident in incidents if is_published(incident, catalog)]
+        public_ids = {incident.id: public_id(incident.id, id_key) for incident in shown}
         behind = [
-            incident.id for incident in incidents if _page_behind(known.get(_page(incident.id)), incident, renderer)
+            incident.id
+            for incident in shown
+            if _page_behind(known.get(_page(public_ids[incident.id])), incident, renderer)
         ]
-        # Public update histories live on the timelines: read only those this render shows in full.
-        versions = {incident.id: incident.version for incident in incidents}
-        timelines = {ident: self._timeline(ident, versions[ident]) for ident in timelines_needed(incidents, behind)}
-        title, catalog, site_url = self._site()
+        # Public update histories and component status spans live on the timelines: read only those this render
+        # needs (each once per incident version on this instance).
+        versions = {incident.id: incident.version for incident in shown}
+        needed = timelines_needed(shown, behind, read_at)
+        timelines = {ident: self._timeline(ident, versions[ident]) for ident in needed}
         page = status_page(
             title,
             catalog,
-            incidents,
+            shown,
             timelines,
             maintenances=maintenances,
             now=read_at,
             site_url=site_url,
+            id_key=id_key,
         )
-        files = render_site(page, behind)
+        files = render_site(page, [public_ids[ident] for ident in behind])
         self.renders += 1
         if self._before_publish is not None:
             self._before_publish(files)
-        subjects = {incident.id: incident.version for incident in incidents}
+        subjects = {public_ids[incident.id]: incident.version for incident in shown}
 
         def version_of(site_file: SiteFile) -> FileVersion:
             match = _INCIDENT_PAGE.fullmatch(site_file.path)
@@ -265,8 +276,8 @@ class SitePublisher:
             self._published_read_at = index.read_at
 
 
-def _page(incident_id: str) -> str:
-    return f"incidents/{incident_id}.html"
+def _page(public_id: str) -> str:
+    return f"incidents/{public_id}.html"
 
 
 def _page_behind(published: PublishedFile | None, incident: Incident, renderer: str) -> bool:
