@@ -19,11 +19,13 @@ from devhost.azurite import Azurite
 from devhost.process import DevhostProcess
 from functions import context
 from shared.core import storage
+from shared.core.settings import DEVELOPMENT_ID_KEY
 from shared.core.storage import StorageAccount, StorageNotConfigured, StorageTarget
 from shared.core.timeutil import utc_now
 from shared.incidents.declaration import Declaration
 from shared.incidents.declaration_intake import open_declared
 from shared.incidents.store import IncidentStore
+from shared.statuspage.public_ids import public_id
 from tests.conftest import IDENTITY_CLIENT_ID, ROOT, sample_bytes, wait_until
 from tests.standins.entra_tokens import (
     STORAGE_AUDIENCE,
@@ -176,18 +178,20 @@ def test_a_devhost_on_identity_based_settings_is_healthy_and_takes_an_alert_end_
             answer = requests.post(
                 f"{host.url}/api/alerts",
                 params={"code": KEY},
-                data=sample_bytes(SAMPLE),
+                # Sev0: a SEV1, public at once
+                data=sample_bytes(SAMPLE).replace(b'"severity": "Sev4"', b'"severity": "Sev0"'),
                 headers={"Content-Type": "application/json"},
                 timeout=30,
             )
             assert (answer.status_code, answer.json()["incident"], answer.json()["outcome"]) == (202, "INC-1", "opened")
+            public = public_id("INC-1", DEVELOPMENT_ID_KEY.encode())
 
             def published() -> requests.Response | None:
                 page = requests.get(f"{host.url}/status/", timeout=10)
-                return page if page.status_code == 200 and "INC-1" in page.text else None
+                return page if page.status_code == 200 and public in page.text else None
 
             page = wait_until(published, timeout=30)
-            assert '<a href="incidents/INC-1.html">Issue affecting Checkout</a>' in page.text
+            assert f'<a href="incidents/{public}.html">Issue affecting Checkout</a>' in page.text
         # Both processes asked the platform for a storage token as the named identity, and nothing else.
         assert set(endpoint.requests()) == {TokenRequest(STORAGE_AUDIENCE, IDENTITY_CLIENT_ID)}
         assert len(endpoint.requests()) >= 2
