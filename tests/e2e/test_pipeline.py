@@ -88,8 +88,11 @@ def test_bad_input_is_answered_clearly_and_stores_nothing(devhost, storage_accou
     assert list(storage_account.table("incidents").list_entities()) == []
 
 
-def test_health_reports_storage_and_configuration(devhost):
-    health = requests.get(f"{devhost.url}/api/health", timeout=10)
+def test_health_says_one_word_anonymously_and_the_details_behind_the_key(devhost):
+    anonymous = requests.get(f"{devhost.url}/api/health", timeout=10)
+    assert (anonymous.status_code, anonymous.json()) == (200, {"status": "healthy"})
+    assert requests.get(f"{devhost.url}/api/health/details", timeout=10).status_code == 401
+    health = requests.get(f"{devhost.url}/api/health/details", headers={"x-functions-key": KEY}, timeout=10)
     assert (health.status_code, health.json()) == (
         200,
         {
@@ -113,7 +116,8 @@ def test_when_storage_goes_away_alerts_get_503_so_azure_monitor_retries():
             own_storage.stop(grace=3)
             response = post_alert(host, sample_bytes(SAMPLE))
             assert (response.status_code, response.json()["error"]) == (503, "storage_unavailable")
-            health = requests.get(f"{host.url}/api/health", timeout=30)
+            # The details check storage at every call; the anonymous verdict follows within health.CACHE_SECONDS.
+            health = requests.get(f"{host.url}/api/health/details", headers={"x-functions-key": KEY}, timeout=30)
             assert health.status_code == 503 and health.json()["storage"].startswith("unreachable")
         finally:
             host.stop()

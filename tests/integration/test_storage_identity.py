@@ -18,6 +18,7 @@ from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
 from devhost.azurite import Azurite
 from devhost.process import DevhostProcess
 from functions import context
+from functions.health import forget_verdict
 from shared.core import storage
 from shared.core.settings import DEVELOPMENT_ID_KEY
 from shared.core.storage import StorageAccount, StorageNotConfigured, StorageTarget
@@ -169,7 +170,7 @@ def test_a_devhost_on_identity_based_settings_is_healthy_and_takes_an_alert_end_
         }
         with DevhostProcess(None, environment) as host:
             assert "AzureWebJobsStorage" not in host.env
-            health = requests.get(f"{host.url}/api/health", timeout=30)
+            health = requests.get(f"{host.url}/api/health/details", headers={"x-functions-key": KEY}, timeout=30)
             assert (health.status_code, health.json()["status"], health.json()["storage"]) == (
                 200,
                 "healthy",
@@ -212,7 +213,10 @@ def test_without_a_storage_setting_the_start_up_check_and_health_say_so_and_aler
     context.reset()
     (problem,) = [problem for problem in context.check() if problem.startswith("storage:")]
     assert problem.startswith("storage: AzureWebJobsStorage is not set.")
-    health = requests.get(f"{firebell}/health", timeout=30)
+    forget_verdict()  # a verdict cached by an earlier test in this process
+    anonymous = requests.get(f"{firebell}/health", timeout=30)
+    assert (anonymous.status_code, anonymous.json()) == (503, {"status": "unhealthy"})
+    health = requests.get(f"{firebell}/health/details", headers={"x-functions-key": KEY}, timeout=30)
     assert (health.status_code, health.json()["status"], health.json()["storage"]) == (
         503,
         "unhealthy",
