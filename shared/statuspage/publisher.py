@@ -53,6 +53,7 @@ from shared.statuspage.web_store import (
     publish,
     published_file,
     published_files,
+    withdraw,
 )
 
 if TYPE_CHECKING:
@@ -80,6 +81,7 @@ COVER_MARGIN = timedelta(seconds=1) + CLOCK_SKEW
 MIN_RENDER_INTERVAL = timedelta(seconds=1)
 _RENDERS_PER_MESSAGE = 3  # a message whose render keeps losing to renders that read earlier gives up, and retries
 _INCIDENT_PAGE = re.compile(r"incidents/([a-z2-7]+)\.html")
+_INCIDENT_PAGES = re.compile(r"incidents/[^/]+\.html")  # any incident page, public id or (from before them) INC-n
 
 
 def state_version(incidents: list[Incident], maintenances: list[Maintenance]) -> int:
@@ -261,6 +263,13 @@ class SitePublisher:
         report = publish(self.account, files, version_of, known, self._on_checked)
         if INDEX in report.written:
             self._own_read_at = began
+            # Pages the index no longer links to, listed before this render read the store, so written from data no
+            # newer than ours: incidents the policy no longer shows, and `INC-n` pages from before public ids.
+            pages = {_page(public) for public in public_ids.values()}
+            stale = [f for path, f in known.items() if _INCIDENT_PAGES.fullmatch(path) and path not in pages]
+            withdrawn = withdraw(self.account, stale)
+            if withdrawn:
+                log.info("status page: %d incident pages withdrawn", len(withdrawn))
         self._saw(report.versions.get(INDEX))
         log.info(
             "status page: state %d read at %s, %d written, %d kept (newer or same already published)",

@@ -4,6 +4,7 @@ shows, only the incident pages behind the store, and no render for a message a p
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import timedelta
 
 from functions import context
@@ -199,3 +200,24 @@ def test_a_message_covered_by_a_published_render_costs_no_render_on_any_instance
     # … but not for what came closer to it than the clocks can be trusted.
     assert third.refresh(Refresh(received_at=read_at - CLOCK_SKEW + timedelta(milliseconds=100))) > 0
     assert (this.renders, other.renders, third.renders) == (1, 1, 1)
+
+
+def test_pages_the_policy_no_longer_shows_and_inc_n_pages_from_before_public_ids_are_withdrawn(storage_account):
+    store = IncidentStore(storage_account)
+    declare(store, severity=1)
+    container = storage_account.container(WEB_CONTAINER)
+    container.upload_blob("incidents/INC-1.html", b"<p>published before public ids</p>")  # an upgraded deployment
+    SitePublisher(storage_account, context.site_settings).render_and_publish()
+    assert blob(storage_account, page_of("INC-1")).exists()
+    assert not blob(storage_account, "incidents/INC-1.html").exists()
+
+    # The operator marks Checkout internal: its incident leaves the index, the JSON API and its own page.
+    found = context.site_settings()
+    internal = replace(
+        found.catalog,
+        services=tuple(replace(s, public=s.id != "checkout" and s.public) for s in found.catalog.services),
+    )
+    SitePublisher(storage_account, lambda: found._replace(catalog=internal)).render_and_publish()
+    assert not blob(storage_account, page_of("INC-1")).exists()
+    summary = json.loads(blob(storage_account, "api/v2/summary.json").download_blob().readall())
+    assert summary["incidents"] == [] and "Checkout" not in [c["name"] for c in summary["components"]]
