@@ -42,6 +42,7 @@ from shared.teams.workflow import (
 )
 from tests.conftest import ROOT, pause_of, redeliver, sample_json
 from tests.standins.workflow_server import WorkflowServer
+from tests.unit.statuspage.ids import pid
 
 # A Wednesday: the test schedule's secondary layer covers Mondays only, so now it has a gap.
 WEDNESDAY = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
@@ -394,7 +395,11 @@ def test_acknowledged_role_and_resolved_cards_are_posted_once_each(notifying, wo
     }
     assert cards[0]["actions"] == [
         {"type": "Action.OpenUrl", "title": "Runbook", "url": "https://runbooks.example.com/checkout"},
-        {"type": "Action.OpenUrl", "title": "Status page", "url": "https://status.example.com/incidents/INC-1.html"},
+        {
+            "type": "Action.OpenUrl",
+            "title": "Status page",
+            "url": f"https://status.example.com/incidents/{pid('INC-1')}.html",
+        },
     ]
     assert cards[0]["msteams"]["entities"] == [
         {
