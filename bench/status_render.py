@@ -14,18 +14,25 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from bench.figures import median, report
+from shared.catalog.publication import DECLARED, PublicationPolicy
 from shared.catalog.services import Catalog, Service
+from shared.core.settings import DEVELOPMENT_ID_KEY
 from shared.incidents.incident import Incident
 from shared.incidents.timeline import NOTE, PUBLIC_UPDATE, TimelineEvent
 from shared.statuspage.maintenance import Maintenance
+from shared.statuspage.public_ids import public_id
 from shared.statuspage.public_view import status_page, timelines_needed
 from shared.statuspage.site import SiteFile, forget_formatted_times, render_site
 
 NOW = datetime(2026, 3, 29, 12, 0, tzinfo=UTC)
 TITLE, URL = "Acme Status", "https://status.example.com"
 COMPONENTS = ("Checkout", "Search", "Login", "API", "Webhooks", "Notifications", "Dashboard")
+# Every incident of the history on the page (the publication policy would hide unacknowledged ones; the figure is
+# about rendering them).
 CATALOG = Catalog(
-    services=tuple(Service(name.lower(), name) for name in COMPONENTS), default=Service("default", "Other services")
+    services=tuple(Service(name.lower(), name) for name in COMPONENTS),
+    default=Service("default", "Other services"),
+    publication=PublicationPolicy(dict.fromkeys(range(1, 5), DECLARED)),
 )
 SIZES = (1_000, 10_000)
 RUNS = {1_000: 15, 10_000: 5}
@@ -96,7 +103,8 @@ def timed(count: int) -> tuple[list[tuple[str, str]], list[SiteFile]]:
     in the view, the timelines it needs, one incident page)."""
     incidents, timelines, maintenances = history(count)
     changed = [incidents[-1].id]
-    needed = {ident: timelines[ident] for ident in timelines_needed(incidents, changed)}
+    needed = {ident: timelines[ident] for ident in timelines_needed(incidents, changed, NOW)}
+    changed_pages = [public_id(ident, DEVELOPMENT_ID_KEY.encode()) for ident in changed]
 
     def cold() -> list[SiteFile]:
         forget_formatted_times()
@@ -108,7 +116,7 @@ def timed(count: int) -> tuple[list[tuple[str, str]], list[SiteFile]]:
 
     def one_change() -> list[SiteFile]:
         page = status_page(TITLE, CATALOG, incidents, needed, maintenances, NOW, URL)
-        return render_site(page, changed)
+        return render_site(page, changed_pages)
 
     files = warm()  # templates compiled, as in any instance that has imported the renderer
     rows = []
@@ -141,7 +149,7 @@ def main() -> None:
     for count in SIZES:
         figures, files = timed(count)
         rows += figures
-    open_page = f"incidents/INC-{SIZES[-1]}.html"
+    open_page = f"incidents/{public_id(f'INC-{SIZES[-1]}', DEVELOPMENT_ID_KEY.encode())}.html"
     rows += [
         ("index.html", gzipped(files, "index.html")),
         (open_page, gzipped(files, open_page)),

@@ -154,7 +154,7 @@ class WorkflowsOutage:
     failed_notes: dict[str, list[str]]  # incident → its "notification failed: …" texts
     paged_notes: dict[str, list[str]]  # incident → its escalation.paged texts
     swept: int  # pages the sweeper had to start
-    health_poison: int | None = None  # /api/health's poison_messages after the run
+    health_poison: int | None = None  # /api/health/details' poison_messages after the run
 
     @property
     def duplicates(self) -> int:
@@ -601,13 +601,15 @@ def workflows_broken(seen: WorkflowsOutage) -> list[str]:
 
 def past_bound_broken(seen: WorkflowsOutage) -> list[str]:
     """An outage longer than the bound: each held card (first page, role card) fails once on its timeline and goes
-    to poison, which /api/health counts; escalation goes on, and its next step pages once Workflows is back."""
+    to poison, which /api/health/details counts; escalation goes on, and its next step pages once Workflows is back."""
     problems = []
     wrong = [ident for ident, notes in seen.failed_notes.items() if len(notes) != 2]
     if wrong:
         problems.append(f"{len(wrong)} timelines without exactly two 'notification failed' notes")
     if seen.poison != 2 * seen.incidents or seen.health_poison != seen.poison:
-        problems.append(f"poison {seen.poison}, /api/health says {seen.health_poison}; expected {2 * seen.incidents}")
+        problems.append(
+            f"poison {seen.poison}, /api/health/details says {seen.health_poison}; expected {2 * seen.incidents}"
+        )
     second = {ident: [f"paged Priya Raman ({SECOND_PAGE})"] for ident in seen.paged_notes}
     if seen.paged_notes != second or seen.duplicates:
         problems.append("the second step did not page exactly once per incident after the outage")
@@ -720,19 +722,20 @@ def run(size: str) -> Any:
 
 
 def health_poison(connection_string: str) -> int | None:
-    """What GET /api/health says of the poison queues, asked of the health function itself."""
+    """What GET /api/health/details says of the poison queues, asked of the function itself."""
     import os
 
     from azure.functions import HttpRequest
 
     from functions import context
-    from functions.health import health
+    from functions.health import health_details
 
     saved = os.environ.get("AzureWebJobsStorage")
     os.environ["AzureWebJobsStorage"] = connection_string
     context.reset()
     try:
-        return json.loads(health(HttpRequest("GET", "/api/health", body=b"")).get_body())["poison_messages"]
+        answer = health_details(HttpRequest("GET", "/api/health/details", body=b""))
+        return json.loads(answer.get_body())["poison_messages"]
     finally:
         if saved is None:
             os.environ.pop("AzureWebJobsStorage", None)
@@ -773,7 +776,7 @@ def past_bound_rows(seen: WorkflowsOutage) -> list[tuple[str, str]]:
     second = sum(count for (_, kind, what), count in seen.cards.items() if kind == "Paging" and what == SECOND_PAGE)
     return [
         (f"{name} 'notification failed' notes", f"{notes} ({notes / seen.incidents:.0f} per incident)"),
-        (f"{name} poison (queues, /api/health)", f"{seen.poison}, {seen.health_poison}"),
+        (f"{name} poison (queues, /api/health/details)", f"{seen.poison}, {seen.health_poison}"),
         (f"{name} second step paged after the outage", f"{second} of {seen.incidents}"),
     ]
 

@@ -117,8 +117,13 @@ def main(argv: list[str] | None = None) -> int:
             ("Tim Jones", f"resolve {incident} rollback complete, error rate normal"),
         ]:
             print(f"{next(step)}. {speaker} in Teams: @firebell {command}\n   → {demo.say(command, speaker)}")
-        shown = demo.status_page_shows(f"incidents/{incident}.html", "rolling back a change")
-        print(f"{next(step)}. Status page incidents/{incident}.html shows the public update: {shown}")
+        # The public page is named by the incident's opaque public id (STATUS_PAGE_ID_KEY), never by INC-n.
+        from shared.core.settings import Settings
+        from shared.statuspage.public_ids import public_id
+
+        page = f"incidents/{public_id(incident, Settings.from_environment().status_page_id_key.encode())}.html"
+        shown = demo.status_page_shows(page, "rolling back a change")
+        print(f"{next(step)}. Status page {page} shows the public update: {shown}")
     summary = demo.http.get(f"{demo.base}/status/api/v2/summary.json", timeout=10)
     if summary.status_code == 200:
         print(f"{next(step)}. Statuspage API: {summary.json()['status']['description']}")

@@ -107,7 +107,7 @@ def override_store() -> OverrideStore:
 
 def site_settings() -> SiteSettings:
     found = settings()
-    return SiteSettings(found.status_page_title, catalog(), found.status_page_url)
+    return SiteSettings(found.status_page_title, catalog(), found.status_page_url, found.status_page_id_key.encode())
 
 
 @cache

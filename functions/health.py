@@ -1,9 +1,15 @@
-"""GET /api/health: is storage reachable and is the configuration valid? And how many messages wait in poison
-queues (a count only)."""
+"""GET /api/health (anonymous): healthy or unhealthy, one word, from checks cached for CACHE_SECONDS.
+GET /api/health/details (function key): every check — storage, configuration, integrations, on-call warnings and
+the messages waiting in poison queues.
+
+The anonymous route says nothing internal (rosters, staffing gaps, which integrations are off are a map for an
+attacker), and costs storage at most one check per CACHE_SECONDS per instance however often it is called."""
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 
 import azure.functions as func
 from azure.core.exceptions import AzureError
@@ -19,12 +25,55 @@ from shared.oncall.lookup import current_warnings
 
 bp = func.Blueprint()
 log = logging.getLogger("firebell.health")
+# Azure's availability test calls every 5 minutes from several locations, load balancers more often: 30 s keeps a
+# verdict fresh enough to take an instance out quickly and bounds what a flood of anonymous calls costs storage.
+CACHE_SECONDS = 30.0
+_verdict: tuple[float, bool] | None = None  # (time.monotonic() of the check, healthy)
+_verdict_lock = threading.Lock()
 
 
 @bp.function_name("health")
 @bp.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 @observed
 def health(req: func.HttpRequest) -> func.HttpResponse:
+    healthy = _cached_verdict()
+    word = "healthy" if healthy else "unhealthy"
+    return json_response(200 if healthy else 503, {"status": word})
+
+
+@bp.function_name("health_details")
+@bp.route(route="health/details", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@observed
+def health_details(req: func.HttpRequest) -> func.HttpResponse:
+    body = _details()
+    return json_response(200 if body["status"] == "healthy" else 503, body)
+
+
+def forget_verdict() -> None:
+    """Drop the cached verdict (tests, and the operator tools after changing settings)."""
+    global _verdict
+    with _verdict_lock:
+        _verdict = None
+
+
+def _cached_verdict() -> bool:
+    """Storage reachable and configuration valid, checked at most once per CACHE_SECONDS on this instance (the
+    check also sets the poison-queue gauge that infra/ alerts on). Concurrent callers during a check wait for it."""
+    global _verdict
+    with _verdict_lock:
+        if _verdict is not None and time.monotonic() - _verdict[0] < CACHE_SECONDS:
+            return _verdict[1]
+        checks = _essentials()
+        healthy = checks["storage"] == "reachable" and checks["configuration"] == "valid"
+        if checks["storage"] == "reachable":
+            _poison_messages()
+        _verdict = (time.monotonic(), healthy)
+        telemetry.log_event(log, "health checked", function="health", outcome="healthy" if healthy else "unhealthy")
+        return healthy
+
+
+def _essentials() -> dict[str, str]:
+    """What decides healthy: storage answers and the configuration is valid (one list-tables call, no queries)."""
     checks: dict[str, str] = {}
     try:
         next(iter(storage.account().table_service.list_tables(results_per_page=1)), None)
@@ -43,8 +92,13 @@ def health(req: func.HttpRequest) -> func.HttpResponse:
         checks["notifications"] = "configured" if context.settings().teams_workflow_url else "not configured"
         checks["configuration"] = "valid"
     except ConfigurationError as error:
-        log.error("configuration invalid: %s", error.detail)  # details (paths) stay in the log, not on a public route
+        log.error("configuration invalid: %s", error.detail)  # details (paths) stay in the log, not on any route
         checks["configuration"] = "invalid"
+    return checks
+
+
+def _details() -> dict[str, object]:
+    checks = _essentials()
     checks["oncall"], warnings = _oncall(checks)
     healthy = checks["storage"] == "reachable" and checks["configuration"] == "valid"
     body = {"status": "healthy" if healthy else "unhealthy", **checks, "warnings": warnings}
@@ -52,17 +106,17 @@ def health(req: func.HttpRequest) -> func.HttpResponse:
     telemetry.log_event(
         log,
         "health checked",
-        function="health",
+        function="health_details",
         outcome=body["status"],
         storage=checks["storage"],
         configuration=checks["configuration"],
         poison_messages=body["poison_messages"],
     )
-    return json_response(200 if healthy else 503, body)
+    return body
 
 
 def _oncall(checks: dict[str, str]) -> tuple[str, list[str]]:
-    """On-call gaps and unhealthy set-ups are warnings and never make this route 503: Azure's health check and
+    """On-call gaps and unhealthy set-ups are warnings and never make either route 503: Azure's health check and
     load balancers read 503 as "take this instance out", which would stop alert intake — a gap next Tuesday is
     for people to fix, and Firebell can still take alerts and page whoever is on call now."""
     if checks["configuration"] != "valid":
@@ -81,9 +135,8 @@ def _oncall(checks: dict[str, str]) -> tuple[str, list[str]]:
 def _poison_messages() -> int | None:
     """Messages that failed for good and wait in a `<queue>-poison` for an operator, summed over the app's queues.
 
-    A count only, and never a reason to answer 503 (the app still takes alerts and pages). This route is anonymous:
-    the total says that something failed, nothing of what — queue names, incidents and reasons stay behind the
-    function key (the timeline says what failed). It costs one properties request per poison queue (four, each a
+    A count only, and never a reason to answer 503 (the app still takes alerts and pages); which incidents and why is
+    on the timeline. It costs one properties request per poison queue (four, each a
     few milliseconds on the account's own network); nothing is listed or read, and a missing queue counts 0. None
     when a queue cannot be asked (storage trouble already shows as `storage`)."""
     account = storage.account()

@@ -39,6 +39,10 @@ param statusPageTitle string = 'Service status'
 @description('STATUS_PAGE_URL: public URL of the status site. Empty: the storage account\'s static website endpoint (set this when a custom domain or CDN fronts it).')
 param statusPageUrl string = ''
 
+@secure()
+@description('STATUS_PAGE_ID_KEY: the key of the status page\'s opaque public incident ids. Empty: derived from this subscription, resource group and environment (stable across deployments, not computable without those ids). Changing it changes every public incident URL.')
+param statusPageIdKey string = ''
+
 // --- Secrets: stored in Key Vault, referenced from app settings ------------------------------------------------
 @secure()
 @description('TEAMS_OUTGOING_WEBHOOK_TOKEN (base64 security token shown when the outgoing webhook is created). Empty: /api/teams answers 503 "not configured".')
@@ -174,6 +178,9 @@ module keyVault 'modules/keyvault.bicep' = {
   }
 }
 
+// Stable across deployments (public incident URLs must not change) and not computable from anything public.
+var derivedStatusPageIdKey = '${uniqueString(subscription().id, rg.id, environmentName, 'status-page-ids')}${uniqueString(rg.id, token, 'status-page-ids')}'
+
 // Every setting the code reads (README "Settings"). Platform and identity settings are added in functionapp.bicep.
 // Not here on purpose: FIREBELL_FUNCTION_KEY (only the devhost reads it; in Azure the Functions host checks its own
 // keys for AuthLevel.FUNCTION routes), WEBSITE_HOSTNAME (set by Azure), AzureWebJobsStorage as a connection string
@@ -192,6 +199,7 @@ var firebellSettings = {
   FIREBELL_ENTRA_JWKS_URL: secureWebhookEnabled ? secureWebhookJwksUrl : ''
   STATUS_PAGE_TITLE: statusPageTitle
   STATUS_PAGE_URL: empty(statusPageUrl) ? storage.outputs.webEndpoint : statusPageUrl
+  STATUS_PAGE_ID_KEY: empty(statusPageIdKey) ? derivedStatusPageIdKey : statusPageIdKey
 }
 
 module functionApp 'modules/functionapp.bicep' = {

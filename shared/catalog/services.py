@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from shared.azure_monitor.alert import Alert
+from shared.catalog.publication import PublicationPolicy, parse_publication
 from shared.catalog.severity import MILDEST, SeverityPolicy, parse_level, parse_policy
 from shared.core.config_file import config_text, known_keys, read_toml
 from shared.core.errors import ConfigurationError
@@ -40,6 +41,7 @@ class Service:
     group_window_minutes: int = 0  # 0: join while the incident is open; N: only within N minutes of its first alert
     auto_resolve: bool = False  # when every alert has resolved: resolve (True) or move to monitoring (False)
     min_severity: int = MILDEST  # alerts milder than this are logged, not paged
+    public: bool = True  # False: an internal service; its incidents and component never reach the status page
 
     def matches(self, alert: Alert) -> bool:
         targets = [target.lower() for target in alert.targets]
@@ -60,6 +62,7 @@ class Catalog:
     services: tuple[Service, ...]
     default: Service
     severity: SeverityPolicy = field(default_factory=SeverityPolicy)
+    publication: PublicationPolicy = field(default_factory=PublicationPolicy)
 
     def service_for(self, alert: Alert) -> Service:
         """The service the alert's `service` custom property names, else the first whose rules match (file order);
@@ -77,6 +80,15 @@ class Catalog:
     def components(self) -> tuple[str, ...]:
         names = [service.component for service in self.services] + [self.default.component]
         return tuple(dict.fromkeys(names))
+
+    def public_components(self) -> tuple[str, ...]:
+        """The components the status page lists: those of public services (an internal one's name is internal)."""
+        services = [*self.services, self.default]
+        return tuple(dict.fromkeys(service.component for service in services if service.public))
+
+    def is_public_service(self, service_id: str) -> bool:
+        """Unknown ids (a declaration naming no catalogued service) follow the default service."""
+        return (self.service(service_id) or self.default).public
 
 
 def load_catalog(config_dir: Path) -> Catalog:
@@ -97,12 +109,13 @@ _POLICY_KEYS = {
     "group_window_minutes",
     "auto_resolve",
     "min_severity",
+    "public",
 }
 _MATCH_KEYS = {"resource_id_prefixes", "resource_groups", "rule_patterns"}
 
 
 def parse_catalog(document: dict[str, Any], source: str) -> Catalog:
-    known_keys(document, {"default", "service", "severity"}, source)
+    known_keys(document, {"default", "service", "severity", "publication"}, source)
     default_table = document.get("default", {})
     if not isinstance(default_table, dict):
         raise ConfigurationError(f"{source}: [default] must be a table")
@@ -138,7 +151,8 @@ def parse_catalog(document: dict[str, Any], source: str) -> Catalog:
             )
         )
     severity = parse_policy(document.get("severity"), f"{source}: severity")
-    return Catalog(services=tuple(services), default=default, severity=severity)
+    publication = parse_publication(document.get("publication"), f"{source}: publication")
+    return Catalog(services=tuple(services), default=default, severity=severity, publication=publication)
 
 
 def _policy(table: dict[str, Any], where: str) -> dict[str, Any]:
@@ -154,6 +168,7 @@ def _policy(table: dict[str, Any], where: str) -> dict[str, Any]:
         "group_window_minutes": int(_number(table, "group_window_minutes", where, integer=True)),
         "auto_resolve": _flag(table, "auto_resolve", where),
         "min_severity": parse_level(table.get("min_severity", MILDEST), f"{where}.min_severity"),
+        "public": _flag(table, "public", where, default=True),
     }
 
 
@@ -186,8 +201,8 @@ def _number(table: dict[str, Any], key: str, where: str, *, integer: bool = Fals
     return value
 
 
-def _flag(table: dict[str, Any], key: str, where: str) -> bool:
-    value = table.get(key, False)
+def _flag(table: dict[str, Any], key: str, where: str, *, default: bool = False) -> bool:
+    value = table.get(key, default)
     if not isinstance(value, bool):
         raise ConfigurationError(f"{where}.{key}: must be true or false, got {value!r}")
     return value

@@ -9,6 +9,7 @@ from pathlib import Path
 
 # The documented limit of an Azure Monitor alert; also the ceiling for every JSON body we accept.
 MAX_BODY_BYTES = 256 * 1024
+DEVELOPMENT_ID_KEY = "firebell-development-status-page-ids"
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,10 @@ class Settings:
     azure_devops_project: str = ""
     azure_devops_pat: str = field(default="", repr=False)  # empty: a managed identity token is used instead
     api_base_url: str = ""  # https://<WEBSITE_HOSTNAME>/api: links to the incident API from work items
+    # The key of the status page's public incident ids (shared/statuspage/public_ids.py). Unset: a built-in key,
+    # fine locally; in Azure, infra/ sets a key of its own, because with the built-in one anybody can compute which
+    # public id is INC-7.
+    status_page_id_key: str = field(default=DEVELOPMENT_ID_KEY, repr=False)
 
     @classmethod
     def from_environment(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -34,6 +39,7 @@ class Settings:
             azure_devops_project=(env.get("AZURE_DEVOPS_PROJECT") or "").strip(),
             azure_devops_pat=(env.get("AZURE_DEVOPS_PAT") or "").strip(),
             api_base_url=_api_base_url(env.get("WEBSITE_HOSTNAME") or ""),
+            status_page_id_key=(env.get("STATUS_PAGE_ID_KEY") or "").strip() or DEVELOPMENT_ID_KEY,
         )
 
     @property

@@ -19,10 +19,12 @@ from typing import Any
 
 from shared.catalog.severity import label
 from shared.core.links import is_web_url, site_address
+from shared.core.settings import DEVELOPMENT_ID_KEY
 from shared.core.text import clean
 from shared.core.timeutil import iso
 from shared.incidents.incident import Incident
 from shared.incidents.roles import TITLES
+from shared.statuspage.public_ids import public_id
 from shared.teams.reply import plain
 
 CARD_VERSION = "1.5"  # the highest version Teams renders
@@ -68,9 +70,20 @@ class IncidentLinks:
     work_item: str | None = None
 
 
-def incident_links(incident: Incident, runbook_url: str | None, status_page_url: str | None) -> IncidentLinks:
-    """The buttons every card carries: the service's runbook, the incident's status page, its Boards work item."""
-    page = site_address(status_page_url, f"incidents/{incident.id}.html") if is_web_url(status_page_url) else None
+def incident_links(
+    incident: Incident,
+    runbook_url: str | None,
+    status_page_url: str | None,
+    id_key: bytes = DEVELOPMENT_ID_KEY.encode(),
+    public: bool = True,
+) -> IncidentLinks:
+    """The buttons every card carries: the service's runbook, the incident's status page, its Boards work item.
+
+    The status page is the incident's page under its public id (it appears there once the publication policy lets
+    it, e.g. at acknowledgement); an internal service's incident (`public` False) has none."""
+    page = None
+    if public and is_web_url(status_page_url):
+        page = site_address(status_page_url, f"incidents/{public_id(incident.id, id_key)}.html")
     return IncidentLinks(runbook=runbook_url, status_page=page, work_item=incident.work_item_url)
 
 

@@ -98,8 +98,15 @@ class Notifier:
         return channel_url(self.roster_of(incident), self.settings.teams_workflow_url, escalation=True)
 
     def links(self, incident: Incident) -> cards.IncidentLinks:
-        service = self.config.catalog().service(incident.service)
-        return cards.incident_links(incident, service.runbook_url if service else None, self.settings.status_page_url)
+        catalog = self.config.catalog()
+        service = catalog.service(incident.service)
+        return cards.incident_links(
+            incident,
+            service.runbook_url if service else None,
+            self.settings.status_page_url,
+            self.settings.status_page_id_key.encode(),
+            catalog.is_public_service(incident.service),
+        )
 
     # --- sending --------------------------------------------------------------------------------------------------
     def send_once(

@@ -156,14 +156,15 @@ def _components(value: object, catalog: Catalog) -> tuple[str, ...]:
         raise InvalidInput("components must be a non-empty list of component names or service ids")
     if len(value) > MAX_COMPONENTS:
         raise InvalidInput(f"components lists {len(value)} entries; the limit is {MAX_COMPONENTS}")
-    known = catalog.components()
+    known = catalog.public_components()  # an internal service's component is not on the page
     by_folded_name = {name.casefold(): name for name in known}
     names: list[str] = []
     for item in value:
         service = catalog.service(item)
+        service = service if service is not None and service.public else None
         name = item if item in known else service.component if service else by_folded_name.get(item.casefold())
         if name is None:
-            ids = [service.id for service in catalog.services]
+            ids = [service.id for service in catalog.services if service.public]
             raise InvalidInput(
                 f"component {item[:80]!r} is not on the status page; use a component ({', '.join(known)}) "
                 f"or a service id ({', '.join(ids)})"

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from shared.catalog.services import Catalog
+from shared.core.settings import DEVELOPMENT_ID_KEY
 from shared.core.text import clean
 from shared.incidents.incident import Incident
 from shared.incidents.timeline import PUBLIC_UPDATE, TimelineEvent
@@ -29,12 +30,19 @@ from shared.statuspage.component_history import (
     window_start,
     worst,
 )
+from shared.statuspage.component_spans import (
+    incident_spans,
+    statuses_at_end,
+    worst_statuses,
+)
 from shared.statuspage.maintenance import COMPLETED, IN_PROGRESS, SCHEDULED, Maintenance
+from shared.statuspage.public_ids import public_id
+
+_DEVELOPMENT_KEY = DEVELOPMENT_ID_KEY.encode()
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # incidents.json, scheduled-maintenances.json and the feeds carry the most recent ones, as Statuspage does.
 RECENT_LIMIT = 50
-COMPONENT_STATUS_BY_SEVERITY = {1: MAJOR_OUTAGE, 2: PARTIAL_OUTAGE, 3: DEGRADED_PERFORMANCE, 4: DEGRADED_PERFORMANCE}
 IMPACT_BY_SEVERITY = {1: "critical", 2: "major", 3: "minor", 4: "minor"}
 # An incident's public impact follows the worst status it gives a component, so an override moves both together.
 IMPACT_BY_COMPONENT_STATUS = {
@@ -101,7 +109,7 @@ class PublicUpdate:
 
 @dataclass(frozen=True)
 class PublicIncident:
-    id: str
+    id: str  # the opaque public id (public_ids.py), never INC-n
     name: str
     status: str
     impact: str
@@ -110,10 +118,11 @@ class PublicIncident:
     updated_at: datetime
     updates: tuple[PublicUpdate, ...]  # newest first, as Statuspage lists them
     next_update_at: datetime | None = None  # promised by the communication coordinator; shown while active
-    # What the incident does to each component it touches: its override while open, else its severity.
+    # What the incident does to each component it touches: now while open, at its worst once resolved.
     component_statuses: tuple[tuple[str, str], ...] = ()
     resolved_at: datetime | None = None
     monitoring_at: datetime | None = None
+    spans: tuple[Disruption, ...] = ()  # each component's status over the incident's life (component_spans.py)
 
     @property
     def is_open(self) -> bool:
@@ -183,11 +192,18 @@ class StatusPage:
         return tuple(i for i in self.past if (i.resolved_at or i.updated_at) >= since)
 
 
-def public_incident(incident: Incident, timeline: Iterable[TimelineEvent] | None = None) -> PublicIncident:
-    """The incident in public words: the updates people posted for the public, framed by safe defaults.
+def public_incident(
+    incident: Incident,
+    timeline: Iterable[TimelineEvent] | None = None,
+    id_key: bytes = _DEVELOPMENT_KEY,
+    now: datetime | None = None,
+) -> PublicIncident:
+    """The incident in public words: the updates people posted for the public, framed by safe defaults, and its
+    component statuses over time (an open incident's spans run to `now`, by default its last update).
 
     Without its timeline only the latest public update (kept on the incident) is known — enough for the index.
     """
+    timeline = list(timeline) if timeline is not None else None
     status = PUBLIC_STATUS[incident.status]
     where = _listed(incident.components)
     # Until the communication coordinator posts words of their own, customers get a safe default.
@@ -220,9 +236,13 @@ def public_incident(incident: Incident, timeline: Iterable[TimelineEvent] | None
     for update in updates:
         if update.status == "monitoring":
             monitoring_at = update.at
-    statuses = component_statuses(incident)
+    spans = incident_spans(incident, timeline, now or incident.updated_at)
+    if incident.is_open:
+        statuses = statuses_at_end(spans, incident.components)
+    else:  # a resolved incident shows what it did, at its worst, not the last word said about it
+        statuses = worst_statuses(spans, incident.components)
     return PublicIncident(
-        id=incident.id,
+        id=public_id(incident.id, id_key),
         name=f"Issue affecting {where}",
         status=status,
         impact=_impact(incident, statuses),
@@ -234,33 +254,42 @@ def public_incident(incident: Incident, timeline: Iterable[TimelineEvent] | None
         component_statuses=statuses,
         resolved_at=resolved_at,
         monitoring_at=monitoring_at,
+        spans=spans,
     )
 
 
-def _public(incident: Incident, timeline: Iterable[TimelineEvent] | None) -> PublicIncident:
-    return public_incident(incident, timeline) if timeline is not None else _public_from_row(incident)
+def _public(
+    incident: Incident, timeline: Iterable[TimelineEvent] | None, id_key: bytes, now: datetime
+) -> PublicIncident:
+    if timeline is not None or incident.is_open:
+        return public_incident(incident, timeline, id_key, now)
+    return _public_from_row(incident, id_key)
 
 
 @functools.lru_cache(maxsize=20_000)
-def _public_from_row(incident: Incident) -> PublicIncident:
-    """Most incidents of a long history are rendered from their row alone, and a row that has not changed (its
-    version and every field) gives the same public incident: a warm instance builds it once."""
-    return public_incident(incident)
+def _public_from_row(incident: Incident, id_key: bytes) -> PublicIncident:
+    """Most resolved incidents of a long history are rendered from their row alone, and a row that has not changed
+    (its version and every field) gives the same public incident: a warm instance builds it once."""
+    return public_incident(incident, None, id_key)
+
+
+def is_published(incident: Incident, catalog: Catalog) -> bool:
+    """Whether the publication policy lets the public see the incident (shared/catalog/publication.py): never for
+    an internal service; by severity, at once, once acknowledged or only once a public update was posted.
+
+    Acknowledged means before it was mitigated or resolved: moving an incident to monitoring or resolved records an
+    acknowledgement too, and an alert that resolves on its own (a false positive) must not become news by that."""
+    if not catalog.is_public_service(incident.service):
+        return False
+    acknowledged = incident.acknowledged_at
+    settled = [moment for moment in (incident.mitigated_at, incident.resolved_at) if moment is not None]
+    if acknowledged is not None and settled and acknowledged >= min(settled):
+        acknowledged = None
+    return catalog.publication.public(incident.severity, acknowledged, incident.latest_update_at)
 
 
 def _at(update: PublicUpdate) -> datetime:
     return update.at
-
-
-def component_statuses(incident: Incident) -> tuple[tuple[str, str], ...]:
-    """The status the incident gives each component: the coordinator's override while it is open, else the one its
-    severity means (a resolved incident's history shows what happened, not the last word said about it)."""
-    derived = COMPONENT_STATUS_BY_SEVERITY[incident.severity]
-    if not incident.component_overrides or not incident.is_open:
-        return tuple((name, derived) for name in incident.components)
-    overrides = {name: status for name, status in incident.component_overrides if status in STATUS_RANK}
-    names = dict.fromkeys([*incident.components, *overrides])
-    return tuple((name, overrides.get(name, derived)) for name in names)
 
 
 def public_maintenance(maintenance: Maintenance, now: datetime) -> PublicMaintenance:
@@ -307,11 +336,14 @@ def status_page(
     maintenances: Sequence[Maintenance] = (),
     now: datetime | None = None,
     site_url: str = "",
+    id_key: bytes = _DEVELOPMENT_KEY,
 ) -> StatusPage:
     """The whole page at `now` (default: the newest change in the data, so a re-render of the same data is identical).
 
+    Only the incidents the publication policy allows are on it (`is_published`), under their public ids.
     `timelines` holds the events of the incidents whose full public history is rendered (see `timelines_needed`).
     """
+    incidents = [incident for incident in incidents if is_published(incident, catalog)]
     updated_at = max(
         max((incident.updated_at for incident in incidents), default=EPOCH),
         max((maintenance.updated_at for maintenance in maintenances), default=EPOCH),
@@ -320,7 +352,7 @@ def status_page(
     now = now or updated or EPOCH
     timelines = timelines or {}
     newest_first = sorted(incidents, key=lambda incident: (incident.declared_at, incident.number), reverse=True)
-    published = tuple(_public(incident, timelines.get(incident.id)) for incident in newest_first)
+    published = tuple(_public(incident, timelines.get(incident.id), id_key, now) for incident in newest_first)
     windows = tuple(
         public_maintenance(m, now)
         for m in sorted(maintenances, key=lambda m: (m.scheduled_for, m.id), reverse=True)
@@ -333,9 +365,9 @@ def status_page(
     history_from = window_start(now)
     for public in published:
         end = public.resolved_at or now
+        if end > history_from:  # older incidents are out of the daily history's window
+            disruptions += public.spans
         for name, status in public.component_statuses:
-            if end > history_from:  # older incidents are out of the daily history's window
-                disruptions.append(Disruption(name, status, public.started_at, end))
             moment = public.updated_at if public.is_open else end
             if moment > changed_at.get(name, EPOCH):
                 changed_at[name] = moment
@@ -358,7 +390,7 @@ def status_page(
         for turn in (window.scheduled_for, window.ended_at):
             if turn is not None and not window.cancelled and turn <= now and (updated is None or turn > updated):
                 updated = turn
-    names = list(catalog.components())
+    names = list(catalog.public_components())
     names += sorted(set(current) - set(names))
     names = list(dict.fromkeys(names))
     histories = daily_history(names, disruptions, now)
@@ -396,18 +428,25 @@ def status_page(
     )
 
 
-def timelines_needed(incidents: Iterable[Incident], changed: Collection[str] | None = None) -> list[str]:
+def timelines_needed(
+    incidents: Iterable[Incident], changed: Collection[str] | None = None, now: datetime | None = None
+) -> list[str]:
     """The incidents whose timelines a render needs for full public histories: the pages being rendered (`changed`,
-    or every incident when None), every open incident (the index and summary.json show their whole history) and the
-    most recent ones (incidents.json and the feeds)."""
+    or every incident when None), every open incident (the index and summary.json show their whole history), the
+    most recent ones (incidents.json and the feeds) and, when `now` is given, every one that ended inside the 90-day
+    history (its component status spans)."""
     newest_first = sorted(incidents, key=lambda incident: (incident.declared_at, incident.number), reverse=True)
     if changed is None:
         return [incident.id for incident in newest_first]
     wanted = set(changed)
+    history_from = window_start(now) if now is not None else None
     return [
         incident.id
         for position, incident in enumerate(newest_first)
-        if incident.id in wanted or incident.is_open or position < RECENT_LIMIT
+        if incident.id in wanted
+        or incident.is_open
+        or position < RECENT_LIMIT
+        or (history_from is not None and (incident.resolved_at or incident.updated_at) > history_from)
     ]
 
 

@@ -36,6 +36,7 @@ from shared.catalog.services import Catalog
 from shared.core import telemetry
 from shared.core.errors import InvalidInput
 from shared.core.queues import STATUSPAGE
+from shared.core.settings import DEVELOPMENT_ID_KEY
 from shared.core.storage import StorageAccount
 from shared.core.timeutil import iso, parse_instant, utc_now
 from shared.incidents.changes import ChangeMessage
@@ -52,6 +53,7 @@ from shared.statuspage.web_store import (
     publish,
     published_file,
     published_files,
+    withdraw,
 )
 
 if TYPE_CHECKING:
@@ -66,6 +68,7 @@ class SiteSettings(NamedTuple):
     title: str
     catalog: Catalog
     url: str
+    id_key: bytes = DEVELOPMENT_ID_KEY.encode()  # keys the public incident ids (STATUS_PAGE_ID_KEY)
 
 
 # Another instance's clock may differ a little from ours, and the queue's insertion times are whole seconds: a
@@ -77,7 +80,8 @@ COVER_MARGIN = timedelta(seconds=1) + CLOCK_SKEW
 # at most one render a second per instance, not one per queue batch (the site is cached 30 s anyway).
 MIN_RENDER_INTERVAL = timedelta(seconds=1)
 _RENDERS_PER_MESSAGE = 3  # a message whose render keeps losing to renders that read earlier gives up, and retries
-_INCIDENT_PAGE = re.compile(r"incidents/(INC-\d+)\.html")
+_INCIDENT_PAGE = re.compile(r"incidents/([a-z2-7]+)\.html")
+_INCIDENT_PAGES = re.compile(r"incidents/[^/]+\.html")  # any incident page, public id or (from before them) INC-n
 
 
 def state_version(incidents: list[Incident], maintenances: list[Maintenance]) -> int:
@@ -210,7 +214,8 @@ class SitePublisher:
     def render_and_publish(self) -> PublishReport:
         """One render: read the store, render what is behind, publish it; the index is published last."""
         # The renderer (Jinja2 and the templates) loads with the first render, not at every function's cold start.
-        from shared.statuspage.public_view import status_page, timelines_needed
+        from shared.statuspage.public_ids import public_id
+        from shared.statuspage.public_view import is_published, status_page, timelines_needed
         from shared.statuspage.site import render_site
 
         began = self._last_began = self._clock()
@@ -220,27 +225,35 @@ class SitePublisher:
         maintenances = self._maintenances.list_maintenances()
         state = state_version(incidents, maintenances)
         renderer = renderer_fingerprint()
+        title, catalog, site_url, id_key = self._site()
+        # Only what the publication policy allows is read further, rendered or published, under its public id.
+        shown = [incident for incident in incidents if is_published(incident, catalog)]
+        public_ids = {incident.id: public_id(incident.id, id_key) for incident in shown}
         behind = [
-            incident.id for incident in incidents if _page_behind(known.get(_page(incident.id)), incident, renderer)
+            incident.id
+            for incident in shown
+            if _page_behind(known.get(_page(public_ids[incident.id])), incident, renderer)
         ]
-        # Public update histories live on the timelines: read only those this render shows in full.
-        versions = {incident.id: incident.version for incident in incidents}
-        timelines = {ident: self._timeline(ident, versions[ident]) for ident in timelines_needed(incidents, behind)}
-        title, catalog, site_url = self._site()
+        # Public update histories and component status spans live on the timelines: read only those this render
+        # needs (each once per incident version on this instance).
+        versions = {incident.id: incident.version for incident in shown}
+        needed = timelines_needed(shown, behind, read_at)
+        timelines = {ident: self._timeline(ident, versions[ident]) for ident in needed}
         page = status_page(
             title,
             catalog,
-            incidents,
+            shown,
             timelines,
             maintenances=maintenances,
             now=read_at,
             site_url=site_url,
+            id_key=id_key,
         )
-        files = render_site(page, behind)
+        files = render_site(page, [public_ids[ident] for ident in behind])
         self.renders += 1
         if self._before_publish is not None:
             self._before_publish(files)
-        subjects = {incident.id: incident.version for incident in incidents}
+        subjects = {public_ids[incident.id]: incident.version for incident in shown}
 
         def version_of(site_file: SiteFile) -> FileVersion:
             match = _INCIDENT_PAGE.fullmatch(site_file.path)
@@ -250,6 +263,13 @@ class SitePublisher:
         report = publish(self.account, files, version_of, known, self._on_checked)
         if INDEX in report.written:
             self._own_read_at = began
+            # Pages the index no longer links to, listed before this render read the store, so written from data no
+            # newer than ours: incidents the policy no longer shows, and `INC-n` pages from before public ids.
+            pages = {_page(public) for public in public_ids.values()}
+            stale = [f for path, f in known.items() if _INCIDENT_PAGES.fullmatch(path) and path not in pages]
+            withdrawn = withdraw(self.account, stale)
+            if withdrawn:
+                log.info("status page: %d incident pages withdrawn", len(withdrawn))
         self._saw(report.versions.get(INDEX))
         log.info(
             "status page: state %d read at %s, %d written, %d kept (newer or same already published)",
@@ -265,8 +285,8 @@ class SitePublisher:
             self._published_read_at = index.read_at
 
 
-def _page(incident_id: str) -> str:
-    return f"incidents/{incident_id}.html"
+def _page(public_id: str) -> str:
+    return f"incidents/{public_id}.html"
 
 
 def _page_behind(published: PublishedFile | None, incident: Incident, renderer: str) -> bool:

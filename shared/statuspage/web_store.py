@@ -10,7 +10,7 @@ whatever the interleaving.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -146,6 +146,23 @@ def publish(
         else:
             raise PublishContention(f"{site_file.path} changed under every one of {ATTEMPTS} attempts")
     return PublishReport(tuple(written), tuple(kept), versions)
+
+
+def withdraw(account: StorageAccount, files: Iterable[PublishedFile]) -> tuple[str, ...]:
+    """Delete blobs that must no longer be public (an incident the publication policy no longer shows, a page under
+    an `INC-n` name from before public ids), each only if it is still the blob that was listed (If-Match its ETag):
+    a render that has written it since decided on newer data, and keeps it. Returns the paths deleted."""
+    container = account.container(WEB_CONTAINER)
+    deleted = []
+    for published in files:
+        try:
+            container.get_blob_client(published.path).delete_blob(
+                etag=published.etag, match_condition=MatchConditions.IfNotModified
+            )
+        except (ResourceModifiedError, ResourceNotFoundError):
+            continue
+        deleted.append(published.path)
+    return tuple(deleted)
 
 
 def _immutable(site_file: SiteFile) -> bool:

@@ -18,6 +18,7 @@ from urllib.parse import quote
 from shared.catalog.services import Service
 from shared.catalog.severity import label
 from shared.core.links import is_web_url, site_address
+from shared.core.settings import DEVELOPMENT_ID_KEY
 from shared.core.timeutil import iso
 from shared.incidents.incident import RESOLVED, Incident
 from shared.incidents.timeline import (
@@ -32,6 +33,7 @@ from shared.incidents.timeline import (
     TimelineEvent,
     event_id,
 )
+from shared.statuspage.public_ids import public_id
 from shared.workitems.config import BoardsConfig
 
 TITLE_FIELD, DESCRIPTION_FIELD = "System.Title", "System.Description"
@@ -101,10 +103,20 @@ class Links:
     runbook: str | None = None
 
 
-def incident_links(incident: Incident, service: Service | None, api_base_url: str, status_page_url: str) -> Links:
-    """Links for responders: the incident in Firebell's API, its page on the status site, the service's runbook."""
+def incident_links(
+    incident: Incident,
+    service: Service | None,
+    api_base_url: str,
+    status_page_url: str,
+    id_key: bytes = DEVELOPMENT_ID_KEY.encode(),
+) -> Links:
+    """Links for responders: the incident in Firebell's API, its page on the status site (under its public id; none
+    for an internal service), the service's runbook."""
     api = f"{api_base_url.rstrip('/')}/incidents/{incident.id}" if is_web_url(api_base_url) else None
-    page = site_address(status_page_url, f"incidents/{incident.id}.html") if is_web_url(status_page_url) else None
+    public = service is None or service.public
+    page = None
+    if public and is_web_url(status_page_url):
+        page = site_address(status_page_url, f"incidents/{public_id(incident.id, id_key)}.html")
     runbook = service.runbook_url if service is not None and is_web_url(service.runbook_url) else None
     return Links(incident_api=api, status_page=page, runbook=runbook)
 

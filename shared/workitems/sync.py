@@ -155,7 +155,13 @@ class _Run:
         self.people = configuration.people()
         service = configuration.catalog().service(self.incident.service)
         self.service = service
-        self.links = work_item.incident_links(self.incident, service, settings.api_base_url, settings.status_page_url)
+        self.links = work_item.incident_links(
+            self.incident,
+            service,
+            settings.api_base_url,
+            settings.status_page_url,
+            settings.status_page_id_key.encode(),
+        )
         self.doing = "work item not created"  # what the failure note says, should this delivery be the last
 
     def carry_out(self) -> None:

@@ -13,9 +13,11 @@ import requests
 
 from devhost.azurite import Azurite, free_port
 from devhost.process import DevhostProcess
+from shared.statuspage.public_ids import public_id
 from tests.conftest import ROOT, sample_bytes, wait_until
 
 KEY = "e2e-key"
+ID_KEY = "e2e-status-page-id-key"
 SAMPLE = "59_test_action_metric_static_threshold.json"
 
 
@@ -27,7 +29,12 @@ def post_alert(host: DevhostProcess, body: bytes, key: str | None = KEY) -> requ
 def start_devhost(connection_string: str) -> DevhostProcess:
     return DevhostProcess(
         connection_string,
-        {"FIREBELL_FUNCTION_KEY": KEY, "FIREBELL_CONFIG_DIR": str(ROOT / "config"), "STATUS_PAGE_TITLE": "Acme Status"},
+        {
+            "FIREBELL_FUNCTION_KEY": KEY,
+            "FIREBELL_CONFIG_DIR": str(ROOT / "config"),
+            "STATUS_PAGE_TITLE": "Acme Status",
+            "STATUS_PAGE_ID_KEY": ID_KEY,
+        },
     ).start()
 
 
@@ -38,7 +45,11 @@ def devhost(storage_account, azurite) -> Iterator[DevhostProcess]:
 
 
 def test_an_alert_becomes_an_incident_on_the_public_status_page(devhost):
-    first = post_alert(devhost, sample_bytes(SAMPLE))
+    # Sev0 is a SEV1, public at once (config/services.toml [publication]); the sample says Sev4, a SEV4 that only a
+    # public update would publish.
+    sev0 = sample_bytes(SAMPLE).replace(b'"severity": "Sev4"', b'"severity": "Sev0"')
+    public = public_id("INC-1", ID_KEY.encode())
+    first = post_alert(devhost, sev0)
     assert (first.status_code, first.json()) == (
         202,
         {
@@ -48,20 +59,20 @@ def test_an_alert_becomes_an_incident_on_the_public_status_page(devhost):
             "outcome": "opened",
         },
     )
-    again = post_alert(devhost, sample_bytes(SAMPLE))
+    again = post_alert(devhost, sev0)
     assert (again.status_code, again.json()["incident"], again.json()["deduplicated"]) == (202, "INC-1", True)
 
     def published() -> requests.Response | None:
         page = requests.get(f"{devhost.url}/status/", timeout=10)
-        return page if page.status_code == 200 and "INC-1" in page.text else None
+        return page if page.status_code == 200 and public in page.text else None
 
     page = wait_until(published, timeout=20)
     assert page.headers["Content-Type"] == "text/html; charset=utf-8"
-    assert '<a href="incidents/INC-1.html">Issue affecting Checkout</a>' in page.text
+    assert f'<a href="incidents/{public}.html">Issue affecting Checkout</a>' in page.text and "INC-" not in page.text
     assert "Investigating" in page.text
     for internal in ("test-metricAlertRule", "Alertruledescription", "test-storageAccount", "/subscriptions/"):
         assert internal not in page.text
-    detail = requests.get(f"{devhost.url}/status/incidents/INC-1.html", timeout=10)
+    detail = requests.get(f"{devhost.url}/status/incidents/{public}.html", timeout=10)
     assert detail.status_code == 200 and "We are investigating an issue affecting Checkout." in detail.text
 
 
@@ -77,8 +88,11 @@ def test_bad_input_is_answered_clearly_and_stores_nothing(devhost, storage_accou
     assert list(storage_account.table("incidents").list_entities()) == []
 
 
-def test_health_reports_storage_and_configuration(devhost):
-    health = requests.get(f"{devhost.url}/api/health", timeout=10)
+def test_health_says_one_word_anonymously_and_the_details_behind_the_key(devhost):
+    anonymous = requests.get(f"{devhost.url}/api/health", timeout=10)
+    assert (anonymous.status_code, anonymous.json()) == (200, {"status": "healthy"})
+    assert requests.get(f"{devhost.url}/api/health/details", timeout=10).status_code == 401
+    health = requests.get(f"{devhost.url}/api/health/details", headers={"x-functions-key": KEY}, timeout=10)
     assert (health.status_code, health.json()) == (
         200,
         {
@@ -102,7 +116,8 @@ def test_when_storage_goes_away_alerts_get_503_so_azure_monitor_retries():
             own_storage.stop(grace=3)
             response = post_alert(host, sample_bytes(SAMPLE))
             assert (response.status_code, response.json()["error"]) == (503, "storage_unavailable")
-            health = requests.get(f"{host.url}/api/health", timeout=30)
+            # The details check storage at every call; the anonymous verdict follows within health.CACHE_SECONDS.
+            health = requests.get(f"{host.url}/api/health/details", headers={"x-functions-key": KEY}, timeout=30)
             assert health.status_code == 503 and health.json()["storage"].startswith("unreachable")
         finally:
             host.stop()

@@ -28,8 +28,10 @@ from pathlib import Path
 import pytest
 
 from shared.catalog.services import Catalog, Service
+from shared.core.settings import DEVELOPMENT_ID_KEY
 from shared.incidents.incident import Incident
-from shared.incidents.timeline import PUBLIC_UPDATE, TimelineEvent
+from shared.incidents.timeline import COMPONENT_STATUS_SET, PUBLIC_UPDATE, TimelineEvent
+from shared.statuspage.public_ids import public_id
 from shared.statuspage.public_view import status_page
 from shared.statuspage.site import SiteFile, render_site
 from tests.conftest import ROOT
@@ -39,6 +41,7 @@ APT_GET = "/usr/bin/apt-get"
 ARTIFACTS = ROOT / "test-artifacts"
 TITLE = "Acme Status"
 NOW = datetime(2026, 3, 29, 12, 0, tzinfo=UTC)
+YESTERDAY = datetime(2026, 3, 28, 10, 0, tzinfo=UTC)
 # Each would change the page if it ran: the title, or an element with id "pwned".
 SCRIPT = "<script>document.title='pwned';document.body.insertAdjacentHTML('beforeend','<p id=pwned>x</p>')</script>"
 IMAGE = "<img src=x onerror=\"document.title='pwned-img'\">"
@@ -89,6 +92,7 @@ def _site() -> list[SiteFile]:
         detected_at=declared,
         declared_at=declared,
         updated_at=NOW,
+        acknowledged_at=declared,
     )
     incident = replace(incident, next_update_at=NOW + timedelta(minutes=30))
     at = declared + timedelta(minutes=10)
@@ -104,7 +108,28 @@ def _site() -> list[SiteFile]:
         True,
         {"status": "identified", "public_text": PAYLOAD},
     )
-    page = status_page(TITLE, catalog, [incident], {"INC-1": [update]}, (), NOW, "")
+    # Yesterday's SEV3 (degraded by its severity): set to partial outage 20 minutes in, resolved 40 minutes later.
+    set_at = YESTERDAY + timedelta(minutes=20)
+    partial = TimelineEvent(
+        "INC-2", "c1", COMPONENT_STATUS_SET, set_at, set_at, "Priya", "teams", "", False,
+        {"component": "Checkout", "status": "partial_outage"},
+    )  # fmt: skip
+    resolved = replace(
+        incident,
+        id="INC-2",
+        number=2,
+        severity=3,
+        status="resolved",
+        declared_at=YESTERDAY,
+        detected_at=YESTERDAY,
+        acknowledged_at=YESTERDAY + timedelta(minutes=5),
+        resolved_at=YESTERDAY + timedelta(minutes=60),
+        updated_at=YESTERDAY + timedelta(minutes=60),
+        component_overrides=(("Checkout", "partial_outage"),),
+        next_update_at=None,
+    )
+    timelines = {"INC-1": [update], "INC-2": [partial]}
+    page = status_page(TITLE, catalog, [incident, resolved], timelines, (), NOW, "")
     return render_site(page)
 
 
@@ -290,7 +315,7 @@ class _DevTools:
             os.close(self._reader)
 
 
-PAGES = ("incidents/INC-1.html", "index.html")
+PAGES = (f"incidents/{public_id('INC-1', DEVELOPMENT_ID_KEY.encode())}.html", "index.html")
 
 
 def test_javascript_is_on_in_this_browser(chromium, served, tmp_path):
@@ -325,6 +350,24 @@ def test_hostile_updates_render_as_inert_text(chromium, served, tmp_path):
         chromium, tmp_path / "profile", f"{served.origin}/index.html", f"--screenshot={shot}", "--window-size=1280,2000"
     )
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
+
+
+def test_a_component_set_to_partial_outage_shows_its_minutes_and_impact_after_resolution(chromium, served, tmp_path):
+    """Yesterday's incident was degraded 20 minutes, then a partial outage for 40 until it was resolved; today's
+    SEV2 has been a partial outage for 30 minutes. The history, the impact and the uptime figure all say so."""
+    dom = _chromium(chromium, tmp_path / "profile", f"{served.origin}/index.html", "--dump-dom")
+    assert "28 Mar 2026: Partial outage, 40 min of outage; 20 min degraded performance" in _text(dom)
+    assert "29 Mar 2026: Partial outage, 30 min of outage" in _text(dom)
+    assert "99.94 % uptime" in dom  # 70 minutes of outage in 89 days and 12 hours: 1 − 70/128,880, floored
+    assert "Major impact" in dom and "Minor impact" not in dom
+    listed = json.loads(served.files["api/v2/incidents.json"].body)["incidents"]
+    yesterday = next(i for i in listed if i["status"] == "resolved")
+    assert (yesterday["impact"], yesterday["id"]) == ("major", public_id("INC-2", DEVELOPMENT_ID_KEY.encode()))
+    assert [c["status"] for c in yesterday["components"]] == ["partial_outage"]
+
+
+def _text(dom: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", dom))
 
 
 def test_the_pages_ask_nothing_of_any_host_but_the_local_server(chromium, served, tmp_path):

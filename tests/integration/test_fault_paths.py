@@ -496,7 +496,10 @@ def test_the_status_page_redelivered_after_a_fault_at_any_write_shows_the_incide
     body: list[bytes] = []
 
     def setup() -> None:
-        body[:] = [opened_by_flow(paths)]
+        # Sev0: a SEV1, public at once (a SEV2 waits for its acknowledgement).
+        document = parse_alert(alert("alert-1", severity="Sev0"))
+        intake = receive_alert(document, context.catalog(), context.incident_store(), WEDNESDAY)
+        body[:] = [change_message("INC-1", intake.event_ids).encode()]
 
     def act() -> Run:
         # A fresh publisher per delivery, as a new instance would be: this one's memory of its renders is not the

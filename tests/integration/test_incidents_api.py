@@ -169,7 +169,7 @@ def test_with_the_secure_webhook_on_an_alert_needs_a_valid_entra_token(secure_ap
     assert call("GET", f"{secure_api}/incidents").json() == {"incidents": []}
     good = call("POST", f"{secure_api}/alerts", data=body, headers={"Authorization": f"Bearer {_token()}"})
     assert (good.status_code, good.json()["incident"]) == (202, "INC-1")
-    assert call("GET", f"{secure_api}/health", key=None).json()["secure_webhook"] == "on"
+    assert call("GET", f"{secure_api}/health/details").json()["secure_webhook"] == "on"
 
 
 def test_with_the_secure_webhook_on_alerts_still_get_202_when_the_key_endpoint_goes_down_after_warm_up(

@@ -52,7 +52,7 @@ def window(start_in: timedelta = timedelta(days=2), length: timedelta = timedelt
 def body(**changes: object) -> dict[str, object]:
     return {
         "name": "Database upgrade",
-        "components": ["checkout", "Build pipelines"],
+        "components": ["checkout", "Other services"],
         "description": "Payments may be slow for a few minutes.",
         **window(),
         **changes,
@@ -68,7 +68,7 @@ def test_a_maintenance_is_declared_with_component_names_numbered_and_listed(api,
         "id": "MNT-1",
         "name": "Database upgrade",
         "status": "scheduled",
-        "components": ["Checkout", "Build pipelines"],  # the service id became its public component name
+        "components": ["Checkout", "Other services"],  # the service id became its public component name
         "scheduled_for": declared["scheduled_for"],
         "scheduled_until": declared["scheduled_until"],
         "description": "Payments may be slow for a few minutes.",
@@ -79,7 +79,7 @@ def test_a_maintenance_is_declared_with_component_names_numbered_and_listed(api,
     assert (second.status_code, second.json()["id"]) == (201, "MNT-2")
     listed = call("GET", f"{api}/maintenances").json()["maintenances"]
     assert [(m["id"], m["name"], m["components"]) for m in listed] == [
-        ("MNT-1", "Database upgrade", ["Checkout", "Build pipelines"]),
+        ("MNT-1", "Database upgrade", ["Checkout", "Other services"]),
         ("MNT-2", "Network switch swap", ["Checkout"]),
     ]
     assert call("GET", f"{api}/maintenances/MNT-2").json()["name"] == "Network switch swap"
@@ -113,6 +113,9 @@ REFUSALS = [
     (body(components=[]), "components must be a non-empty list of component names or service ids"),
     (body(components=[1]), "components must be a non-empty list of component names or service ids"),
     (body(components=["Payments"]), "component 'Payments' is not on the status page"),
+    # An internal service (public = false) is not on the status page either, by component or by service id.
+    (body(components=["Build pipelines"]), "component 'Build pipelines' is not on the status page"),
+    (body(components=["build-agents"]), "component 'build-agents' is not on the status page"),
     (body(scheduled_for="tomorrow"), "scheduled_for must be an ISO 8601 time with a zone"),
     (body(scheduled_for=1767225600), "scheduled_for must be an ISO 8601 time with a zone"),
     (body(scheduled_until="2030-01-01T10:00:00"), "scheduled_until has no time zone"),

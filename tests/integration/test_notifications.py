@@ -42,6 +42,7 @@ from shared.teams.workflow import (
 )
 from tests.conftest import ROOT, pause_of, redeliver, sample_json
 from tests.standins.workflow_server import WorkflowServer
+from tests.unit.statuspage.ids import pid
 
 # A Wednesday: the test schedule's secondary layer covers Mondays only, so now it has a gap.
 WEDNESDAY = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
@@ -394,7 +395,11 @@ def test_acknowledged_role_and_resolved_cards_are_posted_once_each(notifying, wo
     }
     assert cards[0]["actions"] == [
         {"type": "Action.OpenUrl", "title": "Runbook", "url": "https://runbooks.example.com/checkout"},
-        {"type": "Action.OpenUrl", "title": "Status page", "url": "https://status.example.com/incidents/INC-1.html"},
+        {
+            "type": "Action.OpenUrl",
+            "title": "Status page",
+            "url": f"https://status.example.com/incidents/{pid('INC-1')}.html",
+        },
     ]
     assert cards[0]["msteams"]["entities"] == [
         {
@@ -724,12 +729,15 @@ def test_a_name_stored_with_a_lone_surrogate_still_gives_a_card_that_encodes_and
     assert [e for e in notifying.timeline(ident) if e.kind == "notification.failed"] == []
 
 
-def test_health_counts_poison_messages_without_turning_unhealthy(firebell, storage_account):
-    assert requests.get(f"{firebell}/health", timeout=10).json()["poison_messages"] == 0  # no poison queue at all
+def test_health_counts_poison_messages_without_turning_unhealthy(firebell, storage_account, monkeypatch):
+    monkeypatch.setenv("FIREBELL_FUNCTION_KEY", "health-key")
+    details = f"{firebell}/health/details"
+    key = {"x-functions-key": "health-key"}
+    assert requests.get(details, headers=key, timeout=10).json()["poison_messages"] == 0  # no poison queue at all
     for queue, count in (("notifications-poison", 2), ("workitems-poison", 1)):
         for n in range(count):
             storage_account.queue(queue).send_message(json.dumps({"incident": "INC-1", "event": f"e{n}"}))
-    answer = requests.get(f"{firebell}/health", timeout=10)
+    answer = requests.get(details, headers=key, timeout=10)
     assert (answer.status_code, answer.json()["status"], answer.json()["poison_messages"]) == (200, "healthy", 3)
     assert "-poison" not in answer.text  # the number only: no queue names, incidents or reasons
 

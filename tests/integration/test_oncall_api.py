@@ -216,7 +216,7 @@ def test_a_body_that_is_not_a_json_object_is_400(api, storage_account):
 
 
 def test_health_lists_schedule_warnings_without_turning_unhealthy(api, monkeypatch, tmp_path):
-    healthy = call("GET", f"{api}/health", key=None).json()
+    healthy = call("GET", f"{api}/health/details").json()
     assert (healthy["oncall"], healthy["warnings"]) == ("ok", [])
     for name in ("services.toml", "people.toml"):
         shutil.copy(ROOT / "config" / name, tmp_path / name)
@@ -228,7 +228,8 @@ def test_health_lists_schedule_warnings_without_turning_unhealthy(api, monkeypat
     )
     (tmp_path / "oncall.toml").write_text(text, encoding="utf-8")
     monkeypatch.setenv("FIREBELL_CONFIG_DIR", str(tmp_path))
-    answer = call("GET", f"{api}/health", key=None)
+    assert call("GET", f"{api}/health", key=None).text.count("platform") == 0  # anonymous: one word, no rosters
+    answer = call("GET", f"{api}/health/details")
     assert answer.status_code == 200
     assert (answer.json()["status"], answer.json()["oncall"], answer.json()["warnings"]) == (
         "healthy",

@@ -1,7 +1,7 @@
 """Teams Workflows down for minutes while incidents open, with time made fast (chaos.outages over
 chaos.simulated_host: the real notifications and escalations flows and the sweeper, Azurite, and the Workflows
 stand-in answering 5xx or timing out): every page goes out after the outage, exactly once, and nothing is poisoned;
-past the outage bound the last delivery writes the failure on the timeline and /api/health counts the poison."""
+past the outage bound the last delivery writes the failure on the timeline and /api/health/details counts the poison."""
 
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def test_past_the_outage_bound_the_held_cards_fail_on_the_timeline_and_the_next_
 ):
     from azure.functions import HttpRequest
 
-    from functions.health import health
+    from functions.health import health_details
 
     seen = workflows_outage(
         azurite.connection_string,
@@ -86,7 +86,7 @@ def test_past_the_outage_bound_the_held_cards_fail_on_the_timeline_and_the_next_
     assert dict(seen.cards) == {("INC-1", "Paging", SECOND_PAGE): 1}
     assert seen.first_page_deliveries == [13 + 5]  # the message and 12 copies deferred it; the 13th copy failed 5 times
     assert seen.poison == 2 and seen.swept == 0
-    answer = health(HttpRequest("GET", "/api/health", body=b""))
+    answer = health_details(HttpRequest("GET", "/api/health/details", body=b""))
     seen.health_poison = json.loads(answer.get_body())["poison_messages"]
     assert seen.health_poison == 2
     assert past_bound_broken(seen) == []

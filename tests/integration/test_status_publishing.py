@@ -25,7 +25,7 @@ from shared.statuspage.publisher import SitePublisher
 from shared.statuspage.site import SiteFile
 from shared.statuspage.web_store import WEB_CONTAINER, FileVersion, publish
 from tests.conftest import ROOT, wait_until
-from tests.integration.test_statuspage import declare, post_update
+from tests.integration.test_statuspage import declare, page_of, post_update
 
 HTML = "text/html; charset=utf-8"
 T0 = datetime(2026, 4, 1, 22, tzinfo=UTC)
@@ -70,13 +70,13 @@ def test_an_older_render_held_between_reading_and_publishing_never_overwrites_a_
     assert {metadata["state_version"] for _, metadata in published.values()} == {"3"}
     older_index = next(f.body for f in held[0] if f.path == "index.html")
     assert older_index != published["index.html"][0]
-    assert b"Payments work again." in published["incidents/INC-1.html"][0]
+    assert b"Payments work again." in published[page_of("INC-1")][0]
     assert "index.html" in newer.written
 
 
 def test_an_older_render_that_loses_the_etag_race_on_a_blob_reads_again_and_keeps_the_newer(storage_account):
     store = IncidentStore(storage_account)
-    declare(store)
+    declare(store, severity=1)  # public at once
     newer_reports = []
 
     def race(path: str) -> None:
@@ -89,8 +89,8 @@ def test_an_older_render_that_loses_the_etag_race_on_a_blob_reads_again_and_keep
     (newer,) = newer_reports
     # The older render published its incident page first; the newer replaced it, and wrote the index the older one
     # then failed to write conditionally (If-None-Match *: the index was absent when it looked).
-    assert "incidents/INC-1.html" in older.written and "index.html" in older.kept
-    assert {"incidents/INC-1.html", "index.html"} <= set(newer.written)
+    assert page_of("INC-1") in older.written and "index.html" in older.kept
+    assert {page_of("INC-1"), "index.html"} <= set(newer.written)
     published = snapshot(storage_account)
     versions = {path: metadata["state_version"] for path, (_, metadata) in published.items()}
     assert {path: version for path, version in versions.items() if not path.startswith("assets/")} == {
@@ -169,7 +169,7 @@ def test_a_burst_of_1000_change_messages_costs_few_renders_and_shows_the_final_s
     assert final is not None and final.version == 11
     published = snapshot(storage_account)
     assert published["index.html"][1]["state_version"] == "11"
-    assert b"Update 10 of 10: card payments recovering." in published["incidents/INC-1.html"][0]
+    assert b"Update 10 of 10: card payments recovering." in published[page_of("INC-1")][0]
     summary = json.loads(published["api/v2/incidents.json"][0])
     (incident,) = summary["incidents"]
     assert incident["status"] == "resolved"

@@ -18,12 +18,15 @@ from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
 from devhost.azurite import Azurite
 from devhost.process import DevhostProcess
 from functions import context
+from functions.health import forget_verdict
 from shared.core import storage
+from shared.core.settings import DEVELOPMENT_ID_KEY
 from shared.core.storage import StorageAccount, StorageNotConfigured, StorageTarget
 from shared.core.timeutil import utc_now
 from shared.incidents.declaration import Declaration
 from shared.incidents.declaration_intake import open_declared
 from shared.incidents.store import IncidentStore
+from shared.statuspage.public_ids import public_id
 from tests.conftest import IDENTITY_CLIENT_ID, ROOT, sample_bytes, wait_until
 from tests.standins.entra_tokens import (
     STORAGE_AUDIENCE,
@@ -167,7 +170,7 @@ def test_a_devhost_on_identity_based_settings_is_healthy_and_takes_an_alert_end_
         }
         with DevhostProcess(None, environment) as host:
             assert "AzureWebJobsStorage" not in host.env
-            health = requests.get(f"{host.url}/api/health", timeout=30)
+            health = requests.get(f"{host.url}/api/health/details", headers={"x-functions-key": KEY}, timeout=30)
             assert (health.status_code, health.json()["status"], health.json()["storage"]) == (
                 200,
                 "healthy",
@@ -176,18 +179,20 @@ def test_a_devhost_on_identity_based_settings_is_healthy_and_takes_an_alert_end_
             answer = requests.post(
                 f"{host.url}/api/alerts",
                 params={"code": KEY},
-                data=sample_bytes(SAMPLE),
+                # Sev0: a SEV1, public at once
+                data=sample_bytes(SAMPLE).replace(b'"severity": "Sev4"', b'"severity": "Sev0"'),
                 headers={"Content-Type": "application/json"},
                 timeout=30,
             )
             assert (answer.status_code, answer.json()["incident"], answer.json()["outcome"]) == (202, "INC-1", "opened")
+            public = public_id("INC-1", DEVELOPMENT_ID_KEY.encode())
 
             def published() -> requests.Response | None:
                 page = requests.get(f"{host.url}/status/", timeout=10)
-                return page if page.status_code == 200 and "INC-1" in page.text else None
+                return page if page.status_code == 200 and public in page.text else None
 
             page = wait_until(published, timeout=30)
-            assert '<a href="incidents/INC-1.html">Issue affecting Checkout</a>' in page.text
+            assert f'<a href="incidents/{public}.html">Issue affecting Checkout</a>' in page.text
         # Both processes asked the platform for a storage token as the named identity, and nothing else.
         assert set(endpoint.requests()) == {TokenRequest(STORAGE_AUDIENCE, IDENTITY_CLIENT_ID)}
         assert len(endpoint.requests()) >= 2
@@ -208,7 +213,10 @@ def test_without_a_storage_setting_the_start_up_check_and_health_say_so_and_aler
     context.reset()
     (problem,) = [problem for problem in context.check() if problem.startswith("storage:")]
     assert problem.startswith("storage: AzureWebJobsStorage is not set.")
-    health = requests.get(f"{firebell}/health", timeout=30)
+    forget_verdict()  # a verdict cached by an earlier test in this process
+    anonymous = requests.get(f"{firebell}/health", timeout=30)
+    assert (anonymous.status_code, anonymous.json()) == (503, {"status": "unhealthy"})
+    health = requests.get(f"{firebell}/health/details", headers={"x-functions-key": KEY}, timeout=30)
     assert (health.status_code, health.json()["status"], health.json()["storage"]) == (
         503,
         "unhealthy",

@@ -117,11 +117,13 @@ def test_the_status_page_records_how_long_a_change_took_to_go_live(storage_accou
 
 
 @pytest.mark.parametrize("poisoned", [0, 2])
-def test_health_sets_the_poison_gauge_per_queue(firebell, storage_account, metrics, poisoned):
+def test_health_sets_the_poison_gauge_per_queue(firebell, storage_account, metrics, poisoned, monkeypatch):
+    monkeypatch.setenv("FIREBELL_FUNCTION_KEY", KEY)
     queue = storage_account.queue("workitems-poison")
     for n in range(poisoned):
         queue.send_message(f"m{n}")
-    assert requests.get(f"{firebell}/health", timeout=30).json()["poison_messages"] == poisoned
+    details = requests.get(f"{firebell}/health/details", headers={"x-functions-key": KEY}, timeout=30)
+    assert details.json()["poison_messages"] == poisoned
     assert metrics.by(telemetry.POISON_MESSAGES, "queue") == {
         "statuspage-poison": 0,
         "notifications-poison": 0,

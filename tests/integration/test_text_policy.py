@@ -19,7 +19,7 @@ from shared.statuspage.publisher import SitePublisher
 from shared.statuspage.web_store import WEB_CONTAINER
 from tests.conftest import sample_json
 from tests.integration.test_incidents_api import DECLARATION, KEY, call
-from tests.integration.test_statuspage import declare, post_update
+from tests.integration.test_statuspage import declare, page_of, post_update
 from tests.integration.test_teams_chatops import say
 
 TABLES = ("incidents", "timeline", "alerts")
@@ -173,7 +173,7 @@ def test_characters_xml_cannot_carry_never_reach_the_feeds_or_the_public_page(st
     container = storage_account.container(WEB_CONTAINER)
     published = {
         path: container.get_blob_client(path).download_blob().readall().decode("utf-8")
-        for path in ("history.atom", "history.rss", "index.html", "incidents/INC-1.html", "api/v2/incidents.json")
+        for path in ("history.atom", "history.rss", "index.html", page_of("INC-1"), "api/v2/incidents.json")
     }
     for path, text in published.items():
         assert not any(char in text for char in FORBIDDEN_IN_PUBLIC), path

@@ -41,6 +41,7 @@ from shared.workitems.config import HttpPolicy
 from shared.workitems.ledger import LEDGER_TABLE, Ledger, lease_for
 from tests.conftest import ROOT, pause_of, redeliver, wait_until
 from tests.standins.boards_server import BoardsServer
+from tests.unit.statuspage.ids import pid
 
 # A timeout with room for a busy CI machine: a stand-in answer slower than this is a scripted fault, not load.
 FAST_HTTP = """
@@ -169,7 +170,7 @@ def test_a_sev2_incident_gets_one_work_item_through_the_sdks_documented_endpoint
     assert "Checkout &lt;b&gt;latency&lt;/b&gt;" not in description  # the description tells what happened instead
     assert "<p><b>What happened:</b> Card payments time out</p>" in description
     assert '<a href="https://firebell.azurewebsites.net/api/incidents/INC-1">Incident INC-1</a>' in description
-    assert '<a href="https://status.example.com/incidents/INC-1.html">Status page</a>' in description
+    assert f'<a href="https://status.example.com/incidents/{pid("INC-1")}.html">Status page</a>' in description
     assert '<a href="https://runbooks.example.com/checkout">Runbook</a>' in description
     # Recorded on the incident and on its timeline.
     recorded = stored(incident.id)

@@ -57,6 +57,7 @@ def test_the_devhost_reads_every_function_from_the_apps_own_registry():
     assert {spec.name: spec.trigger_type for spec in specs} == {
         "alerts": "httpTrigger",
         "health": "httpTrigger",
+        "health_details": "httpTrigger",
         "declare_incident": "httpTrigger",
         "list_incidents": "httpTrigger",
         "get_incident": "httpTrigger",

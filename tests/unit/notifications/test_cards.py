@@ -14,7 +14,9 @@ from jsonschema import Draft6Validator
 from shared.incidents.incident import Incident
 from shared.notifications import cards
 from shared.oncall.people import Person
+from shared.statuspage.public_ids import public_id
 from tests.conftest import SAMPLES
+from tests.unit.statuspage.ids import pid
 
 SCHEMA = json.loads((SAMPLES / "teams" / "adaptive-card-1.5.0.schema.json").read_text(encoding="utf-8"))
 VALIDATOR = Draft6Validator(SCHEMA)
@@ -92,7 +94,11 @@ def test_every_card_kind_is_a_valid_adaptive_card_1_5_in_the_workflows_envelope(
     assert texts(message)[0] == "INC-7 · SEV2 · Checkout p95 latency over 2 s"
     assert card["actions"] == [
         {"type": "Action.OpenUrl", "title": "Runbook", "url": RUNBOOK},
-        {"type": "Action.OpenUrl", "title": "Status page", "url": "https://status.example.com/incidents/INC-7.html"},
+        {
+            "type": "Action.OpenUrl",
+            "title": "Status page",
+            "url": f"https://status.example.com/incidents/{pid('INC-7')}.html",
+        },
         {"type": "Action.OpenUrl", "title": "Boards work item", "url": BOARDS},
     ]
 
@@ -165,11 +171,25 @@ def test_only_http_links_become_buttons_and_the_status_page_link_works_without_a
     case = incident(work_item_url="javascript:alert(1)")
     made = cards.paged_card(case, TIM, "why", cards.incident_links(case, "ftp://runbooks", "https://acme.io/status"))
     assert cards.card_of(made)["actions"] == [
-        {"type": "Action.OpenUrl", "title": "Status page", "url": "https://acme.io/status/incidents/INC-7.html"}
+        {
+            "type": "Action.OpenUrl",
+            "title": "Status page",
+            "url": f"https://acme.io/status/incidents/{pid('INC-7')}.html",
+        }
     ]
     no_links = cards.paged_card(case, TIM, "why", cards.incident_links(case, None, ""))
     assert cards.card_of(no_links)["actions"] == []
     assert schema_errors(no_links) == []
+
+
+def test_the_status_page_link_uses_the_public_id_and_an_internal_service_has_none():
+    case = incident()
+    keyed = cards.incident_links(case, None, "https://acme.io/status", b"production key")
+    assert keyed.status_page == f"https://acme.io/status/incidents/{public_id('INC-7', b'production key')}.html"
+    assert "INC-7" not in keyed.status_page
+    assert (
+        cards.incident_links(case, None, "https://acme.io/status", b"production key", public=False).status_page is None
+    )
 
 
 def test_words_from_alerts_are_inert_markdown():

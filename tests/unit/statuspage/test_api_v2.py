@@ -19,9 +19,11 @@ from shared.statuspage.maintenance import Maintenance
 from shared.statuspage.public_view import status_page
 from shared.statuspage.site import render_site
 from tests.conftest import SAMPLES
+from tests.unit.statuspage.ids import EVERY_SEVERITY_AT_ONCE, pid
 
 STATUSPAGE = SAMPLES / "statuspage"
 CATALOG = Catalog(
+    publication=EVERY_SEVERITY_AT_ONCE,
     services=(Service("checkout", "Checkout"), Service("search", "Search"), Service("login", "Login")),
     default=Service("default", "Other services"),
 )
@@ -264,10 +266,10 @@ def test_an_incident_in_full_statuspage_form():
 
     def update(key: str, at: str, status: str, body: str, old: str, new: str) -> dict:
         return {
-            "id": public_id("update", f"INC-7/{key}"),
+            "id": public_id("update", f"{pid('INC-7')}/{key}"),
             "status": status,
             "body": body,
-            "incident_id": "INC-7",
+            "incident_id": pid("INC-7"),
             "created_at": at,
             "updated_at": at,
             "display_at": at,
@@ -278,7 +280,7 @@ def test_an_incident_in_full_statuspage_form():
         }
 
     assert published == {
-        "id": "INC-7",
+        "id": pid("INC-7"),
         "name": "Issue affecting Checkout",
         "status": "resolved",
         "created_at": "2026-03-29T10:00:00.000Z",
@@ -286,7 +288,7 @@ def test_an_incident_in_full_statuspage_form():
         "monitoring_at": "2026-03-29T10:10:00.000Z",
         "resolved_at": "2026-03-29T10:50:00.000Z",
         "impact": "major",
-        "shortlink": "https://status.example.com/incidents/INC-7.html",
+        "shortlink": f"https://status.example.com/incidents/{pid('INC-7')}.html",
         "started_at": "2026-03-29T10:00:00.000Z",
         "page_id": public_id("page", URL),
         "incident_updates": [
@@ -322,9 +324,9 @@ def test_an_incident_in_full_statuspage_form():
 
 def test_lists_hold_what_statuspage_puts_in_them():
     docs = documents(_busy_page())
-    assert [i["id"] for i in docs["api/v2/incidents.json"]["incidents"]] == ["INC-2", "INC-1"]
-    assert [i["id"] for i in docs["api/v2/incidents/unresolved.json"]["incidents"]] == ["INC-2"]
-    assert [i["id"] for i in docs["api/v2/summary.json"]["incidents"]] == ["INC-2"]
+    assert [i["id"] for i in docs["api/v2/incidents.json"]["incidents"]] == [pid("INC-2"), pid("INC-1")]
+    assert [i["id"] for i in docs["api/v2/incidents/unresolved.json"]["incidents"]] == [pid("INC-2")]
+    assert [i["id"] for i in docs["api/v2/summary.json"]["incidents"]] == [pid("INC-2")]
     everything = docs["api/v2/scheduled-maintenances.json"]["scheduled_maintenances"]
     assert [(m["id"], m["status"]) for m in everything] == [
         ("MNT-2", "scheduled"),
@@ -376,8 +378,12 @@ def test_incidents_json_carries_the_fifty_most_recent_and_unresolved_all_open_on
     ]
     docs = documents(status_page("Acme Status", CATALOG, incidents, None, (), NOW, URL))
     listed = [i["id"] for i in docs["api/v2/incidents.json"]["incidents"]]
-    assert listed == [f"INC-{n}" for n in range(1, 51)]
-    assert [i["id"] for i in docs["api/v2/incidents/unresolved.json"]["incidents"]] == ["INC-1", "INC-2", "INC-3"]
+    assert listed == [pid(f"INC-{n}") for n in range(1, 51)]
+    assert [i["id"] for i in docs["api/v2/incidents/unresolved.json"]["incidents"]] == [
+        pid("INC-1"),
+        pid("INC-2"),
+        pid("INC-3"),
+    ]
 
 
 def test_json_is_served_as_json_and_markup_in_words_cannot_be_sniffed_as_html():
@@ -396,7 +402,7 @@ def test_json_is_served_as_json_and_markup_in_words_cannot_be_sniffed_as_html():
     body = json.loads(unresolved.body)["incidents"][0]["incident_updates"][0]["body"]
     assert body == hostile
     # Without a site URL, links are relative to the site's root.
-    assert json.loads(unresolved.body)["incidents"][0]["shortlink"] == "incidents/INC-1.html"
+    assert json.loads(unresolved.body)["incidents"][0]["shortlink"] == f"incidents/{pid('INC-1')}.html"
 
 
 def test_every_value_is_from_statuspages_vocabulary_and_every_time_is_iso_utc():

@@ -13,9 +13,14 @@ from shared.statuspage.feeds import FEED_ENTRIES, atom_feed, rss_feed
 from shared.statuspage.public_view import status_page
 from shared.statuspage.site import render_site
 from tests.conftest import SAMPLES
+from tests.unit.statuspage.ids import EVERY_SEVERITY_AT_ONCE, pid
 
 A = "{http://www.w3.org/2005/Atom}"
-CATALOG = Catalog(services=(Service("checkout", "Checkout"),), default=Service("default", "Other services"))
+CATALOG = Catalog(
+    publication=EVERY_SEVERITY_AT_ONCE,
+    services=(Service("checkout", "Checkout"),),
+    default=Service("default", "Other services"),
+)
 T0 = datetime(2026, 3, 29, 10, 0, tzinfo=UTC)
 HOSTILE = '<script>alert(1)</script> <img src=x onerror="alert(2)"> & more'
 
@@ -84,12 +89,12 @@ def test_the_atom_feed_has_statuspages_structure():
 
 def test_an_atom_entry_carries_every_public_update_escaped_and_nothing_internal():
     entry = _xml(atom_feed(_page())).find(f"{A}entry")
-    assert entry.findtext(f"{A}id") == "tag:status.example.com,2005:Incident/INC-2"
+    assert entry.findtext(f"{A}id") == f"tag:status.example.com,2005:Incident/{pid('INC-2')}"
     assert (entry.findtext(f"{A}published"), entry.findtext(f"{A}updated")) == (
         "2026-03-29T10:00:00Z",
         "2026-03-29T10:40:00Z",
     )
-    assert entry.find(f"{A}link").get("href") == "https://status.example.com/incidents/INC-2.html"
+    assert entry.find(f"{A}link").get("href") == f"https://status.example.com/incidents/{pid('INC-2')}.html"
     assert entry.findtext(f"{A}title") == "Issue affecting Checkout"
     content = entry.find(f"{A}content")
     assert content.get("type") == "html"
@@ -116,9 +121,9 @@ def test_the_rss_feed_says_the_same():
     assert [item.findtext("title") for item in items] == ["Issue affecting Checkout"] * 2
     first = items[0]
     assert first.findtext("pubDate") == "Sun, 29 Mar 2026 10:00:00 GMT"
-    assert first.findtext("link") == "https://status.example.com/incidents/INC-2.html"
+    assert first.findtext("link") == f"https://status.example.com/incidents/{pid('INC-2')}.html"
     assert first.find("guid").get("isPermaLink") == "false"
-    assert first.findtext("guid") == "tag:status.example.com,2005:Incident/INC-2"
+    assert first.findtext("guid") == f"tag:status.example.com,2005:Incident/{pid('INC-2')}"
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in first.findtext("description")
 
 
@@ -127,14 +132,14 @@ def test_without_a_site_url_ids_are_still_permanent_and_links_relative():
     entry_id = feed.find(f"{A}entry").findtext(f"{A}id")
     assert entry_id.startswith("urn:uuid:")
     assert entry_id == _xml(atom_feed(_page(site_url=""))).find(f"{A}entry").findtext(f"{A}id")
-    assert feed.find(f"{A}entry").find(f"{A}link").get("href") == "incidents/INC-2.html"
+    assert feed.find(f"{A}entry").find(f"{A}link").get("href") == f"incidents/{pid('INC-2')}.html"
 
 
 def test_feeds_carry_the_most_recent_incidents_only():
     page = _page(count=FEED_ENTRIES + 5)
     atom_ids = [e.findtext(f"{A}id") for e in _xml(atom_feed(page)).findall(f"{A}entry")]
     assert len(atom_ids) == FEED_ENTRIES == 25
-    assert atom_ids[0].endswith("Incident/INC-30") and atom_ids[-1].endswith("Incident/INC-6")
+    assert atom_ids[0].endswith(f"Incident/{pid('INC-30')}") and atom_ids[-1].endswith(f"Incident/{pid('INC-6')}")
     assert len(_xml(rss_feed(page)).find("channel").findall("item")) == 25
 
 

@@ -4,6 +4,7 @@ timeline record, and the boards.toml that configures it. Pure: no SDK, no storag
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from shared.incidents.timeline import (
 from shared.workitems import plan as work_item
 from shared.workitems.config import BoardsConfig, HttpPolicy, load_boards_config, parse_boards_config
 from tests.conftest import ROOT
+from tests.unit.statuspage.ids import pid
 
 T0 = datetime(2026, 3, 14, 9, 26, 53, tzinfo=UTC)
 CATALOG = load_catalog(ROOT / "config")
@@ -82,7 +84,7 @@ def test_links_point_at_the_incident_api_its_status_page_and_the_runbook():
     assert (
         work_item.Links(
             incident_api="https://firebell.azurewebsites.net/api/incidents/INC-7",
-            status_page="https://status.example.com/incidents/INC-7.html",
+            status_page=f"https://status.example.com/incidents/{pid('INC-7')}.html",
             runbook="https://runbooks.example.com/checkout",
         )
         == LINKS
@@ -90,7 +92,10 @@ def test_links_point_at_the_incident_api_its_status_page_and_the_runbook():
     # Without a host name there is no API link; STATUS_PAGE_URL names the site, with or without a trailing slash.
     for site in ("https://status.example.com", "https://example.com/status/", "https://example.com/status"):
         bare = work_item.incident_links(incident(), CATALOG.default, "", site)
-        assert bare == work_item.Links(None, f"{site.rstrip('/')}/incidents/INC-7.html", None)
+        assert bare == work_item.Links(None, f"{site.rstrip('/')}/incidents/{pid('INC-7')}.html", None)
+    # An internal service's incident never has a status page.
+    internal = replace(CHECKOUT, public=False)
+    assert work_item.incident_links(incident(), internal, "", "https://status.example.com").status_page is None
 
 
 def test_the_description_is_escaped_html_with_the_five_answers_and_links():
@@ -103,7 +108,7 @@ def test_the_description_is_escaped_html_with_the_five_answers_and_links():
     assert "<li><b>Customer impact:</b> Cards declined</li>" in html
     assert (
         '<a href="https://firebell.azurewebsites.net/api/incidents/INC-7">Incident INC-7</a> · '
-        '<a href="https://status.example.com/incidents/INC-7.html">Status page</a> · '
+        f'<a href="https://status.example.com/incidents/{pid("INC-7")}.html">Status page</a> · '
         '<a href="https://runbooks.example.com/checkout">Runbook</a>'
     ) in html
 
