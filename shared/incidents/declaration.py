@@ -19,7 +19,6 @@ from shared.incidents.incident import SOURCE_CUSTOMER, SOURCE_PERSON, SOURCE_SLO
 from shared.incidents.timeline import INCIDENT_DECLARED, TimelineEvent, event_id
 
 DECLARABLE_SOURCES = (SOURCE_CUSTOMER, SOURCE_PERSON, SOURCE_SLO)
-_EARLIEST_YEAR = 1970
 _LIMITS = {"title": 200, "description": 4000, "reporter": 200, "customer_impact": 2000, "service": 100}
 _FIELDS = {*_LIMITS, "severity", "source", "components", "detected_at"}
 _SOURCE_WORDS = {SOURCE_CUSTOMER: "customer report", SOURCE_PERSON: "declared by a person", SOURCE_SLO: "SLO tooling"}
@@ -129,9 +128,7 @@ def _detected_at(document: dict[str, Any], now: datetime) -> datetime | None:
     except (ValueError, OverflowError):
         moment = None
     if moment is None:
-        raise InvalidInput(f"detected_at must be an ISO 8601 time, got {str(value)[:40]!r}")
+        raise InvalidInput(f"detected_at must be an ISO 8601 time from 1970 on, got {str(value)[:40]!r}")
     if moment > now:
         raise InvalidInput("detected_at is in the future")
-    if moment.year < _EARLIEST_YEAR:  # the Tables SDK cannot read back a year of fewer than four digits
-        raise InvalidInput(f"detected_at must be in {_EARLIEST_YEAR} or later, got {str(value)[:40]!r}")
     return moment
