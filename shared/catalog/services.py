@@ -40,6 +40,9 @@ class Service:
     group_window_minutes: int = 0  # 0: join while the incident is open; N: only within N minutes of its first alert
     auto_resolve: bool = False  # when every alert has resolved: resolve (True) or move to monitoring (False)
     min_severity: int = MILDEST  # alerts milder than this are logged, not paged
+    # An open incident whose firing alerts all never resolve (activity log, budgets: shared.azure_monitor.
+    # statefulness) moves to monitoring after this many minutes without a new alert.
+    stateless_quiet_minutes: int = 60
 
     def matches(self, alert: Alert) -> bool:
         targets = [target.lower() for target in alert.targets]
@@ -97,6 +100,7 @@ _POLICY_KEYS = {
     "group_window_minutes",
     "auto_resolve",
     "min_severity",
+    "stateless_quiet_minutes",
 }
 _MATCH_KEYS = {"resource_id_prefixes", "resource_groups", "rule_patterns"}
 
@@ -154,6 +158,9 @@ def _policy(table: dict[str, Any], where: str) -> dict[str, Any]:
         "group_window_minutes": int(_number(table, "group_window_minutes", where, integer=True)),
         "auto_resolve": _flag(table, "auto_resolve", where),
         "min_severity": parse_level(table.get("min_severity", MILDEST), f"{where}.min_severity"),
+        "stateless_quiet_minutes": int(
+            _number({"stateless_quiet_minutes": 60, **table}, "stateless_quiet_minutes", where, integer=True)
+        ),
     }
 
 
