@@ -12,6 +12,7 @@ import json
 import os
 from collections import Counter
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -174,3 +175,83 @@ def test_signed_teams_commands_answer_as_documented_never_500_and_a_refusal_stor
         lambda body: SCHEMA.make_case(operation=teams, body=body, media_type="application/json")
     )
     fuzz(api, storage_account.connection_string, cases, capsys, "signed Teams commands")
+
+
+AZURE_MONITOR_SAMPLES = sorted((SAMPLES / "azure-monitor").glob("[0-9][0-9]_*[!t].json"))
+SOON = st.integers(min_value=-600, max_value=60 * 24 * 40).map(lambda minutes: utc_now() + timedelta(minutes=minutes))
+AHEAD = st.integers(min_value=5, max_value=60 * 24 * 30).map(lambda minutes: utc_now() + timedelta(minutes=minutes))
+INSTANTS = SOON.map(iso) | st.sampled_from(["", "now", "+2h", "2026-13-01T00:00:00Z", "0205-04-24T14:54:33Z"])
+ODD = st.text(st.characters(codec=None), max_size=20) | st.sampled_from(["²", "\u202e", "\ufffe", "<a " * 40])
+
+
+def mostly(good: st.SearchStrategy) -> st.SearchStrategy:
+    """Usually a good value, sometimes an odd one: enough requests are accepted to build up state."""
+    return st.one_of(good, good, good, ODD)
+
+
+@st.composite
+def alerts(draw: st.DrawFn) -> dict[str, Any]:
+    """A published Azure Monitor payload with some essentials replaced: most open, join or resolve an incident."""
+    document = json.loads(draw(st.sampled_from(AZURE_MONITOR_SAMPLES)).read_text())
+    essentials = document["data"]["essentials"]
+    essentials["alertId"] = f"/subscriptions/s/providers/Microsoft.AlertsManagement/alerts/{draw(st.integers(0, 5))}"
+    essentials["firedDateTime"] = draw(INSTANTS)
+    for name in draw(
+        st.lists(st.sampled_from(["severity", "monitorCondition", "alertRule", "signalType"]), max_size=2)
+    ):
+        essentials[name] = draw(st.sampled_from(["Sev0", "Sev4", "Fired", "Resolved", None, 7]) | ODD)
+    return document
+
+
+@st.composite
+def overrides(draw: st.DrawFn) -> dict[str, Any]:
+    start = draw(st.one_of(AHEAD, AHEAD, AHEAD, SOON))
+    body = {
+        "roster": draw(mostly(st.sampled_from(["payments", "platform"]))),
+        "person": draw(mostly(st.sampled_from(["Tim Jones", "Larry Brown", "Priya Raman"]))),
+        "start": iso(start),
+        "end": draw(
+            st.one_of(st.integers(30, 600), st.integers(30, 600), st.integers(-60, 60 * 24 * 100)).map(
+                lambda minutes: iso(start + timedelta(minutes=minutes))
+            )
+        ),
+    }
+    if draw(st.booleans()):
+        body["layer"] = draw(mostly(st.sampled_from(["primary", "secondary"])))
+    return body
+
+
+@st.composite
+def maintenances(draw: st.DrawFn) -> dict[str, Any]:
+    start = draw(st.one_of(AHEAD, AHEAD, AHEAD, SOON))
+    return {
+        "name": draw(mostly(st.sampled_from(["Database upgrade", "Network change"]))),
+        "components": draw(
+            st.lists(mostly(st.sampled_from(["Checkout", "Other services", "Build pipelines"])), min_size=1, max_size=3)
+        ),
+        "scheduled_for": iso(start),
+        "scheduled_until": draw(
+            st.one_of(st.integers(30, 600), st.integers(30, 600), st.integers(-60, 60 * 24 * 40)).map(
+                lambda m: iso(start + timedelta(minutes=m))
+            )
+        ),
+        "description": draw(mostly(st.just("Expect a short outage."))),
+    }
+
+
+@pytest.mark.parametrize(
+    ("label", "bodies"),
+    [
+        ("POST /api/alerts", alerts()),
+        ("POST /api/oncall/overrides", overrides()),
+        ("POST /api/maintenances", maintenances()),
+    ],
+)
+def test_plausible_bodies_are_accepted_or_refused_as_documented_and_a_refusal_stores_nothing(
+    api, storage_account, capsys, label, bodies
+):
+    """Bodies built from the published samples and the example configuration, so that many are accepted and the
+    state they build up is what later requests meet (random schema-valid bodies name no roster or component)."""
+    operation = SCHEMA.find_operation_by_label(label)
+    cases = bodies.map(lambda body: SCHEMA.make_case(operation=operation, body=body, media_type=JSON))
+    fuzz(api, storage_account.connection_string, cases, capsys, f"plausible {label}")
