@@ -12,6 +12,7 @@ from functions import (
     metrics,
     notifications,
     oncall,
+    openapi,
     readiness,
     statuspage,
     teams,
@@ -33,6 +34,7 @@ for blueprint in (
     workitems,
     metrics,
     readiness,
+    openapi,
 ):
     app.register_functions(blueprint.bp)
 

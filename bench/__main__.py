@@ -3,6 +3,7 @@
 from bench import (
     alert_storm,
     cold_start,
+    markup,
     metrics_query,
     notification_latency,
     status_burst,
@@ -17,6 +18,7 @@ if __name__ == "__main__":
     storage_ops.main()
     alert_storm.main()
     teams_commands.main()
+    markup.main()
     status_render.main()
     status_burst.main()
     notification_latency.main()

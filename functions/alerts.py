@@ -1,4 +1,5 @@
-"""POST /api/alerts: Azure Monitor action-group webhooks (common alert schema)."""
+"""POST /api/alerts: Azure Monitor action-group webhooks (common alert schema); and the minute timer that moves an
+incident of stateless alerts only (they never send `Resolved`) to monitoring once they are quiet."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import azure.functions as func
 
 from functions import context
 from functions.http_edge import announce, http_endpoint, json_response
+from functions.observed import observed
 from shared.azure_monitor.alert import parse_alert
 from shared.core.telemetry import log_event
 from shared.core.timeutil import utc_now
-from shared.incidents.alert_intake import measure, receive_alert
+from shared.incidents.alert_intake import measure, receive_alert, settle_quiet
+from shared.incidents.timeline import STATUS_CHANGED
 
 bp = func.Blueprint()
 log = logging.getLogger("firebell.alerts")
@@ -46,3 +49,12 @@ def receive(req: func.HttpRequest) -> func.HttpResponse:
             "outcome": intake.outcome,
         },
     )
+
+
+@bp.function_name("quiet_alerts")
+@bp.timer_trigger(arg_name="timer", schedule="30 * * * * *", run_on_startup=False)
+@observed
+def quiet_alerts(timer: func.TimerRequest) -> None:
+    for incident_id, event_ids in settle_quiet(context.catalog(), context.incident_store(), utc_now()):
+        announce(incident_id, event_ids, kinds=[STATUS_CHANGED])
+        log_event(log, "stateless alerts quiet", incident=incident_id, function="quiet_alerts", outcome="monitoring")

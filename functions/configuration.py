@@ -32,7 +32,15 @@ class Configuration:
 
     def _once(self, name: str, load: Callable[[], Loaded]) -> Loaded:
         if name not in self._loaded:
-            self._loaded[name] = load()
+            try:
+                self._loaded[name] = load()
+            except ConfigurationError:
+                raise
+            except Exception as failure:  # a value no check foresaw: still reported, never a failed import
+                log.exception("configuration %s could not be loaded", name)
+                raise ConfigurationError(
+                    f"{self.folder}: the {name} configuration could not be loaded ({type(failure).__name__})"
+                ) from failure
         return self._loaded[name]
 
     def catalog(self) -> Catalog:

@@ -152,7 +152,9 @@ def _instant(essentials: dict[str, Any], name: str, *, required: bool = False) -
     try:
         return parse_instant(text)
     except (ValueError, OverflowError):
-        raise InvalidInput(f"data.essentials.{name} is not an ISO 8601 time: {text!r}", code="invalid_alert") from None
+        raise InvalidInput(
+            f"data.essentials.{name} is not an ISO 8601 time (from 1970 on): {text!r}", code="invalid_alert"
+        ) from None
 
 
 def _custom_properties(data: dict[str, Any]) -> dict[str, str]:

@@ -42,6 +42,9 @@ class Service:
     auto_resolve: bool = False  # when every alert has resolved: resolve (True) or move to monitoring (False)
     min_severity: int = MILDEST  # alerts milder than this are logged, not paged
     public: bool = True  # False: an internal service; its incidents and component never reach the status page
+    # An open incident whose firing alerts all never resolve (activity log, budgets: shared.azure_monitor.
+    # statefulness) moves to monitoring after this many minutes without a new alert.
+    stateless_quiet_minutes: int = 60
 
     def matches(self, alert: Alert) -> bool:
         targets = [target.lower() for target in alert.targets]
@@ -110,6 +113,7 @@ _POLICY_KEYS = {
     "auto_resolve",
     "min_severity",
     "public",
+    "stateless_quiet_minutes",
 }
 _MATCH_KEYS = {"resource_id_prefixes", "resource_groups", "rule_patterns"}
 
@@ -169,6 +173,9 @@ def _policy(table: dict[str, Any], where: str) -> dict[str, Any]:
         "auto_resolve": _flag(table, "auto_resolve", where),
         "min_severity": parse_level(table.get("min_severity", MILDEST), f"{where}.min_severity"),
         "public": _flag(table, "public", where, default=True),
+        "stateless_quiet_minutes": int(
+            _number({"stateless_quiet_minutes": 60, **table}, "stateless_quiet_minutes", where, integer=True)
+        ),
     }
 
 

@@ -38,7 +38,7 @@ def parse_level(value: Any, where: str) -> int:
     """A Firebell severity as configured or declared: 1–4, or "SEV1"–"SEV4"."""
     if isinstance(value, str) and value.upper().startswith("SEV"):
         value = value[3:]
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and value.isascii() and value.isdigit():  # "²".isdigit() too, and int() refuses it
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not WORST <= value <= MILDEST:
         raise ConfigurationError(f"{where}: must be a severity from 1 (worst) to 4, got {value!r}")

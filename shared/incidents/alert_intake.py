@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from shared.azure_monitor.alert import FIRED, RESOLVED, Alert
 from shared.catalog.services import Catalog, Service
@@ -25,9 +25,10 @@ from shared.incidents.detection import (
     may_join,
     on_alert_joined,
     on_alert_resolved,
+    on_quiet,
     open_from_alert,
 )
-from shared.incidents.incident import Incident
+from shared.incidents.incident import OPEN, Incident, status_filter
 from shared.incidents.paging import opening_page, retrigger_pages
 from shared.incidents.store import AlertRecord, GroupTaken, IncidentChanged, IncidentStore
 from shared.incidents.timeline import TimelineEvent
@@ -261,6 +262,26 @@ def _resolve(
     store.mark_alert(alert.key, RESOLVED)  # last: until then every redelivery decides again
     event_ids = ((event.event_id,) if added else ()) + changed
     return AlertIntake(alert.key, ident, not event_ids, event_ids, "resolved", changed)
+
+
+def settle_quiet(catalog: Catalog, store: IncidentStore, now: datetime) -> list[tuple[str, tuple[str, ...]]]:
+    """Move to monitoring every open incident whose firing alerts are all stateless and quiet (detection.on_quiet);
+    returns (incident, events) of each one moved. Reads the open incidents (few), and the timeline of those whose
+    last alert is older than the shortest quiet period; ETag-guarded like every alert decision."""
+    shortest = min(service.stateless_quiet_minutes for service in (*catalog.services, catalog.default))
+    moved = []
+    for incident in store.list_incidents(status_filter(OPEN)):
+        if incident.last_alert_at is None or now - incident.last_alert_at < timedelta(minutes=shortest):
+            continue
+
+        def settle(found: Incident) -> Change | None:
+            service = catalog.service(found.service) or catalog.default
+            return on_quiet(found, service, store.timeline(found.id), now)
+
+        changed = _apply(store, incident.id, settle, now)
+        if changed:
+            moved.append((incident.id, changed))
+    return moved
 
 
 def _apply(

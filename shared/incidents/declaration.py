@@ -128,7 +128,7 @@ def _detected_at(document: dict[str, Any], now: datetime) -> datetime | None:
     except (ValueError, OverflowError):
         moment = None
     if moment is None:
-        raise InvalidInput(f"detected_at must be an ISO 8601 time, got {str(value)[:40]!r}")
+        raise InvalidInput(f"detected_at must be an ISO 8601 time from 1970 on, got {str(value)[:40]!r}")
     if moment > now:
         raise InvalidInput("detected_at is in the future")
     return moment

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from shared.azure_monitor.alert import FIRED, Alert
+from shared.azure_monitor.statefulness import never_resolves
 from shared.catalog.services import Service
 from shared.catalog.severity import label
 from shared.incidents.incident import (
@@ -136,6 +137,7 @@ def alert_event(ident: str, alert: Alert, severity: int, now: datetime) -> Timel
             "severity": severity,
             "targets": list(alert.targets),
             "links": [{"label": link.label, "url": link.url} for link in alert.links],
+            **({"stateless": True} if fired and never_resolves(alert.monitoring_service, alert.signal_type) else {}),
         },
     )
 
@@ -200,11 +202,18 @@ def firing_alerts(timeline: Iterable[TimelineEvent]) -> set[str]:
     return {key for key in fired - resolved if isinstance(key, str)}
 
 
+def awaited_alerts(timeline: Iterable[TimelineEvent]) -> set[str]:
+    """Of the firing alerts, those that will send `Resolved`: a stateless one never does, so nothing waits for it."""
+    stateless = {e.data.get("alert") for e in timeline if e.kind == ALERT_FIRED and e.data.get("stateless")}
+    return firing_alerts(timeline) - stateless
+
+
 def on_alert_resolved(
     incident: Incident, service: Service, timeline: list[TimelineEvent], now: datetime
 ) -> Change | None:
-    """When the last firing alert resolves: monitoring, or resolved if the service auto-resolves."""
-    if not incident.is_open or incident.status == MONITORING or firing_alerts(timeline):
+    """When the last firing alert that can resolve resolves: monitoring, or resolved if the service auto-resolves.
+    Stateless alerts that fired beside it do not hold the incident open: they never send `Resolved`."""
+    if not incident.is_open or incident.status == MONITORING or awaited_alerts(timeline):
         return None
     resolutions = [e for e in timeline if e.kind == ALERT_RESOLVED]
     if not resolutions:
@@ -235,6 +244,28 @@ def on_alert_resolved(
         {"from": incident.status, "to": status, "reason": "alerts resolved"},
     )
     return Change(incident.changed(now, **changes), (event,))
+
+
+def on_quiet(incident: Incident, service: Service, timeline: list[TimelineEvent], now: datetime) -> Change | None:
+    """An open incident whose firing alerts are all stateless moves to monitoring once none has fired for the
+    service's quiet period: nothing would ever resolve it otherwise, and a person still resolves it when satisfied."""
+    if not incident.is_open or incident.status == MONITORING or incident.last_alert_at is None:
+        return None
+    firing = firing_alerts(timeline)
+    if not firing or awaited_alerts(timeline):
+        return None
+    quiet_since = incident.last_alert_at + timedelta(minutes=service.stateless_quiet_minutes)
+    if now < quiet_since:
+        return None
+    count = len(firing)
+    which = "Its alert never sends" if count == 1 else f"Its {count} alerts never send"
+    text = (
+        f"{which} a resolution (stateless) and none has fired for {service.stateless_quiet_minutes} minutes; "
+        "monitoring: resolve the incident when satisfied"
+    )
+    data = {"from": incident.status, "to": MONITORING, "reason": "stateless alerts quiet"}
+    event = _incident_event(incident, STATUS_CHANGED, quiet_since, f"status-{MONITORING}-quiet", text, now, data)
+    return Change(incident.changed(now, status=MONITORING), (event,))
 
 
 def _incident_event(

@@ -82,7 +82,7 @@ def incident_id(number: int) -> str:
 def incident_number(ident: str) -> int | None:
     """The number in 'INC-7' (case-insensitive), or None when the text is not an incident id."""
     prefix, _, digits = ident.strip().partition("-")
-    if prefix.upper() != "INC" or not digits.isdigit() or len(digits) > 9:
+    if prefix.upper() != "INC" or not (digits.isascii() and digits.isdigit()) or len(digits) > 9:
         return None
     return int(digits)
 

@@ -69,7 +69,7 @@ def maintenance_id(number: int) -> str:
 def maintenance_number(ident: str) -> int | None:
     """The number in 'MNT-3' (case-insensitive), or None when the text is not a maintenance id."""
     prefix, _, digits = ident.strip().partition("-")
-    if prefix.upper() != "MNT" or not digits.isdigit() or len(digits) > 9:
+    if prefix.upper() != "MNT" or not (digits.isascii() and digits.isdigit()) or len(digits) > 9:
         return None
     return int(digits)
 

@@ -305,7 +305,7 @@ def _seconds(retry_after: str | None) -> float | None:
     if not retry_after:
         return None
     value = retry_after.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return float(value)
     try:
         moment = email.utils.parsedate_to_datetime(value)

@@ -114,7 +114,7 @@ def test_the_configuration_check_at_start_up_names_file_key_and_problem(tmp_path
     assert problems[0] == (
         f"{tmp_path / 'services.toml'}: service[0].group_window: unknown key; expected one of area_path, auto_resolve, "
         "component, cost_per_minute, group_by, group_window_minutes, id, min_severity, public, resource_groups, "
-        "resource_id_prefixes, roster, rule_patterns, runbook_url"
+        "resource_id_prefixes, roster, rule_patterns, runbook_url, stateless_quiet_minutes"
     )
     assert "FIREBELL_ENTRA_AUDIENCE" in problems[1]
 

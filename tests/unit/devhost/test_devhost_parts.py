@@ -79,6 +79,8 @@ def test_the_devhost_reads_every_function_from_the_apps_own_registry():
         "sweeper": "timerTrigger",
         "workitems": "queueTrigger",
         "metrics": "httpTrigger",
+        "openapi": "httpTrigger",
+        "quiet_alerts": "timerTrigger",
         "readiness": "queueTrigger",
     }
     (alerts,) = [spec for spec in by_trigger(specs, "httpTrigger") if spec.name == "alerts"]
