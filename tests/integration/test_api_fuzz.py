@@ -37,7 +37,7 @@ from devhost.host import DevHost
 from functions.openapi import DOCUMENT
 from shared.core.timeutil import iso, utc_now
 from tests.conftest import ROOT, SAMPLES, TEAMS_TOKEN
-from tests.integration.test_teams_chatops import signature
+from tests.integration.test_teams_chatops import sender, signature
 
 KEY = "fuzz-key"
 JSON = "application/json"
@@ -155,7 +155,7 @@ def teams_messages(draw: st.DrawFn) -> dict[str, Any]:
     words = f"{draw(COMMANDS)} {draw(INCIDENTS)} {draw(WORDS)}"
     speaker = draw(st.sampled_from(["Tim Jones", "Larry Brown", "Someone Else"]))
     document.update(id=str(draw(st.integers(0, 10**9))), text=f"<at>Firebell</at> {words}")
-    document["from"] = {"id": f"29:{speaker}", "name": speaker}
+    document["from"] = sender(speaker)  # listed people by their ids, anyone else a guest
     document["timestamp"] = iso(utc_now())
     return document
 
