@@ -52,7 +52,10 @@ class AlertIntake:
 def receive_alert(alert: Alert, catalog: Catalog, store: IncidentStore, now: datetime) -> AlertIntake:
     service = catalog.service_for(alert)
     severity = catalog.severity.for_alert(alert.severity, alert.budget_threshold)
-    record = store.find_alert(alert.key)
+    # A firing does not look for a first-release row, keeping a new alert at one read: an alert that fired before
+    # the upgrade and fires again is taken for a new one and joins its open incident as one more signal; a
+    # resolution still finds the old row.
+    record = store.find_alert(alert.key, first_release=alert.condition == RESOLVED)
     if alert.condition == RESOLVED:
         return _resolve(alert, record, catalog, store, now)
     if record is None:

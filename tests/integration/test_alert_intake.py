@@ -435,10 +435,23 @@ def test_an_alert_stored_by_the_first_release_is_still_found_and_resolved(storag
     fired = _alert_with_id("legacy-1")
     receive_alert(fired, CATALOG, store, NOW)
     _as_the_first_release_stored_it(storage_account, fired.key)
-    assert receive_alert(fired, CATALOG, store, NOW).outcome == "duplicate"
     resolved = receive_alert(_alert_with_id("legacy-1", "Resolved"), CATALOG, store, NOW)
     assert (resolved.incident_id, resolved.outcome) == ("INC-1", "resolved")
     assert store.find_alert(fired.key).condition == "Resolved"
+    assert store.get_incident("INC-1").status == "monitoring"
+
+
+def test_a_first_release_alert_firing_again_joins_its_open_incident_as_one_more_signal(storage_account):
+    """A firing reads only the alert's own row (one read for a new alert), so it does not see the first release's."""
+    store = IncidentStore(storage_account)
+    fired = _alert_with_id("legacy-1")
+    receive_alert(fired, CATALOG, store, NOW)
+    _as_the_first_release_stored_it(storage_account, fired.key)
+    again = receive_alert(fired, CATALOG, store, NOW)
+    assert (again.incident_id, again.deduplicated) == ("INC-1", False)  # no second incident
+    assert receive_alert(fired, CATALOG, store, NOW).deduplicated  # from then on, its own row
+    resolved = receive_alert(_alert_with_id("legacy-1", "Resolved"), CATALOG, store, NOW)
+    assert (resolved.incident_id, resolved.outcome) == ("INC-1", "resolved")
     assert store.get_incident("INC-1").status == "monitoring"
 
 
