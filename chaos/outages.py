@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from chaos.readback import card_key
 from chaos.simulated_host import SimulatedHost
 from devhost.azurite import ROOT
 from devhost.hostjson import load_host_options
@@ -163,12 +164,6 @@ class WorkflowsOutage:
     def last_after_end(self, kind: str, what: str | None = None) -> timedelta | None:
         times = [at for key, at in self.card_times.items() if key[1] == kind and (what is None or key[2] == what)]
         return max(times) - self.outage_end if times else None
-
-
-def card_key(card: dict[str, Any]) -> tuple[str, str, str]:
-    facts = {fact["title"]: fact["value"] for fact in card["body"][2]["facts"]}
-    kind = card["body"][0]["items"][1]["text"]
-    return facts["Incident"], kind, facts.get("Why") or card["body"][1]["text"]
 
 
 def workflows_outage(

@@ -7,6 +7,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from shared.core.queues import QUEUES, poison
 from shared.core.storage import StorageAccount
@@ -37,12 +38,13 @@ def paging(connection_string: str) -> dict[str, Paging]:
     return found
 
 
-def card_key(received: Received) -> tuple[str, str, str]:
-    """(incident, kind, what it is about — the step paged, say): a card the channel should see at most once."""
-    container, _, factset = received.card["body"][:3]
+def card_key(card: dict[str, Any]) -> tuple[str, str, str]:
+    """(incident, kind, what it is about — the step paged, who acknowledged, else the card's headline): a card the
+    channel should see at most once."""
+    container, headline, factset = card["body"][:3]
     facts = {fact["title"]: fact["value"] for fact in factset["facts"]}
     kind = container["items"][1]["text"]
-    return facts["Incident"], kind, facts.get("Why") or facts.get("Acknowledged by") or ""
+    return facts["Incident"], kind, facts.get("Why") or facts.get("Acknowledged by") or headline["text"]
 
 
 def first_pages(cards: list[Received]) -> dict[str, datetime]:
@@ -50,14 +52,14 @@ def first_pages(cards: list[Received]) -> dict[str, datetime]:
     wall_offset = time.time() - time.monotonic()
     first: dict[str, datetime] = {}
     for received in sorted(cards, key=lambda card: card.arrived):
-        incident, kind, _ = card_key(received)
+        incident, kind, _ = card_key(received.card)
         if kind == PAGED_TITLE and incident not in first:
             first[incident] = datetime.fromtimestamp(received.arrived + wall_offset, UTC)
     return first
 
 
 def cards_per_key(cards: list[Received]) -> Counter[tuple[str, str, str]]:
-    return Counter(card_key(received) for received in cards)
+    return Counter(card_key(received.card) for received in cards)
 
 
 def poison_messages(connection_string: str) -> int:
