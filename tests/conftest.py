@@ -234,16 +234,25 @@ def teams(firebell, monkeypatch: pytest.MonkeyPatch) -> str:
     return f"{firebell}/teams"
 
 
-@pytest.fixture
-def firebell(storage_account) -> Iterator[str]:
-    """The real FunctionApp in an in-process devhost on a free port, over Azurite; yields its /api base URL.
-    Set settings with monkeypatch before requesting it (they are read per request)."""
+@contextlib.contextmanager
+def running_firebell(*, background: bool = True) -> Iterator[str]:
+    """The real FunctionApp in an in-process devhost on a free port, over the storage the settings name; yields its
+    /api base URL. `background=False`: HTTP only, no queue triggers or timers, so nothing but the test acts on what
+    the requests store."""
     import function_app
     from devhost.azurite import free_port
     from devhost.host import DevHost
 
-    host = DevHost(function_app.app, ROOT / "host.json", port=free_port()).start()
+    host = DevHost(function_app.app, ROOT / "host.json", port=free_port(), run_background=background).start()
     try:
         yield f"{host.url}/api"
     finally:
         host.stop()
+
+
+@pytest.fixture
+def firebell(storage_account) -> Iterator[str]:
+    """Firebell over this test's Azurite, queue triggers and timers included. Set settings with monkeypatch before
+    requesting it (they are read per request)."""
+    with running_firebell() as url:
+        yield url

@@ -31,12 +31,9 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-import function_app
-from devhost.azurite import free_port
-from devhost.host import DevHost
 from functions.openapi import DOCUMENT
 from shared.core.timeutil import iso, utc_now
-from tests.conftest import ROOT, SAMPLES, TEAMS_TOKEN
+from tests.conftest import SAMPLES, TEAMS_TOKEN, running_firebell
 from tests.integration.test_teams_chatops import sender, signature
 
 KEY = "fuzz-key"
@@ -57,11 +54,8 @@ def api(storage_account, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     request can be shown to have stored nothing."""
     monkeypatch.setenv("FIREBELL_FUNCTION_KEY", KEY)
     monkeypatch.setenv("TEAMS_OUTGOING_WEBHOOK_TOKEN", TEAMS_TOKEN)
-    host = DevHost(function_app.app, ROOT / "host.json", port=free_port(), run_background=False).start()
-    try:
-        yield host.url
-    finally:
-        host.stop()
+    with running_firebell(background=False) as url:
+        yield url.removesuffix("/api")
 
 
 def stored(connection_string: str) -> dict[str, Any]:

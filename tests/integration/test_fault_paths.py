@@ -64,7 +64,7 @@ from shared.statuspage.maintenance_store import MaintenanceStore
 from shared.statuspage.publisher import on_message
 from shared.workitems import sync
 from shared.workitems.ledger import LEDGER_TABLE, Ledger, lease_for
-from tests.conftest import ROOT, TEAMS_TOKEN, clear
+from tests.conftest import TEAMS_TOKEN, clear, running_firebell
 from tests.integration import test_notifications as base
 from tests.integration.test_metrics_api import CATALOG, PEOPLE
 from tests.integration.test_notifications import WEDNESDAY, alert, facts, notifier
@@ -240,18 +240,11 @@ class Paths:
 
 @pytest.fixture
 def paths(faulty_storage, notifying, workflow, storage_account, monkeypatch) -> Iterator[Paths]:
-    import function_app
-    from devhost.azurite import free_port
-    from devhost.host import DevHost
-
     monkeypatch.setenv("FIREBELL_FUNCTION_KEY", KEY)
     monkeypatch.setenv("TEAMS_OUTGOING_WEBHOOK_TOKEN", TEAMS_TOKEN)
     context.reset()
-    host = DevHost(function_app.app, ROOT / "host.json", port=free_port(), run_background=False).start()
-    try:
-        yield Paths(f"{host.url}/api", faulty_storage, storage_account, workflow)
-    finally:
-        host.stop()
+    with running_firebell(background=False) as url:
+        yield Paths(url, faulty_storage, storage_account, workflow)
 
 
 def under_faults(

@@ -7,6 +7,7 @@ Larry Brown, Tim Jones, Priya Raman, Marcus Lee); Grace Okafor and Sofia García
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -16,6 +17,7 @@ from shared.core.timeutil import utc_now
 from shared.incidents.store import IncidentStore
 from shared.notifications.escalate import run_step
 from shared.notifications.policy import Position, StepMessage
+from tests.conftest import TEAMS_TOKEN, running_firebell
 from tests.integration import test_notifications as base
 from tests.integration.test_teams_chatops import PEOPLE, activity, say, signature
 
@@ -172,17 +174,26 @@ def config_dir(tmp_path):
     return folder
 
 
-def test_an_ack_in_the_paged_persons_name_from_someone_else_does_not_stop_escalation(notifying, teams, workflow):
+@pytest.fixture
+def teams_alone(storage_account, monkeypatch) -> Iterator[str]:
+    """The Teams route of a Firebell without queue triggers or timers: the test runs the escalation steps itself,
+    which a background consumer would otherwise race it to."""
+    monkeypatch.setenv("TEAMS_OUTGOING_WEBHOOK_TOKEN", TEAMS_TOKEN)
+    with running_firebell(background=False) as url:
+        yield f"{url}/teams"
+
+
+def test_an_ack_in_the_paged_persons_name_from_someone_else_does_not_stop_escalation(notifying, teams_alone, workflow):
     ident, _ = base.open_incident(notifying)  # Tim Jones is the payments primary on call: step 1 paged him
     impostor = activity("ack INC-1", "Tim Jones", "m-impostor", id="29:impostor", aadObjectId="not-tims")
-    assert post(teams, impostor)["text"].startswith("**INC-1**: only people listed in people.toml may `ack`")
+    assert post(teams_alone, impostor)["text"].startswith("**INC-1**: only people listed in people.toml may `ack`")
     # The next step comes due: nobody has acknowledged, so it goes on (a gap in the secondary layer, then Priya).
     later = base.WEDNESDAY + timedelta(seconds=2)
     run = run_step(StepMessage(ident, "quick", Position(1, 1), later), "message-2", 1, later, base.notifier())
     assert run.steps == [(Position(1, 1), "skipped"), (Position(1, 2), "paged")]
     # Tim, as Teams identifies him, acknowledges: the step after that stops.
     genuine = activity("ack INC-1", "Tim Jones", "m-tim", id="29:tim", aadObjectId=TIM_OBJECT_ID)
-    assert post(teams, genuine)["text"] == "**INC-1**: Tim Jones acknowledged the incident (acknowledged)"
+    assert post(teams_alone, genuine)["text"] == "**INC-1**: Tim Jones acknowledged the incident (acknowledged)"
     again = base.WEDNESDAY + timedelta(seconds=4)
     run = run_step(StepMessage(ident, "quick", Position(2, 0), again), "message-3", 1, again, base.notifier())
     assert run.steps == [(Position(2, 0), "stopped")]
