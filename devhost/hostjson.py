@@ -20,6 +20,7 @@ def timespan_seconds(value: str) -> float:
 @dataclass(frozen=True)
 class QueueOptions:
     batch_size: int = 16
+    new_batch_threshold: int = 8  # fetch more once this few are still running (the host's default: batchSize / 2)
     max_dequeue_count: int = 5
     visibility_timeout: float = 0.0  # delay before a failed message is retried
     max_polling_interval: float = 60.0
@@ -38,9 +39,11 @@ def load_host_options(path: Path) -> HostOptions:
     extensions = document.get("extensions", {})
     queues = extensions.get("queues", {})
     defaults = QueueOptions()
+    batch_size = int(queues.get("batchSize", defaults.batch_size))
     return HostOptions(
         queues=QueueOptions(
-            batch_size=int(queues.get("batchSize", defaults.batch_size)),
+            batch_size=batch_size,
+            new_batch_threshold=int(queues.get("newBatchThreshold", batch_size // 2)),
             max_dequeue_count=int(queues.get("maxDequeueCount", defaults.max_dequeue_count)),
             visibility_timeout=timespan_seconds(queues.get("visibilityTimeout", "00:00:00")),
             max_polling_interval=timespan_seconds(queues.get("maxPollingInterval", "00:01:00")),

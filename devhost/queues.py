@@ -1,7 +1,9 @@
 """Queue triggers: poll a storage queue as the Functions host does, honouring host.json.
 
-Failed messages become visible again after `visibilityTimeout`; after `maxDequeueCount` attempts a message is
-moved to `<queue>-poison`. Empty polls back off exponentially up to `maxPollingInterval`.
+Up to `batchSize` messages are fetched at once, and more as soon as no more than `newBatchThreshold` are still
+running, so one slow message never holds up the queue behind it. Failed messages become visible again after
+`visibilityTimeout`; after `maxDequeueCount` attempts a message is moved to `<queue>-poison`. Empty polls back off
+exponentially up to `maxPollingInterval`.
 """
 
 from __future__ import annotations
@@ -46,7 +48,12 @@ class QueueListener:
         # Raw clients: the listener decodes itself, so one malformed message cannot break a whole batch.
         self.queue: QueueClient = account.queue(self.queue_name, encoding="none")
         self.poison: QueueClient = account.queue(poison(self.queue_name), encoding="none")
-        self.workers = ThreadPoolExecutor(max_workers=options.batch_size, thread_name_prefix=f"queue-{spec.name}")
+        # Never more running than a fetch can make: a fetched message always has a worker, so its lease runs while
+        # it is processed, not while it waits.
+        self.most_running = options.batch_size + options.new_batch_threshold
+        self.workers = ThreadPoolExecutor(max_workers=self.most_running, thread_name_prefix=f"queue-{spec.name}")
+        self.running = 0
+        self.finished = threading.Condition()
         self.thread = threading.Thread(target=self.run, name=f"listener-{spec.name}", daemon=True)
 
     def start(self) -> None:
@@ -72,7 +79,12 @@ class QueueListener:
                 batch = []
             if batch:
                 delay = _FIRST_POLL_DELAY
-                list(self.workers.map(self.process_safely, batch))
+                with self.finished:
+                    self.running += len(batch)
+                for message in batch:
+                    self.workers.submit(self.process_safely, message)
+                with self.finished:
+                    self.finished.wait_for(lambda: self.running <= self.options.new_batch_threshold)
             else:
                 self.stopping.wait(delay)
                 delay = min(delay * 2, self.options.max_polling_interval)
@@ -83,6 +95,10 @@ class QueueListener:
             self.process(message)
         except Exception:
             log.exception("queue %s: message %s could not be settled", self.queue_name, message.id)
+        finally:
+            with self.finished:
+                self.running -= 1
+                self.finished.notify_all()
 
     def process(self, message: QueueMessage) -> None:
         if message.dequeue_count > self.options.max_dequeue_count:

@@ -109,7 +109,7 @@ def start(
         return False
     first = replace(FIRST, series=page.series)
     step = StepMessage(incident.id, policy.id, first, page.due)
-    run = run_step(step, holder, dequeue_count, now, notifier, deferrable=deferrable)
+    run = run_step(step, holder, dequeue_count, now, notifier, deferrable=deferrable, incident=incident)
     log.info("escalations: %s escalation %s started: %s", incident.id, policy.id, run.steps)
     record = notifier.ledger.step(incident.id, first)
     settled = record is not None and record.state != CLAIMED
@@ -126,42 +126,52 @@ def run_step(
     notifier: Notifier,
     *,
     deferrable: bool = False,
+    incident: Incident | None = None,
 ) -> StepRun:
     """Run the step (and, past gaps, the steps after it at once). `deferrable`: a Workflows outage will defer the
-    message, so even its last delivery does not give the page up."""
+    message, so even its last delivery does not give the page up. `incident`: as this invocation has just read it
+    (the first step then pages without reading it again)."""
     run = StepRun()
-    stored = notifier.store.load_incident(message.incident)
-    if stored is None:
-        log.warning("escalations: %s does not exist; step dropped", message.incident)
-        return run
-    incident = stored.incident
+    if incident is None:
+        stored = notifier.store.load_incident(message.incident)
+        if stored is None:
+            log.warning("escalations: %s does not exist; step dropped", message.incident)
+            return run
+        incident = stored.incident
     policy = _policy(notifier, message, incident)
     position: Position | None = message.position
+    fresh: Incident | None = incident
     while position is not None:
-        if not _claimed(notifier, incident.id, position, message_id, now):
+        claim = _claimed(notifier, incident.id, position, message_id, now)
+        if claim is None:
             break
         outcome, run.scheduled = _one_step(
-            notifier, message, policy, position, incident, dequeue_count, now, deferrable
+            notifier, message, policy, position, fresh, incident, claim, dequeue_count, now, deferrable
         )
         run.steps.append((position, outcome))
         if outcome != SKIPPED:
             break
         # A gap: the next step at once, under the same message (its claim is ours too).
         position = policy_rules.next_position(policy, position)
+        fresh = None  # read again before the next step: an ack may have come meanwhile
         if position is None:
             notifier.ledger.mark_chain_end(incident.id, policy.id, now)
     return run
 
 
-def _claimed(notifier: Notifier, incident_id: str, position: Position, message_id: str, now: datetime) -> bool:
+SKIPPED_BEFORE = "skipped before"  # this message skipped the step before failing further on: carry on past it
+
+
+def _claimed(notifier: Notifier, incident_id: str, position: Position, message_id: str, now: datetime) -> Any:
+    """Claim.NEW or Claim.OURS when this message runs the step, SKIPPED_BEFORE, else None (a duplicate)."""
     claim = notifier.ledger.claim_step(incident_id, position, message_id, now)
-    if claim is Claim.OURS:
-        return True
+    if claim in (Claim.NEW, Claim.OURS):
+        return claim
     record = notifier.ledger.step(incident_id, position)
     if claim is Claim.DONE and record is not None and record.message_id == message_id and record.state == SKIPPED:
-        return True  # this message skipped it before failing further on: carry on past it (settled states stay)
+        return SKIPPED_BEFORE  # settled states stay
     log.info("escalations: %s %s is %s; this message does nothing", incident_id, position.key(), claim.value)
-    return False
+    return None
 
 
 def _one_step(
@@ -169,16 +179,18 @@ def _one_step(
     message: StepMessage,
     policy: EscalationPolicy,
     position: Position,
+    fresh: Incident | None,
     incident: Incident,
+    claim: Any,
     dequeue_count: int,
     now: datetime,
     deferrable: bool = False,
 ) -> tuple[str, Any | None]:
-    """(outcome, the next step's queue message if one was scheduled)."""
-    record = notifier.ledger.step(incident.id, position)
-    if record is not None and record.state == SKIPPED:
+    """(outcome, the next step's queue message if one was scheduled). `fresh`: the incident as just read, else it
+    is read now (an ack may have come since the message left)."""
+    if claim == SKIPPED_BEFORE:
         return SKIPPED, None  # settled by an earlier attempt of this message
-    latest = notifier.store.get_incident(incident.id) or incident  # an ack may have come since the message left
+    latest = fresh or notifier.store.get_incident(incident.id) or incident
     reason = policy_rules.stop_reason(latest)
     if reason is not None:
         notifier.record(
@@ -216,7 +228,10 @@ def _one_step(
     gave_up: WorkflowError | None = None
     try:
         key = f"page-{position.key()}"
-        sent = notifier.send_once(latest, key, url, card, now, dequeue_count, deferrable=deferrable)
+        # A step nobody claimed before has no card out yet: no need to ask the card ledger before posting.
+        sent = notifier.send_once(
+            latest, key, url, card, now, dequeue_count, deferrable=deferrable, unsent=claim is Claim.NEW
+        )
     except WorkflowError as failure:
         if not deferral.gives_up(dequeue_count, deferrable):
             raise  # delivered again (redelivered or deferred); the claim is still this message's holder's

@@ -49,7 +49,8 @@ _SAFE_KEY = re.compile(r"^[A-Za-z0-9._:=-]{1,200}$")  # RowKeys refuse / \ # ? a
 
 
 class Claim(Enum):
-    OURS = "ours"  # run the step
+    NEW = "new"  # run the step: nobody claimed it before, so nothing of it was done yet (no card was posted)
+    OURS = "ours"  # run the step, which an earlier claimant may have begun
     DONE = "done"  # it ran already (a duplicate message): nothing to do
     HELD = "held"  # another message is running it right now: leave it
 
@@ -86,7 +87,7 @@ class EscalationLedger:
         }
         try:
             self.table.create_entity(row)
-            return Claim.OURS
+            return Claim.NEW
         except ResourceExistsError:
             pass
         try:

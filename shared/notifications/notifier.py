@@ -119,12 +119,14 @@ class Notifier:
         dequeue_count: int,
         *,
         deferrable: bool = False,
+        unsent: bool = False,
     ) -> str:
-        """Post unless the ledger has it: SENT, ALREADY_SENT, or REFUSED (a 4xx no retry can fix: recorded on the
-        timeline and in the ledger, never tried again). Other failures raise WorkflowError, after writing them on
-        the timeline when this delivery gives up: the queue's last delivery of a message that can no longer be
-        deferred (`deferrable` False: its outage bound is exhausted, or nobody would defer it)."""
-        if self.ledger.sent(incident.id, key):
+        """Post unless the ledger has it (`unsent`: the caller knows it has not): SENT, ALREADY_SENT, or REFUSED (a
+        4xx no retry can fix: recorded on the timeline and in the ledger, never tried again). Other failures raise
+        WorkflowError, after writing them on the timeline when this delivery gives up: the queue's last delivery of
+        a message that can no longer be deferred (`deferrable` False: its outage bound is exhausted, or nobody would
+        defer it)."""
+        if not unsent and self.ledger.sent(incident.id, key):
             return ALREADY_SENT
         try:
             self.workflow.post(url, cards.encode(message))

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
 from shared.core import deferral
+from shared.core.alongside import alongside
 from shared.core.errors import ConfigurationError, InvalidInput
 from shared.core.queues import NOTIFICATIONS
 from shared.incidents.changes import RESPONDER_KINDS, ChangeMessage, forward
@@ -45,28 +47,28 @@ ANNOUNCED_ROLES = (COMMANDER, COMMS)
 
 
 def on_change(body: bytes, message_id: str, dequeue_count: int, now: datetime, notifier: Notifier) -> Any | None:
-    """One `notifications` message: forwarded first, so a Teams outage never holds up the status page or Boards,
-    then told to responders. A Workflows outage (or a long Retry-After) defers the message instead of burning its
-    deliveries (shared.core.deferral); returns the deferred message then, else None. A failure on the last delivery
-    of a message that can no longer be deferred is written on the timeline, whatever it is, before it goes to
-    poison."""
+    """One `notifications` message: forwarded to the status page, Boards and readiness, and told to responders. A
+    Workflows outage (or a long Retry-After) defers the message instead of burning its deliveries
+    (shared.core.deferral); returns the deferred message then, else None. A failure on the last delivery of a
+    message that can no longer be deferred is written on the timeline, whatever it is, before it goes to poison."""
     try:
         change = ChangeMessage.parse(body)
     except InvalidInput as problem:
         log.error("notifications: message %s dropped: %s", message_id, problem.detail)
         return None  # retrying cannot make it readable
     text = body.decode()
-    document = json.loads(text)
-    if not deferral.is_deferred(document):  # a deferred copy: the delivery that deferred it had forwarded it
-        forward(text, notifier.account)
-    if change.kinds is not None and not change.kinds & RESPONDER_KINDS:
-        return None  # e.g. a severity change: Boards acts on it, nobody is paged or told by card
-    holder = holder_of(text, message_id)
+    # Forwarded alongside the rest (a deferred copy's delivery had forwarded it): the page does not wait for the
+    # status page's and Boards' queue writes, and a Teams outage never holds those up.
+    forwarding = (lambda: None) if deferral.is_deferred(json.loads(text)) else (lambda: forward(text, notifier.account))
+    with alongside(forwarding):
+        if change.kinds is not None and not change.kinds & RESPONDER_KINDS:
+            return None  # e.g. a severity change: Boards acts on it, nobody is paged or told by card
+        holder = holder_of(text, message_id)
 
-    def act(deferrable: bool) -> object:
-        return notify(change, dequeue_count, now, notifier, message_id=holder, deferrable=deferrable)
+        def act(deferrable: bool) -> object:
+            return notify(change, dequeue_count, now, notifier, message_id=holder, deferrable=deferrable)
 
-    return notifier.patiently(NOTIFICATIONS, text, change.incident, holder, dequeue_count, now, act)
+        return notifier.patiently(NOTIFICATIONS, text, change.incident, holder, dequeue_count, now, act)
 
 
 def notify(
@@ -80,17 +82,25 @@ def notify(
 ) -> list[str]:
     """Act on the listed events of one change; returns the ledger keys of the cards posted now. `deferrable`: a
     Workflows outage will defer the message, so even its last delivery does not give up."""
-    stored = notifier.store.load_incident(change.incident)
+    store = notifier.store
+    # Three independent reads at once (the first page waits on them): the incident, the listed events by point
+    # reads (a long-running incident's timeline is not read each time), and — when the change's kinds say it can
+    # have made one due — its pages due.
+    may_page = change.kinds is None or bool(change.kinds & PAGING_KINDS)
+    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="notify-read") as reads:
+        loading = reads.submit(store.load_incident, change.incident)
+        listed = reads.submit(store.events, change.incident, change.events)
+        due = reads.submit(store.pages_due, change.incident) if may_page else None
+        stored, events, pages = loading.result(), listed.result(), due.result() if due else []
     if stored is None:
         log.warning("notifications: %s does not exist; nothing to tell", change.incident)
         return []
     incident = stored.incident
-    # Point reads of the listed events: a long-running incident's timeline is not read each time.
-    by_id = {event.event_id: event for event in notifier.store.events(incident.id, change.events)}
+    by_id = {event.event_id: event for event in events}
     if any(event.kind in PAGING_KINDS for event in by_id.values()):
         # The pages this incident's opening or re-triggering made due, as recorded with its state: each starts its
         # escalation here, whatever order the events arrived in.
-        for page in notifier.store.pages_due(incident.id):
+        for page in pages:
             holder = message_id or f"page-{page.key}"
             escalate.start(page, incident, holder, dequeue_count, now, notifier, deferrable=deferrable)
     posted: list[str] = []

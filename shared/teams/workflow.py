@@ -2,6 +2,8 @@
 
 Workflows throttles at about 4 requests a second (HTTP 429 with Retry-After). Every sender in a process shares one
 limiter, so all threads together stay under that rate, and a 429 pauses them all until its Retry-After has passed.
+Cards waiting for the same webhook share a request (shared.teams.coalescing), so a storm's pages are not held to
+four a second.
 Other failures (5xx, timeouts, connection errors) are retried a few times with jittered exponential backoff inside
 the call; then a typed error tells the caller, which defers its queue message through the outage
 (shared.core.deferral).
@@ -23,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from shared.core import telemetry
 from shared.core.errors import DependencyUnavailable, FirebellError
 from shared.core.links import is_web_url
+from shared.teams.coalescing import Coalescer
 
 if TYPE_CHECKING:  # requests loads on the first post: ~100 ms of cold start no other function needs
     import requests
@@ -145,6 +148,9 @@ class WorkflowSender:
         self._local = threading.local()
         self._sleep = sleep
         self.timeout = timeout  # (connect, read) seconds of one attempt
+        self._coalescer = Coalescer(
+            self._attempts, limiter.acquire, lambda failure: isinstance(failure, WorkflowRejected)
+        )
 
     def _client(self) -> requests.Session:
         # requests sessions are not documented thread-safe: one per thread, each keeping its connections alive.
@@ -157,14 +163,20 @@ class WorkflowSender:
         return self._local.session
 
     def post(self, url: str, body: bytes) -> None:
-        """Deliver one message (the encoded card envelope). Raises WorkflowRejected or WorkflowUnavailable."""
-        import requests
-
+        """Deliver one message (the encoded card envelope), perhaps in one request with other messages waiting for
+        the same URL (shared.teams.coalescing). Raises WorkflowRejected or WorkflowUnavailable."""
         if not is_web_url(url):
             raise WorkflowRejected("the Workflows URL is not an http(s) URL", 0)
+        self._coalescer.post(url, body)
+
+    def _attempts(self, url: str, body: bytes) -> None:
+        """Post `body` with retries; its first request slot was taken by the coalescer, every retry takes one."""
+        import requests
+
         problem = "not attempted"
         for attempt in range(1, self.attempts + 1):
-            self.limiter.acquire()
+            if attempt > 1:
+                self.limiter.acquire()
             try:
                 answer = self._client().post(
                     url,

@@ -14,7 +14,10 @@ import requests
 from azure.storage.blob import ContentSettings
 
 from devhost.azurite import free_port
+from devhost.catalog import FunctionSpec
 from devhost.host import DevHost
+from devhost.hostjson import QueueOptions
+from devhost.queues import QueueListener
 from tests.conftest import wait_until
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
@@ -179,3 +182,45 @@ def test_stopping_the_host_ends_its_threads(storage_account, tmp_path: Path):
     devhost.stop()
     alive = [t.name for t in threading.enumerate() if t.name.startswith(("listener-", "timer-", "http"))]
     assert alive == []
+
+
+class _Recording:
+    """An invoker that records which messages ran, holding the one whose body is `slow` until released."""
+
+    def __init__(self, account: object) -> None:
+        self._account = account
+        self.release = threading.Event()
+        self.ran: list[str] = []
+
+    def account(self, connection_setting: str) -> object:
+        return self._account
+
+    def invoke(self, spec: FunctionSpec, message: func.QueueMessage) -> None:
+        body = message.get_body().decode()
+        if body == "slow":
+            assert self.release.wait(30), "never released"
+        self.ran.append(body)
+
+
+def test_a_slow_message_does_not_hold_up_the_queue_behind_it(storage_account):
+    """As the Functions host does: more messages are fetched once no more than newBatchThreshold are running."""
+    queue = storage_account.queue("work", encoding="none")
+    for body in ["slow", "a", "b", "c", "d"]:
+        queue.send_message(body)
+    invoker = _Recording(storage_account)
+    spec = FunctionSpec("work", lambda message: None, {"type": "queueTrigger", "name": "message", "queueName": "work"})
+    options = QueueOptions(batch_size=2, new_batch_threshold=1, max_polling_interval=0.2, message_encoding="none")
+    stopping = threading.Event()
+    listener = QueueListener(spec, invoker, options, stopping, lease_seconds=60)
+    listener.start()
+    try:
+        wait_until(lambda: len(invoker.ran) == 4)
+        assert sorted(invoker.ran) == ["a", "b", "c", "d"]  # while the first batch's slow message still runs
+        invoker.release.set()
+        wait_until(lambda: len(invoker.ran) == 5)
+        assert invoker.ran[-1] == "slow"
+    finally:
+        invoker.release.set()
+        stopping.set()
+        listener.join()
+    assert storage_account.message_count("work") == 0

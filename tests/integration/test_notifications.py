@@ -292,26 +292,91 @@ def test_the_limiter_lets_at_most_four_requests_start_in_any_window_across_threa
     assert clock.now >= before + 10.0  # a 429 pauses everyone
 
 
-def test_real_posts_from_threads_stay_under_four_a_second(workflow):
+def test_real_posts_from_threads_stay_under_four_a_second_and_cards_waiting_share_a_request(workflow):
     sender = WorkflowSender(RequestLimiter(), attempts=1)
-    body = encode(paged_card_message())
-    threads = [threading.Thread(target=lambda: [sender.post(workflow.url, body) for _ in range(2)]) for _ in range(3)]
+    bodies = [encode(paged_card_message(f"INC-{n}")) for n in range(1, 25)]
+    threads = [threading.Thread(target=sender.post, args=(workflow.url, body)) for body in bodies]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    arrivals = sorted(r.arrived for r in workflow.requests())
-    assert len(arrivals) == 6
+    requests = workflow.requests()
+    shown = sorted(facts(card.card)["Incident"] for card in workflow.delivered())
+    assert shown == sorted(f"INC-{n}" for n in range(1, 25))  # every card once, each its own card in the channel
+    assert all(r.status == 202 and len(r.body) <= 28 * 1024 for r in requests)
+    # 24 cards alone would take six seconds of request slots; waiting ones ride along in the next request.
+    assert len(requests) < len(bodies)
+    arrivals = sorted(r.arrived for r in requests)
     # Arrival times are the stand-in's: a connection set up on a busy machine can land a request up to a few hundred
-    # milliseconds after the limiter let it start, so count within 0.75 s of the limiter's 1.05 s window. Without the
-    # limiter all six would arrive within a few milliseconds.
+    # milliseconds after the limiter let it start, so count within 0.75 s of the limiter's 1.05 s window.
     assert max(sum(1 for t in arrivals if begin <= t < begin + 0.75) for begin in arrivals) <= 4
 
 
-def paged_card_message() -> dict:
+def test_a_card_alone_is_posted_byte_for_byte(workflow):
+    body = encode(paged_card_message())
+    fast_sender().post(workflow.url, body)
+    assert [r.body for r in workflow.requests()] == [body]
+
+
+def test_a_combined_request_refused_is_sent_again_card_by_card_so_one_bad_card_spares_the_others(workflow):
+    sender = fast_sender()
+    workflow.fail_next(429, retry_after="1")  # the first card waits a second: the others gather behind it
+    good = [encode(paged_card_message(f"INC-{n}")) for n in (1, 2, 3)]
+    bad = b'{"type":"message","attachments":[{"contentType":"text/plain","content":{"type":"AdaptiveCard"}}]}'
+    outcomes: dict[bytes, str] = {}
+
+    def post(body: bytes) -> None:
+        try:
+            sender.post(workflow.url, body)
+            outcomes[body] = "sent"
+        except WorkflowRejected as refusal:
+            outcomes[body] = f"refused {refusal.status}"
+
+    first = threading.Thread(target=post, args=(good[0],))
+    first.start()
+    workflow.wait_for_requests(1)
+    others = [threading.Thread(target=post, args=(body,)) for body in [good[1], bad, good[2]]]
+    for thread in others:
+        thread.start()
+    for thread in [first, *others]:
+        thread.join()
+    assert outcomes == {good[0]: "sent", good[1]: "sent", good[2]: "sent", bad: "refused 400"}
+    sent = [(r.status, len(r.message["attachments"])) for r in workflow.requests()]
+    assert sent[:3] == [(429, 1), (202, 1), (400, 3)]  # the three that waited went together, and were refused
+    assert sorted(sent[3:]) == [(202, 1), (202, 1), (400, 1)]  # then one by one
+    shown = sorted(facts(card.card)["Incident"] for card in workflow.delivered())
+    assert shown == ["INC-1", "INC-2", "INC-3"]
+
+
+def test_cards_waiting_for_a_webhook_that_is_down_fail_together_and_are_left_to_their_queues(workflow):
+    sender = WorkflowSender(RequestLimiter(), attempts=2, backoff_seconds=0.5)
+    workflow.down(503)
+    failures: list[str] = []
+
+    def post(body: bytes) -> None:
+        try:
+            sender.post(workflow.url, body)
+        except WorkflowUnavailable as failure:
+            failures.append(failure.detail)
+
+    first = threading.Thread(target=post, args=(encode(paged_card_message("INC-1")),))
+    first.start()
+    workflow.wait_for_requests(1)
+    others = [threading.Thread(target=post, args=(encode(paged_card_message(f"INC-{n}")),)) for n in (2, 3, 4)]
+    for thread in others:
+        thread.start()
+    for thread in [first, *others]:
+        thread.join()
+    # One card's two attempts reached the webhook; the three waiting behind it did not queue for attempts of their
+    # own (each would defer its message through the outage anyway).
+    assert failures == ["HTTP 503 from Workflows after 2 attempts"] * 4
+    assert len(workflow.requests()) == 2
+
+
+def paged_card_message(ident: str = "INC-7") -> dict:
     from tests.unit.notifications.test_cards import incident, links
 
-    return paged_card(incident(), Recipient("Tim Jones"), "payments primary, step 1 of 1", links())
+    return paged_card(incident(id=ident), Recipient("Tim Jones"), "payments primary, step 1 of 1", links())
 
 
 # --- the notifications function -----------------------------------------------------------------------------------

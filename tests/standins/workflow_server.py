@@ -1,11 +1,12 @@
 """A local HTTP server standing in for a Teams Workflows webhook ("When a Teams webhook request is received").
 
-It speaks the webhook's protocol: POST a JSON `message` envelope holding one Adaptive Card attachment, answered
-202 Accepted; a body over 28 KB is refused (413), a malformed one gets 400. Tests script failures for the next
-requests — 429 with Retry-After, 500 — and read back every request with its arrival time (monotonic clock), so a
-test can check the gap between attempts without timing itself. `down()` … `up()` is an outage of any length; with
-`hang` each request of the outage is held that long before its answer (a client with a shorter read timeout sees a
-timeout).
+It speaks the webhook's protocol: POST a JSON `message` envelope holding Adaptive Card attachments, answered 202
+Accepted; a body over 28 KB is refused (413), a malformed one gets 400. Like the "Send webhook alerts to a
+channel" template, which posts each attachment as its own card, the channel shows one card per attachment. Tests
+script failures for the next requests — 429 with Retry-After, 500 — and read back every request with its arrival
+time (monotonic clock), so a test can check the gap between attempts without timing itself. `down()` … `up()` is
+an outage of any length; with `hang` each request of the outage is held that long before its answer (a client with
+a shorter read timeout sees a timeout).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import json
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
@@ -41,6 +42,16 @@ class Received:
     def card(self) -> dict[str, Any]:
         (attachment,) = self.message["attachments"]
         return attachment["content"]
+
+    def one_per_card(self) -> list[Received]:
+        """This request as the channel shows it: one card per attachment, each as if it had come alone."""
+        attachments = self.message["attachments"]
+        if len(attachments) == 1:
+            return [self]
+        return [
+            replace(self, body=json.dumps({"type": "message", "attachments": [attachment]}).encode())
+            for attachment in attachments
+        ]
 
 
 @dataclass(frozen=True)
@@ -95,21 +106,30 @@ class WorkflowServer(LocalServer):
             return list(self._received)
 
     def delivered(self, path: str | None = None) -> list[Received]:
-        """Requests answered 2xx: the cards the channel shows (optionally only those posted to one channel path)."""
-        return [r for r in self.requests() if 200 <= r.status < 300 and (path is None or r.path == path)]
+        """The cards the channel shows: each attachment of a request answered 2xx, as a request of its own
+        (optionally only those posted to one channel path)."""
+        accepted = [r for r in self.requests() if 200 <= r.status < 300 and (path is None or r.path == path)]
+        return [card for received in accepted for card in received.one_per_card()]
 
     def wait_for(self, count: int, timeout: float = 15.0) -> list[Received]:
         """Block until `count` cards were delivered; AssertionError otherwise."""
         deadline = time.monotonic() + timeout
         with self._arrival:
             while True:
-                delivered = [r for r in self._received if 200 <= r.status < 300]
+                delivered = [card for r in self._received if 200 <= r.status < 300 for card in r.one_per_card()]
                 if len(delivered) >= count:
                     return delivered
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise AssertionError(f"{len(delivered)} of {count} cards delivered within {timeout} s")
                 self._arrival.wait(remaining)
+
+    def wait_for_requests(self, count: int, timeout: float = 15.0) -> list[Received]:
+        """Block until `count` requests arrived, whatever they were answered; AssertionError otherwise."""
+        with self._arrival:
+            if not self._arrival.wait_for(lambda: len(self._received) >= count, timeout):
+                raise AssertionError(f"{len(self._received)} of {count} requests within {timeout} s")
+            return list(self._received)
 
     # --- the webhook ------------------------------------------------------------------------------------------------
     def _app(self, environ: dict[str, Any], start_response: Any) -> Any:
@@ -152,12 +172,15 @@ def _envelope_problem(body: bytes) -> str | None:
     if not isinstance(message, dict) or message.get("type") != "message":
         return "expected a message"
     attachments = message.get("attachments")
-    if not isinstance(attachments, list) or len(attachments) != 1:
-        return "expected one attachment"
-    attachment = attachments[0]
-    if attachment.get("contentType") != "application/vnd.microsoft.card.adaptive":
-        return "expected an Adaptive Card attachment"
-    content = attachment.get("content")
-    if not isinstance(content, dict) or content.get("type") != "AdaptiveCard":
-        return "expected an AdaptiveCard"
+    if not isinstance(attachments, list) or not attachments:
+        return "expected attachments"
+    for attachment in attachments:
+        if (
+            not isinstance(attachment, dict)
+            or attachment.get("contentType") != "application/vnd.microsoft.card.adaptive"
+        ):
+            return "expected an Adaptive Card attachment"
+        content = attachment.get("content")
+        if not isinstance(content, dict) or content.get("type") != "AdaptiveCard":
+            return "expected an AdaptiveCard"
     return None

@@ -1,0 +1,39 @@
+"""Work alongside an invocation: it runs at the same time, and the invocation does not end before it or lose its
+failure."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from shared.core.alongside import alongside
+
+
+def test_the_work_runs_while_the_block_does_and_is_done_when_the_block_is_left():
+    started, finished = threading.Event(), threading.Event()
+
+    def work() -> None:
+        started.set()
+        finished.wait(5)
+
+    with alongside(work):
+        assert started.wait(5)  # one after the other, this would never be set before the block ends
+        finished.set()
+    assert finished.is_set()
+
+
+def test_the_works_failure_is_raised_when_the_block_succeeded():
+    def work() -> None:
+        raise OSError("queue unavailable")
+
+    with pytest.raises(OSError, match="queue unavailable"), alongside(work):
+        pass
+
+
+def test_the_blocks_own_failure_wins():
+    def work() -> None:
+        raise OSError("queue unavailable")
+
+    with pytest.raises(ValueError, match="the block's"), alongside(work):
+        raise ValueError("the block's")

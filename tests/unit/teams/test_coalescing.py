@@ -1,0 +1,47 @@
+"""Cards waiting for one webhook share a request: what the combined message is, and how many cards it takes."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+from shared.teams.coalescing import MAX_MESSAGE_BYTES, Coalescer, combined
+
+
+def message(text: str) -> bytes:
+    card = {"type": "AdaptiveCard", "body": [{"type": "TextBlock", "text": text}]}
+    attachment = {"contentType": "application/vnd.microsoft.card.adaptive", "content": card}
+    return json.dumps({"type": "message", "attachments": [attachment]}, separators=(",", ":")).encode()
+
+
+def texts(body: bytes) -> list[str]:
+    return [a["content"]["body"][0]["text"] for a in json.loads(body)["attachments"]]
+
+
+def test_one_message_is_sent_as_it_was_encoded():
+    body = message("INC-1 paged")
+    assert combined([body]) is body
+
+
+def test_messages_combine_into_one_envelope_in_their_order():
+    body = combined([message("first"), message("second"), message("third ✓")])
+    assert json.loads(body)["type"] == "message"
+    assert texts(body) == ["first", "second", "third ✓"]
+
+
+def test_a_request_never_carries_more_than_the_teams_message_limit():
+    sent: list[bytes] = []
+    go = threading.Event()
+    coalescer = Coalescer(lambda url, body: sent.append(body), go.wait, lambda failure: False)
+    cards = [message(f"{n:02d} " + "x" * 4000) for n in range(12)]  # about 4 KB each: 12 cards, 48 KB in all
+    threads = [threading.Thread(target=coalescer.post, args=("https://wf.example/1", body)) for body in cards]
+    for thread in threads:
+        thread.start()
+    while sum(len(waiting) for waiting in coalescer._waiting.values()) < len(cards):
+        threading.Event().wait(0.01)  # every card waiting before the first slot comes free
+    go.set()
+    for thread in threads:
+        thread.join()
+    assert all(len(body) <= MAX_MESSAGE_BYTES for body in sent)
+    assert len(sent) == 2  # seven ~4 KB cards fit in 28 KB: twelve take two requests
+    assert sorted(text for body in sent for text in texts(body)) == sorted(text for c in cards for text in texts(c))
