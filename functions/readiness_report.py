@@ -22,7 +22,6 @@ from shared.readiness.weekly_digest import send_weekly_digest
 bp = func.Blueprint()
 log = logging.getLogger("firebell.readiness")
 
-_INSTANCE = uuid.uuid4().hex  # this process, as the digest lease's holder
 # No script, no request anywhere: styles are inline, charts are inline SVG.
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
@@ -76,7 +75,7 @@ def weekly_digest(timer: func.TimerRequest) -> None:
         EscalationLedger(storage.account()),
         context.sender,
         settings.teams_workflow_url or None,
-        _INSTANCE,
+        uuid.uuid4().hex,  # this invocation holds the lease: not even a second one in this process may share it
         f"{settings.api_base_url}/readiness/report" if settings.api_base_url else None,
     )
     log_event(log, "weekly digest", function="readiness_weekly_digest", outcome=outcome)
