@@ -5,6 +5,9 @@ and on however many instances, and a failed post is sent by a later tick."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -13,6 +16,7 @@ import requests
 from azure.core.exceptions import ResourceNotFoundError
 
 from functions import context
+from shared.core import telemetry
 from shared.core.timeutil import utc_now
 from shared.notifications.ledger import EscalationLedger
 from shared.readiness.report_store import BLOB, CONTAINER
@@ -28,6 +32,8 @@ from shared.readiness.weekly_digest import (
     send_weekly_digest,
 )
 from shared.teams.workflow import WorkflowError, WorkflowSender
+from tests.conftest import ROOT
+from tests.standins.ingestion_server import IngestionServer
 from tests.standins.workflow_server import WorkflowServer
 from tests.unit.readiness.report_tables import read_report
 from tests.unit.readiness.test_report import resolved
@@ -175,3 +181,66 @@ def test_the_timer_function_uses_the_settings_workflow(seeded, storage_account, 
     weekly_digest(None)
     # On a Monday before 09:00 UTC last week's digest is not due yet: none then, else exactly one.
     assert len(workflow.delivered()) == (1 if due(last_week(now), now) else 0)
+
+
+DIGEST_TICK = """
+import os, sys, time
+from datetime import UTC, datetime
+from shared.core import storage, telemetry
+from shared.notifications.ledger import EscalationLedger
+from shared.readiness.store import ReadinessStore
+from shared.readiness.weekly_digest import send_weekly_digest
+from shared.teams.workflow import WorkflowSender
+
+account = storage.account()
+now = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+print(send_weekly_digest(now, ReadinessStore(account), EscalationLedger(account), WorkflowSender(), None, "subprocess"))
+loaded = sorted({name.split(".")[0] + "." + name.split(".")[1] for name in sys.modules
+                 if name.startswith(("opentelemetry.", "azure.monitor."))})
+print(",".join(loaded) or "nothing")
+if os.environ.get("APPLICATIONINSIGHTS_CONNECTION_STRING"):
+    telemetry.start()  # after the invocation, as functions.observed does
+    while telemetry._state.meter is None and not telemetry._state.failed:
+        time.sleep(0.05)
+    from opentelemetry import metrics
+    metrics.get_meter_provider().force_flush()
+"""
+
+
+def run_tick(environment: dict[str, str]) -> list[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", DIGEST_TICK], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout.split()
+
+
+def test_last_weeks_figures_reach_application_insights_as_gauges_and_nothing_loads_without_it(seeded):
+    base = {key: value for key, value in os.environ.items() if not key.startswith("APPLICATIONINSIGHTS")}
+    # Without a connection string nothing of OpenTelemetry or the distro is imported (cold start).
+    assert run_tick(base) == [NOT_CONFIGURED.split()[0], NOT_CONFIGURED.split()[1], "nothing"]
+    with IngestionServer() as ingestion:
+        environment = {
+            **base,
+            "APPLICATIONINSIGHTS_CONNECTION_STRING": ingestion.connection_string(),
+            "APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL": "true",
+        }
+        assert run_tick(environment)[:2] == NOT_CONFIGURED.split()
+        points = [e["data"]["baseData"] for e in ingestion.envelopes("MetricData")]
+    exported = {
+        (point["metrics"][0]["name"], tuple(sorted(point["properties"].items()))): point["metrics"][0]["value"]
+        for point in points
+        if point["metrics"][0]["name"].startswith("firebell.readiness.")
+    }
+    week = ("week", "2026-W49")
+    assert exported == {
+        (telemetry.READINESS_INCIDENTS, (week,)): 3,
+        (telemetry.READINESS_RESPONSE, (("duration", "acknowledge"), week)): 180,
+        (telemetry.READINESS_RESPONSE, (("duration", "mitigate"), week)): 360,
+        (telemetry.READINESS_RESPONSE, (("duration", "resolve"), week)): 720,
+        (telemetry.READINESS_PAGES, (("period", "all"), week)): 1,
+        (telemetry.READINESS_PAGES, (("period", "sleep_hours"), week)): 0,
+        (telemetry.READINESS_COST, (week,)): 2900,
+        (telemetry.READINESS_CUSTOMER_FIRST, (week,)): 1,
+        (telemetry.READINESS_FOLLOW_UPS, (week,)): 0,
+    }
