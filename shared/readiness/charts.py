@@ -88,9 +88,20 @@ def nice_top(largest: float) -> float:
     return next(step * power for step in _NICE if step * power >= largest * (1 - 1e-12))
 
 
-def bar_chart(values: Sequence[tuple[str, float]], label: Callable[[float], str] = str) -> BarChart:
-    """One bar per (category, value), in the order given; `label` formats the tick values."""
-    axes = _axes([name for name, _ in values], [value for _, value in values], label)
+def whole_top(largest: float) -> float:
+    """For counts: the smallest top at least `largest` whose four steps are whole 1, 2 or 5 × 10ⁿ (4, 8, 20, 40, …)."""
+    wanted = max(1.0, largest / STEPS)
+    power = 10.0 ** math.floor(math.log10(wanted))
+    step = next(step * power for step in (1.0, 2.0, 5.0, 10.0) if step * power >= wanted * (1 - 1e-12))
+    return step * STEPS
+
+
+def bar_chart(
+    values: Sequence[tuple[str, float]], label: Callable[[float], str] = str, *, whole: bool = False
+) -> BarChart:
+    """One bar per (category, value), in the order given; `label` formats the tick values; `whole`: the values are
+    counts, so the ticks are whole numbers."""
+    axes = _axes([name for name, _ in values], [value for _, value in values], label, whole)
     slot = (axes.right - axes.left) / max(1, len(values))
     scale = (axes.bottom - axes.top) / axes.ticks[-1].value
     bars = []
@@ -114,7 +125,7 @@ def line_chart(
 ) -> LineChart:
     """One line per named series over the categories (each series has a value or None per category)."""
     known = [value for values in series.values() for value in values if value is not None]
-    axes = _axes(categories, known, label)
+    axes = _axes(categories, known, label, False)
     scale = (axes.bottom - axes.top) / axes.ticks[-1].value
     lines = []
     for name, values in series.items():
@@ -131,8 +142,9 @@ def line_chart(
     return LineChart(axes, tuple(lines))
 
 
-def _axes(categories: Sequence[str], values: Sequence[float], label: Callable[[float], str]) -> Axes:
-    top = nice_top(max(values, default=0.0))
+def _axes(categories: Sequence[str], values: Sequence[float], label: Callable[[float], str], whole: bool) -> Axes:
+    largest = max(values, default=0.0)
+    top = whole_top(largest) if whole else nice_top(largest)
     right, bottom = WIDTH - RIGHT, HEIGHT - BOTTOM
     ticks = tuple(
         Tick(top * step / STEPS, _r(bottom - (bottom - TOP) * step / STEPS), label(top * step / STEPS))

@@ -149,7 +149,7 @@ def _pages_by_hour(found: Readiness) -> list[int]:
 
 def _load(pages: list[int]) -> Figure:
     values = [(f"{hour:02d}", float(count)) for hour, count in enumerate(pages)]
-    chart = charts.bar_chart(values, label=_axis_count)
+    chart = charts.bar_chart(values, label=_axis_count, whole=True)
     rows = tuple((f"{hour:02d}:00–{hour:02d}:59", str(count)) for hour, count in enumerate(pages))
     return Figure(
         "load",
@@ -241,7 +241,8 @@ def _share(count: int, share: float | None) -> str:
 
 
 def _month_label(month: str) -> str:
-    return datetime.strptime(month, "%Y-%m").strftime("%b %Y")
+    """The axis shows the month's name only (twelve fit); the table beside the chart names the year."""
+    return datetime.strptime(month, "%Y-%m").strftime("%b")
 
 
 def _axis_minutes(value: float) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.readiness.charts import Bar, Category, Point, Tick, bar_chart, line_chart, nice_top
+from shared.readiness.charts import Bar, Category, Point, Tick, bar_chart, line_chart, nice_top, whole_top
 
 
 @pytest.mark.parametrize(
@@ -15,6 +15,16 @@ from shared.readiness.charts import Bar, Category, Point, Tick, bar_chart, line_
 )
 def test_the_axis_tops_out_at_the_next_nice_number(largest, top):
     assert nice_top(largest) == top
+
+
+@pytest.mark.parametrize(
+    ("largest", "top"), [(0, 4.0), (1, 4.0), (4, 4.0), (5, 8.0), (9, 20.0), (26, 40.0), (101, 200.0)]
+)
+def test_a_count_axis_steps_in_whole_numbers(largest, top):
+    assert whole_top(largest) == top
+    assert [tick.value for tick in bar_chart([("a", largest)], whole=True).axes.ticks] == [
+        top * n / 4 for n in range(5)
+    ]
 
 
 def test_bars_stand_on_the_baseline_at_the_centre_of_their_slots():
