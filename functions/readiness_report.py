@@ -15,7 +15,6 @@ from shared.core import storage
 from shared.core.telemetry import log_event
 from shared.core.timeutil import utc_now
 from shared.notifications.ledger import EscalationLedger
-from shared.readiness.publication import publish_report
 from shared.readiness.report_store import CONTENT_TYPE, ReportStore
 from shared.readiness.weekly_digest import send_weekly_digest
 
@@ -36,6 +35,8 @@ SECURITY_HEADERS = {
 @http_endpoint
 def readiness_report(req: func.HttpRequest) -> func.HttpResponse:
     """The last render; the first request after a deployment renders it (the hourly timer keeps it current)."""
+    from shared.readiness.publication import publish_report  # Jinja2 loads with a render, not at cold start
+
     reports = ReportStore(storage.account())
     stored = reports.read()
     if stored is not None:
@@ -54,6 +55,8 @@ def readiness_report(req: func.HttpRequest) -> func.HttpResponse:
 @observed
 def hourly(timer: func.TimerRequest) -> None:
     # Rendering twice (two instances) writes the same page twice: harmless, so no lease.
+    from shared.readiness.publication import publish_report
+
     publish_report(
         context.readiness_store(),
         ReportStore(storage.account()),
