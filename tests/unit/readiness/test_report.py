@@ -153,3 +153,17 @@ def test_the_page_has_no_script_and_escapes_what_it_shows():
     assert not [name for name in re.findall(r"\s([a-z-]+)=\"", html) if name.startswith("on")]
     assert report.tables["cost-data"].rows[1] == ['<script>alert(1)</script><img src=x onerror="alert(2)">', "2,500.00"]
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and '<html lang="en">' in html
+
+
+def test_every_chart_draws_exactly_the_numbers_of_its_table():
+    window = report_window(NOW)
+    chosen = [s for s in history() if window.start <= s.declared_at < window.end]
+    view = report_view(Readiness(window, aggregate(chosen), None, {}), [], NOW)
+    assert [(bar.label, bar.value) for bar in view.cost.chart.bars] == [("checkout", 11250.0), ("build-agents", 250.0)]
+    assert [row[1] for row in view.cost.table.rows] == ["11,250.00", "250.00"]
+    assert [str(int(bar.value)) for bar in view.load.chart.bars] == [row[1] for row in view.load.table.rows]
+    for column, line in enumerate(view.trends.chart.lines, start=2):
+        drawn = {point.label: f"{point.value:g}" for point in line.points}
+        tabled = {row[0]: row[column] for row in view.trends.table.rows if row[column] != "—"}
+        assert {f"{datetime.strptime(m, '%Y-%m'):%b}": value for m, value in tabled.items()} == drawn, line.name
+    assert [line.name for line in view.trends.chart.lines] == ["detect", "acknowledge", "mitigate", "resolve"]
