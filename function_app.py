@@ -14,6 +14,7 @@ from functions import (
     oncall,
     openapi,
     readiness,
+    readiness_report,
     statuspage,
     teams,
     workitems,
@@ -34,6 +35,7 @@ for blueprint in (
     workitems,
     metrics,
     readiness,
+    readiness_report,
     openapi,
 ):
     app.register_functions(blueprint.bp)

@@ -46,10 +46,13 @@ WINDOWS = {
 }
 
 
-def history(rng: random.Random) -> list[IncidentSummary]:
+def history(
+    rng: random.Random, count: int = INCIDENTS, first: datetime = FIRST, span: timedelta = SPAN
+) -> list[IncidentSummary]:
+    """`count` resolved incidents spread evenly over [first, first + span)."""
     summaries = []
-    for number in range(1, INCIDENTS + 1):
-        declared = FIRST + SPAN * (number - 1) / INCIDENTS
+    for number in range(1, count + 1):
+        declared = first + span * (number - 1) / count
         started = declared - timedelta(minutes=rng.randint(0, 30))
         acknowledged = declared + timedelta(minutes=rng.randint(1, 40))
         mitigated = acknowledged + timedelta(minutes=rng.randint(5, 240))

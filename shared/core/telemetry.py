@@ -37,6 +37,13 @@ CARDS_SENT = "firebell.cards.sent"
 CARDS_THROTTLED = "firebell.cards.throttled"
 WORK_ITEMS_CREATED = "firebell.workitems.created"
 POISON_MESSAGES = "firebell.poison_messages"
+# Last week's readiness figures, set once a week by the digest timer (attribute `week`, e.g. 2026-W49).
+READINESS_INCIDENTS = "firebell.readiness.incidents"
+READINESS_RESPONSE = "firebell.readiness.response_time"
+READINESS_PAGES = "firebell.readiness.pages"
+READINESS_COST = "firebell.readiness.cost"
+READINESS_CUSTOMER_FIRST = "firebell.readiness.customer_first"
+READINESS_FOLLOW_UPS = "firebell.readiness.follow_ups"
 
 COUNTER, HISTOGRAM, GAUGE = "counter", "histogram", "gauge"
 INSTRUMENTS: dict[str, tuple[str, str, str]] = {  # name -> (kind, unit, description)
@@ -49,6 +56,12 @@ INSTRUMENTS: dict[str, tuple[str, str, str]] = {  # name -> (kind, unit, descrip
     CARDS_THROTTLED: (COUNTER, "{response}", "HTTP 429 answers from Workflows"),
     WORK_ITEMS_CREATED: (COUNTER, "{work_item}", "Azure Boards work items created"),
     POISON_MESSAGES: (GAUGE, "{message}", "messages waiting in the -poison queues, by queue"),
+    READINESS_INCIDENTS: (GAUGE, "{incident}", "incidents declared last week, resolved"),
+    READINESS_RESPONSE: (GAUGE, "s", "last week's median time to acknowledge, mitigate or resolve, by duration"),
+    READINESS_PAGES: (GAUGE, "{page}", "last week's pages, all and in sleep hours (period)"),
+    READINESS_COST: (GAUGE, "{currency}", "last week's outage cost"),
+    READINESS_CUSTOMER_FIRST: (GAUGE, "{incident}", "last week's incidents a customer reported first"),
+    READINESS_FOLLOW_UPS: (GAUGE, "{action}", "follow-ups created for last week's incidents"),
 }
 
 _PENDING_LIMIT = 1000  # measurements or log records kept while the distro is being configured

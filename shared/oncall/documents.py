@@ -1,4 +1,5 @@
-"""The on-call API's JSON documents: rosters with the shift now and next, shifts, problems, people and overrides."""
+"""The on-call API's JSON documents: rosters with the shift now and next, shifts, problems, rotation-limit
+compliance, people and overrides."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.core.timeutil import iso
+from shared.oncall.compliance import Compliance, roster_compliance
 from shared.oncall.health import Problem, roster_problems
 from shared.oncall.override import Override
 from shared.oncall.people import Person
@@ -24,6 +26,37 @@ def roster_document(schedule: Schedule, roster: Roster, at: datetime, overrides:
         "time_zone": roster.time_zone,
         "layers": layers,
         "problems": [problem_document(p) for p in roster_problems(schedule, roster, at, overrides)],
+        "rotation_limits": compliance_document(roster_compliance(schedule, roster, at)),
+    }
+
+
+def compliance_document(found: Compliance) -> dict[str, Any]:
+    """The roster against oncall.toml [rotation_limits]: compliant or not, and the figures judged."""
+    limits = found.limits
+    return {
+        "compliant": found.compliant,
+        "limits": {"max_shift_days": limits.max_shift_days, "min_people": limits.min_people},
+        "rotations": [
+            {
+                "layer": check.layer,
+                "rotation": check.rotation,
+                "kind": check.kind,
+                "around_the_clock": check.around_the_clock,
+                "people": check.people,
+                "within_limits": check.within(limits),
+            }
+            for check in found.rotations
+        ],
+        "layers": [
+            {
+                "layer": check.layer,
+                "longest_shift_hours": check.longest_hours,
+                "start": iso(check.longest.start) if check.longest else None,
+                "end": iso(check.longest.end) if check.longest else None,
+                "within_limits": check.within(limits),
+            }
+            for check in found.layers
+        ],
     }
 
 

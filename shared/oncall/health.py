@@ -1,5 +1,6 @@
 """Problems with the on-call schedule: gaps (nobody on call in a layer soon) and unhealthy set-ups (fewer than three
-people in a 24×7 rotation, unbroken shifts longer than four days). Pure; thresholds come from oncall.toml [health].
+people in a 24×7 rotation, unbroken shifts longer than four days). Pure; thresholds come from oncall.toml [health] and
+[rotation_limits] (shared.oncall.compliance judges the limits).
 
 These are warnings for people to act on, not failures of Firebell: they are logged at start-up and listed in
 /api/health and GET /api/oncall, but never make /api/health answer 503. Wording names no people, because
@@ -13,9 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from shared.core.timeutil import iso
+from shared.oncall.compliance import roster_compliance
 from shared.oncall.override import Override
 from shared.oncall.schedule import Roster, Schedule
-from shared.oncall.shifts import LOOKBACK, gaps, shifts
+from shared.oncall.shifts import gaps, shifts
 
 GAP, TOO_FEW_PEOPLE, LONG_SHIFTS = "gap", "too_few_people", "long_shifts"
 
@@ -43,36 +45,35 @@ def roster_problems(
     schedule: Schedule, roster: Roster, now: datetime, overrides: Sequence[Override] = ()
 ) -> list[Problem]:
     policy = schedule.health
+    limits = policy.limits
     until = now + timedelta(days=policy.gap_days)
+    checked = roster_compliance(schedule, roster, now)
     found: list[Problem] = []
     for layer in roster.layers:
         where = f"{roster.id} {layer.name}"
-        for rotation in layer.rotations:
-            if rotation.around_the_clock and len(rotation.members) < policy.min_people:
-                found.append(
-                    Problem(
-                        roster.id,
-                        layer.name,
-                        TOO_FEW_PEOPLE,
-                        f"{where}: the 24×7 rotation {rotation.name!r} has {len(rotation.members)} "
-                        f"{'person' if len(rotation.members) == 1 else 'people'}; "
-                        f"at least {policy.min_people} keep it sustainable",
-                    )
+        for short in (check for check in checked.short_rotations if check.layer == layer.name):
+            found.append(
+                Problem(
+                    roster.id,
+                    layer.name,
+                    TOO_FEW_PEOPLE,
+                    f"{where}: the 24×7 rotation {short.rotation!r} has {short.people} "
+                    f"{'person' if short.people == 1 else 'people'}; "
+                    f"at least {limits.min_people} keep it sustainable",
                 )
-        planned = shifts(schedule, roster.id, layer.name, now - LOOKBACK, until)
-        longest = max((s for s in planned if s.end > now), key=lambda s: s.end - s.start, default=None)
-        limit = timedelta(days=policy.max_shift_days)
-        if longest is not None and longest.end - longest.start > limit:
+            )
+        for long in (check for check in checked.long_layers if check.layer == layer.name):
+            assert long.longest is not None
+            start, end = long.longest.start, long.longest.end
             found.append(
                 Problem(
                     roster.id,
                     layer.name,
                     LONG_SHIFTS,
-                    f"{where}: one person is on call without a break for {_duration(longest.end - longest.start)} "
-                    f"({iso(longest.start)} → {iso(longest.end)}); keep unbroken shifts to {policy.max_shift_days} "
-                    "days or less",
-                    longest.start,
-                    longest.end,
+                    f"{where}: one person is on call without a break for {_duration(end - start)} "
+                    f"({iso(start)} → {iso(end)}); keep unbroken shifts to {limits.max_shift_days} days or less",
+                    start,
+                    end,
                 )
             )
         covered = shifts(schedule, roster.id, layer.name, now, until, overrides)

@@ -51,6 +51,7 @@ _KIND_KEYS = {
 }
 _SHIFT_DAYS = {WEEKLY: 7, DAILY: 1}
 _WORKING_DAYS = WEEKDAYS[:5]
+_LIMIT_KEYS = {"max_shift_days", "min_people"}
 
 
 @dataclass(frozen=True)
@@ -85,12 +86,21 @@ class Roster:
 
 
 @dataclass(frozen=True)
+class RotationLimits:
+    """oncall.toml [rotation_limits]: what a sustainable rotation stays within. The seed guidance disagrees with
+    itself (24×7 shifts of at most 3–4 days; a one-week default rotation of at least three people), so the limits
+    are configuration; the defaults flag a plain weekly 24×7 rotation (set max_shift_days = 7 to accept one)."""
+
+    max_shift_days: int = 4  # one person's unbroken shift
+    min_people: int = 3  # in a 24×7 rotation
+
+
+@dataclass(frozen=True)
 class HealthPolicy:
-    """What counts as an unhealthy schedule (the seed guidance: three or more people, 24×7 shifts ≤ 4 days)."""
+    """What counts as an unhealthy schedule: gaps ahead, and rotations outside their limits."""
 
     gap_days: int = 14  # look this far ahead for times nobody is on call
-    min_people: int = 3  # in a 24×7 rotation
-    max_shift_days: int = 4  # for one person's unbroken shift
+    limits: RotationLimits = field(default_factory=RotationLimits)
 
 
 @dataclass(frozen=True)
@@ -131,8 +141,9 @@ def check_service_rosters(catalog: Catalog, schedule: Schedule, catalog_source: 
 
 
 def parse_schedule(document: dict[str, Any], source: str, directory: Directory) -> Schedule:
-    known_keys(document, {"roster", "health", "calendar"}, source)
-    health = _health(_table(document, "health", source), f"{source}: health")
+    known_keys(document, {"roster", "health", "rotation_limits", "calendar"}, source)
+    limits = _limits(_table(document, "rotation_limits", source), f"{source}: rotation_limits")
+    health = _health(_table(document, "health", source), f"{source}: health", limits)
     calendar = _table(document, "calendar", source)
     known_keys(calendar, {"weeks"}, f"{source}: calendar")
     weeks = _whole(calendar, "weeks", f"{source}: calendar", fallback=8, low=1, high=52)
@@ -146,12 +157,18 @@ def parse_schedule(document: dict[str, Any], source: str, directory: Directory) 
     return Schedule(rosters=tuple(rosters), health=health, calendar_weeks=weeks)
 
 
-def _health(table: dict[str, Any], where: str) -> HealthPolicy:
-    known_keys(table, {"gap_days", "min_people", "max_shift_days"}, where)
-    return HealthPolicy(
-        gap_days=_whole(table, "gap_days", where, fallback=14, low=1, high=90),
-        min_people=_whole(table, "min_people", where, fallback=3, low=1, high=50),
+def _health(table: dict[str, Any], where: str, limits: RotationLimits) -> HealthPolicy:
+    for moved in sorted(_LIMIT_KEYS & set(table)):  # where these limits lived before [rotation_limits]
+        raise ConfigurationError(f"{where}.{moved}: moved to [rotation_limits] {moved}")
+    known_keys(table, {"gap_days"}, where)
+    return HealthPolicy(gap_days=_whole(table, "gap_days", where, fallback=14, low=1, high=90), limits=limits)
+
+
+def _limits(table: dict[str, Any], where: str) -> RotationLimits:
+    known_keys(table, _LIMIT_KEYS, where)
+    return RotationLimits(
         max_shift_days=_whole(table, "max_shift_days", where, fallback=4, low=1, high=28),
+        min_people=_whole(table, "min_people", where, fallback=3, low=1, high=50),
     )
 
 

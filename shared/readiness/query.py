@@ -1,9 +1,10 @@
 """What GET /api/metrics answers: the figures of the window's summaries, and the fairness of each roster's primary
-rotation over the recent part of the window (shared.readiness.fairness)."""
+rotation over the recent part of the window (shared.readiness.fairness). The readiness report reads the same."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +13,7 @@ from shared.oncall.schedule import PRIMARY, Schedule
 from shared.oncall.shifts import shifts
 from shared.readiness import fairness
 from shared.readiness.document import metrics_document
-from shared.readiness.figures import aggregate
+from shared.readiness.figures import Figures, aggregate
 from shared.readiness.store import ReadinessStore
 from shared.readiness.window import Window
 
@@ -20,10 +21,18 @@ from shared.readiness.window import Window
 Overrides = Callable[[str, datetime, datetime], Sequence[Override]]
 
 
-def metrics(
-    window: Window, readiness: ReadinessStore, schedule: Schedule, overrides: Overrides, now: datetime
-) -> dict[str, Any]:
-    summaries = list(readiness.summaries(window))
+@dataclass(frozen=True)
+class Readiness:
+    window: Window
+    figures: Figures
+    covered: tuple[datetime, datetime] | None  # what fairness covers (None: none of the window has happened)
+    rotations: dict[str, fairness.Fairness]  # roster → its primary rotation's fairness
+
+
+def readiness(
+    window: Window, store: ReadinessStore, schedule: Schedule, overrides: Overrides, now: datetime
+) -> Readiness:
+    summaries = list(store.summaries(window))
     covered = fairness.span(window.start, window.end, now)
     rotations: dict[str, fairness.Fairness] = {}
     if covered is not None:
@@ -31,4 +40,11 @@ def metrics(
         for roster in schedule.rosters:
             found = shifts(schedule, roster.id, PRIMARY, *covered, overrides(roster.id, *covered))
             rotations[roster.id] = fairness.fairness(found, paged)
-    return metrics_document(window, aggregate(summaries), covered, rotations)
+    return Readiness(window, aggregate(summaries), covered, rotations)
+
+
+def metrics(
+    window: Window, store: ReadinessStore, schedule: Schedule, overrides: Overrides, now: datetime
+) -> dict[str, Any]:
+    found = readiness(window, store, schedule, overrides, now)
+    return metrics_document(window, found.figures, found.covered, found.rotations)

@@ -47,6 +47,24 @@ def shift(who: dict, start: str, end: str, override: bool = False) -> dict:
     return {"person": who, "start": start, "end": end, "override": override}
 
 
+def rotation(layer: str, name: str, kind: str, around_the_clock: bool, people: int, within: bool = True) -> dict:
+    return {
+        "layer": layer,
+        "rotation": name,
+        "kind": kind,
+        "around_the_clock": around_the_clock,
+        "people": people,
+        "within_limits": within,
+    }
+
+
+def longest(layer: str, hours: float, start: str, end: str, within: bool = True) -> dict:
+    return {"layer": layer, "longest_shift_hours": hours, "start": start, "end": end, "within_limits": within}
+
+
+DEFAULT_LIMITS = {"max_shift_days": 4, "min_people": 3}
+
+
 def test_who_is_on_call_now_and_next_per_roster_and_layer(api):
     answer = call("GET", f"{api}/oncall", params={"at": AT})
     assert answer.status_code == 200
@@ -72,6 +90,20 @@ def test_who_is_on_call_now_and_next_per_roster_and_layer(api):
                     },
                 ],
                 "problems": [],
+                # Whoever holds Friday's daily shift keeps the weekend too: 72 hours; the backup's 4-day shifts.
+                "rotation_limits": {
+                    "compliant": True,
+                    "limits": DEFAULT_LIMITS,
+                    "rotations": [
+                        rotation("primary", "weekdays", "daily", True, 4),
+                        rotation("primary", "weekends", "weekly", False, 3),
+                        rotation("secondary", "backup", "custom", True, 4),
+                    ],
+                    "layers": [
+                        longest("primary", 72.0, "2026-12-04T09:00:00.000Z", "2026-12-07T09:00:00.000Z"),
+                        longest("secondary", 96.0, "2026-11-29T09:00:00.000Z", "2026-12-03T09:00:00.000Z"),
+                    ],
+                },
             },
             {
                 "id": "platform",
@@ -91,6 +123,20 @@ def test_who_is_on_call_now_and_next_per_roster_and_layer(api):
                     },
                 ],
                 "problems": [],
+                # The weekend runs Saturday 08:00 to Monday 08:00 in Tokyo (Friday 23:00Z to Sunday 23:00Z).
+                "rotation_limits": {
+                    "compliant": True,
+                    "limits": DEFAULT_LIMITS,
+                    "rotations": [
+                        rotation("primary", "follow-the-sun", "follow_the_sun", False, 3),
+                        rotation("primary", "weekends", "weekly", False, 4),
+                        rotation("secondary", "backup", "custom", True, 4),
+                    ],
+                    "layers": [
+                        longest("primary", 48.0, "2026-12-04T23:00:00.000Z", "2026-12-06T23:00:00.000Z"),
+                        longest("secondary", 72.0, "2026-12-01T16:00:00.000Z", "2026-12-04T16:00:00.000Z"),
+                    ],
+                },
             },
         ],
     }
@@ -236,3 +282,7 @@ def test_health_lists_schedule_warnings_without_turning_unhealthy(api, monkeypat
         "warnings",
         ["platform secondary: the 24×7 rotation 'backup' has 2 people; at least 3 keep it sustainable"],
     )
+    # GET /api/oncall says which limit the roster breaks, with the figure judged.
+    limits = call("GET", f"{api}/oncall", params={"at": AT, "roster": "platform"}).json()["rosters"][0]
+    assert limits["rotation_limits"]["compliant"] is False
+    assert limits["rotation_limits"]["rotations"][2] == rotation("secondary", "backup", "custom", True, 2, False)

@@ -231,7 +231,10 @@ def test_follow_the_sun_needs_hours_and_takes_each_members_own_zone():
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        (BASE + "\n[extra]\n", f"{SOURCE}.extra: unknown key; expected one of calendar, health, roster"),
+        (
+            BASE + "\n[extra]\n",
+            f"{SOURCE}.extra: unknown key; expected one of calendar, health, roster, rotation_limits",
+        ),
         (
             BASE.replace('id = "ops"', 'id = "Ops Team"'),
             f"{SOURCE}: roster[0].id: 'Ops Team' must be lower-case letters, digits, '-' or '_' (at most 40), "
@@ -252,7 +255,20 @@ def test_follow_the_sun_needs_hours_and_takes_each_members_own_zone():
         ),
         (
             "[health]\ngaps = 3\n" + BASE,
-            f"{SOURCE}: health.gaps: unknown key; expected one of gap_days, max_shift_days, min_people",
+            f"{SOURCE}: health.gaps: unknown key; expected one of gap_days",
+        ),
+        ("[health]\nmin_people = 3\n" + BASE, f"{SOURCE}: health.min_people: moved to [rotation_limits] min_people"),
+        (
+            "[rotation_limits]\nmax_shift_days = 0\n" + BASE,
+            f"{SOURCE}: rotation_limits.max_shift_days: must be a whole number from 1 to 28, got 0",
+        ),
+        (
+            '[rotation_limits]\nmin_people = "three"\n' + BASE,
+            f"{SOURCE}: rotation_limits.min_people: must be a whole number from 1 to 50, got 'three'",
+        ),
+        (
+            "[rotation_limits]\nmax_shift_hours = 72\n" + BASE,
+            f"{SOURCE}: rotation_limits.max_shift_hours: unknown key; expected one of max_shift_days, min_people",
         ),
         (
             '[[roster]]\nid = "ops"\n[[roster.layer]]\nname = "primary"\n',
