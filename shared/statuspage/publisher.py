@@ -182,6 +182,15 @@ class SitePublisher:
         events = self._incidents.events(change.incident, change.events[-1:])
         return events[0].recorded_at if events else None
 
+    def about_drill(self, body: bytes) -> bool:
+        """Whether a message announces a change of a drill, which the public site never shows: one point read."""
+        try:
+            change = ChangeMessage.parse(body)
+        except InvalidInput:
+            return False  # a maintenance message, or unreadable: it refreshes
+        incident = self._incidents.get_incident(change.incident)
+        return incident is not None and incident.drill
+
     def refresh(self, request: Refresh | None = None) -> int:
         """Make sure the published site covers `request` (a render from now when None); returns the number of files
         written (0 when a published render covers it already)."""
@@ -221,7 +230,8 @@ class SitePublisher:
         began = self._last_began = self._clock()
         read_at = began.replace(microsecond=began.microsecond // 1000 * 1000)  # as published: milliseconds
         known = published_files(self.account)  # before the store: a page published since is newer, never older
-        incidents = self._incidents.list_incidents()
+        # Drills are never public: they are not read further, nor do their changes count in the state version.
+        incidents = [incident for incident in self._incidents.list_incidents() if not incident.drill]
         maintenances = self._maintenances.list_maintenances()
         state = state_version(incidents, maintenances)
         renderer = renderer_fingerprint()
@@ -315,6 +325,8 @@ def on_message(body: bytes, inserted_at: datetime | None, now: datetime, publish
         # Shown before its moment: a window more than 7 days ahead (see MAX_DELAY), so wait the rest in the queue.
         send_at(publisher.account.queue(STATUSPAGE), body.decode(), moment, now)
         return 0
+    if publisher.about_drill(body):
+        return 0  # nothing public changed: rendering would only rewrite the site's times
     written = publisher.refresh(Refresh(received_at=now, inserted_at=_utc(inserted_at), moment=moment))
     if telemetry.enabled():  # one point read, only when someone collects the figure
         changed_at = publisher.changed_at(body)
