@@ -42,7 +42,7 @@ class Silence:
 
     @property
     def seconds(self) -> float:
-        return (self.end - self.start).total_seconds()
+        return _span(self.start, self.end)
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,16 @@ def _text(value: object) -> str | None:
 
 def _after(start: datetime, moment: datetime) -> float:
     # A corrected milestone before the first signal counts as zero, never as a negative time (as in readiness).
-    return max(0.0, (moment - start).total_seconds())
+    return max(0.0, _span(start, moment))
+
+
+def _span(start: datetime, end: datetime) -> float:
+    """Seconds between two moments as the report shows them (milliseconds), so its figures add up to its times."""
+    return (_shown(end) - _shown(start)).total_seconds()
+
+
+def _shown(moment: datetime) -> datetime:
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 def _silences(start: datetime, until: datetime, spoken: list[datetime], silence: timedelta) -> tuple[Silence, ...]:
