@@ -201,6 +201,8 @@ def test_a_drill_pages_escalates_and_takes_commands_like_an_incident_and_the_pub
         say(f"{api}/teams", "component INC-1 major Checkout"),
     ]
     assert all(reply["text"].startswith("**DRILL** · **INC-1**") for reply in replies), replies
+    assert "a drill's update is a draft: never published." in replies[2]["text"]
+    assert replies[3]["text"].endswith("set Checkout to major outage on the status page (a drill: never published).")
     _, again = fire_drill(api, "--resolve", instance)  # the drill alert resolves: monitoring
     assert again == ident
     resolved = say(f"{api}/teams", "resolve INC-1 Chaos Day over")

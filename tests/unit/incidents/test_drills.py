@@ -256,3 +256,23 @@ def test_a_running_drill_nobody_answered_is_one_long_silence_until_now():
 def test_a_real_incident_has_no_drill_report():
     with pytest.raises(InvalidInput, match="INC-9 is not a drill"):
         drill_report(drill(drill=False), [], now=T0)
+
+
+@pytest.mark.parametrize(
+    ("options", "problem"),
+    [
+        (["--severity", "Sev9"], "severity must be Sev0 to Sev4, got 'Sev9'"),
+        (["--resolve", "a/b"], "resolve takes the id the drill printed (letters, digits, . _ -)"),
+        (["--sample", "99"], "no sample '99'"),
+    ],
+)
+def test_the_operator_drill_refuses_a_bad_argument_and_fires_nothing(options, problem, capsys, monkeypatch):
+    from devhost.ops.cli import main as ops
+
+    monkeypatch.setenv("AzureWebJobsStorage", "UseDevelopmentStorage=true")  # so no local.settings.json is read
+    # Port 9 (discard): nothing listens there, so exit code 2 means the refusal came before any request...
+    assert ops(["drill", "--url", "http://127.0.0.1:9", *options]) == 2
+    assert problem in capsys.readouterr().err
+    # ... and a good request that cannot be delivered is a failure at work (1), said in one line.
+    assert ops(["drill", "--url", "http://127.0.0.1:9"]) == 1
+    assert "drill not fired:" in capsys.readouterr().err
