@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import re
 import shutil
 import time
@@ -262,8 +263,9 @@ def test_a_drill_pages_escalates_and_takes_commands_like_an_incident_and_the_pub
     assert get(f"{api}/incidents/INC-2/drill").status_code == 404
 
 
-def test_a_drill_declared_through_the_api_or_teams_is_a_drill_from_its_first_event(drill_day):
+def test_a_drill_declared_through_the_api_or_teams_is_a_drill_from_its_first_event(drill_day, caplog):
     api, _, _ = drill_day
+    caplog.set_level(logging.INFO, logger="firebell")
     body = {"title": "Game day: checkout", "severity": 3, "reporter": "Ana", "service": "checkout", "drill": True}
     declared = requests.post(f"{api}/incidents", json=body, headers={"x-functions-key": KEY}, timeout=30)
     assert (declared.status_code, declared.json()["drill"]) == (201, True)
@@ -285,4 +287,8 @@ def test_a_drill_declared_through_the_api_or_teams_is_a_drill_from_its_first_eve
     assert get(f"{api}/incidents/INC-3").status_code == 404
     report = get(f"{api}/incidents/INC-2/drill").json()
     assert (report["time_to_acknowledge_seconds"], report["roles_filled"]) == (None, [])
+    # Their log lines carry the drill dimension; a command that changed no drill has none.
+    logged = [(r.name, getattr(r, "command", None), getattr(r, "drill", None)) for r in caplog.records]
+    assert ("firebell.incidents", None, True) in logged and ("firebell.teams", "drill", True) in logged
+    assert ("firebell.teams", "listincidents", None) in logged
     assert get(f"{api}/incidents/nope/drill").status_code == 400
