@@ -39,6 +39,7 @@ def receive(req: func.HttpRequest) -> func.HttpResponse:
         function="alerts",
         outcome=intake.outcome,
         alert=intake.alert_key,
+        drill=alert.drill or None,  # only drills carry the dimension
     )
     return json_response(
         202,

@@ -1,4 +1,5 @@
-"""The incidents API: POST /api/incidents declares one (support desk, SLO tooling, people); GET reads them."""
+"""The incidents API: POST /api/incidents declares one (support desk, SLO tooling, people, drills); GET reads them,
+and a drill's report."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from shared.core.telemetry import log_event
 from shared.core.timeutil import utc_now
 from shared.incidents.declaration import parse_declaration
 from shared.incidents.declaration_intake import open_declared
+from shared.incidents.drill_report import drill_report, report_document
 from shared.incidents.incident import Incident, incident_id, incident_number, status_filter
 from shared.incidents.internal_view import incident_document
 from shared.incidents.timeline import TimelineEvent
@@ -45,6 +47,7 @@ def declare_incident(req: func.HttpRequest) -> func.HttpResponse:
         function="declare_incident",
         outcome="declared" if declared.created else "repeated",
         source=declaration.source,
+        drill=declaration.drill or None,  # only drills carry the dimension
     )
     if not declared.created:
         return json_response(200, _document(declared.incident))  # a retry: the incident the first attempt opened
@@ -73,6 +76,23 @@ def get_incident(req: func.HttpRequest) -> func.HttpResponse:
     if incident is None:
         raise NotFound(f"there is no incident {incident_id(number)}")
     return json_response(200, _document(incident, store.timeline(incident.id)))
+
+
+@bp.function_name("drill_report")
+@bp.route(route="incidents/{id}/drill", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@http_endpoint
+def get_drill_report(req: func.HttpRequest) -> func.HttpResponse:
+    text = req.route_params.get("id", "")
+    number = incident_number(text)
+    if number is None:
+        raise InvalidInput(f"{text[:40]!r} is not an incident id (expected INC-<number>)")
+    store = context.incident_store()
+    incident = store.get_incident(incident_id(number))
+    if incident is None:
+        raise NotFound(f"there is no incident {incident_id(number)}")
+    if not incident.drill:
+        raise NotFound(f"{incident.id} is not a drill; its figures are in GET /api/metrics")
+    return json_response(200, report_document(drill_report(incident, store.timeline(incident.id), utc_now())))
 
 
 def _document(incident: Incident, timeline: list[TimelineEvent] | None = None) -> dict[str, Any]:

@@ -77,6 +77,7 @@ def on_message(req: func.HttpRequest) -> func.HttpResponse:
         function="teams",
         outcome="changed" if acted else "answered",
         command=type(command).__name__.lower(),  # the command's kind, never its words
+        drill=True if decision.changed is not None and decision.changed.drill else None,  # a change to a drill
     )
     return json_response(200, decision.reply)
 

@@ -249,6 +249,28 @@ def _boards_reconcile(arguments: argparse.Namespace, out: TextIO) -> int:
 
 
 # --- arguments ------------------------------------------------------------------------------------------------------
+def _drill(arguments: argparse.Namespace, out: TextIO) -> int:
+    import requests
+
+    from devhost.drill import run_drill, said
+
+    try:
+        instance, answer = run_drill(
+            arguments.url,
+            os.environ.get("FIREBELL_FUNCTION_KEY", ""),
+            arguments.sample,
+            arguments.severity,
+            arguments.resolve,
+        )
+    except ValueError as problem:
+        raise Refused(str(problem)) from None
+    except (requests.RequestException, RuntimeError) as problem:
+        print(f"{PROGRAM}: drill not fired: {_line(problem)}", file=sys.stderr)
+        return WORK_FAILED
+    print(_summary("drill", arguments.url, said(instance, answer, bool(arguments.resolve))), file=out)
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROGRAM,
@@ -309,4 +331,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     boards.add_argument("--dry-run", action="store_true", help="list what would be enqueued; enqueue nothing")
     boards.set_defaults(command=_boards_reconcile)
+
+    drill = commands.add_parser(
+        "drill",
+        help="fire a drill (Chaos Day) alert at a running Firebell",
+        description="Fire one of Azure Monitor's sample alerts at a running Firebell's /api/alerts (with "
+        "FIREBELL_FUNCTION_KEY), marked as a drill: it pages and escalates like an incident, never reaches the status "
+        "page or the metrics (docs/drills.md). The same as python -m devhost.drill.",
+    )
+    drill.add_argument("--url", default="http://127.0.0.1:7071", help="the Firebell to drill (default: the devhost)")
+    drill.add_argument("--sample", default="59", help="a file of samples/azure-monitor/, or its number (default 59)")
+    drill.add_argument("--severity", help="Sev0 … Sev4 instead of the sample's")
+    drill.add_argument("--resolve", metavar="ID", help="resolve the drill alert fired before with this id")
+    drill.set_defaults(command=_drill)
     return parser

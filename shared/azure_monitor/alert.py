@@ -29,6 +29,10 @@ _SAFE_KEY = re.compile(r"[A-Za-z0-9._-]{1,128}")
 MAX_NAME_LENGTH = 1024
 MAX_DESCRIPTION = 2000
 MAX_TARGETS = 20
+# The action group custom property that marks an alert as a drill (a Chaos Day exercise), and the prefix of a drill
+# alert's key: a drill and a real alert with one id never deduplicate against each other.
+DRILL_PROPERTY = "firebell_drill"
+DRILL_KEY_PREFIX = "drill-"
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,7 @@ class Alert:
     summary: str = ""  # one line on what the alert context says (metric value, query result, health event …)
     links: tuple[Link, ...] = ()  # investigation, search results, the alert in the Azure portal
     budget_threshold: str | None = None  # budget alerts: "Actual" or "Forecasted"
+    drill: bool = False  # marked as a drill by the action group (shared.incidents.drill)
 
 
 def parse_alert(body: bytes) -> Alert:
@@ -80,9 +85,13 @@ def parse_alert(body: bytes) -> Alert:
             code="invalid_alert",
         )
     context = digest(essentials, data.get("alertContext"))
+    custom_properties = _custom_properties(data)
+    drill = is_drill(custom_properties)
+    # The key comes from the whole id, so two long ids alike in their first 1024 characters stay two alerts; a
+    # drill's key is its own, so a drill and a real alert with one id never deduplicate against each other.
+    key = alert_key(alert_id, origin, rule, _string(essentials, "firedDateTime"))
     return Alert(
-        # The key comes from the whole id, so two long ids alike in their first 1024 characters stay two alerts.
-        key=alert_key(alert_id, origin, rule, _string(essentials, "firedDateTime")),
+        key=DRILL_KEY_PREFIX + key if drill else key,
         alert_id=_cut(alert_id) or "",
         rule=rule,
         severity=severity,
@@ -94,11 +103,19 @@ def parse_alert(body: bytes) -> Alert:
         fired_at=_instant(essentials, "firedDateTime", required=True),
         resolved_at=_instant(essentials, "resolvedDateTime"),
         description=fit_text(_string(essentials, "description", multiline=True) or "", MAX_DESCRIPTION),
-        custom_properties=_custom_properties(data),
+        custom_properties=custom_properties,
         summary=clean(context.summary),
         links=context.links,
         budget_threshold=context.budget_threshold,
+        drill=drill,
     )
+
+
+def is_drill(custom_properties: dict[str, str]) -> bool:
+    """Whether the action group's custom properties mark the alert as a drill: `firebell_drill` is `true` (any case,
+    spaces around the name or value ignored); anything else is a real alert, for a real page must never be lost."""
+    value = next((v for k, v in custom_properties.items() if k.strip().lower() == DRILL_PROPERTY), "")
+    return value.strip().lower() == "true"
 
 
 def alert_key(alert_id: str, origin_alert_id: str | None, rule: str | None, fired: str | None) -> str:

@@ -32,6 +32,7 @@ KEYWORDS = (ANYONE, LISTED, RESPONDER, ROLE)
 _NAMES: dict[type, str] = {
     grammar.Help: "help",
     grammar.Declare: "declare",
+    grammar.Drill: "drill",
     grammar.ListIncidents: "list",
     grammar.Status: "status",
     grammar.Ack: "ack",
@@ -57,7 +58,7 @@ _NAMES: dict[type, str] = {
 _STAFF = (RESPONDER, ROLE)
 DEFAULT_RULES: dict[str, tuple[str, ...]] = {
     **{name: (ANYONE,) for name in ("help", "list", "status", "timeline", "oncall")},
-    **{name: (LISTED,) for name in ("declare", "ack", "note", "action")},
+    **{name: (LISTED,) for name in ("declare", "drill", "ack", "note", "action")},
     **{name: _STAFF for name in ("sev", "role", "handoff", "release", "resolve", "reopen", "milestone")},
     **{name: (roles.COMMANDER, roles.COMMS) for name in ("update", "component")},
     **{name: (RESPONDER,) for name in ("page", "override", "maintenance")},

@@ -33,6 +33,7 @@ UPDATE_STATUSES = ("investigating", "identified", "monitoring")  # the public st
 COMMANDS = {
     "help": "help [command] — what Firebell understands",
     "declare": "declare <severity 1–4> <title> — declare an incident (1 is the worst)",
+    "drill": "drill <severity 1–4> <title> — start a drill: pages like an incident, never public, never measured",
     "list": "list — the open incidents",
     "status": "status <id> — where an incident stands",
     "ack": "ack <id> — acknowledge: you are on it",
@@ -95,6 +96,7 @@ MAX_SERVICES = 20
 # What each command needs, said with an example; the problem of an Invalid unless a more precise one applies.
 _NEEDS = {
     "declare": "a severity 1–4 and a title: declare 2 Checkout is failing",
+    "drill": "a severity 1–4 and a title: drill 2 Checkout is failing (Chaos Day)",
     "status": "an incident id: status INC-7",
     "ack": "an incident id: ack INC-7",
     "sev": "an incident id and a severity 1–4: sev INC-7 2",
@@ -144,6 +146,14 @@ class Help:
 
 @dataclass(frozen=True)
 class Declare:
+    severity: int  # 1 (worst) … 4
+    title: str
+
+
+@dataclass(frozen=True)
+class Drill:
+    """Declare an exercise incident (shared.incidents.drill)."""
+
     severity: int  # 1 (worst) … 4
     title: str
 
@@ -302,6 +312,7 @@ class Invalid:
 Command: TypeAlias = (
     Help
     | Declare
+    | Drill
     | ListIncidents
     | Status
     | Ack
@@ -466,6 +477,12 @@ def _declare(args: list[str]) -> Command:
     return Declare(severity=_severity(args[0]), title=_bounded(" ".join(args[1:]), MAX_TITLE, "the title"))
 
 
+def _drill(args: list[str]) -> Command:
+    declared = _declare(args)
+    assert isinstance(declared, Declare)
+    return Drill(severity=declared.severity, title=declared.title)
+
+
 def _set_severity(args: list[str]) -> Command:
     if len(args) < 2:
         raise _Problem()
@@ -569,6 +586,7 @@ def _incident_and_text(kind: Callable[[str, str], Command]) -> Callable[[list[st
 _PARSERS: dict[str, Callable[[list[str]], Command]] = {
     "help": _help,
     "declare": _declare,
+    "drill": _drill,
     "list": lambda _args: ListIncidents(),
     "status": _incident_only(Status),
     "ack": _incident_only(Ack),

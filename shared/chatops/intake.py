@@ -21,13 +21,14 @@ from shared.core.contention import attempts
 from shared.core.errors import StorageUnavailable
 from shared.incidents.declaration import Declaration
 from shared.incidents.declaration_intake import open_declared
+from shared.incidents.drill import LABEL
 from shared.incidents.incident import CLOSED_STATUSES, SOURCE_PERSON, STATUSES, Incident
 from shared.incidents.paging import retrigger_pages
 from shared.incidents.store import IncidentChanged, IncidentStore
 from shared.incidents.timeline import TimelineEvent
 from shared.oncall.people import Directory
 from shared.teams.activity import TeamsMessage
-from shared.teams.reply import plain, text_reply
+from shared.teams.reply import drill_reply, plain, text_reply
 
 VERSION = "version"  # in a state-changing command's event data: the incident version its change makes
 # How far before the incident's last change an unsaved command's event may be named: Teams' signed send time names
@@ -45,11 +46,11 @@ def handle(
 ) -> Decision:
     """`refuse` is the authorisation policy applied to the sender: a refusal answers and changes nothing — no event,
     no change message (the sender may be anyone in the team, guests included)."""
-    if isinstance(command, grammar.Declare | grammar.ListIncidents):
+    if isinstance(command, grammar.Declare | grammar.Drill | grammar.ListIncidents):
         refused = refuse(command, None)
         if refused:
             return Decision(text_reply(refused[:1].upper() + refused[1:]))
-    if isinstance(command, grammar.Declare):
+    if isinstance(command, grammar.Declare | grammar.Drill):
         return _declare(command, said, store, catalog)
     if isinstance(command, grammar.ListIncidents):
         return _list(store)
@@ -61,14 +62,15 @@ def handle(
         incident = stored.incident if stored else None
         refused = refuse(command, incident) if incident is not None else None
         if refused:
-            return Decision(text_reply(f"**{incident.id}**: {refused}"), incident.id)  # type: ignore[union-attr]
+            reply = text_reply(f"**{incident.id}**: {refused}")  # type: ignore[union-attr]
+            return Decision(drill_reply(reply, incident.drill), incident.id)  # type: ignore[union-attr]
         if (
             tried is not None
             and tried.changed is not None
             and incident is not None
             and _landed(incident, tried.changed)
         ):
-            return tried  # its save happened but the answer was lost: the storage SDK's retry met its own ETag
+            return _told(tried, incident)  # its save happened but the answer was lost: the SDK's retry met its ETag
         timeline = tuple(store.timeline(ident)) if ident and isinstance(command, grammar.Timeline) else ()
         service = catalog.service(incident.service) if incident else None
         decision = decide(command, incident, said, Context(service, site, timeline))
@@ -86,7 +88,7 @@ def handle(
             # Every event of this change was on the timeline before: the same signed message again (a replay within
             # the freshness window), whose change landed. Saying it again must not undo what came after it.
             reply = f"**{stored.incident.id}**: this message was acted on already; nothing changed again."
-            return Decision(text_reply(reply), stored.incident.id)
+            return _told(Decision(text_reply(reply), stored.incident.id), incident)
         if decision.changed is not None and stored is not None:
             pages = retrigger_pages(stored.incident.id, decision.events, said.at)
             try:
@@ -98,8 +100,15 @@ def handle(
                 if not _saved_anyway(store, decision.changed):
                     raise
             _take_back_unsaved(store, stored.incident, decision)
-        return decision
+        return _told(decision, incident)
     raise StorageUnavailable(f"{ident} kept changing; try again")
+
+
+def _told(decision: Decision, incident: Incident | None) -> Decision:
+    """Every reply about a drill says DRILL, so nobody in the channel takes the exercise for an outage."""
+    if incident is None or not incident.drill:
+        return decision
+    return replace(decision, reply=drill_reply(decision.reply, True))
 
 
 def _landed(stored: Incident, saved: Incident) -> bool:
@@ -145,7 +154,7 @@ def _take_back_unsaved(store: IncidentStore, before: Incident, decision: Decisio
     store.take_back_unchanged(unsaved)
 
 
-def _declare(command: grammar.Declare, said: Said, store: IncidentStore, catalog: Catalog) -> Decision:
+def _declare(command: grammar.Declare | grammar.Drill, said: Said, store: IncidentStore, catalog: Catalog) -> Decision:
     service = catalog.default  # a Teams declaration names no service; the support desk's API can
     declaration = Declaration(
         title=command.title,
@@ -157,16 +166,21 @@ def _declare(command: grammar.Declare, said: Said, store: IncidentStore, catalog
         description="",
         customer_impact="",
         detected_at=None,
+        drill=isinstance(command, grammar.Drill),
     )
     declared = open_declared(declaration, f"declared-teams-{said.message_id}", store, catalog, said.sent_at or said.at)
     incident = declared.incident
+    what = "drill started" if incident.drill else "declared"
     reply = (
-        f"**{incident.id}** [{label(incident.severity)}] declared by {plain(said.speaker)}: {plain(incident.title)}. "
+        f"**{incident.id}** [{label(incident.severity)}] {what} by {plain(said.speaker)}: {plain(incident.title)}. "
         f"Next: `role {incident.id} commander <person>`, then `update {incident.id} …` for customers."
     )
+    if incident.drill:
+        reply += " A drill pages for real, but never reaches the status page or the metrics."
     # A new incident is a change: the status page and, later, notifications follow it.
     events = (declared.event,) if declared.event else ()
-    return Decision(text_reply(reply), incident.id, incident if declared.created else None, events)
+    answer = drill_reply(text_reply(reply), incident.drill)
+    return Decision(answer, incident.id, incident if declared.created else None, events)
 
 
 def _list(store: IncidentStore) -> Decision:
@@ -175,7 +189,8 @@ def _list(store: IncidentStore) -> Decision:
     if not incidents:
         return Decision(text_reply("No open incidents."))
     lines = [
-        f"- **{i.id}** [{label(i.severity)}] {i.status} — {plain(i.title)} ({plain(', '.join(i.components))})"
+        f"- {LABEL + ' ' if i.drill else ''}**{i.id}** [{label(i.severity)}] {i.status} — {plain(i.title)} "
+        f"({plain(', '.join(i.components))})"
         for i in incidents
     ]
     return Decision(text_reply(f"{len(incidents)} open incident(s):\n\n" + "\n".join(lines)))

@@ -186,7 +186,8 @@ def _update(incident: Incident, command: grammar.Update, who: str, at: datetime)
     data = {"status": target, "public_text": command.text, "next_update_at": iso(next_at) if next_at else None}
     text = f"{who} posted a public update ({target}): {command.text}"
     promise = f" Next update promised by {iso(next_at)}." if next_at else ""
-    reply = f"**{incident.id}** public update posted ({target}); the status page shows it shortly.{promise}"
+    shown = "a drill's update is a draft: never published" if incident.drill else "the status page shows it shortly"
+    reply = f"**{incident.id}** public update posted ({target}); {shown}.{promise}"
     return changed, UPDATE_POSTED, text, data, text_reply(reply)
 
 
@@ -202,7 +203,8 @@ def _set_component_status(incident: Incident, command: grammar.SetComponentStatu
         raise InvalidInput(f"{component} already shows {command.status or 'the status its severity gives'}")
     changed = incident.changed(at, component_overrides=overrides)
     shown = (command.status or "the status its severity gives").replace("_", " ")
-    text = f"{who} set {component} to {shown} on the status page"
+    page = "the status page (a drill: never published)" if incident.drill else "the status page"
+    text = f"{who} set {component} to {shown} on {page}"
     data = {"component": component, "status": command.status}
     return changed, COMPONENT_STATUS_SET, text, data, text_reply(f"**{incident.id}**: {plain(text)}.")
 

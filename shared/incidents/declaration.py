@@ -15,12 +15,13 @@ from shared.catalog.severity import parse_level
 from shared.core.errors import ConfigurationError, InvalidInput
 from shared.core.json_body import text_field
 from shared.core.timeutil import parse_instant
+from shared.incidents.drill import labelled
 from shared.incidents.incident import SOURCE_CUSTOMER, SOURCE_PERSON, SOURCE_SLO, TRIGGERED, Incident, incident_id
 from shared.incidents.timeline import INCIDENT_DECLARED, TimelineEvent, event_id
 
 DECLARABLE_SOURCES = (SOURCE_CUSTOMER, SOURCE_PERSON, SOURCE_SLO)
 _LIMITS = {"title": 200, "description": 4000, "reporter": 200, "customer_impact": 2000, "service": 100}
-_FIELDS = {*_LIMITS, "severity", "source", "components", "detected_at"}
+_FIELDS = {*_LIMITS, "severity", "source", "components", "detected_at", "drill"}
 _SOURCE_WORDS = {SOURCE_CUSTOMER: "customer report", SOURCE_PERSON: "declared by a person", SOURCE_SLO: "SLO tooling"}
 
 
@@ -35,6 +36,7 @@ class Declaration:
     description: str
     customer_impact: str
     detected_at: datetime | None
+    drill: bool = False  # an exercise (shared.incidents.drill)
 
 
 def parse_declaration(document: dict[str, Any], catalog: Catalog, now: datetime) -> Declaration:
@@ -50,6 +52,9 @@ def parse_declaration(document: dict[str, Any], catalog: Catalog, now: datetime)
         severity = parse_level(document.get("severity"), "severity")
     except ConfigurationError as problem:
         raise InvalidInput(problem.detail) from None
+    drill = document.get("drill", False)
+    if not isinstance(drill, bool):
+        raise InvalidInput(f"drill must be true or false, got {str(drill)[:40]!r}")
     source = document.get("source", SOURCE_CUSTOMER)
     if source not in DECLARABLE_SOURCES:
         raise InvalidInput(f"source must be one of {', '.join(DECLARABLE_SOURCES)}, got {source!r}")
@@ -63,6 +68,7 @@ def parse_declaration(document: dict[str, Any], catalog: Catalog, now: datetime)
         description=_text(document, "description", required=False),
         customer_impact=_text(document, "customer_impact", required=False),
         detected_at=_detected_at(document, now),
+        drill=drill,
     )
 
 
@@ -87,6 +93,7 @@ def declare(declaration: Declaration, number: int, group: str | None, now: datet
         description=declaration.description,
         customer_impact=declaration.customer_impact,
         group=group,
+        drill=declaration.drill,
     )
     event = TimelineEvent(
         incident_id=ident,
@@ -96,8 +103,15 @@ def declare(declaration: Declaration, number: int, group: str | None, now: datet
         recorded_at=now,
         actor=declaration.reporter,
         source="api",
-        text=f"Declared by {declaration.reporter} ({how}), SEV{declaration.severity}: {declaration.title}",
-        data={"customer_impact": declaration.customer_impact, "components": list(declaration.components)},
+        text=labelled(
+            f"Declared by {declaration.reporter} ({how}), SEV{declaration.severity}: {declaration.title}",
+            declaration.drill,
+        ),
+        data={
+            "customer_impact": declaration.customer_impact,
+            "components": list(declaration.components),
+            **({"drill": True} if declaration.drill else {}),
+        },
     )
     return incident, event
 

@@ -14,6 +14,7 @@ from datetime import datetime
 from shared.catalog.services import Catalog
 from shared.incidents.declaration import Declaration, declare
 from shared.incidents.detection import service_group_key
+from shared.incidents.drill import drill_group
 from shared.incidents.incident import Incident, incident_number
 from shared.incidents.paging import opening_page
 from shared.incidents.store import ClaimTaken, GroupTaken, IncidentStore
@@ -31,7 +32,8 @@ def open_declared(
     declaration: Declaration, claim_key: str | None, store: IncidentStore, catalog: Catalog, now: datetime
 ) -> Declared:
     service = catalog.service(declaration.service) or catalog.default
-    group = service_group_key(service)  # a declared incident collects its service's alerts when the group is free
+    # A declared incident collects its service's alerts when the group is free (a drill, the service's drill alerts).
+    group = drill_group(service_group_key(service), declaration.drill)
     if claim_key is not None:
         claimed = store.claimed(claim_key)
         if claimed is not None:

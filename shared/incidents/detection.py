@@ -14,6 +14,7 @@ from shared.azure_monitor.alert import FIRED, Alert
 from shared.azure_monitor.statefulness import never_resolves
 from shared.catalog.services import Service
 from shared.catalog.severity import label
+from shared.incidents.drill import drill_group, labelled
 from shared.incidents.incident import (
     INVESTIGATING,
     MONITORING,
@@ -62,12 +63,13 @@ def service_group_key(service: Service) -> str | None:
 
 
 def group_key(service: Service, alert: Alert) -> str | None:
-    """Alerts with the same group key share an open incident; None means the alert gets an incident of its own."""
+    """Alerts with the same group key share an open incident; None means the alert gets an incident of its own.
+    Drill alerts group apart from real ones (shared.incidents.drill)."""
     if service.group_by == "service":
-        return service_group_key(service)
+        return drill_group(service_group_key(service), alert.drill)
     if service.group_by == "rule" and alert.rule:
         # Rule names may hold characters table keys cannot; a digest is short and safe.
-        return f"rule-{service.id}-{hashlib.sha256(alert.rule.encode()).hexdigest()[:16]}"
+        return drill_group(f"rule-{service.id}-{hashlib.sha256(alert.rule.encode()).hexdigest()[:16]}", alert.drill)
     return None
 
 
@@ -110,6 +112,7 @@ def open_from_alert(
         description=alert.description or alert.summary,
         last_alert_at=alert.fired_at,
         group=group,
+        drill=alert.drill,
     )
     return incident, alert_event(ident, alert, severity, now)
 
@@ -129,7 +132,10 @@ def alert_event(ident: str, alert: Alert, severity: int, now: datetime) -> Timel
         recorded_at=now,
         actor=AZURE_MONITOR,
         source="azure-monitor",
-        text=f"Alert {verb}: {alert.rule or alert.key} ({label(severity)}, {alert.monitoring_service}){summary}",
+        text=labelled(
+            f"Alert {verb}: {alert.rule or alert.key} ({label(severity)}, {alert.monitoring_service}){summary}",
+            alert.drill,
+        ),
         data={
             "alert": alert.key,
             "rule": alert.rule,
@@ -138,6 +144,7 @@ def alert_event(ident: str, alert: Alert, severity: int, now: datetime) -> Timel
             "targets": list(alert.targets),
             "links": [{"label": link.label, "url": link.url} for link in alert.links],
             **({"stateless": True} if fired and never_resolves(alert.monitoring_service, alert.signal_type) else {}),
+            **({"drill": True} if alert.drill else {}),
         },
     )
 

@@ -65,6 +65,7 @@ class Incident:
     work_item_id: int | None = None  # the Azure Boards work item tracking this incident
     work_item_url: str | None = None
     version: int = 1  # bumped on every change; the status page never publishes an older version over a newer one
+    drill: bool = False  # an exercise (shared.incidents.drill): set at opening, never changed
 
     @property
     def is_open(self) -> bool:
@@ -72,6 +73,8 @@ class Incident:
 
     def changed(self, now: datetime, **changes: object) -> Incident:
         """A new state of this incident: every change bumps the version and the update time."""
+        if "drill" in changes:
+            raise ValueError("an incident is a drill from its opening or never")
         return dataclasses.replace(self, **changes, updated_at=now, version=self.version + 1)
 
 

@@ -42,6 +42,7 @@ def incident_document(
         "resolved_at": _time(incident.resolved_at),
         "updated_at": _time(incident.updated_at),
         "version": incident.version,
+        "drill": incident.drill,  # an exercise: never public, never measured (its report: …/drill)
         "runbook_url": service.runbook_url if service else None,
         "roster": service.roster if service else None,
         "work_item": {"id": incident.work_item_id, "url": incident.work_item_url} if incident.work_item_id else None,

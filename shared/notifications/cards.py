@@ -22,6 +22,7 @@ from shared.core.links import is_web_url, site_address
 from shared.core.settings import DEVELOPMENT_ID_KEY
 from shared.core.text import clean
 from shared.core.timeutil import iso
+from shared.incidents.drill import LABEL, labelled
 from shared.incidents.incident import Incident
 from shared.incidents.roles import TITLES
 from shared.statuspage.public_ids import public_id
@@ -80,9 +81,9 @@ def incident_links(
     """The buttons every card carries: the service's runbook, the incident's status page, its Boards work item.
 
     The status page is the incident's page under its public id (it appears there once the publication policy lets
-    it, e.g. at acknowledgement); an internal service's incident (`public` False) has none."""
+    it, e.g. at acknowledgement); an internal service's incident (`public` False) and a drill have none."""
     page = None
-    if public and is_web_url(status_page_url):
+    if public and not incident.drill and is_web_url(status_page_url):
         page = site_address(status_page_url, f"incidents/{public_id(incident.id, id_key)}.html")
     return IncidentLinks(runbook=runbook_url, status_page=page, work_item=incident.work_item_url)
 
@@ -205,20 +206,22 @@ def _build(
     shrink: int,
 ) -> dict[str, Any]:
     title = plain(shorten(incident.title, _TITLE_CHARS // shrink))
-    heading = f"{incident.id} · {label(incident.severity)} · {title}"
+    fallback = labelled(f"{incident.id} {label(incident.severity)} {incident.title}: {summary}", incident.drill)
+    heading = labelled(f"{incident.id} · {label(incident.severity)} · {title}", incident.drill)
     all_facts = [
         ("Incident", incident.id),
         ("Severity", label(incident.severity)),
         ("Service", plain(shorten(incident.service, _NAME_CHARS // shrink))),
         ("Status", incident.status),
         ("Detected", iso(incident.detected_at)),
+        *([(LABEL.title(), "an exercise: not on the status page, not in the metrics")] if incident.drill else []),
         *[(name, shorten(value, _TEXT_CHARS // shrink)) for name, value in facts],
     ]
     card: dict[str, Any] = {
         "type": "AdaptiveCard",
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
         "version": CARD_VERSION,
-        "fallbackText": plain(shorten(f"{incident.id} {label(incident.severity)} {incident.title}: {summary}", 300)),
+        "fallbackText": plain(shorten(fallback, 300)),
         "body": [
             {
                 "type": "Container",

@@ -39,6 +39,8 @@ def on_change(
     if incident is None:
         log.warning("readiness: %s does not exist", change.incident)
         return UNCHANGED
+    if incident.drill:
+        return UNCHANGED  # an exercise: its figures are its drill report's, never the response metrics'
     if incident.is_open:
         removed = readiness.remove(incident.id, incident.declared_at, incident.version)
         return REMOVED if removed else UNCHANGED

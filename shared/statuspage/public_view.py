@@ -275,12 +275,12 @@ def _public_from_row(incident: Incident, id_key: bytes) -> PublicIncident:
 
 def is_published(incident: Incident, catalog: Catalog) -> bool:
     """Whether the publication policy lets the public see the incident (shared/catalog/publication.py): never for
-    an internal service; by severity, at once, once acknowledged or only once a public update was posted.
+    a drill or an internal service; by severity, at once, once acknowledged or only once a public update was posted.
 
     Acknowledged means before it was mitigated or resolved: moving an incident to monitoring or resolved records an
     acknowledgement too, and an alert that resolves on its own (a false positive) must not become news by that."""
-    if not catalog.is_public_service(incident.service):
-        return False
+    if incident.drill or not catalog.is_public_service(incident.service):
+        return False  # a drill is an exercise: customers never see it
     acknowledged = incident.acknowledged_at
     settled = [moment for moment in (incident.mitigated_at, incident.resolved_at) if moment is not None]
     if acknowledged is not None and settled and acknowledged >= min(settled):

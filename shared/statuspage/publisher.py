@@ -182,17 +182,29 @@ class SitePublisher:
         events = self._incidents.events(change.incident, change.events[-1:])
         return events[0].recorded_at if events else None
 
-    def refresh(self, request: Refresh | None = None) -> int:
+    def about_drill(self, body: bytes) -> bool:
+        """Whether a message announces a change of a drill, which the public site never shows: one point read."""
+        try:
+            change = ChangeMessage.parse(body)
+        except InvalidInput:
+            return False  # a maintenance message, or unreadable: it refreshes
+        incident = self._incidents.get_incident(change.incident)
+        return incident is not None and incident.drill
+
+    def refresh(self, request: Refresh | None = None, moot: Callable[[], bool] | None = None) -> int:
         """Make sure the published site covers `request` (a render from now when None); returns the number of files
-        written (0 when a published render covers it already)."""
+        written (0 when a published render covers it already, or when `moot` says before a render that the request
+        needs none: asked once, and only when a render would follow, so a covered message costs it nothing)."""
         request = request or Refresh(received_at=self._clock())
         early = (request.moment - self._clock()).total_seconds() if request.moment else 0.0
         if early > 0:
             time.sleep(early)  # a start or end shown a little early (clocks): the render must not precede it
         with self._lock:
             written = 0
-            for _ in range(_RENDERS_PER_MESSAGE):
+            for attempt in range(_RENDERS_PER_MESSAGE):
                 if self.covers(request):
+                    return written
+                if attempt == 0 and moot is not None and moot():
                     return written
                 if self._last_began is not None:
                     pause = (self._last_began + MIN_RENDER_INTERVAL - self._clock()).total_seconds()
@@ -221,7 +233,8 @@ class SitePublisher:
         began = self._last_began = self._clock()
         read_at = began.replace(microsecond=began.microsecond // 1000 * 1000)  # as published: milliseconds
         known = published_files(self.account)  # before the store: a page published since is newer, never older
-        incidents = self._incidents.list_incidents()
+        # Drills are never public: they are not read further, nor do their changes count in the state version.
+        incidents = [incident for incident in self._incidents.list_incidents() if not incident.drill]
         maintenances = self._maintenances.list_maintenances()
         state = state_version(incidents, maintenances)
         renderer = renderer_fingerprint()
@@ -315,8 +328,16 @@ def on_message(body: bytes, inserted_at: datetime | None, now: datetime, publish
         # Shown before its moment: a window more than 7 days ahead (see MAX_DELAY), so wait the rest in the queue.
         send_at(publisher.account.queue(STATUSPAGE), body.decode(), moment, now)
         return 0
-    written = publisher.refresh(Refresh(received_at=now, inserted_at=_utc(inserted_at), moment=moment))
-    if telemetry.enabled():  # one point read, only when someone collects the figure
+    # A drill's change is moot: nothing public changed, and a render would only rewrite the site's times.
+    request = Refresh(received_at=now, inserted_at=_utc(inserted_at), moment=moment)
+    drill: list[bool] = []
+
+    def moot() -> bool:
+        drill.append(publisher.about_drill(body))
+        return drill[-1]
+
+    written = publisher.refresh(request, moot=moot)
+    if telemetry.enabled() and not any(drill):  # one point read, only when someone collects the figure (no drill's)
         changed_at = publisher.changed_at(body)
         if changed_at is not None:
             telemetry.observe(telemetry.PUBLISH_LAG, max(0.0, (publisher.clock() - changed_at).total_seconds()))

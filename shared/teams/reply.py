@@ -25,6 +25,23 @@ def text_reply(text: str) -> dict[str, Any]:
     return {"type": "message", "text": text}
 
 
+def drill_reply(reply: dict[str, Any], drill: bool, label: str = "DRILL") -> dict[str, Any]:
+    """A reply about a drill, with the label in front of its text (or its card's title): nobody reading it takes
+    the exercise for an outage."""
+    if not drill:
+        return reply
+    if isinstance(reply.get("text"), str):
+        return {**reply, "text": f"**{label}** · {reply['text']}"}
+    attachments = []
+    for attachment in reply.get("attachments", []):
+        card = attachment.get("content", {})
+        body = list(card.get("body", []))
+        if body and body[0].get("type") == "TextBlock":
+            body[0] = {**body[0], "text": f"{label} · {body[0]['text']}"}
+        attachments.append({**attachment, "content": {**card, "body": body}})
+    return {**reply, "attachments": attachments}
+
+
 def card_reply(title: str, lines: list[str], facts: list[tuple[str, str]], links: list[tuple[str, str]]) -> dict:
     """A card with a title, plain lines, a fact set and link buttons (Action.OpenUrl, http(s) only)."""
     heading = {"type": "TextBlock", "text": title, "weight": "Bolder", "size": "Medium", "wrap": True}

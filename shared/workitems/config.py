@@ -20,7 +20,7 @@ from shared.incidents.incident import STATUSES
 BOARDS_FILE = "boards.toml"
 # A field reference name as Azure Boards spells it: System.Description, Microsoft.VSTS.TCM.ReproSteps, Custom.Impact.
 _FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)+$")
-_KEYS = {"enabled", "min_severity", "work_item_type", "task_type", "description_field", "states", "http"}
+_KEYS = {"enabled", "drills", "min_severity", "work_item_type", "task_type", "description_field", "states", "http"}
 _HTTP_KEYS = {"timeout_seconds", "attempts", "first_backoff_seconds", "max_backoff_seconds"}
 
 
@@ -44,6 +44,7 @@ class BoardsConfig:
     # Firebell status → Boards state the incident's work item moves to; statuses not listed leave the state alone.
     states: tuple[tuple[str, str], ...] = (("resolved", "Resolved"), ("closed", "Closed"))
     http: HttpPolicy = field(default_factory=HttpPolicy)
+    drills: bool = False  # whether drills (exercises) get work items too
 
     def creates_item(self, severity: int) -> bool:
         return severity <= self.min_severity
@@ -64,6 +65,9 @@ def parse_boards_config(document: dict[str, Any], source: str) -> BoardsConfig:
     enabled = document.get("enabled", defaults.enabled)
     if not isinstance(enabled, bool):
         raise ConfigurationError(f"{source}: enabled: must be true or false, got {enabled!r}")
+    drills = document.get("drills", defaults.drills)
+    if not isinstance(drills, bool):
+        raise ConfigurationError(f"{source}: drills: must be true or false, got {drills!r}")
     description_field = config_text(document, "description_field", source, fallback=defaults.description_field)
     if not _FIELD_NAME.match(description_field):
         raise ConfigurationError(
@@ -78,6 +82,7 @@ def parse_boards_config(document: dict[str, Any], source: str) -> BoardsConfig:
         description_field=description_field,
         states=_states(document.get("states"), source, defaults.states),
         http=_http(document.get("http"), source),
+        drills=drills,
     )
 
 

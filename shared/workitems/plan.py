@@ -20,6 +20,7 @@ from shared.catalog.severity import label
 from shared.core.links import is_web_url, site_address
 from shared.core.settings import DEVELOPMENT_ID_KEY
 from shared.core.timeutil import iso
+from shared.incidents.drill import labelled
 from shared.incidents.incident import RESOLVED, Incident
 from shared.incidents.timeline import (
     ALERT_FIRED,
@@ -82,7 +83,7 @@ def priority(severity: int) -> int:
 
 
 def item_title(incident: Incident) -> str:
-    return _clip(f"{incident.id} [{label(incident.severity)}] {incident.title}")
+    return _clip(labelled(f"{incident.id} [{label(incident.severity)}] {incident.title}", incident.drill))
 
 
 def web_url(org_url: str, project: str, work_item_id: int) -> str:
@@ -270,8 +271,10 @@ def plan(incident: Incident, timeline: list[TimelineEvent], event_ids: list[str]
 
     The incident's opening (its first timeline event) creates its work item when the incident is severe enough;
     so does any later event that needs the item (a severity raised into the threshold, a resolution, a follow-up).
-    An incident that never was severe enough and has no item is left alone.
+    An incident that never was severe enough and has no item is left alone, and so is a drill unless configured.
     """
+    if incident.drill and not config.drills:
+        return Plan(incident)  # drills stay off the board unless boards.toml says `drills = true`
     wanted = set(event_ids)
     events = [event for event in timeline if event.event_id in wanted]
     opening = timeline[0] if timeline and timeline[0].kind in OPENING_KINDS else None

@@ -32,7 +32,8 @@ NOTHING_TO_ASK = "no event Boards acts on"
 
 def candidate(incident: Incident, config: BoardsConfig) -> bool:
     """Severe enough for a work item and none recorded on the incident: worth reading its ledger row."""
-    return config.enabled and incident.work_item_id is None and config.creates_item(incident.severity)
+    wanted = config.enabled and (config.drills or not incident.drill)
+    return wanted and incident.work_item_id is None and config.creates_item(incident.severity)
 
 
 @dataclass(frozen=True)

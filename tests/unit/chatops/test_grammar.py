@@ -23,6 +23,7 @@ from shared.chatops.grammar import (
     Ack,
     AssignRole,
     Declare,
+    Drill,
     FollowUp,
     Handoff,
     Help,
@@ -48,6 +49,7 @@ from shared.chatops.grammar import (
 ROLE_USAGE = "role INC-7 commander Alex Kim"
 KINDS = {
     "declare": Declare,
+    "drill": Drill,
     "status": Status,
     "ack": Ack,
     "sev": SetSeverity,
@@ -319,7 +321,7 @@ def test_the_vocabulary_is_exported_for_replies():
     assert MILESTONES == ("started", "detected", "acknowledged", "mitigated", "resolved")
     assert UPDATE_STATUSES == ("investigating", "identified", "monitoring")
     assert list(COMMANDS) == [
-        "help", "declare", "list", "status", "ack", "sev", "role", "handoff",
+        "help", "declare", "drill", "list", "status", "ack", "sev", "role", "handoff",
         "update", "note", "resolve", "reopen", "timeline", "action", "milestone", "release",
         "component", "page", "oncall", "override", "maintenance",
     ]  # fmt: skip
@@ -373,3 +375,10 @@ def test_any_text_parses_to_a_command_without_raising(text):
 @given(text=_sentences)
 def test_sentences_made_of_command_words_parse_without_raising(text):
     _assert_well_formed(parse_command(text))
+
+
+def test_drill_starts_an_exercise_with_a_severity_and_a_title_as_declare_does():
+    assert parse_command("drill sev2 Checkout is failing") == Drill(severity=2, title="Checkout is failing")
+    assert parse_command("Drill 4 Search slow") == Drill(severity=4, title="Search slow")
+    usage = "drill needs a severity 1–4 and a title: drill 2 Checkout is failing (Chaos Day)"
+    assert parse_command("drill 5 Checkout") == Invalid(command="drill", problem=usage, incident_id=None)

@@ -61,6 +61,7 @@ def test_the_devhost_reads_every_function_from_the_apps_own_registry():
         "declare_incident": "httpTrigger",
         "list_incidents": "httpTrigger",
         "get_incident": "httpTrigger",
+        "drill_report": "httpTrigger",
         "teams": "httpTrigger",
         "oncall": "httpTrigger",
         "oncall_calendar": "httpTrigger",
