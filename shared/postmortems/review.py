@@ -48,7 +48,9 @@ def took_part(person: str, incident: Incident, timeline: Sequence[TimelineEvent]
             found.append("acknowledged")
         elif event.source in ("teams", "api") and event.kind != CHAT_MESSAGE and event.actor.casefold() == wanted:
             found.append("acted on the incident")
-    if any(name.casefold() == wanted for name in (*incident.notified, *incident.acknowledged_by)):
+    if any(name.casefold() == wanted for name in incident.acknowledged_by):
+        found.append("acknowledged")
+    if any(name.casefold() == wanted for name in incident.notified):
         found.append("notified")
     return list(dict.fromkeys(found))
 

@@ -86,7 +86,7 @@ def test_boards_hears_only_of_changes_it_tracks(storage_account):
     ]
 
 
-def test_readiness_and_reviews_hear_of_resolutions_corrections_and_what_is_said_after_not_of_acks_or_roles(storage_account):
+def test_readiness_and_reviews_hear_of_resolutions_corrections_and_later_words_not_of_acks_or_roles(storage_account):
     resolved = forward(change_message("INC-3", ["e1"], ["status.changed"]), storage_account)
     assert resolved[-2:] == ["readiness", "postmortems"]
     assert forward(change_message("INC-3", ["e2"], ["milestone.corrected"]), storage_account) == [
