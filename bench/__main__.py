@@ -6,6 +6,7 @@ from bench import (
     markup,
     metrics_query,
     notification_latency,
+    postmortem_draft,
     status_burst,
     status_render,
     storage_ops,
@@ -23,3 +24,4 @@ if __name__ == "__main__":
     status_burst.main()
     notification_latency.main()
     metrics_query.main()
+    postmortem_draft.main()
