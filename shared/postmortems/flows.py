@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from shared.catalog.services import Catalog
 from shared.core.contention import attempts
-from shared.core.errors import InvalidInput, NotFound, StorageUnavailable
+from shared.core.errors import DependencyUnavailable, FirebellError, InvalidInput, NotFound, StorageUnavailable
 from shared.incidents.changes import ChangeMessage
 from shared.incidents.incident import Incident
 from shared.incidents.store import IncidentChanged, IncidentStore
@@ -83,7 +83,12 @@ def on_change(
         return outcome  # a newer draft is there; its own message publishes and tells
     url = draft_url(incident.id)
     if wiki is not None:
-        url = wiki.publish(incident.id, draft.basis, generated, first)
+        try:
+            url = wiki.publish(incident.id, draft.basis, generated, first) or url
+        except DependencyUnavailable:
+            raise  # the queue delivers the message again later: the wiki, then the card
+        except FirebellError as refusal:  # refused for good (credentials, permissions): the draft stays in storage
+            log.error("postmortems: %s not published to the wiki: %s", incident.id, refusal.detail)
     if ready is not None:
         ready(incident, url)
     log.info("postmortems: %s draft %s", incident.id, outcome)
