@@ -240,7 +240,8 @@ def status_card(incident: Incident, context: Context) -> dict[str, Any]:
 
 
 def _timeline_reply(incident: Incident, timeline: tuple[TimelineEvent, ...]) -> dict[str, Any]:
-    shown = timeline[-TIMELINE_SHOWN:]
+    ordered = sorted(timeline, key=lambda event: (event.at, event.event_id))  # storage order is not time order
+    shown = ordered[-TIMELINE_SHOWN:]
     lines = [f"- {iso(event.at)} — {plain(event.text)}" for event in shown]
     more = f" (latest {len(shown)} of {len(timeline)})" if len(timeline) > len(shown) else ""
     return text_reply(f"**{incident.id}** timeline{more}:\n\n" + "\n".join(lines))

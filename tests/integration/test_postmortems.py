@@ -277,3 +277,19 @@ def test_starting_a_review_through_the_api_warns_about_a_facilitator_who_took_pa
         f"{ident} is postmortem; its review has started already",
     )
     assert len(call("GET", f"{api}/incidents/{ident}").json()["timeline"]) == length + 1
+
+
+def test_a_sev2_incident_is_drafted_when_it_resolves_and_a_sev3_only_when_its_review_starts(api):
+    drafts = DraftStore(storage.account())
+    for severity, drafted_on_resolve in ((2, True), (3, False)):
+        answer = call(
+            "POST",
+            f"{api}/incidents",
+            json={"title": "Search is slow", "severity": severity, "reporter": "Ana Souza", "service": "checkout"},
+        )
+        ident = answer.json()["id"]
+        resolved = chat(f"resolve {ident} fixed", "Larry Brown", utc_now())
+        deliver(ident, resolved)
+        assert (drafts.read(ident, "md") is not None) is drafted_on_resolve
+        deliver(ident, chat(f"postmortem {ident}", "Larry Brown", utc_now()))
+        assert "| Facilitator | not named yet |" in (drafts.read(ident, "md") or "").splitlines()
