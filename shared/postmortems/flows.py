@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from shared.catalog.services import Catalog
 from shared.core.contention import attempts
@@ -28,10 +28,12 @@ from shared.incidents.timeline import STATUS_CHANGED, TimelineEvent, event_id
 from shared.notifications import cards
 from shared.notifications.notifier import Notifier
 from shared.oncall.people import Directory
-from shared.postmortems import render, review
-from shared.postmortems.draft import Draft, build_draft
+from shared.postmortems import review
 from shared.postmortems.policy import ReviewPolicy
 from shared.postmortems.store import SUPERSEDED, DraftStore
+
+if TYPE_CHECKING:
+    from shared.postmortems.draft import Draft
 
 log = logging.getLogger("firebell.postmortems")
 
@@ -52,6 +54,8 @@ Ready = Callable[[Incident, str], None]  # tell the team the draft of the incide
 
 
 def draft_of(incident: Incident, timeline: list[TimelineEvent], config: Configuration) -> Draft:
+    from shared.postmortems.draft import build_draft  # with the renderer, on the first draft: not at cold start
+
     catalog = config.catalog()
     service = catalog.service(incident.service) or catalog.default
     return build_draft(incident, timeline, service, config.people(), config.review())
@@ -76,6 +80,8 @@ def on_change(
     incident = store.get_incident(change.incident)
     if incident is None or not config.review().drafts(incident):
         return NOT_REVIEWED
+    from shared.postmortems import render  # Jinja2 loads with the first draft, not at every cold start
+
     draft = draft_of(incident, store.timeline(incident.id), config)
     generated, first = render.markdown(draft), render.prompts(draft)
     outcome = drafts.save(incident.id, draft.basis, generated, first, lambda notes: render.html(draft, notes))

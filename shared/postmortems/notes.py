@@ -7,7 +7,7 @@ whose marker someone deleted is kept whole below the new sections, so no edit is
 
 from __future__ import annotations
 
-from shared.postmortems.render import NOTES_MARKER
+NOTES_MARKER = "<!-- firebell:notes · everything below this line is yours: Firebell never rewrites it -->"
 
 
 def notes_of(document: str | None, first: str) -> str:

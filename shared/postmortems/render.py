@@ -16,9 +16,9 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from shared.catalog.severity import label
 from shared.incidents.roles import TITLES
 from shared.postmortems.draft import Draft
+from shared.postmortems.notes import NOTES_MARKER
 from shared.teams.reply import plain
 
-NOTES_MARKER = "<!-- firebell:notes · everything below this line is yours: Firebell never rewrites it -->"
 DURATION_TITLES = {
     "detect": "Time to detect",
     "acknowledge": "Time to acknowledge",

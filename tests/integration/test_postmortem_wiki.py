@@ -26,7 +26,7 @@ from shared.core.timeutil import utc_now
 from shared.incidents.changes import change_message
 from shared.incidents.declaration import Declaration
 from shared.incidents.declaration_intake import open_declared
-from shared.postmortems.render import NOTES_MARKER
+from shared.postmortems.notes import NOTES_MARKER
 from shared.postmortems.store import DraftStore
 from tests.conftest import ROOT
 from tests.standins.boards_server import BoardsServer

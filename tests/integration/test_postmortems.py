@@ -30,7 +30,7 @@ from shared.chatops.rules import Said
 from shared.core import storage
 from shared.core.timeutil import iso, utc_now
 from shared.incidents.changes import change_message
-from shared.postmortems.render import NOTES_MARKER
+from shared.postmortems.notes import NOTES_MARKER
 from shared.postmortems.store import CONTAINER, DraftStore, blob_name
 from tests.conftest import TEAMS_TOKEN, running_firebell, sample_json
 from tests.integration.test_teams_chatops import say

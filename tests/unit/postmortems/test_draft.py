@@ -13,7 +13,7 @@ from shared.catalog.services import load_catalog
 from shared.oncall.people import load_directory
 from shared.postmortems import render, review
 from shared.postmortems.draft import build_draft
-from shared.postmortems.notes import compose, notes_of
+from shared.postmortems.notes import NOTES_MARKER, compose, notes_of
 from shared.postmortems.policy import ReviewPolicy
 from shared.readiness.summary import NotClosed
 from tests.conftest import ROOT
@@ -99,7 +99,7 @@ def test_the_markdown_says_each_figure_and_flags_each_silence_and_missed_promise
         "**Missed promise**: next update promised by 2026-11-23 11:15:00 UTC, came 2026-11-23 11:20:00 UTC",
     ]
     assert text.startswith("<!-- firebell:draft INC-7 basis ")
-    assert text.endswith(render.NOTES_MARKER + "\n")
+    assert text.endswith(NOTES_MARKER + "\n")
 
 
 def test_the_same_timeline_in_any_storage_order_gives_byte_identical_markdown_and_html():
@@ -153,11 +153,11 @@ def test_an_open_incident_has_no_draft():
 
 
 def test_a_redraft_keeps_the_notes_below_the_marker_and_a_document_without_the_marker_whole():
-    generated = "# draft v2\n" + render.NOTES_MARKER + "\n"
+    generated = "# draft v2\n" + NOTES_MARKER + "\n"
     assert notes_of(None, "\n## prompts\n") == "\n## prompts\n"
-    edited = "# draft v1\n" + render.NOTES_MARKER + "\n\n## Contributing factors\n- a retry storm\n"
+    edited = "# draft v1\n" + NOTES_MARKER + "\n\n## Contributing factors\n- a retry storm\n"
     assert compose(generated, notes_of(edited, "unused")) == (
-        "# draft v2\n" + render.NOTES_MARKER + "\n\n## Contributing factors\n- a retry storm\n"
+        "# draft v2\n" + NOTES_MARKER + "\n\n## Contributing factors\n- a retry storm\n"
     )
     rewritten = "someone replaced everything\n"
-    assert compose(generated, notes_of(rewritten, "unused")).endswith(render.NOTES_MARKER + "\n\n" + rewritten)
+    assert compose(generated, notes_of(rewritten, "unused")).endswith(NOTES_MARKER + "\n\n" + rewritten)
