@@ -70,7 +70,6 @@ _COMMAND_ALIASES = {
     "hand-off": "handoff",
     "follow-up": "action",
     "post-mortem": "postmortem",
-    "review": "postmortem",
 }
 _ROLE_ALIASES = {
     "ic": "commander",

@@ -293,3 +293,17 @@ def test_a_sev2_incident_is_drafted_when_it_resolves_and_a_sev3_only_when_its_re
         assert (drafts.read(ident, "md") is not None) is drafted_on_resolve
         deliver(ident, chat(f"postmortem {ident}", "Larry Brown", utc_now()))
         assert "| Facilitator | not named yet |" in (drafts.read(ident, "md") or "").splitlines()
+
+
+def test_an_older_draft_never_replaces_a_newer_one_and_the_same_one_is_not_written_again(storage_account):
+    drafts = DraftStore(storage_account)
+    marker = NOTES_MARKER + "\n"
+
+    def page(notes: str) -> str:
+        return f"<p>{notes}</p>"
+
+    assert drafts.save("INC-9", (5, 12), "# v5\n" + marker, "\nprompts\n", page) == "written"
+    assert drafts.save("INC-9", (5, 12), "# v5\n" + marker, "\nprompts\n", page) == "unchanged"
+    assert drafts.save("INC-9", (4, 11), "# v4\n" + marker, "\nprompts\n", page) == "superseded"
+    assert drafts.read("INC-9", "md") == "# v5\n" + marker + "\nprompts\n"
+    assert drafts.read("INC-9", "html") == "<p>\nprompts\n</p>"
