@@ -13,6 +13,7 @@ from functions import (
     notifications,
     oncall,
     openapi,
+    postmortems,
     readiness,
     readiness_report,
     statuspage,
@@ -36,6 +37,7 @@ for blueprint in (
     metrics,
     readiness,
     readiness_report,
+    postmortems,
     openapi,
 ):
     app.register_functions(blueprint.bp)

@@ -6,6 +6,7 @@ from bench import (
     markup,
     metrics_query,
     notification_latency,
+    postmortem_draft,
     readiness_report,
     status_burst,
     status_render,
@@ -25,3 +26,4 @@ if __name__ == "__main__":
     notification_latency.main()
     metrics_query.main()
     readiness_report.main()
+    postmortem_draft.main()

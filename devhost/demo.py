@@ -1,7 +1,8 @@
 """`make demo`: drive one incident through a running Firebell (`make run` in another terminal) and show each part.
 
 Alert → incident → Teams commands (signed as a Teams outgoing webhook signs them) → public update on the status
-page → resolution → the incident's timeline. Settings come from local.settings.json, like the devhost's.
+page → resolution → the incident's timeline → the blameless review: started in Teams, its draft read back, the
+incident closed through the API. Settings come from local.settings.json, like the devhost's.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import json
 import sys
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,18 @@ class Demo:
         reply = answer.json()
         return str(reply.get("text") or "(card)")
 
+    def review_draft(self, incident: str, timeout: float = 30.0) -> str | None:
+        """The review draft once the `postmortems` function has written it (Markdown), else None."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            answer = self.http.get(
+                f"{self.base}/api/incidents/{incident}/postmortem", params={"code": self.key}, timeout=10
+            )
+            if answer.status_code == 200:
+                return answer.text
+            time.sleep(0.5)
+        return None
+
     def status_page_shows(self, path: str, words: str, timeout: float = 20.0) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -98,10 +111,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     step = iter(range(1, 100))
-    opened = demo.api("POST", "alerts", data=ALERT.read_bytes(), headers={"Content-Type": "application/json"}).json()
+    # The sample alert, fired twelve minutes ago: the review's durations and cost are then this incident's own.
+    document = json.loads(ALERT.read_bytes())
+    fired = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=12)
+    document["data"]["essentials"]["firedDateTime"] = fired.isoformat().replace("+00:00", "Z")
+    alert = json.dumps(document).encode()
+    opened = demo.api("POST", "alerts", data=alert, headers={"Content-Type": "application/json"}).json()
     incident = opened["incident"]
     print(f"{next(step)}. Azure Monitor alert → {incident} ({opened['outcome']})")
-    again = demo.api("POST", "alerts", data=ALERT.read_bytes(), headers={"Content-Type": "application/json"}).json()
+    again = demo.api("POST", "alerts", data=alert, headers={"Content-Type": "application/json"}).json()
     print(f"{next(step)}. The same alert again → deduplicated: {again['deduplicated']}")
     if not token:
         print("   TEAMS_OUTGOING_WEBHOOK_TOKEN is empty in local.settings.json: skipping the Teams part.")
@@ -131,8 +149,32 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{next(step)}. {incident} timeline:")
     for event in document.get("timeline", []):
         print(f"   {event.get('at', '')}  {event.get('text', '')}")
+    if token:
+        review(demo, incident, step)
     print(f"\nStatus page: {demo.base}/status/   Incident: {demo.base}/api/incidents/{incident}?code={demo.key}")
     return 0
+
+
+def review(demo: Demo, incident: str, step: Any) -> None:
+    """The blameless review: started in Teams with a facilitator from outside the response, drafted from the
+    timeline by the `postmortems` function, then the incident closed through the API."""
+    command = f"postmortem {incident} Grace Okafor"
+    print(f"{next(step)}. Tim Jones in Teams: @firebell {command}\n   → {demo.say(command, 'Tim Jones')}")
+    draft = demo.review_draft(incident)
+    if draft is None:
+        print(f"{next(step)}. The review draft did not appear within 30 s (is the devhost's background running?)")
+        return
+    figures = [line for line in draft.splitlines() if line.startswith(("| Time to ", "| Severity", "| Facilitator"))]
+    cost = next((line for line in draft.splitlines() if "outage minutes" in line), "")
+    print(f"{next(step)}. Review draft written to the private container: postmortems/{incident}/review.md (and .html)")
+    for line in [*figures, cost]:
+        print(f"   {line}")
+    closed = demo.api("POST", f"incidents/{incident}/close", json={"by": "Tim Jones"}).json()
+    print(f"{next(step)}. POST /api/incidents/{incident}/close → {closed['status']}")
+    print(
+        f"   Read the draft: {demo.base}/api/incidents/{incident}/postmortem?code={demo.key} "
+        "(Markdown; Accept: text/html for the page); people write their notes below its notes marker"
+    )
 
 
 if __name__ == "__main__":

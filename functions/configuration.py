@@ -16,6 +16,7 @@ from shared.notifications.policy_config import ESCALATIONS_FILE, EscalationConfi
 from shared.oncall.health import problems as oncall_problems
 from shared.oncall.people import Directory, load_directory
 from shared.oncall.schedule import Schedule, check_service_rosters, load_schedule
+from shared.postmortems.policy import ReviewPolicy, load_review_policy
 from shared.workitems.config import BoardsConfig, load_boards_config
 
 log = logging.getLogger("firebell.configuration")
@@ -60,6 +61,10 @@ class Configuration:
         """How incidents become Azure Boards work items (boards.toml; defaults when the file is absent)."""
         return self._once("boards", lambda: load_boards_config(self.folder))
 
+    def review(self) -> ReviewPolicy:
+        """Which incidents need a post-incident review, and what its draft flags (postmortems.toml; optional)."""
+        return self._once("review", lambda: load_review_policy(self.folder))
+
     def escalations(self) -> EscalationConfig:
         def load() -> EscalationConfig:
             config = load_escalations(self.folder, {service.id for service in self.catalog().services} | {"default"})
@@ -83,7 +88,15 @@ def check_configuration(config: Configuration, more: Iterable[Callable[[], Any]]
     Functions still start: alerts then answer 503 (Azure Monitor retries) and /api/health says why, so nothing is
     lost while someone fixes the file. `more` are further checks (settings) that raise ConfigurationError.
     """
-    checks = (config.catalog, config.people, *more, config.boards, config.schedule, config.service_rosters)
+    checks = (
+        config.catalog,
+        config.people,
+        *more,
+        config.boards,
+        config.review,
+        config.schedule,
+        config.service_rosters,
+    )
     problems: list[str] = []
     for check in (*checks, config.escalations, config.authorization):
         try:

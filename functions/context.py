@@ -7,6 +7,7 @@ import os
 import sys
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from functions.configuration import Configuration, check_configuration
 from shared.azure_monitor.secure_webhook import SecureWebhookPolicy, verify_bearer
@@ -128,6 +129,20 @@ def notifier(workflow: WorkflowSender | None = None) -> Notifier:
     return Notifier(
         incident_store(), EscalationLedger(account), workflow or sender, account, settings(), configuration()
     )
+
+
+def review_wiki() -> Any | None:
+    """Where review drafts are published besides the private container: the Boards project's wiki, when Boards is
+    configured and not switched off in boards.toml (None otherwise). The SDK loads with the first publish."""
+    found = settings()
+    boards = configuration().boards()
+    if not found.boards_configured or not boards.enabled:
+        return None
+    from shared.postmortems.wiki import ReviewWiki
+    from shared.workitems.boards import boards_for
+
+    project = boards_for(found.azure_devops_org_url, found.azure_devops_project, found.azure_devops_pat, boards.http)
+    return ReviewWiki(project)
 
 
 def reset() -> None:

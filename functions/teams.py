@@ -64,7 +64,9 @@ def on_message(req: func.HttpRequest) -> func.HttpResponse:
             else desk.answer(command, said, config, context.maintenance_store(), storage.account())
         )
     else:
-        decision = handle(command, said, context.incident_store(), context.catalog(), _site(), refuse)
+        decision = handle(
+            command, said, context.incident_store(), context.catalog(), _site(), refuse, review=config.review()
+        )
     acted = [event for event in decision.events if event.kind not in TALK]
     if decision.incident_id and acted:
         kinds = [event.kind for event in acted]

@@ -43,6 +43,8 @@ _NAMES: dict[type, str] = {
     grammar.Note: "note",
     grammar.Resolve: "resolve",
     grammar.Reopen: "reopen",
+    grammar.StartReview: "postmortem",
+    grammar.Close: "close",
     grammar.Timeline: "timeline",
     grammar.FollowUp: "action",
     grammar.Milestone: "milestone",
@@ -59,7 +61,10 @@ _STAFF = (RESPONDER, ROLE)
 DEFAULT_RULES: dict[str, tuple[str, ...]] = {
     **{name: (ANYONE,) for name in ("help", "list", "status", "timeline", "oncall")},
     **{name: (LISTED,) for name in ("declare", "drill", "ack", "note", "action")},
-    **{name: _STAFF for name in ("sev", "role", "handoff", "release", "resolve", "reopen", "milestone")},
+    **{
+        name: _STAFF
+        for name in ("sev", "role", "handoff", "release", "resolve", "reopen", "milestone", "postmortem", "close")
+    },
     **{name: (roles.COMMANDER, roles.COMMS) for name in ("update", "component")},
     **{name: (RESPONDER,) for name in ("page", "override", "maintenance")},
 }

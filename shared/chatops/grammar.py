@@ -44,6 +44,8 @@ COMMANDS = {
     "note": "note <id> <text> — add an internal note to the timeline",
     "resolve": "resolve <id> [summary] — resolve the incident",
     "reopen": "reopen <id> — reopen a resolved incident",
+    "postmortem": "postmortem <id> [facilitator] — start the blameless post-incident review of a resolved incident",
+    "close": "close <id> — close a resolved incident, or one whose review is done",
     "timeline": "timeline <id> — show the incident's timeline",
     "action": "action <id> <follow-up> — record a follow-up item",
     "milestone": (
@@ -68,6 +70,7 @@ _COMMAND_ALIASES = {
     "severity": "sev",
     "hand-off": "handoff",
     "follow-up": "action",
+    "post-mortem": "postmortem",
 }
 _ROLE_ALIASES = {
     "ic": "commander",
@@ -109,6 +112,8 @@ _NEEDS = {
     "note": "an incident id and the text: note INC-7 the database failed over",
     "resolve": "an incident id and optionally a summary: resolve INC-7 rolled back the deploy",
     "reopen": "an incident id: reopen INC-7",
+    "postmortem": "an incident id and optionally the facilitator: postmortem INC-7 Alex Kim",
+    "close": "an incident id: close INC-7",
     "timeline": "an incident id: timeline INC-7",
     "action": "an incident id and the follow-up: action INC-7 alert on queue depth",
     "milestone": (
@@ -220,6 +225,19 @@ class Reopen:
 
 
 @dataclass(frozen=True)
+class StartReview:
+    """`postmortem <id> [facilitator]`: the review of a resolved incident starts."""
+
+    incident_id: str
+    person: str | None  # the facilitator (named `person` so a mention becomes the person Firebell knows)
+
+
+@dataclass(frozen=True)
+class Close:
+    incident_id: str
+
+
+@dataclass(frozen=True)
 class Timeline:
     incident_id: str
 
@@ -323,6 +341,8 @@ Command: TypeAlias = (
     | Note
     | Resolve
     | Reopen
+    | StartReview
+    | Close
     | Timeline
     | FollowUp
     | Milestone
@@ -514,6 +534,10 @@ def _resolve(args: list[str]) -> Command:
     return Resolve(incident_id=_incident_id(args), summary=" ".join(args[1:]) or None)
 
 
+def _start_review(args: list[str]) -> Command:
+    return StartReview(incident_id=_incident_id(args), person=_person(args[1:]) if len(args) > 1 else None)
+
+
 def _milestone(args: list[str]) -> Command:
     if len(args) < 3 or _word(args[1]) not in MILESTONES:
         raise _Problem()
@@ -597,6 +621,8 @@ _PARSERS: dict[str, Callable[[list[str]], Command]] = {
     "note": _incident_and_text(Note),
     "resolve": _resolve,
     "reopen": _incident_only(Reopen),
+    "postmortem": _start_review,
+    "close": _incident_only(Close),
     "timeline": _incident_only(Timeline),
     "action": _incident_and_text(FollowUp),
     "milestone": _milestone,

@@ -27,6 +27,7 @@ from shared.incidents.paging import retrigger_pages
 from shared.incidents.store import IncidentChanged, IncidentStore
 from shared.incidents.timeline import TimelineEvent
 from shared.oncall.people import Directory
+from shared.postmortems.policy import ReviewPolicy
 from shared.teams.activity import TeamsMessage
 from shared.teams.reply import drill_reply, plain, text_reply
 
@@ -43,6 +44,7 @@ def handle(
     catalog: Catalog,
     site: str,
     refuse: Refuse = lambda command, incident: None,
+    review: ReviewPolicy | None = None,
 ) -> Decision:
     """`refuse` is the authorisation policy applied to the sender: a refusal answers and changes nothing — no event,
     no change message (the sender may be anyone in the team, guests included)."""
@@ -71,9 +73,11 @@ def handle(
             and _landed(incident, tried.changed)
         ):
             return _told(tried, incident)  # its save happened but the answer was lost: the SDK's retry met its ETag
-        timeline = tuple(store.timeline(ident)) if ident and isinstance(command, grammar.Timeline) else ()
+        # A review's start reads the timeline too: whether its facilitator took part in the response.
+        reads = isinstance(command, grammar.Timeline | grammar.StartReview)
+        timeline = tuple(store.timeline(ident)) if ident and reads else ()
         service = catalog.service(incident.service) if incident else None
-        decision = decide(command, incident, said, Context(service, site, timeline))
+        decision = decide(command, incident, said, Context(service, site, timeline, review or ReviewPolicy()))
         if decision.changed is not None and stored is not None:
             decision = replace(decision, events=tuple(_making(event, decision.changed) for event in decision.events))
         # Events before the state they explain (their ids come from the Teams message), so a save that fails

@@ -35,6 +35,8 @@ from shared.incidents.timeline import (
     event_id,
 )
 from shared.incidents.timeline import PUBLIC_UPDATE as UPDATE_POSTED
+from shared.postmortems import review
+from shared.postmortems.policy import ReviewPolicy
 from shared.teams.reply import card_reply, plain, text_reply
 
 TIMELINE_SHOWN = 15  # events in a `timeline` reply: the latest ones, enough for a catch-up
@@ -58,6 +60,7 @@ class Context:
     service: Service | None = None
     status_page_url: str = ""
     timeline: tuple[TimelineEvent, ...] = ()
+    review: ReviewPolicy = field(default_factory=ReviewPolicy)  # which severities need a review before closing
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,16 @@ def _apply(
             changed = lifecycle.reopen(incident, at)
             text = f"{who} reopened the incident ({changed.status})"
             return changed, STATUS_CHANGED, text, {"from": incident.status, "to": changed.status}, _said(ident, text)
+        case grammar.StartReview(person=facilitator):
+            changed, text, data, warning = review.start(incident, context.timeline, facilitator, who, at)
+            reply = f"**{ident}**: post-incident review started" + (
+                f", facilitated by {plain(facilitator)}" if facilitator else ""
+            )
+            reply += f". Warning: {plain(warning)}." if warning else ". The draft is written shortly."
+            return changed, STATUS_CHANGED, text, data, text_reply(reply)
+        case grammar.Close():
+            changed, text, data = review.close(incident, context.review, who, at)
+            return changed, STATUS_CHANGED, text, data, _said(ident, text)
         case grammar.FollowUp(text=words):
             text = f"{who} added a follow-up: {words}"
             return None, FOLLOW_UP_ADDED, text, {"text": words, "owner": who}, _said(ident, text)
@@ -229,7 +242,8 @@ def status_card(incident: Incident, context: Context) -> dict[str, Any]:
 
 
 def _timeline_reply(incident: Incident, timeline: tuple[TimelineEvent, ...]) -> dict[str, Any]:
-    shown = timeline[-TIMELINE_SHOWN:]
+    ordered = sorted(timeline, key=lambda event: (event.at, event.event_id))  # storage order is not time order
+    shown = ordered[-TIMELINE_SHOWN:]
     lines = [f"- {iso(event.at)} — {plain(event.text)}" for event in shown]
     more = f" (latest {len(shown)} of {len(timeline)})" if len(timeline) > len(shown) else ""
     return text_reply(f"**{incident.id}** timeline{more}:\n\n" + "\n".join(lines))

@@ -10,7 +10,8 @@ NOTIFICATIONS = "notifications"  # change messages responders act on: cards, esc
 WORKITEMS = "workitems"  # change messages Azure Boards tracks
 ESCALATIONS = "escalations"  # delayed escalation steps
 READINESS = "readiness"  # change messages that may change a resolved incident's readiness summary
-QUEUES = (STATUSPAGE, NOTIFICATIONS, WORKITEMS, ESCALATIONS, READINESS)
+POSTMORTEMS = "postmortems"  # change messages that may change an incident's review draft
+QUEUES = (STATUSPAGE, NOTIFICATIONS, WORKITEMS, ESCALATIONS, READINESS, POSTMORTEMS)
 
 # host.json extensions.queues.maxDequeueCount: the delivery after which a failing message goes to poison, so the
 # one that must say on the timeline what failed (a test keeps the two equal).

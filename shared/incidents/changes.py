@@ -6,8 +6,9 @@ events and stays idempotent when a message arrives twice.
 
 An HTTP function writes ONE message per change, which keeps a new incident at six storage operations: a change
 that only the public page may show (a further signal, a public update) goes to `statuspage`; a change responders act
-on goes to `notifications`, which pages first and forwards the same message to `statuspage`, `workitems` and
-`readiness`. A milestone correction goes the notifications way too, only so that it is forwarded to `readiness`.
+on goes to `notifications`, which pages first and forwards the same message to `statuspage`, `workitems`,
+`readiness` and `postmortems`. A milestone correction goes the notifications way too, only so that it is forwarded
+to `readiness` and `postmortems`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.core.errors import InvalidInput
-from shared.core.queues import NOTIFICATIONS, READINESS, STATUSPAGE, WORKITEMS
+from shared.core.queues import NOTIFICATIONS, POSTMORTEMS, READINESS, STATUSPAGE, WORKITEMS
 from shared.core.storage import StorageAccount
 from shared.incidents.timeline import (
     ACKNOWLEDGED,
@@ -115,9 +116,10 @@ def measured(kinds: Sequence[str] | frozenset[str] | None) -> bool:
 
 def forward_queues(change: ChangeMessage) -> list[str]:
     """Where notifications passes a change on: the status page, work items unless its kinds say Boards has nothing
-    to do, and readiness unless they say no summary can change."""
+    to do, and readiness and postmortems (a review draft holds the same figures) unless they say none can change."""
     tracked = change.kinds is None or bool(change.kinds & TRACKER_KINDS)
-    return [STATUSPAGE] + ([WORKITEMS] if tracked else []) + ([READINESS] if measured(change.kinds) else [])
+    figures = [READINESS, POSTMORTEMS] if measured(change.kinds) else []
+    return [STATUSPAGE] + ([WORKITEMS] if tracked else []) + figures
 
 
 def forward(body: str, account: StorageAccount) -> list[str]:

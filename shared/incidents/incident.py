@@ -22,8 +22,9 @@ TRIGGERED, ACKNOWLEDGED, INVESTIGATING, IDENTIFIED, MONITORING, RESOLVED = (
     "monitoring",
     "resolved",
 )
-STATUSES = (TRIGGERED, ACKNOWLEDGED, INVESTIGATING, IDENTIFIED, MONITORING, RESOLVED, "postmortem", "closed")
-CLOSED_STATUSES = (RESOLVED, "postmortem", "closed")
+POSTMORTEM, CLOSED = "postmortem", "closed"  # the review under way; done with
+STATUSES = (TRIGGERED, ACKNOWLEDGED, INVESTIGATING, IDENTIFIED, MONITORING, RESOLVED, POSTMORTEM, CLOSED)
+CLOSED_STATUSES = (RESOLVED, POSTMORTEM, CLOSED)
 OPEN = "open"  # filter shorthand: every status before resolved
 
 # How we knew.

@@ -48,7 +48,10 @@ def incident_document(
         "work_item": {"id": incident.work_item_id, "url": incident.work_item_url} if incident.work_item_id else None,
     }
     if timeline is not None:
-        document["timeline"] = [_event(event) for event in timeline]
+        # In time order: rows are keyed by when Firebell named the event, which for an alert's own time or a
+        # corrected moment is not when it happened.
+        ordered = sorted(timeline, key=lambda event: (event.at, event.event_id))
+        document["timeline"] = [_event(event) for event in ordered]
     return document
 
 

@@ -2,18 +2,22 @@
 
 triggered → acknowledged → investigating → identified → monitoring → resolved → postmortem → closed.
 Forward moves may skip states (an `identified` update on a triggered incident also acknowledges it, as on
-Statuspage); the only way back is reopening a resolved incident.
+Statuspage); the only way back is reopening a resolved incident. After resolution: `postmortem` starts the review,
+`close` ends it — or ends a resolved incident whose severity needs no review.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from shared.catalog.severity import label
 from shared.core.errors import InvalidInput
 from shared.incidents.incident import (
     ACKNOWLEDGED,
+    CLOSED,
     INVESTIGATING,
     MONITORING,
+    POSTMORTEM,
     RESOLVED,
     STATUSES,
     TRIGGERED,
@@ -74,3 +78,26 @@ def correct_milestone(incident: Incident, name: str, at: datetime, now: datetime
         raise RefusedTransition(f"the {name} milestone cannot be in the future")
     previous = getattr(incident, field)
     return incident.changed(now, **{field: at}), previous
+
+
+def start_review(incident: Incident, now: datetime) -> Incident:
+    """resolved → postmortem: the blameless review starts (only a resolved incident has a whole timeline)."""
+    if incident.is_open:
+        raise RefusedTransition(f"{incident.id} is {incident.status}; resolve it before its review starts")
+    if incident.status != RESOLVED:
+        raise RefusedTransition(f"{incident.id} is {incident.status}; its review has started already")
+    return incident.changed(now, status=POSTMORTEM)
+
+
+def close(incident: Incident, review_required: bool, now: datetime) -> Incident:
+    """postmortem → closed, or resolved → closed when the incident's severity needs no review."""
+    if incident.is_open:
+        raise RefusedTransition(f"{incident.id} is {incident.status}; resolve it before closing it")
+    if incident.status == CLOSED:
+        raise RefusedTransition(f"{incident.id} is already closed")
+    if incident.status == RESOLVED and review_required:
+        raise RefusedTransition(
+            f"{incident.id} is {label(incident.severity)}, which needs a post-incident review before it closes: "
+            f"start it with postmortem {incident.id} <facilitator>"
+        )
+    return incident.changed(now, status=CLOSED)

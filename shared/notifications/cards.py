@@ -32,15 +32,16 @@ CARD_VERSION = "1.5"  # the highest version Teams renders
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 MAX_MESSAGE_BYTES = 28 * 1024  # Workflows webhook limit for the whole message
 # Card kinds: also the ledger's name for what was sent, so they never change once deployed.
-PAGED, ACKNOWLEDGED, ROLE, RESOLVED, REMINDER, EXHAUSTED = (
+PAGED, ACKNOWLEDGED, ROLE, RESOLVED, REMINDER, EXHAUSTED, REVIEW = (
     "paged",
     "acknowledged",
     "role",
     "resolved",
     "reminder",
     "exhausted",
+    "review",
 )
-KINDS = (PAGED, ACKNOWLEDGED, ROLE, RESOLVED, REMINDER, EXHAUSTED)
+KINDS = (PAGED, ACKNOWLEDGED, ROLE, RESOLVED, REMINDER, EXHAUSTED, REVIEW)
 # Character budgets per field: generous for people, and small enough that the worst case (every field full of
 # 4-byte characters) still fits 28 KB. `_fit` halves them if a card ever does not fit anyway.
 _TITLE_CHARS, _TEXT_CHARS, _NAME_CHARS = 240, 600, 100
@@ -141,6 +142,15 @@ def exhausted_card(incident: Incident, why: str, notified: Sequence[str], links:
     headline = f"Nobody has acknowledged {incident.id} after every escalation step. Someone must take it now."
     facts = [("Escalation", _text(why)), ("Paged so far", _name(", ".join(notified)) if notified else "nobody")]
     return _message(incident, EXHAUSTED, headline, facts, links, [], "escalation exhausted, unacknowledged")
+
+
+def review_card(incident: Incident, draft_url: str, links: IncidentLinks) -> dict[str, Any]:
+    """The blameless review's draft is ready to read (once per incident; later re-drafts update it in place)."""
+    headline = f"The post-incident review draft of {incident.id} is ready: read it before the review meeting."
+    message = _message(incident, REVIEW, headline, [], links, [], "review draft ready")
+    if is_web_url(draft_url):
+        card_of(message)["actions"].append({"type": "Action.OpenUrl", "title": "Review draft", "url": draft_url})
+    return message
 
 
 # --- envelope, size and validation helpers -------------------------------------------------------------------------
@@ -250,8 +260,9 @@ _KIND_TITLES = {
     RESOLVED: "Resolved",
     REMINDER: "Public update overdue",
     EXHAUSTED: "Escalation exhausted",
+    REVIEW: "Post-incident review",
 }
-_STYLE = {ACKNOWLEDGED: "accent", ROLE: "emphasis", RESOLVED: "good", EXHAUSTED: "attention"}
+_STYLE = {ACKNOWLEDGED: "accent", ROLE: "emphasis", RESOLVED: "good", EXHAUSTED: "attention", REVIEW: "emphasis"}
 
 
 def _actions(links: IncidentLinks) -> list[dict[str, Any]]:

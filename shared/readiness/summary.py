@@ -174,11 +174,24 @@ def _pages(
     return tuple(sorted(PageTally(*key, count) for key, count in tally.items()))
 
 
-def _promises(timeline: Sequence[TimelineEvent], resolved: datetime) -> tuple[int, int]:
-    """(promises made, promises broken): a public update that named the time of the next one is kept when the next
-    public update, or the resolution, came by then."""
+@dataclass(frozen=True)
+class Promise:
+    """A public update that named the time of the next one, and when the next one (or the resolution) came."""
+
+    update: TimelineEvent
+    due: datetime
+    kept_by: datetime  # the next public update after it, or the resolution
+
+    @property
+    def late(self) -> bool:
+        return self.kept_by > self.due
+
+
+def promises(timeline: Sequence[TimelineEvent], resolved: datetime) -> list[Promise]:
+    """Every promise of a next public update (timeline in time order): it is kept when the next public update, or
+    the resolution, came by then."""
     updates = [event for event in timeline if event.kind == PUBLIC_UPDATE]
-    promised = late = 0
+    found = []
     for index, update in enumerate(updates):
         text = update.data.get("next_update_at")
         if not isinstance(text, str) or not text:
@@ -188,7 +201,11 @@ def _promises(timeline: Sequence[TimelineEvent], resolved: datetime) -> tuple[in
         except ValueError:
             continue
         following = [later.at for later in updates[index + 1 :] if later.at > update.at]
-        kept_by = min([*following, resolved])
-        promised += 1
-        late += kept_by > due
-    return promised, late
+        found.append(Promise(update, due, min([*following, resolved])))
+    return found
+
+
+def _promises(timeline: Sequence[TimelineEvent], resolved: datetime) -> tuple[int, int]:
+    """(promises made, promises broken)."""
+    made = promises(timeline, resolved)
+    return len(made), sum(promise.late for promise in made)

@@ -248,7 +248,7 @@ def public_incident(
         impact=_impact(incident, statuses),
         components=tuple(name for name, _ in statuses),
         started_at=incident.declared_at,
-        updated_at=incident.updated_at,
+        updated_at=public_updated_at(incident),
         updates=tuple(updates),
         next_update_at=incident.next_update_at if incident.is_open else None,
         component_statuses=statuses,
@@ -256,6 +256,14 @@ def public_incident(
         monitoring_at=monitoring_at,
         spans=spans,
     )
+
+
+def public_updated_at(incident: Incident) -> datetime:
+    """When the public last saw the incident change. After resolution nothing public changes — a milestone corrected,
+    the review started or closed are internal — so a resolved incident stays as it was when it resolved."""
+    if incident.is_open or incident.resolved_at is None:
+        return incident.updated_at
+    return min(incident.updated_at, incident.resolved_at)
 
 
 def _public(
@@ -345,7 +353,7 @@ def status_page(
     """
     incidents = [incident for incident in incidents if is_published(incident, catalog)]
     updated_at = max(
-        max((incident.updated_at for incident in incidents), default=EPOCH),
+        max((public_updated_at(incident) for incident in incidents), default=EPOCH),
         max((maintenance.updated_at for maintenance in maintenances), default=EPOCH),
     )
     updated = updated_at if updated_at > EPOCH else None

@@ -110,6 +110,8 @@ class Boards:
         self._client_lock = threading.Lock()
         self._token_lock = threading.Lock()  # its own lock: client set-up (holding the other) asks for a token
         self._wit: Any = None
+        self._wiki: Any = None
+        self._connection: Any = None
         self._token_source: Any = None
 
     # --- what callers ask -----------------------------------------------------------------------------------------
@@ -158,13 +160,30 @@ class Boards:
     def _client(self) -> Any:
         with self._client_lock:
             if self._wit is None:
-                from azure.devops.connection import Connection
-
-                credentials = _Credentials(self._authorization, self.policy.timeout_seconds, self._observed)
-                connection = Connection(base_url=self.org_url, creds=credentials)
                 # Looks up where work item tracking lives (OPTIONS + ResourceAreas) unless the SDK has it cached.
-                self._wit = connection.clients_v7_1.get_work_item_tracking_client()
+                self._wit = self._connected().clients_v7_1.get_work_item_tracking_client()
             return self._wit
+
+    def _connected(self) -> Any:
+        """The SDK's connection to the organisation (the caller holds the client lock)."""
+        if self._connection is None:
+            from azure.devops.connection import Connection
+
+            credentials = _Credentials(self._authorization, self.policy.timeout_seconds, self._observed)
+            self._connection = Connection(base_url=self.org_url, creds=credentials)
+        return self._connection
+
+    def with_wiki(self, what: str, step: Callable[[Any], T]) -> T:
+        """`step(wiki client)` of the project's wiki, with the same credentials, retries and errors as work items
+        (shared.postmortems.wiki publishes review drafts through it)."""
+
+        def attempt() -> T:
+            with self._client_lock:
+                if self._wiki is None:
+                    self._wiki = self._connected().clients_v7_1.get_wiki_client()
+            return step(self._wiki)
+
+        return self._retrying(what, attempt)
 
     def _find(self, tag: str) -> int | None:
         from azure.devops.v7_1.work_item_tracking.models import TeamContext, Wiql

@@ -55,7 +55,7 @@ def test_nothing_is_announced_when_a_delivery_wrote_no_event(storage_account):
 def test_notifications_forwards_the_same_message_to_the_status_page_boards_and_readiness(storage_account):
     message = change_message("INC-3", ["e1", "e2"])
     # Kinds unknown (an alert): Boards and readiness decide for themselves.
-    assert forward(message, storage_account) == ["statuspage", "workitems", "readiness"]
+    assert forward(message, storage_account) == ["statuspage", "workitems", "readiness", "postmortems"]
     for queue in ("statuspage", "workitems", "readiness"):
         (received,) = storage_account.queue(queue, encoding="none").receive_messages(max_messages=5)
         assert base64.b64decode(received.content).decode() == message  # as the Functions host encodes it
@@ -66,6 +66,7 @@ def test_a_message_without_readable_kinds_reaches_every_consumer(storage_account
         "statuspage",
         "workitems",
         "readiness",
+        "postmortems",
     ]
 
 
@@ -75,19 +76,23 @@ def test_boards_hears_only_of_changes_it_tracks(storage_account):
         "statuspage",
         "workitems",
         "readiness",
+        "postmortems",
     ]
     assert forward(change_message("INC-3", ["e3"], ["action.added"]), storage_account) == [
         "statuspage",
         "workitems",
         "readiness",
+        "postmortems",
     ]
 
 
-def test_readiness_hears_of_resolutions_corrections_and_what_is_said_after_but_not_of_acks_or_roles(storage_account):
-    assert forward(change_message("INC-3", ["e1"], ["status.changed"]), storage_account)[-1] == "readiness"
+def test_readiness_and_reviews_hear_of_resolutions_corrections_and_later_words_not_of_acks_or_roles(storage_account):
+    resolved = forward(change_message("INC-3", ["e1"], ["status.changed"]), storage_account)
+    assert resolved[-2:] == ["readiness", "postmortems"]
     assert forward(change_message("INC-3", ["e2"], ["milestone.corrected"]), storage_account) == [
         "statuspage",
         "readiness",
+        "postmortems",
     ]
     assert forward(change_message("INC-3", ["e3"], ["role.assigned"]), storage_account) == ["statuspage"]
 

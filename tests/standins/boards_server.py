@@ -9,7 +9,11 @@ Azure DevOps, as the SDK sees it:
   (TF401320: priority, state, assignee, empty title), area paths (TF401347), relations to items that do not exist,
   unknown work item types (404, VS402323);
 - `POST {org}/{project}/_apis/wit/wiql`: WIQL — `[System.Tags] CONTAINS '<tag>'`, matching whole tags as Boards does;
-- `GET/POST {org}/{project}/_apis/wit/workItems/{id}/comments`.
+- `GET/POST {org}/{project}/_apis/wit/workItems/{id}/comments`;
+- `GET/PUT {org}/{project}/_apis/wiki/wikis/{project}.wiki/pages?path=…`: the project wiki's pages. A GET answers the
+  page (content with `includeContent=True`) and its version as `ETag` (404 WikiPageNotFoundException when there is
+  none); a PUT without `If-Match` creates the page (409 WikiPageAlreadyExistsException when it exists), with
+  `If-Match` edits it (412 when the version is not the page's current one, 404 when there is no page).
 Every request must carry the api-version the SDK negotiates in its `Accept` header (`application/json;
 api-version=7.1-preview.3`), within the range the location advertises, and the right credentials: Basic with the
 PAT, or Bearer with the token this server's identity endpoint issued.
@@ -40,6 +44,7 @@ from tests.standins.local_server import LocalServer
 
 AZURE_DEVOPS_RESOURCE = "499b84ac-1321-427f-aa17-267ca6975798"
 WIT_AREA_ID = "5264459e-e5e0-4bd8-b118-0985e68a4ec5"
+WIKI_AREA_ID = "bf7d82a0-8aa5-4613-94ef-6172a5ea01f3"
 
 
 @dataclass(frozen=True)
@@ -94,7 +99,15 @@ COMMENTS = Location(
     4,
     released_version="0.0",
 )
-LOCATIONS = (RESOURCE_AREAS, CREATE, WORK_ITEMS, WIQL, COMMENTS)
+WIKI_PAGES = Location(
+    "25d3fbc7-fe3d-46cb-b5a5-0b6f79caf27b",
+    "wiki",
+    "pages",
+    "{project}/_apis/{area}/wikis/{wikiIdentifier}/{resource}",
+    1,
+    released_version="0.0",
+)
+LOCATIONS = (RESOURCE_AREAS, CREATE, WORK_ITEMS, WIQL, COMMENTS, WIKI_PAGES)
 
 COMMON_FIELDS = {
     "System.Title",
@@ -156,6 +169,18 @@ class Fault:
 
 
 @dataclass
+class WikiPage:
+    path: str
+    content: str
+    id: int
+    versions: int = 1  # each save is a commit in the wiki's repository
+
+    @property
+    def etag(self) -> str:
+        return f'"{self.id:04d}{self.versions:036x}"'
+
+
+@dataclass
 class WorkItem:
     id: int
     type: str
@@ -193,6 +218,7 @@ class BoardsServer(LocalServer):
         self.areas = {project, *(f"{project}\\{area}" for area in areas)}
         self.identities = {identity.lower() for identity in identities}
         self.items: dict[int, WorkItem] = {}
+        self.pages: dict[str, WikiPage] = {}  # the project wiki, by path
         self.token_requests = 0
         self.token_client_ids: list[str] = []  # the client_id of each token request ("" for system-assigned)
         self._next_id = 1
@@ -252,6 +278,7 @@ class BoardsServer(LocalServer):
         discovery cache for it stays valid)."""
         with self._lock:
             self.items.clear()
+            self.pages.clear()
             self._received.clear()
             self._faults.clear()
             self._storm = None
@@ -268,6 +295,17 @@ class BoardsServer(LocalServer):
     def work_items(self, type_name: str | None = None) -> list[WorkItem]:
         with self._lock:
             return [item for item in self.items.values() if type_name is None or item.type == type_name]
+
+    def wiki_page(self, path: str) -> str | None:
+        with self._lock:
+            page = self.pages.get(path)
+            return page.content if page else None
+
+    def edit_wiki_page(self, path: str, content: str) -> None:
+        """A person saves the page in the wiki's editor: a new version."""
+        with self._lock:
+            page = self.pages[path]
+            page.content, page.versions = content, page.versions + 1
 
     def basic(self) -> str:
         return "Basic " + base64.b64encode(f":{self.pat}".encode()).decode()
@@ -333,7 +371,10 @@ class BoardsServer(LocalServer):
                 return _json({"count": len(LOCATIONS), "value": [location.document() for location in LOCATIONS]})
             if rest.lower() == "_apis/resourceareas" and request.method == "GET":
                 self._check_version(request, RESOURCE_AREAS)
-                areas = [{"id": WIT_AREA_ID, "name": "wit", "locationUrl": f"{self.org_url}/"}]
+                areas = [
+                    {"id": WIT_AREA_ID, "name": "wit", "locationUrl": f"{self.org_url}/"},
+                    {"id": WIKI_AREA_ID, "name": "wiki", "locationUrl": f"{self.org_url}/"},
+                ]
                 return _json({"count": len(areas), "value": areas})
             return self._project_route(request, rest, body)
         except Rejection as rejection:
@@ -357,6 +398,12 @@ class BoardsServer(LocalServer):
         if match:
             self._check_version(request, COMMENTS)
             return self._comments(request, int(match[1]), body)
+        match = re.fullmatch(r"_apis/wiki/wikis/([^/]+)/pages", route, re.IGNORECASE)
+        if match and method in ("GET", "PUT"):
+            self._check_version(request, WIKI_PAGES)
+            if match[1].lower() != f"{self.project}.wiki".lower():
+                raise Rejection(404, f"The wiki {match[1]} does not exist.", "WikiNotFoundException")
+            return self._wiki_page(request, body)
         match = re.fullmatch(r"_apis/wit/workitems/(\d+)", route, re.IGNORECASE)
         if match and method in ("PATCH", "GET"):
             self._check_version(request, WORK_ITEMS)
@@ -567,6 +614,57 @@ class BoardsServer(LocalServer):
             return _json(comment)
 
     # --- managed identity ---------------------------------------------------------------------------------------------
+    def _wiki_page(self, request: Request, body: bytes) -> Response:
+        path = request.args.get("path") or ""
+        if not path.startswith("/"):
+            raise Rejection(400, "The page path must start with /.", "WikiPagePathInvalidException")
+        with self._lock:
+            page = self.pages.get(path)
+            if request.method == "GET":
+                if page is None:
+                    raise Rejection(404, f"The page '{path}' could not be found.", "WikiPageNotFoundException")
+                return self._page_answer(page, request.args.get("includeContent", "").lower() == "true", 200)
+            try:
+                content = json.loads(body)["content"]
+            except (ValueError, KeyError, TypeError):
+                raise Rejection(400, 'The body must be {"content": …}.', "InvalidArgumentValueException") from None
+            version = request.headers.get("If-Match")
+            if version is None:
+                if page is not None:
+                    raise Rejection(
+                        409,
+                        f"The page '{path}' specified in the add operation already exists in the wiki. Please specify "
+                        "a new page path.",
+                        "WikiPageAlreadyExistsException",
+                    )
+                page = self.pages[path] = WikiPage(path, str(content), len(self.pages) + 1)
+                return self._page_answer(page, True, 201)
+            if page is None:
+                raise Rejection(404, f"The page '{path}' could not be found.", "WikiPageNotFoundException")
+            if version != page.etag:
+                raise Rejection(
+                    412,
+                    "The page has been modified since it was read; get its latest version.",
+                    "WikiPageVersionConflict",
+                )
+            page.content, page.versions = str(content), page.versions + 1
+            return self._page_answer(page, True, 200)
+
+    def _page_answer(self, page: WikiPage, content: bool, status: int) -> Response:
+        wiki = f"{self.org_url}/{self.project}/_apis/wiki/wikis/{self.project}.wiki"
+        document = {
+            "id": page.id,
+            "path": page.path,
+            "gitItemPath": page.path.replace(" ", "-") + ".md",
+            "url": f"{wiki}/pages/{page.id}",
+            "remoteUrl": f"{self.org_url}/{self.project}/_wiki/wikis/{self.project}.wiki/{page.id}",
+            **({"content": page.content} if content else {}),
+        }
+        answer = _json(document)
+        answer.status_code = status
+        answer.headers["ETag"] = page.etag
+        return answer
+
     def _token(self, request: Request) -> Response:
         if request.headers.get("X-IDENTITY-HEADER") != self.identity_header:
             return _json({"statusCode": 401, "message": "bad X-IDENTITY-HEADER"}, 401)

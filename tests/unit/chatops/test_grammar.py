@@ -22,6 +22,7 @@ from shared.chatops.grammar import (
     UPDATE_STATUSES,
     Ack,
     AssignRole,
+    Close,
     Declare,
     Drill,
     FollowUp,
@@ -39,6 +40,7 @@ from shared.chatops.grammar import (
     SetComponentStatus,
     SetOverride,
     SetSeverity,
+    StartReview,
     Status,
     Timeline,
     Unknown,
@@ -59,6 +61,8 @@ KINDS = {
     "note": Note,
     "resolve": Resolve,
     "reopen": Reopen,
+    "postmortem": StartReview,
+    "close": Close,
     "timeline": Timeline,
     "action": FollowUp,
     "milestone": Milestone,
@@ -322,8 +326,8 @@ def test_the_vocabulary_is_exported_for_replies():
     assert UPDATE_STATUSES == ("investigating", "identified", "monitoring")
     assert list(COMMANDS) == [
         "help", "declare", "drill", "list", "status", "ack", "sev", "role", "handoff",
-        "update", "note", "resolve", "reopen", "timeline", "action", "milestone", "release",
-        "component", "page", "oncall", "override", "maintenance",
+        "update", "note", "resolve", "reopen", "postmortem", "close", "timeline", "action", "milestone",
+        "release", "component", "page", "oncall", "override", "maintenance",
     ]  # fmt: skip
     assert all(usage.startswith(f"{name}") and "\n" not in usage for name, usage in COMMANDS.items())
 

@@ -86,6 +86,10 @@ def test_the_devhost_reads_every_function_from_the_apps_own_registry():
         "readiness_report": "httpTrigger",
         "readiness_report_hourly": "timerTrigger",
         "readiness_weekly_digest": "timerTrigger",
+        "postmortems": "queueTrigger",
+        "get_postmortem": "httpTrigger",
+        "start_postmortem": "httpTrigger",
+        "close_incident": "httpTrigger",
     }
     (alerts,) = [spec for spec in by_trigger(specs, "httpTrigger") if spec.name == "alerts"]
     assert alerts.trigger["route"] == "alerts" and alerts.trigger["authLevel"] == "FUNCTION"

@@ -51,6 +51,9 @@ def links(case: Incident | None = None, status_page: str = "https://status.examp
     return cards.incident_links(case or incident(), RUNBOOK, status_page)
 
 
+DRAFT = "https://firebell.azurewebsites.net/api/incidents/INC-7/postmortem"
+
+
 def every_kind(case: Incident) -> dict[str, dict]:
     resolved = dataclasses.replace(case, status="resolved", resolved_at=NOW)
     return {
@@ -60,6 +63,11 @@ def every_kind(case: Incident) -> dict[str, dict]:
         cards.RESOLVED: cards.resolved_card(resolved, "Tim Jones", "Tim Jones resolved the incident", links(case)),
         cards.REMINDER: cards.reminder_card(case, [TIM], NOW - timedelta(minutes=7), NOW, links(case)),
         cards.EXHAUSTED: cards.exhausted_card(case, "every step ran", ["Tim Jones", "Larry Brown"], links(case)),
+        cards.REVIEW: cards.review_card(
+            dataclasses.replace(resolved, status="postmortem"),
+            DRAFT,
+            links(case),
+        ),
     }
 
 
@@ -100,7 +108,7 @@ def test_every_card_kind_is_a_valid_adaptive_card_1_5_in_the_workflows_envelope(
             "url": f"https://status.example.com/incidents/{pid('INC-7')}.html",
         },
         {"type": "Action.OpenUrl", "title": "Boards work item", "url": BOARDS},
-    ]
+    ] + ([{"type": "Action.OpenUrl", "title": "Review draft", "url": DRAFT}] if kind == cards.REVIEW else [])
 
 
 def test_the_schema_check_is_strict_so_unstripped_teams_extensions_fail_it():

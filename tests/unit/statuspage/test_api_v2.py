@@ -284,7 +284,8 @@ def test_an_incident_in_full_statuspage_form():
         "name": "Issue affecting Checkout",
         "status": "resolved",
         "created_at": "2026-03-29T10:00:00.000Z",
-        "updated_at": "2026-03-29T10:51:00.000Z",
+        # Its state changed once more at 10:51 (internally: nothing public changes after the resolution at 10:50).
+        "updated_at": "2026-03-29T10:50:00.000Z",
         "monitoring_at": "2026-03-29T10:10:00.000Z",
         "resolved_at": "2026-03-29T10:50:00.000Z",
         "impact": "major",
