@@ -38,8 +38,8 @@ class Outcome:
     event_id: str | None = None
 
     def document(self) -> dict[str, Any]:
-        found = {"incident": self.incident_id, "event": self.event_id} if self.incident_id else {}
-        return {"outcome": self.outcome, **found, **({"reason": self.reason} if self.reason else {})}
+        named = {"incident": self.incident_id, "event": self.event_id, "reason": self.reason or None}
+        return {"outcome": self.outcome, **{key: value for key, value in named.items() if value is not None}}
 
 
 def on_update(
