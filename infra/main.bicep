@@ -112,6 +112,7 @@ var tables = [
   'escalations'
   'workitems'
   'readiness'
+  'followups'
 ]
 var queues = [
   'notifications'
