@@ -6,8 +6,8 @@ writes nothing new. The timeline first, then the index (events before the state 
 the two leaves reminders running until the hook's retry, never a done follow-up without its event.
 
 What Firebell answers, so Azure DevOps keeps the subscription healthy (it retries failed deliveries and may put a
-subscription that keeps failing on probation): 200 for a follow-up recorded done (again or not), 202 with the reason for any update that is no
-follow-up's completion — another project's work item, a state change that is not to a done state.
+subscription that keeps failing on probation): 200 for a follow-up recorded done (again or not), 202 with the
+reason for any update that is no follow-up's completion — another work item, a state that is not a done state.
 """
 
 from __future__ import annotations

@@ -146,7 +146,7 @@ def _instant(value: Any) -> datetime | None:
         return None
     try:
         return parse_instant(value)
-    except ValueError:  # "0001-01-01T00:00:00" (the sample's revisedDate) and other non-times
+    except (ValueError, OverflowError):  # "0001-01-01T00:00:00" (the sample's revisedDate), 9999 shifted to UTC
         return None
 
 
