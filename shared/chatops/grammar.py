@@ -145,7 +145,8 @@ MAX_DUE_DAYS = 365  # a follow-up due further away is a plan, not a follow-up
 OWNER_CLAUSE, DUE_CLAUSE = "owner:", "due:"
 _RELATIVE_DUE = re.compile(r"(?:in ?|\+)([0-9]{1,3}) ?(d|days?|w|weeks?)", re.IGNORECASE | re.ASCII)
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
-NEEDS_DUE = "due: takes a date or a number of days or weeks from today: due: 2026-12-20, due: in 3d, due: in 2w"
+# Problems are said after "`action` needs …".
+NEEDS_DUE = "due: with a date, or days or weeks from today: due: 2026-12-20, due: in 3d, due: in 2w"
 _TRAILING_PUNCTUATION = ".,:;!?"  # "ack INC-7." and "help?" still mean ack and help
 
 
@@ -579,14 +580,14 @@ def _follow_up(args: list[str]) -> Command:
             current.append(token)
             continue
         if keyword in clauses:
-            raise _Problem(f"say {keyword} once: action INC-7 alert on queue depth owner: Alex Kim due: in 3d")
+            raise _Problem(f"{keyword} once: action INC-7 alert on queue depth owner: Alex Kim due: in 3d")
         current = clauses[keyword] = [token[len(keyword) :]] if token[len(keyword) :] else []
     if not words:
         raise _Problem()
     owner = None
     if OWNER_CLAUSE in clauses:
         if not clauses[OWNER_CLAUSE]:
-            raise _Problem("owner: needs a person: action INC-7 alert on queue depth owner: Alex Kim")
+            raise _Problem("a person after owner: — action INC-7 alert on queue depth owner: Alex Kim")
         owner = _person(clauses[OWNER_CLAUSE])
     due = _due(" ".join(clauses[DUE_CLAUSE])) if DUE_CLAUSE in clauses else None
     return FollowUp(incident_id, _bounded(" ".join(words), MAX_TITLE, "the follow-up"), owner, due)
@@ -603,13 +604,13 @@ def _due(text: str) -> date | int:
         try:
             return date.fromisoformat(word)
         except ValueError:
-            raise _Problem(f"{word} is not a date; {NEEDS_DUE}") from None
+            raise _Problem(f"a date that exists ({word} does not): due: 2026-12-20, due: in 3d") from None
     match = _RELATIVE_DUE.fullmatch(word)
     if match is None:
         raise _Problem(NEEDS_DUE)
     days = int(match.group(1)) * (7 if match.group(2).startswith("w") else 1)
     if days > MAX_DUE_DAYS:
-        raise _Problem(f"a follow-up is due within {MAX_DUE_DAYS} days; {NEEDS_DUE}")
+        raise _Problem(f"a due date within {MAX_DUE_DAYS} days: due: in 3d, due: 2026-12-20")
     return days
 
 

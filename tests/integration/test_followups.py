@@ -23,6 +23,9 @@ import pytest
 import requests
 
 from functions import context
+from shared.chatops import intake as chatops_intake
+from shared.chatops.grammar import parse_command
+from shared.chatops.rules import Said
 from shared.core import storage
 from shared.core.storage import StorageAccount
 from shared.core.timeutil import utc_now
@@ -128,6 +131,30 @@ def test_an_action_with_owner_and_due_date_becomes_a_child_task_carrying_both(co
         "Australia/Sydney",
         due.isoformat(),
     )
+
+
+@pytest.mark.parametrize(
+    ("words", "reply"),
+    [
+        ("due: 2020-01-01", "due 2020-01-01 is in the past; give today or a later date"),
+        (
+            "due: next week",
+            "`action` needs due: with a date, or days or weeks from today: due: 2026-12-20, due: in 3d, due: in 2w",
+        ),
+        ("owner:", "`action` needs a person after owner: — action INC-7 alert on queue depth owner: Alex Kim"),
+    ],
+)
+def test_a_bad_due_date_or_owner_is_answered_and_makes_no_follow_up_and_no_task(configured, words, reply):
+    boards = configured
+    incident, opening = declare()
+    handle(message(incident.id, [opening.event_id]))
+    text = f"action {incident.id} Add a retry budget {words}"
+    said = Said(text=text, speaker="Tim Jones", at=utc_now(), message_id="bad-due")
+    decision = chatops_intake.handle(parse_command(text), said, context.incident_store(), context.catalog(), "")
+    assert decision.reply["text"] == f"**{incident.id}**: {reply}"
+    handle(message(incident.id, [event.event_id for event in decision.events]))
+    assert timeline(incident.id, FOLLOW_UP_ADDED) == [] and boards.work_items("Task") == []
+    assert rows(FOLLOWUPS_TABLE) == []
 
 
 def test_a_task_type_without_a_due_date_field_still_gets_the_task_and_the_timeline_says_so(

@@ -64,11 +64,11 @@ ACTION_EXAMPLE = "action INC-7 alert on queue depth owner: Alex Kim"
     [
         ("action INC-7 x due: soon", NEEDS_DUE),
         ("action INC-7 x due:", NEEDS_DUE),
-        ("action INC-7 x due: 2026-02-30", f"2026-02-30 is not a date; {NEEDS_DUE}"),
+        ("action INC-7 x due: 2026-02-30", "a date that exists (2026-02-30 does not): due: 2026-12-20, due: in 3d"),
         ("action INC-7 x due: 20261220", NEEDS_DUE),
-        ("action INC-7 x due: in 53w", f"a follow-up is due within {MAX_DUE_DAYS} days; {NEEDS_DUE}"),
-        ("action INC-7 x owner:", f"owner: needs a person: {ACTION_EXAMPLE}"),
-        ("action INC-7 x owner: a due: today owner: b", f"say owner: once: {ACTION_EXAMPLE} due: in 3d"),
+        ("action INC-7 x due: in 53w", f"a due date within {MAX_DUE_DAYS} days: due: in 3d, due: 2026-12-20"),
+        ("action INC-7 x owner:", f"a person after owner: — {ACTION_EXAMPLE}"),
+        ("action INC-7 x owner: a due: today owner: b", f"owner: once: {ACTION_EXAMPLE} due: in 3d"),
         ("action INC-7 x owner: " + "n" * 101, "the person's name is 101 characters; the limit is 100"),
     ],
 )
