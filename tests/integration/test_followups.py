@@ -243,6 +243,10 @@ def test_closing_the_task_records_follow_up_done_once_even_when_the_event_is_del
     # Its reminders stop: the due row is gone, the task's row remembers when it was done.
     (by_task,) = rows(FOLLOWUPS_TABLE)
     assert by_task["PartitionKey"] == f"workitem-{task.id}" and by_task["done_at"] is not None
+    # The `workitems` message of the follow-up delivered once more finds the task done: no reminders come back.
+    (added,) = timeline(incident_id, FOLLOW_UP_ADDED)
+    handle(message(incident_id, [added.event_id], dequeue_count=2))
+    assert rows(FOLLOWUPS_TABLE) == [by_task] and len(boards.work_items("Task")) == 1
 
 
 def test_an_update_that_is_not_to_a_done_state_or_not_of_a_follow_up_is_answered_202_and_stores_nothing(configured):
