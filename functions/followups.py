@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import uuid
 
 import azure.functions as func
 
@@ -52,8 +53,11 @@ def on_boards_event(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(outcome.status, outcome.document())
 
 
+_INSTANCE = uuid.uuid4().hex  # this process, as the reminders' lease holder
+
+
 @bp.function_name("followup_reminders")
 @bp.timer_trigger(arg_name="timer", schedule="0 */10 * * * *", run_on_startup=False)
 @observed
 def followup_reminders(timer: func.TimerRequest) -> None:
-    remind_follow_ups(utc_now(), context.notifier(), FollowUpIndex(storage.account()))
+    remind_follow_ups(utc_now(), context.notifier(), FollowUpIndex(storage.account()), _INSTANCE)

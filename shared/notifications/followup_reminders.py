@@ -10,7 +10,7 @@ instances; the timeline records each reminder.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from shared.incidents.timeline import REMINDER_SENT
@@ -20,9 +20,15 @@ from shared.workitems.followup_index import REMIND_AT, FollowUpIndex, TrackedFol
 
 log = logging.getLogger("firebell.escalations")
 
+LEASE_NAME = "followup-reminders"
+LEASE = timedelta(minutes=5)  # shorter than the timer's 10 minutes: the next tick may run anywhere
 
-def remind_follow_ups(now: datetime, notifier: Notifier, index: FollowUpIndex) -> list[str]:
-    """One pass of the follow-up reminders timer; returns what it sent, e.g. ["INC-7 action-1a2b3c"]."""
+
+def remind_follow_ups(now: datetime, notifier: Notifier, index: FollowUpIndex, instance: str) -> list[str]:
+    """One pass of the follow-up reminders timer; returns what it sent, e.g. ["INC-7 action-1a2b3c"]. One instance
+    at a time (a storage lease, as the sweeper's): two ticks at once could both find today's card unsent."""
+    if not notifier.ledger.take_lease(LEASE_NAME, instance, now, LEASE):
+        return []
     sent: list[str] = []
     for follow_up in index.overdue(now):
         try:

@@ -405,15 +405,20 @@ def test_an_overdue_follow_up_reminds_its_owner_once_a_day_and_the_timer_reads_o
         )
         index = FollowUpIndex(account)
 
-        def tick(at: datetime) -> list[str]:
+        def tick(at: datetime, instance: str = "instance-a") -> list[str]:
             ops.take()
-            return remind_follow_ups(at, notifier, index)
+            return remind_follow_ups(at, notifier, index, instance)
 
+        lease = [("POST", "escalations", "table"), ("GET", "escalations", "row"), ("PUT", "escalations", "row")]
         assert tick(first - timedelta(seconds=1)) == []
-        assert ops.take() == [("GET", "followups", "table")]  # one range of the index; nothing else read
+        assert ops.take() == [
+            ("POST", "escalations", "table"),  # the timer's lease, first taken
+            ("GET", "followups", "table"),  # one range of the index; nothing else read
+        ]
         (sent,) = tick(first + timedelta(minutes=1))
         assert sent.startswith(f"{incident_id} action-")
         assert ops.take() == [
+            *lease,  # renewed by the same instance (insert refused, read, replace)
             ("GET", "followups", "table"),  # the overdue range
             ("GET", "escalations", "row"),  # today's card sent already?
             ("GET", "incidents", "row"),  # the one incident its card names: a point read
@@ -421,8 +426,11 @@ def test_an_overdue_follow_up_reminds_its_owner_once_a_day_and_the_timer_reads_o
             ("POST", "escalations", "table"),  # the card ledger row
             ("POST", "timeline", "table"),  # "reminded …"
         ]
+        # Another instance's tick while the lease runs does nothing at all.
+        assert tick(first + timedelta(minutes=2), instance="instance-b") == []
+        assert ops.take() == lease[:2]
         assert tick(first + timedelta(hours=3)) == []  # the same day in Sydney: no second card
-        assert ops.take() == [("GET", "followups", "table"), ("GET", "escalations", "row")]
+        assert ops.take() == [*lease, ("GET", "followups", "table"), ("GET", "escalations", "row")]
         assert len(tick(first + timedelta(days=1))) == 1  # the next day: reminded again
         (card, _) = [r.card for r in workflow.delivered()]
         assert card["body"][1]["text"] == (
@@ -440,5 +448,5 @@ def test_an_overdue_follow_up_reminds_its_owner_once_a_day_and_the_timer_reads_o
             boards.subscribe(Subscription(f"{firebell}/boards/events", password=SECRET))
             boards.change_state(task.id, "Closed")
         assert tick(first + timedelta(days=2)) == []
-        assert ops.take() == [("GET", "followups", "table")]
+        assert ops.take() == [*lease, ("GET", "followups", "table")]
         assert len(workflow.delivered()) == 2
