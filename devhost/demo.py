@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
             ("Larry Brown", f"update {incident} identified {PUBLIC_WORDS}"),
             ("Larry Brown", f"component {incident} partial Checkout"),
             ("Tim Jones", f"note {incident} rolled back release 2026.12.1"),
-            ("Tim Jones", f"action {incident} alert on card-decline rate, not only CPU"),
+            ("Tim Jones", f"action {incident} alert on card-decline rate, not only CPU owner: Priya Raman due: in 7d"),
             ("Tim Jones", f"resolve {incident} rollback complete, error rate normal"),
         ]:
             print(f"{next(step)}. {speaker} in Teams: @firebell {command}\n   → {demo.say(command, speaker)}")

@@ -8,6 +8,7 @@ attacker), and costs storage at most one check per CACHE_SECONDS per instance ho
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 
@@ -22,6 +23,7 @@ from shared.core.errors import ConfigurationError
 from shared.core.queues import QUEUES, poison
 from shared.core.timeutil import utc_now
 from shared.oncall.lookup import current_warnings
+from shared.workitems.service_hook import SECRET_SETTING as SERVICE_HOOK_SECRET
 
 bp = func.Blueprint()
 log = logging.getLogger("firebell.health")
@@ -89,6 +91,8 @@ def _essentials() -> dict[str, str]:
             check()
         checks["secure_webhook"] = "on" if context.secure_webhook() else "off"
         checks["boards"] = "configured" if context.settings().boards_configured else "not configured"
+        hook = os.environ.get(SERVICE_HOOK_SECRET, "").strip()  # follow-ups done: POST /api/boards/events
+        checks["boards_service_hook"] = "configured" if hook else "not configured"
         checks["notifications"] = "configured" if context.settings().teams_workflow_url else "not configured"
         checks["configuration"] = "valid"
     except ConfigurationError as error:

@@ -52,6 +52,13 @@ param teamsOutgoingWebhookToken string = ''
 @description('AZURE_DEVOPS_PAT. Empty (recommended): Boards authenticates as the managed identity.')
 param azureDevOpsPat string = ''
 
+@secure()
+@description('BOARDS_SERVICE_HOOK_SECRET: the shared secret of the Azure DevOps service hook (basic auth password or X-Firebell-Secret header). Empty: /api/boards/events answers 503 "not configured".')
+param boardsServiceHookSecret string = ''
+
+@description('boards-service-hook-secret is already in the vault: reference it without passing the value.')
+param boardsServiceHookSecretInVault bool = false
+
 @description('teams-outgoing-webhook-token is already in the vault (az keyvault secret set): reference it without passing the value.')
 param teamsTokenInVault bool = false
 
@@ -105,6 +112,7 @@ var tables = [
   'escalations'
   'workitems'
   'readiness'
+  'followups'
 ]
 var queues = [
   'notifications'
@@ -175,6 +183,8 @@ module keyVault 'modules/keyvault.bicep' = {
     azureDevOpsPat: azureDevOpsPat
     teamsTokenInVault: teamsTokenInVault
     azureDevOpsPatInVault: azureDevOpsPatInVault
+    boardsServiceHookSecret: boardsServiceHookSecret
+    boardsServiceHookSecretInVault: boardsServiceHookSecretInVault
   }
 }
 
@@ -192,6 +202,7 @@ var firebellSettings = {
   AZURE_DEVOPS_ORG_URL: azureDevOpsOrgUrl
   AZURE_DEVOPS_PROJECT: azureDevOpsProject
   AZURE_DEVOPS_PAT: keyVault.outputs.devOpsPatReference
+  BOARDS_SERVICE_HOOK_SECRET: keyVault.outputs.boardsServiceHookSecretReference
   AZURE_DEVOPS_CACHE_DIR: azureDevOpsCacheDir
   FIREBELL_ENTRA_TENANT_ID: secureWebhookEnabled ? (empty(secureWebhookTenantId) ? tenant().tenantId : secureWebhookTenantId) : ''
   FIREBELL_ENTRA_AUDIENCE: secureWebhookEnabled ? secureWebhookIdentifierUri : ''

@@ -11,7 +11,7 @@ import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import TypeAlias
 
 from shared.incidents.lifecycle import MILESTONES as MILESTONE_FIELDS
@@ -47,7 +47,10 @@ COMMANDS = {
     "postmortem": "postmortem <id> [facilitator] — start the blameless post-incident review of a resolved incident",
     "close": "close <id> — close a resolved incident, or one whose review is done",
     "timeline": "timeline <id> — show the incident's timeline",
-    "action": "action <id> <follow-up> — record a follow-up item",
+    "action": (
+        "action <id> <follow-up> [owner: <person>] [due: <YYYY-MM-DD | in 3d | in 2w>] — record a follow-up item "
+        "(its owner is you unless you name one; an overdue follow-up reminds its owner daily until done in Boards)"
+    ),
     "milestone": (
         "milestone <id> <started|detected|acknowledged|mitigated|resolved> <ISO 8601 time> — correct a milestone"
     ),
@@ -115,7 +118,10 @@ _NEEDS = {
     "postmortem": "an incident id and optionally the facilitator: postmortem INC-7 Alex Kim",
     "close": "an incident id: close INC-7",
     "timeline": "an incident id: timeline INC-7",
-    "action": "an incident id and the follow-up: action INC-7 alert on queue depth",
+    "action": (
+        "an incident id and the follow-up, optionally with its owner and due date: "
+        "action INC-7 alert on queue depth owner:Alex Kim due:2026-12-20"
+    ),
     "milestone": (
         f"an incident id, a milestone ({', '.join(MILESTONES)}) and an ISO 8601 time: "
         "milestone INC-7 mitigated 2026-11-23T09:40Z"
@@ -141,6 +147,13 @@ _NEXT_UPDATE = re.compile(
 )
 _MAINTENANCE_ID = re.compile(r"MNT-([0-9]{1,9})", re.IGNORECASE | re.ASCII)
 MAX_TIME = 40  # "2026-12-03T09:00:00.000+05:30" and "+1d12h" fit
+MAX_DUE_DAYS = 365  # a follow-up due further away is a plan, not a follow-up
+# `action` clauses: keywords with a colon, so follow-up words such as "owner" or "due" stay words.
+OWNER_CLAUSE, DUE_CLAUSE = "owner:", "due:"
+_RELATIVE_DUE = re.compile(r"(?:in ?|\+)([0-9]{1,3}) ?(d|days?|w|weeks?)", re.IGNORECASE | re.ASCII)
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+# Problems are said after "`action` needs …".
+NEEDS_DUE = "due: with a date, or days or weeks from today: due: 2026-12-20, due: in 3d, due: in 2w"
 _TRAILING_PUNCTUATION = ".,:;!?"  # "ack INC-7." and "help?" still mean ack and help
 
 
@@ -244,10 +257,12 @@ class Timeline:
 
 @dataclass(frozen=True)
 class FollowUp:
-    """`action <id> <text>`: a follow-up item for after the incident."""
+    """`action <id> <text> [owner: <person>] [due: <when>]`: a follow-up item for after the incident."""
 
     incident_id: str
     text: str
+    owner: str | None = None  # None: whoever said it owns it
+    due: date | int | None = None  # a date, or a number of days from the day it was said (`in 3d`, `in 2w`)
 
 
 @dataclass(frozen=True)
@@ -593,6 +608,53 @@ def _maintenance(args: list[str]) -> Command:
     return ScheduleMaintenance(services, _when(args[1]), _when(args[2]), text)
 
 
+def _follow_up(args: list[str]) -> Command:
+    if len(args) < 2:
+        raise _Problem()
+    incident_id = _incident_id(args)
+    words: list[str] = []
+    clauses: dict[str, list[str]] = {}
+    current: list[str] = words
+    for token in args[1:]:
+        keyword = next((k for k in (OWNER_CLAUSE, DUE_CLAUSE) if token.lower().startswith(k)), None)
+        if keyword is None:
+            current.append(token)
+            continue
+        if keyword in clauses:
+            raise _Problem(f"{keyword} once: action INC-7 alert on queue depth owner: Alex Kim due: in 3d")
+        current = clauses[keyword] = [token[len(keyword) :]] if token[len(keyword) :] else []
+    if not words:
+        raise _Problem()
+    owner = None
+    if OWNER_CLAUSE in clauses:
+        if not clauses[OWNER_CLAUSE]:
+            raise _Problem("a person after owner: — action INC-7 alert on queue depth owner: Alex Kim")
+        owner = _person(clauses[OWNER_CLAUSE])
+    due = _due(" ".join(clauses[DUE_CLAUSE])) if DUE_CLAUSE in clauses else None
+    return FollowUp(incident_id, _bounded(" ".join(words), MAX_TITLE, "the follow-up"), owner, due)
+
+
+def _due(text: str) -> date | int:
+    """A date (checked against today by the rules, which know the clock) or a number of days from today."""
+    word = text.strip().lower().rstrip(_TRAILING_PUNCTUATION)
+    if word == "today":
+        return 0
+    if word == "tomorrow":
+        return 1
+    if _ISO_DATE.fullmatch(word):
+        try:
+            return date.fromisoformat(word)
+        except ValueError:
+            raise _Problem(f"a date that exists ({word} does not): due: 2026-12-20, due: in 3d") from None
+    match = _RELATIVE_DUE.fullmatch(word)
+    if match is None:
+        raise _Problem(NEEDS_DUE)
+    days = int(match.group(1)) * (7 if match.group(2).startswith("w") else 1)
+    if days > MAX_DUE_DAYS:
+        raise _Problem(f"a due date within {MAX_DUE_DAYS} days: due: in 3d, due: 2026-12-20")
+    return days
+
+
 def _incident_only(kind: Callable[[str], Command]) -> Callable[[list[str]], Command]:
     # Words after the id are ignored here; the caller records the whole message on the timeline anyway.
     return lambda args: kind(_incident_id(args))
@@ -624,7 +686,7 @@ _PARSERS: dict[str, Callable[[list[str]], Command]] = {
     "postmortem": _start_review,
     "close": _incident_only(Close),
     "timeline": _incident_only(Timeline),
-    "action": _incident_and_text(FollowUp),
+    "action": _follow_up,
     "milestone": _milestone,
     "release": _release,
     "component": _component_status,

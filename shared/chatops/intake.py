@@ -201,11 +201,13 @@ def _list(store: IncidentStore) -> Decision:
 
 
 def with_known_person(command: grammar.Command, message: TeamsMessage, people: Directory) -> grammar.Command:
-    """People named in a command become the people Firebell knows: a mention by its Teams identity, else a name or
-    email from people.toml; anyone else keeps the name as typed."""
-    named = getattr(command, "person", None)
-    if not named:
-        return command
-    mention = next((m for m in message.mentions if m.name.casefold() == named.casefold()), None)
-    person = people.identify(mention.name, mention.teams_id, mention.aad_object_id) if mention else people.named(named)
-    return replace(command, person=person.name)  # type: ignore[type-var]
+    """People named in a command (a role's `person`, a follow-up's `owner`) become the people Firebell knows: a
+    mention by its Teams identity, else a name or email from people.toml; anyone else keeps the name as typed."""
+    for field in ("person", "owner"):
+        named = getattr(command, field, None)
+        if not named:
+            continue
+        mention = next((m for m in message.mentions if m.name.casefold() == named.casefold()), None)
+        known = people.identify(mention.name, mention.teams_id, mention.aad_object_id) if mention else None
+        command = replace(command, **{field: (known or people.named(named)).name})  # type: ignore[type-var]
+    return command

@@ -8,7 +8,7 @@ id, so a redelivered message is recorded once.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from shared.catalog.services import Service
@@ -142,9 +142,8 @@ def _apply(
         case grammar.Close():
             changed, text, data = review.close(incident, context.review, who, at)
             return changed, STATUS_CHANGED, text, data, _said(ident, text)
-        case grammar.FollowUp(text=words):
-            text = f"{who} added a follow-up: {words}"
-            return None, FOLLOW_UP_ADDED, text, {"text": words, "owner": who}, _said(ident, text)
+        case grammar.FollowUp():
+            return _follow_up(command, who, at, ident)
         case grammar.Milestone(name=name, at=moment):
             changed, previous = lifecycle.correct_milestone(incident, name, moment, at)
             was = iso(previous) if previous else "unset"
@@ -186,6 +185,30 @@ def _acknowledge(incident: Incident, who: str, at: datetime) -> tuple[Incident, 
         changed = incident.changed(at, acknowledged_by=(*incident.acknowledged_by, who))
         text = f"{who} acknowledged the incident too"
     return changed, ACKNOWLEDGED_KIND, text, {"by": who}, _said(incident.id, f"{text} ({changed.status})")
+
+
+def _follow_up(command: grammar.FollowUp, who: str, at: datetime, ident: str) -> tuple:
+    owner = command.owner or who
+    due = due_date(command.due, at)
+    words = command.text
+    terms = ([f"for {owner}"] if owner != who else []) + ([f"due {due.isoformat()}"] if due else [])
+    text = f"{who} added a follow-up{' ' + ', '.join(terms) if terms else ''}: {words}"
+    data = {"text": words, "owner": owner, "added_by": who, "due": due.isoformat() if due else None}
+    return None, FOLLOW_UP_ADDED, text, data, _said(ident, text)
+
+
+def due_date(due: date | int | None, at: datetime) -> date | None:
+    """A follow-up's due date: as given, or days from the UTC day it was said; today at the earliest, within
+    grammar.MAX_DUE_DAYS."""
+    if due is None:
+        return None
+    today = at.astimezone(UTC).date()
+    day = today + timedelta(days=due) if isinstance(due, int) else due
+    if day < today:
+        raise InvalidInput(f"due {day.isoformat()} is in the past; give today or a later date")
+    if day > today + timedelta(days=grammar.MAX_DUE_DAYS):
+        raise InvalidInput(f"due {day.isoformat()} is more than {grammar.MAX_DUE_DAYS} days away")
+    return day
 
 
 def _update(incident: Incident, command: grammar.Update, who: str, at: datetime) -> tuple:

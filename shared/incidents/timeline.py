@@ -18,6 +18,7 @@ NOTE = "note"
 ACKNOWLEDGED = "incident.acknowledged"
 ROLE_ASSIGNED, ROLE_HANDED_OFF, ROLE_RELEASED = "role.assigned", "role.handed_off", "role.released"
 FOLLOW_UP_ADDED = "action.added"
+FOLLOW_UP_DONE = "action.done"  # its Boards task reached a done state (the Boards service hook said so)
 MILESTONE_CORRECTED = "milestone.corrected"
 COMPONENT_STATUS_SET = "component.status_set"  # the status page shows the component as the coordinator says
 PAGE_REQUESTED = "page.requested"  # someone asked Firebell to page a roster or a person

@@ -14,7 +14,7 @@ import json
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from shared.catalog.severity import label
@@ -41,7 +41,8 @@ PAGED, ACKNOWLEDGED, ROLE, RESOLVED, REMINDER, EXHAUSTED, REVIEW = (
     "exhausted",
     "review",
 )
-KINDS = (PAGED, ACKNOWLEDGED, ROLE, RESOLVED, REMINDER, EXHAUSTED, REVIEW)
+FOLLOW_UP = "followup"
+KINDS = (PAGED, ACKNOWLEDGED, ROLE, RESOLVED, REMINDER, EXHAUSTED, REVIEW, FOLLOW_UP)
 # Character budgets per field: generous for people, and small enough that the worst case (every field full of
 # 4-byte characters) still fits 28 KB. `_fit` halves them if a card ever does not fit anyway.
 _TITLE_CHARS, _TEXT_CHARS, _NAME_CHARS = 240, 600, 100
@@ -135,6 +136,21 @@ def reminder_card(
     )
     facts = [("Promised by", iso(promised_at)), ("Overdue", late)]
     return _message(incident, REMINDER, headline, facts, links, list(recipients), f"public update {late} overdue")
+
+
+def follow_up_card(
+    incident: Incident, owner: Recipient, text: str, due: date, now: datetime, task_url: str, links: IncidentLinks
+) -> dict[str, Any]:
+    """A follow-up is past its due date and its Boards task is not done: remind its owner."""
+    days = max(1, (now.date() - due).days)
+    late = f"{days} day{'s' if days != 1 else ''}"
+    headline = (
+        f"{_who(owner)}: your follow-up of {incident.id} was due {due.isoformat()} ({late} ago). "
+        "Close its Boards task when it is done; Firebell reminds you daily until then."
+    )
+    facts = [("Follow-up", _text(text)), ("Owner", _name(owner.name)), ("Due", due.isoformat())]
+    task = IncidentLinks(links.runbook, links.status_page, task_url if is_web_url(task_url) else links.work_item)
+    return _message(incident, FOLLOW_UP, headline, facts, task, [owner], f"follow-up overdue since {due.isoformat()}")
 
 
 def exhausted_card(incident: Incident, why: str, notified: Sequence[str], links: IncidentLinks) -> dict[str, Any]:
@@ -261,6 +277,7 @@ _KIND_TITLES = {
     REMINDER: "Public update overdue",
     EXHAUSTED: "Escalation exhausted",
     REVIEW: "Post-incident review",
+    FOLLOW_UP: "Follow-up overdue",
 }
 _STYLE = {ACKNOWLEDGED: "accent", ROLE: "emphasis", RESOLVED: "good", EXHAUSTED: "attention", REVIEW: "emphasis"}
 

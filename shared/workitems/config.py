@@ -20,7 +20,18 @@ from shared.incidents.incident import STATUSES
 BOARDS_FILE = "boards.toml"
 # A field reference name as Azure Boards spells it: System.Description, Microsoft.VSTS.TCM.ReproSteps, Custom.Impact.
 _FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)+$")
-_KEYS = {"enabled", "drills", "min_severity", "work_item_type", "task_type", "description_field", "states", "http"}
+_KEYS = {
+    "enabled",
+    "drills",
+    "min_severity",
+    "work_item_type",
+    "task_type",
+    "description_field",
+    "due_date_field",
+    "done_states",
+    "states",
+    "http",
+}
 _HTTP_KEYS = {"timeout_seconds", "attempts", "first_backoff_seconds", "max_backoff_seconds"}
 
 
@@ -41,6 +52,10 @@ class BoardsConfig:
     work_item_type: str = "Bug"  # depends on the project's process: Bug (Agile, Scrum, CMMI), Issue (Basic) …
     task_type: str = "Task"  # follow-up actions become child work items of this type
     description_field: str = "System.Description"  # a Bug's form shows Microsoft.VSTS.TCM.ReproSteps instead
+    # Where a follow-up's due date goes: Agile's Issue has this field; other types have it once the process adds it.
+    due_date_field: str = "Microsoft.VSTS.Scheduling.DueDate"
+    # The states of a follow-up's task that mean it is done (the service hook records "follow-up done" on them).
+    done_states: tuple[str, ...] = ("Closed", "Done")
     # Firebell status → Boards state the incident's work item moves to; statuses not listed leave the state alone.
     states: tuple[tuple[str, str], ...] = (("resolved", "Resolved"), ("closed", "Closed"))
     http: HttpPolicy = field(default_factory=HttpPolicy)
@@ -74,12 +89,20 @@ def parse_boards_config(document: dict[str, Any], source: str) -> BoardsConfig:
             f"{source}: description_field: {description_field!r} is not a field reference name "
             "(e.g. System.Description or Microsoft.VSTS.TCM.ReproSteps)"
         )
+    due_date_field = config_text(document, "due_date_field", source, fallback=defaults.due_date_field)
+    if not _FIELD_NAME.match(due_date_field):
+        raise ConfigurationError(
+            f"{source}: due_date_field: {due_date_field!r} is not a field reference name "
+            "(e.g. Microsoft.VSTS.Scheduling.DueDate)"
+        )
     return BoardsConfig(
         enabled=enabled,
         min_severity=parse_level(document.get("min_severity", defaults.min_severity), f"{source}: min_severity"),
         work_item_type=config_text(document, "work_item_type", source, fallback=defaults.work_item_type),
         task_type=config_text(document, "task_type", source, fallback=defaults.task_type),
         description_field=description_field,
+        due_date_field=due_date_field,
+        done_states=_done_states(document.get("done_states"), source, defaults.done_states),
         states=_states(document.get("states"), source, defaults.states),
         http=_http(document.get("http"), source),
         drills=drills,
@@ -94,6 +117,14 @@ def _states(table: Any, source: str, default: tuple[tuple[str, str], ...]) -> tu
         raise ConfigurationError(f'{where} must be a table of Firebell status = "Boards state"')
     known_keys(table, set(STATUSES), where)
     return tuple((status, config_text(table, status, where)) for status in table)
+
+
+def _done_states(value: Any, source: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    if value is None:
+        return default
+    if not isinstance(value, list) or not value or not all(isinstance(s, str) and s.strip() for s in value):
+        raise ConfigurationError(f'{source}: done_states must be a non-empty list of Boards states, e.g. ["Closed"]')
+    return tuple(state.strip() for state in value)
 
 
 def _http(table: Any, source: str) -> HttpPolicy:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -137,7 +137,8 @@ _DESCRIPTION = """\
 _FOLLOW_UP = """\
 <p>{{ text }}</p>
 <p>Follow-up of {% if incident_api %}<a href="{{ incident_api }}">{{ ident }}</a>{% else %}{{ ident }}{% endif %} \
-({{ title }}), added by {{ owner }} on {{ at }}.</p>"""
+({{ title }}), added by {{ added_by }} on {{ at }}{% if owner != added_by %} for {{ owner }}{% endif %}\
+{% if due %}, due {{ due }}{% endif %}.</p>"""
 
 _RESOLUTION = """\
 <p>{{ ident }} was resolved on {{ at }} by {{ who }}.</p>
@@ -198,7 +199,8 @@ def state_document(state: str) -> list[dict[str, Any]]:
 class FollowUp:
     event: TimelineEvent
     text: str
-    owner: str  # who added it (ChatOps `action`): a person's name, as Teams or people.toml spell it
+    owner: str  # `owner:` of ChatOps `action`, else who added it: a person's name, as Teams or people.toml spell it
+    due: date | None = None
 
     @property
     def key(self) -> str:
@@ -212,16 +214,19 @@ def follow_up_document(
     owner_email: str | None,
     area_path: str | None,
     links: Links,
+    due_date_field: str = "Microsoft.VSTS.Scheduling.DueDate",
 ) -> list[dict[str, Any]]:
-    """The child Task: its words, the incident's tags, its owner when people.toml knows their email, and the link up
-    to the incident's work item."""
+    """The child Task: its words, the incident's tags, its owner when people.toml knows their email, its due date,
+    and the link up to the incident's work item."""
     description = _template(_FOLLOW_UP).render(
         text=follow_up.text,
         incident_api=links.incident_api,
         ident=incident.id,
         title=incident.title,
         owner=follow_up.owner,
+        added_by=follow_up.event.actor,
         at=iso(follow_up.event.at),
+        due=follow_up.due.isoformat() if follow_up.due else None,
     )
     document = [
         _add(TITLE_FIELD, _clip(follow_up.text)),
@@ -230,11 +235,18 @@ def follow_up_document(
     ]
     if owner_email:
         document.append(_add(ASSIGNED_TO_FIELD, owner_email))
+    if follow_up.due is not None:
+        document.append(_add(due_date_field, due_instant(follow_up.due)))
     if area_path:
         document.append(_add(AREA_FIELD, area_path))
     relation = {"rel": PARENT_LINK, "url": parent_api_url, "attributes": {"comment": f"Follow-up of {incident.id}"}}
     document.append({"op": "add", "path": "/relations/-", "value": relation})
     return document
+
+
+def due_instant(due: date) -> str:
+    """A date as Boards' DateTime: noon UTC, so every viewer from UTC−11 to UTC+11 sees the same calendar day."""
+    return f"{due.isoformat()}T12:00:00Z"
 
 
 def without_field(document: list[dict[str, Any]], field: str) -> list[dict[str, Any]]:
@@ -288,7 +300,12 @@ def plan(incident: Incident, timeline: list[TimelineEvent], event_ids: list[str]
         return Plan(incident)
     status_changes = [event for event in relevant if event.kind == STATUS_CHANGED]
     follow_ups = tuple(
-        FollowUp(event, str(event.data.get("text") or event.text), str(event.data.get("owner") or event.actor))
+        FollowUp(
+            event,
+            str(event.data.get("text") or event.text),
+            str(event.data.get("owner") or event.actor),
+            _date(event.data.get("due")),
+        )
         for event in relevant
         if event.kind == FOLLOW_UP_ADDED
     )
@@ -378,6 +395,13 @@ def _tags(*tags: str) -> str:
     # Boards separates tags with ';' and has no escaping: the separators are taken out of the words themselves.
     cleaned = [tag.replace(";", " ").replace(",", " ").strip() for tag in tags]
     return "; ".join(dict.fromkeys(tag for tag in cleaned if tag))
+
+
+def _date(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 def _digest(text: str) -> str:

@@ -39,6 +39,7 @@ from shared.oncall.people import Directory
 from shared.workitems import plan as work_item
 from shared.workitems.boards import Boards, BoardsRejected, BoardsUnavailable, WorkItemRef, boards_for
 from shared.workitems.config import BoardsConfig
+from shared.workitems.followup_index import FollowUpIndex, TrackedFollowUp
 from shared.workitems.ledger import LEDGER_TABLE, EffectInProgress, Entry, Ledger, lease_for
 
 log = logging.getLogger("firebell.workitems")
@@ -152,6 +153,7 @@ class _Run:
             settings.azure_devops_org_url, settings.azure_devops_project, settings.azure_devops_pat, config.http
         )
         self.ledger = Ledger(account.table(LEDGER_TABLE), lease_for(config.http))
+        self.index = FollowUpIndex(account)
         self.people = configuration.people()
         service = configuration.catalog().service(self.incident.service)
         self.service = service
@@ -227,19 +229,25 @@ class _Run:
             owner.email,
             self.service.area_path if self.service is not None else None,
             self.links,
+            self.config.due_date_field,
         )
         tag = work_item.follow_up_tag(self.incident.id, follow_up.event.event_id)
+        refused: list[str] = []  # fields Boards refused, left out of the task
 
         def make() -> tuple[WorkItemRef, bool]:
-            try:
-                return self.boards.ensure(tag, self.config.task_type, document)
-            except BoardsRejected as rejected:
-                if owner.email and rejected.field in (work_item.ASSIGNED_TO_FIELD, "Assigned To"):
-                    # Boards does not know the owner's address: the task still matters more than its assignee.
-                    log.warning("workitems: %s unknown to Boards; follow-up left unassigned", owner.email)
-                    unassigned = work_item.without_field(document, work_item.ASSIGNED_TO_FIELD)
-                    return self.boards.ensure(tag, self.config.task_type, unassigned)
-                raise
+            nonlocal document
+            while True:
+                try:
+                    return self.boards.ensure(tag, self.config.task_type, document)
+                except BoardsRejected as rejected:
+                    # Boards does not know the owner's address, or the task type has no due date field: the task
+                    # still matters more than its assignee or its date (Firebell keeps the date and reminds).
+                    field = _optional_field(rejected.field, owner.email, follow_up, self.config.due_date_field)
+                    if field is None or field in refused:
+                        raise
+                    log.warning("workitems: Boards refused %s; follow-up task created without it", field)
+                    refused.append(field)
+                    document = work_item.without_field(document, field)
 
         try:
             entry, _ = self.once(follow_up.key, make)
@@ -249,6 +257,26 @@ class _Run:
         assert entry.work_item_id is not None and entry.url is not None and entry.recorded_at is not None
         event = work_item.created_event(self.incident, entry.work_item_id, entry.url, entry.recorded_at, follow_up)
         self.store.append_event(event)
+        if self.config.due_date_field in refused and follow_up.due is not None:
+            text = (
+                f"due date not set in Boards: work item {entry.work_item_id} ({self.config.task_type}) has no field "
+                f"{self.config.due_date_field}; Firebell still reminds its owner after {follow_up.due.isoformat()}"
+            )
+            self.store.append_event(work_item.failed_event(self.incident, follow_up.event, text, self.now, "due"))
+        # The service hook finds the follow-up by its task, the reminders timer by its due date (followup_index).
+        self.index.track(
+            TrackedFollowUp(
+                incident_id=self.incident.id,
+                key=follow_up.key,
+                added_event=follow_up.event.event_id,
+                text=follow_up.text,
+                owner=owner.name,
+                owner_zone=owner.time_zone,
+                work_item_id=entry.work_item_id,
+                url=entry.url,
+                due=follow_up.due,
+            )
+        )
 
     def comment(self, resolution: TimelineEvent) -> None:
         assert self.incident.work_item_id is not None
@@ -297,6 +325,15 @@ class _Run:
         text = f"{doing}: {rejected.detail}"
         log.error("workitems: %s: %s", self.incident.id, text)
         self.store.append_event(work_item.failed_event(self.incident, cause or self.plan.cause, text, self.now, step))
+
+
+def _optional_field(refused: str, owner_email: str | None, follow_up: work_item.FollowUp, due_field: str) -> str | None:
+    """The field of a follow-up task that may be left out when Boards refuses it; None: the refusal stands."""
+    if owner_email and refused in (work_item.ASSIGNED_TO_FIELD, "Assigned To"):
+        return work_item.ASSIGNED_TO_FIELD
+    if follow_up.due is not None and refused in (due_field, "Due Date"):
+        return due_field
+    return None
 
 
 def _reason(failure: Exception) -> str:

@@ -39,6 +39,7 @@ from tests.integration.test_teams_chatops import sender, signature
 KEY = "fuzz-key"
 JSON = "application/json"
 EXAMPLES = int(os.environ.get("FIREBELL_FUZZ_EXAMPLES", "12"))
+BOARDS_SECRET = "fuzz-boards-service-hook-secret"
 SCHEMA = schemathesis.openapi.from_dict(json.loads(DOCUMENT.read_text(encoding="utf-8")))
 OPERATIONS = [result.ok() for result in SCHEMA.get_all_operations()]
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
@@ -54,6 +55,7 @@ def api(storage_account, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     request can be shown to have stored nothing."""
     monkeypatch.setenv("FIREBELL_FUNCTION_KEY", KEY)
     monkeypatch.setenv("TEAMS_OUTGOING_WEBHOOK_TOKEN", TEAMS_TOKEN)
+    monkeypatch.setenv("BOARDS_SERVICE_HOOK_SECRET", BOARDS_SECRET)
     with running_firebell(background=False) as url:
         yield url.removesuffix("/api")
 
@@ -91,6 +93,8 @@ def send(api: str, case: Any) -> requests.Response:
             body = body.encode()
         headers["Authorization"] = signature(body)
         kwargs["data"] = body
+    if case.path == "/api/boards/events":
+        headers["X-Firebell-Secret"] = BOARDS_SECRET  # past the credentials, into the event's parser
     return requests.request(**kwargs, headers=headers, timeout=30)
 
 

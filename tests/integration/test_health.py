@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import requests
 
 from functions import health
@@ -21,6 +23,10 @@ def test_anonymous_health_is_one_word_from_a_check_cached_30_seconds_and_details
     details = requests.get(f"{firebell}/health/details", headers={"x-functions-key": KEY}, timeout=30).json()
     assert (details["status"], details["storage"], details["configuration"]) == ("healthy", "reachable", "valid")
     assert {"oncall", "warnings", "poison_messages", "secure_webhook", "boards", "notifications"} <= set(details)
+    assert details["boards_service_hook"] == "not configured"  # BOARDS_SERVICE_HOOK_SECRET unset
+    monkeypatch.setenv("BOARDS_SERVICE_HOOK_SECRET", "s3cret")
+    hooked = requests.get(f"{firebell}/health/details", headers={"x-functions-key": KEY}, timeout=30).json()
+    assert hooked["boards_service_hook"] == "configured" and "s3cret" not in json.dumps(hooked)
 
     # The configuration breaks (no services.toml here): the details say so at once…
     monkeypatch.setenv("FIREBELL_CONFIG_DIR", str(tmp_path))

@@ -40,7 +40,13 @@ def test_every_registered_route_and_method_is_documented_and_every_documented_on
     documented = {(path, method) for path, method, _ in documented_routes()}
     assert sorted(registered - documented) == []
     assert sorted(documented - registered) == []
-    assert len(registered) == 23
+    assert len(registered) == 24
+
+
+OWN_CREDENTIALS = {
+    "/api/teams": {"teamsHmac"},
+    "/api/boards/events": {"boardsServiceHookBasic", "boardsServiceHookSecret"},
+}
 
 
 def test_function_key_routes_document_the_key_and_anonymous_routes_say_how_they_are_trusted():
@@ -50,8 +56,8 @@ def test_function_key_routes_document_the_key_and_anonymous_routes_say_how_they_
         if levels[(path, method)] == "function":
             assert schemes >= FUNCTION_KEY_SCHEMES, (path, method)
             assert "401" in operation["responses"], (path, method)
-        else:  # anonymous at the host: the Teams route checks its HMAC itself; the others are public
-            assert schemes == ({"teamsHmac"} if path == "/api/teams" else set()), (path, method)
+        else:  # anonymous at the host: Teams and Boards routes check their own credentials; the others are public
+            assert schemes == OWN_CREDENTIALS.get(path, set()), (path, method)
 
 
 def test_every_error_response_is_the_error_shape_and_every_schema_is_valid_json_schema():

@@ -20,6 +20,12 @@ PAT, or Bearer with the token this server's identity endpoint issued.
 
 Managed identity (App Service): `GET /msi/token?api-version=2019-08-01&resource=…` with `X-IDENTITY-HEADER`.
 
+Service hooks (Web Hooks consumer, event `workitem.updated`): a test subscribes a URL with the credentials a
+subscription holds (basic auth user name and password, custom headers); every update that changes a work item's
+state is then POSTed there as the documented event (built from tests/fixtures/azure-devops/workitem_updated.json),
+before the PATCH is answered. `redeliver` sends an earlier event's exact bytes again, as Azure DevOps retries.
+`change_state` moves a work item as a person does in the Boards UI: a PATCH over this server's own HTTP API.
+
 Tests script faults for the next matching requests — a status (429 with Retry-After, 500, 503) or a slow answer (the
 work is done, the answer comes late: a create that timed out but happened) — or a throttling storm (`throttle` …
 `calm`: 429 with Retry-After for every request, or an evenly spread fraction of them), and read back every request.
@@ -28,19 +34,26 @@ work is done, the answer comes late: a create that timed out but happened) — o
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import re
 import secrets
 import threading
 import time
+import uuid
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+import requests
 from werkzeug.wrappers import Request, Response
 
 from tests.standins.local_server import LocalServer
+
+HOOK_SAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "azure-devops" / "workitem_updated.json"
 
 AZURE_DEVOPS_RESOURCE = "499b84ac-1321-427f-aa17-267ca6975798"
 WIT_AREA_ID = "5264459e-e5e0-4bd8-b118-0985e68a4ec5"
@@ -194,6 +207,25 @@ class WorkItem:
         return [tag.strip() for tag in str(self.fields.get("System.Tags", "")).split(";") if tag.strip()]
 
 
+@dataclass
+class Subscription:
+    """A Web Hooks subscription to `workitem.updated`: where, and the credentials Azure DevOps sends."""
+
+    url: str
+    username: str = ""
+    password: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class HookDelivery:
+    url: str
+    body: bytes
+    headers: dict[str, str]
+    status: int  # what the subscriber answered
+    answer: Any  # its JSON answer (None when not JSON)
+
+
 class Rejection(Exception):
     def __init__(self, status: int, message: str, type_key: str) -> None:
         super().__init__(message)
@@ -209,8 +241,17 @@ class BoardsServer(LocalServer):
         pat: str | None = None,
         areas: tuple[str, ...] = ("Checkout", "Platform"),
         identities: tuple[str, ...] = (),
+        extra_fields: dict[str, set[str]] | None = None,
+        changed_by: str = "Priya Raman <priya.raman@example.com>",
     ) -> None:
         self.project = project
+        # A process whose types have more fields than the Agile ones (e.g. a due date on Task, added to the type).
+        self.types = {
+            name: (fields | (extra_fields or {}).get(name, set()), states) for name, (fields, states) in TYPES.items()
+        }
+        self.changed_by = changed_by  # who the service hook events say changed a work item
+        self.subscriptions: list[Subscription] = []
+        self.hook_deliveries: list[HookDelivery] = []
         self.pat = pat if pat is not None else secrets.token_urlsafe(24)
         self.token = "mi-" + secrets.token_urlsafe(24)  # what the identity endpoint issues
         self.identity_header = secrets.token_hex(16)
@@ -309,6 +350,97 @@ class BoardsServer(LocalServer):
 
     def basic(self) -> str:
         return "Basic " + base64.b64encode(f":{self.pat}".encode()).decode()
+
+    # --- service hooks ------------------------------------------------------------------------------------------------
+    def subscribe(self, subscription: Subscription) -> None:
+        with self._lock:
+            self.subscriptions.append(subscription)
+
+    def change_state(self, work_item_id: int, state: str) -> dict[str, Any]:
+        """Move a work item to `state` as a person does in Boards: a JSON Patch over this server's REST API."""
+        answer = requests.patch(
+            f"{self.org_url}/{self.project}/_apis/wit/workItems/{work_item_id}",
+            data=json.dumps([{"op": "replace", "path": "/fields/System.State", "value": state}]),
+            headers={
+                "Authorization": self.basic(),
+                "Content-Type": "application/json-patch+json",
+                "Accept": "application/json;api-version=7.1-preview.3",
+            },
+            timeout=30,
+        )
+        answer.raise_for_status()
+        return answer.json()
+
+    def redeliver(self, delivery: HookDelivery) -> HookDelivery:
+        """The same event again, byte for byte, to the same subscriber (Azure DevOps retries a failed delivery)."""
+        return self._post_hook(delivery.url, delivery.body, delivery.headers)
+
+    def _notify(self, before: WorkItem, after: WorkItem) -> None:
+        changed = sorted(
+            name for name in set(before.fields) | set(after.fields) if before.fields.get(name) != after.fields.get(name)
+        )
+        if "System.State" not in changed:
+            return  # the subscriptions here filter on state changes (changedFields = System.State)
+        body = json.dumps(self._hook_event(before, after, changed)).encode()
+        for subscription in list(self.subscriptions):
+            headers = {"Content-Type": "application/json; charset=utf-8", **subscription.headers}
+            if subscription.username or subscription.password:
+                credentials = f"{subscription.username}:{subscription.password}".encode()
+                headers["Authorization"] = "Basic " + base64.b64encode(credentials).decode()
+            self._post_hook(subscription.url, body, headers)
+
+    def _post_hook(self, url: str, body: bytes, headers: dict[str, str]) -> HookDelivery:
+        answer = requests.post(url, data=body, headers=headers, timeout=30)
+        try:
+            document = answer.json()
+        except ValueError:
+            document = None
+        delivery = HookDelivery(url, body, headers, answer.status_code, document)
+        with self._lock:
+            self.hook_deliveries.append(delivery)
+        return delivery
+
+    def _hook_event(self, before: WorkItem, after: WorkItem, changed: list[str]) -> dict[str, Any]:
+        """The documented `workitem.updated` event for this update: the sample's shape with this item's facts."""
+        event = copy.deepcopy(json.loads(HOOK_SAMPLE.read_text()))
+        item_url = f"{self.org_url}/_apis/wit/workItems/{after.id}"
+        title, kind = after.fields.get("System.Title", ""), after.type
+        summary = f"{kind} #{after.id} ({title}) updated by {self.changed_by.split(' <')[0]}."
+        event["id"] = str(uuid.uuid4())
+        event["message"] = {"text": summary, "html": summary, "markdown": summary}
+        event["detailedMessage"] = {
+            "text": f"{summary}\r\n\r\n- New State: {after.fields['System.State']}\r\n",
+            "html": summary,
+            "markdown": summary,
+        }
+        event["createdDate"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        fields: dict[str, Any] = {}
+        for name in changed:
+            change = {"newValue": after.fields.get(name)}
+            if before.fields.get(name) is not None:
+                change = {"oldValue": before.fields[name], **change}
+            fields[name] = change
+        event["resource"] = {
+            "id": after.rev - 1,
+            "workItemId": after.id,
+            "rev": after.rev,
+            "revisedBy": {"displayName": self.changed_by.split(" <")[0]},
+            "revisedDate": after.fields["System.ChangedDate"],
+            "fields": fields,
+            "_links": {
+                "self": {"href": f"{item_url}/updates/{after.rev - 1}"},
+                "parent": {"href": item_url},
+                "workItemUpdates": {"href": f"{item_url}/updates"},
+            },
+            "url": f"{item_url}/updates/{after.rev - 1}",
+            "revision": {
+                "id": after.id,
+                "rev": after.rev,
+                "fields": {**after.fields, "System.ChangedBy": self.changed_by},
+                "url": f"{item_url}/revisions/{after.rev}",
+            },
+        }
+        return event
 
     # --- the server ---------------------------------------------------------------------------------------------------
     def _app(self, environ: dict[str, Any], start_response: Any) -> Any:
@@ -518,14 +650,14 @@ class BoardsServer(LocalServer):
     # --- work items ---------------------------------------------------------------------------------------------------
     def _create(self, type_name: str, body: bytes) -> Response:
         document = self._operations(body)
-        if type_name not in TYPES:
+        if type_name not in self.types:
             raise Rejection(
                 404,
                 f"VS402323: Work item type {type_name} does not exist in project {self.project} or you do not "
                 "have permission to access it.",
                 "WorkItemTypeNotFoundException",
             )
-        known, states = TYPES[type_name]
+        known, states = self.types[type_name]
         with self._lock:
             item = WorkItem(self._next_id, type_name, {"System.State": states[0], "System.AreaPath": self.project})
             self._apply(item, document, known, states)
@@ -541,12 +673,14 @@ class BoardsServer(LocalServer):
         document = self._operations(body)
         with self._lock:
             item = self._item(work_item_id)
-            known, states = TYPES[item.type]
+            known, states = self.types[item.type]
             changed = WorkItem(item.id, item.type, dict(item.fields), list(item.relations), item.rev, item.comments)
             self._apply(changed, document, known, states)  # all or nothing, as Boards saves a revision
             changed.rev += 1
+            changed.fields["System.ChangedDate"] = datetime.now(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
             self.items[item.id] = changed
-            return _json(self._document(changed))
+        self._notify(item, changed)  # service hooks hear of it (outside the lock: the subscriber may call back)
+        return _json(self._document(changed))
 
     def _item(self, work_item_id: int) -> WorkItem:
         item = self.items.get(work_item_id)

@@ -220,7 +220,10 @@ RELEASE_PROBLEM = (
 HANDOFF_PROBLEM = "handoff needs an incident id and the next incident commander: handoff INC-7 Alex Kim"
 NOTE_PROBLEM = "note needs an incident id and the text: note INC-7 the database failed over"
 RESOLVE_PROBLEM = "resolve needs an incident id and optionally a summary: resolve INC-7 rolled back the deploy"
-ACTION_PROBLEM = "action needs an incident id and the follow-up: action INC-7 alert on queue depth"
+ACTION_PROBLEM = (
+    "action needs an incident id and the follow-up, optionally with its owner and due date: "
+    "action INC-7 alert on queue depth owner:Alex Kim due:2026-12-20"
+)
 
 
 @pytest.mark.parametrize(

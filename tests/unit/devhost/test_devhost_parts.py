@@ -90,6 +90,8 @@ def test_the_devhost_reads_every_function_from_the_apps_own_registry():
         "get_postmortem": "httpTrigger",
         "start_postmortem": "httpTrigger",
         "close_incident": "httpTrigger",
+        "boards_events": "httpTrigger",
+        "followup_reminders": "timerTrigger",
     }
     (alerts,) = [spec for spec in by_trigger(specs, "httpTrigger") if spec.name == "alerts"]
     assert alerts.trigger["route"] == "alerts" and alerts.trigger["authLevel"] == "FUNCTION"

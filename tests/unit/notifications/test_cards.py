@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from jsonschema import Draft6Validator
@@ -68,6 +68,9 @@ def every_kind(case: Incident) -> dict[str, dict]:
             DRAFT,
             links(case),
         ),
+        cards.FOLLOW_UP: cards.follow_up_card(
+            case, TIM, "Add a retry budget", date(2026, 11, 28), NOW, BOARDS, links(case)
+        ),
     }
 
 
@@ -109,6 +112,31 @@ def test_every_card_kind_is_a_valid_adaptive_card_1_5_in_the_workflows_envelope(
         },
         {"type": "Action.OpenUrl", "title": "Boards work item", "url": BOARDS},
     ] + ([{"type": "Action.OpenUrl", "title": "Review draft", "url": DRAFT}] if kind == cards.REVIEW else [])
+
+
+def test_the_follow_up_card_reminds_its_owner_by_mention_and_links_the_task_not_the_incident_item():
+    task = "https://dev.azure.com/acme/Firebell/_workitems/edit/43"
+    message = cards.follow_up_card(incident(), TIM, "Add a retry budget", date(2026, 11, 28), NOW, task, links())
+    assert facts(message) | {"Detected": ""} == {
+        "Incident": "INC-7",
+        "Severity": "SEV2",
+        "Service": "checkout",
+        "Status": "triggered",
+        "Detected": "",
+        "Follow-up": "Add a retry budget",
+        "Owner": "Tim Jones",
+        "Due": "2026-11-28",
+    }
+    assert texts(message)[1:] == [
+        "Follow-up overdue",
+        "<at>Tim Jones</at>: your follow-up of INC-7 was due 2026-11-28 (3 days ago). Close its Boards task when it "
+        "is done; Firebell reminds you daily until then.",
+    ]
+    assert cards.card_of(message)["msteams"]["entities"][0]["mentioned"] == {
+        "id": "tim.jones@example.com",
+        "name": "Tim Jones",
+    }
+    assert cards.card_of(message)["actions"][-1] == {"type": "Action.OpenUrl", "title": "Boards work item", "url": task}
 
 
 def test_the_schema_check_is_strict_so_unstripped_teams_extensions_fail_it():

@@ -1,0 +1,63 @@
+"""Follow-ups to done: POST /api/boards/events, the Azure DevOps service hook saying a follow-up's task is done
+(shared.workitems.followup_done), and the follow-up reminders timer (shared.notifications.followup_reminders).
+
+The route is anonymous at the Functions level: the service hook's shared secret (BOARDS_SERVICE_HOOK_SECRET, as the
+basic auth password or the X-Firebell-Secret header) is the credential, checked before the body is parsed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+
+import azure.functions as func
+
+from functions import context
+from functions.http_edge import http_endpoint, json_response
+from functions.observed import observed
+from shared.core import storage
+from shared.core.json_body import decode_json_object, require_bounded
+from shared.core.telemetry import log_event
+from shared.core.timeutil import utc_now
+from shared.notifications.followup_reminders import remind_follow_ups
+from shared.workitems import followup_done
+from shared.workitems.followup_index import FollowUpIndex
+from shared.workitems.service_hook import SECRET_HEADER, SECRET_SETTING, parse_event, verify_credentials
+
+bp = func.Blueprint()
+log = logging.getLogger("firebell.followups")
+
+
+@bp.function_name("boards_events")
+@bp.route(route="boards/events", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@http_endpoint
+def on_boards_event(req: func.HttpRequest) -> func.HttpResponse:
+    body = req.get_body()
+    require_bounded(body)
+    verify_credentials(
+        req.headers.get("Authorization"), req.headers.get(SECRET_HEADER), os.environ.get(SECRET_SETTING, "")
+    )
+    update = parse_event(decode_json_object(body))
+    outcome = followup_done.on_update(
+        update, FollowUpIndex(storage.account()), context.incident_store(), context.configuration().boards(), utc_now()
+    )
+    log_event(
+        log,
+        "boards event",
+        incident=outcome.incident_id,
+        event=outcome.event_id,
+        function="boards_events",
+        outcome=outcome.outcome,
+    )
+    return json_response(outcome.status, outcome.document())
+
+
+_INSTANCE = uuid.uuid4().hex  # this process, as the reminders' lease holder
+
+
+@bp.function_name("followup_reminders")
+@bp.timer_trigger(arg_name="timer", schedule="0 */10 * * * *", run_on_startup=False)
+@observed
+def followup_reminders(timer: func.TimerRequest) -> None:
+    remind_follow_ups(utc_now(), context.notifier(), FollowUpIndex(storage.account()), _INSTANCE)
