@@ -18,8 +18,11 @@ from functions.http_edge import http_endpoint, json_response
 from functions.observed import observed
 from shared.core import storage
 from shared.core.json_body import decode_json_object, require_bounded
+from shared.core.queues import POSTMORTEMS, READINESS
 from shared.core.telemetry import log_event
 from shared.core.timeutil import utc_now
+from shared.incidents.changes import change_message
+from shared.incidents.timeline import FOLLOW_UP_DONE
 from shared.notifications.followup_reminders import remind_follow_ups
 from shared.workitems import followup_done
 from shared.workitems.followup_index import FollowUpIndex
@@ -42,6 +45,13 @@ def on_boards_event(req: func.HttpRequest) -> func.HttpResponse:
     outcome = followup_done.on_update(
         update, FollowUpIndex(storage.account()), context.incident_store(), context.configuration().boards(), utc_now()
     )
+    if outcome.incident_id and outcome.event_id:
+        # The readiness figures and the review draft count follow-ups done. Told again for a repeated event (its
+        # first telling may have failed): both re-read the incident, so a second telling changes nothing. A failure
+        # answers 503, and Azure DevOps delivers the event again.
+        told = change_message(outcome.incident_id, [outcome.event_id], [FOLLOW_UP_DONE])
+        for queue in (READINESS, POSTMORTEMS):
+            storage.account().queue(queue).send_message(told)
     log_event(
         log,
         "boards event",

@@ -25,6 +25,7 @@ from shared.incidents.timeline import (
     ACKNOWLEDGED,
     ALERT_FIRED,
     FOLLOW_UP_ADDED,
+    FOLLOW_UP_DONE,
     INCIDENT_DECLARED,
     MILESTONE_CORRECTED,
     PAGE_REQUESTED,
@@ -40,7 +41,7 @@ RESPONDER_KINDS = frozenset(
 )
 TRACKER_KINDS = frozenset({ALERT_FIRED, INCIDENT_DECLARED, SEVERITY_CHANGED, STATUS_CHANGED, FOLLOW_UP_ADDED})
 # What can change a resolved incident's readiness summary: resolving or reopening it, and what is said after.
-MEASURED_KINDS = frozenset({STATUS_CHANGED, MILESTONE_CORRECTED, FOLLOW_UP_ADDED, SEVERITY_CHANGED})
+MEASURED_KINDS = frozenset({STATUS_CHANGED, MILESTONE_CORRECTED, FOLLOW_UP_ADDED, FOLLOW_UP_DONE, SEVERITY_CHANGED})
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,10 @@ from __future__ import annotations
 from datetime import datetime
 from functools import cache
 
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment
 
 from shared.catalog.severity import label
+from shared.core import templates
 from shared.incidents.roles import TITLES
 from shared.postmortems.draft import Draft
 from shared.postmortems.notes import NOTES_MARKER
@@ -44,13 +45,7 @@ def prompts(draft: Draft) -> str:
 
 @cache
 def _environment() -> Environment:
-    env = Environment(
-        loader=PackageLoader("shared.postmortems", "templates"),
-        autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False, default_for_string=False),
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
+    env = templates.environment("shared.postmortems", markdown_too=True)
     env.filters.update(md=_inert, when=_when, duration=_duration, money=_money, minutes=_minutes, sev=label, role=_role)
     env.globals.update(duration_titles=DURATION_TITLES)
     return env

@@ -32,6 +32,8 @@ SUMMARY_FIELDS = (
     "events",
 )
 SUMMARY_INSTANTS = ("declared_at", "detected_at", "started_at", "acknowledged_at", "mitigated_at", "resolved_at")
+# Fields added after digests were first written: appended after the pages, absent (their defaults) in older entries.
+LATER_FIELDS = ("follow_ups_done",)
 
 
 class MonthTooLarge(ValueError):
@@ -42,7 +44,8 @@ def entry(summary: IncidentSummary) -> list[Any]:
     instants = [None if (at := getattr(summary, name)) is None else at.timestamp() for name in SUMMARY_INSTANTS]
     pages = [[t.person, t.roster, t.period, t.hour, t.count] for t in summary.pages]
     paged = [[person, at.timestamp()] for person, at in summary.paged]
-    return [*(getattr(summary, name) for name in SUMMARY_FIELDS), *instants, pages, paged]
+    later = [getattr(summary, name) for name in LATER_FIELDS]
+    return [*(getattr(summary, name) for name in SUMMARY_FIELDS), *instants, pages, paged, *later]
 
 
 def summary_of(values: list[Any]) -> IncidentSummary:
@@ -52,9 +55,11 @@ def summary_of(values: list[Any]) -> IncidentSummary:
         name: None if moment is None else datetime.fromtimestamp(moment, UTC)
         for name, moment in zip(SUMMARY_INSTANTS, at, strict=True)
     }
-    pages = tuple(PageTally(*page) for page in values[-2])
-    paged = tuple((person, datetime.fromtimestamp(at, UTC)) for person, at in values[-1])
-    return IncidentSummary(**fields, **instants, pages=pages, paged=paged)
+    end = len(SUMMARY_FIELDS) + len(SUMMARY_INSTANTS) + 2
+    pages = tuple(PageTally(*page) for page in values[end - 2])
+    paged = tuple((person, datetime.fromtimestamp(at, UTC)) for person, at in values[end - 1])
+    later = dict(zip(LATER_FIELDS, values[end:], strict=False))
+    return IncidentSummary(**fields, **instants, pages=pages, paged=paged, **later)
 
 
 def pack(entries: Mapping[str, list[Any]]) -> dict[str, bytes]:

@@ -52,7 +52,7 @@ def metrics_document(
             "to": iso(covered[1]) if covered else None,
             "rosters": {roster: _fairness(found) for roster, found in (rotations or {}).items()},
         },
-        "follow_ups": {"created": figures.follow_ups},
+        "follow_ups": {"created": figures.follow_ups, "done": figures.follow_ups_done},
         "public_updates": {
             "promised": figures.updates_promised,
             "kept": figures.updates_kept,

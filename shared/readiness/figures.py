@@ -48,6 +48,7 @@ class Figures:
     outage_minutes: float
     cost: float
     follow_ups: int
+    follow_ups_done: int
     updates_promised: int
     updates_kept: int
     updates_late: int
@@ -71,6 +72,7 @@ def aggregate(summaries: Iterable[IncidentSummary]) -> Figures:
         outage_minutes=sum(summary.outage_minutes for summary in chosen),
         cost=sum(summary.cost for summary in chosen),
         follow_ups=sum(summary.follow_ups for summary in chosen),
+        follow_ups_done=sum(summary.follow_ups_done for summary in chosen),
         updates_promised=sum(summary.updates_promised for summary in chosen),
         updates_kept=sum(summary.updates_kept for summary in chosen),
         updates_late=sum(summary.updates_late for summary in chosen),

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment
 
+from shared.core import templates
 from shared.core.timeutil import iso
 from shared.oncall.compliance import Compliance
 from shared.readiness import charts
@@ -84,6 +85,7 @@ def report_view(found: Readiness, compliance: Sequence[Compliance], now: datetim
             ("Outage minutes", f"{figures.outage_minutes:.1f}"),
             ("Outage cost", _money(figures.cost)),
             ("Follow-ups created", str(figures.follow_ups)),
+            ("Follow-ups done", str(figures.follow_ups_done)),
             ("Public updates promised", str(figures.updates_promised)),
             ("Public updates late", str(figures.updates_late)),
         ),
@@ -255,11 +257,6 @@ def _axis_count(value: float) -> str:
 
 @cache
 def _environment() -> Environment:
-    env = Environment(
-        loader=PackageLoader("shared.readiness", "templates"),
-        autoescape=select_autoescape(default=True, default_for_string=True),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = templates.environment("shared.readiness")
     env.filters.update(when=iso, coordinate=lambda value: f"{value:g}")
     return env

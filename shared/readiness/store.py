@@ -183,6 +183,7 @@ def summary_json(summary: IncidentSummary) -> dict[str, Any]:
         document[name] = moment.isoformat() if moment is not None else None
     document["pages"] = [[t.person, t.roster, t.period, t.hour, t.count] for t in summary.pages]
     document["paged"] = [[person, at.isoformat()] for person, at in summary.paged]
+    document.update({name: getattr(summary, name) for name in digest.LATER_FIELDS})
     return document
 
 

@@ -23,6 +23,7 @@ from shared.incidents.incident import Incident
 from shared.incidents.timeline import (
     ESCALATION_PAGED,
     FOLLOW_UP_ADDED,
+    FOLLOW_UP_DONE,
     PAGE_REQUESTED,
     PUBLIC_UPDATE,
     TimelineEvent,
@@ -59,12 +60,13 @@ class IncidentSummary:
     resolved_at: datetime
     cost_per_minute: float
     pages: tuple[PageTally, ...]
-    follow_ups: int  # follow-up actions recorded (done and overdue need the review issue's events)
+    follow_ups: int  # follow-up actions recorded
     updates_promised: int  # public updates that promised the next one by a time
     updates_late: int  # … whose next update (or the resolution) came after that time
     version: int  # the incident state and timeline length it was computed from: a newer basis replaces an older
     events: int
     paged: tuple[tuple[str, datetime], ...] = ()  # (person, when) of every page, in time order: shifts' load
+    follow_ups_done: int = 0  # … of them whose Boards task reached a done state (the service hook said so)
 
     @functools.cached_property
     def month(self) -> str:
@@ -146,6 +148,8 @@ def summarise(
             if event.kind == ESCALATION_PAGED and isinstance(event.data.get("person"), str)
         ),
         follow_ups=sum(1 for event in ordered if event.kind == FOLLOW_UP_ADDED),
+        # A follow-up is done once, however often its task was closed again (each closing is its own event).
+        follow_ups_done=len({event.data.get("follow_up") for event in ordered if event.kind == FOLLOW_UP_DONE}),
         updates_promised=promised,
         updates_late=late,
         version=incident.version,

@@ -14,9 +14,10 @@ from datetime import UTC, date, datetime
 from functools import cache, lru_cache
 from importlib import resources
 
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment
 from markupsafe import Markup, escape
 
+from shared.core import templates
 from shared.core.timeutil import iso
 from shared.statuspage import api_v2 as statuspage_api
 from shared.statuspage.component_history import COMPONENT_STATUS_LABEL, COMPONENT_STATUSES, HISTORY_DAYS
@@ -69,12 +70,7 @@ def stylesheet() -> SiteFile:
 
 @cache
 def _environment() -> Environment:
-    env = Environment(
-        loader=PackageLoader("shared.statuspage", "templates"),
-        autoescape=select_autoescape(default=True, default_for_string=True),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = templates.environment("shared.statuspage")
     # Filters, not globals: Jinja calls a filter directly, a global through the context (several times slower).
     env.filters.update(
         when=_when,

@@ -240,6 +240,12 @@ def test_closing_the_task_records_follow_up_done_once_even_when_the_event_is_del
         done.text == f"follow-up done by Priya Raman (Closed in Azure Boards, work item {task.id}): Add a retry budget"
     )
     assert done.actor == "Priya Raman" and done.data["state"] == "Closed" and done.data["rev"] == 3
+    # Readiness and the review are told of it, for each delivery answered 200 (nothing for the ignored update).
+    for queue in ("readiness", "postmortems"):
+        told = [json.loads(m.content) for m in storage.account().queue(queue).receive_messages(max_messages=32)]
+        assert [(m["incident"], m["events"], m["kinds"]) for m in told] == [
+            (incident_id, [done.event_id], [FOLLOW_UP_DONE])
+        ] * 2
     # Its reminders stop: the due row is gone, the task's row remembers when it was done.
     (by_task,) = rows(FOLLOWUPS_TABLE)
     assert by_task["PartitionKey"] == f"workitem-{task.id}" and by_task["done_at"] is not None

@@ -82,6 +82,7 @@ def test_the_summary_and_response_tables_hold_the_figures_of_the_history():
         ["Outage minutes", "95.0"],  # 10 + 30 + 50 + 5
         ["Outage cost", "11,500.00"],  # checkout 250 × 45, build-agents 5 × 50
         ["Follow-ups created", "0"],
+        ["Follow-ups done", "0"],
         ["Public updates promised", "0"],
         ["Public updates late", "0"],
     ]

@@ -4,10 +4,15 @@ are kept or late, and an open incident has no figures."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
+
 import pytest
 
 from shared.catalog.services import load_catalog
+from shared.incidents.timeline import FOLLOW_UP_ADDED, FOLLOW_UP_DONE, TimelineEvent, event_id
 from shared.oncall.people import load_directory
+from shared.readiness import digest
 from shared.readiness.hours import OFF_HOURS, SLEEP_HOURS, WORKING_HOURS, period
 from shared.readiness.summary import NotClosed, PageTally, summarise
 from tests.conftest import ROOT
@@ -118,3 +123,28 @@ def test_an_open_incident_has_no_figures_yet():
     history = History.alert(12, utc("2026-11-23T10:00"))
     with pytest.raises(NotClosed):
         summarise(history.incident, history.timeline, CHECKOUT, PEOPLE)
+
+
+def test_a_follow_up_counts_as_done_once_however_often_its_task_is_closed():
+    history = night_in_sydney()
+    history.say("action INC-7 add a payment error budget", "Priya Raman", utc("2026-04-06T22:46"))
+    first, _still_open = [event for event in history.timeline if event.kind == FOLLOW_UP_ADDED]
+
+    def done(follow_up: TimelineEvent, at: str, rev: int) -> TimelineEvent:  # as the Boards service hook records it
+        moment = utc(at)
+        return TimelineEvent(
+            "INC-7", event_id(moment, f"followup-done-{rev}"), FOLLOW_UP_DONE, moment, moment, "Priya Raman",
+            "workitems", "follow-up done", {"follow_up": follow_up.event_id, "rev": rev},
+        )  # fmt: skip
+
+    # The first follow-up's task closed, reopened and closed again; the second's still open.
+    history.timeline += [done(first, "2026-04-08T10:00", 3), done(first, "2026-04-09T10:00", 5)]
+    summary = summarise(history.incident, history.timeline, CHECKOUT, PEOPLE)
+    assert (summary.follow_ups, summary.follow_ups_done) == (2, 1)
+    assert digest.summary_of(json.loads(json.dumps(digest.entry(summary)))) == summary
+
+
+def test_a_digest_entry_written_before_follow_ups_done_existed_reads_as_none_done():
+    summary = summarise(night_in_sydney().incident, night_in_sydney().timeline, CHECKOUT, PEOPLE)
+    older = digest.entry(summary)[: -len(digest.LATER_FIELDS)]  # as the first release wrote it
+    assert digest.summary_of(older) == replace(summary, follow_ups_done=0)
