@@ -239,13 +239,15 @@ def _one_step(
         gave_up, sent = failure, REFUSED
     outcome = FAILED if sent == REFUSED else PAGED
     if outcome == PAGED:
+        # The roster whose shift was interrupted, for the readiness figures (a step may page another roster).
+        paged_roster = (step.roster or service_roster) if step.notify == ROSTER_LAYER else None
         notifier.record(
             incident.id,
             ESCALATION_PAGED,
             policy_rules.paged_text(person.name, why),
             now,
             f"escalation-{position.key()}-paged",
-            {**data, "person": person.name},
+            {**data, "person": person.name, **({"roster": paged_roster} if paged_roster else {})},
             named_at=message.due,
         )
         notifier.add_notified(incident.id, [person.name], now)

@@ -160,8 +160,9 @@ def summarise(
 def _pages(
     timeline: Sequence[TimelineEvent], service_roster: str, people: Directory, rosters: Collection[str]
 ) -> tuple[PageTally, ...]:
-    """Every page that reached someone: an escalation step's (for the service's roster) or one asked for with
-    `page <roster|person>` (for that roster, or for nobody's when a person was named)."""
+    """Every page that reached someone: an escalation step's (for the roster it paged, as its event says; for the
+    service's roster in events written before they said so) or one asked for with `page <roster|person>` (for that
+    roster, or for nobody's when a person was named)."""
     requested = {event.event_id: event for event in timeline if event.kind == PAGE_REQUESTED}
     known = {roster.casefold(): roster for roster in rosters}
     tally: Counter[tuple[str, str, str, int]] = Counter()
@@ -169,7 +170,7 @@ def _pages(
         name = event.data.get("person")
         if event.kind != ESCALATION_PAGED or not isinstance(name, str):
             continue
-        roster = service_roster
+        roster = str(event.data.get("roster") or service_roster)
         request = requested.get(str(event.data.get("request", "")))
         if request is not None:
             roster = known.get(str(request.data.get("target", "")).casefold(), "")

@@ -478,6 +478,8 @@ def test_an_escalation_step_redelivered_after_a_fault_at_any_write_pages_the_nex
         assert paged_people in (["Tim Jones", "Priya Raman"], ["Tim Jones", "Priya Raman", *again]), label
         events = paths.store.timeline("INC-1")
         assert [e.data.get("step") for e in events if e.kind == ESCALATION_PAGED] == [0, 2], label
+        # The roster whose shift was interrupted is on the event (readiness counts load by it); a role step has none.
+        assert [e.data.get("roster") for e in events if e.kind == ESCALATION_PAGED] == ["payments", None], label
         assert [e.data.get("step") for e in events if e.kind == ESCALATION_SKIPPED] == [1], label
 
     under_faults(paths, kind, setup, act, check)

@@ -71,9 +71,14 @@ class History:
             self.incident = decision.changed
         return self
 
-    def paged(self, person: str, at: datetime, step: int = 0, request: str | None = None) -> History:
-        """An escalation step (or a `page` request) paged `person`, as the notifications consumer records it."""
+    def paged(
+        self, person: str, at: datetime, step: int = 0, request: str | None = None, roster: str | None = None
+    ) -> History:
+        """An escalation step (or a `page` request) paged `person`, as the notifications consumer records it;
+        `roster`: the roster the step paged, as events say since they say it."""
         data: dict[str, object] = {"round": 1, "step": step, "policy": "default", "person": person}
+        if roster is not None:
+            data["roster"] = roster
         if request is not None:
             data = {"person": person, "request": request}
         self.timeline.append(

@@ -148,3 +148,14 @@ def test_a_digest_entry_written_before_follow_ups_done_existed_reads_as_none_don
     summary = summarise(night_in_sydney().incident, night_in_sydney().timeline, CHECKOUT, PEOPLE)
     older = digest.entry(summary)[: -len(digest.LATER_FIELDS)]  # as the first release wrote it
     assert digest.summary_of(older) == replace(summary, follow_ups_done=0)
+
+
+def test_a_step_that_pages_another_roster_counts_against_that_roster():
+    history = night_in_sydney()
+    history.paged("Tim Jones", utc("2026-04-06T21:45"), step=2, roster="platform")  # the policy's third step
+    summary = summarise(history.incident, history.timeline, CHECKOUT, PEOPLE)
+    assert [(tally.person, tally.roster) for tally in summary.pages] == [
+        ("Larry Brown", "payments"),  # recorded before events named their roster: the service's
+        ("Priya Raman", "payments"),
+        ("Tim Jones", "platform"),
+    ]
