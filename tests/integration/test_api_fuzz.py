@@ -32,6 +32,7 @@ from schemathesis.checks import (
 )
 
 from functions.openapi import DOCUMENT
+from shared.core.text import clean
 from shared.core.timeutil import iso, utc_now
 from tests.conftest import SAMPLES, TEAMS_TOKEN, running_firebell
 from tests.integration.test_teams_chatops import sender, signature
@@ -253,3 +254,107 @@ def test_plausible_bodies_are_accepted_or_refused_as_documented_and_a_refusal_st
     operation = SCHEMA.find_operation_by_label(label)
     cases = bodies.map(lambda body: SCHEMA.make_case(operation=operation, body=body, media_type=JSON))
     fuzz(api, storage_account.connection_string, cases, capsys, f"plausible {label}")
+
+
+# --- what was accepted survives everything downstream -----------------------------------------------------------------
+
+
+@st.composite
+def declarations(draw: st.DrawFn) -> dict[str, Any]:
+    """Declarations with odd words where people type them: title, description, customer impact."""
+    body: dict[str, Any] = {
+        "title": draw(mostly(st.sampled_from(["Checkout fails", "Payments slow"]))),
+        "severity": draw(st.sampled_from([1, 2, 3])),
+        "reporter": draw(mostly(st.just("Dana"))),
+        "service": draw(st.sampled_from(["checkout", "payments", "build-agents"])),
+    }
+    for name in draw(st.lists(st.sampled_from(["description", "customer_impact"]), max_size=2, unique=True)):
+        body[name] = draw(ODD | st.just("Some customers see errors."))
+    return body
+
+
+PUBLIC_WORDS = st.text(st.characters(codec=None), min_size=1, max_size=40) | st.sampled_from(
+    ["<a " * 50, "&#xFFFE; & <b>", "\u202e reversed", "²", "]]> <![CDATA[", "line\nbreak", "\x00\x1f"]
+)
+
+
+@st.composite
+def public_updates(draw: st.DrawFn) -> dict[str, Any]:
+    """The communication coordinator's public updates with odd words: the status page, its feeds and its JSON API
+    carry them (Tim Jones is on the policy's list of those who may post them)."""
+    document = json.loads(json.dumps(TEAMS_SAMPLE))
+    status = draw(st.sampled_from(["investigating", "identified", "monitoring"]))
+    words = draw(PUBLIC_WORDS)
+    document.update(id=str(draw(st.integers(0, 10**9))), text=f"<at>Firebell</at> update INC-1 {status} {words}")
+    document["from"] = sender("Tim Jones")
+    document["timestamp"] = iso(utc_now())
+    return document
+
+
+def test_every_accepted_value_survives_the_cards_the_feeds_the_json_api_and_the_html(api, storage_account, capsys):
+    """After fuzzed declarations, alerts and public updates were accepted, everything built from what was stored is
+    well-formed: every card encodes and names its incident, the feeds parse as XML 1.0, the Statuspage JSON API and
+    Firebell's own API parse as JSON, the HTML parses and holds no markup from the words, and every public update
+    stored for a published incident is in the JSON API as the text policy left it."""
+    import xml.etree.ElementTree as ElementTree
+    from html.parser import HTMLParser
+
+    from functions import context
+    from shared.notifications import cards
+
+    connection = storage_account.connection_string
+    first = {"title": "Checkout fails", "severity": 2, "reporter": "Dana", "service": "checkout"}  # public: INC-1
+    answer = requests.post(f"{api}/api/incidents", json=first, headers={"x-functions-key": KEY}, timeout=30)
+    assert answer.status_code == 201 and answer.json()["id"] == "INC-1"
+    for label, bodies in [("POST /api/incidents", declarations()), ("POST /api/alerts", alerts())]:
+        operation = SCHEMA.find_operation_by_label(label)
+        cases = bodies.map(lambda body, op=operation: SCHEMA.make_case(operation=op, body=body, media_type=JSON))
+        fuzz(api, connection, cases, capsys, f"accepted values: {label}")
+    teams = SCHEMA.find_operation_by_label("POST /api/teams")
+    updates = public_updates().map(lambda body: SCHEMA.make_case(operation=teams, body=body, media_type=JSON))
+    fuzz(api, connection, updates, capsys, "accepted values: public updates in Teams")
+
+    store = context.incident_store()
+    incidents = store.list_incidents()
+    assert incidents, "nothing was accepted: the check below would prove nothing"
+    notifier = context.notifier()
+    posted = 0
+    for incident in incidents:
+        links = notifier.links(incident)
+        messages = [
+            cards.paged_card(incident, cards.Recipient("Tim Jones"), "payments primary, step 1 of 3", links),
+            cards.acknowledged_card(incident, cards.Recipient("Tim Jones"), links),
+            cards.role_card(incident, "commander", cards.Recipient("Tim Jones"), None, links),
+            cards.resolved_card(incident, "Tim Jones", incident.title, links),
+        ]
+        for message in messages:
+            decoded = json.loads(cards.encode(message).decode("utf-8"))  # strict UTF-8: no lone surrogate survives
+            assert incident.id in json.dumps(decoded, ensure_ascii=False)
+        api_answer = requests.get(f"{api}/api/incidents/{incident.id}", headers={"x-functions-key": KEY}, timeout=30)
+        assert api_answer.status_code == 200 and api_answer.json()["id"] == incident.id
+        posted += sum(1 for event in store.timeline(incident.id) if event.kind == "update.posted")
+
+    assert context.site_publisher().refresh() > 0
+    site = BlobServiceClient.from_connection_string(connection).get_container_client("$web")
+    files = {blob.name: site.download_blob(blob.name).readall() for blob in site.list_blobs()}
+    for name, content in files.items():
+        if name.endswith((".atom", ".rss")):
+            ElementTree.fromstring(content)  # noqa: S314 (our own output) — expat: XML 1.0 refuses U+FFFE and C0
+        elif name.endswith(".json"):
+            json.loads(content)
+        elif name.endswith(".html"):
+            page = content.decode("utf-8")
+            HTMLParser().feed(page)
+            assert "<a <a" not in page and "<b>" not in page, name  # words are text, never markup
+    bodies = {
+        update["body"]
+        for incident in json.loads(files["api/v2/incidents.json"])["incidents"]
+        for update in incident["incident_updates"]
+    }
+    # INC-1 (checkout, SEV2) is public from its first public update: each one is there, as the text policy left it.
+    words = [clean(str(e.data["public_text"]), multiline=True) for e in store.timeline("INC-1") if e.public]
+    assert words and set(words) <= bodies, sorted(set(words) - bodies)[:3]
+    with capsys.disabled():
+        print(
+            f"\naccepted values: {len(incidents)} incidents, {posted} public updates, {len(files)} site files checked"
+        )
