@@ -101,6 +101,7 @@ def test_health_says_one_word_anonymously_and_the_details_behind_the_key(devhost
             "secure_webhook": "off",
             "configuration": "valid",
             "boards": "not configured",
+            "boards_service_hook": "not configured",
             "notifications": "not configured",
             "oncall": "ok",
             "warnings": [],
