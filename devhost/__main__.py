@@ -115,9 +115,11 @@ def serve(address: str, port: int, settings: Path, *, one_process: bool, instanc
             child = _start_child(command, f"http-{number}", pass_fds=(listening,))
             if child is None:
                 _stop(children)
-                host.server.server_close()  # never started: nothing else to stop
+                host.server.server_close()  # not serving yet: nothing else to stop
                 return 2
             children.append(child)
+    # Serving only now: a client that connected meanwhile waits in the listening socket's backlog, so nothing is
+    # answered until every instance asked for runs.
     host.start()
     key = os.environ.get("FIREBELL_FUNCTION_KEY", "")
     print(

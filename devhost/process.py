@@ -65,7 +65,7 @@ class DevhostProcess:
             try:
                 requests.get(f"{self.url}/api/health", timeout=2)
                 return self
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or not answering yet
                 time.sleep(0.1)
         raise RuntimeError(f"devhost did not answer within {timeout:.0f} s:\n{self.stop()}")
 
