@@ -92,7 +92,7 @@ class WebhookBudget:
         with self._turn(key):
             try:
                 for _ in range(8):  # a few instances may write at once; each try reads the latest row
-                    row = self._rows.get(key) or self._read(key)
+                    row = self._view(key)
                     until = max(row.held_until, self._clock() + seconds)
                     if until == row.held_until or self._write(key, row, row.starts, until):
                         return
@@ -103,7 +103,7 @@ class WebhookBudget:
 
     def _acquire(self, key: str) -> None:
         while True:
-            row = self._rows.get(key) or self._read(key)
+            row = self._view(key)
             now = self._clock()
             # A remembered row may be stale: then the wait is too short, never too long, and the write below fails.
             wait = wait_to_start(list(row.starts), row.held_until, now, self.max_requests, self.per_seconds)
@@ -114,6 +114,15 @@ class WebhookBudget:
             if self._write(key, row, (*recent, now)[-self.max_requests :], row.held_until):
                 return
             self._forget(key)  # another instance wrote first: read its row and decide again
+
+    def _view(self, key: str) -> _Row:
+        """The row as this instance last wrote or read it, else as it is now."""
+        row = self._rows.get(key)
+        if row is None:
+            row = self._read(key)
+            with self._lock:
+                self._rows[key] = row
+        return row
 
     def _read(self, key: str) -> _Row:
         try:
