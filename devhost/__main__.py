@@ -86,12 +86,13 @@ def serve(address: str, port: int, settings: Path, *, one_process: bool, instanc
         # The queue consumers and timers get interpreters of their own (same environment, same settings), each a host
         # instance polling the queues and taking its turn at the timers; HTTP answers only once they run, so nothing
         # is accepted that no consumer would pick up.
-        for number in range(1, instances + 1):
-            background = _start_child(["--background-only", "--settings", str(settings)], f"background-{number}")
-            if background is None:
-                _stop(children)
-                return 2
-            children.append(background)
+        backgrounds = [
+            (["--background-only", "--settings", str(settings)], f"background-{n}") for n in range(1, instances + 1)
+        ]
+        started = _start_children(backgrounds)
+        if started is None:
+            return 2
+        children += started
     try:
         host = DevHost(app, ROOT / "host.json", address, port, run_background=one_process)
     except (StorageUnreachable, StorageNotSet, OSError) as error:
@@ -109,15 +110,14 @@ def serve(address: str, port: int, settings: Path, *, one_process: bool, instanc
         assert host.server is not None
         host.server.socket.setblocking(False)
         listening = host.server.socket.fileno()
-        for number in range(2, instances + 1):
-            command = ["--host", address, "--port", str(port), "--settings", str(settings)]
-            command += ["--listen-fd", str(listening), *(["--one-process"] if one_process else [])]
-            child = _start_child(command, f"http-{number}", pass_fds=(listening,))
-            if child is None:
-                _stop(children)
-                host.server.server_close()  # not serving yet: nothing else to stop
-                return 2
-            children.append(child)
+        http = ["--host", address, "--port", str(port), "--settings", str(settings), "--listen-fd", str(listening)]
+        http += ["--one-process"] if one_process else []
+        started = _start_children([(http, f"http-{n}") for n in range(2, instances + 1)], pass_fds=(listening,))
+        if started is None:
+            _stop(children)
+            host.server.server_close()  # not serving yet: nothing else to stop
+            return 2
+        children += started
     # Serving only now: a client that connected meanwhile waits in the listening socket's backlog, so nothing is
     # answered until every instance asked for runs.
     host.start()
@@ -140,19 +140,25 @@ def serve(address: str, port: int, settings: Path, *, one_process: bool, instanc
     return status
 
 
-def _start_child(arguments: list[str], name: str, pass_fds: tuple[int, ...] = ()) -> subprocess.Popen[bytes] | None:
-    """A further process of this devhost, once it runs; None (and why, from its own message) when it could not
-    start."""
+def _start_children(
+    commands: list[tuple[list[str], str]], pass_fds: tuple[int, ...] = ()
+) -> list[subprocess.Popen[bytes]] | None:
+    """Further processes of this devhost (arguments, name), started together and returned once each runs; None
+    (every one stopped, and why from its own message) when one could not start."""
     with tempfile.TemporaryDirectory() as folder:
-        ready = Path(folder) / "ready"
-        command = [sys.executable, "-m", "devhost", *arguments]
-        environment = {**os.environ, READY_FILE: str(ready), INSTANCE: name}
-        child = subprocess.Popen(command, cwd=ROOT, env=environment, pass_fds=pass_fds)
-        while not ready.exists():
-            if child.poll() is not None:
-                return None  # it said why (storage unreachable, …) on the shared stderr
+        started = []
+        for arguments, name in commands:
+            ready = Path(folder) / name
+            environment = {**os.environ, READY_FILE: str(ready), INSTANCE: name}
+            command = [sys.executable, "-m", "devhost", *arguments]
+            started.append((subprocess.Popen(command, cwd=ROOT, env=environment, pass_fds=pass_fds), ready))
+        children = [child for child, _ in started]
+        while not all(ready.exists() for _, ready in started):
+            if any(child.poll() is not None for child in children):
+                _stop(children)  # one said why (storage unreachable, …) on the shared stderr
+                return None
             time.sleep(0.05)
-    return child
+    return children
 
 
 def _stop(children: list[subprocess.Popen[bytes]]) -> None:
