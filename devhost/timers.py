@@ -54,9 +54,12 @@ class TimerLock:
                 with contextlib.suppress(ResourceExistsError):
                     self.blob.upload_blob(b"", overwrite=False)
             except HttpResponseError as error:
-                if error.status_code == 409:
-                    return False  # another instance holds it: this tick is theirs
-                raise
+                if error.status_code != 409:  # 409: another instance holds it, and this tick is theirs
+                    log.warning("timer lock %s unavailable (%s): tick skipped", self.blob.blob_name, error.reason)
+                return False
+            except AzureError as error:  # as the host: no lock, no tick (storage is what the timers need anyway)
+                log.warning("timer lock %s unavailable (%s): tick skipped", self.blob.blob_name, type(error).__name__)
+                return False
         return False
 
     def release(self) -> None:
