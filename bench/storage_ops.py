@@ -2,6 +2,8 @@
 
 In-process against Azurite: the same receive_alert the HTTP function calls, plus the status page queue message the
 function sends when a delivery changed something, so each figure is what one POST /api/alerts costs in storage.
+Then what the Workflows request budget shared by all instances (shared.teams.budget) costs per card, against the
+per-process limiter it replaced (no storage at all), posting to the Workflows stand-in.
 """
 
 from __future__ import annotations
@@ -147,6 +149,61 @@ def main() -> None:
     )
     if missed:
         print(f"  storage operation targets not met: {', '.join(missed)}")
+    with Azurite() as storage:
+        rows = card_costs(storage)
+    report(
+        f"Table operations per Teams card for the Workflows rate budget ({CARDS} cards each, one after another; the "
+        "card ledger's own operations are not included and unchanged)",
+        rows,
+    )
+
+
+CARDS = 20
+
+
+def card_costs(storage: Azurite) -> list[tuple[str, str]]:
+    """Table operations per card posted: one instance alone, and two instances taking turns (each finds the row
+    changed by the other since its last write)."""
+    from shared.notifications.cards import encode
+    from shared.teams.budget import WEBHOOK_BUDGETS, WebhookBudget
+    from shared.teams.workflow import RequestLimiter, WorkflowSender
+    from tests.standins.workflow_server import WorkflowServer
+
+    blob, queue, table = storage.ports
+    counter = RequestCounter({table: "table", queue: "queue", blob: "blob"})
+    account = StorageAccount(storage.connection_string, on_request=counter)
+    account.table(WEBHOOK_BUDGETS)  # created once per process
+    body = encode({"type": "message", "attachments": [{"contentType": CARD, "content": {"type": "AdaptiveCard"}}]})
+
+    def per_card(senders: list[WorkflowSender], url: str) -> list[int]:
+        used = []
+        for number in range(CARDS):
+            before = counter.snapshot().get("table", 0)
+            senders[number % len(senders)].post(url, body)
+            used.append(counter.snapshot().get("table", 0) - before)
+        return used
+
+    def budget() -> WorkflowSender:
+        return WorkflowSender(WebhookBudget(lambda: account), attempts=1)
+
+    with WorkflowServer() as workflow:
+        rows = []
+        for label, senders, channel in (
+            ("per-process limiter (before)", [WorkflowSender(RequestLimiter(), attempts=1)], "before"),
+            ("shared budget, one instance", [budget()], "one"),
+            ("shared budget, two instances taking turns", [budget(), budget()], "two"),
+        ):
+            used = per_card(senders, workflow.url_for(channel))
+            first, rest = used[: len(senders)], used[len(senders) :]
+            rows.append(
+                (label, f"first card per instance {max(first)}, then {sum(rest) / len(rest):.2f} (max {max(rest)})")
+            )
+        if len(workflow.requests()) != 3 * CARDS:
+            raise SystemExit(f"storage_ops: {len(workflow.requests())} requests reached the stand-in, not {3 * CARDS}")
+    return rows
+
+
+CARD = "application/vnd.microsoft.card.adaptive"
 
 
 if __name__ == "__main__":

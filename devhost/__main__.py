@@ -16,7 +16,8 @@ from pathlib import Path
 from devhost.azurite import DEFAULT_PORTS, ROOT, Azurite, port_open
 from devhost.settings import load_local_settings
 
-READY_FILE = "DEVHOST_BACKGROUND_READY"  # the second process touches this file once its listeners run
+READY_FILE = "DEVHOST_READY"  # a child process touches this file once it serves (or its listeners run)
+INSTANCE = "DEVHOST_INSTANCE"  # a child's name in the log: http-2, background-1, …
 SAMPLE_ALERT = "samples/azure-monitor/59_test_action_metric_static_threshold.json"
 
 
@@ -31,9 +32,21 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="run queue listeners and timers in this process too (default: a second process runs them)",
     )
-    parser.add_argument("--background-only", action="store_true", help=argparse.SUPPRESS)  # the second process
+    parser.add_argument(
+        "--instances",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run N HTTP processes (sharing the port) and N background processes, as Azure runs several instances",
+    )
+    parser.add_argument("--background-only", action="store_true", help=argparse.SUPPRESS)  # a background process
+    parser.add_argument("--listen-fd", type=int, help=argparse.SUPPRESS)  # a further HTTP process: the shared socket
     arguments = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if arguments.instances < 1:
+        parser.error("--instances must be 1 or more")
+    # Each process names itself in the log, so a reader (or a test) sees which instance ran what.
+    instance = os.environ.get(INSTANCE, "http-1")
+    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s %(name)s[{instance}] %(levelname)s %(message)s")
     # One line per invocation comes from the devhost itself; the SDKs' and werkzeug's request logs are noise.
     for noisy in ("azure", "werkzeug"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -48,40 +61,71 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if arguments.background_only:
             return run_background()
-        return serve(arguments.host, arguments.port, arguments.settings, one_process=arguments.one_process)
+        if arguments.listen_fd is not None:
+            return run_http(arguments.host, arguments.port, arguments.listen_fd, one_process=arguments.one_process)
+        return serve(
+            arguments.host,
+            arguments.port,
+            arguments.settings,
+            one_process=arguments.one_process,
+            instances=arguments.instances,
+        )
     finally:
         if azurite:
             azurite.stop()
             print("Azurite stopped.", flush=True)
 
 
-def serve(address: str, port: int, settings: Path, *, one_process: bool) -> int:
+def serve(address: str, port: int, settings: Path, *, one_process: bool, instances: int = 1) -> int:
     sys.path.insert(0, str(ROOT))
     from devhost.host import DevHost, StorageNotSet, StorageUnreachable
     from function_app import app
 
-    background = None
+    children: list[subprocess.Popen[bytes]] = []
     if not one_process:
-        # The queue consumers and timers get an interpreter of their own (same environment, same settings); HTTP
-        # answers only once they run, so nothing is accepted that no consumer would pick up.
-        background = _start_background(settings)
-        if background is None:
+        # The queue consumers and timers get interpreters of their own (same environment, same settings), each a host
+        # instance polling the queues and taking its turn at the timers; HTTP answers only once they run, so nothing
+        # is accepted that no consumer would pick up.
+        backgrounds = [
+            (["--background-only", "--settings", str(settings)], f"background-{n}") for n in range(1, instances + 1)
+        ]
+        started = _start_children(backgrounds)
+        if started is None:
             return 2
+        children += started
     try:
-        host = DevHost(app, ROOT / "host.json", address, port, run_background=one_process).start()
+        host = DevHost(app, ROOT / "host.json", address, port, run_background=one_process)
     except (StorageUnreachable, StorageNotSet, OSError) as error:
         unreachable = isinstance(error, StorageUnreachable | StorageNotSet)
         print(
             f"devhost: {error if unreachable else f'cannot listen on {address}:{port}: {error.strerror}'}",
             file=sys.stderr,
         )
-        if background is not None:
-            background.terminate()
+        _stop(children)
         return 2
+    if instances > 1:
+        # Further HTTP processes accept connections from this one listening socket (inherited, as a pre-fork server
+        # does): the kernel hands each connection to whichever process accepts first, as Azure's front end spreads
+        # requests over instances. Non-blocking, so the processes that lose an accept race go back to waiting.
+        assert host.server is not None
+        host.server.socket.setblocking(False)
+        listening = host.server.socket.fileno()
+        http = ["--host", address, "--port", str(port), "--settings", str(settings), "--listen-fd", str(listening)]
+        http += ["--one-process"] if one_process else []
+        started = _start_children([(http, f"http-{n}") for n in range(2, instances + 1)], pass_fds=(listening,))
+        if started is None:
+            _stop(children)
+            host.server.server_close()  # not serving yet: nothing else to stop
+            return 2
+        children += started
+    # Serving only now: a client that connected meanwhile waits in the listening socket's backlog, so nothing is
+    # answered until every instance asked for runs.
+    host.start()
     key = os.environ.get("FIREBELL_FUNCTION_KEY", "")
     print(
-        f"\nFirebell is running on {host.url}\n"
-        f"  Status page:  {host.url}/status/\n"
+        f"\nFirebell is running on {host.url}"
+        + (f" ({instances} HTTP and {instances} background processes)" if instances > 1 else "")
+        + f"\n  Status page:  {host.url}/status/\n"
         f"  Health:       {host.url}/api/health\n"
         f"  Send an alert:\n"
         f"    curl -s -X POST '{host.url}/api/alerts?code={key}' -H 'Content-Type: application/json' \\\n"
@@ -89,33 +133,71 @@ def serve(address: str, port: int, settings: Path, *, one_process: bool) -> int:
         "Press Ctrl-C to stop.\n",
         flush=True,
     )
-    status = _until_stopped(background)
+    status = _until_stopped(children)
     print("Stopping…", flush=True)
-    if background is not None and background.poll() is None:
-        background.send_signal(signal.SIGINT)
-        try:
-            background.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            background.kill()
+    _stop(children)
     host.stop()
     return status
 
 
-def _start_background(settings: Path) -> subprocess.Popen[bytes] | None:
-    """The second process, once its listeners run; None (and why, from its own message) when it could not start."""
+def _start_children(
+    commands: list[tuple[list[str], str]], pass_fds: tuple[int, ...] = ()
+) -> list[subprocess.Popen[bytes]] | None:
+    """Further processes of this devhost (arguments, name), started together and returned once each runs; None
+    (every one stopped, and why from its own message) when one could not start."""
     with tempfile.TemporaryDirectory() as folder:
-        ready = Path(folder) / "ready"
-        command = [sys.executable, "-m", "devhost", "--background-only", "--settings", str(settings)]
-        background = subprocess.Popen(command, cwd=ROOT, env={**os.environ, READY_FILE: str(ready)})
-        while not ready.exists():
-            if background.poll() is not None:
-                return None  # it said why (storage unreachable, …) on the shared stderr
+        started = []
+        for arguments, name in commands:
+            ready = Path(folder) / name
+            environment = {**os.environ, READY_FILE: str(ready), INSTANCE: name}
+            command = [sys.executable, "-m", "devhost", *arguments]
+            started.append((subprocess.Popen(command, cwd=ROOT, env=environment, pass_fds=pass_fds), ready))
+        children = [child for child, _ in started]
+        while not all(ready.exists() for _, ready in started):
+            if any(child.poll() is not None for child in children):
+                _stop(children)  # one said why (storage unreachable, …) on the shared stderr
+                return None
             time.sleep(0.05)
-    return background
+    return children
+
+
+def _stop(children: list[subprocess.Popen[bytes]]) -> None:
+    """Ctrl-C to every child at once, then wait for each (killed when it does not stop within 15 s)."""
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGINT)
+    for child in children:
+        try:
+            child.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+def run_http(address: str, port: int, listening: int, *, one_process: bool) -> int:
+    """A further HTTP process (`--instances`): serves the first process's listening socket."""
+    sys.path.insert(0, str(ROOT))
+    from devhost.host import DevHost, StorageNotSet, StorageUnreachable
+    from function_app import app
+
+    try:
+        host = DevHost(app, ROOT / "host.json", address, port, run_background=one_process, listen_fd=listening).start()
+    except (StorageUnreachable, StorageNotSet) as error:
+        print(f"devhost: {error}", file=sys.stderr)
+        return 2
+    _ready()
+    _until_stopped([])
+    host.stop()
+    return 0
+
+
+def _ready() -> None:
+    if os.environ.get(READY_FILE):
+        Path(os.environ[READY_FILE]).touch()
 
 
 def run_background() -> int:
-    """The second process: queue listeners and timers, no HTTP."""
+    """A background process: queue listeners and timers, no HTTP."""
     sys.path.insert(0, str(ROOT))
     from devhost.host import DevHost, StorageNotSet, StorageUnreachable
     from function_app import app
@@ -125,22 +207,23 @@ def run_background() -> int:
     except (StorageUnreachable, StorageNotSet) as error:
         print(f"devhost: {error}", file=sys.stderr)
         return 2
-    if os.environ.get(READY_FILE):
-        Path(os.environ[READY_FILE]).touch()
-    _until_stopped(None)
+    _ready()
+    _until_stopped([])
     host.stop()
     return 0
 
 
-def _until_stopped(background: subprocess.Popen[bytes] | None) -> int:
-    """Wait for Ctrl-C or SIGTERM; 2 when the background process died first (nothing would consume the queues)."""
+def _until_stopped(children: list[subprocess.Popen[bytes]]) -> int:
+    """Wait for Ctrl-C or SIGTERM; 2 when a child process died first (nothing would consume the queues, or the
+    instances would no longer be what was asked for)."""
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     while not stop.wait(0.5):
-        if background is not None and background.poll() is not None:
-            print(f"devhost: the background process exited ({background.returncode})", file=sys.stderr)
-            return 2
+        for child in children:
+            if child.poll() is not None:
+                print(f"devhost: a child process exited ({child.returncode})", file=sys.stderr)
+                return 2
     return 0
 
 

@@ -15,7 +15,7 @@ from devhost.hostjson import HostOptions, load_host_options
 from devhost.http import HttpServer
 from devhost.invoker import Invoker
 from devhost.queues import QueueListener
-from devhost.timers import TimerRunner
+from devhost.timers import LOCKS, TimerLock, TimerRunner, lock_name
 from shared.core.errors import ConfigurationError
 
 log = logging.getLogger("devhost")
@@ -32,7 +32,8 @@ class StorageNotSet(RuntimeError):
 class DevHost:
     """`serve_http` and `run_background` split the host in two, as `python -m devhost` does by default: HTTP in one
     process, queue listeners and timers in another, so the consumers never queue the HTTP handlers behind one
-    interpreter lock (in Azure, FUNCTIONS_WORKER_PROCESS_COUNT does the same)."""
+    interpreter lock — as Azure runs HTTP and queue functions on instances of their own when they scale apart
+    (README, "Instances"). `listen_fd`: serve on a listening socket another process opened (`--instances`)."""
 
     def __init__(
         self,
@@ -43,6 +44,7 @@ class DevHost:
         *,
         serve_http: bool = True,
         run_background: bool = True,
+        listen_fd: int | None = None,
     ) -> None:
         self.options: HostOptions = load_host_options(host_json)
         specs = discover(app)
@@ -54,13 +56,15 @@ class DevHost:
         self.stopping = threading.Event()
         self.http_app = HttpServer(by_trigger(specs, "httpTrigger"), self.invoker, self.options.route_prefix)
         self.server: BaseWSGIServer | None = (
-            make_server(address, port, self.http_app, threaded=True) if serve_http else None
+            make_server(address, port, self.http_app, threaded=True, fd=listen_fd) if serve_http else None
         )
+        timer_specs = by_trigger(specs, "timerTrigger") if run_background else []
         try:
             self.listeners = [
                 QueueListener(spec, self.invoker, self.options.queues, self.stopping, self.options.function_timeout)
                 for spec in (by_trigger(specs, "queueTrigger") if run_background else [])
             ]
+            locks = self.invoker.account().container(LOCKS) if timer_specs else None
         except AzureError as error:
             if self.server is not None:
                 self.server.server_close()
@@ -68,8 +72,11 @@ class DevHost:
                 f"cannot reach Azure Storage ({type(error).__name__}): start Azurite (`make run` does) or fix "
                 "AzureWebJobsStorage (or its AzureWebJobsStorage__* identity settings) in local.settings.json"
             ) from None
-        timer_specs = by_trigger(specs, "timerTrigger") if run_background else []
-        self.timers = [TimerRunner(spec, self.invoker, self.stopping) for spec in timer_specs]
+        self.timers = [
+            TimerRunner(spec, self.invoker, self.stopping, TimerLock(locks.get_blob_client(lock_name(spec.name))))
+            for spec in timer_specs
+            if locks is not None
+        ]
         self._serving = (
             threading.Thread(target=self.server.serve_forever, name="http", daemon=True) if self.server else None
         )

@@ -19,13 +19,19 @@ from shared.core.storage import STORAGE_SETTING
 
 class DevhostProcess:
     def __init__(
-        self, connection_string: str | None, environment: dict[str, str] | None = None, *, own_group: bool = False
+        self,
+        connection_string: str | None,
+        environment: dict[str, str] | None = None,
+        *,
+        own_group: bool = False,
+        instances: int = 1,
     ) -> None:
         """Storage is `connection_string`, or — when it is None — only what `environment` says (identity-based
         `AzureWebJobsStorage__*` settings, or nothing at all): storage settings of this process are not inherited.
         With `own_group` the devhost and its background process get a process group of their own, so `kill()`
-        can end both at once."""
+        can end both at once. `instances`: N HTTP and N background processes (`--instances`)."""
         self.own_group = own_group
+        self.instances = instances
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         inherited = {
@@ -42,7 +48,10 @@ class DevhostProcess:
     def start(self, timeout: float = 30.0) -> DevhostProcess:
         # --settings /dev/null: the environment given here is the whole configuration, not local.settings.json.
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "devhost", "--port", str(self.port), "--settings", os.devnull],
+            [
+                *(sys.executable, "-m", "devhost", "--port", str(self.port), "--settings", os.devnull),
+                *(("--instances", str(self.instances)) if self.instances > 1 else ()),
+            ],
             cwd=ROOT,
             env=self.env,
             stdout=self.log,
@@ -56,7 +65,7 @@ class DevhostProcess:
             try:
                 requests.get(f"{self.url}/api/health", timeout=2)
                 return self
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or not answering yet
                 time.sleep(0.1)
         raise RuntimeError(f"devhost did not answer within {timeout:.0f} s:\n{self.stop()}")
 

@@ -1,12 +1,17 @@
-"""Timer triggers on 6-field NCRONTAB schedules ({second} {minute} {hour} {day} {month} {day-of-week})."""
+"""Timer triggers on 6-field NCRONTAB schedules ({second} {minute} {hour} {day} {month} {day-of-week}), each fired
+by one instance at a time, as the Functions host does (a blob lease per function: TimerLock)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+import uuid
 from datetime import UTC, datetime, timedelta
 
+from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.functions.timer import TimerRequest
+from azure.storage.blob import BlobClient, BlobLeaseClient
 from croniter import croniter
 
 from devhost.catalog import FunctionSpec, resolve_setting
@@ -26,11 +31,50 @@ def next_occurrence(schedule: str, after: datetime) -> datetime:
     return croniter(schedule, after, second_at_beginning=True).get_next(datetime)
 
 
+LOCKS = "azure-webjobs-hosts"  # the container where the Functions host keeps its locks
+LOCK_SECONDS = 15  # the shortest blob lease: an instance that died lets its timers go within it
+
+
+class TimerLock:
+    """The Functions host's timer singleton: however many instances run, one fires each tick. Each tick, an instance
+    takes (or renews) a blob lease named after the function; whoever holds it fires, the others skip the tick. The
+    holder keeps it while its ticks come within LOCK_SECONDS; a holder that stopped (or died) lets it go, and the
+    next tick goes to whichever instance is first."""
+
+    def __init__(self, blob: BlobClient) -> None:
+        self.blob = blob
+        self.lease = BlobLeaseClient(blob, lease_id=str(uuid.uuid4()))  # this instance's, for its lifetime
+
+    def take(self) -> bool:
+        for _ in range(2):
+            try:
+                self.lease.acquire(lease_duration=LOCK_SECONDS)  # with our own id, a lease we hold is renewed
+                return True
+            except ResourceNotFoundError:  # the first tick ever (or storage wiped): the lock blob is made once
+                with contextlib.suppress(ResourceExistsError):
+                    self.blob.upload_blob(b"", overwrite=False)
+            except HttpResponseError as error:
+                if error.status_code != 409:  # 409: another instance holds it, and this tick is theirs
+                    log.warning("timer lock %s unavailable (%s): tick skipped", self.blob.blob_name, error.reason)
+                return False
+            except AzureError as error:  # as the host: no lock, no tick (storage is what the timers need anyway)
+                log.warning("timer lock %s unavailable (%s): tick skipped", self.blob.blob_name, type(error).__name__)
+                return False
+        return False
+
+    def release(self) -> None:
+        with contextlib.suppress(AzureError):  # never held, or it ran out: nothing to let go
+            self.lease.release()
+
+
 class TimerRunner:
-    def __init__(self, spec: FunctionSpec, invoker: Invoker, stopping: threading.Event) -> None:
+    def __init__(
+        self, spec: FunctionSpec, invoker: Invoker, stopping: threading.Event, lock: TimerLock | None = None
+    ) -> None:
         self.spec = spec
         self.invoker = invoker
         self.stopping = stopping
+        self.lock = lock
         self.schedule = resolve_setting(spec.trigger["schedule"])
         next_occurrence(self.schedule, datetime.now(UTC))  # fail at start-up, not at the first tick
         self.thread = threading.Thread(target=self.run, name=f"timer-{spec.name}", daemon=True)
@@ -40,6 +84,8 @@ class TimerRunner:
 
     def join(self) -> None:
         self.thread.join()
+        if self.lock is not None:
+            self.lock.release()  # as the host does on shutdown: the next tick may go to another instance at once
 
     def run(self) -> None:
         if self.spec.trigger.get("runOnStartup"):
@@ -52,6 +98,14 @@ class TimerRunner:
 
     def fire(self, past_due: bool) -> None:
         try:
+            if self.lock is not None and not self.lock.take():
+                log.debug("timer %s: this tick runs on another instance", self.spec.name)
+                return
             self.invoker.invoke(self.spec, TimerRequest(past_due=past_due))
         except Exception:
             log.exception("timer function %s failed", self.spec.name)
+
+
+def lock_name(function: str) -> str:
+    """The lock blob of a timer function, named as the host names its listener locks."""
+    return f"locks/devhost/{function}.Listener"

@@ -24,6 +24,7 @@ from shared.oncall.schedule import Schedule
 from shared.readiness.store import ReadinessStore
 from shared.statuspage.maintenance_store import MaintenanceStore
 from shared.statuspage.publisher import SitePublisher, SiteSettings
+from shared.teams.budget import WebhookBudget
 from shared.teams.workflow import WorkflowSender
 
 
@@ -121,7 +122,8 @@ def site_publisher() -> SitePublisher:
     return _publisher_for(storage.account())
 
 
-sender = WorkflowSender()  # one per process: its limiter keeps every thread under the Workflows rate
+# One per process; its budget per webhook is shared with every other instance through storage (shared.teams.budget).
+sender = WorkflowSender(WebhookBudget(lambda: storage.account()))
 
 
 def notifier(workflow: WorkflowSender | None = None) -> Notifier:

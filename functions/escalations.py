@@ -33,14 +33,14 @@ def on_step(message: func.QueueMessage) -> None:
     )
 
 
+_INSTANCE = uuid.uuid4().hex  # this process, as the holder of the reminders' and the sweeper's leases
+
+
 @bp.function_name("reminders")
 @bp.timer_trigger(arg_name="timer", schedule="0 * * * * *", run_on_startup=False)
 @observed
 def reminders(timer: func.TimerRequest) -> None:
-    escalate.remind(utc_now(), context.notifier())
-
-
-_INSTANCE = uuid.uuid4().hex  # this process, as the sweeper's lease holder
+    escalate.remind_once(utc_now(), context.notifier(), _INSTANCE)
 
 
 @bp.function_name("sweeper")

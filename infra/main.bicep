@@ -113,6 +113,7 @@ var tables = [
   'workitems'
   'readiness'
   'followups'
+  'webhookbudgets'
 ]
 var queues = [
   'notifications'

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from shared.core import deferral
@@ -375,3 +375,17 @@ def _exhausted(notifier: Notifier, incident: Incident, now: datetime) -> list[st
         {"policy": policy_id, "due": iso(due)},
     )
     return [f"{incident.id} exhausted"]
+
+
+REMINDERS_LEASE = "reminders"
+REMINDERS_LEASE_FOR = timedelta(seconds=45)  # longer than a pass; shorter than the minute to the next tick
+
+
+def remind_once(now: datetime, notifier: Notifier, instance: str) -> list[str]:
+    """The reminders timer's tick, on one instance at a time (the escalation ledger's lease, as the sweeper's): two
+    passes at once could both find a reminder unsent and post it twice. The Functions host already fires a timer
+    on one instance per tick, but only within one host id: a staging slot or a second app on the same storage, or
+    a host that lost its singleton lease mid-tick, would run a second pass."""
+    if not notifier.ledger.take_lease(REMINDERS_LEASE, instance, now, REMINDERS_LEASE_FOR):
+        return []
+    return remind(now, notifier)

@@ -53,13 +53,14 @@ def _fits(bodies: list[bytes], limit: int) -> bool:
 
 class Coalescer:
     """Sends messages to webhooks through `send(url, body)`, one request at a time per URL in this process, each
-    request carrying the messages waiting for that URL when a request slot came free (`slot()` blocks until then:
-    the rate limiter). `send` makes its own attempts; what it raises is the outcome of every message it carried."""
+    request carrying the messages waiting for that URL when a request slot came free (`slot(url)` blocks until then:
+    the webhook's request budget, shared by all instances). `send` makes its own attempts; what it raises is the
+    outcome of every message it carried."""
 
     def __init__(
         self,
         send: Callable[[str, bytes], None],
-        slot: Callable[[], None],
+        slot: Callable[[str], None],
         refused: Callable[[BaseException], bool],
         limit: int = MAX_MESSAGE_BYTES,
     ) -> None:
@@ -80,7 +81,7 @@ class Coalescer:
         while not mine.done.is_set():
             with turn:  # one request in flight per URL: the others wait here and gather into the next one
                 if not mine.done.is_set():
-                    self._slot()
+                    self._slot(url)
                     self._deliver(url, self._take(url, mine))
         if mine.failure is not None:
             # Many threads may raise this one failure: each starts its traceback afresh from its own frames.
@@ -114,7 +115,7 @@ class Coalescer:
     def _one_by_one(self, url: str, batch: list[_Waiting]) -> None:
         for item in batch:
             try:
-                self._slot()
+                self._slot(url)
                 self._send(url, item.body)
             except Exception as failure:
                 item.finish(failure)

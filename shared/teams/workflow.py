@@ -1,7 +1,9 @@
 """Posting cards to a Teams Workflows webhook ("When a Teams webhook request is received").
 
-Workflows throttles at about 4 requests a second (HTTP 429 with Retry-After). Every sender in a process shares one
-limiter, so all threads together stay under that rate, and a 429 pauses them all until its Retry-After has passed.
+Workflows throttles each webhook at about 4 requests a second (HTTP 429 with Retry-After), however many instances
+send to it. Every request start is taken from a budget per webhook URL that all instances share (shared.teams.budget,
+in storage), so all threads of all instances together stay under that rate, and a 429 pauses them all until its
+Retry-After has passed.
 Cards waiting for the same webhook share a request (shared.teams.coalescing), so a storm's pages are not held to
 four a second.
 Other failures (5xx, timeouts, connection errors) are retried a few times with jittered exponential backoff inside
@@ -20,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from shared.core import telemetry
 from shared.core.errors import DependencyUnavailable, FirebellError
@@ -67,8 +69,20 @@ class WorkflowUnavailable(WorkflowError, DependencyUnavailable):
         self.retry_after = retry_after
 
 
+def wait_to_start(starts: list[float], held_until: float, now: float, max_requests: int, per_seconds: float) -> float:
+    """Seconds until a request may start (0: now), given the earlier starts (oldest first) and a 429's pause: the
+    rule of every budget, in this process (RequestLimiter) or shared by all instances (shared.teams.budget)."""
+    wait = held_until - now
+    recent = [start for start in starts if start > now - per_seconds]
+    if wait <= 0 and len(recent) >= max_requests:
+        wait = recent[len(recent) - max_requests] + per_seconds - now
+    return max(0.0, wait)
+
+
 class RequestLimiter:
-    """At most `max_requests` request starts in any `per_seconds` window, across threads (a sliding window).
+    """At most `max_requests` request starts in any `per_seconds` window, across threads (a sliding window) — in
+    this process only, whatever the URL: tests, the simulated outages, and the fallback of the shared budget
+    (shared.teams.budget) when storage fails.
 
     `hold_for` pauses every caller (a 429's Retry-After applies to the whole process).
     """
@@ -88,25 +102,32 @@ class RequestLimiter:
         self._starts: collections.deque[float] = collections.deque()
         self._held_until = 0.0
 
-    def acquire(self) -> None:
+    def acquire(self, url: str = "") -> None:
         """Block until this caller may start a request, then count it."""
         while True:
             with self._lock:
                 now = self._clock()
                 while self._starts and self._starts[0] <= now - self.per_seconds:
                     self._starts.popleft()
-                wait = self._held_until - now
-                if wait <= 0 and len(self._starts) >= self.max_requests:
-                    wait = self._starts[0] + self.per_seconds - now
+                wait = wait_to_start(list(self._starts), self._held_until, now, self.max_requests, self.per_seconds)
                 if wait <= 0:
                     self._starts.append(now)
                     return
             self._sleep(wait)
 
-    def hold_for(self, seconds: float) -> None:
+    def hold_for(self, seconds: float, url: str = "") -> None:
         """Nobody in this process starts a request for `seconds` (the webhook said so with a 429)."""
         with self._lock:
             self._held_until = max(self._held_until, self._clock() + seconds)
+
+
+class Budget(Protocol):
+    """Request starts to a webhook: `acquire(url)` blocks until one may start; `hold_for(seconds, url)` records a
+    429's Retry-After."""
+
+    def acquire(self, url: str) -> None: ...
+
+    def hold_for(self, seconds: float, url: str) -> None: ...
 
 
 PROCESS_LIMITER = RequestLimiter()
@@ -131,7 +152,7 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
 class WorkflowSender:
     def __init__(
         self,
-        limiter: RequestLimiter = PROCESS_LIMITER,
+        limiter: Budget = PROCESS_LIMITER,
         *,
         attempts: int = ATTEMPTS,
         backoff_seconds: float = BACKOFF_SECONDS,
@@ -176,7 +197,7 @@ class WorkflowSender:
         problem = "not attempted"
         for attempt in range(1, self.attempts + 1):
             if attempt > 1:
-                self.limiter.acquire()
+                self.limiter.acquire(url)
             try:
                 answer = self._client().post(
                     url,
@@ -200,8 +221,9 @@ class WorkflowSender:
                     elif pause > self.max_retry_after:
                         too_long = f"{problem}; Retry-After {pause:.0f} s is too long to wait here"
                         raise WorkflowUnavailable(too_long, pause)
-                    # Throttling is per webhook, not per thread: everyone in the process waits.
-                    self.limiter.hold_for(pause)
+                    # Throttling is per webhook, not per thread: everyone sending to it waits (every instance,
+                    # with the shared budget).
+                    self.limiter.hold_for(pause, url)
                 elif 400 <= answer.status_code < 500 and answer.status_code not in (408, 409, 425):
                     raise WorkflowRejected(problem, answer.status_code)
                 else:

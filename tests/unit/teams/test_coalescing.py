@@ -32,7 +32,7 @@ def test_messages_combine_into_one_envelope_in_their_order():
 def test_a_request_never_carries_more_than_the_teams_message_limit():
     sent: list[bytes] = []
     go = threading.Event()
-    coalescer = Coalescer(lambda url, body: sent.append(body), go.wait, lambda failure: False)
+    coalescer = Coalescer(lambda url, body: sent.append(body), lambda url: go.wait(), lambda failure: False)
     cards = [message(f"{n:02d} " + "x" * 4000) for n in range(12)]  # about 4 KB each: 12 cards, 48 KB in all
     threads = [threading.Thread(target=coalescer.post, args=("https://wf.example/1", body)) for body in cards]
     for thread in threads:
