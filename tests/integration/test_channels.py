@@ -1,0 +1,407 @@
+"""Incident channels against a Microsoft Graph stand-in (tests/standins/graph_server.py: HTTPS, the Entra token
+endpoint of the client-credentials grant, channels, messages with @odata.nextLink paging, archive, subscriptions
+with their validation handshake) and a Workflows stand-in for the channel flow, with the incident store in Azurite.
+
+The `channels` handler runs on real QueueMessages (the test picks the delivery count and the clock); tokens come
+from azure-identity's ClientSecretCredential through the stand-in's authority, over real sockets.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import azure.functions as func
+import pytest
+from azure.functions.queue import QueueMessage
+
+from functions import context
+from shared.channels import flows
+from shared.channels.connections import Connections
+from shared.channels.graph import Graph, GraphTarget
+from shared.channels.ledger import CHANNELS_TABLE
+from shared.chatops import intake as chatops_intake
+from shared.chatops.grammar import parse_command
+from shared.chatops.rules import Said
+from shared.core import deferral, storage
+from shared.core.queues import CHANNELS, MAX_DEQUEUE_COUNT
+from shared.core.timeutil import utc_now
+from shared.incidents.changes import CHANNEL_KINDS, ChangeMessage, forward_queues
+from shared.incidents.declaration import Declaration
+from shared.incidents.declaration_intake import open_declared
+from shared.incidents.incident import Incident
+from shared.incidents.timeline import CHANNEL_ARCHIVED, CHANNEL_CREATED, CHANNEL_FAILED, CHAT_MESSAGE, TimelineEvent
+from tests.conftest import ROOT
+from tests.standins.entra_tokens import Certificate
+from tests.standins.graph_server import TEAM_ID, GraphServer, later
+from tests.standins.workflow_server import WorkflowServer
+
+CLIENT_STATE = "a-long-random-client-state-secret"
+
+
+@pytest.fixture
+def graph(azurite_certificate: Certificate) -> Iterator[GraphServer]:
+    with GraphServer(azurite_certificate) as server:
+        yield server
+
+
+@pytest.fixture
+def flow() -> Iterator[WorkflowServer]:
+    with WorkflowServer() as server:
+        yield server
+
+
+@pytest.fixture
+def configured(storage_account, graph, flow, azurite_certificate, tmp_path: Path, monkeypatch) -> GraphServer:
+    folder = tmp_path / "config"
+    folder.mkdir()
+    for name in ("services.toml", "people.toml"):
+        shutil.copy(ROOT / "config" / name, folder / name)
+    monkeypatch.setenv("FIREBELL_CONFIG_DIR", str(folder))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(azurite_certificate.ca_bundle))
+    for name, value in graph.settings().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("TEAMS_CHANNEL_WORKFLOW_URL", flow.url_for("incident-channel"))
+    monkeypatch.setenv("WEBSITE_HOSTNAME", "firebell.azurewebsites.net")
+    monkeypatch.setenv("STATUS_PAGE_URL", "https://status.example.com/")
+    monkeypatch.setenv("GRAPH_CLIENT_STATE", CLIENT_STATE)
+    context.reset()
+    return graph
+
+
+def declare(
+    severity: int = 2, title: str = "Checkout: latency / timeouts on *all* cards?"
+) -> tuple[Incident, TimelineEvent]:
+    declaration = Declaration(
+        title=title,
+        severity=severity,
+        reporter="Ana Souza",
+        service="checkout",
+        components=("Checkout",),
+        source="customer",
+        description="Card payments time out",
+        customer_impact="Checkout fails for a third of customers",
+        detected_at=None,
+    )
+    declared = open_declared(declaration, None, context.incident_store(), context.catalog(), utc_now())
+    assert declared.event is not None
+    return declared.incident, declared.event
+
+
+def chat(text: str, speaker: str = "Tim Jones") -> list[str]:
+    said = Said(text=text, speaker=speaker, at=utc_now(), message_id=uuid.uuid4().hex)
+    decision = chatops_intake.handle(parse_command(text), said, context.incident_store(), context.catalog(), "")
+    assert decision.events, decision.reply
+    return [event.event_id for event in decision.events]
+
+
+def message(incident_id: str, event_ids: list[str], dequeue_count: int = 1, ident: str | None = None) -> QueueMessage:
+    body = json.dumps({"incident": incident_id, "event": event_ids[-1], "events": event_ids})
+    return QueueMessage(id=ident or uuid.uuid4().hex, body=body.encode(), dequeue_count=dequeue_count)
+
+
+def handle(delivery: QueueMessage, now: datetime | None = None) -> Any:
+    settings = context.settings()
+    return flows.on_change(
+        delivery.get_body(),
+        delivery.id or "",
+        delivery.dequeue_count or 1,
+        now or utc_now(),
+        store=context.incident_store(),
+        settings=settings,
+        config=context.configuration(),
+        account=storage.account(),
+        services=Connections(settings, context.sender),
+    )
+
+
+def stored(incident_id: str) -> Incident:
+    found = context.incident_store().load_incident(incident_id)
+    assert found is not None
+    return found.incident
+
+
+def timeline(incident_id: str, kind: str) -> list[TimelineEvent]:
+    return [event for event in context.incident_store().timeline(incident_id) if event.kind == kind]
+
+
+def channel_messages(incident_id: str) -> list[TimelineEvent]:
+    return [event for event in timeline(incident_id, CHAT_MESSAGE) if event.source == "teams-channel"]
+
+
+def opened(graph: GraphServer) -> tuple[Incident, str]:
+    incident, opening = declare()
+    assert handle(message(incident.id, [opening.event_id])) is None
+    channel_id = stored(incident.id).channel_id
+    assert channel_id is not None
+    return stored(incident.id), channel_id
+
+
+# --- made -----------------------------------------------------------------------------------------------------------
+def test_the_channel_follows_every_change_that_can_make_resolve_or_close_it():
+    for kinds in (["incident.declared"], ["alert.fired"], ["severity.changed"], ["status.changed"]):
+        assert CHANNELS in forward_queues(ChangeMessage("INC-1", ("e",), frozenset(kinds)))
+    assert CHANNELS not in forward_queues(ChangeMessage("INC-1", ("e",), frozenset({"note"})))
+    assert "severity.changed" in CHANNEL_KINDS
+
+
+def test_a_sev2_opening_makes_one_named_channel_links_it_and_posts_the_first_card(configured, flow):
+    graph = configured
+    incident, opening = declare()
+    assert handle(message(incident.id, [opening.event_id])) is None
+
+    (channel,) = graph.channels.values()
+    # Teams' rules: at most 50 characters, none of ~ # % & * { } + / \ : < > ? | ' " — the id always whole.
+    assert channel.display_name == f"{incident.id} Checkout latency timeouts on all cards"
+    assert "Status page: https://status.example.com/incidents/" in channel.description
+    assert "Runbook: https://" in channel.description
+    now = stored(incident.id)
+    assert (now.channel_id, now.channel_url) == (channel.id, channel.document(graph.base)["webUrl"])
+    (created,) = timeline(incident.id, CHANNEL_CREATED)
+    assert created.data == {"channel": channel.id, "url": now.channel_url, "name": channel.display_name}
+    (card,) = flow.delivered("/workflows/incident-channel")
+    assert (card.message["teamId"], card.message["channelId"]) == (TEAM_ID, channel.id)
+    assert incident.id in card.card["body"][0]["text"]
+    # The token came from the client-credentials grant, and every Graph call carried it.
+    assert len(graph.requests("POST", "/oauth2/v2.0/token")) == 1
+    assert not [r for r in graph.requests() if r.path.startswith("/v1.0") and r.status == 401]
+
+
+def test_fifty_concurrent_deliveries_make_one_channel(configured, flow):
+    graph = configured
+    graph.create_delay = 0.3  # a wide window: the racers are all in it
+    incident, opening = declare()
+    first = message(incident.id, [opening.event_id])
+    # 25 copies of the change (forwarded twice, say), each delivered twice at once: 50 deliveries.
+    copies = [QueueMessage(id=f"copy-{n % 25}", body=first.get_body(), dequeue_count=1 + n // 25) for n in range(50)]
+    results: list[Any] = []
+    failures: list[BaseException] = []
+    barrier = threading.Barrier(50)
+
+    def deliver(delivery: QueueMessage) -> None:
+        barrier.wait()
+        try:
+            results.append(handle(delivery))
+        except BaseException as failure:
+            failures.append(failure)
+
+    threads = [threading.Thread(target=deliver, args=(copy,)) for copy in copies]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not failures, failures[:3]
+    assert len(graph.channels) == 1
+    assert len([r for r in graph.requests("POST") if r.path.endswith("/channels") and r.status == 201]) == 1
+    assert len(timeline(incident.id, CHANNEL_CREATED)) == 1
+    deferred = [r for r in results if r is not None]
+    # The deliveries that met another message's live claim were deferred, not failed; delivered later, they find
+    # the channel made and make nothing.
+    for _ in deferred:
+        assert handle(message(incident.id, [opening.event_id])) is None
+    assert len(graph.channels) == 1 and len(timeline(incident.id, CHANNEL_CREATED)) == 1
+    assert len(flow.delivered("/workflows/incident-channel")) == 1
+    assert stored(incident.id).channel_id == next(iter(graph.channels))
+
+
+def test_a_channel_made_by_a_crashed_delivery_is_found_by_name_not_made_again(configured):
+    graph = configured
+    incident, opening = declare()
+    target = GraphTarget(
+        *(
+            context.settings().__getattribute__(n)
+            for n in ("graph_team_id", "graph_tenant_id", "graph_client_id", "graph_client_secret", "graph_url")
+        )
+    )
+    from shared.channels.naming import channel_name
+
+    made, created = Graph(target).ensure_channel(channel_name(incident), "made before the crash")
+    assert created
+    assert handle(message(incident.id, [opening.event_id])) is None
+    assert list(graph.channels) == [made.id] and stored(incident.id).channel_id == made.id
+
+
+def test_a_sev3_opening_makes_no_channel_unless_asked(configured):
+    graph = configured
+    incident, opening = declare(severity=3)
+    assert handle(message(incident.id, [opening.event_id])) is None
+    assert graph.channels == {} and stored(incident.id).channel_id is None
+
+
+def test_without_graph_settings_it_is_said_once_on_the_timeline(storage_account, monkeypatch, tmp_path):
+    monkeypatch.setenv("FIREBELL_CONFIG_DIR", str(ROOT / "config"))
+    monkeypatch.delenv("GRAPH_TEAM_ID", raising=False)
+    context.reset()
+    incident, opening = declare()
+    for _ in range(3):
+        assert handle(message(incident.id, [opening.event_id])) is None
+    (said,) = timeline(incident.id, CHANNEL_FAILED)
+    assert said.text.startswith("incident channels not configured")
+
+
+# --- faults ---------------------------------------------------------------------------------------------------------
+def test_a_429_with_retry_after_is_waited_out_inside_the_call(configured):
+    graph = configured
+    graph.fail_next(429, retry_after="1")
+    incident, opening = declare()
+    assert handle(message(incident.id, [opening.event_id])) is None
+    assert [r.status for r in graph.requests() if r.path.startswith("/v1.0")][:2] == [429, 200]
+    assert len(graph.channels) == 1
+
+
+def test_an_outage_defers_the_message_and_the_last_delivery_past_the_bound_says_why(configured):
+    graph = configured
+    incident, opening = declare()
+    graph.fail_next(503, times=3)
+    deferred = handle(message(incident.id, [opening.event_id]))
+    assert deferred is not None  # back on `channels`, hidden for the first pause
+    queued = storage.account().queue(CHANNELS).peek_messages(max_messages=5)
+    assert len(queued) == 0  # hidden: not visible before its pause
+    assert graph.channels == {} and timeline(incident.id, CHANNEL_FAILED) == []
+    # Past the outage bound, on the queue's last delivery: the failure goes on the timeline, the message to poison.
+    late = json.dumps(
+        {
+            **json.loads(message(incident.id, [opening.event_id]).get_body()),
+            deferral.DEFERRALS: 9,
+            deferral.FIRST_FAILURE: (utc_now() - timedelta(hours=1)).isoformat(),
+        }
+    )
+    graph.fail_next(503, times=3)
+    with pytest.raises(Exception, match="HTTP 503 from Graph"):
+        handle(QueueMessage(id="last", body=late.encode(), dequeue_count=MAX_DEQUEUE_COUNT))
+    (failed,) = timeline(incident.id, CHANNEL_FAILED)
+    assert failed.text.startswith("channel not created: HTTP 503 from Graph")
+    assert graph.channels == {} and stored(incident.id).channel_id is None
+
+
+# --- recorded -------------------------------------------------------------------------------------------------------
+def test_every_message_and_reply_reaches_the_timeline_once_when_the_incident_resolves(configured):
+    graph = configured
+    incident, channel_id = opened(graph)
+    start = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
+    posts = [
+        graph.post_message(channel_id, person, f"finding {n}: <b>db</b> &amp; cache", start + timedelta(minutes=n))
+        for n, person in enumerate(["Ana Souza", "Tim Jones", "Ana Souza", "Lee Park", "Tim Jones"])
+    ]
+    replies = [
+        graph.post_message(channel_id, "Lee Park", f"reply {n}", start + timedelta(minutes=10 + n), posts[1]["id"])
+        for n in range(3)
+    ]
+    resolved = chat(f"resolve {incident.id} rolled back")
+    assert handle(message(incident.id, resolved)) is None
+    assert handle(message(incident.id, resolved)) is None  # a redelivery reads again and writes nothing new
+
+    recorded = channel_messages(incident.id)
+    assert sorted(e.data["message"] for e in recorded) == sorted(m["id"] for m in posts + replies)
+    first = next(e for e in recorded if e.data["message"] == posts[0]["id"])
+    assert (first.actor, first.at, first.text) == ("Ana Souza", start, "Ana Souza: finding 0: db & cache")
+    assert {e.data.get("reply_to") for e in recorded if "reply_to" in e.data} == {posts[1]["id"]}
+    # Pages of two: the messages and the thread's replies were read across @odata.nextLink pages.
+    assert any("skiptoken" in r.query for r in graph.requests("GET", "/messages"))
+    assert any("skiptoken" in r.query for r in graph.requests("GET", "/replies"))
+
+
+def test_a_believed_notification_records_new_messages_and_a_forged_or_stale_one_changes_nothing(
+    configured, monkeypatch
+):
+    from functions.channels import on_notification
+
+    graph = configured
+    incident, channel_id = opened(graph)
+    said = graph.post_message(channel_id, "Ana Souza", "failover started", datetime(2026, 12, 6, 9, 5, tzinfo=UTC))
+    resource = f"teams('{TEAM_ID}')/channels('{channel_id}')/messages('{said['id']}')"
+
+    def notification(client_state: str, expires: str) -> func.HttpRequest:
+        note = {
+            "subscriptionId": "s-1",
+            "subscriptionExpirationDateTime": expires,
+            "changeType": "created",
+            "clientState": client_state,
+            "resource": resource,
+            "resourceData": {"id": said["id"]},
+        }
+        body = json.dumps({"value": [note]}).encode()
+        return func.HttpRequest("POST", "http://localhost/api/graph/notifications", body=body, headers={})
+
+    queue = storage.account().queue(CHANNELS)
+    for forged in (notification("not-the-secret", later(30)), notification(CLIENT_STATE, later(-5))):
+        answer = on_notification(forged)
+        assert answer.status_code == 401, answer.get_body()
+        assert json.loads(answer.get_body())["error"] == "unauthorized"
+        assert queue.peek_messages(max_messages=5) == [] and channel_messages(incident.id) == []
+
+    answer = on_notification(notification(CLIENT_STATE, later(30)))
+    assert answer.status_code == 202
+    (queued,) = queue.receive_messages(max_messages=5)
+    assert json.loads(queued.content) == {"incident": incident.id, "transcript": True}
+    assert handle(QueueMessage(id=queued.id, body=queued.content.encode(), dequeue_count=1)) is None
+    (recorded,) = channel_messages(incident.id)
+    assert (recorded.actor, recorded.data["message"]) == ("Ana Souza", said["id"])
+
+
+def test_the_validation_handshake_echoes_the_token_as_plain_text():
+    from functions.channels import on_notification
+
+    token = "Validation: Testing client application reachability for subscription Request-Id: 1 <&>"
+    answer = on_notification(
+        func.HttpRequest(
+            "POST", "http://localhost/api/graph/notifications", body=b"", params={"validationToken": token}, headers={}
+        )
+    )
+    assert (answer.status_code, answer.get_body().decode(), answer.mimetype) == (200, token, "text/plain")
+
+
+# --- archived -------------------------------------------------------------------------------------------------------
+def test_closing_posts_the_review_link_then_archives_the_channel_once(configured, flow):
+    graph = configured
+    incident, channel_id = opened(graph)
+    graph.post_message(channel_id, "Tim Jones", "all green", datetime(2026, 12, 6, 10, 0, tzinfo=UTC))
+    handle(message(incident.id, chat(f"resolve {incident.id} fixed")))
+    handle(message(incident.id, chat(f"postmortem {incident.id}")))
+    assert not graph.channels[channel_id].archived  # GRAPH_ARCHIVE_ON defaults to closed
+    closing = chat(f"close {incident.id}")
+    for _ in range(2):
+        assert handle(message(incident.id, closing)) is None
+
+    assert graph.channels[channel_id].archived
+    assert len(graph.requests("POST", "/archive")) == 1
+    cards = flow.delivered("/workflows/incident-channel")
+    assert len(cards) == 2  # the first card, and the last one
+    last = cards[-1].card
+    review = f"https://firebell.azurewebsites.net/api/incidents/{incident.id}/postmortem"
+    assert {"type": "Action.OpenUrl", "title": "Review", "url": review} in last["actions"]
+    (archived,) = timeline(incident.id, CHANNEL_ARCHIVED)
+    assert archived.text == "channel archived"
+    assert len(channel_messages(incident.id)) == 1
+
+
+def test_where_archiving_is_refused_the_channel_is_renamed_closed(configured, flow):
+    graph = configured
+    incident, channel_id = opened(graph)
+    graph.refuse_archive = True
+    handle(message(incident.id, chat(f"resolve {incident.id} fixed")))
+    handle(message(incident.id, chat(f"postmortem {incident.id}")))
+    handle(message(incident.id, chat(f"close {incident.id}")))
+    channel = graph.channels[channel_id]
+    assert not channel.archived and channel.display_name.startswith(f"{incident.id} closed ")
+    (archived,) = timeline(incident.id, CHANNEL_ARCHIVED)
+    assert archived.text == "channel renamed closed (archiving refused)"
+
+
+def test_the_incident_api_shows_the_channel(configured):
+    from functions.incidents import get_incident
+
+    graph = configured
+    incident, channel_id = opened(graph)
+    request = func.HttpRequest(
+        "GET", f"http://localhost/api/incidents/{incident.id}", body=b"", route_params={"id": incident.id}, headers={}
+    )
+    document = json.loads(get_incident(request).get_body())
+    assert document["channel"] == {"id": channel_id, "url": stored(incident.id).channel_url}
+    assert storage.account().table(CHANNELS_TABLE).get_entity("channel", channel_id)["incident"] == incident.id
