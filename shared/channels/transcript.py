@@ -1,10 +1,10 @@
 """What people said in an incident's channel, as timeline events: one event per Graph chatMessage (a post or a
 reply), attributed to its sender and timestamped with its creation time.
 
-The event id is `event_id(createdDateTime, "teams-<message id>")`: derived from the message's facts, so reading the
-channel again (at resolve, after a change notification, on a redelivery) writes nothing twice — and it is the id
-the outgoing webhook's command handling gives the same message (shared.chatops.rules: the activity's id and
-timestamp are the message's), so an `@firebell` command is on the timeline once, as the command.
+The event id is `event_id(createdDateTime, "channel-<message id>")`: derived from the message's facts, so reading
+the channel again (at resolve, after a change notification, on a redelivery) writes nothing twice.
+A message that @mentions an application — `@firebell …`, which the team-wide outgoing webhook carried to
+POST /api/teams — is on the timeline already as that command (or its refusal) and is left out here.
 Messages from applications (Firebell's own cards through Workflows, other bots) and system events (member added,
 channel renamed) are not people's words and are left out; a deleted message is recorded as deleted, without text.
 Pure.
@@ -36,6 +36,8 @@ def message_event(incident_id: str, channel_id: str, message: dict[str, Any], no
     user = sender.get("user") if isinstance(sender.get("user"), dict) else None
     if user is None:
         return None  # an application or a bot: Firebell's own cards are on the timeline as their events already
+    if _mentions_an_application(message.get("mentions")):
+        return None  # an @firebell command: recorded when the outgoing webhook delivered it
     try:
         at = parse_instant(created) if isinstance(created, str) else None
     except ValueError:
@@ -51,7 +53,7 @@ def message_event(incident_id: str, channel_id: str, message: dict[str, Any], no
         data["reply_to"] = reply_to
     return TimelineEvent(
         incident_id=incident_id,
-        event_id=event_id(at, f"teams-{ident}"),
+        event_id=event_id(at, f"channel-{ident}"),
         kind=CHAT_MESSAGE,
         at=at,
         recorded_at=now,
@@ -59,6 +61,15 @@ def message_event(incident_id: str, channel_id: str, message: dict[str, Any], no
         source=SOURCE,
         text=f"{who}: {words}" if words else f"{who}: (no text)",
         data=data,
+    )
+
+
+def _mentions_an_application(mentions: Any) -> bool:
+    if not isinstance(mentions, list):
+        return False
+    return any(
+        isinstance(m, dict) and isinstance(m.get("mentioned"), dict) and m["mentioned"].get("application")
+        for m in mentions
     )
 
 

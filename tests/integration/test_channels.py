@@ -293,6 +293,8 @@ def test_every_message_and_reply_reaches_the_timeline_once_when_the_incident_res
         graph.post_message(channel_id, "Lee Park", f"reply {n}", start + timedelta(minutes=10 + n), posts[1]["id"])
         for n in range(3)
     ]
+    # An @firebell command reached the timeline through the outgoing webhook: the transcript leaves it out.
+    graph.post_message(channel_id, "Tim Jones", "ack", start + timedelta(minutes=20), mentions_app="Firebell")
     resolved = chat(f"resolve {incident.id} rolled back")
     assert handle(message(incident.id, resolved)) is None
     assert handle(message(incident.id, resolved)) is None  # a redelivery reads again and writes nothing new
@@ -405,3 +407,41 @@ def test_the_incident_api_shows_the_channel(configured):
     document = json.loads(get_incident(request).get_body())
     assert document["channel"] == {"id": channel_id, "url": stored(incident.id).channel_url}
     assert storage.account().table(CHANNELS_TABLE).get_entity("channel", channel_id)["incident"] == incident.id
+
+
+# --- commands in the channel ----------------------------------------------------------------------------------------
+def test_a_command_in_the_incidents_channel_needs_no_incident_id(configured, monkeypatch):
+    import base64
+    import hashlib
+    import hmac
+
+    from functions.teams import on_message
+    from shared.core.timeutil import iso
+    from tests.conftest import SAMPLES, TEAMS_TOKEN
+
+    graph = configured
+    monkeypatch.setenv("TEAMS_OUTGOING_WEBHOOK_TOKEN", TEAMS_TOKEN)
+    incident, channel_id = opened(graph)
+    other, _ = declare(severity=2, title="Search is slow")
+
+    def say(text: str, conversation: str) -> dict[str, Any]:
+        document = json.loads((SAMPLES / "teams" / "outgoing_sample.json").read_text())
+        document.update(id=uuid.uuid4().hex, text=f"<at>Firebell</at> {text}", timestamp=iso(utc_now()))
+        # `from` as in the sample: Tim Jones, with the Teams id people.toml lists
+        document["conversation"] = {"id": f"{conversation};messageid={document['id']}"}
+        body = json.dumps(document).encode()
+        digest = hmac.new(base64.b64decode(TEAMS_TOKEN), body, hashlib.sha256).digest()
+        headers = {"Authorization": f"HMAC {base64.b64encode(digest).decode()}"}
+        answer = on_message(func.HttpRequest("POST", "http://localhost/api/teams", body=body, headers=headers))
+        assert answer.status_code == 200
+        return json.loads(answer.get_body())
+
+    reply = say("ack", channel_id)
+    assert incident.id in reply["text"], reply
+    assert stored(incident.id).status == "acknowledged", reply
+    assert stored(other.id).status == "triggered"
+    # Naming another incident in the channel acts on that one; elsewhere `ack` alone still needs an id.
+    say(f"ack {other.id}", channel_id)
+    assert stored(other.id).status == "acknowledged"
+    elsewhere = say("ack", "19:some-other-channel@thread.tacv2")
+    assert "INC-" in elsewhere["text"] and "needs" in elsewhere["text"]

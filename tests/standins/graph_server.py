@@ -116,9 +116,16 @@ class GraphServer(LocalServer):
             self._script.extend((status, headers) for _ in range(times))
 
     def post_message(
-        self, channel_id: str, person: str, text: str, at: datetime, reply_to: str | None = None
+        self,
+        channel_id: str,
+        person: str,
+        text: str,
+        at: datetime,
+        reply_to: str | None = None,
+        mentions_app: str | None = None,
     ) -> dict[str, Any]:
-        """Someone says something in the channel (or replies in a thread); returns the chatMessage."""
+        """Someone says something in the channel (or replies in a thread), perhaps @mentioning an app (the outgoing
+        webhook); returns the chatMessage."""
         message = {
             "id": str(int(at.timestamp() * 1000) + len(self.channels[channel_id].messages)),
             "replyToId": reply_to,
@@ -129,7 +136,12 @@ class GraphServer(LocalServer):
             "from": {"user": {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, person)), "displayName": person}},
             "body": {"contentType": "html", "content": f"<p>{text}</p>"},
             "channelIdentity": {"teamId": TEAM_ID, "channelId": channel_id},
+            "mentions": [],
         }
+        if mentions_app:
+            message["body"]["content"] = f'<p><at id="0">{mentions_app}</at> {text}</p>'
+            app = {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, mentions_app)), "displayName": mentions_app}
+            message["mentions"] = [{"id": 0, "mentionText": mentions_app, "mentioned": {"application": app}}]
         with self._lock:
             channel = self.channels[channel_id]
             if reply_to is None:
