@@ -68,6 +68,7 @@ def configured(storage_account, graph, flow, azurite_certificate, tmp_path: Path
     for name, value in graph.settings().items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("TEAMS_CHANNEL_WORKFLOW_URL", flow.url_for("incident-channel"))
+    monkeypatch.setenv("TEAMS_WORKFLOW_URL", flow.url_for("roster"))
     monkeypatch.setenv("WEBSITE_HOSTNAME", "firebell.azurewebsites.net")
     monkeypatch.setenv("STATUS_PAGE_URL", "https://status.example.com/")
     monkeypatch.setenv("GRAPH_CLIENT_STATE", CLIENT_STATE)
@@ -445,3 +446,24 @@ def test_a_command_in_the_incidents_channel_needs_no_incident_id(configured, mon
     assert stored(other.id).status == "acknowledged"
     elsewhere = say("ack", "19:some-other-channel@thread.tacv2")
     assert "INC-" in elsewhere["text"] and "needs" in elsewhere["text"]
+
+
+def test_the_incidents_cards_go_into_its_channel_too_with_its_link(configured, flow):
+    from shared.notifications import notify
+
+    graph = configured
+    incident, channel_id = opened(graph)
+    acked = chat(f"ack {incident.id}")
+    body = json.dumps(
+        {"incident": incident.id, "event": acked[-1], "events": acked, "kinds": ["incident.acknowledged"]}
+    )
+    for _ in range(2):  # a redelivery posts nothing twice
+        notify.on_change(body.encode(), "m-ack", 1, utc_now(), context.notifier())
+    (roster_card,) = flow.delivered("/workflows/roster")
+    in_channel = flow.delivered("/workflows/incident-channel")
+    assert len(in_channel) == 2  # the channel's first card, then the acknowledgement
+    ack = in_channel[-1]
+    assert (ack.message["teamId"], ack.message["channelId"]) == (TEAM_ID, channel_id)
+    assert ack.card == roster_card.card
+    link = {"type": "Action.OpenUrl", "title": "Incident channel", "url": stored(incident.id).channel_url}
+    assert link in roster_card.card["actions"]
