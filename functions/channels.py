@@ -16,7 +16,7 @@ import azure.functions as func
 
 from functions import context
 from functions.http_edge import http_endpoint, json_response
-from functions.observed import consumed
+from functions.observed import consumed, observed
 from shared.channels import change_notifications, flows
 from shared.channels.connections import Connections
 from shared.channels.ledger import CHANNELS_TABLE, ChannelLedger
@@ -52,6 +52,15 @@ def on_change(message: func.QueueMessage) -> None:
     log_event(
         log, "channel followed", incident=incident_of(body), function="channels", outcome=outcome, delivery=delivery
     )
+
+
+@bp.function_name("channel_subscriptions")
+@bp.timer_trigger(arg_name="timer", schedule="0 */10 * * * *", run_on_startup=False)
+@observed
+def renew_subscriptions(timer: func.TimerRequest) -> None:
+    settings = context.settings()
+    renewed = flows.renew_subscriptions(utc_now(), settings, storage.account(), Connections(settings, context.sender))
+    log_event(log, "subscriptions renewed", function="channel_subscriptions", outcome=f"{renewed} renewed")
 
 
 @bp.function_name("graph_notifications")

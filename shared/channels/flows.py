@@ -59,6 +59,7 @@ log = logging.getLogger("firebell.channels")
 ACTOR, SOURCE = "Firebell", "graph"
 OPENING_KINDS = frozenset({ALERT_FIRED, INCIDENT_DECLARED, SEVERITY_CHANGED})
 SUBSCRIPTION_LIFETIME = timedelta(minutes=55)  # Graph allows channel-message subscriptions up to 60 minutes
+RENEW_WITHIN = timedelta(minutes=25)  # the timer runs every 10 minutes: two chances before expiry
 NOT_CONFIGURED = "incident channels not configured: set GRAPH_TEAM_ID (and GRAPH_TENANT_ID / GRAPH_CLIENT_ID)"
 
 
@@ -244,16 +245,20 @@ class _Run:
     def subscribe(self) -> None:
         """Live recording, where it can work: a secret to check notifications by and a public HTTPS address."""
         base = self.settings.api_base_url
-        if not self.settings.graph_client_state or not base.startswith("https://") or self.incident.channel_id is None:
+        if not self.settings.graph_client_state or not _reachable(base) or self.incident.channel_id is None:
             return
         if self.ledger.subscription(self.incident.id) is not None:
             return
-        self.doing = "channel messages not subscribed to"
         expires = self.now + SUBSCRIPTION_LIFETIME
-        ident = self.services.graph().subscribe(
-            self.incident.channel_id, f"{base}/graph/notifications", self.settings.graph_client_state, expires
-        )
-        self.ledger.keep_subscription(self.incident.id, ident, expires)
+        try:
+            ident = self.services.graph().subscribe(
+                self.incident.channel_id, f"{base}/graph/notifications", self.settings.graph_client_state, expires
+            )
+        except FirebellError as failure:
+            # Live recording is a bonus: the channel is still read when the incident resolves and closes.
+            self.note(f"channel messages not followed live: {_reason(failure)}", "subscription")
+            return
+        self.ledger.keep_subscription(self.incident.id, ident, expires, self.incident.channel_id)
 
     # --- recorded ---------------------------------------------------------------------------------------------------
     def record_transcript(self) -> int:
@@ -284,6 +289,7 @@ class _Run:
             graph.rename(self.incident.channel_id, naming.closed_name(self.incident))
             how = "renamed closed (archiving refused)"
         self.ledger.mark(self.incident.id, ARCHIVED, how=how)
+        self.ledger.forget_subscription(self.incident.id)  # an archived channel says nothing more: no renewals
         text = f"channel {how}"
         ident = event_id(self.now, "channel-archived")
         self.store.append_event(_event(self.incident, ident, self.now, text, {"how": how}, kind=CHANNEL_ARCHIVED))
@@ -340,6 +346,36 @@ class _Run:
     def note(self, text: str, step: str) -> None:
         ident = event_id(self.incident.declared_at, f"channel-failed-{step}-{self.doing.replace(' ', '-')}")
         self.store.append_event(_event(self.incident, ident, self.now, text, {"step": step}))
+
+
+def renew_subscriptions(now: datetime, settings: Settings, account: StorageAccount, services: Services) -> int:
+    """The renewal timer: every subscription expiring within RENEW_WITHIN gets another SUBSCRIPTION_LIFETIME (Graph
+    allows at most an hour for channel messages). Renewing twice (two instances) is harmless. Returns how many."""
+    if not settings.channels_configured or not settings.graph_client_state:
+        return 0
+    ledger = ChannelLedger(account.table(CHANNELS_TABLE))
+    renewed = 0
+    for incident_id, subscription_id, expires, channel_id in ledger.subscriptions():
+        if expires - now > RENEW_WITHIN:
+            continue
+        until = now + SUBSCRIPTION_LIFETIME
+        try:
+            services.graph().renew(subscription_id, until)
+        except FirebellError as failure:
+            # Gone (expired before we came, deleted): the channel is still read at resolve and close.
+            log.warning("channels: %s subscription not renewed: %s", incident_id, _reason(failure))
+            if expires <= now:
+                ledger.forget_subscription(incident_id)
+            continue
+        ledger.keep_subscription(incident_id, subscription_id, until, channel_id)
+        renewed += 1
+    return renewed
+
+
+def _reachable(base: str) -> bool:
+    """Graph delivers notifications to HTTPS only; a local host (the devhost, a test) speaks plain HTTP."""
+    host = base.split("://", 1)[-1].split("/", 1)[0].split(":")[0]
+    return base.startswith("https://") or (base.startswith("http://") and host in ("127.0.0.1", "localhost"))
 
 
 def _card(lines: list[str], links: list[tuple[str, str | None]]) -> dict[str, Any]:

@@ -3,7 +3,8 @@ with what Graph made, so a redelivered or racing message never makes a second on
 to its incident (a Teams command in the channel, a change notification).
 
 Rows: (incident id, "channel") — a claim lease, then channel_id/url/name/recorded_at; (incident id, "archived");
-(incident id, "subscription") — Graph subscription id and expiry; ("channel", <channel id>) — incident.
+("subscriptions", incident id) — the live Graph subscription of its channel's messages (id, expiry), one partition so
+the renewal timer reads only live subscriptions; ("channel", <channel id>) — incident.
 A claim names the queue message that made it, as the Boards ledger's do (shared.workitems.ledger): a redelivery of
 the same message takes its own claim over at once; another message's live claim defers the delivery.
 """
@@ -21,7 +22,7 @@ from azure.data.tables import TableClient, UpdateMode
 from shared.core.errors import DependencyUnavailable
 
 CHANNELS_TABLE = "channels"
-CHANNEL, ARCHIVED, SUBSCRIPTION, BY_CHANNEL = "channel", "archived", "subscription", "channel"
+CHANNEL, ARCHIVED, SUBSCRIPTIONS, BY_CHANNEL = "channel", "archived", "subscriptions", "channel"
 LEASE = timedelta(minutes=3)  # longer than one delivery's Graph calls with their retries
 
 
@@ -131,14 +132,23 @@ class ChannelLedger:
 
     def subscription(self, incident_id: str) -> tuple[str, datetime] | None:
         try:
-            row = self.table.get_entity(incident_id, SUBSCRIPTION)
+            row = self.table.get_entity(SUBSCRIPTIONS, incident_id)
         except ResourceNotFoundError:
             return None
         return str(row["subscription_id"]), row["expires"]
 
-    def keep_subscription(self, incident_id: str, subscription_id: str, expires: datetime) -> None:
-        row = {"PartitionKey": incident_id, "RowKey": SUBSCRIPTION, "subscription_id": subscription_id}
-        self.table.upsert_entity({**row, "expires": expires}, UpdateMode.REPLACE)
+    def subscriptions(self) -> list[tuple[str, str, datetime, str]]:
+        """Every live subscription: (incident id, subscription id, expiry, channel id)."""
+        rows = self.table.query_entities("PartitionKey eq @p", parameters={"p": SUBSCRIPTIONS})
+        return [(r["RowKey"], str(r["subscription_id"]), r["expires"], str(r.get("channel_id", ""))) for r in rows]
+
+    def keep_subscription(self, incident_id: str, subscription_id: str, expires: datetime, channel_id: str) -> None:
+        row = {"PartitionKey": SUBSCRIPTIONS, "RowKey": incident_id, "subscription_id": subscription_id}
+        self.table.upsert_entity({**row, "expires": expires, "channel_id": channel_id}, UpdateMode.REPLACE)
+
+    def forget_subscription(self, incident_id: str) -> None:
+        with suppress(ResourceNotFoundError):
+            self.table.delete_entity(SUBSCRIPTIONS, incident_id)
 
 
 def _entry(row: dict) -> ChannelEntry:

@@ -71,7 +71,7 @@ def configured(storage_account, graph, flow, azurite_certificate, tmp_path: Path
     monkeypatch.setenv("TEAMS_WORKFLOW_URL", flow.url_for("roster"))
     monkeypatch.setenv("WEBSITE_HOSTNAME", "firebell.azurewebsites.net")
     monkeypatch.setenv("STATUS_PAGE_URL", "https://status.example.com/")
-    monkeypatch.setenv("GRAPH_CLIENT_STATE", CLIENT_STATE)
+    monkeypatch.delenv("GRAPH_CLIENT_STATE", raising=False)  # live recording: the tests that need it set it
     context.reset()
     return graph
 
@@ -198,6 +198,7 @@ def test_fifty_concurrent_deliveries_make_one_channel(configured, flow):
     for thread in threads:
         thread.join(60)
     assert not failures, failures[:3]
+    assert timeline(incident.id, CHANNEL_FAILED) == []
     assert len(graph.channels) == 1
     assert len([r for r in graph.requests("POST") if r.path.endswith("/channels") and r.status == 201]) == 1
     assert len(timeline(incident.id, CHANNEL_CREATED)) == 1
@@ -317,6 +318,8 @@ def test_a_believed_notification_records_new_messages_and_a_forged_or_stale_one_
 
     graph = configured
     incident, channel_id = opened(graph)
+    monkeypatch.setenv("GRAPH_CLIENT_STATE", CLIENT_STATE)
+    context.reset()
     said = graph.post_message(channel_id, "Ana Souza", "failover started", datetime(2026, 12, 6, 9, 5, tzinfo=UTC))
     resource = f"teams('{TEAM_ID}')/channels('{channel_id}')/messages('{said['id']}')"
 
@@ -467,3 +470,83 @@ def test_the_incidents_cards_go_into_its_channel_too_with_its_link(configured, f
     assert ack.card == roster_card.card
     link = {"type": "Action.OpenUrl", "title": "Incident channel", "url": stored(incident.id).channel_url}
     assert link in roster_card.card["actions"]
+
+
+def test_importing_function_app_loads_neither_graph_client_nor_its_http_and_identity_libraries():
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys, function_app\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('requests', 'msal')"
+        " or m.startswith(('azure.identity', 'shared.channels.graph')))))"
+    )
+    environment = {**os.environ, "FIREBELL_CONFIG_DIR": str(ROOT / "config")}
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True, env=environment
+    )
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+class FunctionServer:
+    """POST /api/graph/notifications served over real HTTP: the stand-in's validation handshake and notifications
+    reach the function as Graph's would."""
+
+    def __init__(self) -> None:
+        from werkzeug.wrappers import Request, Response
+
+        from functions.channels import on_notification
+        from tests.standins.local_server import LocalServer
+
+        def app(environ: dict[str, Any], start_response: Any) -> Any:
+            request = Request(environ)
+            answer = on_notification(
+                func.HttpRequest(
+                    "POST",
+                    request.url,
+                    body=request.get_data(),
+                    params=dict(request.args),
+                    headers=dict(request.headers),
+                )
+            )
+            response = Response(answer.get_body(), status=answer.status_code, mimetype=answer.mimetype)
+            return response(environ, start_response)
+
+        self.server = LocalServer(app, "firebell-notifications")
+
+    def __enter__(self) -> str:
+        self.server.start()
+        return self.server.base.split("://", 1)[1]
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.stop()
+
+
+def test_a_new_channel_is_subscribed_to_renewed_before_expiry_and_its_notifications_read(configured, monkeypatch):
+    graph = configured
+    with FunctionServer() as host:
+        monkeypatch.setenv("WEBSITE_HOSTNAME", host)  # the notification URL: this app's /api/graph/notifications
+        monkeypatch.setenv("GRAPH_CLIENT_STATE", CLIENT_STATE)
+        context.reset()
+        incident, channel_id = opened(graph)
+        (subscription,) = graph.subscriptions.values()  # made only after the handshake was answered right
+        assert subscription["notificationUrl"] == f"http://{host}/api/graph/notifications"
+        assert subscription["resource"] == f"/teams/{TEAM_ID}/channels/{channel_id}/messages"
+        assert subscription["clientState"] == CLIENT_STATE
+
+        settings, account = context.settings(), storage.account()
+        services = Connections(settings, context.sender)
+        assert flows.renew_subscriptions(utc_now(), settings, account, services) == 0  # not due yet
+        due = utc_now() + timedelta(minutes=40)
+        assert flows.renew_subscriptions(due, settings, account, services) == 1
+        renewed = datetime.fromisoformat(subscription["expirationDateTime"].replace("Z", "+00:00"))
+        assert renewed == (due + flows.SUBSCRIPTION_LIFETIME).replace(microsecond=renewed.microsecond)
+
+        said = graph.post_message(channel_id, "Ana Souza", "cache flushed", datetime(2026, 12, 6, 9, 7, tzinfo=UTC))
+        assert graph.notify(subscription["id"], said["id"]).status_code == 202
+        assert graph.notify(subscription["id"], said["id"], client_state="forged").status_code == 401
+        (queued,) = account.queue(CHANNELS).receive_messages(max_messages=5)
+        handle(QueueMessage(id=queued.id, body=queued.content.encode(), dequeue_count=1))
+        (recorded,) = channel_messages(incident.id)
+        assert recorded.data["message"] == said["id"]

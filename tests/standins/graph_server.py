@@ -167,7 +167,7 @@ class GraphServer(LocalServer):
             "subscriptionExpirationDateTime": subscription["expirationDateTime"],
             "changeType": "created",
             "clientState": subscription.get("clientState") if client_state is None else client_state,
-            "resource": f"{subscription['resource'].lstrip('/')}('{message_id}')",
+            "resource": _notified_resource(subscription["resource"], message_id),
             "resourceData": {"id": message_id, "@odata.type": "#Microsoft.Graph.chatMessage"},
             "tenantId": TENANT_ID,
         }
@@ -361,6 +361,12 @@ def _json(status: int, document: dict[str, Any], headers: dict[str, str] | None 
 def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
     inner = {"date": datetime.now(UTC).isoformat(), "request-id": str(uuid.uuid4())}
     return _json(status, {"error": {"code": code, "message": message, "innerError": inner}}, headers)
+
+
+def _notified_resource(resource: str, message_id: str) -> str:
+    """`/teams/T/channels/C/messages` as a notification names it: `teams('T')/channels('C')/messages('M')`."""
+    _, team, _, channel, _ = resource.strip("/").split("/")
+    return f"teams('{team}')/channels('{channel}')/messages('{message_id}')"
 
 
 def later(minutes: int) -> str:
