@@ -24,6 +24,7 @@ from shared.core.storage import StorageAccount
 from shared.incidents.timeline import (
     ACKNOWLEDGED,
     ALERT_FIRED,
+    CHANNEL_REQUESTED,
     FOLLOW_UP_ADDED,
     INCIDENT_DECLARED,
     MILESTONE_CORRECTED,
@@ -36,11 +37,20 @@ from shared.incidents.timeline import (
 
 # The event kinds each consumer acts on; a change of other kinds (a public update, a note) only the page shows.
 RESPONDER_KINDS = frozenset(
-    {ALERT_FIRED, INCIDENT_DECLARED, ACKNOWLEDGED, ROLE_ASSIGNED, ROLE_HANDED_OFF, STATUS_CHANGED, PAGE_REQUESTED}
+    {
+        ALERT_FIRED,
+        INCIDENT_DECLARED,
+        ACKNOWLEDGED,
+        ROLE_ASSIGNED,
+        ROLE_HANDED_OFF,
+        STATUS_CHANGED,
+        PAGE_REQUESTED,
+        CHANNEL_REQUESTED,  # no card: notifications passes it on to `channels`
+    }
 )
 TRACKER_KINDS = frozenset({ALERT_FIRED, INCIDENT_DECLARED, SEVERITY_CHANGED, STATUS_CHANGED, FOLLOW_UP_ADDED})
 # What an incident's Teams channel follows: opening (made), severity (made once severe enough), resolve and close.
-CHANNEL_KINDS = frozenset({ALERT_FIRED, INCIDENT_DECLARED, SEVERITY_CHANGED, STATUS_CHANGED})
+CHANNEL_KINDS = frozenset({ALERT_FIRED, INCIDENT_DECLARED, SEVERITY_CHANGED, STATUS_CHANGED, CHANNEL_REQUESTED})
 # What can change a resolved incident's readiness summary: resolving or reopening it, and what is said after.
 MEASURED_KINDS = frozenset({STATUS_CHANGED, MILESTONE_CORRECTED, FOLLOW_UP_ADDED, SEVERITY_CHANGED})
 

@@ -229,11 +229,38 @@ def test_a_channel_made_by_a_crashed_delivery_is_found_by_name_not_made_again(co
     assert list(graph.channels) == [made.id] and stored(incident.id).channel_id == made.id
 
 
-def test_a_sev3_opening_makes_no_channel_unless_asked(configured):
+def test_a_sev3_opening_makes_no_channel_until_someone_asks_in_teams(configured):
+    from shared.incidents.changes import first_queue
+
     graph = configured
     incident, opening = declare(severity=3)
     assert handle(message(incident.id, [opening.event_id])) is None
     assert graph.channels == {} and stored(incident.id).channel_id is None
+
+    asked = chat(f"channel {incident.id}")
+    (event,) = context.incident_store().events(incident.id, asked)
+    assert (event.kind, event.data["channel"]) == ("channel.requested", True)
+    assert first_queue([event.kind]) == "notifications"  # which forwards it to `channels`
+    assert CHANNELS in forward_queues(ChangeMessage(incident.id, tuple(asked), frozenset({event.kind})))
+    assert handle(message(incident.id, asked)) is None
+    (channel,) = graph.channels.values()
+    assert stored(incident.id).channel_id == channel.id
+    again = chat(f"channel {incident.id}")  # made already: the answer says where, and nothing changes
+    assert handle(message(incident.id, again)) is None and len(graph.channels) == 1
+
+
+def test_a_declaration_may_ask_for_a_channel_whatever_its_severity(configured):
+    from shared.incidents.declaration import parse_declaration
+
+    graph = configured
+    document = {"title": "Search slow", "severity": 4, "reporter": "Ana Souza", "service": "checkout", "channel": True}
+    declaration = parse_declaration(document, context.catalog(), utc_now())
+    declared = open_declared(declaration, None, context.incident_store(), context.catalog(), utc_now())
+    assert declared.event is not None and declared.event.data["channel"] is True
+    assert handle(message(declared.incident.id, [declared.event.event_id])) is None
+    assert len(graph.channels) == 1 and stored(declared.incident.id).channel_id is not None
+    with pytest.raises(Exception, match="channel must be true or false"):
+        parse_declaration({**document, "channel": "yes"}, context.catalog(), utc_now())
 
 
 def test_without_graph_settings_it_is_said_once_on_the_timeline(storage_account, monkeypatch, tmp_path):
