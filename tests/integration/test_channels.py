@@ -37,7 +37,7 @@ from shared.incidents.declaration import Declaration
 from shared.incidents.declaration_intake import open_declared
 from shared.incidents.incident import Incident
 from shared.incidents.timeline import CHANNEL_ARCHIVED, CHANNEL_CREATED, CHANNEL_FAILED, CHAT_MESSAGE, TimelineEvent
-from tests.conftest import ROOT
+from tests.conftest import ROOT, pause_of, redeliver
 from tests.standins.entra_tokens import Certificate
 from tests.standins.graph_server import TEAM_ID, GraphServer, later
 from tests.standins.workflow_server import WorkflowServer
@@ -282,6 +282,20 @@ def test_a_429_with_retry_after_is_waited_out_inside_the_call(configured):
     assert handle(message(incident.id, [opening.event_id])) is None
     assert [r.status for r in graph.requests() if r.path.startswith("/v1.0")][:2] == [429, 200]
     assert len(graph.channels) == 1
+
+
+def test_a_long_retry_after_defers_the_message_for_that_long_and_its_next_delivery_makes_the_channel(configured):
+    graph = configured
+    incident, opening = declare()
+    graph.fail_next(429, retry_after="120")
+    deferred = handle(message(incident.id, [opening.event_id]))
+    assert deferred is not None and pause_of(deferred) == timedelta(seconds=120)
+    assert graph.channels == {} and len(graph.requests("GET", "/channels")) == 1  # not retried in the call
+    again = redeliver(storage.account().queue(CHANNELS), deferred)
+    document = json.loads(again.content)
+    assert document[deferral.DEFERRALS] == 1 and document["incident"] == incident.id
+    assert handle(QueueMessage(id=again.id, body=again.content.encode(), dequeue_count=again.dequeue_count)) is None
+    assert len(graph.channels) == 1 and stored(incident.id).channel_id is not None
 
 
 def test_an_outage_defers_the_message_and_the_last_delivery_past_the_bound_says_why(configured):
