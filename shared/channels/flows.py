@@ -3,7 +3,8 @@ when asked for), its conversation carried onto the timeline, archived when the i
 
 What a change message asks (the listed events, read by point reads):
 - an opening (alert fired, declared) or a severity change, while the incident is open, of severity
-  GRAPH_CHANNEL_SEVERITY or worse — or a declaration that asked for one (`"channel": true`) — and no channel yet:
+  GRAPH_CHANNEL_SEVERITY or worse (not a drill) — or a request for one (`"channel": true` on a declaration, the
+  Teams `channel <id>` command) — and no channel yet:
   make it. Exactly once: claim the `channels` ledger row, look the name up in Graph (a crashed delivery may have
   made it), create only if absent (a racing create is refused by Graph, NameAlreadyExists, and found instead), mark
   the row done, then timeline first and the incident's channel_id/channel_url (ETag-guarded). Then the first card
@@ -140,7 +141,8 @@ def _wanted(incident: Incident, events: list[TimelineEvent], settings: Settings,
     wanted: set[str] = set()
     asked = any(event.data.get("channel") is True for event in events)
     opening = any(event.kind in OPENING_KINDS for event in events)
-    severe = settings.channel_severity > 0 and incident.severity <= settings.channel_severity
+    # A drill pages like an incident but gets a channel only when asked for: exercises stay out of the team's list.
+    severe = settings.channel_severity > 0 and incident.severity <= settings.channel_severity and not incident.drill
     if incident.channel_id is None and incident.is_open and (asked or (opening and severe)):
         wanted.add("create")
     statuses = {event.data.get("to") for event in events if event.kind == STATUS_CHANGED}

@@ -249,6 +249,19 @@ def test_a_sev3_opening_makes_no_channel_until_someone_asks_in_teams(configured)
     assert handle(message(incident.id, again)) is None and len(graph.channels) == 1
 
 
+def test_a_sev2_drill_gets_no_channel_unless_asked(configured):
+    from dataclasses import replace
+
+    graph = configured
+    drill = replace(
+        Declaration("Chaos Day", 2, "Ana Souza", "checkout", ("Checkout",), "customer", "", "", None), drill=True
+    )
+    declared = open_declared(drill, None, context.incident_store(), context.catalog(), utc_now())
+    assert declared.event is not None and declared.incident.drill
+    assert handle(message(declared.incident.id, [declared.event.event_id])) is None
+    assert graph.channels == {}
+
+
 def test_a_declaration_may_ask_for_a_channel_whatever_its_severity(configured):
     from shared.incidents.declaration import parse_declaration
 
