@@ -36,10 +36,10 @@ from shared.core import deferral
 from shared.core.contention import attempts
 from shared.core.errors import FirebellError, InvalidInput, StorageUnavailable
 from shared.core.links import is_web_url
-from shared.core.queues import CHANNELS
+from shared.core.queues import CHANNELS, WORKITEMS
 from shared.core.settings import Settings
 from shared.core.storage import StorageAccount
-from shared.incidents.changes import ChangeMessage
+from shared.incidents.changes import ChangeMessage, change_message
 from shared.incidents.incident import CLOSED, RESOLVED, Incident
 from shared.incidents.store import IncidentChanged, IncidentStore
 from shared.incidents.timeline import (
@@ -218,16 +218,10 @@ class _Run:
         assert entry.channel_id is not None and entry.recorded_at is not None
         text = f"channel {entry.name} created in Teams"
         data = {"channel": entry.channel_id, "url": entry.url, "name": entry.name}
-        self.store.append_event(
-            _event(
-                self.incident,
-                event_id(entry.recorded_at, "channel-created"),
-                entry.recorded_at,
-                text,
-                data,
-                kind=CHANNEL_CREATED,
-            )
-        )
+        ident = event_id(entry.recorded_at, "channel-created")
+        self.store.append_event(_event(self.incident, ident, entry.recorded_at, text, data, kind=CHANNEL_CREATED))
+        # Boards links the channel on the incident's work item (a comment, once: shared.workitems.sync).
+        self.account.queue(WORKITEMS).send_message(change_message(self.incident.id, [ident], [CHANNEL_CREATED]))
         for _ in attempts():
             stored = self.store.load_incident(self.incident.id)
             if stored is None:

@@ -8,6 +8,7 @@ from azure-identity's ClientSecretCredential through the stand-in's authority, o
 
 from __future__ import annotations
 
+import html
 import json
 import shutil
 import threading
@@ -604,3 +605,35 @@ def test_a_new_channel_is_subscribed_to_renewed_before_expiry_and_its_notificati
         handle(QueueMessage(id=queued.id, body=queued.content.encode(), dequeue_count=1))
         (recorded,) = channel_messages(incident.id)
         assert recorded.data["message"] == said["id"]
+
+
+def test_the_boards_item_links_the_channel_once(configured, tmp_path, monkeypatch):
+    from shared.workitems import sync
+    from tests.standins.boards_server import BoardsServer
+
+    graph = configured
+    (tmp_path / "config" / "boards.toml").write_text("[http]\ntimeout_seconds = 3\nattempts = 2\n")
+    with BoardsServer() as boards:
+        monkeypatch.setenv("AZURE_DEVOPS_ORG_URL", boards.org_url)
+        monkeypatch.setenv("AZURE_DEVOPS_PROJECT", boards.project)
+        monkeypatch.setenv("AZURE_DEVOPS_PAT", boards.pat)
+        context.reset()
+        incident, channel_id = opened(graph)
+        (queued,) = storage.account().queue("workitems").receive_messages(max_messages=5)
+        assert json.loads(queued.content)["kinds"] == ["channel.created"]
+        for _ in range(2):  # a redelivery comments nothing twice
+            sync.on_change(
+                queued.content.encode(),
+                queued.id,
+                1,
+                utc_now(),
+                store=context.incident_store(),
+                settings=context.settings(),
+                config=context.configuration(),
+                account=storage.account(),
+            )
+        (item,) = boards.work_items()
+        (comment,) = item.comments
+        link = html.escape(stored(incident.id).channel_url or "", quote=True)  # autoescaped HTML: & is &amp;
+        assert f'<a href="{link}">' in comment["text"] and channel_id
+        assert f"{incident.id} Checkout latency" in comment["text"]
