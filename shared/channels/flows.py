@@ -174,10 +174,12 @@ class _Run:
         self.now = now
         self.message_id = message_id
         self.ledger = ChannelLedger(account.table(CHANNELS_TABLE))
-        service = config.catalog().service(incident.service)
+        catalog = config.catalog()
+        service = catalog.service(incident.service)
         self.runbook = service.runbook_url if service is not None else None
+        public = catalog.is_public_service(incident.service)  # an internal service's incident has no status page
         links = incident_links(
-            incident, self.runbook, settings.status_page_url, settings.status_page_id_key.encode(), public=True
+            incident, self.runbook, settings.status_page_url, settings.status_page_id_key.encode(), public=public
         )
         self.status_page = links.status_page
         self.doing = "channel not created"
