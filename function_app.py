@@ -4,6 +4,7 @@ import azure.functions as func
 
 from functions import (
     alerts,
+    channels,
     context,
     escalations,
     followups,
@@ -35,6 +36,7 @@ for blueprint in (
     notifications,
     escalations,
     workitems,
+    channels,
     followups,
     metrics,
     readiness,

@@ -2,6 +2,7 @@
 
 from bench import (
     alert_storm,
+    channel_latency,
     cold_start,
     markup,
     metrics_query,
@@ -24,6 +25,7 @@ if __name__ == "__main__":
     status_render.main()
     status_burst.main()
     notification_latency.main()
+    channel_latency.main()
     metrics_query.main()
     readiness_report.main()
     postmortem_draft.main()

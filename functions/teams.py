@@ -14,9 +14,9 @@ import azure.functions as func
 
 from functions import context
 from functions.http_edge import announce, http_endpoint, json_response
-from shared.chatops import authorization, desk
+from shared.chatops import authorization, channel_context, desk
 from shared.chatops.authorization import Sender
-from shared.chatops.grammar import parse_command
+from shared.chatops.grammar import Invalid, parse_command
 from shared.chatops.intake import handle, with_known_person
 from shared.chatops.rules import Decision, Said
 from shared.core import storage
@@ -51,8 +51,9 @@ def on_message(req: func.HttpRequest) -> func.HttpResponse:
     person, listed = context.people().sender(speaker.name, speaker.teams_id, speaker.aad_object_id)
     # The signed body identifies the message, and Teams' timestamp (fresh, checked above) names its events: a
     # redelivery of the same bytes is recorded once.
-    said = Said(message.text, person.name, now, hashlib.sha256(body).hexdigest()[:20], message.sent_at)
-    command = with_known_person(parse_command(message.text), message, context.people())
+    text = _in_its_channel(message.text, message.conversation_id)
+    said = Said(text, person.name, now, hashlib.sha256(body).hexdigest()[:20], message.sent_at)
+    command = with_known_person(parse_command(text), message, context.people())
     config = context.configuration()
     sender = Sender(person.name, listed)
     refuse = authorization.gate(config.authorization(), sender, config.catalog(), config.schedule())
@@ -82,6 +83,26 @@ def on_message(req: func.HttpRequest) -> func.HttpResponse:
         drill=True if decision.changed is not None and decision.changed.drill else None,  # a change to a drill
     )
     return json_response(200, decision.reply)
+
+
+def _in_its_channel(text: str, conversation_id: str | None) -> str:
+    """`ack` said in INC-7's own channel is `ack INC-7` (shared.chatops.channel_context). Storage is read only for a
+    command that needs an id and has none, in a channel, with incident channels configured."""
+    parsed = parse_command(text)
+    if (
+        not isinstance(parsed, Invalid)
+        or parsed.incident_id is not None
+        or parsed.command not in channel_context.TAKES_ID
+    ):
+        return text
+    channel = channel_context.channel_of(conversation_id)
+    if channel is None or not context.settings().graph_team_id:
+        return text
+    from shared.channels.ledger import CHANNELS_TABLE, ChannelLedger
+
+    incident = ChannelLedger(storage.account().table(CHANNELS_TABLE)).incident_of(channel)
+    placed = channel_context.with_channel_incident(text, incident) if incident else None
+    return placed or text
 
 
 def _site() -> str:

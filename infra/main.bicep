@@ -33,6 +33,21 @@ param azureDevOpsProject string = ''
 @description('AZURE_DEVOPS_CACHE_DIR: where the azure-devops SDK caches location data; the app root is read-only on Flex Consumption, /tmp is writable.')
 param azureDevOpsCacheDir string = '/tmp/azure-devops'
 
+@description('GRAPH_TEAM_ID: the Teams team (its group id) where incident channels are made. Empty: incident channels not configured.')
+param graphTeamId string = ''
+
+@description('GRAPH_URL: Microsoft Graph v1.0 endpoint (a national cloud has its own).')
+param graphUrl string = 'https://graph.microsoft.com/v1.0'
+
+@description('GRAPH_CHANNEL_SEVERITY: incidents of this severity or worse get a channel when they open (1–4; 0: only when asked).')
+param graphChannelSeverity string = '2'
+
+@description('GRAPH_ARCHIVE_ON: closed or resolved: when an incident channel is archived.')
+param graphArchiveOn string = 'closed'
+
+@description('TEAMS_CHANNEL_WORKFLOW_URL: Workflows flow that posts a card into the channel named in the request (docs/teams.md). Empty: no cards in incident channels.')
+param teamsChannelWorkflowUrl string = ''
+
 @description('STATUS_PAGE_TITLE: public name of the status site.')
 param statusPageTitle string = 'Service status'
 
@@ -114,6 +129,7 @@ var tables = [
   'readiness'
   'followups'
   'webhookbudgets'
+  'channels'
 ]
 var queues = [
   'notifications'
@@ -192,6 +208,9 @@ module keyVault 'modules/keyvault.bicep' = {
 // Stable across deployments (public incident URLs must not change) and not computable from anything public.
 var derivedStatusPageIdKey = '${uniqueString(subscription().id, rg.id, environmentName, 'status-page-ids')}${uniqueString(rg.id, token, 'status-page-ids')}'
 
+// The secret Graph's change notifications carry (clientState): derived like the status page key, never public.
+var derivedGraphClientState = '${uniqueString(subscription().id, rg.id, environmentName, 'graph-client-state')}${uniqueString(rg.id, token, 'graph-client-state')}'
+
 // Every setting the code reads (README "Settings"). Platform and identity settings are added in functionapp.bicep.
 // Not here on purpose: FIREBELL_FUNCTION_KEY (only the devhost reads it; in Azure the Functions host checks its own
 // keys for AuthLevel.FUNCTION routes), WEBSITE_HOSTNAME (set by Azure), AzureWebJobsStorage as a connection string
@@ -209,6 +228,15 @@ var firebellSettings = {
   FIREBELL_ENTRA_AUDIENCE: secureWebhookEnabled ? secureWebhookIdentifierUri : ''
   FIREBELL_ENTRA_CLIENT_ID: secureWebhookEnabled ? secureWebhookClientId : ''
   FIREBELL_ENTRA_JWKS_URL: secureWebhookEnabled ? secureWebhookJwksUrl : ''
+  // Incident channels: Graph tokens are the app's managed identity (GRAPH_CLIENT_ID names it; no secret in Azure).
+  GRAPH_TEAM_ID: graphTeamId
+  GRAPH_TENANT_ID: tenant().tenantId
+  GRAPH_CLIENT_ID: identity.outputs.clientId
+  GRAPH_URL: graphUrl
+  GRAPH_CHANNEL_SEVERITY: graphChannelSeverity
+  GRAPH_ARCHIVE_ON: graphArchiveOn
+  GRAPH_CLIENT_STATE: derivedGraphClientState
+  TEAMS_CHANNEL_WORKFLOW_URL: teamsChannelWorkflowUrl
   STATUS_PAGE_TITLE: statusPageTitle
   STATUS_PAGE_URL: empty(statusPageUrl) ? storage.outputs.webEndpoint : statusPageUrl
   STATUS_PAGE_ID_KEY: empty(statusPageIdKey) ? derivedStatusPageIdKey : statusPageIdKey

@@ -39,9 +39,9 @@ def sample_json(name: str) -> dict:
     return json.loads(sample_bytes(name))
 
 
-# Sources of the events the queue consumers (notifications and escalation, Azure Boards) add on their own, moments
-# after a change: tests of what people and monitoring recorded leave them out.
-CONSUMER_SOURCES = ("notifications", "azure-boards")
+# Sources of the events the queue consumers (notifications and escalation, Azure Boards, incident channels) add on
+# their own, moments after a change: tests of what people and monitoring recorded leave them out.
+CONSUMER_SOURCES = ("notifications", "azure-boards", "graph")
 
 
 def recorded_kinds(events: list) -> list[str]:

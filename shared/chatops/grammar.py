@@ -60,6 +60,7 @@ COMMANDS = {
         "while the incident is open (auto: back to the status its severity gives)"
     ),
     "page": "page <roster|person> <id> — page a roster's on-call responder, or a person, about an incident",
+    "channel": "channel <id> — give the incident its own Teams channel (made for severe incidents anyway)",
     "oncall": "oncall [roster] — who is on call now and next",
     "override": "override <roster> <person> <from> <until> — put someone on call (times: ISO 8601 with zone, now, +8h)",
     "maintenance": (
@@ -129,6 +130,7 @@ _NEEDS = {
     "release": f"an incident id, a role ({_ROLE_LIST}) and optionally the person: release INC-7 sme Alex Kim",
     "component": "an incident id, a status and a component: component INC-7 partial Checkout",
     "page": "who to page (a roster or a person) and an incident id: page payments INC-7",
+    "channel": "an incident id: channel INC-7",
     "override": ("a roster, a person and the times they cover: override payments Alex Kim 2026-12-03T09:00Z +8h"),
     "maintenance": (
         "the services, start, end and public words: maintenance checkout 2026-12-03T01:00Z +2h Database upgrade"
@@ -234,6 +236,11 @@ class Resolve:
 
 @dataclass(frozen=True)
 class Reopen:
+    incident_id: str
+
+
+@dataclass(frozen=True)
+class AskChannel:
     incident_id: str
 
 
@@ -356,6 +363,7 @@ Command: TypeAlias = (
     | Note
     | Resolve
     | Reopen
+    | AskChannel
     | StartReview
     | Close
     | Timeline
@@ -691,6 +699,7 @@ _PARSERS: dict[str, Callable[[list[str]], Command]] = {
     "release": _release,
     "component": _component_status,
     "page": _page,
+    "channel": _incident_only(AskChannel),
     "oncall": _oncall,
     "override": _override,
     "maintenance": _maintenance,

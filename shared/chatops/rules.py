@@ -20,6 +20,7 @@ from shared.incidents import lifecycle, roles
 from shared.incidents.incident import ACKNOWLEDGED, INVESTIGATING, TRIGGERED, Incident
 from shared.incidents.timeline import ACKNOWLEDGED as ACKNOWLEDGED_KIND
 from shared.incidents.timeline import (
+    CHANNEL_REQUESTED,
     CHAT_MESSAGE,
     COMPONENT_STATUS_SET,
     FOLLOW_UP_ADDED,
@@ -132,6 +133,19 @@ def _apply(
             changed = lifecycle.reopen(incident, at)
             text = f"{who} reopened the incident ({changed.status})"
             return changed, STATUS_CHANGED, text, {"from": incident.status, "to": changed.status}, _said(ident, text)
+        case grammar.AskChannel():
+            if incident.channel_url:  # made already: say where, change nothing
+                return (
+                    None,
+                    CHAT_MESSAGE,
+                    f"{who}: {said.text}",
+                    {},
+                    _said(ident, f"its channel: {incident.channel_url}"),
+                )
+            if not incident.is_open:
+                raise InvalidInput(f"{ident} is {incident.status}; a channel is for an incident still open")
+            text = f"{who} asked for the incident's own Teams channel"
+            return None, CHANNEL_REQUESTED, text, {"channel": True}, _said(ident, f"{text}; it appears shortly")
         case grammar.StartReview(person=facilitator):
             changed, text, data, warning = review.start(incident, context.timeline, facilitator, who, at)
             reply = f"**{ident}**: post-incident review started" + (

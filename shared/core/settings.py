@@ -26,6 +26,16 @@ class Settings:
     # fine locally; in Azure, infra/ sets a key of its own, because with the built-in one anybody can compute which
     # public id is INC-7.
     status_page_id_key: str = field(default=DEVELOPMENT_ID_KEY, repr=False)
+    # Incident channels (shared.channels): the incidents team, and who Firebell is in Graph. No team: not configured.
+    graph_team_id: str = ""
+    graph_tenant_id: str = ""
+    graph_client_id: str = ""  # the app registration (with a secret), or a user-assigned managed identity
+    graph_client_secret: str = field(default="", repr=False)  # empty: the managed identity's token is used
+    graph_url: str = "https://graph.microsoft.com/v1.0"
+    channel_severity: int = 2  # incidents of this severity or worse (1 is worst) get a channel when they open
+    channel_archive_on: str = "closed"  # closed | resolved
+    graph_client_state: str = field(default="", repr=False)  # change notifications' shared secret; empty: none
+    teams_channel_workflow_url: str = ""  # Workflows flow posting a card into the channel named in the request
 
     @classmethod
     def from_environment(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -40,11 +50,30 @@ class Settings:
             azure_devops_pat=(env.get("AZURE_DEVOPS_PAT") or "").strip(),
             api_base_url=_api_base_url(env.get("WEBSITE_HOSTNAME") or ""),
             status_page_id_key=(env.get("STATUS_PAGE_ID_KEY") or "").strip() or DEVELOPMENT_ID_KEY,
+            graph_team_id=(env.get("GRAPH_TEAM_ID") or "").strip(),
+            graph_tenant_id=(env.get("GRAPH_TENANT_ID") or "").strip(),
+            graph_client_id=(env.get("GRAPH_CLIENT_ID") or "").strip(),
+            graph_client_secret=(env.get("GRAPH_CLIENT_SECRET") or "").strip(),
+            graph_url=(env.get("GRAPH_URL") or "").strip().rstrip("/") or "https://graph.microsoft.com/v1.0",
+            channel_severity=_severity(env.get("GRAPH_CHANNEL_SEVERITY")),
+            channel_archive_on="resolved" if (env.get("GRAPH_ARCHIVE_ON") or "").strip() == "resolved" else "closed",
+            graph_client_state=(env.get("GRAPH_CLIENT_STATE") or "").strip(),
+            teams_channel_workflow_url=(env.get("TEAMS_CHANNEL_WORKFLOW_URL") or "").strip(),
         )
+
+    @property
+    def channels_configured(self) -> bool:
+        return bool(self.graph_team_id and (self.graph_tenant_id or not self.graph_client_secret))
 
     @property
     def boards_configured(self) -> bool:
         return bool(self.azure_devops_org_url and self.azure_devops_project)
+
+
+def _severity(value: str | None) -> int:
+    """GRAPH_CHANNEL_SEVERITY: 1–4, or 0 for "only when asked for"; anything else: the default, 2."""
+    text = (value or "").strip()
+    return int(text) if text in ("0", "1", "2", "3", "4") else 2
 
 
 def _api_base_url(hostname: str) -> str:

@@ -7,8 +7,8 @@ events and stays idempotent when a message arrives twice.
 An HTTP function writes ONE message per change, which keeps a new incident at six storage operations: a change
 that only the public page may show (a further signal, a public update) goes to `statuspage`; a change responders act
 on goes to `notifications`, which pages first and forwards the same message to `statuspage`, `workitems`,
-`readiness` and `postmortems`. A milestone correction goes the notifications way too, only so that it is forwarded
-to `readiness` and `postmortems`.
+`readiness`, `postmortems` and `channels`. A milestone correction goes the notifications way too, only so that it is
+forwarded to `readiness` and `postmortems`.
 """
 
 from __future__ import annotations
@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.core.errors import InvalidInput
-from shared.core.queues import NOTIFICATIONS, POSTMORTEMS, READINESS, STATUSPAGE, WORKITEMS
+from shared.core.queues import CHANNELS, NOTIFICATIONS, POSTMORTEMS, READINESS, STATUSPAGE, WORKITEMS
 from shared.core.storage import StorageAccount
 from shared.incidents.timeline import (
     ACKNOWLEDGED,
     ALERT_FIRED,
+    CHANNEL_REQUESTED,
     FOLLOW_UP_ADDED,
     FOLLOW_UP_DONE,
     INCIDENT_DECLARED,
@@ -37,9 +38,20 @@ from shared.incidents.timeline import (
 
 # The event kinds each consumer acts on; a change of other kinds (a public update, a note) only the page shows.
 RESPONDER_KINDS = frozenset(
-    {ALERT_FIRED, INCIDENT_DECLARED, ACKNOWLEDGED, ROLE_ASSIGNED, ROLE_HANDED_OFF, STATUS_CHANGED, PAGE_REQUESTED}
+    {
+        ALERT_FIRED,
+        INCIDENT_DECLARED,
+        ACKNOWLEDGED,
+        ROLE_ASSIGNED,
+        ROLE_HANDED_OFF,
+        STATUS_CHANGED,
+        PAGE_REQUESTED,
+        CHANNEL_REQUESTED,  # no card: notifications passes it on to `channels`
+    }
 )
 TRACKER_KINDS = frozenset({ALERT_FIRED, INCIDENT_DECLARED, SEVERITY_CHANGED, STATUS_CHANGED, FOLLOW_UP_ADDED})
+# What an incident's Teams channel follows: opening (made), severity (made once severe enough), resolve and close.
+CHANNEL_KINDS = frozenset({ALERT_FIRED, INCIDENT_DECLARED, SEVERITY_CHANGED, STATUS_CHANGED, CHANNEL_REQUESTED})
 # What can change a resolved incident's readiness summary: resolving or reopening it, and what is said after.
 MEASURED_KINDS = frozenset({STATUS_CHANGED, MILESTONE_CORRECTED, FOLLOW_UP_ADDED, FOLLOW_UP_DONE, SEVERITY_CHANGED})
 
@@ -120,7 +132,8 @@ def forward_queues(change: ChangeMessage) -> list[str]:
     to do, and readiness and postmortems (a review draft holds the same figures) unless they say none can change."""
     tracked = change.kinds is None or bool(change.kinds & TRACKER_KINDS)
     figures = [READINESS, POSTMORTEMS] if measured(change.kinds) else []
-    return [STATUSPAGE] + ([WORKITEMS] if tracked else []) + figures
+    channel = [CHANNELS] if change.kinds is None or change.kinds & CHANNEL_KINDS else []
+    return [STATUSPAGE] + ([WORKITEMS] if tracked else []) + figures + channel
 
 
 def forward(body: str, account: StorageAccount) -> list[str]:

@@ -21,7 +21,7 @@ from shared.incidents.timeline import INCIDENT_DECLARED, TimelineEvent, event_id
 
 DECLARABLE_SOURCES = (SOURCE_CUSTOMER, SOURCE_PERSON, SOURCE_SLO)
 _LIMITS = {"title": 200, "description": 4000, "reporter": 200, "customer_impact": 2000, "service": 100}
-_FIELDS = {*_LIMITS, "severity", "source", "components", "detected_at", "drill"}
+_FIELDS = {*_LIMITS, "severity", "source", "components", "detected_at", "drill", "channel"}
 _SOURCE_WORDS = {SOURCE_CUSTOMER: "customer report", SOURCE_PERSON: "declared by a person", SOURCE_SLO: "SLO tooling"}
 
 
@@ -37,6 +37,7 @@ class Declaration:
     customer_impact: str
     detected_at: datetime | None
     drill: bool = False  # an exercise (shared.incidents.drill)
+    channel: bool = False  # a Teams channel asked for, whatever the severity (shared.channels)
 
 
 def parse_declaration(document: dict[str, Any], catalog: Catalog, now: datetime) -> Declaration:
@@ -55,6 +56,9 @@ def parse_declaration(document: dict[str, Any], catalog: Catalog, now: datetime)
     drill = document.get("drill", False)
     if not isinstance(drill, bool):
         raise InvalidInput(f"drill must be true or false, got {str(drill)[:40]!r}")
+    channel = document.get("channel", False)
+    if not isinstance(channel, bool):
+        raise InvalidInput(f"channel must be true or false, got {str(channel)[:40]!r}")
     source = document.get("source", SOURCE_CUSTOMER)
     if source not in DECLARABLE_SOURCES:
         raise InvalidInput(f"source must be one of {', '.join(DECLARABLE_SOURCES)}, got {source!r}")
@@ -69,6 +73,7 @@ def parse_declaration(document: dict[str, Any], catalog: Catalog, now: datetime)
         customer_impact=_text(document, "customer_impact", required=False),
         detected_at=_detected_at(document, now),
         drill=drill,
+        channel=channel,
     )
 
 
@@ -111,6 +116,7 @@ def declare(declaration: Declaration, number: int, group: str | None, now: datet
             "customer_impact": declaration.customer_impact,
             "components": list(declaration.components),
             **({"drill": True} if declaration.drill else {}),
+            **({"channel": True} if declaration.channel else {}),
         },
     )
     return incident, event

@@ -65,6 +65,8 @@ class Incident:
     component_overrides: tuple[tuple[str, str], ...] = ()
     work_item_id: int | None = None  # the Azure Boards work item tracking this incident
     work_item_url: str | None = None
+    channel_id: str | None = None  # the incident's Teams channel (shared.channels)
+    channel_url: str | None = None
     version: int = 1  # bumped on every change; the status page never publishes an older version over a newer one
     drill: bool = False  # an exercise (shared.incidents.drill): set at opening, never changed
 

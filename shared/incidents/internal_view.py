@@ -46,6 +46,7 @@ def incident_document(
         "runbook_url": service.runbook_url if service else None,
         "roster": service.roster if service else None,
         "work_item": {"id": incident.work_item_id, "url": incident.work_item_url} if incident.work_item_id else None,
+        "channel": {"id": incident.channel_id, "url": incident.channel_url} if incident.channel_id else None,
     }
     if timeline is not None:
         # In time order: rows are keyed by when Firebell named the event, which for an alert's own time or a

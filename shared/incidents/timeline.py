@@ -34,6 +34,10 @@ NOTIFICATIONS_NOT_CONFIGURED = "notification.not_configured"
 # Written by the workitems queue (Azure Boards).
 WORK_ITEM_CREATED = "workitem.created"  # the incident's work item, or a follow-up's child task, exists in Boards
 WORK_ITEM_UPDATED = "workitem.updated"  # severity, state or a resolution comment carried over
+CHANNEL_REQUESTED = "channel.requested"  # someone asked for the incident's own Teams channel
+CHANNEL_CREATED = "channel.created"  # the incident's Teams channel exists (Microsoft Graph)
+CHANNEL_ARCHIVED = "channel.archived"  # archived (or renamed closed) when the incident closed
+CHANNEL_FAILED = "channel.failed"  # "channel not created: …", "incident channels not configured", …
 WORK_ITEM_FAILED = "workitem.failed"  # "work item not created: …", "Azure Boards not configured", …
 
 

@@ -71,6 +71,7 @@ class IncidentLinks:
     runbook: str | None = None
     status_page: str | None = None
     work_item: str | None = None
+    channel: str | None = None  # the incident's own Teams channel (shared.channels), once made
 
 
 def incident_links(
@@ -87,7 +88,9 @@ def incident_links(
     page = None
     if public and not incident.drill and is_web_url(status_page_url):
         page = site_address(status_page_url, f"incidents/{public_id(incident.id, id_key)}.html")
-    return IncidentLinks(runbook=runbook_url, status_page=page, work_item=incident.work_item_url)
+    return IncidentLinks(
+        runbook=runbook_url, status_page=page, work_item=incident.work_item_url, channel=incident.channel_url
+    )
 
 
 # --- the cards ----------------------------------------------------------------------------------------------------
@@ -149,7 +152,9 @@ def follow_up_card(
         "Close its Boards task when it is done; Firebell reminds you daily until then."
     )
     facts = [("Follow-up", _text(text)), ("Owner", _name(owner.name)), ("Due", due.isoformat())]
-    task = IncidentLinks(links.runbook, links.status_page, task_url if is_web_url(task_url) else links.work_item)
+    task = IncidentLinks(
+        links.runbook, links.status_page, task_url if is_web_url(task_url) else links.work_item, links.channel
+    )
     return _message(incident, FOLLOW_UP, headline, facts, task, [owner], f"follow-up overdue since {due.isoformat()}")
 
 
@@ -284,6 +289,7 @@ _STYLE = {ACKNOWLEDGED: "accent", ROLE: "emphasis", RESOLVED: "good", EXHAUSTED:
 
 def _actions(links: IncidentLinks) -> list[dict[str, Any]]:
     buttons = [("Runbook", links.runbook), ("Status page", links.status_page), ("Boards work item", links.work_item)]
+    buttons.append(("Incident channel", links.channel))
     return [{"type": "Action.OpenUrl", "title": title, "url": url} for title, url in buttons if url and is_web_url(url)]
 
 

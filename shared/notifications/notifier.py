@@ -94,6 +94,14 @@ class Notifier:
         """The roster's own Workflows webhook, else TEAMS_WORKFLOW_URL; None when neither is an http(s) URL."""
         return channel_url(self.roster_of(incident), self.settings.teams_workflow_url, escalation=False)
 
+    def in_its_channel(self, incident: Incident, message: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+        """The card again for the incident's own Teams channel (shared.channels), through the channel flow, which
+        reads the channel from the request; None until the channel exists or without TEAMS_CHANNEL_WORKFLOW_URL."""
+        url = self.settings.teams_channel_workflow_url
+        if not incident.channel_id or not is_web_url(url):
+            return None
+        return url, {**message, "teamId": self.settings.graph_team_id, "channelId": incident.channel_id}
+
     def escalation_channel(self, incident: Incident) -> str | None:
         return channel_url(self.roster_of(incident), self.settings.teams_workflow_url, escalation=True)
 

@@ -119,6 +119,9 @@ def notify(
             return posted
         key = f"card-{kind}-{event.event_id}"
         sent = notifier.send_once(incident, key, url, message, now, dequeue_count, deferrable=deferrable)
+        into = notifier.in_its_channel(incident, message)
+        if into is not None:  # and in the incident's own channel, once too (its own ledger key)
+            notifier.send_once(incident, f"{key}-channel", *into, now, dequeue_count, deferrable=deferrable)
         if sent == SENT:
             posted.append(key)
             log.info("notifications: %s %s card posted for %s", incident.id, kind, event.event_id)

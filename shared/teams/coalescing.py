@@ -7,6 +7,8 @@ whoever gets the next request slot for a URL sends every card then waiting for t
 uses ("Send webhook alerts to a channel") posts each attachment as its own card, so the channel shows the same cards,
 sooner (docs/notifications.md).
 
+Only messages addressed alike combine: a message for an incident's own channel names it beside its attachments
+(`teamId`, `channelId`: the channel flow, shared.channels) and goes with other cards for that channel only.
 In a quiet moment a card goes alone, byte for byte as it was encoded. A combined message that Workflows refuses is
 sent again card by card, so one card Workflows refuses never takes its neighbours with it. When the webhook is down
 (the send raised anything else), every card waiting for it gets the same failure at once rather than queueing for
@@ -27,6 +29,7 @@ MAX_MESSAGE_BYTES = 28 * 1024  # Teams' limit for one message (what a webhook re
 @dataclass(eq=False)
 class _Waiting:
     body: bytes
+    route: str = ""  # what the envelope says beside its attachments (a channel): only equal routes combine
     done: threading.Event = field(default_factory=threading.Event)
     failure: BaseException | None = None
 
@@ -40,9 +43,25 @@ def combined(bodies: list[bytes]) -> bytes:
     it is, so that a card sent alone is exactly the bytes it was encoded as."""
     if len(bodies) == 1:
         return bodies[0]
-    attachments = [attachment for body in bodies for attachment in json.loads(body)["attachments"]]
-    message = {"type": "message", "attachments": attachments}
+    documents = [json.loads(body) for body in bodies]
+    attachments = [attachment for document in documents for attachment in document["attachments"]]
+    # Addressed alike (Coalescer only combines equal routes): the first message's address is every message's.
+    message = {**documents[0], "type": "message", "attachments": attachments}
     return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _route(body: bytes) -> str:
+    """The envelope's keys other than `type` and `attachments`, canonically; "" for a plain card message."""
+    if b'"channelId"' not in body and b'"teamId"' not in body:
+        return ""  # the common case, without parsing
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return ""
+    extra = (
+        {k: v for k, v in document.items() if k not in ("type", "attachments")} if isinstance(document, dict) else {}
+    )
+    return json.dumps(extra, sort_keys=True)
 
 
 def _fits(bodies: list[bytes], limit: int) -> bool:
@@ -74,7 +93,7 @@ class Coalescer:
 
     def post(self, url: str, body: bytes) -> None:
         """Deliver `body` to `url`, on its own or with others; raises what sending it raised."""
-        mine = _Waiting(body)
+        mine = _Waiting(body, _route(body))
         with self._lock:
             self._waiting.setdefault(url, []).append(mine)
             turn = self._turns.setdefault(url, threading.Lock())
@@ -93,7 +112,11 @@ class Coalescer:
             queue = self._waiting[url]
             batch = [mine]
             for other in queue:
-                if other is not mine and _fits([*(item.body for item in batch), other.body], self._limit):
+                if (
+                    other is not mine
+                    and other.route == mine.route
+                    and _fits([*(item.body for item in batch), other.body], self._limit)
+                ):
                     batch.append(other)
             batch.sort(key=queue.index)
             self._waiting[url] = [item for item in queue if item not in batch]

@@ -24,6 +24,7 @@ from shared.incidents.drill import labelled
 from shared.incidents.incident import RESOLVED, Incident
 from shared.incidents.timeline import (
     ALERT_FIRED,
+    CHANNEL_CREATED,
     FOLLOW_UP_ADDED,
     INCIDENT_DECLARED,
     SEVERITY_CHANGED,
@@ -144,6 +145,20 @@ _RESOLUTION = """\
 <p>{{ ident }} was resolved on {{ at }} by {{ who }}.</p>
 <p>{{ text }}</p>
 <p><small>{{ marker }}</small></p>"""
+
+
+_CHANNEL = """\
+<p>{{ ident }}'s own Teams channel: <a href="{{ url }}">{{ name }}</a></p>
+<p><small>{{ marker }}</small></p>"""
+
+
+def channel_comment(incident: Incident, event: TimelineEvent) -> str:
+    """The incident's channel on its work item (shared.channels): a comment, found again by its marker."""
+    url = str(event.data.get("url") or "")
+    name = str(event.data.get("name") or "channel")
+    return _template(_CHANNEL).render(
+        ident=incident.id, url=url if is_web_url(url) else "", name=name, marker=comment_marker(event)
+    )
 
 
 @functools.cache
@@ -272,6 +287,7 @@ class Plan:
     state: str | None = None  # the Boards state the item moves to (from the incident's current status)
     resolutions: tuple[TimelineEvent, ...] = ()  # each gets one comment
     follow_ups: tuple[FollowUp, ...] = ()
+    channels: tuple[TimelineEvent, ...] = ()  # the incident's Teams channel made: its link goes on the item
 
     @property
     def empty(self) -> bool:
@@ -294,7 +310,9 @@ def plan(incident: Incident, timeline: list[TimelineEvent], event_ids: list[str]
     relevant = [
         event
         for event in events
-        if event is opening or event.kind in (SEVERITY_CHANGED, FOLLOW_UP_ADDED) or _status_change(event, config)
+        if event is opening
+        or event.kind in (SEVERITY_CHANGED, FOLLOW_UP_ADDED, CHANNEL_CREATED)
+        or _status_change(event, config)
     ]
     if not tracked or not relevant:
         return Plan(incident)
@@ -317,6 +335,7 @@ def plan(incident: Incident, timeline: list[TimelineEvent], event_ids: list[str]
         state=config.state_for(incident.status) if status_changes else None,
         resolutions=tuple(event for event in status_changes if event.data.get("to") == RESOLVED),
         follow_ups=follow_ups,
+        channels=tuple(event for event in relevant if event.kind == CHANNEL_CREATED),
     )
 
 

@@ -180,6 +180,8 @@ class _Run:
         for follow_up in plan.follow_ups:
             self.follow_up(follow_up)
         self.doing = "work item not updated"
+        for made in plan.channels:
+            self.comment(made, work_item.channel_comment(self.incident, made), "incident channel linked")
         for resolution in plan.resolutions:
             self.comment(resolution)
         if plan.state is not None:
@@ -278,11 +280,14 @@ class _Run:
             )
         )
 
-    def comment(self, resolution: TimelineEvent) -> None:
+    def comment(
+        self, resolution: TimelineEvent, html: str | None = None, what: str = "resolution comment added"
+    ) -> None:
+        """A comment on the incident's item for `resolution` (or another event, with its own `html`), once."""
         assert self.incident.work_item_id is not None
         item = self.incident.work_item_id
         marker = work_item.comment_marker(resolution)
-        html = work_item.resolution_comment(self.incident, resolution)
+        html = html if html is not None else work_item.resolution_comment(self.incident, resolution)
         key = work_item.comment_key(resolution)
 
         def make() -> tuple[WorkItemRef, bool]:
@@ -293,9 +298,7 @@ class _Run:
         except BoardsRejected as rejected:
             self.note_failure("work item not updated", rejected, "comment", resolution)
             return
-        self.store.append_event(
-            work_item.updated_event(self.incident, resolution, "comment", "resolution comment added", self.now)
-        )
+        self.store.append_event(work_item.updated_event(self.incident, resolution, "comment", what, self.now))
 
     def update(self, step: str, document: list[dict[str, Any]], what: str) -> None:
         assert self.incident.work_item_id is not None and self.plan.cause is not None

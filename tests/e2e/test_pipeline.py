@@ -103,6 +103,7 @@ def test_health_says_one_word_anonymously_and_the_details_behind_the_key(devhost
             "boards": "not configured",
             "boards_service_hook": "not configured",
             "notifications": "not configured",
+            "channels": "not configured",
             "oncall": "ok",
             "warnings": [],
             "poison_messages": 0,

@@ -13,6 +13,7 @@ NOT_SET_BY_BICEP = {
     "IDENTITY_ENDPOINT": "set by the platform when a managed identity is assigned (the token endpoint)",
     "IDENTITY_HEADER": "set by the platform with IDENTITY_ENDPOINT",
     "FIREBELL_FUNCTION_KEY": "devhost only: in Azure the Functions host checks its own keys for function-level routes",
+    "GRAPH_CLIENT_SECRET": "a client secret for Graph outside Azure; in Azure the managed identity gets the tokens",
     "AzureWebJobsStorage": "the connection-string form; Azure uses the identity-based AzureWebJobsStorage__* settings",
 }
 

@@ -54,8 +54,8 @@ def test_nothing_is_announced_when_a_delivery_wrote_no_event(storage_account):
 
 def test_notifications_forwards_the_same_message_to_the_status_page_boards_and_readiness(storage_account):
     message = change_message("INC-3", ["e1", "e2"])
-    # Kinds unknown (an alert): Boards and readiness decide for themselves.
-    assert forward(message, storage_account) == ["statuspage", "workitems", "readiness", "postmortems"]
+    # Kinds unknown (an alert): Boards, readiness and the incident channel decide for themselves.
+    assert forward(message, storage_account) == ["statuspage", "workitems", "readiness", "postmortems", "channels"]
     for queue in ("statuspage", "workitems", "readiness"):
         (received,) = storage_account.queue(queue, encoding="none").receive_messages(max_messages=5)
         assert base64.b64decode(received.content).decode() == message  # as the Functions host encodes it
@@ -67,6 +67,7 @@ def test_a_message_without_readable_kinds_reaches_every_consumer(storage_account
         "workitems",
         "readiness",
         "postmortems",
+        "channels",
     ]
 
 
@@ -77,6 +78,7 @@ def test_boards_hears_only_of_changes_it_tracks(storage_account):
         "workitems",
         "readiness",
         "postmortems",
+        "channels",  # a severity raised to the channel threshold makes the channel
     ]
     assert forward(change_message("INC-3", ["e3"], ["action.added"]), storage_account) == [
         "statuspage",
@@ -88,7 +90,7 @@ def test_boards_hears_only_of_changes_it_tracks(storage_account):
 
 def test_readiness_and_reviews_hear_of_resolutions_corrections_and_later_words_not_of_acks_or_roles(storage_account):
     resolved = forward(change_message("INC-3", ["e1"], ["status.changed"]), storage_account)
-    assert resolved[-2:] == ["readiness", "postmortems"]
+    assert resolved[-3:] == ["readiness", "postmortems", "channels"]
     assert forward(change_message("INC-3", ["e2"], ["milestone.corrected"]), storage_account) == [
         "statuspage",
         "readiness",

@@ -17,8 +17,14 @@ class QuietHandler(WSGIRequestHandler):
 
 
 class LocalServer:
-    def __init__(self, app: Any, name: str, handler: type[WSGIRequestHandler] = QuietHandler) -> None:
-        self.server: BaseWSGIServer = make_server("127.0.0.1", free_port(), app, threaded=True, request_handler=handler)
+    def __init__(
+        self, app: Any, name: str, handler: type[WSGIRequestHandler] = QuietHandler, ssl_context: Any = None
+    ) -> None:
+        # ssl_context: (cert, key) paths for a stand-in that must speak HTTPS (an Entra authority, say)
+        self.server: BaseWSGIServer = make_server(
+            "127.0.0.1", free_port(), app, threaded=True, request_handler=handler, ssl_context=ssl_context
+        )
+        self.scheme = "https" if ssl_context else "http"
         # A short poll interval: stopping the server waits for it, and every test stops one.
         self._thread = threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, name=name, daemon=True
@@ -27,7 +33,7 @@ class LocalServer:
     @property
     def base(self) -> str:
         host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{self.scheme}://{host}:{port}"
 
     def start(self) -> Self:
         self._thread.start()

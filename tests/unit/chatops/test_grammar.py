@@ -21,6 +21,7 @@ from shared.chatops.grammar import (
     ROLES,
     UPDATE_STATUSES,
     Ack,
+    AskChannel,
     AssignRole,
     Close,
     Declare,
@@ -69,6 +70,7 @@ KINDS = {
     "release": ReleaseRole,
     "component": SetComponentStatus,
     "page": Page,
+    "channel": AskChannel,
     "override": SetOverride,
     "maintenance": ScheduleMaintenance,
 }
@@ -330,7 +332,7 @@ def test_the_vocabulary_is_exported_for_replies():
     assert list(COMMANDS) == [
         "help", "declare", "drill", "list", "status", "ack", "sev", "role", "handoff",
         "update", "note", "resolve", "reopen", "postmortem", "close", "timeline", "action", "milestone",
-        "release", "component", "page", "oncall", "override", "maintenance",
+        "release", "component", "page", "channel", "oncall", "override", "maintenance",
     ]  # fmt: skip
     assert all(usage.startswith(f"{name}") and "\n" not in usage for name, usage in COMMANDS.items())
 

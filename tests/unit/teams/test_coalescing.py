@@ -45,3 +45,25 @@ def test_a_request_never_carries_more_than_the_teams_message_limit():
     assert all(len(body) <= MAX_MESSAGE_BYTES for body in sent)
     assert len(sent) == 2  # seven ~4 KB cards fit in 28 KB: twelve take two requests
     assert sorted(text for body in sent for text in texts(body)) == sorted(text for c in cards for text in texts(c))
+
+
+def test_cards_for_different_incident_channels_never_share_a_request():
+    sent: list[bytes] = []
+    go = threading.Event()
+    coalescer = Coalescer(lambda url, body: sent.append(body), go.wait, lambda failure: False)
+
+    def for_channel(text: str, channel: str) -> bytes:
+        document = json.loads(message(text))
+        return json.dumps({**document, "teamId": "t", "channelId": channel}).encode()
+
+    cards = [for_channel("a1", "19:a"), for_channel("b1", "19:b"), for_channel("a2", "19:a"), message("plain")]
+    threads = [threading.Thread(target=coalescer.post, args=("https://wf.example/ch", body)) for body in cards]
+    for thread in threads:
+        thread.start()
+    while sum(len(waiting) for waiting in coalescer._waiting.values()) < len(cards):
+        threading.Event().wait(0.01)
+    go.set()
+    for thread in threads:
+        thread.join()
+    by_channel = {json.loads(body).get("channelId"): sorted(texts(body)) for body in sent}
+    assert by_channel == {"19:a": ["a1", "a2"], "19:b": ["b1"], None: ["plain"]}
