@@ -50,7 +50,7 @@ def test_a_request_never_carries_more_than_the_teams_message_limit():
 def test_cards_for_different_incident_channels_never_share_a_request():
     sent: list[bytes] = []
     go = threading.Event()
-    coalescer = Coalescer(lambda url, body: sent.append(body), go.wait, lambda failure: False)
+    coalescer = Coalescer(lambda url, body: sent.append(body), lambda url: go.wait(), lambda failure: False)
 
     def for_channel(text: str, channel: str) -> bytes:
         document = json.loads(message(text))
