@@ -3,6 +3,7 @@
 from bench import (
     alert_storm,
     cold_start,
+    history,
     markup,
     metrics_query,
     notification_latency,
@@ -27,3 +28,4 @@ if __name__ == "__main__":
     metrics_query.main()
     readiness_report.main()
     postmortem_draft.main()
+    history.main()
