@@ -414,13 +414,10 @@ class IncidentStore:
         the number open. None when the index is not complete yet (incidents stored before it, not yet reindexed)."""
         query = "PartitionKey eq @p and RowKey ge @lo and RowKey lt @hi"
         parameters = {"p": _INCIDENT_PARTITION, "lo": _OPEN_PREFIX, "hi": _OPEN_PREFIX[:-1] + "."}
-        complete, found = False, []
-        for entity in self.incidents.query_entities(query, parameters=parameters):
-            if entity["RowKey"] == _OPEN_COMPLETE:
-                complete = True
-            else:
-                found.append(_incident(entity))
-        return sorted(found, key=lambda incident: incident.number) if complete else None
+        rows = iter(self.incidents.query_entities(query, parameters=parameters))
+        if next(rows, {}).get("RowKey") != _OPEN_COMPLETE:  # the mark sorts first
+            return None
+        return sorted((_incident(entity) for entity in rows), key=lambda incident: incident.number)
 
     def reindex_open(self) -> tuple[int, int]:
         """Build the open index for incidents stored before it (idempotent; safe beside running writers): each open
