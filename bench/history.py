@@ -3,9 +3,10 @@ command, one reminders tick, `GET /api/incidents?status=open` and status page pu
 (storage requests, the stable figure) and timed (noisy on 2 busy cores).
 
 The history is written straight into Azurite (100 incident rows a transaction, the id counter set after them), not
-pushed through HTTP: closed incidents of a public service that never posted a public update, so the publication
-policy keeps them off the site — the publish figures show what reading the history costs, not 100,000 pages. Five
-incidents are open, opened by alerts through the real intake. Each figure is the median of SAMPLES events.
+pushed through HTTP: resolved incidents one every two hours back from yesterday; one in a hundred is on the public
+site (1,000 incident pages at 100,000: published once before the figures are taken), the others are SEV4 incidents
+that never posted a public update. Five incidents are open, opened by alerts through the real intake. Each figure
+is the median of SAMPLES events.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ SIZES = tuple(int(size) for size in os.environ.get("FIREBELL_BENCH_HISTORY", "10
 SAMPLES = 5
 OPEN_INCIDENTS = 5
 BATCH = 100  # rows per entity-group transaction (the service's limit)
+INTERVAL = timedelta(hours=2)
+PUBLIC_EVERY = 100
 NOW = datetime.now(UTC)
 EVENTS = (
     "alert (new incident)",
@@ -52,14 +55,18 @@ EVENTS = (
 
 
 def _history_incident(number: int, count: int) -> Incident:
-    declared = NOW - timedelta(days=2 * 365) + timedelta(minutes=number * (2 * 365 * 24 * 60 // count))
+    """One incident every INTERVAL up to a day ago (a team's steady rate: more history is a longer past, the same
+    90-day window); every PUBLIC_EVERY-th one a SEV2 the status page shows (acknowledged), the rest SEV4 that it
+    does not (no public update)."""
+    declared = NOW - timedelta(days=1) - INTERVAL * (count - number)
+    public = number % PUBLIC_EVERY == 0
     return Incident(
         id=f"INC-{number}",
         number=number,
         title=f"{UNGROUPED_RULE}-history-{number}",
         service="storm",
         components=("Storm",),
-        severity=4,
+        severity=2 if public else 4,
         status="resolved",
         source="monitoring",
         source_detail="Azure Monitor",
