@@ -6,7 +6,8 @@ The history is written straight into Azurite (100 incident rows a transaction, t
 pushed through HTTP: resolved incidents one every two hours back from yesterday; one in a hundred is on the public
 site (1,000 incident pages at 100,000: published once before the figures are taken), the others are SEV4 incidents
 that never posted a public update. Five incidents are open, opened by alerts through the real intake. Each figure
-is the median of SAMPLES events.
+is the median of SAMPLES events (PUBLISH_SAMPLES publishes). FIREBELL_BENCH_HISTORY=1000,10000 picks the sizes
+(the default, up to 100,000, takes about a quarter of an hour: Azurite slows down as one partition grows).
 """
 
 from __future__ import annotations
