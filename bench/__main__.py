@@ -4,6 +4,7 @@ from bench import (
     alert_storm,
     channel_latency,
     cold_start,
+    history,
     markup,
     metrics_query,
     notification_latency,
@@ -29,3 +30,4 @@ if __name__ == "__main__":
     metrics_query.main()
     readiness_report.main()
     postmortem_draft.main()
+    history.main()

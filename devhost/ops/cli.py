@@ -248,6 +248,19 @@ def _boards_reconcile(arguments: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _reindex(arguments: argparse.Namespace, out: TextIO) -> int:
+    from functions import context
+
+    label = where()
+    written, removed = context.incident_store().reindex_open()
+    text = (
+        f"open incidents index rebuilt: {written} open incidents indexed, {removed} stale entries removed; "
+        "open listings and the reminders timer read the index from now on"
+    )
+    print(_summary("reindex", label, text), file=out)
+    return 0
+
+
 # --- arguments ------------------------------------------------------------------------------------------------------
 def _drill(arguments: argparse.Namespace, out: TextIO) -> int:
     import requests
@@ -331,6 +344,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     boards.add_argument("--dry-run", action="store_true", help="list what would be enqueued; enqueue nothing")
     boards.set_defaults(command=_boards_reconcile)
+
+    reindex = commands.add_parser(
+        "reindex",
+        help="index the open incidents stored before the index existed (once, after upgrading)",
+        description="Build the open incidents index (a copy of each open incident beside it, which every write keeps "
+        "in step) for incidents stored before it existed, remove entries of incidents no longer open, and mark the "
+        "index complete: until then open listings and the reminders timer read every incident. Idempotent, and safe "
+        "while Firebell runs (each entry is written under its incident's ETag).",
+    )
+    reindex.set_defaults(command=_reindex)
 
     drill = commands.add_parser(
         "drill",

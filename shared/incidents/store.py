@@ -23,7 +23,7 @@ from shared.core.entity_bounds import bounded_entity, one_transaction
 from shared.core.errors import StorageUnavailable
 from shared.core.storage import StorageAccount, lost_race
 from shared.incidents.detection import GroupPointer
-from shared.incidents.incident import Incident
+from shared.incidents.incident import CLOSED_STATUSES, Incident
 from shared.incidents.paging import PageDue
 from shared.incidents.timeline import TimelineEvent, event_id
 
@@ -35,6 +35,12 @@ _LEGACY_COUNTER = ("counter", "incident-number")  # where the first release kept
 _GROUP_PREFIX = "group-"
 _CLAIM_PREFIX = "claim-"  # a declaration's idempotency key, claimed in the transaction that opens its incident
 _PAGE_PREFIX = "page-"  # a page that is due (shared.incidents.paging): the incident partition's outbox
+# The open incidents' index: a copy of each open incident's row under `open-INC-n`, written in every transaction that
+# writes the incident, so one short range answers "what is open" whatever the history. Its first row, `open-`, says
+# the index is complete (written with incident number 1, or by `python -m devhost.ops reindex` for incidents stored
+# before the index); without it readers scan the incidents instead.
+_OPEN_PREFIX = "open-"
+_OPEN_COMPLETE = _OPEN_PREFIX
 # Alert rows are named by kind: an alert's key is whatever Azure Monitor (or anyone holding the function key) says,
 # so unprefixed it could equal any other row's name. The first release kept alerts, and declaration claims marked
 # _LEGACY_DECLARED, unprefixed in this table: alerts there are still read, claims never mistaken for alerts.
@@ -44,6 +50,7 @@ _INCIDENT_FIELDS = {f.name: f for f in fields(Incident)}
 # Tuples, stored as JSON arrays.
 _LIST_FIELDS = {"components", "notified", "acknowledged_by", "roles", "component_overrides"}
 _IF_UNCHANGED = {"match_condition": MatchConditions.IfNotModified}
+_COUNTER_MOVED = (ResourceModifiedError, ResourceExistsError, ResourceNotFoundError, TableTransactionError)
 
 
 class GroupTaken(Exception):
@@ -108,9 +115,20 @@ class IncidentStore:
                             etag=etag,
                             match_condition=MatchConditions.IfNotModified,
                         )
+                    elif value == 0:
+                        # The first incident of a store that never had one: the open index is complete from the start.
+                        operations = [("create", _counter_entity(value + 1)), ("upsert", _open_complete())]
+                        meta = self.incidents.submit_transaction(operations)[0]
                     else:
                         meta = self.incidents.create_entity(_counter_entity(value + 1))
-                except (ResourceModifiedError, ResourceExistsError, ResourceNotFoundError):
+                except (
+                    ResourceModifiedError,
+                    ResourceExistsError,
+                    ResourceNotFoundError,
+                    TableTransactionError,
+                ) as lost:
+                    if isinstance(lost, TableTransactionError) and not lost_race(lost):
+                        raise
                     self._counter = None  # someone else moved it: read again and retry
                     continue
                 self._counter = (value + 1, meta["etag"])
@@ -256,6 +274,9 @@ class IncidentStore:
                     else ("create", _counter_entity(value + 1))
                 )
                 operations = [counter, *self._opening(incident, replaces_group_etag, page(incident) if page else None)]
+                if value == 0 and not etag:
+                    # The first incident of a store that never had one: the index is complete from the start.
+                    operations.append(("upsert", _open_complete()))
                 if claim is not None:
                     operations.append(("create", _claim_entity(claim, incident.id)))
                 try:
@@ -292,6 +313,8 @@ class IncidentStore:
             else:
                 condition = {"mode": UpdateMode.REPLACE, "etag": replaces_group_etag, **_IF_UNCHANGED}
                 operations.append(("update", pointer, condition))
+        if incident.is_open:
+            operations.append(("upsert", _open_entity(incident)))
         if page is not None:
             operations.append(("upsert", _page_entity(page)))
         return operations
@@ -333,10 +356,23 @@ class IncidentStore:
         if incident.group is not None and incident.is_open != was_open:
             operations += self._group_follows(incident)
         operations += [("upsert", _page_entity(page)) for page in pages]
+        # The open index follows in the same transaction: a copy while open, gone once closed.
+        unlisted = ("delete", _open_key(incident.id)) if was_open and not incident.is_open else None
+        if incident.is_open:
+            operations.append(("upsert", _open_entity(incident)))
+        elif unlisted is not None:
+            operations.append(unlisted)
         try:
             self.incidents.submit_transaction(one_transaction(operations))
-        except TableTransactionError:
-            raise IncidentChanged(incident.id) from None
+        except TableTransactionError as failure:
+            at = failure.index if failure.index is not None else -1
+            if unlisted is None or operations[at] is not unlisted or failure.error_code != "ResourceNotFound":
+                raise IncidentChanged(incident.id) from None
+            # Opened before the index existed (not yet reindexed): nothing to take out of it.
+            try:
+                self.incidents.submit_transaction(one_transaction(operations[:-1]))
+            except TableTransactionError:
+                raise IncidentChanged(incident.id) from None
 
     def _group_follows(self, incident: Incident) -> list[Any]:
         """Keep the group pointer in step: a closed incident releases its group, a reopened one takes it back
@@ -365,8 +401,70 @@ class IncidentStore:
             self.incidents.delete_entity(_INCIDENT_PARTITION, _PAGE_PREFIX + page.key)
 
     def list_incidents(self, statuses: tuple[str, ...] | None = None) -> list[Incident]:
-        """Every incident (or those in `statuses`), oldest first."""
+        """Every incident (or those in `statuses`), oldest first. Only open statuses: from the open index (one short
+        range, whatever the history), else a scan of every incident."""
+        if statuses is not None and statuses and not set(statuses) & set(CLOSED_STATUSES):
+            indexed = self.open_incidents()
+            if indexed is not None:
+                return [incident for incident in indexed if incident.status in statuses]
         return sorted(self.each_incident(statuses), key=lambda incident: incident.number)
+
+    def open_incidents(self) -> list[Incident] | None:
+        """The open incidents, oldest first, from the open index: one range of the incidents partition, as long as
+        the number open. None when the index is not complete yet (incidents stored before it, not yet reindexed)."""
+        query = "PartitionKey eq @p and RowKey ge @lo and RowKey lt @hi"
+        parameters = {"p": _INCIDENT_PARTITION, "lo": _OPEN_PREFIX, "hi": _OPEN_PREFIX[:-1] + "."}
+        rows = iter(self.incidents.query_entities(query, parameters=parameters))
+        if next(rows, {}).get("RowKey") != _OPEN_COMPLETE:  # the mark sorts first
+            return None
+        return sorted((_incident(entity) for entity in rows), key=lambda incident: incident.number)
+
+    def reindex_open(self) -> tuple[int, int]:
+        """Build the open index for incidents stored before it (idempotent; safe beside running writers): each open
+        incident's copy is written in a transaction with its row unchanged (ETag), so a copy is never older than the
+        row; a copy whose incident is closed or gone is removed the same way. Then the index is marked complete.
+        Returns (copies written, copies removed)."""
+        written = removed = 0
+        for entity in self._incident_rows():
+            if _incident(entity).is_open:
+                written += self._reindexed(entity["RowKey"])
+        query = "PartitionKey eq @p and RowKey gt @lo and RowKey lt @hi"
+        parameters = {"p": _INCIDENT_PARTITION, "lo": _OPEN_PREFIX, "hi": _OPEN_PREFIX[:-1] + "."}
+        for entity in list(self.incidents.query_entities(query, parameters=parameters, select=["RowKey"])):
+            removed += self._reindexed(entity["RowKey"][len(_OPEN_PREFIX) :], removing=True)
+        self.incidents.upsert_entity(_open_complete())
+        return written, removed
+
+    def _reindexed(self, ident: str, *, removing: bool = False) -> int:
+        """Make one incident's copy agree with its row, the row's ETag guarding the pair; 1 when a copy was written
+        (or, `removing`, deleted)."""
+        for _ in attempts():
+            stored = self.load_incident(ident)
+            if stored is not None and stored.incident.is_open:
+                if removing:
+                    return 0  # open: its copy stays (written by its writer, or by the first pass)
+                change: tuple[Any, ...] = ("upsert", _open_entity(stored.incident))
+            else:
+                change = ("delete", _open_key(ident))
+            if stored is None:
+                with contextlib.suppress(ResourceNotFoundError):
+                    self.incidents.delete_entity(_INCIDENT_PARTITION, _OPEN_PREFIX + ident)
+                    return 1
+                return 0
+            unchanged = {"mode": UpdateMode.MERGE, "etag": stored.etag, **_IF_UNCHANGED}
+            guard = ("update", {"PartitionKey": _INCIDENT_PARTITION, "RowKey": ident}, unchanged)
+            try:
+                self.incidents.submit_transaction([guard, change])
+            except TableTransactionError as failure:
+                if failure.index == 1 and failure.error_code == "ResourceNotFound":
+                    return 0  # closed and not indexed: nothing to remove
+                continue  # the incident changed meanwhile: its writer kept the index; decide again on what it is
+            return 1
+        raise StorageUnavailable(f"{ident} kept changing while it was reindexed; run reindex again")
+
+    def _incident_rows(self) -> Iterator[dict[str, Any]]:
+        query = "PartitionKey eq @p and RowKey ge 'INC-' and RowKey lt 'INC.'"
+        yield from self.incidents.query_entities(query, parameters={"p": _INCIDENT_PARTITION})
 
     def each_incident(
         self, statuses: tuple[str, ...] | None = None, declared_since: datetime | None = None
@@ -474,6 +572,18 @@ def _page_entity(page: PageDue) -> dict[str, Any]:
         "due": page.due,
         "written_at": page.written_at,
     }
+
+
+def _open_key(ident: str) -> dict[str, Any]:
+    return {"PartitionKey": _INCIDENT_PARTITION, "RowKey": _OPEN_PREFIX + ident}
+
+
+def _open_entity(incident: Incident) -> dict[str, Any]:
+    return {**_incident_entity(incident), "RowKey": _OPEN_PREFIX + incident.id}
+
+
+def _open_complete() -> dict[str, Any]:
+    return {"PartitionKey": _INCIDENT_PARTITION, "RowKey": _OPEN_COMPLETE, "complete": True}
 
 
 def _page(entity: dict[str, Any]) -> PageDue:

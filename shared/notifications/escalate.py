@@ -22,7 +22,7 @@ from shared.core import deferral
 from shared.core.errors import ConfigurationError, InvalidInput
 from shared.core.queues import ESCALATIONS
 from shared.core.timeutil import iso
-from shared.incidents.incident import Incident
+from shared.incidents.incident import OPEN, Incident, status_filter
 from shared.incidents.paging import PageDue
 from shared.incidents.roles import COMMANDER, COMMS, holders
 from shared.incidents.timeline import (
@@ -308,11 +308,10 @@ def _target(
 
 
 def remind(now: datetime, notifier: Notifier) -> list[str]:
-    """One pass of the reminders timer; returns what it sent, e.g. ["INC-7 reminder", "INC-8 exhausted"]."""
+    """One pass of the reminders timer; returns what it sent, e.g. ["INC-7 reminder", "INC-8 exhausted"]. Reads the
+    open incidents' index (one short range, whatever the history), then the ledger of those it may remind."""
     sent: list[str] = []
-    for incident in notifier.store.list_incidents():
-        if not incident.is_open:
-            continue
+    for incident in notifier.store.list_incidents(status_filter(OPEN)):
         try:
             if incident.next_update_at is not None and incident.next_update_at <= now:
                 sent += _overdue_update(notifier, incident, now)
