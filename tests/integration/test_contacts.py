@@ -301,7 +301,9 @@ def test_a_one_time_link_acknowledges_once_after_its_page_is_confirmed(api, pagi
     (ack,) = [event for event in paging.timeline(ident) if event.kind == "incident.acknowledged"]
     assert (ack.text, ack.source) == ("Tim Jones acknowledged the incident by acknowledgement link", "ack-link")
     again = requests.post(f"{api}{path}", timeout=30)
-    assert again.status_code == 401 and "used already" in again.text
+    assert (again.status_code, again.json()["detail"]) == (401, "this acknowledgement link was used already")
+    in_browser = requests.post(f"{api}{path}", headers={"Accept": "text/html"}, timeout=30)
+    assert in_browser.status_code == 401 and "used already" in in_browser.text and "<form" not in in_browser.text
     assert requests.get(f"{api}{path}", timeout=30).status_code == 401
 
 
@@ -316,3 +318,14 @@ def test_forged_and_expired_links_are_refused(api, paging, acs):
         answer = requests.post(f"{api}{bad}", timeout=30)
         assert answer.status_code == 401, bad
     assert paging.get_incident(ident).acknowledged_by == ()
+
+
+def test_an_escalation_step_redelivered_50_times_texts_once(paging, storage_account, acs):
+    ident = page_tim(paging)
+    step = StepMessage(ident, "quick", FIRST, WEDNESDAY)
+    for delivery in range(2, 52):
+        assert (
+            run_step(step, "step-message-1", delivery, WEDNESDAY + timedelta(seconds=delivery), notifier()).steps == []
+        )
+    assert len(acs.sms()) == 1
+    assert storage_account.queue("contacts").get_queue_properties().approximate_message_count == 1
