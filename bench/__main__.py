@@ -8,6 +8,7 @@ from bench import (
     notification_latency,
     postmortem_draft,
     readiness_report,
+    sms_latency,
     status_burst,
     status_render,
     storage_ops,
@@ -24,6 +25,7 @@ if __name__ == "__main__":
     status_render.main()
     status_burst.main()
     notification_latency.main()
+    sms_latency.main()
     metrics_query.main()
     readiness_report.main()
     postmortem_draft.main()

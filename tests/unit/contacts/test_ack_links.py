@@ -72,3 +72,22 @@ def test_event_grid_deliveries_need_the_secret_and_a_readable_batch():
     for bad in ([], "x", [{"eventType": 1}], [{}] * 101):
         with pytest.raises(InvalidInput):
             event_grid.events(bad)
+
+
+def test_a_page_fits_two_sms_segments_with_its_link_whole():
+    from types import SimpleNamespace
+
+    from shared.contacts.ladder import MAX_SMS, sms_text
+
+    link = "https://func-firebell-abcdefghijklm.azurewebsites.net/api/ack/" + ack_links.issue(
+        "INC-1234", "Sofia García", NOW, KEY
+    )
+    long = SimpleNamespace(id="INC-1234", title="Checkout latency above 2 s in every region " * 3)
+    text = sms_text(long, "SEV1", link)
+    assert len(text) == MAX_SMS and text.endswith(f"\nor open {link}")
+    assert text.split("\n")[:2] == [
+        "Firebell SEV1 INC-1234: Checkout latency above 2 s in every region Checkout latency a...",
+        "Reply ACK 1234 to acknowledge",
+    ]
+    short = SimpleNamespace(id="INC-7", title="Checkout down")
+    assert sms_text(short, "SEV2", None) == "Firebell SEV2 INC-7: Checkout down\nReply ACK 7 to acknowledge"
