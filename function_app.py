@@ -4,6 +4,7 @@ import azure.functions as func
 
 from functions import (
     alerts,
+    contacts,
     context,
     escalations,
     followups,
@@ -41,6 +42,7 @@ for blueprint in (
     readiness_report,
     postmortems,
     openapi,
+    contacts,
 ):
     app.register_functions(blueprint.bp)
 

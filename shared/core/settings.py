@@ -26,6 +26,12 @@ class Settings:
     # fine locally; in Azure, infra/ sets a key of its own, because with the built-in one anybody can compute which
     # public id is INC-7.
     status_page_id_key: str = field(default=DEVELOPMENT_ID_KEY, repr=False)
+    # Communication Services (SMS to paged people, docs/oncall.md); empty: not configured.
+    acs_endpoint: str = ""  # https://<resource>.communication.azure.com
+    acs_access_key: str = field(default="", repr=False)
+    acs_from_number: str = ""  # the resource's number, E.164
+    acs_events_secret: str = field(default="", repr=False)  # in the Event Grid subscription's URL (?secret=)
+    ack_link_key: str = field(default="", repr=False)  # signs one-time acknowledgement links; empty: no links
 
     @classmethod
     def from_environment(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -40,7 +46,16 @@ class Settings:
             azure_devops_pat=(env.get("AZURE_DEVOPS_PAT") or "").strip(),
             api_base_url=_api_base_url(env.get("WEBSITE_HOSTNAME") or ""),
             status_page_id_key=(env.get("STATUS_PAGE_ID_KEY") or "").strip() or DEVELOPMENT_ID_KEY,
+            acs_endpoint=(env.get("ACS_ENDPOINT") or "").strip().rstrip("/"),
+            acs_access_key=(env.get("ACS_ACCESS_KEY") or "").strip(),
+            acs_from_number=(env.get("ACS_FROM_NUMBER") or "").strip(),
+            acs_events_secret=(env.get("ACS_EVENTS_SECRET") or "").strip(),
+            ack_link_key=(env.get("FIREBELL_ACK_LINK_KEY") or "").strip(),
         )
+
+    @property
+    def sms_configured(self) -> bool:
+        return bool(self.acs_endpoint and self.acs_access_key and self.acs_from_number)
 
     @property
     def boards_configured(self) -> bool:
