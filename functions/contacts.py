@@ -1,5 +1,6 @@
 """Reaching paged people on their phones (shared.contacts): the `contacts` queue (their SMS and voice rule steps),
-`POST /api/acs/events` (Event Grid: SMS replies and delivery reports from Communication Services) and the signed
+`POST /api/acs/events` (Event Grid: SMS replies and delivery reports from Communication Services), `POST
+/api/acs/calls` (Call Automation's callback events: the keypress on a call) and the signed
 one-time acknowledgement links `GET/POST /api/ack/{token}`.
 
 The two HTTP routes are anonymous at the Functions level: Event Grid cannot send a function key header, so the
@@ -71,6 +72,30 @@ def acs_events(req: func.HttpRequest) -> func.HttpResponse:
         ignored=handled.ignored,
     )
     return json_response(200, {"acknowledged": len(handled.decisions), "reports": handled.reports})
+
+
+@bp.function_name("acs_calls")
+@bp.route(route="acs/calls", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@http_endpoint
+def acs_calls(req: func.HttpRequest) -> func.HttpResponse:
+    from shared.contacts import calls, event_grid
+    from shared.contacts.contact import call_placer
+
+    settings = context.settings()
+    event_grid.authenticate(req.params.get("secret"), settings.acs_events_secret)  # the callback URL carries it
+    body = req.get_body()
+    require_bounded(body)
+    batch = calls.events(_json(body))
+    placer = call_placer(settings)
+    if placer is None:
+        return json_response(200, {"acknowledged": 0, "asked": 0, "escalated": 0})  # no calls placed: none of ours
+    config = context.configuration()
+    handled = calls.on_call_events(batch, utc_now(), context.notifier(), config.people(), placer, _refuse_for)
+    for decision in handled.decisions:
+        _announce(decision)
+    log_event(log, "call events", function="acs_calls", outcome="handled", acks=len(handled.decisions))
+    answer = {"acknowledged": len(handled.decisions), "asked": handled.asked, "escalated": handled.escalated}
+    return json_response(200, answer)
 
 
 @bp.function_name("ack_link")

@@ -49,6 +49,9 @@ param acsEndpoint string = ''
 @description('ACS_FROM_NUMBER: the resource\'s phone number, E.164.')
 param acsFromNumber string = ''
 
+@description('ACS_COGNITIVE_SERVICES_ENDPOINT: the Azure AI services resource connected to Communication Services, for text-to-speech on calls. Needed for voice steps: without it Call Automation cannot speak the prompt.')
+param acsCognitiveServicesEndpoint string = ''
+
 @secure()
 @description('ACS_ACCESS_KEY: the resource\'s access key (HMAC request signing). Empty: SMS not configured.')
 param acsAccessKey string = ''
@@ -233,6 +236,7 @@ var firebellSettings = {
   STATUS_PAGE_ID_KEY: empty(statusPageIdKey) ? derivedStatusPageIdKey : statusPageIdKey
   ACS_ENDPOINT: acsEndpoint
   ACS_FROM_NUMBER: acsFromNumber
+  ACS_COGNITIVE_SERVICES_ENDPOINT: acsCognitiveServicesEndpoint
   ACS_ACCESS_KEY: acsAccessKey
   ACS_EVENTS_SECRET: acsEventsSecret
   FIREBELL_ACK_LINK_KEY: empty(ackLinkKey) ? derivedAckLinkKey : ackLinkKey

@@ -16,6 +16,7 @@ import logging
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
+from urllib.parse import urlencode
 
 from shared.catalog.severity import label
 from shared.contacts import ack_links
@@ -135,14 +136,14 @@ def run(message: ContactMessage, holder: str, now: datetime, notifier: Notifier,
         if message.channel == SMS:
             sent_id = _send_sms(notifier, ledger, message, incident, person, now)
         else:
-            raise ContactRejected("voice calls are not available yet (Call Automation is not built)")
+            sent_id = _place_call(notifier, ledger, message, person, now)
     except ContactUnavailable as outage:
         if not final:
             raise
         return _failed(notifier, ledger, message, person, f"{outage.detail}; gave up after the outage bound", now)
     except ContactRejected as refusal:
         return _failed(notifier, ledger, message, person, refusal.detail, now)
-    if sent_id:
+    if sent_id and message.channel == SMS:
         ledger.remember_sms(sent_id, message.incident, person.name, key, now)
     ledger.settle(message.incident, key, SENT, now, message_id=sent_id)
     steps = len(person.rules.steps_for(message.urgency))
@@ -176,6 +177,41 @@ def _send_sms(
     first = record.first_attempt if record is not None else now
     text = sms_text(incident, label(incident.severity), ack_link(notifier.settings, incident.id, person.name, now))
     return sender.send(person.phone, text, f"{message.incident}/{message.key()}", first, "firebell")
+
+
+@cache
+def _call_placer(endpoint: str, key: str, from_number: str, cognitive: str) -> Any:
+    from shared.contacts.voice import CallPlacer
+
+    return CallPlacer(endpoint, key, from_number, cognitive)
+
+
+def call_placer(settings: Settings) -> Any | None:
+    """One per process and resource; None when calls cannot be placed (SMS settings, the events secret and a public
+    address for the callback URL are all needed)."""
+    if not (settings.sms_configured and settings.acs_events_secret and settings.api_base_url):
+        return None
+    return _call_placer(
+        settings.acs_endpoint, settings.acs_access_key, settings.acs_from_number, settings.acs_cognitive_endpoint
+    )
+
+
+def _place_call(
+    notifier: Notifier, ledger: ContactLedger, message: ContactMessage, person: Person, now: datetime
+) -> str:
+    placer = call_placer(notifier.settings)
+    if placer is None:
+        raise ContactRejected(
+            "voice not configured: set ACS_ENDPOINT, ACS_ACCESS_KEY, ACS_FROM_NUMBER and ACS_EVENTS_SECRET "
+            "(and WEBSITE_HOSTNAME for the callback)"
+        )
+    if not person.phone:
+        raise ContactRejected(f"{person.name} has no phone in people.toml")
+    settings = notifier.settings
+    callback = f"{settings.api_base_url}/acs/calls?{urlencode({'secret': settings.acs_events_secret})}"
+    call_id = placer.create_call(person.phone, callback, f"{message.incident} {message.key()}")
+    ledger.remember_call(call_id, message.incident, person.name, message.key(), message.page, now)
+    return call_id
 
 
 def ack_link(settings: Settings, incident: str, person: str, now: datetime) -> str | None:

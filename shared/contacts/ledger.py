@@ -130,6 +130,27 @@ class ContactLedger:
         except ResourceNotFoundError:
             return None
 
+    # --- calls -------------------------------------------------------------------------------------------------------
+    def remember_call(self, call_id: str, incident: str, person: str, key: str, page: str, now: datetime) -> None:
+        row = {
+            "PartitionKey": "calls",
+            "RowKey": f"call-{call_id}",
+            "incident": incident,
+            "person": person,
+            "contact": key,
+            "page": page,
+            "placed_at": now,
+        }
+        self.table.upsert_entity(bounded_entity(row))
+
+    def call(self, call_id: str) -> dict[str, Any] | None:
+        if not call_id or any(ch in call_id for ch in "/\\#?") or len(call_id) > 200:
+            return None
+        try:
+            return dict(self.table.get_entity("calls", f"call-{call_id}"))
+        except ResourceNotFoundError:
+            return None
+
     # --- acknowledgement links ----------------------------------------------------------------------------------
     def link_used(self, nonce: str) -> bool:
         try:

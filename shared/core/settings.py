@@ -31,6 +31,7 @@ class Settings:
     acs_access_key: str = field(default="", repr=False)
     acs_from_number: str = ""  # the resource's number, E.164
     acs_events_secret: str = field(default="", repr=False)  # in the Event Grid subscription's URL (?secret=)
+    acs_cognitive_endpoint: str = ""  # Azure AI services connected to the resource: text-to-speech on calls
     ack_link_key: str = field(default="", repr=False)  # signs one-time acknowledgement links; empty: no links
 
     @classmethod
@@ -50,6 +51,7 @@ class Settings:
             acs_access_key=(env.get("ACS_ACCESS_KEY") or "").strip(),
             acs_from_number=(env.get("ACS_FROM_NUMBER") or "").strip(),
             acs_events_secret=(env.get("ACS_EVENTS_SECRET") or "").strip(),
+            acs_cognitive_endpoint=(env.get("ACS_COGNITIVE_SERVICES_ENDPOINT") or "").strip(),
             ack_link_key=(env.get("FIREBELL_ACK_LINK_KEY") or "").strip(),
         )
 

@@ -41,7 +41,12 @@ email = "tim.jones@example.com"
 time_zone = "America/Denver"
 phone = "{TIM_PHONE}"
   [person.notify]
-  high = [{{ channel = "teams" }}, {{ channel = "sms" }}, {{ channel = "sms", after_minutes = 1 }}]
+  high = [
+    {{ channel = "teams" }},
+    {{ channel = "sms" }},
+    {{ channel = "sms", after_minutes = 1 }},
+    {{ channel = "voice", after_minutes = 3 }},
+  ]
   low = [{{ channel = "teams" }}, {{ channel = "sms", after_minutes = 10 }}]
   quiet_hours = {{ start = "22:00", end = "07:00" }}
 
@@ -117,17 +122,18 @@ def test_the_ladder_sends_the_sms_due_at_once_and_the_next_after_its_delay(pagin
     lines = first.message.split("\n")
     assert lines[:2] == ["Firebell SEV2 INC-1: checkout-latency", "Reply ACK 1 to acknowledge"]
     assert lines[2].startswith("or open https://firebell.example.com/api/ack/")
-    assert contact_texts(paging, ident) == ["SMS to Tim Jones sent (high urgency, rule step 2 of 3)"]
+    assert contact_texts(paging, ident) == ["SMS to Tim Jones sent (high urgency, rule step 2 of 4)"]
     # The step after one minute waits on the `contacts` queue, hidden: nothing is visible yet.
     queue = storage_account.queue("contacts")
-    assert (queued(storage_account), queue.get_queue_properties().approximate_message_count) == ([], 1)
+    assert (queued(storage_account), queue.get_queue_properties().approximate_message_count) == ([], 2)
 
 
 def test_a_step_after_a_delay_goes_out_when_its_message_becomes_visible(paging, storage_account, acs):
     ident = page_tim(paging)
     tim = context.people().named("Tim Jones")
     steps = start_ladder(notifier(), paging.get_incident(ident), tim, "r02-s00", WEDNESDAY)  # round 2's page
-    assert [(message.index, outcome) for message, outcome, _ in steps] == [(1, "sent"), (2, "queued")]
+    assert [(message.index, outcome) for message, outcome, _ in steps] == [(1, "sent"), (2, "queued"), (3, "queued")]
+    assert pause_of(steps[2][2]) == timedelta(minutes=3)
     sent = steps[1][2]
     assert pause_of(sent) == timedelta(minutes=1)  # the queue service hides it for the rule's delay
     assert len(acs.sms()) == 2
@@ -135,7 +141,7 @@ def test_a_step_after_a_delay_goes_out_when_its_message_becomes_visible(paging, 
     arrived = redeliver(storage_account.queue("contacts"), sent)
     assert on_contact(arrived.content.encode(), arrived.id, 1, WEDNESDAY + timedelta(minutes=1), notifier()) is None
     assert len(acs.sms()) == 3
-    assert contact_texts(paging, ident)[-1] == "SMS to Tim Jones sent (high urgency, rule step 3 of 3)"
+    assert contact_texts(paging, ident)[-1] == "SMS to Tim Jones sent (high urgency, rule step 3 of 4)"
 
 
 def test_each_step_is_sent_once_under_50_redeliveries_and_50_duplicates(paging, storage_account, acs):
@@ -148,7 +154,7 @@ def test_each_step_is_sent_once_under_50_redeliveries_and_50_duplicates(paging, 
     for copy in range(50):
         assert on_contact(body, f"duplicate-{copy}", 1, later + timedelta(seconds=copy), notifier()) is None
     assert len(acs.sms()) == 1
-    assert contact_texts(paging, ident) == ["SMS to Tim Jones sent (high urgency, rule step 3 of 3)"]
+    assert contact_texts(paging, ident) == ["SMS to Tim Jones sent (high urgency, rule step 3 of 4)"]
 
 
 def test_an_acknowledgement_in_teams_stops_the_sms_still_to_come(paging, storage_account, acs):
@@ -179,7 +185,7 @@ def test_throttling_and_outages_defer_the_step_and_it_is_sent_once_later(
     after = WEDNESDAY + timedelta(seconds=pause)
     assert on_contact(arrived.content.encode(), arrived.id, 1, after, notifier()) is None
     assert len(acs.sms()) == 1
-    assert contact_texts(paging, ident) == ["SMS to Tim Jones sent (high urgency, rule step 3 of 3)"]
+    assert contact_texts(paging, ident) == ["SMS to Tim Jones sent (high urgency, rule step 3 of 4)"]
 
 
 def test_a_refused_sms_sends_the_next_rule_step_at_once(paging, storage_account, acs):
@@ -328,4 +334,73 @@ def test_an_escalation_step_redelivered_50_times_texts_once(paging, storage_acco
             run_step(step, "step-message-1", delivery, WEDNESDAY + timedelta(seconds=delivery), notifier()).steps == []
         )
     assert len(acs.sms()) == 1
-    assert storage_account.queue("contacts").get_queue_properties().approximate_message_count == 1
+    assert storage_account.queue("contacts").get_queue_properties().approximate_message_count == 2  # SMS, call
+
+
+# --- voice: Call Automation ------------------------------------------------------------------------------------------
+def call_tim(paging, api: str, acs: AcsServer) -> tuple[str, str]:
+    """Tim is paged and his voice step (after 3 minutes) runs: the call is placed; returns (incident, call id)."""
+    ident = page_tim(paging)
+    voice = ContactMessage(ident, "Tim Jones", "r01-s00", "high", 3, "voice", WEDNESDAY + timedelta(minutes=3))
+    body = json.dumps(voice.to_json()).encode()
+    assert on_contact(body, "contact-voice", 1, WEDNESDAY + timedelta(minutes=3), notifier()) is None
+    (create,) = acs.calls()
+    assert create.action == "create"
+    assert create.body["targets"] == [
+        {"kind": "phoneNumber", "rawId": f"4:{TIM_PHONE}", "phoneNumber": {"value": TIM_PHONE}}
+    ]
+    assert create.body["sourceCallerIdNumber"] == {"value": FROM_NUMBER}
+    assert create.body["callbackUri"] == f"https://firebell.example.com/api/acs/calls?secret={SECRET}"
+    assert contact_texts(paging, ident)[-1] == "voice call to Tim Jones sent (high urgency, rule step 4 of 4)"
+    return ident, create.call_id
+
+
+def call_event(api: str, *events: dict, secret: str | None = SECRET) -> requests.Response:
+    params = {"secret": secret} if secret is not None else {}
+    return requests.post(f"{api}/acs/calls", params=params, json=list(events), timeout=30)
+
+
+def test_a_call_speaks_the_incident_and_pressing_1_acknowledges(api, paging, acs):
+    ident, call_id = call_tim(paging, api, acs)
+    at = WEDNESDAY + timedelta(minutes=3, seconds=12)
+    answered = call_event(api, acs_server.call_connected(call_id, "", at))
+    assert answered.json() == {"acknowledged": 0, "asked": 1, "escalated": 0}
+    ask = acs.calls()[1]
+    assert (ask.action, ask.call_id) == ("recognize", call_id)
+    assert ask.body["playPrompt"]["text"]["text"] == (
+        "This is Firebell. SEV2 incident 1: checkout-latency. Press 1 to acknowledge. Press 2 to escalate to the "
+        "next person."
+    )
+    assert ask.body["recognizeOptions"]["dtmfOptions"]["maxTonesToCollect"] == 1
+    pressed = call_event(api, acs_server.recognize_completed(call_id, "one", at + timedelta(seconds=9)))
+    assert pressed.json() == {"acknowledged": 1, "asked": 0, "escalated": 0}
+    assert paging.get_incident(ident).acknowledged_by == ("Tim Jones",)
+    (ack,) = [event for event in paging.timeline(ident) if event.kind == "incident.acknowledged"]
+    assert (ack.text, ack.source) == ("Tim Jones acknowledged the incident by keypress on a call", "voice")
+    assert "voice call to Tim Jones answered 10:03:12 UTC" in contact_texts(paging, ident)
+    assert [call.action for call in acs.calls()] == ["create", "recognize", "hangup"]
+
+
+def test_pressing_2_runs_the_next_escalation_step_now(api, paging, storage_account, acs):
+    ident, call_id = call_tim(paging, api, acs)
+    at = WEDNESDAY + timedelta(minutes=3, seconds=20)
+    call_event(api, acs_server.call_connected(call_id, "", at))
+    pressed = call_event(api, acs_server.recognize_completed(call_id, "two", at))
+    assert pressed.json() == {"acknowledged": 0, "asked": 0, "escalated": 1}
+    visible = [json.loads(m.content) for m in storage_account.queue("escalations").peek_messages(max_messages=32)]
+    assert [StepMessage.from_json(doc).position for doc in visible] == [Position(1, 1)]  # now, not after its wait
+    assert "Tim Jones asked to escalate by keypress on a call" in [e.text for e in paging.timeline(ident)]
+    assert paging.get_incident(ident).acknowledged_by == ()
+
+
+def test_forged_or_foreign_call_events_change_nothing(api, paging, acs):
+    ident, call_id = call_tim(paging, api, acs)
+    before = [event.event_id for event in paging.timeline(ident)]
+    press = acs_server.recognize_completed(call_id, "one", WEDNESDAY + timedelta(minutes=4))
+    assert call_event(api, press, secret=None).status_code == 401
+    assert call_event(api, press, secret="forged").status_code == 401
+    stranger = acs_server.recognize_completed("7e1f0c7a-0000-4000-8000-000000000000", "one", WEDNESDAY)
+    assert call_event(api, stranger).json() == {"acknowledged": 0, "asked": 0, "escalated": 0}
+    assert call_event(api, {"type": "Microsoft.Communication.CallConnected", "data": {}}).status_code == 400
+    assert [event.event_id for event in paging.timeline(ident)] == before
+    assert [call.action for call in acs.calls()] == ["create"]

@@ -49,6 +49,15 @@ class Sms:
 
 
 @dataclass(frozen=True)
+class CallRequest:
+    """One Call Automation request: CreateCall, Recognize or hang up (DELETE), with its JSON body."""
+
+    action: str  # "create" | "recognize" | "hangup"
+    call_id: str
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Scripted:
     status: int
     retry_after: str | None = None
@@ -63,6 +72,7 @@ class AcsServer(LocalServer):
         self._sms: list[Sms] = []
         self._statuses: list[int] = []
         self._by_repeatability: dict[str, str] = {}
+        self._calls: list[CallRequest] = []
         self._arrival = threading.Condition(self._lock)
         super().__init__(self._app, "acs-standin")
 
@@ -81,6 +91,10 @@ class AcsServer(LocalServer):
     def sms(self) -> list[Sms]:
         with self._lock:
             return list(self._sms)
+
+    def calls(self) -> list[CallRequest]:
+        with self._lock:
+            return list(self._calls)
 
     def statuses(self) -> list[int]:
         with self._lock:
@@ -102,6 +116,8 @@ class AcsServer(LocalServer):
 
     def _answer(self, request: Request) -> Response:
         arrived = time.monotonic()
+        if request.path.startswith("/calling/callConnections"):
+            return self._call_automation(request)
         if request.method != "POST" or request.path != "/sms":
             return _error(404, "NotFound", "no such operation")
         if request.args.get("api-version") != "2021-03-07":
@@ -184,6 +200,61 @@ class AcsServer(LocalServer):
             )
         return Response(json.dumps({"value": items}), status=202, content_type="application/json")
 
+    def _call_automation(self, request: Request) -> Response:
+        """CreateCall (201 with a callConnectionId), Recognize (202) and hang up (204), api-version 2023-10-15."""
+        if request.args.get("api-version") != "2023-10-15":
+            return _error(400, "InvalidApiVersion", "api-version 2023-10-15 expected")
+        body = request.get_data()
+        if not self._signed(request, body):
+            return _error(401, "Denied", "Denied by the resource provider.")
+        with self._lock:
+            scripted = self._script.popleft() if self._script else None
+        if scripted is not None:
+            headers = {"Retry-After": scripted.retry_after} if scripted.retry_after else {}
+            return Response(
+                json.dumps({"error": {"code": "Error", "message": "scripted"}}),
+                status=scripted.status,
+                headers=headers,
+                content_type="application/json",
+            )
+        document = json.loads(body) if body else {}
+        path = request.path.removeprefix("/calling/callConnections")
+        if request.method == "POST" and path == "":
+            try:
+                (target,) = document["targets"]
+                assert E164.match(target["phoneNumber"]["value"]) and target["kind"] == "phoneNumber"
+                assert E164.match(document["sourceCallerIdNumber"]["value"])
+                assert document["callbackUri"].startswith("https://")
+            except (KeyError, TypeError, ValueError, AssertionError):
+                return _error(400, "BadRequest", "targets, sourceCallerIdNumber and an https callbackUri are required")
+            call_id = str(uuid.uuid4())
+            with self._lock:
+                self._calls.append(CallRequest("create", call_id, document))
+            answer = {
+                "callConnectionId": call_id,
+                "serverCallId": base64.b64encode(call_id.encode()).decode(),
+                "targets": document["targets"],
+                "callConnectionState": "connecting",
+                "callbackUri": document["callbackUri"],
+                "sourceCallerIdNumber": document["sourceCallerIdNumber"],
+            }
+            return Response(json.dumps(answer), status=201, content_type="application/json")
+        matched = re.fullmatch(r"/([0-9a-f-]{36})(:recognize)?", path)
+        known = {call.call_id for call in self.calls()}
+        if matched is None or matched[1] not in known:
+            return _error(404, "NotFound", "Call not found.")
+        if request.method == "POST" and matched[2]:
+            if document.get("recognizeInputType") != "dtmf" or "playPrompt" not in document:
+                return _error(400, "BadRequest", "recognizeInputType dtmf and a playPrompt expected")
+            with self._lock:
+                self._calls.append(CallRequest("recognize", matched[1], document))
+            return Response("", status=202)
+        if request.method == "DELETE" and not matched[2]:
+            with self._lock:
+                self._calls.append(CallRequest("hangup", matched[1], {}))
+            return Response("", status=204)
+        return _error(405, "MethodNotAllowed", "not allowed")
+
     def _signed(self, request: Request, body: bytes) -> bool:
         date = request.headers.get("x-ms-date", "")
         content = request.headers.get("x-ms-content-sha256", "")
@@ -196,7 +267,7 @@ class AcsServer(LocalServer):
         if content != base64.b64encode(hashlib.sha256(body).digest()).decode():
             return False
         path = request.full_path.rstrip("?")
-        to_sign = f"POST\n{path}\n{date};{request.host};{content}"
+        to_sign = f"{request.method}\n{path}\n{date};{request.host};{content}"
         signature = base64.b64encode(hmac.new(self._key, to_sign.encode(), hashlib.sha256).digest()).decode()
         expected = f"HMAC-SHA256 SignedHeaders=x-ms-date;host;x-ms-content-sha256&Signature={signature}"
         return hmac.compare_digest(request.headers.get("Authorization", ""), expected)
@@ -271,4 +342,42 @@ def delivery_report(message_id: str, to: str, at: datetime, status: str = "Deliv
     }
     return _event(
         "Microsoft.Communication.SMSDeliveryReportReceived", f"/phonenumber/{FROM_NUMBER.lstrip('+')}", data, at
+    )
+
+
+# --- Call Automation callback events (CloudEvents, as posted to the callbackUri) -------------------------------------
+def _call_event(event_type: str, call_id: str, context: str, at: datetime, **data: Any) -> dict[str, Any]:
+    return {
+        "id": str(uuid.uuid4()),
+        "source": f"calling/callConnections/{call_id}",
+        "type": event_type,
+        "data": {
+            "version": "2023-10-15",
+            "callConnectionId": call_id,
+            "serverCallId": base64.b64encode(call_id.encode()).decode(),
+            "correlationId": str(uuid.uuid4()),
+            "operationContext": context,
+            "publicEventType": event_type,
+            **data,
+        },
+        "time": at.isoformat().replace("+00:00", "Z"),
+        "specversion": "1.0",
+        "datacontenttype": "application/json",
+        "subject": f"calling/callConnections/{call_id}",
+    }
+
+
+def call_connected(call_id: str, context: str, at: datetime) -> dict[str, Any]:
+    return _call_event("Microsoft.Communication.CallConnected", call_id, context, at)
+
+
+def recognize_completed(call_id: str, tone: str, at: datetime, context: str = "") -> dict[str, Any]:
+    return _call_event(
+        "Microsoft.Communication.RecognizeCompleted",
+        call_id,
+        context,
+        at,
+        recognitionType="dtmf",
+        dtmfResult={"tones": [tone]},
+        resultInformation={"code": 200, "subCode": 8514, "message": "Action completed, max digits received."},
     )
