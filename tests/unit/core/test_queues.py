@@ -34,4 +34,5 @@ def test_a_poison_queue_is_the_queue_name_with_the_hosts_suffix():
         "escalations-poison",
         "readiness-poison",
         "postmortems-poison",
+        "contacts-poison",
     ]
