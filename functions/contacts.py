@@ -1,7 +1,8 @@
 """Reaching paged people on their phones (shared.contacts): the `contacts` queue (their SMS and voice rule steps),
 `POST /api/acs/events` (Event Grid: SMS replies and delivery reports from Communication Services), `POST
 /api/acs/calls` (Call Automation's callback events: the keypress on a call) and the signed
-one-time acknowledgement links `GET/POST /api/ack/{token}`.
+one-time acknowledgement links `GET/POST /api/ack/{token}`; `POST /api/test-page` sends a harmless test through
+every channel of a person's rules.
 
 The two HTTP routes are anonymous at the Functions level: Event Grid cannot send a function key header, so the
 subscription's URL carries ACS_EVENTS_SECRET (`?secret=`); a link's signature is its credential. A link's GET only
@@ -21,8 +22,8 @@ from shared.chatops import authorization
 from shared.chatops.authorization import Sender
 from shared.chatops.rules import Decision
 from shared.core import storage
-from shared.core.errors import Unauthorized
-from shared.core.json_body import require_bounded
+from shared.core.errors import InvalidInput, Unauthorized
+from shared.core.json_body import decode_json_object, require_bounded
 from shared.core.queues import CONNECTION, CONTACTS
 from shared.core.telemetry import log_event
 from shared.core.timeutil import utc_now
@@ -96,6 +97,21 @@ def acs_calls(req: func.HttpRequest) -> func.HttpResponse:
     log_event(log, "call events", function="acs_calls", outcome="handled", acks=len(handled.decisions))
     answer = {"acknowledged": len(handled.decisions), "asked": handled.asked, "escalated": handled.escalated}
     return json_response(200, answer)
+
+
+@bp.function_name("test_page")
+@bp.route(route="test-page", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+@http_endpoint
+def test_page(req: func.HttpRequest) -> func.HttpResponse:
+    from shared.contacts.test_page import test_page as send_tests
+
+    fields = decode_json_object(req.get_body())
+    person = fields.get("person")
+    if not isinstance(person, str) or not person.strip() or len(person) > 200:
+        raise InvalidInput('expected {"person": "<a name or email from people.toml>"}')
+    name, attempts = send_tests(person, utc_now(), context.notifier())
+    log_event(log, "test page", function="test_page", outcome="sent", channels=len(attempts))
+    return json_response(200, {"person": name, "channels": [attempt.to_json() for attempt in attempts]})
 
 
 @bp.function_name("ack_link")

@@ -34,8 +34,11 @@ log = logging.getLogger("firebell.contacts")
 
 CONNECTED = "Microsoft.Communication.CallConnected"
 RECOGNIZED = "Microsoft.Communication.RecognizeCompleted"
+NOT_RECOGNIZED = "Microsoft.Communication.RecognizeFailed"  # no key in time, or the prompt could not be spoken
 _PAGE = re.compile(r"^(?:(?P<series>[A-Za-z0-9-]{1,40})-)?r(?P<round>[0-9]{2})-s(?P<step>[0-9]{2})$")
 MAX_EVENTS = 50
+TEST_CALL = "test"  # shared.contacts.test_page's calls
+TEST_PROMPT = "This is a Firebell test page. This is how a page reaches you by phone. Press any key to hang up."
 
 
 @dataclass
@@ -73,10 +76,21 @@ def on_call_events(
         data = event["data"]
         call_id = data["callConnectionId"]
         call = ledger.call(call_id)
-        if call is None or event["type"] not in (CONNECTED, RECOGNIZED):
+        if call is None or event["type"] not in (CONNECTED, RECOGNIZED, NOT_RECOGNIZED):
             handled.ignored += 1  # not a call of ours, or an event Firebell does not act on
             continue
+        if event["type"] == NOT_RECOGNIZED:
+            placer.hang_up(call_id)  # nobody pressed a key: the person's next rule step and escalation go on
+            handled.ignored += 1
+            continue
         person = directory.named(call["person"])
+        if call["incident"] == TEST_CALL:  # test-page: say so, then hang up after any key (or none)
+            if event["type"] == CONNECTED and person.phone:
+                placer.ask(call_id, person.phone, TEST_PROMPT, TEST_CALL)
+                handled.asked += 1
+            else:
+                placer.hang_up(call_id)
+            continue
         incident = notifier.store.get_incident(call["incident"])
         if incident is None or not person.phone:
             handled.ignored += 1

@@ -115,11 +115,12 @@ def acked_incident(text: str) -> str | None:
     return f"INC-{int(matched[1])}" if matched else None
 
 
-def sms_text(incident: Incident, severity_label: str, link: str | None, *, test: bool = False) -> str:
+def sms_text(incident: Incident | None, severity_label: str, link: str | None, *, test: bool = False) -> str:
     """What, how bad, and how to acknowledge, in two GSM-7 segments at most: the title is shortened to fit, the
     link never (a cut link acknowledges nothing)."""
     if test:
         return "Firebell test page: this number reaches you when you are paged. No action needed."
+    assert incident is not None
     number = short_number(incident.id)
     head = f"Firebell {severity_label} {incident.id}: "
     tail = ([f"Reply ACK {number} to acknowledge"] if number else []) + ([f"or open {link}"] if link else [])

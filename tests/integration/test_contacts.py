@@ -404,3 +404,56 @@ def test_forged_or_foreign_call_events_change_nothing(api, paging, acs):
     assert call_event(api, {"type": "Microsoft.Communication.CallConnected", "data": {}}).status_code == 400
     assert [event.event_id for event in paging.timeline(ident)] == before
     assert [call.action for call in acs.calls()] == ["create"]
+
+
+# --- test-page ------------------------------------------------------------------------------------------------------
+def test_a_test_page_goes_through_every_channel_of_the_persons_rules(api, paging, workflow, acs, monkeypatch):
+    monkeypatch.setenv("FIREBELL_FUNCTION_KEY", "test-key")
+    answer = requests.post(
+        f"{api}/test-page",
+        json={"person": "tim.jones@example.com"},
+        timeout=30,
+        headers={"x-functions-key": "test-key"},
+    )
+    assert answer.status_code == 200
+    result = answer.json()
+    assert result["person"] == "Tim Jones"
+    assert [(c["channel"], c["outcome"]) for c in result["channels"]] == [
+        ("teams", "sent"),
+        ("sms", "sent"),
+        ("voice", "sent"),
+    ]
+    (card,) = workflow.delivered()
+    assert card.card["body"][0]["text"] == (
+        "Firebell test page for <at>Tim Jones</at>: this is how a page reaches you in Teams. No action needed."
+    )
+    (sms,) = acs.sms()
+    assert (sms.to, sms.message) == (
+        TIM_PHONE,
+        "Firebell test page: this number reaches you when you are paged. No action needed.",
+    )
+    (call,) = acs.calls()
+    # The test call says what it is and hangs up after the key; nothing is on any timeline.
+    connected = call_event(api, acs_server.call_connected(call.call_id, "test", utc_now()))
+    assert connected.json() == {"acknowledged": 0, "asked": 1, "escalated": 0}
+    assert acs.calls()[1].body["playPrompt"]["text"]["text"].startswith("This is a Firebell test page.")
+    call_event(api, acs_server.recognize_completed(call.call_id, "one", utc_now()))
+    assert [c.action for c in acs.calls()] == ["create", "recognize", "hangup"]
+    assert paging.list_incidents() == []
+
+
+def test_a_test_page_names_what_is_not_configured_and_refuses_strangers(api, paging, workflow, monkeypatch):
+    monkeypatch.setenv("FIREBELL_FUNCTION_KEY", "test-key")
+    monkeypatch.delenv("ACS_ENDPOINT")
+    headers = {"x-functions-key": "test-key"}
+    answer = requests.post(f"{api}/test-page", json={"person": "Tim Jones"}, headers=headers, timeout=30).json()
+    assert [(c["channel"], c["outcome"]) for c in answer["channels"]] == [
+        ("teams", "sent"),
+        ("sms", "not configured"),
+        ("voice", "not configured"),
+    ]
+    stranger = requests.post(f"{api}/test-page", json={"person": "Nobody"}, headers=headers, timeout=30)
+    assert (stranger.status_code, stranger.json()["detail"]) == (404, "'Nobody' is not in people.toml")
+    assert requests.post(f"{api}/test-page", json={}, headers=headers, timeout=30).status_code == 400
+    assert requests.post(f"{api}/test-page", json={"person": "Tim Jones"}, timeout=30).status_code == 401
+    assert len(workflow.delivered()) == 1

@@ -95,6 +95,7 @@ def test_the_devhost_reads_every_function_from_the_apps_own_registry():
         "contacts": "queueTrigger",
         "acs_events": "httpTrigger",
         "acs_calls": "httpTrigger",
+        "test_page": "httpTrigger",
         "ack_link": "httpTrigger",
     }
     (alerts,) = [spec for spec in by_trigger(specs, "httpTrigger") if spec.name == "alerts"]
