@@ -61,6 +61,7 @@ COMMANDS = {
     ),
     "page": "page <roster|person> <id> — page a roster's on-call responder, or a person, about an incident",
     "oncall": "oncall [roster] — who is on call now and next",
+    "test-page": "test-page <person> — a harmless test page through every channel of their rules (Teams, SMS, call)",
     "override": "override <roster> <person> <from> <until> — put someone on call (times: ISO 8601 with zone, now, +8h)",
     "maintenance": (
         "maintenance <service[,service]> <from> <until> <public words> — announce scheduled maintenance; "
@@ -129,6 +130,7 @@ _NEEDS = {
     "release": f"an incident id, a role ({_ROLE_LIST}) and optionally the person: release INC-7 sme Alex Kim",
     "component": "an incident id, a status and a component: component INC-7 partial Checkout",
     "page": "who to page (a roster or a person) and an incident id: page payments INC-7",
+    "test-page": "a person: test-page Tim Jones",
     "override": ("a roster, a person and the times they cover: override payments Alex Kim 2026-12-03T09:00Z +8h"),
     "maintenance": (
         "the services, start, end and public words: maintenance checkout 2026-12-03T01:00Z +2h Database upgrade"
@@ -295,6 +297,11 @@ class Page:
 
 
 @dataclass(frozen=True)
+class SendTestPage:
+    person: str
+
+
+@dataclass(frozen=True)
 class OnCall:
     roster: str | None  # None: every roster
 
@@ -365,6 +372,7 @@ Command: TypeAlias = (
     | SetComponentStatus
     | Page
     | OnCall
+    | SendTestPage
     | SetOverride
     | ScheduleMaintenance
     | ListMaintenances
@@ -692,6 +700,7 @@ _PARSERS: dict[str, Callable[[list[str]], Command]] = {
     "component": _component_status,
     "page": _page,
     "oncall": _oncall,
+    "test-page": lambda args: SendTestPage(_person(args)),
     "override": _override,
     "maintenance": _maintenance,
 }

@@ -66,7 +66,7 @@ def _try(channel: str, person: object, now: datetime, notifier: Notifier) -> Att
             return Attempt(SMS, NOT_CONFIGURED, "set ACS_ENDPOINT, ACS_ACCESS_KEY and ACS_FROM_NUMBER")
         repeatability = f"test-{person.name}-{iso(now)}"  # type: ignore[attr-defined]
         message_id = sender.send(phone, sms_text(None, "", None, test=True), repeatability, now, "firebell-test")
-        return Attempt(SMS, SENT, f"accepted by Communication Services for {phone} (message {message_id})")
+        return Attempt(SMS, SENT, f"accepted by Communication Services (message {message_id})")
     if channel == VOICE:
         placer = call_placer(settings)
         if placer is None:
@@ -74,5 +74,5 @@ def _try(channel: str, person: object, now: datetime, notifier: Notifier) -> Att
         callback = f"{settings.api_base_url}/acs/calls?{urlencode({'secret': settings.acs_events_secret})}"
         call_id = placer.create_call(phone, callback, TEST)
         ContactLedger(notifier.account).remember_call(call_id, TEST, person.name, TEST, "", now)  # type: ignore[attr-defined]
-        return Attempt(VOICE, SENT, f"calling {phone}: the call says it is a test")
+        return Attempt(VOICE, SENT, "call placed: it says it is a test")
     return Attempt(channel, FAILED, "unknown channel")

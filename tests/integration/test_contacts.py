@@ -457,3 +457,23 @@ def test_a_test_page_names_what_is_not_configured_and_refuses_strangers(api, pag
     assert requests.post(f"{api}/test-page", json={}, headers=headers, timeout=30).status_code == 400
     assert requests.post(f"{api}/test-page", json={"person": "Tim Jones"}, timeout=30).status_code == 401
     assert len(workflow.delivered()) == 1
+
+
+def test_test_page_in_teams_answers_what_each_channel_did(api, paging, workflow, acs, monkeypatch):
+    from tests.conftest import TEAMS_TOKEN
+    from tests.integration.test_teams_chatops import say as say_in_teams
+
+    monkeypatch.setenv("TEAMS_OUTGOING_WEBHOOK_TOKEN", TEAMS_TOKEN)
+    reply = say_in_teams(f"{api}/teams", "test-page Tim Jones", name="Larry Brown")
+    lines = reply["text"].split("\n")
+    assert lines[0] == "Test page for Tim Jones:"
+    assert [line.split(" (")[0] for line in lines[2:]] == ["- teams: sent", "- sms: sent", "- voice: sent"]
+    assert TIM_PHONE not in reply["text"]  # a channel is not told anyone's number
+    assert (len(workflow.delivered()), len(acs.sms()), len(acs.calls())) == (1, 1, 1)
+    guest = say_in_teams(f"{api}/teams", "test-page Tim Jones", name="Someone Else")
+    assert guest["text"] == (
+        "Only people listed in people.toml may `test-page`; Someone Else is not in people.toml. Nothing was changed."
+    )
+    assert len(acs.sms()) == 1  # a guest's test page sends nothing
+    unknown = say_in_teams(f"{api}/teams", "test-page Nobody", name="Larry Brown")
+    assert unknown["text"] == "'Nobody' is not in people.toml: nothing was sent."

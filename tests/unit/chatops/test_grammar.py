@@ -37,6 +37,7 @@ from shared.chatops.grammar import (
     Reopen,
     Resolve,
     ScheduleMaintenance,
+    SendTestPage,
     SetComponentStatus,
     SetOverride,
     SetSeverity,
@@ -71,6 +72,7 @@ KINDS = {
     "page": Page,
     "override": SetOverride,
     "maintenance": ScheduleMaintenance,
+    "test-page": SendTestPage,
 }
 
 
@@ -330,7 +332,7 @@ def test_the_vocabulary_is_exported_for_replies():
     assert list(COMMANDS) == [
         "help", "declare", "drill", "list", "status", "ack", "sev", "role", "handoff",
         "update", "note", "resolve", "reopen", "postmortem", "close", "timeline", "action", "milestone",
-        "release", "component", "page", "oncall", "override", "maintenance",
+        "release", "component", "page", "oncall", "test-page", "override", "maintenance",
     ]  # fmt: skip
     assert all(usage.startswith(f"{name}") and "\n" not in usage for name, usage in COMMANDS.items())
 
