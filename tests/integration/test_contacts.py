@@ -477,3 +477,21 @@ def test_test_page_in_teams_answers_what_each_channel_did(api, paging, workflow,
     assert len(acs.sms()) == 1  # a guest's test page sends nothing
     unknown = say_in_teams(f"{api}/teams", "test-page Nobody", name="Larry Brown")
     assert unknown["text"] == "'Nobody' is not in people.toml: nothing was sent."
+
+
+def test_an_outage_longer_than_the_bound_fails_the_channel_and_sends_the_next_step_at_once(
+    paging, storage_account, acs
+):
+    ident, _ = open_incident(paging)
+    message = ContactMessage(ident, "Tim Jones", "r01-s00", "high", 2, "sms", WEDNESDAY)
+    # Deferred through 45 minutes of outage already: this attempt is the last that waits.
+    deferred = {**message.to_json(), "deferrals": 9, "first_failure": "2026-12-02T10:00:00.000Z", "holder": "m-1"}
+    acs.fail_next(503)
+    later = WEDNESDAY + timedelta(minutes=46)
+    assert on_contact(json.dumps(deferred).encode(), "m-9", 1, later, notifier()) is None
+    assert contact_texts(paging, ident) == [
+        "SMS to Tim Jones failed: HTTP 503 from Communication Services SMS; gave up after the outage bound; "
+        "next: voice call at once"
+    ]
+    (visible,) = queued(storage_account)
+    assert ContactMessage.from_json(json.loads(visible.content)).channel == "voice"
