@@ -4,13 +4,15 @@
 one-time acknowledgement links `GET/POST /api/ack/{token}`; `POST /api/test-page` sends a harmless test through
 every channel of a person's rules.
 
-The two HTTP routes are anonymous at the Functions level: Event Grid cannot send a function key header, so the
-subscription's URL carries ACS_EVENTS_SECRET (`?secret=`); a link's signature is its credential. A link's GET only
+The event, callback and link routes are anonymous at the Functions level: Event Grid and Call Automation send no
+function key, so the URL they are given carries ACS_EVENTS_SECRET (`?secret=`); a link's signature is its
+credential. A link's GET only
 shows what it would do (phones and chat apps fetch links to preview them); the POST its page sends acknowledges.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -28,6 +30,7 @@ from shared.core.queues import CONNECTION, CONTACTS
 from shared.core.telemetry import log_event
 from shared.core.timeutil import utc_now
 from shared.incidents.changes import incident_of
+from shared.incidents.timeline import ACKNOWLEDGED
 
 bp = func.Blueprint()
 log = logging.getLogger("firebell.contacts")
@@ -72,7 +75,7 @@ def acs_events(req: func.HttpRequest) -> func.HttpResponse:
         reports=handled.reports,
         ignored=handled.ignored,
     )
-    return json_response(200, {"acknowledged": len(handled.decisions), "reports": handled.reports})
+    return json_response(200, {"acknowledged": _acknowledged(handled.decisions), "reports": handled.reports})
 
 
 @bp.function_name("acs_calls")
@@ -95,7 +98,7 @@ def acs_calls(req: func.HttpRequest) -> func.HttpResponse:
     for decision in handled.decisions:
         _announce(decision)
     log_event(log, "call events", function="acs_calls", outcome="handled", acks=len(handled.decisions))
-    answer = {"acknowledged": len(handled.decisions), "asked": handled.asked, "escalated": handled.escalated}
+    answer = {"acknowledged": _acknowledged(handled.decisions), "asked": handled.asked, "escalated": handled.escalated}
     return json_response(200, answer)
 
 
@@ -152,16 +155,18 @@ def _announce(decision: Decision) -> None:
         announce(decision.incident_id, [event.event_id for event in acted], kinds=[event.kind for event in acted])
 
 
+def _acknowledged(decisions: list[Decision]) -> int:
+    """How many of the decisions acknowledged (an `ACK 99` for no such incident, or a closed one, did not)."""
+    return sum(1 for decision in decisions if any(event.kind == ACKNOWLEDGED for event in decision.events))
+
+
 def _reply_text(decision: Decision) -> str:
     text = decision.reply.get("text") if isinstance(decision.reply, dict) else None
     return str(text or "Done.").replace("**", "")
 
 
 def _json(body: bytes) -> Any:
-    import json
-
-    from shared.core.errors import InvalidInput
-
+    """A JSON array or object (decode_json_object takes objects only; Event Grid posts arrays)."""
     try:
         return json.loads(body)
     except (UnicodeDecodeError, ValueError, RecursionError) as problem:

@@ -268,6 +268,8 @@ def test_forged_or_unknown_sms_replies_change_nothing(api, paging, acs):
     assert deliver(api, reply, secret="forged").status_code == 401
     stranger = acs_server.sms_received("+15555550199", "ACK 1", WEDNESDAY + timedelta(seconds=40))
     assert deliver(api, stranger).json() == {"acknowledged": 0, "reports": 0}
+    no_such = acs_server.sms_received(TIM_PHONE, "ACK 99", WEDNESDAY + timedelta(seconds=41))
+    assert deliver(api, no_such).json() == {"acknowledged": 0, "reports": 0}
     elsewhere = acs_server.sms_received(TIM_PHONE, "ACK 1", WEDNESDAY, to="+18005550999")  # not our number
     assert deliver(api, elsewhere).json() == {"acknowledged": 0, "reports": 0}
     assert deliver(api, {"eventType": 7}).status_code == 400
