@@ -5,6 +5,7 @@ import azure.functions as func
 from functions import (
     alerts,
     channels,
+    contacts,
     context,
     escalations,
     followups,
@@ -43,6 +44,7 @@ for blueprint in (
     readiness_report,
     postmortems,
     openapi,
+    contacts,
 ):
     app.register_functions(blueprint.bp)
 

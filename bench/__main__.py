@@ -10,6 +10,7 @@ from bench import (
     notification_latency,
     postmortem_draft,
     readiness_report,
+    sms_latency,
     status_burst,
     status_render,
     storage_ops,
@@ -27,6 +28,7 @@ if __name__ == "__main__":
     status_burst.main()
     notification_latency.main()
     channel_latency.main()
+    sms_latency.main()
     metrics_query.main()
     readiness_report.main()
     postmortem_draft.main()

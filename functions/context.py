@@ -129,8 +129,21 @@ sender = WorkflowSender(WebhookBudget(lambda: storage.account()))
 def notifier(workflow: WorkflowSender | None = None) -> Notifier:
     account = storage.account()
     return Notifier(
-        incident_store(), EscalationLedger(account), workflow or sender, account, settings(), configuration()
+        incident_store(),
+        EscalationLedger(account),
+        workflow or sender,
+        account,
+        settings(),
+        configuration(),
+        on_paged=_page_by_phone,
     )
+
+
+def _page_by_phone(*args: Any) -> object:
+    """A paged person's SMS and voice rule steps (shared.contacts), loaded only when someone has such rules."""
+    from shared.contacts.contact import start_ladder
+
+    return start_ladder(*args)
 
 
 def review_wiki() -> Any | None:

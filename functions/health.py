@@ -95,6 +95,7 @@ def _essentials() -> dict[str, str]:
         checks["boards_service_hook"] = "configured" if hook else "not configured"
         checks["notifications"] = "configured" if context.settings().teams_workflow_url else "not configured"
         checks["channels"] = "configured" if context.settings().channels_configured else "not configured"
+        checks["sms"] = "configured" if context.settings().sms_configured else "not configured"  # paging by phone
         checks["configuration"] = "valid"
     except ConfigurationError as error:
         log.error("configuration invalid: %s", error.detail)  # details (paths) stay in the log, not on any route

@@ -16,7 +16,7 @@ from functions import context
 from functions.http_edge import announce, http_endpoint, json_response
 from shared.chatops import authorization, channel_context, desk
 from shared.chatops.authorization import Sender
-from shared.chatops.grammar import Invalid, parse_command
+from shared.chatops.grammar import Invalid, SendTestPage, parse_command
 from shared.chatops.intake import handle, with_known_person
 from shared.chatops.rules import Decision, Said
 from shared.core import storage
@@ -26,7 +26,7 @@ from shared.core.timeutil import utc_now
 from shared.incidents.timeline import CHAT_MESSAGE, NOTE
 from shared.teams import freshness
 from shared.teams.activity import parse_activity
-from shared.teams.reply import text_reply
+from shared.teams.reply import plain, text_reply
 from shared.teams.signature import TOKEN_SETTING, verify_signature
 
 bp = func.Blueprint()
@@ -57,7 +57,10 @@ def on_message(req: func.HttpRequest) -> func.HttpResponse:
     config = context.configuration()
     sender = Sender(person.name, listed)
     refuse = authorization.gate(config.authorization(), sender, config.catalog(), config.schedule())
-    if isinstance(command, desk.DESK_COMMANDS):
+    if isinstance(command, SendTestPage):  # reaches people's phones: shared.contacts, above chatops
+        refused = refuse(command, None)
+        decision = Decision(text_reply(refused[:1].upper() + refused[1:] if refused else _test_page(command.person)))
+    elif isinstance(command, desk.DESK_COMMANDS):
         refused = refuse(command, None)
         decision = (
             Decision(text_reply(refused[:1].upper() + refused[1:]))
@@ -103,6 +106,18 @@ def _in_its_channel(text: str, conversation_id: str | None) -> str:
     incident = ChannelLedger(storage.account().table(CHANNELS_TABLE)).incident_of(channel)
     placed = channel_context.with_channel_incident(text, incident) if incident else None
     return placed or text
+
+
+def _test_page(person: str) -> str:
+    from shared.contacts.test_page import test_page
+    from shared.core.errors import NotFound
+
+    try:
+        name, attempts = test_page(person, utc_now(), context.notifier())
+    except NotFound as missing:
+        return f"{plain(missing.detail)}: nothing was sent."
+    lines = [f"- {attempt.channel}: {attempt.outcome} ({plain(attempt.detail)})" for attempt in attempts]
+    return f"Test page for {plain(name)}:\n\n" + "\n".join(lines)
 
 
 def _site() -> str:

@@ -58,6 +58,27 @@ param statusPageUrl string = ''
 @description('STATUS_PAGE_ID_KEY: the key of the status page\'s opaque public incident ids. Empty: derived from this subscription, resource group and environment (stable across deployments, not computable without those ids). Changing it changes every public incident URL.')
 param statusPageIdKey string = ''
 
+@description('ACS_ENDPOINT: https://<resource>.communication.azure.com of the Communication Services resource that texts paged people (docs/oncall.md). Empty: SMS not configured.')
+param acsEndpoint string = ''
+
+@description('ACS_FROM_NUMBER: the resource\'s phone number, E.164.')
+param acsFromNumber string = ''
+
+@description('ACS_COGNITIVE_SERVICES_ENDPOINT: the Azure AI services resource connected to Communication Services, for text-to-speech on calls. Needed for voice steps: without it Call Automation cannot speak the prompt.')
+param acsCognitiveServicesEndpoint string = ''
+
+@secure()
+@description('ACS_ACCESS_KEY: the resource\'s access key (HMAC request signing). Empty: SMS not configured.')
+param acsAccessKey string = ''
+
+@secure()
+@description('ACS_EVENTS_SECRET: the secret the Event Grid subscription\'s URL carries (?secret=). Empty: /api/acs/events refuses every delivery.')
+param acsEventsSecret string = ''
+
+@secure()
+@description('FIREBELL_ACK_LINK_KEY: signs one-time acknowledgement links in SMS. Empty: derived from this subscription, resource group and environment.')
+param ackLinkKey string = ''
+
 // --- Secrets: stored in Key Vault, referenced from app settings ------------------------------------------------
 @secure()
 @description('TEAMS_OUTGOING_WEBHOOK_TOKEN (base64 security token shown when the outgoing webhook is created). Empty: /api/teams answers 503 "not configured".')
@@ -139,6 +160,7 @@ var queues = [
   'postmortems'
   'channels'
   'readiness'
+  'contacts'
 ]
 var containers = [
   'postmortems'
@@ -206,6 +228,7 @@ module keyVault 'modules/keyvault.bicep' = {
 }
 
 // Stable across deployments (public incident URLs must not change) and not computable from anything public.
+var derivedAckLinkKey = '${uniqueString(subscription().id, rg.id, environmentName, 'ack-links')}${uniqueString(rg.id, token, 'ack-links')}'
 var derivedStatusPageIdKey = '${uniqueString(subscription().id, rg.id, environmentName, 'status-page-ids')}${uniqueString(rg.id, token, 'status-page-ids')}'
 
 // The secret Graph's change notifications carry (clientState): derived like the status page key, never public.
@@ -240,6 +263,12 @@ var firebellSettings = {
   STATUS_PAGE_TITLE: statusPageTitle
   STATUS_PAGE_URL: empty(statusPageUrl) ? storage.outputs.webEndpoint : statusPageUrl
   STATUS_PAGE_ID_KEY: empty(statusPageIdKey) ? derivedStatusPageIdKey : statusPageIdKey
+  ACS_ENDPOINT: acsEndpoint
+  ACS_FROM_NUMBER: acsFromNumber
+  ACS_COGNITIVE_SERVICES_ENDPOINT: acsCognitiveServicesEndpoint
+  ACS_ACCESS_KEY: acsAccessKey
+  ACS_EVENTS_SECRET: acsEventsSecret
+  FIREBELL_ACK_LINK_KEY: empty(ackLinkKey) ? derivedAckLinkKey : ackLinkKey
 }
 
 module functionApp 'modules/functionapp.bicep' = {

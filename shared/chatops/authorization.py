@@ -53,6 +53,7 @@ _NAMES: dict[type, str] = {
     grammar.Page: "page",
     grammar.AskChannel: "channel",
     grammar.OnCall: "oncall",
+    grammar.SendTestPage: "test-page",
     grammar.SetOverride: "override",
     grammar.ScheduleMaintenance: "maintenance",
     grammar.CancelMaintenance: "maintenance",
@@ -61,7 +62,7 @@ _NAMES: dict[type, str] = {
 _STAFF = (RESPONDER, ROLE)
 DEFAULT_RULES: dict[str, tuple[str, ...]] = {
     **{name: (ANYONE,) for name in ("help", "list", "status", "timeline", "oncall")},
-    **{name: (LISTED,) for name in ("declare", "drill", "ack", "note", "action", "channel")},
+    **{name: (LISTED,) for name in ("declare", "drill", "ack", "note", "action", "channel", "test-page")},
     **{
         name: _STAFF
         for name in ("sev", "role", "handoff", "release", "resolve", "reopen", "milestone", "postmortem", "close")

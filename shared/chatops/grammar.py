@@ -62,6 +62,7 @@ COMMANDS = {
     "page": "page <roster|person> <id> — page a roster's on-call responder, or a person, about an incident",
     "channel": "channel <id> — give the incident its own Teams channel (made for severe incidents anyway)",
     "oncall": "oncall [roster] — who is on call now and next",
+    "test-page": "test-page <person> — a harmless test page through every channel of their rules (Teams, SMS, call)",
     "override": "override <roster> <person> <from> <until> — put someone on call (times: ISO 8601 with zone, now, +8h)",
     "maintenance": (
         "maintenance <service[,service]> <from> <until> <public words> — announce scheduled maintenance; "
@@ -131,6 +132,7 @@ _NEEDS = {
     "component": "an incident id, a status and a component: component INC-7 partial Checkout",
     "page": "who to page (a roster or a person) and an incident id: page payments INC-7",
     "channel": "an incident id: channel INC-7",
+    "test-page": "a person: test-page Tim Jones",
     "override": ("a roster, a person and the times they cover: override payments Alex Kim 2026-12-03T09:00Z +8h"),
     "maintenance": (
         "the services, start, end and public words: maintenance checkout 2026-12-03T01:00Z +2h Database upgrade"
@@ -302,6 +304,11 @@ class Page:
 
 
 @dataclass(frozen=True)
+class SendTestPage:
+    person: str
+
+
+@dataclass(frozen=True)
 class OnCall:
     roster: str | None  # None: every roster
 
@@ -373,6 +380,7 @@ Command: TypeAlias = (
     | SetComponentStatus
     | Page
     | OnCall
+    | SendTestPage
     | SetOverride
     | ScheduleMaintenance
     | ListMaintenances
@@ -701,6 +709,7 @@ _PARSERS: dict[str, Callable[[list[str]], Command]] = {
     "page": _page,
     "channel": _incident_only(AskChannel),
     "oncall": _oncall,
+    "test-page": lambda args: SendTestPage(_person(args)),
     "override": _override,
     "maintenance": _maintenance,
 }

@@ -40,6 +40,7 @@ from shared.postmortems import review
 from shared.postmortems.policy import ReviewPolicy
 from shared.teams.reply import card_reply, plain, text_reply
 
+_VIA = {"sms": "SMS reply", "ack-link": "acknowledgement link", "voice": "keypress on a call"}
 TIMELINE_SHOWN = 15  # events in a `timeline` reply: the latest ones, enough for a catch-up
 
 
@@ -52,6 +53,7 @@ class Said:
     at: datetime  # when Firebell received it: the time of the changes it makes
     message_id: str
     sent_at: datetime | None = None  # Teams' own (signed) timestamp: a redelivery keeps it, so it names the event
+    via: str = ""  # how it reached Firebell when not in Teams: "sms", "ack-link", "voice" (the timeline says so)
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,11 @@ def _apply(
     who, at, ident = said.speaker, said.at, incident.id
     match command:
         case grammar.Ack():
-            return _acknowledge(incident, who, at)
+            changed, kind, text, data, reply = _acknowledge(incident, who, at)
+            if said.via:  # from the page itself: the timeline says how
+                text += f" by {_VIA.get(said.via, said.via)}"
+                data = {**data, "via": said.via}
+            return changed, kind, text, data, reply
         case grammar.SetSeverity(severity=severity):
             if severity == incident.severity:
                 raise InvalidInput(f"{ident} is already {label(severity)}")
@@ -327,12 +333,12 @@ def _event(
 ) -> TimelineEvent:
     return TimelineEvent(
         incident_id=incident.id,
-        event_id=event_id(said.sent_at or said.at, f"teams-{said.message_id}"),
+        event_id=event_id(said.sent_at or said.at, f"{said.via or 'teams'}-{said.message_id}"),
         kind=kind,
         at=said.at,
         recorded_at=said.at,
         actor=said.speaker,
-        source="teams",
+        source=said.via or "teams",
         text=text,
         public=public,
         data={"message": said.text, **(data or {})},

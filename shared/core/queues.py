@@ -12,7 +12,8 @@ ESCALATIONS = "escalations"  # delayed escalation steps
 READINESS = "readiness"  # change messages that may change a resolved incident's readiness summary
 POSTMORTEMS = "postmortems"  # change messages that may change an incident's review draft
 CHANNELS = "channels"  # change messages an incident's Teams channel follows (made, recorded, archived)
-QUEUES = (STATUSPAGE, NOTIFICATIONS, WORKITEMS, ESCALATIONS, READINESS, POSTMORTEMS, CHANNELS)
+CONTACTS = "contacts"  # a paged person's SMS and voice rule steps, each visible at its due time
+QUEUES = (STATUSPAGE, NOTIFICATIONS, WORKITEMS, ESCALATIONS, READINESS, POSTMORTEMS, CHANNELS, CONTACTS)
 
 # host.json extensions.queues.maxDequeueCount: the delivery after which a failing message goes to poison, so the
 # one that must say on the timeline what failed (a test keeps the two equal).

@@ -36,6 +36,13 @@ class Settings:
     channel_archive_on: str = "closed"  # closed | resolved
     graph_client_state: str = field(default="", repr=False)  # change notifications' shared secret; empty: none
     teams_channel_workflow_url: str = ""  # Workflows flow posting a card into the channel named in the request
+    # Communication Services (SMS to paged people, docs/oncall.md); empty: not configured.
+    acs_endpoint: str = ""  # https://<resource>.communication.azure.com
+    acs_access_key: str = field(default="", repr=False)
+    acs_from_number: str = ""  # the resource's number, E.164
+    acs_events_secret: str = field(default="", repr=False)  # in the Event Grid subscription's URL (?secret=)
+    acs_cognitive_endpoint: str = ""  # Azure AI services connected to the resource: text-to-speech on calls
+    ack_link_key: str = field(default="", repr=False)  # signs one-time acknowledgement links; empty: no links
 
     @classmethod
     def from_environment(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -59,11 +66,21 @@ class Settings:
             channel_archive_on="resolved" if (env.get("GRAPH_ARCHIVE_ON") or "").strip() == "resolved" else "closed",
             graph_client_state=(env.get("GRAPH_CLIENT_STATE") or "").strip(),
             teams_channel_workflow_url=(env.get("TEAMS_CHANNEL_WORKFLOW_URL") or "").strip(),
+            acs_endpoint=(env.get("ACS_ENDPOINT") or "").strip().rstrip("/"),
+            acs_access_key=(env.get("ACS_ACCESS_KEY") or "").strip(),
+            acs_from_number=(env.get("ACS_FROM_NUMBER") or "").strip(),
+            acs_events_secret=(env.get("ACS_EVENTS_SECRET") or "").strip(),
+            acs_cognitive_endpoint=(env.get("ACS_COGNITIVE_SERVICES_ENDPOINT") or "").strip(),
+            ack_link_key=(env.get("FIREBELL_ACK_LINK_KEY") or "").strip(),
         )
 
     @property
     def channels_configured(self) -> bool:
         return bool(self.graph_team_id and (self.graph_tenant_id or not self.graph_client_secret))
+
+    @property
+    def sms_configured(self) -> bool:
+        return bool(self.acs_endpoint and self.acs_access_key and self.acs_from_number)
 
     @property
     def boards_configured(self) -> bool:

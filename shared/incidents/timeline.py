@@ -30,6 +30,11 @@ ESCALATION_SWEPT = "escalation.swept"  # a page still not under way was started 
 ESCALATION_EXHAUSTED = "escalation.exhausted"  # every step ran, unacknowledged: the escalation channel was alerted
 REMINDER_SENT = "reminder.sent"  # the promised public update is overdue: commander and comms reminded
 NOTIFICATION_FAILED = "notification.failed"
+# Written by contacts (a paged person's SMS and voice steps).
+CONTACT_SENT = "contact.sent"  # an SMS or call went out to a paged person
+CONTACT_DELIVERED = "contact.delivered"  # the carrier's delivery report (or its failure)
+CONTACT_FAILED = "contact.failed"  # the channel failed for good: the next rule step goes out at once
+CONTACT_ESCALATED = "contact.escalated"  # the paged person pressed 2 on the call: the next escalation step now
 NOTIFICATIONS_NOT_CONFIGURED = "notification.not_configured"
 # Written by the workitems queue (Azure Boards).
 WORK_ITEM_CREATED = "workitem.created"  # the incident's work item, or a follow-up's child task, exists in Boards

@@ -177,6 +177,20 @@ def review_card(incident: Incident, draft_url: str, links: IncidentLinks) -> dic
 # --- envelope, size and validation helpers -------------------------------------------------------------------------
 
 
+def test_page_card(person: Recipient) -> dict[str, Any]:
+    """A harmless test (`test-page`): how a page reaches this person in Teams; no incident, nothing to do."""
+    text = f"Firebell test page for {_who(person)}: this is how a page reaches you in Teams. No action needed."
+    card: dict[str, Any] = {
+        "type": "AdaptiveCard",
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "version": CARD_VERSION,
+        "fallbackText": plain(f"Firebell test page for {person.name}"),
+        "body": [{"type": "TextBlock", "text": text, "wrap": True}],
+        "msteams": {"width": "Full", "entities": _mentions([person])},
+    }
+    return {"type": "message", "attachments": [{"contentType": CARD_CONTENT_TYPE, "contentUrl": None, "content": card}]}
+
+
 def encode(message: dict[str, Any]) -> bytes:
     """The exact bytes posted to the webhook (and counted against its 28 KB limit)."""
     return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

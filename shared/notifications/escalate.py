@@ -251,11 +251,19 @@ def _one_step(
             named_at=message.due,
         )
         notifier.add_notified(incident.id, [person.name], now)
+        if notifier.on_paged is not None and _reaches_by_phone(notifier, person):
+            notifier.on_paged(notifier, latest, person, position.key(), now)
     scheduled = _schedule_next(notifier, message, policy, position, now)
     notifier.ledger.settle_step(incident.id, position, outcome, now, person=person.name)
     if gave_up is not None:
         raise gave_up  # the message goes to the poison queue for an operator to see; the next step is queued
     return outcome, scheduled
+
+
+def _reaches_by_phone(notifier: Notifier, person: Person) -> bool:
+    """Whether the paged person's rules (people.toml) reach them beyond the Teams card."""
+    rules = notifier.person_named(person.name).rules
+    return any(step.channel != "teams" for step in (*rules.high, *rules.low))
 
 
 def _schedule_next(

@@ -58,7 +58,11 @@ class Notifier:
         account: StorageAccount,
         settings: Settings,
         config: Configuration,
+        on_paged: Callable[..., object] | None = None,
     ) -> None:
+        # What else reaches a person once an escalation step paged them (shared.contacts: SMS and calls, by their
+        # rules), handed in by the composition root: contacts sits above notifications and is not imported here.
+        self.on_paged = on_paged
         self.store = store
         self.ledger = ledger
         self.workflow = workflow

@@ -13,9 +13,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shared.core.config_file import read_toml
 from shared.core.errors import ConfigurationError
+from shared.oncall.contact_rules import DEFAULT_RULES, ContactRules, parse_phone, parse_rules
 
 PEOPLE_FILE = "people.toml"
-_KEYS = {"name", "email", "time_zone", "teams_id", "aad_object_id"}
+_KEYS = {"name", "email", "time_zone", "teams_id", "aad_object_id", "phone", "notify"}
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,8 @@ class Person:
     time_zone: str = "UTC"
     teams_id: str | None = None
     aad_object_id: str | None = None
+    phone: str | None = None  # E.164, for SMS and voice (shared.oncall.contact_rules)
+    rules: ContactRules = DEFAULT_RULES  # how Firebell reaches them once paged
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,11 @@ class Directory:
             return Person(name=f"{name.strip()} (unverified)"), False
         return named, True  # the directory lists no id for them: their display name is all there is
 
+    def by_phone(self, phone: str) -> Person | None:
+        """Who an inbound SMS or call is from: only a number listed for exactly one person vouches for them."""
+        found = [person for person in self.people if person.phone and person.phone == phone.strip()]
+        return found[0] if len(found) == 1 else None
+
     def named(self, text: str) -> Person:
         wanted = text.strip().casefold()
         for person in self.people:
@@ -88,7 +96,7 @@ def parse_directory(document: dict[str, Any], source: str) -> Directory:
         if unknown:
             raise ConfigurationError(f"{where}.{unknown[0]}: unknown key; expected one of {', '.join(sorted(_KEYS))}")
         for key, value in entry.items():
-            if not isinstance(value, str) or not value.strip():
+            if key != "notify" and (not isinstance(value, str) or not value.strip()):
                 raise ConfigurationError(f"{where}.{key}: must be a non-empty string, got {value!r}")
         if "name" not in entry:
             raise ConfigurationError(f"{where}.name: missing")
@@ -97,9 +105,18 @@ def parse_directory(document: dict[str, Any], source: str) -> Directory:
             ZoneInfo(zone)
         except (ZoneInfoNotFoundError, ValueError):
             raise ConfigurationError(f"{where}.time_zone: {zone!r} is not an IANA time zone") from None
-        people.append(Person(**entry))
+        fields = {key: value for key, value in entry.items() if key != "notify"}
+        if "phone" in entry:
+            fields["phone"] = parse_phone(entry["phone"], f"{where}.phone")
+        if "notify" in entry:
+            fields["rules"] = parse_rules(entry["notify"], f"{where}.notify", fields.get("phone"))
+        people.append(Person(**fields))
     names = [person.name.casefold() for person in people]
     duplicate = next((name for name in names if names.count(name) > 1), None)
     if duplicate:
         raise ConfigurationError(f"{source}: two people are named {duplicate!r}")
+    phones = [person.phone for person in people if person.phone]
+    shared_phone = next((phone for phone in phones if phones.count(phone) > 1), None)
+    if shared_phone:  # an SMS reply from it could not say who acknowledged
+        raise ConfigurationError(f"{source}: two people have the phone {shared_phone}")
     return Directory(tuple(people))

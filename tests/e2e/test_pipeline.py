@@ -104,6 +104,7 @@ def test_health_says_one_word_anonymously_and_the_details_behind_the_key(devhost
             "boards_service_hook": "not configured",
             "notifications": "not configured",
             "channels": "not configured",
+            "sms": "not configured",
             "oncall": "ok",
             "warnings": [],
             "poison_messages": 0,

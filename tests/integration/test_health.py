@@ -28,6 +28,15 @@ def test_anonymous_health_is_one_word_from_a_check_cached_30_seconds_and_details
     monkeypatch.setenv("BOARDS_SERVICE_HOOK_SECRET", "s3cret")
     hooked = requests.get(f"{firebell}/health/details", headers={"x-functions-key": KEY}, timeout=30).json()
     assert hooked["boards_service_hook"] == "configured" and "s3cret" not in json.dumps(hooked)
+    assert details["sms"] == "not configured"  # ACS_ENDPOINT, ACS_ACCESS_KEY, ACS_FROM_NUMBER unset
+    for name, value in (
+        ("ACS_ENDPOINT", "https://acs.example.com"),
+        ("ACS_ACCESS_KEY", "a2V5"),
+        ("ACS_FROM_NUMBER", "+18005550100"),
+    ):
+        monkeypatch.setenv(name, value)
+    texting = requests.get(f"{firebell}/health/details", headers={"x-functions-key": KEY}, timeout=30).json()
+    assert texting["sms"] == "configured" and "a2V5" not in json.dumps(texting)
 
     # The configuration breaks (no services.toml here): the details say so at once…
     monkeypatch.setenv("FIREBELL_CONFIG_DIR", str(tmp_path))

@@ -38,6 +38,7 @@ from shared.chatops.grammar import (
     Reopen,
     Resolve,
     ScheduleMaintenance,
+    SendTestPage,
     SetComponentStatus,
     SetOverride,
     SetSeverity,
@@ -73,6 +74,7 @@ KINDS = {
     "channel": AskChannel,
     "override": SetOverride,
     "maintenance": ScheduleMaintenance,
+    "test-page": SendTestPage,
 }
 
 
@@ -332,7 +334,7 @@ def test_the_vocabulary_is_exported_for_replies():
     assert list(COMMANDS) == [
         "help", "declare", "drill", "list", "status", "ack", "sev", "role", "handoff",
         "update", "note", "resolve", "reopen", "postmortem", "close", "timeline", "action", "milestone",
-        "release", "component", "page", "channel", "oncall", "override", "maintenance",
+        "release", "component", "page", "channel", "oncall", "test-page", "override", "maintenance",
     ]  # fmt: skip
     assert all(usage.startswith(f"{name}") and "\n" not in usage for name, usage in COMMANDS.items())
 

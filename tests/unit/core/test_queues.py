@@ -35,4 +35,5 @@ def test_a_poison_queue_is_the_queue_name_with_the_hosts_suffix():
         "readiness-poison",
         "postmortems-poison",
         "channels-poison",
+        "contacts-poison",
     ]

@@ -95,6 +95,11 @@ def test_the_devhost_reads_every_function_from_the_apps_own_registry():
         "close_incident": "httpTrigger",
         "boards_events": "httpTrigger",
         "followup_reminders": "timerTrigger",
+        "contacts": "queueTrigger",
+        "acs_events": "httpTrigger",
+        "acs_calls": "httpTrigger",
+        "test_page": "httpTrigger",
+        "ack_link": "httpTrigger",
     }
     (alerts,) = [spec for spec in by_trigger(specs, "httpTrigger") if spec.name == "alerts"]
     assert alerts.trigger["route"] == "alerts" and alerts.trigger["authLevel"] == "FUNCTION"
