@@ -25,6 +25,7 @@ from shared.core.errors import (
     Unauthorized,
 )
 from shared.incidents.changes import change_message, first_queue
+from shared.incidents.incident import incident_id, incident_number
 
 log = logging.getLogger("firebell.http")
 
@@ -48,6 +49,15 @@ def json_response(status: int, payload: Any) -> func.HttpResponse:
 def error_response(error: FirebellError) -> func.HttpResponse:
     status = next((code for kind, code in STATUS_BY_ERROR.items() if isinstance(error, kind)), 500)
     return json_response(status, {"error": error.code, "detail": error.detail})
+
+
+def routed_incident(req: func.HttpRequest) -> str:
+    """The `{id}` of an incident route, as an incident id; InvalidInput (400) when it is none."""
+    text = req.route_params.get("id", "")
+    number = incident_number(text)
+    if number is None:
+        raise InvalidInput(f"{text[:40]!r} is not an incident id (expected INC-<number>)")
+    return incident_id(number)
 
 
 def http_endpoint(handler: Callable[..., func.HttpResponse]) -> Callable[..., func.HttpResponse]:

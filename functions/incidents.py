@@ -10,7 +10,7 @@ from typing import Any
 import azure.functions as func
 
 from functions import context
-from functions.http_edge import announce, http_endpoint, json_response
+from functions.http_edge import announce, http_endpoint, json_response, routed_incident
 from shared.core.errors import InvalidInput, NotFound
 from shared.core.json_body import decode_json_object
 from shared.core.telemetry import log_event
@@ -18,7 +18,7 @@ from shared.core.timeutil import utc_now
 from shared.incidents.declaration import parse_declaration
 from shared.incidents.declaration_intake import open_declared
 from shared.incidents.drill_report import drill_report, report_document
-from shared.incidents.incident import Incident, incident_id, incident_number, status_filter
+from shared.incidents.incident import Incident, status_filter
 from shared.incidents.internal_view import incident_document
 from shared.incidents.timeline import TimelineEvent
 
@@ -67,14 +67,11 @@ def list_incidents(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="incidents/{id}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 @http_endpoint
 def get_incident(req: func.HttpRequest) -> func.HttpResponse:
-    text = req.route_params.get("id", "")
-    number = incident_number(text)
-    if number is None:
-        raise InvalidInput(f"{text[:40]!r} is not an incident id (expected INC-<number>)")
+    ident = routed_incident(req)
     store = context.incident_store()
-    incident = store.get_incident(incident_id(number))
+    incident = store.get_incident(ident)
     if incident is None:
-        raise NotFound(f"there is no incident {incident_id(number)}")
+        raise NotFound(f"there is no incident {ident}")
     return json_response(200, _document(incident, store.timeline(incident.id)))
 
 
@@ -82,14 +79,11 @@ def get_incident(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="incidents/{id}/drill", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 @http_endpoint
 def get_drill_report(req: func.HttpRequest) -> func.HttpResponse:
-    text = req.route_params.get("id", "")
-    number = incident_number(text)
-    if number is None:
-        raise InvalidInput(f"{text[:40]!r} is not an incident id (expected INC-<number>)")
+    ident = routed_incident(req)
     store = context.incident_store()
-    incident = store.get_incident(incident_id(number))
+    incident = store.get_incident(ident)
     if incident is None:
-        raise NotFound(f"there is no incident {incident_id(number)}")
+        raise NotFound(f"there is no incident {ident}")
     if not incident.drill:
         raise NotFound(f"{incident.id} is not a drill; its figures are in GET /api/metrics")
     return json_response(200, report_document(drill_report(incident, store.timeline(incident.id), utc_now())))

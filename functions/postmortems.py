@@ -8,7 +8,7 @@ import logging
 import azure.functions as func
 
 from functions import context
-from functions.http_edge import announce, http_endpoint, json_response
+from functions.http_edge import announce, http_endpoint, json_response, routed_incident
 from functions.observed import consumed
 from shared.core import storage
 from shared.core.errors import InvalidInput, NotFound
@@ -17,7 +17,6 @@ from shared.core.queues import CONNECTION, POSTMORTEMS
 from shared.core.telemetry import log_event
 from shared.core.timeutil import utc_now
 from shared.incidents.changes import incident_of
-from shared.incidents.incident import incident_id, incident_number
 from shared.incidents.internal_view import incident_document
 from shared.postmortems import flows
 from shared.postmortems.store import CONTENT_TYPES, HTML, MARKDOWN, DraftStore
@@ -53,7 +52,7 @@ def draft_url(ident: str) -> str:
 @bp.route(route="incidents/{id}/postmortem", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 @http_endpoint
 def get_postmortem(req: func.HttpRequest) -> func.HttpResponse:
-    ident = _incident(req)
+    ident = routed_incident(req)
     form = HTML if "text/html" in (req.headers.get("Accept") or "").lower() else MARKDOWN
     text = DraftStore(storage.account()).read(ident, form)
     if text is None:
@@ -70,7 +69,7 @@ def get_postmortem(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="incidents/{id}/postmortem", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 @http_endpoint
 def start_postmortem(req: func.HttpRequest) -> func.HttpResponse:
-    ident = _incident(req)
+    ident = routed_incident(req)
     document = _body(req, {"by", "facilitator"})
     by = text_field(document, "by", MAX_PERSON)
     facilitator = text_field(document, "facilitator", MAX_PERSON, required=False) or None
@@ -82,7 +81,7 @@ def start_postmortem(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="incidents/{id}/close", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 @http_endpoint
 def close_incident(req: func.HttpRequest) -> func.HttpResponse:
-    ident = _incident(req)
+    ident = routed_incident(req)
     by = text_field(_body(req, {"by"}), "by", MAX_PERSON)
     moved = flows.close(context.incident_store(), ident, context.configuration().review(), by, utc_now())
     return _moved(moved, "close_incident")
@@ -98,14 +97,6 @@ def _moved(moved: flows.Moved, function: str) -> func.HttpResponse:
     if moved.warning:
         document["warning"] = moved.warning
     return json_response(200, document)
-
-
-def _incident(req: func.HttpRequest) -> str:
-    text = req.route_params.get("id", "")
-    number = incident_number(text)
-    if number is None:
-        raise InvalidInput(f"{text[:40]!r} is not an incident id (expected INC-<number>)")
-    return incident_id(number)
 
 
 def _body(req: func.HttpRequest, fields: set[str]) -> dict:

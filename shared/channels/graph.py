@@ -17,7 +17,6 @@ Everything here loads on the `channels` path only: no other function's cold star
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import random
 import threading
@@ -29,6 +28,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.core.errors import DependencyUnavailable, FirebellError
+from shared.core.http_client import retry_after_seconds
 
 log = logging.getLogger("firebell.channels")
 
@@ -238,22 +238,6 @@ class Graph:
     def _backoff(self, attempt: int) -> float:
         base = self.backoff_seconds * 2 ** (attempt - 1)
         return base + random.uniform(0, base / 2)  # noqa: S311 (jitter, not security)
-
-
-def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
-    """Retry-After as seconds (delta-seconds or an HTTP date); None when absent or unreadable."""
-    if not value:
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 def _channel(item: dict[str, Any]) -> Channel:

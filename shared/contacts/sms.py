@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import uuid
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -22,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.contacts import acs_signing
 from shared.contacts.errors import ContactRejected, ContactUnavailable
-from shared.teams.workflow import retry_after_seconds
+from shared.core.http_client import ThreadSessions, retry_after_seconds
 
 if TYPE_CHECKING:
     import requests
@@ -40,17 +39,10 @@ class SmsSender:
         self.endpoint = endpoint.rstrip("/")
         self._key = access_key
         self.from_number = from_number
-        self._session = session
-        self._local = threading.local()
+        self._sessions = ThreadSessions(session)
 
     def _client(self) -> requests.Session:
-        if self._session is not None:
-            return self._session
-        if not hasattr(self._local, "session"):
-            import requests
-
-            self._local.session = requests.Session()
-        return self._local.session
+        return self._sessions.get()
 
     def send(self, to: str, text: str, repeatability: str, first_sent: datetime, tag: str) -> str:
         """Send one SMS; returns the service's message id (the delivery report names it). Raises ContactRejected

@@ -11,13 +11,12 @@ When the call connects, Recognize (`POST …/callConnections/{id}:recognize`) sp
 from __future__ import annotations
 
 import json
-import threading
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from shared.contacts import acs_signing
 from shared.contacts.errors import ContactRejected, ContactUnavailable
-from shared.teams.workflow import retry_after_seconds
+from shared.core.http_client import ThreadSessions, retry_after_seconds
 
 if TYPE_CHECKING:
     import requests
@@ -39,17 +38,10 @@ class CallPlacer:
         self._key = access_key
         self.from_number = from_number
         self.cognitive_endpoint = cognitive_endpoint
-        self._session = session
-        self._local = threading.local()
+        self._sessions = ThreadSessions(session)
 
     def _client(self) -> requests.Session:
-        if self._session is not None:
-            return self._session
-        if not hasattr(self._local, "session"):
-            import requests
-
-            self._local.session = requests.Session()
-        return self._local.session
+        return self._sessions.get()
 
     def create_call(self, to: str, callback_url: str, context: str) -> str:
         """Ring `to`; returns the call connection id its callback events name."""

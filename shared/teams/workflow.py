@@ -14,18 +14,16 @@ the call; then a typed error tells the caller, which defers its queue message th
 from __future__ import annotations
 
 import collections
-import email.utils
 import logging
 import random
-import re
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from shared.core import telemetry
 from shared.core.errors import DependencyUnavailable, FirebellError
+from shared.core.http_client import ThreadSessions, retry_after_seconds
 from shared.core.links import is_web_url
 from shared.teams.coalescing import Coalescer
 
@@ -133,22 +131,6 @@ class Budget(Protocol):
 PROCESS_LIMITER = RequestLimiter()
 
 
-def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
-    """A Retry-After header: delay-seconds or an HTTP date (RFC 9110); None when absent or unreadable."""
-    if not value:
-        return None
-    text = value.strip()
-    if re.fullmatch(r"[0-9]{1,9}", text):  # ASCII digits only: "²".isdigit() is true too
-        return float(text)
-    try:
-        moment = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return max(0.0, (moment - (now or datetime.now(UTC))).total_seconds())
-
-
 class WorkflowSender:
     def __init__(
         self,
@@ -165,8 +147,7 @@ class WorkflowSender:
         self.attempts = attempts
         self.backoff_seconds = backoff_seconds
         self.max_retry_after = max_retry_after
-        self._session = session
-        self._local = threading.local()
+        self._sessions = ThreadSessions(session)
         self._sleep = sleep
         self.timeout = timeout  # (connect, read) seconds of one attempt
         self._coalescer = Coalescer(
@@ -174,14 +155,7 @@ class WorkflowSender:
         )
 
     def _client(self) -> requests.Session:
-        # requests sessions are not documented thread-safe: one per thread, each keeping its connections alive.
-        if self._session is not None:
-            return self._session
-        if not hasattr(self._local, "session"):
-            import requests
-
-            self._local.session = requests.Session()
-        return self._local.session
+        return self._sessions.get()
 
     def post(self, url: str, body: bytes) -> None:
         """Deliver one message (the encoded card envelope), perhaps in one request with other messages waiting for

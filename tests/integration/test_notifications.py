@@ -24,6 +24,7 @@ from shared.chatops.grammar import parse_command
 from shared.chatops.intake import handle
 from shared.chatops.rules import Said
 from shared.core import telemetry
+from shared.core.http_client import retry_after_seconds
 from shared.incidents.alert_intake import receive_alert
 from shared.incidents.changes import ChangeMessage
 from shared.incidents.store import IncidentStore
@@ -38,7 +39,6 @@ from shared.teams.workflow import (
     WorkflowRejected,
     WorkflowSender,
     WorkflowUnavailable,
-    retry_after_seconds,
 )
 from tests.conftest import ROOT, pause_of, redeliver, sample_json
 from tests.standins.workflow_server import WorkflowServer

@@ -151,7 +151,7 @@ def test_a_poisoned_change_replayed_by_the_cli_is_handled_once_and_a_second_repl
     ]
     assert summary(replayed.stdout) == (
         "1 poison messages moved back to their queues (statuspage 0, notifications 1, workitems 0, escalations 0, "
-        "readiness 0, postmortems 0, contacts 0)"
+        "readiness 0, postmortems 0, channels 0, contacts 0)"
     )
     assert lines[-1].startswith("firebell replay-poison on devstoreaccount1 (connection string) at 20")
     assert (waiting(account, poison(NOTIFICATIONS)), waiting(account, NOTIFICATIONS)) == (0, 1)
@@ -209,7 +209,7 @@ def test_an_unknown_queue_or_a_missing_storage_setting_is_one_line_and_exit_2(st
     assert run("replay-poison", "payments") == (2, "")
     assert capsys.readouterr().err == (
         "python -m devhost.ops: unknown queue 'payments'; Firebell's queues are statuspage, notifications, "
-        "workitems, escalations, readiness, postmortems, contacts\n"
+        "workitems, escalations, readiness, postmortems, channels, contacts\n"
     )
     assert run("replay-poison") == (2, "")
     assert capsys.readouterr().err == "python -m devhost.ops: name a QUEUE or give --all\n"

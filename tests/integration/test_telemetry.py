@@ -132,6 +132,7 @@ def test_health_sets_the_poison_gauge_per_queue(firebell, storage_account, metri
         "escalations-poison": 0,
         "readiness-poison": 0,
         "postmortems-poison": 0,
+        "channels-poison": 0,
         "contacts-poison": 0,
     }
 
