@@ -141,8 +141,9 @@ def on_call_events(
 
 def prompt(incident: Any) -> str:
     number = short_number(incident.id) or incident.id
+    drill = "This is a drill, an exercise. " if incident.drill else ""
     return (
-        f"This is Firebell. {label(incident.severity)} incident {number}: {incident.title}. "
+        f"This is Firebell. {drill}{label(incident.severity)} incident {number}: {incident.title}. "
         "Press 1 to acknowledge. Press 2 to escalate to the next person."
     )
 

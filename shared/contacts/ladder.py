@@ -122,7 +122,8 @@ def sms_text(incident: Incident | None, severity_label: str, link: str | None, *
         return "Firebell test page: this number reaches you when you are paged. No action needed."
     assert incident is not None
     number = short_number(incident.id)
-    head = f"Firebell {severity_label} {incident.id}: "
+    drill = "DRILL " if incident.drill else ""  # an exercise must never read as a real page at 03:00
+    head = f"Firebell {drill}{severity_label} {incident.id}: "
     tail = ([f"Reply ACK {number} to acknowledge"] if number else []) + ([f"or open {link}"] if link else [])
     room = max(MIN_TITLE, MAX_SMS - len(head) - sum(len(line) + 1 for line in tail))
     title = incident.title if len(incident.title) <= room else incident.title[: room - 3] + "..."

@@ -82,12 +82,20 @@ def test_a_page_fits_two_sms_segments_with_its_link_whole():
     link = "https://func-firebell-abcdefghijklm.azurewebsites.net/api/ack/" + ack_links.issue(
         "INC-1234", "Sofia García", NOW, KEY
     )
-    long = SimpleNamespace(id="INC-1234", title="Checkout latency above 2 s in every region " * 3)
+    long = SimpleNamespace(id="INC-1234", title="Checkout latency above 2 s in every region " * 3, drill=False)
     text = sms_text(long, "SEV1", link)
     assert len(text) == MAX_SMS and text.endswith(f"\nor open {link}")
     assert text.split("\n")[:2] == [
         "Firebell SEV1 INC-1234: Checkout latency above 2 s in every region Checkout latency a...",
         "Reply ACK 1234 to acknowledge",
     ]
-    short = SimpleNamespace(id="INC-7", title="Checkout down")
+    short = SimpleNamespace(id="INC-7", title="Checkout down", drill=False)
     assert sms_text(short, "SEV2", None) == "Firebell SEV2 INC-7: Checkout down\nReply ACK 7 to acknowledge"
+    drill = SimpleNamespace(id="INC-8", title="Chaos Day: checkout down", drill=True, severity=2)
+    assert (
+        sms_text(drill, "SEV2", None)
+        == "Firebell DRILL SEV2 INC-8: Chaos Day: checkout down\nReply ACK 8 to acknowledge"
+    )
+    from shared.contacts.calls import prompt
+
+    assert prompt(drill).startswith("This is Firebell. This is a drill, an exercise. SEV2 incident 8: Chaos Day")
