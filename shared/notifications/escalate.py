@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -111,8 +112,11 @@ def start(
     step = StepMessage(incident.id, policy.id, first, page.due)
     run = run_step(step, holder, dequeue_count, now, notifier, deferrable=deferrable, incident=incident)
     log.info("escalations: %s escalation %s started: %s", incident.id, policy.id, run.steps)
-    record = notifier.ledger.step(incident.id, first)
-    settled = record is not None and record.state != CLAIMED
+    if run.steps:
+        settled = True  # this message ran the first step to an outcome
+    else:  # another message holds it or settled it: the ledger says which
+        record = notifier.ledger.step(incident.id, first)
+        settled = record is not None and record.state != CLAIMED
     if settled:
         notifier.store.page_started(page)
     return settled
@@ -238,22 +242,26 @@ def _one_step(
         # The last delivery: the timeline says so (send_once wrote it), and escalation goes on to the next step.
         gave_up, sent = failure, REFUSED
     outcome = FAILED if sent == REFUSED else PAGED
-    if outcome == PAGED:
-        # The roster whose shift was interrupted, for the readiness figures (a step may page another roster).
-        paged_roster = (step.roster or service_roster) if step.notify == ROSTER_LAYER else None
-        notifier.record(
-            incident.id,
-            ESCALATION_PAGED,
-            policy_rules.paged_text(person.name, why),
-            now,
-            f"escalation-{position.key()}-paged",
-            {**data, "person": person.name, **({"roster": paged_roster} if paged_roster else {})},
-            named_at=message.due,
-        )
-        notifier.add_notified(incident.id, [person.name], now)
-        if notifier.on_paged is not None and _reaches_by_phone(notifier, person):
-            notifier.on_paged(notifier, latest, person, position.key(), now)
-    scheduled = _schedule_next(notifier, message, policy, position, now)
+    # The next step is queued while this one's facts are written (they do not depend on each other); the step is
+    # settled only once both are done, so a redelivery after a failure in either finds it still to finish.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="next-step") as pool:
+        scheduling = pool.submit(_schedule_next, notifier, message, policy, position, now)
+        if outcome == PAGED:
+            # The roster whose shift was interrupted, for the readiness figures (a step may page another roster).
+            paged_roster = (step.roster or service_roster) if step.notify == ROSTER_LAYER else None
+            notifier.record(
+                incident.id,
+                ESCALATION_PAGED,
+                policy_rules.paged_text(person.name, why),
+                now,
+                f"escalation-{position.key()}-paged",
+                {**data, "person": person.name, **({"roster": paged_roster} if paged_roster else {})},
+                named_at=message.due,
+            )
+            notifier.add_notified(incident.id, [person.name], now)
+            if notifier.on_paged is not None and _reaches_by_phone(notifier, person):
+                notifier.on_paged(notifier, latest, person, position.key(), now)
+        scheduled = scheduling.result()
     notifier.ledger.settle_step(incident.id, position, outcome, now, person=person.name)
     if gave_up is not None:
         raise gave_up  # the message goes to the poison queue for an operator to see; the next step is queued
