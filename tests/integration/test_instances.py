@@ -92,12 +92,20 @@ def test_two_http_and_two_background_instances_number_incidents_once_each_and_ne
         with ThreadPoolExecutor(12) as pool:
             answers = list(pool.map(lambda number: declare(devhost.url, number), range(DECLARATIONS)))
         store, maintenances = IncidentStore(storage_account), MaintenanceStore(storage_account)
+        # Every declaration's state is what the site must come to show. Later internal changes (who was paged and
+        # told) move the state version too but announce nothing to the status page: the hourly refresh covers them.
+        declared = state_version(store.list_incidents(), maintenances.list_maintenances())
+
+        last: dict[str, int] = {}
 
         def settled() -> bool:
-            latest = state_version(store.list_incidents(), maintenances.list_maintenances())
-            return published_version(storage_account) == latest and len(workflow.delivered()) >= DECLARATIONS
+            last.update(published=published_version(storage_account), cards=len(workflow.delivered()))
+            return last["published"] >= declared and last["cards"] >= DECLARATIONS
 
-        wait_until(settled, timeout=40)
+        try:
+            wait_until(settled, timeout=60)
+        except AssertionError as unsettled:
+            raise AssertionError(f"{unsettled}: {last} (declared state version {declared})") from None
     finally:
         watching.set()
         watcher.join()
@@ -109,8 +117,8 @@ def test_two_http_and_two_background_instances_number_incidents_once_each_and_ne
     # up to their polling: test_two_publishers_… below makes two publishers race for certain).
     served = [invocations(log, instance, "declare_incident") for instance in ("http-1", "http-2")]
     assert sum(served) == DECLARATIONS and min(served) > 0
-    # The site only ever moved forwards, to the latest state, whichever instance rendered.
-    assert seen == sorted(seen) and seen[-1] > 0
+    # The site only ever moved forwards, to every declaration's state at least, whichever instance rendered.
+    assert seen == sorted(seen) and seen[-1] >= declared
     # One first page per incident, from either instance, within the webhook's budget across both.
     paged = Counter(facts(card.card)["Incident"] for card in workflow.delivered())
     assert sorted(paged) == sorted(f"INC-{n}" for n in range(1, DECLARATIONS + 1))
