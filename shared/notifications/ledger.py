@@ -39,8 +39,9 @@ CLAIMED = "claimed"
 # How long one delivery holds a step it works on: longer than its own work on the step (one card post: at most
 # shared.teams.workflow's 3 attempts, each timing out or waiting a Retry-After of at most 10 s, about 42 s). Its
 # message would come back only when the queue's visibility lease runs out (10 minutes in Azure), so a claimant that
-# died must not hold the page that long. A post kept waiting longer by other deliveries' throttling (the process's
-# shared limiter) may see the step taken over: its card may then go twice.
+# died must not hold the page that long. A post kept waiting longer — by throttling (the webhook's shared budget),
+# or behind a retrying send to its webhook (shared.teams.coalescing) — may see the step taken over: its card may
+# then go twice.
 CLAIM_HOLD = timedelta(seconds=45)
 # How long a claim written without a hold (before holds existed) is held. Longer than
 # shared.core.deferral.MAX_PAUSE_SECONDS: a message deferred through an outage renews it before it runs out.

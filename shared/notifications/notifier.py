@@ -231,14 +231,19 @@ class Notifier:
         dequeue_count: int,
         now: datetime,
         act: Callable[[bool], object],
+        before_deferring: Callable[[], None] | None = None,
     ) -> Any | None:
         """Do one message's work, `act(deferrable)`: a Workflows outage (or a long Retry-After) defers the message
         instead of burning its deliveries, and the deferred message is returned; the last delivery of a message that
-        can no longer be deferred writes its failure on the timeline, whatever it is, before it goes to poison."""
+        can no longer be deferred writes its failure on the timeline, whatever it is, before it goes to poison.
+        `before_deferring` runs before a copy is made (and may raise): what the copy will not do again must be
+        done first."""
         deferrable = not deferral.exhausted(json.loads(body), now)
         try:
             act(deferrable)
         except WorkflowUnavailable as outage:
+            if deferrable and before_deferring is not None:
+                before_deferring()
             deferred = self.defer(queue, body, holder, outage.retry_after, now) if deferrable else None
             if deferred is None:
                 raise  # the bound is exhausted: redelivered, and the last delivery wrote it on the timeline

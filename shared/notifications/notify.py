@@ -58,9 +58,10 @@ def on_change(body: bytes, message_id: str, dequeue_count: int, now: datetime, n
         return None  # retrying cannot make it readable
     text = body.decode()
     # Forwarded alongside the rest (a deferred copy's delivery had forwarded it): the page does not wait for the
-    # status page's and Boards' queue writes, and a Teams outage never holds those up.
+    # status page's and Boards' queue writes, and a Teams outage never holds those up. A copy deferred through an
+    # outage is made only once the forwarding is done, for the copy does not forward again.
     forwarding = (lambda: None) if deferral.is_deferred(json.loads(text)) else (lambda: forward(text, notifier.account))
-    with alongside(forwarding):
+    with alongside(forwarding) as forwarded:
         if change.kinds is not None and not change.kinds & RESPONDER_KINDS:
             return None  # e.g. a severity change: Boards acts on it, nobody is paged or told by card
         holder = holder_of(text, message_id)
@@ -68,7 +69,9 @@ def on_change(body: bytes, message_id: str, dequeue_count: int, now: datetime, n
         def act(deferrable: bool) -> object:
             return notify(change, dequeue_count, now, notifier, message_id=holder, deferrable=deferrable)
 
-        return notifier.patiently(NOTIFICATIONS, text, change.incident, holder, dequeue_count, now, act)
+        return notifier.patiently(
+            NOTIFICATIONS, text, change.incident, holder, dequeue_count, now, act, before_deferring=forwarded.finish
+        )
 
 
 def notify(

@@ -7,13 +7,15 @@ whoever gets the next request slot for a URL sends every card then waiting for t
 uses ("Send webhook alerts to a channel") posts each attachment as its own card, so the channel shows the same cards,
 sooner (docs/notifications.md).
 
-Only messages addressed alike combine: a message for an incident's own channel names it beside its attachments
-(`teamId`, `channelId`: the channel flow, shared.channels) and goes with other cards for that channel only.
-In a quiet moment a card goes alone, byte for byte as it was encoded. A combined message that Workflows refuses is
-sent again card by card, so one card Workflows refuses never takes its neighbours with it. When the webhook is down
-(the send raised anything else), every card waiting for it gets the same failure at once rather than queueing for
-an attempt of its own: its delivery defers, as it would have after its own attempts, and waits no longer than one
-send — within the claim its caller works under (shared.notifications.ledger.CLAIM_HOLD).
+A message for an incident's own channel names it beside its attachments (`teamId`, `channelId`: the channel flow,
+shared.channels); that flow posts one card per request (docs/teams.md), so such a message always goes alone. In a
+quiet moment a card goes alone, byte for byte as it was encoded. A combined message that Workflows refuses is sent
+again card by card, and a refusal is never passed to the cards still waiting, so one card Workflows refuses never
+takes its neighbours with it. When the webhook is down (the send raised anything else), every card waiting for it
+gets the same failure at once rather than queueing for an attempt of its own: its delivery defers, as it would
+have after its own attempts. A card that arrives while a send to its webhook is retrying waits for that send, then
+makes its own: two sends in the worst case, which can outlast the claim its caller works under
+(shared.notifications.ledger.CLAIM_HOLD) — then its step may be taken over and the card posted twice.
 """
 
 from __future__ import annotations
@@ -114,7 +116,8 @@ class Coalescer:
             for other in queue:
                 if (
                     other is not mine
-                    and other.route == mine.route
+                    and not mine.route  # a channel flow posts one card per request (docs/teams.md): alone
+                    and not other.route
                     and _fits([*(item.body for item in batch), other.body], self._limit)
                 ):
                     batch.append(other)
@@ -126,10 +129,14 @@ class Coalescer:
         try:
             self._send(url, combined([item.body for item in batch]))
         except Exception as failure:
-            if len(batch) > 1 and self._refused(failure):
-                self._one_by_one(url, batch)
+            if self._refused(failure):
+                # Perhaps one card's doing: the cards still waiting get their own turn, never this refusal.
+                if len(batch) > 1:
+                    self._one_by_one(url, batch)
+                else:
+                    batch[0].finish(failure)
                 return
-            for item in [*batch, *self._give_up_waiting(url)]:
+            for item in [*batch, *self._give_up_waiting(url)]:  # the webhook is down for all of them
                 item.finish(failure)
             return
         for item in batch:

@@ -37,3 +37,25 @@ def test_the_blocks_own_failure_wins():
 
     with pytest.raises(ValueError, match="the block's"), alongside(work):
         raise ValueError("the block's")
+
+
+def test_the_block_can_wait_for_the_work_where_it_must_not_go_on_without_it():
+    def work() -> None:
+        raise OSError("queue unavailable")
+
+    made_a_copy = []
+    with pytest.raises(OSError, match="queue unavailable"), alongside(work) as running:
+        running.finish()  # e.g. before deferring a copy that will not do the work again
+        made_a_copy.append(True)
+    assert made_a_copy == []
+
+
+def test_when_both_fail_the_blocks_failure_is_raised_and_the_works_is_logged(caplog):
+    def work() -> None:
+        raise OSError("queue unavailable")
+
+    with pytest.raises(ValueError, match="the block's"), alongside(work):
+        raise ValueError("the block's")
+    assert [record.getMessage() for record in caplog.records] == [
+        "work alongside failed too (OSError: queue unavailable)"
+    ]

@@ -47,7 +47,8 @@ def test_a_request_never_carries_more_than_the_teams_message_limit():
     assert sorted(text for body in sent for text in texts(body)) == sorted(text for c in cards for text in texts(c))
 
 
-def test_cards_for_different_incident_channels_never_share_a_request():
+def test_a_card_for_an_incident_channel_always_goes_alone():
+    """The channel flow posts one card per request (docs/teams.md): combining would lose all but the first."""
     sent: list[bytes] = []
     go = threading.Event()
     coalescer = Coalescer(lambda url, body: sent.append(body), lambda url: go.wait(), lambda failure: False)
@@ -65,5 +66,44 @@ def test_cards_for_different_incident_channels_never_share_a_request():
     go.set()
     for thread in threads:
         thread.join()
-    by_channel = {json.loads(body).get("channelId"): sorted(texts(body)) for body in sent}
-    assert by_channel == {"19:a": ["a1", "a2"], "19:b": ["b1"], None: ["plain"]}
+    alone = sorted((json.loads(body).get("channelId") or "", texts(body)) for body in sent)
+    assert alone == [("", ["plain"]), ("19:a", ["a1"]), ("19:a", ["a2"]), ("19:b", ["b1"])]  # a request each
+
+
+def test_a_card_refused_alone_leaves_the_cards_waiting_behind_it_to_their_own_turn():
+    class Refused(Exception):
+        pass
+
+    sent: list[bytes] = []
+    first_in_flight, go = threading.Event(), threading.Event()
+
+    def send(url: str, body: bytes) -> None:
+        if texts(body) == ["bad"]:
+            first_in_flight.set()
+            go.wait(5)
+            raise Refused("HTTP 400 from Workflows")
+        sent.append(body)
+
+    coalescer = Coalescer(send, lambda url: None, lambda failure: isinstance(failure, Refused))
+    outcomes: dict[str, str] = {}
+
+    def post(text: str) -> None:
+        try:
+            coalescer.post("https://wf.example/1", message(text))
+            outcomes[text] = "sent"
+        except Refused:
+            outcomes[text] = "refused"
+
+    bad = threading.Thread(target=post, args=("bad",))
+    bad.start()
+    assert first_in_flight.wait(5)
+    waiting = [threading.Thread(target=post, args=(text,)) for text in ("good 1", "good 2")]
+    for thread in waiting:
+        thread.start()
+    while sum(len(queue) for queue in coalescer._waiting.values()) < 2:
+        threading.Event().wait(0.01)
+    go.set()
+    for thread in [bad, *waiting]:
+        thread.join()
+    assert outcomes == {"bad": "refused", "good 1": "sent", "good 2": "sent"}
+    assert sorted(text for body in sent for text in texts(body)) == ["good 1", "good 2"]
