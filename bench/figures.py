@@ -20,3 +20,16 @@ def report(title: str, rows: list[tuple[str, str]]) -> None:
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         print(f"  {name.ljust(width)}  {value}")
+
+
+def latency_rows(latencies: list[float], target_p95: float) -> list[tuple[str, str]]:
+    """p50, p95 against its target (seconds), and max of latencies in seconds, printed in milliseconds."""
+    p95 = percentile(latencies, 0.95)
+    return [
+        ("latency p50", f"{percentile(latencies, 0.50) * 1000:.0f} ms"),
+        (
+            f"latency p95 (target < {target_p95:.0f} s)",
+            f"{p95 * 1000:.0f} ms — {'met' if p95 < target_p95 else 'NOT MET'}",
+        ),
+        ("latency max", f"{max(latencies) * 1000:.0f} ms"),
+    ]

@@ -7,22 +7,7 @@ from shared.oncall.compliance import LayerCheck, RotationCheck, roster_complianc
 from shared.oncall.schedule import RotationLimits
 from shared.oncall.shifts import Shift
 from tests.unit.oncall.test_schedule import BEN
-from tests.unit.oncall.test_shifts import OPS, schedule_from, utc
-
-WEEKLY_PAIR = """
-[[roster]]
-id = "ops"
-  [[roster.layer]]
-  name = "primary"
-    [[roster.layer.rotation]]
-    name = "weekly"
-    kind = "weekly"
-    members = ["Ana Silva", "Ben Cole"]
-    handoff_weekday = "monday"
-    handoff_time = "09:00"
-    time_zone = "Europe/London"
-    start = 2026-01-05
-"""
+from tests.unit.oncall.test_shifts import OPS, WEEKLY_PAIR, schedule_from, utc
 
 
 def test_a_weekly_pair_breaks_both_default_limits_and_says_by_how_much():

@@ -157,9 +157,8 @@ gap_days = 2
     assert [p.start for p in problems(missing_london, utc(2026, 1, 5), [cover])] == [utc(2026, 1, 6, 8)]
 
 
-def test_too_few_people_and_long_unbroken_shifts_are_unhealthy():
-    weekly_pair = schedule_from(
-        """
+# Two people taking a week each: too few for a 24×7 rotation, and shifts a week long.
+WEEKLY_PAIR = """
 [[roster]]
 id = "ops"
   [[roster.layer]]
@@ -173,7 +172,10 @@ id = "ops"
     time_zone = "Europe/London"
     start = 2026-01-05
 """
-    )
+
+
+def test_too_few_people_and_long_unbroken_shifts_are_unhealthy():
+    weekly_pair = schedule_from(WEEKLY_PAIR)
     assert problems(weekly_pair, utc(2026, 1, 14)) == [
         Problem(
             "ops",
