@@ -70,7 +70,9 @@ def _duration(seconds: float | None) -> str:
 
 
 def _minutes(value: float) -> str:
-    return f"{value:.1f}"
+    # Enough places that the printed product matches the printed cost ("12.0082 × 250.00 = 3,002.05", not "12.0 × …").
+    shown = f"{value:.4f}".rstrip("0")
+    return shown + "0" if shown.endswith(".") else shown
 
 
 def _money(value: float) -> str:

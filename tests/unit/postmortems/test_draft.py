@@ -161,3 +161,13 @@ def test_a_redraft_keeps_the_notes_below_the_marker_and_a_document_without_the_m
     )
     rewritten = "someone replaced everything\n"
     assert compose(generated, notes_of(rewritten, "unused")).endswith(NOTES_MARKER + "\n\n" + rewritten)
+
+
+def test_the_cost_line_prints_minutes_precisely_enough_that_its_product_is_the_printed_cost():
+    history = History.alert(7, utc("2026-11-23T10:00"))
+    history.say("milestone INC-7 started 2026-11-23T09:50Z", "Larry Brown", utc("2026-11-23T10:01"))
+    history.say("resolve INC-7 rolled back build 4711", "Larry Brown", utc("2026-11-23T10:45:29"))
+    draft = build_draft(history.incident, history.timeline, CHECKOUT, PEOPLE, POLICY)
+    lines = render.markdown(draft).splitlines()
+    # 55 min 29 s = 55.4833… minutes; "55.5 × 250.00" would print 13,875.00 beside a cost of 13,870.83.
+    assert "55.4833 outage minutes × 250.00 per minute = **13,870.83**" in lines
