@@ -151,6 +151,7 @@ var tables = [
   'followups'
   'webhookbudgets'
   'channels'
+  'notifyrules'
 ]
 var queues = [
   'notifications'

@@ -59,7 +59,7 @@ def start_ladder(
 ) -> list[tuple[ContactMessage, str, Any]]:
     """Queue the paged person's SMS and voice steps; send those due now. Returns each step with what was done and
     the queue message sent for it (None when it went out here)."""
-    person = notifier.person_named(paged.name)  # the directory's record: rules and phone (overrides carry names)
+    person = notifier.reachable(paged.name)  # the directory's record and the rules in force (overrides carry names)
     done: list[tuple[ContactMessage, str, Any]] = []
     for message in ladder(incident, person, page, now):
         wait = message.due - now
@@ -131,7 +131,7 @@ def run(message: ContactMessage, holder: str, now: datetime, notifier: Notifier,
     if incident is None or reason is not None:
         ledger.settle(message.incident, key, STOPPED, now, detail=reason or "")
         return STOPPED_OUT
-    person = notifier.person_named(message.person)
+    person = notifier.reachable(message.person)
     try:
         if message.channel == SMS:
             sent_id = _send_sms(notifier, ledger, message, incident, person, now)

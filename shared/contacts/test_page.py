@@ -41,6 +41,7 @@ def test_page(name: str, now: datetime, notifier: Notifier) -> tuple[str, list[A
     person = directory.named(name)
     if person not in directory.people:
         raise NotFound(f"{name.strip()[:100]!r} is not in people.toml")
+    person = notifier.reachable(person.name)  # the rules in force, the API's when set
     channels = list(dict.fromkeys(step.channel for step in (*person.rules.high, *person.rules.low)))
     attempts = []
     for channel in channels:

@@ -269,8 +269,8 @@ def _one_step(
 
 
 def _reaches_by_phone(notifier: Notifier, person: Person) -> bool:
-    """Whether the paged person's rules (people.toml) reach them beyond the Teams card."""
-    rules = notifier.person_named(person.name).rules
+    """Whether the paged person's rules (people.toml, or the API's) reach them beyond the Teams card."""
+    rules = notifier.reachable(person.name).rules
     return any(step.channel != "teams" for step in (*rules.high, *rules.low))
 
 
