@@ -45,6 +45,9 @@ param graphChannelSeverity string = '2'
 @description('GRAPH_ARCHIVE_ON: closed or resolved: when an incident channel is archived.')
 param graphArchiveOn string = 'closed'
 
+@description('GRAPH_TEAMS_APP_ID: the Teams app (its id in the org catalog, installed for paged people, its manifest naming this app\'s identity in webApplicationInfo) that Teams activity notifications to one person come from (people.toml teams_activity steps; the identity needs the Graph application permission TeamsActivity.Send). Empty: not configured.')
+param graphTeamsAppId string = ''
+
 @description('TEAMS_CHANNEL_WORKFLOW_URL: Workflows flow that posts a card into the channel named in the request (docs/teams.md). Empty: no cards in incident channels.')
 param teamsChannelWorkflowUrl string = ''
 
@@ -260,6 +263,7 @@ var firebellSettings = {
   GRAPH_CHANNEL_SEVERITY: graphChannelSeverity
   GRAPH_ARCHIVE_ON: graphArchiveOn
   GRAPH_CLIENT_STATE: derivedGraphClientState
+  GRAPH_TEAMS_APP_ID: graphTeamsAppId
   TEAMS_CHANNEL_WORKFLOW_URL: teamsChannelWorkflowUrl
   STATUS_PAGE_TITLE: statusPageTitle
   STATUS_PAGE_URL: empty(statusPageUrl) ? storage.outputs.webEndpoint : statusPageUrl

@@ -1,12 +1,13 @@
-"""Reaching a paged person on their phone: their SMS and voice rule steps, each sent once, in time, unless someone
-acknowledged first.
+"""Reaching a paged person on their phone: their SMS, voice and Teams activity rule steps, each sent once, in time,
+unless someone acknowledged first.
 
-`start_ladder` runs when an escalation step has paged a person (shared.notifications.escalate): each SMS or voice
-step of their rules becomes a `contacts` queue message visible at its due time; a step due at once is sent in this
-invocation (a queue hop would add a polling interval to the first SMS), and queued if that attempt fails.
-`on_contact` is the `contacts` queue consumer. A step checks "acknowledged yet?" before sending; throttling (429,
-Retry-After) and outages defer the message (shared.core.deferral), they do not drop it; a channel that fails for
-good (a refused number, not configured, the outage bound exhausted) sends the person's next step at once.
+`start_ladder` runs when an escalation step has paged a person (shared.notifications.escalate): each personal step
+(SMS, voice, Teams activity) of their rules becomes a `contacts` queue message visible at its due time; a step due at
+once is sent in this invocation (a queue hop would add a polling interval to the first SMS), and queued if that
+attempt fails. `on_contact` is the `contacts` queue consumer. A step checks "acknowledged yet?" before sending;
+throttling (429, Retry-After) and outages defer the message (shared.core.deferral), they do not drop it; a channel
+that fails for good (a refused number, not configured, the outage bound exhausted) sends the person's next step at
+once.
 """
 
 from __future__ import annotations
@@ -31,12 +32,16 @@ from shared.incidents.incident import Incident
 from shared.incidents.timeline import CONTACT_FAILED, CONTACT_SENT
 from shared.notifications.notifier import Notifier, holder_of
 from shared.notifications.policy import stop_reason, visibility_seconds
-from shared.oncall.contact_rules import SMS, VOICE
+from shared.oncall.contact_rules import SMS, TEAMS_ACTIVITY, VOICE
 from shared.oncall.people import Person
 
 log = logging.getLogger("firebell.contacts")
 
-WORDS = {SMS: "SMS", VOICE: "voice call"}
+WORDS = {SMS: "SMS", VOICE: "voice call", TEAMS_ACTIVITY: "Teams activity notification"}
+TEAMS_ACTIVITY_SETTINGS = (
+    "set GRAPH_TEAMS_APP_ID (and GRAPH_TENANT_ID, GRAPH_CLIENT_ID and GRAPH_CLIENT_SECRET, unless the managed identity "
+    "signs in to Graph)"
+)
 SENT_OUT, DUPLICATE, STOPPED_OUT, FAILED_OUT = "sent", "duplicate", "stopped", "failed"
 
 
@@ -57,7 +62,7 @@ def sms_sender(settings: Settings) -> Any | None:
 def start_ladder(
     notifier: Notifier, incident: Incident, paged: Person, page: str, now: datetime
 ) -> list[tuple[ContactMessage, str, Any]]:
-    """Queue the paged person's SMS and voice steps; send those due now. Returns each step with what was done and
+    """Queue the paged person's personal steps; send those due now. Returns each step with what was done and
     the queue message sent for it (None when it went out here)."""
     person = notifier.reachable(paged.name)  # the directory's record and the rules in force (overrides carry names)
     done: list[tuple[ContactMessage, str, Any]] = []
@@ -135,8 +140,10 @@ def run(message: ContactMessage, holder: str, now: datetime, notifier: Notifier,
     try:
         if message.channel == SMS:
             sent_id = _send_sms(notifier, ledger, message, incident, person, now)
-        else:
+        elif message.channel == VOICE:
             sent_id = _place_call(notifier, ledger, message, person, now)
+        else:
+            sent_id = _notify_in_teams(notifier, message, incident, person, now)
     except ContactUnavailable as outage:
         if not final:
             raise
@@ -212,6 +219,24 @@ def _place_call(
     call_id = placer.create_call(person.phone, callback, f"{message.incident} {message.key()}")
     ledger.remember_call(call_id, message.incident, person.name, message.key(), message.page, now)
     return call_id
+
+
+def _notify_in_teams(
+    notifier: Notifier, message: ContactMessage, incident: Incident, person: Person, now: datetime
+) -> str:
+    settings = notifier.settings
+    if not settings.teams_activity_configured:
+        raise ContactRejected(f"Teams activity notifications not configured: {TEAMS_ACTIVITY_SETTINGS}")
+    if not person.aad_object_id:
+        raise ContactRejected(f"{person.name} has no aad_object_id in people.toml")
+    from shared.channels.connections import graph_for  # requests and azure-identity load with the first one
+    from shared.contacts import teams_activity
+
+    link = ack_link(settings, incident.id, person.name, now)
+    chain = f"{message.incident}/{message.key()}"
+    body = teams_activity.notification(incident, label(incident.severity), link, chain, settings.graph_teams_app_id)
+    teams_activity.send(graph_for(settings), person.aad_object_id, body)
+    return ""  # Graph names no message: there is no delivery report to match
 
 
 def ack_link(settings: Settings, incident: str, person: str, now: datetime) -> str | None:

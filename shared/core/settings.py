@@ -36,6 +36,9 @@ class Settings:
     channel_archive_on: str = "closed"  # closed | resolved
     graph_client_state: str = field(default="", repr=False)  # change notifications' shared secret; empty: none
     teams_channel_workflow_url: str = ""  # Workflows flow posting a card into the channel named in the request
+    # The Teams app (its app id in the org catalog) installed for paged people, whose manifest names Firebell's Entra
+    # app: activity notifications to one person (`teams_activity` steps) go out as it. Empty: not configured.
+    graph_teams_app_id: str = ""
     # Communication Services (SMS to paged people, docs/oncall.md); empty: not configured.
     acs_endpoint: str = ""  # https://<resource>.communication.azure.com
     acs_access_key: str = field(default="", repr=False)
@@ -66,6 +69,7 @@ class Settings:
             channel_archive_on="resolved" if (env.get("GRAPH_ARCHIVE_ON") or "").strip() == "resolved" else "closed",
             graph_client_state=(env.get("GRAPH_CLIENT_STATE") or "").strip(),
             teams_channel_workflow_url=(env.get("TEAMS_CHANNEL_WORKFLOW_URL") or "").strip(),
+            graph_teams_app_id=(env.get("GRAPH_TEAMS_APP_ID") or "").strip(),
             acs_endpoint=(env.get("ACS_ENDPOINT") or "").strip().rstrip("/"),
             acs_access_key=(env.get("ACS_ACCESS_KEY") or "").strip(),
             acs_from_number=(env.get("ACS_FROM_NUMBER") or "").strip(),
@@ -77,6 +81,11 @@ class Settings:
     @property
     def channels_configured(self) -> bool:
         return bool(self.graph_team_id and (self.graph_tenant_id or not self.graph_client_secret))
+
+    @property
+    def teams_activity_configured(self) -> bool:
+        """The Teams app is named and Graph can sign in: an app secret with its tenant, or the managed identity."""
+        return bool(self.graph_teams_app_id and (self.graph_tenant_id or not self.graph_client_secret))
 
     @property
     def sms_configured(self) -> bool:
