@@ -161,7 +161,8 @@ def review_wiki() -> Any | None:
 
 
 def reset() -> None:
-    """Forget everything kept per process (configuration, stores, publishers, signing keys): tests use it between
+    """Forget everything kept per process (configuration, stores, publishers, signing keys, the managed identity's
+    Communication Services token): tests use it between
     cases that change settings or storage."""
     for cached in (
         _configuration_for,
@@ -175,3 +176,6 @@ def reset() -> None:
     keys = sys.modules.get("shared.azure_monitor.signing_keys")  # loaded only with the secure webhook
     if keys is not None:
         keys.signing_keys.cache_clear()
+    acs_auth = sys.modules.get("shared.contacts.acs_auth")  # loaded only with the first SMS or call
+    if acs_auth is not None:
+        acs_auth.forget_identities()

@@ -71,8 +71,14 @@ param acsFromNumber string = ''
 param acsCognitiveServicesEndpoint string = ''
 
 @secure()
-@description('ACS_ACCESS_KEY: the resource\'s access key (HMAC request signing). Empty: SMS not configured.')
+@description('ACS_ACCESS_KEY: the resource\'s access key (HMAC request signing). Empty: the app\'s managed identity signs in with Entra ID instead (set acsResourceName so it is granted access).')
 param acsAccessKey string = ''
+
+@description('Name of the existing Communication Services resource: the app\'s identity is granted Contributor on it, so SMS and calls authenticate with Entra ID tokens and ACS_ACCESS_KEY can stay empty. Empty: no role assignment.')
+param acsResourceName string = ''
+
+@description('Resource group of that Communication Services resource. Empty: the app\'s own resource group.')
+param acsResourceGroup string = ''
 
 @secure()
 @description('ACS_EVENTS_SECRET: the secret the Event Grid subscription\'s URL carries (?secret=). Empty: /api/acs/events refuses every delivery.')
@@ -274,6 +280,16 @@ var firebellSettings = {
   ACS_ACCESS_KEY: acsAccessKey
   ACS_EVENTS_SECRET: acsEventsSecret
   FIREBELL_ACK_LINK_KEY: empty(ackLinkKey) ? derivedAckLinkKey : ackLinkKey
+}
+
+module communication 'modules/communication.bicep' = if (!empty(acsResourceName)) {
+  name: 'communication-access'
+  scope: resourceGroup(empty(acsResourceGroup) ? 'rg-${environmentName}' : acsResourceGroup)
+  dependsOn: [rg]
+  params: {
+    communicationServicesName: acsResourceName
+    appPrincipalId: identity.outputs.principalId
+  }
 }
 
 module functionApp 'modules/functionapp.bicep' = {

@@ -28,6 +28,7 @@ from shared.core import deferral
 from shared.core.errors import InvalidInput
 from shared.core.queues import CONTACTS
 from shared.core.settings import Settings
+from shared.core.storage import managed_identity_client_id
 from shared.incidents.incident import Incident
 from shared.incidents.timeline import CONTACT_FAILED, CONTACT_SENT
 from shared.notifications.notifier import Notifier, holder_of
@@ -38,6 +39,7 @@ from shared.oncall.people import Person
 log = logging.getLogger("firebell.contacts")
 
 WORDS = {SMS: "SMS", VOICE: "voice call", TEAMS_ACTIVITY: "Teams activity notification"}
+SMS_SETTINGS = "set ACS_ENDPOINT and ACS_FROM_NUMBER (and ACS_ACCESS_KEY unless the managed identity signs in)"
 TEAMS_ACTIVITY_SETTINGS = (
     "set GRAPH_TEAMS_APP_ID (and GRAPH_TENANT_ID, GRAPH_CLIENT_ID and GRAPH_CLIENT_SECRET, unless the managed identity "
     "signs in to Graph)"
@@ -46,17 +48,23 @@ SENT_OUT, DUPLICATE, STOPPED_OUT, FAILED_OUT = "sent", "duplicate", "stopped", "
 
 
 @cache
-def _sms_sender(endpoint: str, key: str, from_number: str) -> Any:
+def _sms_sender(endpoint: str, key: str, from_number: str, identity: str) -> Any:
     from shared.contacts.sms import SmsSender  # requests loads with the first SMS only
 
-    return SmsSender(endpoint, key, from_number)
+    return SmsSender(endpoint, key, from_number, identity_client_id=identity)
 
 
 def sms_sender(settings: Settings) -> Any | None:
-    """One sender per process and resource; None when SMS is not configured."""
+    """One sender per process and resource; None when SMS is not configured. Without ACS_ACCESS_KEY it signs in
+    with the managed identity (shared.contacts.acs_auth)."""
     if not settings.sms_configured:
         return None
-    return _sms_sender(settings.acs_endpoint, settings.acs_access_key, settings.acs_from_number)
+    return _sms_sender(settings.acs_endpoint, settings.acs_access_key, settings.acs_from_number, _identity(settings))
+
+
+def _identity(settings: Settings) -> str:
+    """The user-assigned identity to sign in with when there is no access key ("" with a key: not used)."""
+    return "" if settings.acs_access_key else managed_identity_client_id()
 
 
 def start_ladder(
@@ -177,7 +185,7 @@ def _send_sms(
 ) -> str:
     sender = sms_sender(notifier.settings)
     if sender is None:
-        raise ContactRejected("SMS not configured: set ACS_ENDPOINT, ACS_ACCESS_KEY and ACS_FROM_NUMBER")
+        raise ContactRejected(f"SMS not configured: {SMS_SETTINGS}")
     if not person.phone:
         raise ContactRejected(f"{person.name} has no phone in people.toml")
     record = ledger.record(message.incident, message.key())
@@ -187,10 +195,10 @@ def _send_sms(
 
 
 @cache
-def _call_placer(endpoint: str, key: str, from_number: str, cognitive: str) -> Any:
+def _call_placer(endpoint: str, key: str, from_number: str, cognitive: str, identity: str) -> Any:
     from shared.contacts.voice import CallPlacer
 
-    return CallPlacer(endpoint, key, from_number, cognitive)
+    return CallPlacer(endpoint, key, from_number, cognitive, identity_client_id=identity)
 
 
 def call_placer(settings: Settings) -> Any | None:
@@ -199,7 +207,11 @@ def call_placer(settings: Settings) -> Any | None:
     if not (settings.sms_configured and settings.acs_events_secret and settings.api_base_url):
         return None
     return _call_placer(
-        settings.acs_endpoint, settings.acs_access_key, settings.acs_from_number, settings.acs_cognitive_endpoint
+        settings.acs_endpoint,
+        settings.acs_access_key,
+        settings.acs_from_number,
+        settings.acs_cognitive_endpoint,
+        _identity(settings),
     )
 
 
@@ -209,8 +221,8 @@ def _place_call(
     placer = call_placer(notifier.settings)
     if placer is None:
         raise ContactRejected(
-            "voice not configured: set ACS_ENDPOINT, ACS_ACCESS_KEY, ACS_FROM_NUMBER and ACS_EVENTS_SECRET "
-            "(and WEBSITE_HOSTNAME for the callback)"
+            "voice not configured: set ACS_ENDPOINT, ACS_FROM_NUMBER, ACS_EVENTS_SECRET and WEBSITE_HOSTNAME (for the "
+            "callback), and ACS_ACCESS_KEY unless the managed identity signs in"
         )
     if not person.phone:
         raise ContactRejected(f"{person.name} has no phone in people.toml")

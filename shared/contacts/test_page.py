@@ -10,7 +10,7 @@ from datetime import datetime
 from urllib.parse import urlencode
 
 from shared.contacts.calls import TEST_CALL as TEST
-from shared.contacts.contact import TEAMS_ACTIVITY_SETTINGS, call_placer, sms_sender
+from shared.contacts.contact import SMS_SETTINGS, TEAMS_ACTIVITY_SETTINGS, call_placer, sms_sender
 from shared.contacts.errors import ContactFailed
 from shared.contacts.ladder import sms_text
 from shared.contacts.ledger import ContactLedger
@@ -64,7 +64,7 @@ def _try(channel: str, person: object, now: datetime, notifier: Notifier) -> Att
     if channel == SMS:
         sender = sms_sender(settings)
         if sender is None:
-            return Attempt(SMS, NOT_CONFIGURED, "set ACS_ENDPOINT, ACS_ACCESS_KEY and ACS_FROM_NUMBER")
+            return Attempt(SMS, NOT_CONFIGURED, SMS_SETTINGS)
         repeatability = f"test-{person.name}-{iso(now)}"  # type: ignore[attr-defined]
         message_id = sender.send(phone, sms_text(None, "", None, test=True), repeatability, now, "firebell-test")
         return Attempt(SMS, SENT, f"accepted by Communication Services (message {message_id})")

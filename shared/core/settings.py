@@ -41,7 +41,7 @@ class Settings:
     graph_teams_app_id: str = ""
     # Communication Services (SMS to paged people, docs/oncall.md); empty: not configured.
     acs_endpoint: str = ""  # https://<resource>.communication.azure.com
-    acs_access_key: str = field(default="", repr=False)
+    acs_access_key: str = field(default="", repr=False)  # empty: the managed identity's Entra ID token instead
     acs_from_number: str = ""  # the resource's number, E.164
     acs_events_secret: str = field(default="", repr=False)  # in the Event Grid subscription's URL (?secret=)
     acs_cognitive_endpoint: str = ""  # Azure AI services connected to the resource: text-to-speech on calls
@@ -89,7 +89,7 @@ class Settings:
 
     @property
     def sms_configured(self) -> bool:
-        return bool(self.acs_endpoint and self.acs_access_key and self.acs_from_number)
+        return bool(self.acs_endpoint and self.acs_from_number)  # no access key: the managed identity signs in
 
     @property
     def boards_configured(self) -> bool:
