@@ -84,6 +84,12 @@ param acsResourceGroup string = ''
 @description('ACS_EVENTS_SECRET: the secret the Event Grid subscription\'s URL carries (?secret=). Empty: /api/acs/events refuses every delivery.')
 param acsEventsSecret string = ''
 
+@description('ACS_EVENTS_ENTRA_AUDIENCE: the application id URI of the Entra app the Event Grid subscription to /api/acs/events is protected with (Event Grid then sends its bearer token, verified instead of or beside ACS_EVENTS_SECRET; docs/oncall.md). Empty: the URL secret only.')
+param acsEventsEntraAudience string = ''
+
+@description('ACS_EVENTS_ENTRA_CLIENT_ID: that app\'s client id (v2 tokens carry it as the audience). Optional.')
+param acsEventsEntraClientId string = ''
+
 @secure()
 @description('FIREBELL_ACK_LINK_KEY: signs one-time acknowledgement links in SMS. Empty: derived from this subscription, resource group and environment.')
 param ackLinkKey string = ''
@@ -279,6 +285,10 @@ var firebellSettings = {
   ACS_COGNITIVE_SERVICES_ENDPOINT: acsCognitiveServicesEndpoint
   ACS_ACCESS_KEY: acsAccessKey
   ACS_EVENTS_SECRET: acsEventsSecret
+  ACS_EVENTS_ENTRA_TENANT_ID: empty(acsEventsEntraAudience) ? '' : tenant().tenantId
+  ACS_EVENTS_ENTRA_AUDIENCE: acsEventsEntraAudience
+  ACS_EVENTS_ENTRA_CLIENT_ID: acsEventsEntraClientId
+  ACS_EVENTS_ENTRA_JWKS_URL: ''
   FIREBELL_ACK_LINK_KEY: empty(ackLinkKey) ? derivedAckLinkKey : ackLinkKey
 }
 

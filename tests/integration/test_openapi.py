@@ -46,7 +46,7 @@ def test_every_registered_route_and_method_is_documented_and_every_documented_on
 OWN_CREDENTIALS = {
     "/api/teams": {"teamsHmac"},
     "/api/boards/events": {"boardsServiceHookBasic", "boardsServiceHookSecret"},
-    "/api/acs/events": {"eventGridSecret"},
+    "/api/acs/events": {"eventGridSecret", "eventGridEntra"},
     "/api/acs/calls": {"eventGridSecret"},
 }
 
