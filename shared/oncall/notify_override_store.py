@@ -47,7 +47,7 @@ class NotifyOverrideStore:
         except (ConfigurationError, ValueError, KeyError) as problem:
             log.error("notify rules of %s set through the API no longer apply: %s", person.name, problem)
             return None
-        return NotifyOverride(person.name, rules, _utc(row["updated_at"]))
+        return NotifyOverride(person.name, rules, row["updated_at"].astimezone(UTC))
 
     def put(self, person: Person, rules: ContactRules, now: datetime) -> NotifyOverride:
         """Replace the person's override (a PUT: the last one written wins)."""
@@ -74,8 +74,3 @@ class NotifyOverrideStore:
 
 def _row_key(name: str) -> str:
     return hashlib.sha256(name.strip().casefold().encode()).hexdigest()[:32]
-
-
-def _utc(moment: datetime) -> datetime:
-    moment = moment.astimezone(UTC)
-    return datetime(*moment.timetuple()[:6], moment.microsecond, tzinfo=UTC)
