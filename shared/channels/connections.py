@@ -27,9 +27,10 @@ class Connections:
         self.sender.post(url, body)
 
 
-def graph_for(found: Settings) -> Any:
-    """One Graph client per target and process (its session and token cache serve every call)."""
-    from shared.channels.graph import Graph, GraphTarget
+def graph_for(found: Settings, attempts: int | None = None) -> Any:
+    """One Graph client per target, attempts and process (its session and token cache serve every call). A paged
+    person's step tries once (`attempts=1`): its queue message is what waits and tries again, not the escalation."""
+    from shared.channels.graph import ATTEMPTS, Graph, GraphTarget
 
     target = GraphTarget(
         found.graph_team_id,
@@ -38,7 +39,8 @@ def graph_for(found: Settings) -> Any:
         found.graph_client_secret,
         found.graph_url,
     )
+    tries = attempts or ATTEMPTS
     with _lock:
-        if target not in _graphs:
-            _graphs[target] = Graph(target)
-        return _graphs[target]
+        if (target, tries) not in _graphs:
+            _graphs[(target, tries)] = Graph(target, attempts=tries)
+        return _graphs[(target, tries)]

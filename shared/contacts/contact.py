@@ -247,7 +247,7 @@ def _notify_in_teams(
     link = ack_link(settings, incident.id, person.name, now)
     chain = f"{message.incident}/{message.key()}"
     body = teams_activity.notification(incident, label(incident.severity), link, chain, settings.graph_teams_app_id)
-    teams_activity.send(graph_for(settings), person.aad_object_id, body)
+    teams_activity.send(graph_for(settings, attempts=1), person.aad_object_id, body)
     return ""  # Graph names no message: there is no delivery report to match
 
 

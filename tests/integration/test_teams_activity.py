@@ -120,15 +120,19 @@ def test_the_step_is_sent_once_under_50_redeliveries(paging, graph):
     ]
 
 
-def test_throttling_defers_the_step_and_it_is_sent_once_later(paging, storage_account, graph):
+@pytest.mark.parametrize(("status", "retry_after", "pause"), [(429, "120", 120), (503, None, 10)])
+def test_throttling_and_outages_defer_the_step_and_it_is_sent_once_later(
+    paging, storage_account, graph, status, retry_after, pause
+):
     ident, _ = open_incident(paging)
     message = ContactMessage(ident, "Tim Jones", "r01-s00", "high", 1, "teams_activity", WEDNESDAY)
-    graph.fail_next(429, retry_after="120")  # longer than Graph's in-call wait: the queue message is deferred
+    graph.fail_next(status, retry_after=retry_after)
     deferred = on_contact(json.dumps(message.to_json()).encode(), "contact-message-1", 1, WEDNESDAY, notifier())
-    assert pause_of(deferred) == timedelta(seconds=120)
+    assert pause_of(deferred) == timedelta(seconds=pause)  # Retry-After wins; else the first backoff pause
+    assert len(notifications_sent(graph)) == 1  # tried once: the queue message waits, not the caller
     assert (graph.feed(TIM_ID), contact_texts(paging, ident)) == ([], [])
     arrived = redeliver(storage_account.queue("contacts"), deferred)
-    later = WEDNESDAY + timedelta(seconds=120)
+    later = WEDNESDAY + timedelta(seconds=pause)
     assert on_contact(arrived.content.encode(), arrived.id, 1, later, notifier()) is None
     assert len(graph.feed(TIM_ID)) == 1
     assert contact_texts(paging, ident) == [
