@@ -16,6 +16,7 @@ from functions import (
     notifications,
     oncall,
     openapi,
+    people,
     postmortems,
     readiness,
     readiness_report,
@@ -45,6 +46,7 @@ for blueprint in (
     postmortems,
     openapi,
     contacts,
+    people,
 ):
     app.register_functions(blueprint.bp)
 

@@ -53,8 +53,8 @@ def on_contact(message: func.QueueMessage) -> None:
 def acs_events(req: func.HttpRequest) -> func.HttpResponse:
     from shared.contacts import event_grid, inbound
 
-    settings = context.settings()
-    event_grid.authenticate(req.params.get("secret"), settings.acs_events_secret)  # before the body is read
+    # The URL's secret or Event Grid's Entra ID token, before the body is read.
+    context.authenticate_acs_events(req.params.get("secret"), req.headers.get("Authorization"))
     body = req.get_body()
     require_bounded(body)
     batch = event_grid.events(_json(body))

@@ -56,7 +56,7 @@ def schedule() -> Schedule:
 def check() -> list[str]:
     """The start-up check of the configuration files and the settings that come with them (storage included: a
     missing AzureWebJobsStorage is reported here, and every route that needs storage answers 503)."""
-    return check_configuration(configuration(), [storage.target, secure_webhook])
+    return check_configuration(configuration(), [storage.target, secure_webhook, acs_events_policy])
 
 
 def secure_webhook() -> SecureWebhookPolicy | None:
@@ -72,6 +72,28 @@ def verify_secure_webhook(authorization: str | None) -> None:
         from shared.azure_monitor.signing_keys import signing_keys
 
         verify_bearer(authorization, policy, signing_keys(policy.jwks_url).key_for, utc_now())
+
+
+def acs_events_policy() -> SecureWebhookPolicy | None:
+    """Entra ID for Event Grid's deliveries to /api/acs/events, None when off; ConfigurationError when half set."""
+    from shared.contacts.event_grid import entra_policy
+
+    return entra_policy(os.environ)
+
+
+def authenticate_acs_events(secret: str | None, authorization: str | None) -> str:
+    """An Event Grid delivery's credential: the URL's secret or an Entra ID token (shared.contacts.event_grid)."""
+    from shared.contacts import event_grid
+
+    policy = acs_events_policy()
+    key_for = None
+    if policy is not None and authorization:
+        from shared.azure_monitor.signing_keys import signing_keys  # PyJWT and cryptography: only with a token
+
+        key_for = signing_keys(policy.jwks_url).key_for
+    return event_grid.authenticate_delivery(
+        secret, authorization, settings().acs_events_secret, policy, key_for, utc_now()
+    )
 
 
 # --- stores and services: one per process and storage account, so their locks and caches serve every request ---
@@ -161,7 +183,8 @@ def review_wiki() -> Any | None:
 
 
 def reset() -> None:
-    """Forget everything kept per process (configuration, stores, publishers, signing keys): tests use it between
+    """Forget everything kept per process (configuration, stores, publishers, signing keys, the managed identity's
+    Communication Services token): tests use it between
     cases that change settings or storage."""
     for cached in (
         _configuration_for,
@@ -175,3 +198,6 @@ def reset() -> None:
     keys = sys.modules.get("shared.azure_monitor.signing_keys")  # loaded only with the secure webhook
     if keys is not None:
         keys.signing_keys.cache_clear()
+    acs_auth = sys.modules.get("shared.contacts.acs_auth")  # loaded only with the first SMS or call
+    if acs_auth is not None:
+        acs_auth.forget_identities()

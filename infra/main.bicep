@@ -45,6 +45,9 @@ param graphChannelSeverity string = '2'
 @description('GRAPH_ARCHIVE_ON: closed or resolved: when an incident channel is archived.')
 param graphArchiveOn string = 'closed'
 
+@description('GRAPH_TEAMS_APP_ID: the Teams app (its id in the org catalog, installed for paged people, its manifest naming this app\'s identity in webApplicationInfo) that Teams activity notifications to one person come from (people.toml teams_activity steps; the identity needs the Graph application permission TeamsActivity.Send). Empty: not configured.')
+param graphTeamsAppId string = ''
+
 @description('TEAMS_CHANNEL_WORKFLOW_URL: Workflows flow that posts a card into the channel named in the request (docs/teams.md). Empty: no cards in incident channels.')
 param teamsChannelWorkflowUrl string = ''
 
@@ -68,12 +71,24 @@ param acsFromNumber string = ''
 param acsCognitiveServicesEndpoint string = ''
 
 @secure()
-@description('ACS_ACCESS_KEY: the resource\'s access key (HMAC request signing). Empty: SMS not configured.')
+@description('ACS_ACCESS_KEY: the resource\'s access key (HMAC request signing). Empty: the app\'s managed identity signs in with Entra ID instead (set acsResourceName so it is granted access).')
 param acsAccessKey string = ''
+
+@description('Name of the existing Communication Services resource: the app\'s identity is granted Contributor on it, so SMS and calls authenticate with Entra ID tokens and ACS_ACCESS_KEY can stay empty. Empty: no role assignment.')
+param acsResourceName string = ''
+
+@description('Resource group of that Communication Services resource. Empty: the app\'s own resource group.')
+param acsResourceGroup string = ''
 
 @secure()
 @description('ACS_EVENTS_SECRET: the secret the Event Grid subscription\'s URL carries (?secret=). Empty: /api/acs/events refuses every delivery.')
 param acsEventsSecret string = ''
+
+@description('ACS_EVENTS_ENTRA_AUDIENCE: the application id URI of the Entra app the Event Grid subscription to /api/acs/events is protected with (Event Grid then sends its bearer token, verified instead of or beside ACS_EVENTS_SECRET; docs/oncall.md). Empty: the URL secret only.')
+param acsEventsEntraAudience string = ''
+
+@description('ACS_EVENTS_ENTRA_CLIENT_ID: that app\'s client id (v2 tokens carry it as the audience). Optional.')
+param acsEventsEntraClientId string = ''
 
 @secure()
 @description('FIREBELL_ACK_LINK_KEY: signs one-time acknowledgement links in SMS. Empty: derived from this subscription, resource group and environment.')
@@ -151,6 +166,7 @@ var tables = [
   'followups'
   'webhookbudgets'
   'channels'
+  'notifyrules'
 ]
 var queues = [
   'notifications'
@@ -259,6 +275,7 @@ var firebellSettings = {
   GRAPH_CHANNEL_SEVERITY: graphChannelSeverity
   GRAPH_ARCHIVE_ON: graphArchiveOn
   GRAPH_CLIENT_STATE: derivedGraphClientState
+  GRAPH_TEAMS_APP_ID: graphTeamsAppId
   TEAMS_CHANNEL_WORKFLOW_URL: teamsChannelWorkflowUrl
   STATUS_PAGE_TITLE: statusPageTitle
   STATUS_PAGE_URL: empty(statusPageUrl) ? storage.outputs.webEndpoint : statusPageUrl
@@ -268,7 +285,21 @@ var firebellSettings = {
   ACS_COGNITIVE_SERVICES_ENDPOINT: acsCognitiveServicesEndpoint
   ACS_ACCESS_KEY: acsAccessKey
   ACS_EVENTS_SECRET: acsEventsSecret
+  ACS_EVENTS_ENTRA_TENANT_ID: empty(acsEventsEntraAudience) ? '' : tenant().tenantId
+  ACS_EVENTS_ENTRA_AUDIENCE: acsEventsEntraAudience
+  ACS_EVENTS_ENTRA_CLIENT_ID: acsEventsEntraClientId
+  ACS_EVENTS_ENTRA_JWKS_URL: ''
   FIREBELL_ACK_LINK_KEY: empty(ackLinkKey) ? derivedAckLinkKey : ackLinkKey
+}
+
+module communication 'modules/communication.bicep' = if (!empty(acsResourceName)) {
+  name: 'communication-access'
+  scope: resourceGroup(empty(acsResourceGroup) ? 'rg-${environmentName}' : acsResourceGroup)
+  dependsOn: [rg]
+  params: {
+    communicationServicesName: acsResourceName
+    appPrincipalId: identity.outputs.principalId
+  }
 }
 
 module functionApp 'modules/functionapp.bicep' = {

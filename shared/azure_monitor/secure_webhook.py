@@ -7,6 +7,8 @@ client id) and it carries the `ActionGroupsSecureWebhook` app role, which only p
 assigned (the Azure Monitor action groups service principal) hold.
 
 Pure: the clock and the key lookup are parameters; fetching the key set is `shared.azure_monitor.signing_keys`.
+The same check serves Event Grid's Entra ID-protected webhook deliveries (shared.contacts.event_grid), with their
+own settings (`prefix`) and app role.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from shared.core.errors import ConfigurationError, Unauthorized
@@ -37,6 +39,19 @@ _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost"})
 _GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 # An algorithm name is echoed in the error detail only when it looks like one (never attacker prose).
 _ALGORITHM_NAME = re.compile(r"[A-Za-z0-9]{1,16}")
+
+
+class EntraSettings(NamedTuple):
+    """The names of one feature's Entra ID settings, and the feature's name in errors."""
+
+    tenant: str
+    audience: str
+    client_id: str
+    jwks_url: str
+    what: str
+
+
+ALERTS = EntraSettings(TENANT_SETTING, AUDIENCE_SETTING, CLIENT_ID_SETTING, JWKS_URL_SETTING, "secure webhook")
 
 
 @dataclass(frozen=True)
@@ -62,25 +77,27 @@ class SecureWebhookPolicy:
         return (self.audience,) if not self.client_id else (self.audience, self.client_id)
 
     @classmethod
-    def from_environment(cls, environ: Mapping[str, str]) -> SecureWebhookPolicy | None:
-        """The policy from app settings; None when the feature is off (neither tenant nor audience set)."""
-        tenant_id = (environ.get(TENANT_SETTING) or "").strip().lower()
-        audience = (environ.get(AUDIENCE_SETTING) or "").strip()
+    def from_environment(cls, environ: Mapping[str, str], names: EntraSettings = ALERTS) -> SecureWebhookPolicy | None:
+        """The policy from the app settings `names` lists (the alert webhook's by default); None when the feature is
+        off (neither tenant nor audience set)."""
+        tenant_setting, audience_setting, client_setting, jwks_setting, what = names
+        tenant_id = (environ.get(tenant_setting) or "").strip().lower()
+        audience = (environ.get(audience_setting) or "").strip()
         if not tenant_id and not audience:
             return None
         if not tenant_id or not audience:
-            missing = TENANT_SETTING if not tenant_id else AUDIENCE_SETTING
+            missing = tenant_setting if not tenant_id else audience_setting
             raise ConfigurationError(
-                f"secure webhook: {missing} is not set; set both {TENANT_SETTING} and {AUDIENCE_SETTING}, or neither"
+                f"{what}: {missing} is not set; set both {tenant_setting} and {audience_setting}, or neither"
             )
         if not _GUID.fullmatch(tenant_id):
             # A domain name (contoso.onmicrosoft.com) never matches the issuer, which names the tenant by id.
-            raise ConfigurationError(f"secure webhook: {TENANT_SETTING} must be the directory (tenant) id, a GUID")
-        client_id = (environ.get(CLIENT_ID_SETTING) or "").strip().lower() or None
+            raise ConfigurationError(f"{what}: {tenant_setting} must be the directory (tenant) id, a GUID")
+        client_id = (environ.get(client_setting) or "").strip().lower() or None
         if client_id is not None and not _GUID.fullmatch(client_id):
-            raise ConfigurationError(f"secure webhook: {CLIENT_ID_SETTING} must be the application (client) id, a GUID")
-        jwks_url = (environ.get(JWKS_URL_SETTING) or "").strip() or default_jwks_url(tenant_id)
-        _require_trusted_url(jwks_url)
+            raise ConfigurationError(f"{what}: {client_setting} must be the application (client) id, a GUID")
+        jwks_url = (environ.get(jwks_setting) or "").strip() or default_jwks_url(tenant_id)
+        _require_trusted_url(jwks_url, jwks_setting, what)
         return cls(tenant_id=tenant_id, audience=audience, jwks_url=jwks_url, client_id=client_id)
 
 
@@ -88,7 +105,7 @@ def default_jwks_url(tenant_id: str) -> str:
     return f"https://login.microsoftonline.com/{tenant_id}/discovery/v2.0/keys"
 
 
-def _require_trusted_url(url: str) -> None:
+def _require_trusted_url(url: str, setting: str = JWKS_URL_SETTING, what: str = "secure webhook") -> None:
     # Keys fetched over plain http could be swapped in transit, and then any token would verify.
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
@@ -96,9 +113,7 @@ def _require_trusted_url(url: str) -> None:
         return
     if parts.scheme == "http" and host in _LOOPBACK_HOSTS:
         return
-    raise ConfigurationError(
-        f"secure webhook: {JWKS_URL_SETTING} must be an https URL (plain http only for 127.0.0.1 or localhost)"
-    )
+    raise ConfigurationError(f"{what}: {setting} must be an https URL (plain http only for 127.0.0.1 or localhost)")
 
 
 def verify_bearer(
@@ -106,8 +121,10 @@ def verify_bearer(
     policy: SecureWebhookPolicy,
     signing_key_for: Callable[[str], Any],
     now: datetime,
+    role: str = SECURE_WEBHOOK_ROLE,
 ) -> dict[str, Any]:
-    """Verify the `Authorization` header value of a secure-webhook call; return the token's verified claims.
+    """Verify the `Authorization` header value of a secure-webhook call; return the token's verified claims. `role`
+    is the app role the caller must hold (Azure Monitor's by default).
 
     `signing_key_for(kid)` returns the public key Entra ID publishes under that key id, raises Unauthorized for a
     key id it does not publish, and may raise a 503-class error when the key set cannot be fetched.
@@ -161,8 +178,8 @@ def verify_bearer(
     _require_current(claims, now)
     roles = claims.get("roles")
     # A list, never a substring test on a string ("ActionGroupsSecureWebhookAdmin" is not the role).
-    if not isinstance(roles, list) or SECURE_WEBHOOK_ROLE not in roles:
-        raise Unauthorized(f"token lacks the {SECURE_WEBHOOK_ROLE} app role")
+    if not isinstance(roles, list) or role not in roles:
+        raise Unauthorized(f"token lacks the {role} app role")
     return claims
 
 

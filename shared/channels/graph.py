@@ -1,4 +1,5 @@
-"""Microsoft Graph for incident channels: a few REST calls over requests, with tokens from azure-identity.
+"""Microsoft Graph for incident channels and Teams activity notifications to one person (a paged person's
+`teams_activity` rule step, shared.contacts): a few REST calls over requests, with tokens from azure-identity.
 
 Why not msgraph-sdk: measured (Python 3.11, this machine) it brings 42 packages (392 MB for the msgraph package
 alone) and takes ~0.29 s to import and build a client with the channel request builders, against ~0.16 s for
@@ -12,7 +13,8 @@ azure-identity) points the grant at another authority (a sovereign cloud; the te
 Faults: 429 (after its Retry-After, up to MAX_RETRY_AFTER_SECONDS here), 5xx, timeouts and refused connections are
 retried ATTEMPTS times with jittered backoff inside the call; then GraphUnavailable (with Graph's Retry-After) tells
 the caller, which defers its queue message (shared.core.deferral). Other 4xx raise GraphRejected.
-Everything here loads on the `channels` path only: no other function's cold start imports it.
+Everything here loads on the `channels` path and with a `teams_activity` step only: no other function's cold start
+imports it.
 """
 
 from __future__ import annotations
@@ -182,6 +184,13 @@ class Graph:
     def renew(self, subscription_id: str, expires: datetime) -> None:
         url = f"{self.target.url.rstrip('/')}/subscriptions/{_quoted(subscription_id)}"
         self._call("PATCH", url, json={"expirationDateTime": _instant(expires)})
+
+    # --- one person ---------------------------------------------------------------------------------------------------
+    def notify_user(self, user_id: str, notification: dict[str, Any]) -> None:
+        """`POST /users/{id}/teamwork/sendActivityNotification` (application permission TeamsActivity.Send; the Teams
+        app must be installed for the user, else Graph refuses: GraphRejected). Graph answers 204."""
+        url = f"{self.target.url.rstrip('/')}/users/{_quoted(user_id)}/teamwork/sendActivityNotification"
+        self._call("POST", url, json=notification)
 
     # --- HTTP -------------------------------------------------------------------------------------------------------
     def _pages(self, url: str) -> Iterator[dict[str, Any]]:

@@ -1,12 +1,13 @@
-"""Reaching a paged person on their phone: their SMS and voice rule steps, each sent once, in time, unless someone
-acknowledged first.
+"""Reaching a paged person on their phone: their SMS, voice and Teams activity rule steps, each sent once, in time,
+unless someone acknowledged first.
 
-`start_ladder` runs when an escalation step has paged a person (shared.notifications.escalate): each SMS or voice
-step of their rules becomes a `contacts` queue message visible at its due time; a step due at once is sent in this
-invocation (a queue hop would add a polling interval to the first SMS), and queued if that attempt fails.
-`on_contact` is the `contacts` queue consumer. A step checks "acknowledged yet?" before sending; throttling (429,
-Retry-After) and outages defer the message (shared.core.deferral), they do not drop it; a channel that fails for
-good (a refused number, not configured, the outage bound exhausted) sends the person's next step at once.
+`start_ladder` runs when an escalation step has paged a person (shared.notifications.escalate): each personal step
+(SMS, voice, Teams activity) of their rules becomes a `contacts` queue message visible at its due time; a step due at
+once is sent in this invocation (a queue hop would add a polling interval to the first SMS), and queued if that
+attempt fails. `on_contact` is the `contacts` queue consumer. A step checks "acknowledged yet?" before sending;
+throttling (429, Retry-After) and outages defer the message (shared.core.deferral), they do not drop it; a channel
+that fails for good (a refused number, not configured, the outage bound exhausted) sends the person's next step at
+once.
 """
 
 from __future__ import annotations
@@ -27,39 +28,51 @@ from shared.core import deferral
 from shared.core.errors import InvalidInput
 from shared.core.queues import CONTACTS
 from shared.core.settings import Settings
+from shared.core.storage import managed_identity_client_id
 from shared.incidents.incident import Incident
 from shared.incidents.timeline import CONTACT_FAILED, CONTACT_SENT
 from shared.notifications.notifier import Notifier, holder_of
 from shared.notifications.policy import stop_reason, visibility_seconds
-from shared.oncall.contact_rules import SMS, VOICE
+from shared.oncall.contact_rules import SMS, TEAMS_ACTIVITY, VOICE
 from shared.oncall.people import Person
 
 log = logging.getLogger("firebell.contacts")
 
-WORDS = {SMS: "SMS", VOICE: "voice call"}
+WORDS = {SMS: "SMS", VOICE: "voice call", TEAMS_ACTIVITY: "Teams activity notification"}
+SMS_SETTINGS = "set ACS_ENDPOINT and ACS_FROM_NUMBER (and ACS_ACCESS_KEY unless the managed identity signs in)"
+TEAMS_ACTIVITY_SETTINGS = (
+    "set GRAPH_TEAMS_APP_ID (and GRAPH_TENANT_ID, GRAPH_CLIENT_ID and GRAPH_CLIENT_SECRET, unless the managed identity "
+    "signs in to Graph)"
+)
 SENT_OUT, DUPLICATE, STOPPED_OUT, FAILED_OUT = "sent", "duplicate", "stopped", "failed"
 
 
 @cache
-def _sms_sender(endpoint: str, key: str, from_number: str) -> Any:
+def _sms_sender(endpoint: str, key: str, from_number: str, identity: str) -> Any:
     from shared.contacts.sms import SmsSender  # requests loads with the first SMS only
 
-    return SmsSender(endpoint, key, from_number)
+    return SmsSender(endpoint, key, from_number, identity_client_id=identity)
 
 
 def sms_sender(settings: Settings) -> Any | None:
-    """One sender per process and resource; None when SMS is not configured."""
+    """One sender per process and resource; None when SMS is not configured. Without ACS_ACCESS_KEY it signs in
+    with the managed identity (shared.contacts.acs_auth)."""
     if not settings.sms_configured:
         return None
-    return _sms_sender(settings.acs_endpoint, settings.acs_access_key, settings.acs_from_number)
+    return _sms_sender(settings.acs_endpoint, settings.acs_access_key, settings.acs_from_number, _identity(settings))
+
+
+def _identity(settings: Settings) -> str:
+    """The user-assigned identity to sign in with when there is no access key ("" with a key: not used)."""
+    return "" if settings.acs_access_key else managed_identity_client_id()
 
 
 def start_ladder(
     notifier: Notifier, incident: Incident, paged: Person, page: str, now: datetime
 ) -> list[tuple[ContactMessage, str, Any]]:
-    """Queue the paged person's SMS and voice steps; send those due now. Returns each step with what was done and
+    """Queue the paged person's personal steps; send those due now. Returns each step with what was done and
     the queue message sent for it (None when it went out here)."""
-    person = notifier.person_named(paged.name)  # the directory's record: rules and phone (overrides carry names)
+    person = notifier.reachable(paged.name)  # the directory's record and the rules in force (overrides carry names)
     done: list[tuple[ContactMessage, str, Any]] = []
     for message in ladder(incident, person, page, now):
         wait = message.due - now
@@ -131,12 +144,14 @@ def run(message: ContactMessage, holder: str, now: datetime, notifier: Notifier,
     if incident is None or reason is not None:
         ledger.settle(message.incident, key, STOPPED, now, detail=reason or "")
         return STOPPED_OUT
-    person = notifier.person_named(message.person)
+    person = notifier.reachable(message.person)
     try:
         if message.channel == SMS:
             sent_id = _send_sms(notifier, ledger, message, incident, person, now)
-        else:
+        elif message.channel == VOICE:
             sent_id = _place_call(notifier, ledger, message, person, now)
+        else:
+            sent_id = _notify_in_teams(notifier, message, incident, person, now)
     except ContactUnavailable as outage:
         if not final:
             raise
@@ -170,7 +185,7 @@ def _send_sms(
 ) -> str:
     sender = sms_sender(notifier.settings)
     if sender is None:
-        raise ContactRejected("SMS not configured: set ACS_ENDPOINT, ACS_ACCESS_KEY and ACS_FROM_NUMBER")
+        raise ContactRejected(f"SMS not configured: {SMS_SETTINGS}")
     if not person.phone:
         raise ContactRejected(f"{person.name} has no phone in people.toml")
     record = ledger.record(message.incident, message.key())
@@ -180,10 +195,10 @@ def _send_sms(
 
 
 @cache
-def _call_placer(endpoint: str, key: str, from_number: str, cognitive: str) -> Any:
+def _call_placer(endpoint: str, key: str, from_number: str, cognitive: str, identity: str) -> Any:
     from shared.contacts.voice import CallPlacer
 
-    return CallPlacer(endpoint, key, from_number, cognitive)
+    return CallPlacer(endpoint, key, from_number, cognitive, identity_client_id=identity)
 
 
 def call_placer(settings: Settings) -> Any | None:
@@ -192,7 +207,11 @@ def call_placer(settings: Settings) -> Any | None:
     if not (settings.sms_configured and settings.acs_events_secret and settings.api_base_url):
         return None
     return _call_placer(
-        settings.acs_endpoint, settings.acs_access_key, settings.acs_from_number, settings.acs_cognitive_endpoint
+        settings.acs_endpoint,
+        settings.acs_access_key,
+        settings.acs_from_number,
+        settings.acs_cognitive_endpoint,
+        _identity(settings),
     )
 
 
@@ -202,8 +221,8 @@ def _place_call(
     placer = call_placer(notifier.settings)
     if placer is None:
         raise ContactRejected(
-            "voice not configured: set ACS_ENDPOINT, ACS_ACCESS_KEY, ACS_FROM_NUMBER and ACS_EVENTS_SECRET "
-            "(and WEBSITE_HOSTNAME for the callback)"
+            "voice not configured: set ACS_ENDPOINT, ACS_FROM_NUMBER, ACS_EVENTS_SECRET and WEBSITE_HOSTNAME (for the "
+            "callback), and ACS_ACCESS_KEY unless the managed identity signs in"
         )
     if not person.phone:
         raise ContactRejected(f"{person.name} has no phone in people.toml")
@@ -212,6 +231,24 @@ def _place_call(
     call_id = placer.create_call(person.phone, callback, f"{message.incident} {message.key()}")
     ledger.remember_call(call_id, message.incident, person.name, message.key(), message.page, now)
     return call_id
+
+
+def _notify_in_teams(
+    notifier: Notifier, message: ContactMessage, incident: Incident, person: Person, now: datetime
+) -> str:
+    settings = notifier.settings
+    if not settings.teams_activity_configured:
+        raise ContactRejected(f"Teams activity notifications not configured: {TEAMS_ACTIVITY_SETTINGS}")
+    if not person.aad_object_id:
+        raise ContactRejected(f"{person.name} has no aad_object_id in people.toml")
+    from shared.channels.connections import graph_for  # requests and azure-identity load with the first one
+    from shared.contacts import teams_activity
+
+    link = ack_link(settings, incident.id, person.name, now)
+    chain = f"{message.incident}/{message.key()}"
+    body = teams_activity.notification(incident, label(incident.severity), link, chain, settings.graph_teams_app_id)
+    teams_activity.send(graph_for(settings, attempts=1), person.aad_object_id, body)
+    return ""  # Graph names no message: there is no delivery report to match
 
 
 def ack_link(settings: Settings, incident: str, person: str, now: datetime) -> str | None:

@@ -4,14 +4,18 @@ the Communication Services events Firebell acts on. Pure.
 Event Grid's webhook delivery (Event Grid schema) posts a JSON array of events. Creating the subscription sends one
 `Microsoft.EventGrid.SubscriptionValidationEvent`; answering `{"validationResponse": <validationCode>}` proves the
 endpoint is ours. Event Grid authenticates itself to a webhook by what the subscription's URL carries (a secret
-query parameter, the documented "query parameter" option) or by an Entra ID token; Firebell uses the secret
-(`?secret=`, ACS_EVENTS_SECRET), compared in constant time before the body is read. A delivery without it is
-refused (401) and nothing is stored.
+query parameter, the documented "query parameter" option) or by an Entra ID token; Firebell accepts either, both
+checked before the body is read: the secret (`?secret=`, ACS_EVENTS_SECRET) compared in constant time, or — with
+ACS_EVENTS_ENTRA_TENANT_ID and ACS_EVENTS_ENTRA_AUDIENCE set — the `Authorization: Bearer` token Event Grid gets for
+the subscription's Entra app, verified like the alert webhook's (shared.azure_monitor.secure_webhook: signature by the
+tenant's published keys, issuer, audience, lifetime) and holding the AzureEventGridSecureWebhookSubscriber app role.
+A delivery with neither is refused (401) and nothing is stored.
 """
 
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,6 +27,12 @@ VALIDATION = "Microsoft.EventGrid.SubscriptionValidationEvent"
 SMS_RECEIVED = "Microsoft.Communication.SMSReceived"
 SMS_DELIVERY_REPORT = "Microsoft.Communication.SMSDeliveryReportReceived"
 MAX_EVENTS = 100
+# The app role Event Grid's documented set-up script creates on the webhook's Entra app and assigns to Event Grid.
+EVENT_GRID_ROLE = "AzureEventGridSecureWebhookSubscriber"
+ENTRA_TENANT_SETTING = "ACS_EVENTS_ENTRA_TENANT_ID"
+ENTRA_AUDIENCE_SETTING = "ACS_EVENTS_ENTRA_AUDIENCE"  # the subscription's Entra app: application id URI
+ENTRA_CLIENT_ID_SETTING = "ACS_EVENTS_ENTRA_CLIENT_ID"  # … or its client id (v2 tokens)
+ENTRA_JWKS_URL_SETTING = "ACS_EVENTS_ENTRA_JWKS_URL"  # default: the tenant's published keys
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,43 @@ class DeliveryReport:
     status: str  # "Delivered", "Failed", …
     details: str
     received: datetime
+
+
+def entra_policy(environ: Any) -> Any | None:
+    """Entra ID for deliveries, None when off; ConfigurationError when half set."""
+    from shared.azure_monitor.secure_webhook import EntraSettings, SecureWebhookPolicy
+
+    names = EntraSettings(
+        ENTRA_TENANT_SETTING,
+        ENTRA_AUDIENCE_SETTING,
+        ENTRA_CLIENT_ID_SETTING,
+        ENTRA_JWKS_URL_SETTING,
+        "Event Grid Entra ID delivery",
+    )
+    return SecureWebhookPolicy.from_environment(environ, names)
+
+
+def authenticate_delivery(
+    given: str | None,
+    authorization: str | None,
+    secret: str,
+    policy: Any | None,
+    signing_key_for: Callable[[str], Any] | None,
+    now: datetime,
+) -> str:
+    """Who delivered: "entra" (a verified bearer token) or "secret"; Unauthorized otherwise. A bearer token is
+    checked whenever Entra ID is configured and the delivery carries one: a bad token is refused even beside a
+    secret, for it is a forgery or a misconfiguration to be seen."""
+    if policy is not None and authorization:
+        from shared.azure_monitor.secure_webhook import verify_bearer
+
+        assert signing_key_for is not None
+        verify_bearer(authorization, policy, signing_key_for, now, role=EVENT_GRID_ROLE)
+        return "entra"
+    if policy is not None and not secret:
+        raise Unauthorized("this delivery carries no Entra ID bearer token")
+    authenticate(given, secret)
+    return "secret"
 
 
 def authenticate(given: str | None, secret: str) -> None:

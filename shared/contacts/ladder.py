@@ -1,9 +1,9 @@
 """The ladder of one person's page: which of their rule steps go out when, the `contacts` queue message that carries
 one step, and the words of an SMS. Pure.
 
-After an escalation step pages a person (its Teams card is their `teams` rule step), each SMS or voice step of
-their rules becomes a `contacts` message visible at its due time. It checks "acknowledged yet?" before sending; a
-step whose channel failed for good sends the person's next step at once.
+After an escalation step pages a person (its Teams card is their `teams` rule step), each SMS, voice or Teams
+activity step of their rules becomes a `contacts` message visible at its due time. It checks "acknowledged yet?"
+before sending; a step whose channel failed for good sends the person's next step at once.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 from shared.core.errors import InvalidInput
 from shared.core.timeutil import iso, parse_instant
 from shared.incidents.incident import Incident
-from shared.oncall.contact_rules import CHANNELS, PHONE_CHANNELS, ContactStep, due_at, urgency
+from shared.oncall.contact_rules import CHANNELS, PERSONAL_CHANNELS, ContactStep, due_at, urgency
 from shared.oncall.people import Person
 
 _PAGE = re.compile(r"^[A-Za-z0-9-]{1,60}$")
@@ -74,22 +74,22 @@ class ContactMessage:
 
 
 def ladder(incident: Incident, person: Person, page: str, paged_at: datetime) -> list[ContactMessage]:
-    """The person's SMS and voice steps for this incident's urgency, each with its due time (Teams steps are the
-    escalation's card, already posted)."""
+    """The person's SMS, voice and Teams activity steps for this incident's urgency, each with its due time (`teams`
+    steps are the escalation's card, already posted)."""
     level = urgency(incident.severity)
     steps = person.rules.steps_for(level)
     return [
         _message(incident.id, person, page, level, index, step, paged_at)
         for index, step in enumerate(steps)
-        if step.channel in PHONE_CHANNELS
+        if step.channel in PERSONAL_CHANNELS
     ]
 
 
 def next_step(message: ContactMessage, person: Person, now: datetime) -> ContactMessage | None:
-    """The person's next SMS or voice step after `message`, due now (its channel failed: no waiting)."""
+    """The person's next personal step after `message`, due now (its channel failed: no waiting)."""
     steps = person.rules.steps_for(message.urgency)
     for index in range(message.index + 1, len(steps)):
-        if steps[index].channel in PHONE_CHANNELS:
+        if steps[index].channel in PERSONAL_CHANNELS:
             return ContactMessage(
                 message.incident, message.person, message.page, message.urgency, index, steps[index].channel, now
             )

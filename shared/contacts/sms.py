@@ -1,5 +1,5 @@
 """Sending an SMS through Azure Communication Services: `POST {endpoint}/sms?api-version=2021-03-07`, signed with
-the resource's access key (shared.contacts.acs_signing).
+the resource's access key or carrying the managed identity's Entra ID token (shared.contacts.acs_auth).
 
 REST over requests rather than the azure-communication-sms SDK: measured cold import 150 ms for the SDK against
 80 ms for requests, which the Workflows sender already loads (docs/oncall.md); the request is one small JSON body.
@@ -15,11 +15,11 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from email.utils import format_datetime
 from typing import TYPE_CHECKING, Any
 
-from shared.contacts import acs_signing
+from shared.contacts.acs_auth import acs_auth
 from shared.contacts.errors import ContactRejected, ContactUnavailable
 from shared.core.http_client import ThreadSessions, retry_after_seconds
 
@@ -34,10 +34,17 @@ TIMEOUT = (3.05, 10)  # connect, read
 
 class SmsSender:
     def __init__(
-        self, endpoint: str, access_key: str, from_number: str, *, session: requests.Session | None = None
+        self,
+        endpoint: str,
+        access_key: str,
+        from_number: str,
+        *,
+        identity_client_id: str = "",
+        session: requests.Session | None = None,
     ) -> None:
+        """No `access_key`: the managed identity's token (user-assigned when `identity_client_id` names one)."""
         self.endpoint = endpoint.rstrip("/")
-        self._key = access_key
+        self._auth = acs_auth(access_key, identity_client_id)
         self.from_number = from_number
         self._sessions = ThreadSessions(session)
 
@@ -63,11 +70,7 @@ class SmsSender:
                 "smsSendOptions": {"enableDeliveryReport": True, "tag": tag},
             }
         ).encode()
-        try:
-            # Signed with the wall clock, whatever clock the flow runs on: the service refuses a date 15 minutes off.
-            headers = acs_signing.signed_headers("POST", url, body, self._key, datetime.now(UTC))
-        except ValueError:
-            raise ContactRejected("ACS_ACCESS_KEY is not a base64 key") from None
+        headers = self._auth.headers("POST", url, body)
         headers["Content-Type"] = "application/json"
         try:
             answer = self._client().post(url, data=body, headers=headers, timeout=TIMEOUT, allow_redirects=False)

@@ -1,5 +1,5 @@
 """Calling a paged person through Azure Communication Services Call Automation (REST, api-version 2023-10-15),
-signed like the SMS request (shared.contacts.acs_signing).
+authenticated like the SMS request (shared.contacts.acs_auth: the access key, or the managed identity's token).
 
 CreateCall (`POST {endpoint}/calling/callConnections`) rings the person's phone from the resource's number with a
 callback URL; Call Automation then posts the call's events there (`POST /api/acs/calls`, shared.contacts.calls).
@@ -11,10 +11,9 @@ When the call connects, Recognize (`POST …/callConnections/{id}:recognize`) sp
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from shared.contacts import acs_signing
+from shared.contacts.acs_auth import acs_auth
 from shared.contacts.errors import ContactRejected, ContactUnavailable
 from shared.core.http_client import ThreadSessions, retry_after_seconds
 
@@ -32,10 +31,17 @@ def phone_identifier(number: str) -> dict[str, Any]:
 
 class CallPlacer:
     def __init__(
-        self, endpoint: str, access_key: str, from_number: str, cognitive_endpoint: str = "", *, session: Any = None
+        self,
+        endpoint: str,
+        access_key: str,
+        from_number: str,
+        cognitive_endpoint: str = "",
+        *,
+        identity_client_id: str = "",
+        session: Any = None,
     ) -> None:
         self.endpoint = endpoint.rstrip("/")
-        self._key = access_key
+        self._auth = acs_auth(access_key, identity_client_id)
         self.from_number = from_number
         self.cognitive_endpoint = cognitive_endpoint
         self._sessions = ThreadSessions(session)
@@ -83,10 +89,7 @@ class CallPlacer:
 
         url = f"{self.endpoint}{path}?api-version={API_VERSION}"
         body = json.dumps(document).encode() if document is not None else b""
-        try:
-            headers = acs_signing.signed_headers(method, url, body, self._key, datetime.now(UTC))
-        except ValueError:
-            raise ContactRejected("ACS_ACCESS_KEY is not a base64 key") from None
+        headers = self._auth.headers(method, url, body)
         headers["Content-Type"] = "application/json"
         try:
             answer = self._client().request(

@@ -36,9 +36,12 @@ class Settings:
     channel_archive_on: str = "closed"  # closed | resolved
     graph_client_state: str = field(default="", repr=False)  # change notifications' shared secret; empty: none
     teams_channel_workflow_url: str = ""  # Workflows flow posting a card into the channel named in the request
+    # The Teams app (its app id in the org catalog) installed for paged people, whose manifest names Firebell's Entra
+    # app: activity notifications to one person (`teams_activity` steps) go out as it. Empty: not configured.
+    graph_teams_app_id: str = ""
     # Communication Services (SMS to paged people, docs/oncall.md); empty: not configured.
     acs_endpoint: str = ""  # https://<resource>.communication.azure.com
-    acs_access_key: str = field(default="", repr=False)
+    acs_access_key: str = field(default="", repr=False)  # empty: the managed identity's Entra ID token instead
     acs_from_number: str = ""  # the resource's number, E.164
     acs_events_secret: str = field(default="", repr=False)  # in the Event Grid subscription's URL (?secret=)
     acs_cognitive_endpoint: str = ""  # Azure AI services connected to the resource: text-to-speech on calls
@@ -66,6 +69,7 @@ class Settings:
             channel_archive_on="resolved" if (env.get("GRAPH_ARCHIVE_ON") or "").strip() == "resolved" else "closed",
             graph_client_state=(env.get("GRAPH_CLIENT_STATE") or "").strip(),
             teams_channel_workflow_url=(env.get("TEAMS_CHANNEL_WORKFLOW_URL") or "").strip(),
+            graph_teams_app_id=(env.get("GRAPH_TEAMS_APP_ID") or "").strip(),
             acs_endpoint=(env.get("ACS_ENDPOINT") or "").strip().rstrip("/"),
             acs_access_key=(env.get("ACS_ACCESS_KEY") or "").strip(),
             acs_from_number=(env.get("ACS_FROM_NUMBER") or "").strip(),
@@ -79,8 +83,13 @@ class Settings:
         return bool(self.graph_team_id and (self.graph_tenant_id or not self.graph_client_secret))
 
     @property
+    def teams_activity_configured(self) -> bool:
+        """The Teams app is named and Graph can sign in: an app secret with its tenant, or the managed identity."""
+        return bool(self.graph_teams_app_id and (self.graph_tenant_id or not self.graph_client_secret))
+
+    @property
     def sms_configured(self) -> bool:
-        return bool(self.acs_endpoint and self.acs_access_key and self.acs_from_number)
+        return bool(self.acs_endpoint and self.acs_from_number)  # no access key: the managed identity signs in
 
     @property
     def boards_configured(self) -> bool:

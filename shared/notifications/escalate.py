@@ -259,7 +259,7 @@ def _one_step(
                 named_at=message.due,
             )
             notifier.add_notified(incident.id, [person.name], now)
-            if notifier.on_paged is not None and _reaches_by_phone(notifier, person):
+            if notifier.on_paged is not None and _reaches_beyond_the_card(notifier, person):
                 notifier.on_paged(notifier, latest, person, position.key(), now)
         scheduled = scheduling.result()
     notifier.ledger.settle_step(incident.id, position, outcome, now, person=person.name)
@@ -268,9 +268,9 @@ def _one_step(
     return outcome, scheduled
 
 
-def _reaches_by_phone(notifier: Notifier, person: Person) -> bool:
-    """Whether the paged person's rules (people.toml) reach them beyond the Teams card."""
-    rules = notifier.person_named(person.name).rules
+def _reaches_beyond_the_card(notifier: Notifier, person: Person) -> bool:
+    """Whether the paged person's rules (people.toml, or the API's) reach them beyond the Teams card."""
+    rules = notifier.reachable(person.name).rules
     return any(step.channel != "teams" for step in (*rules.high, *rules.low))
 
 

@@ -27,6 +27,8 @@ from shared.incidents.timeline import NOTIFICATION_FAILED, NOTIFICATIONS_NOT_CON
 from shared.notifications import cards
 from shared.notifications.ledger import CLAIM_HOLD, EscalationLedger
 from shared.notifications.policy_config import EscalationConfig
+from shared.oncall.notify_override import effective
+from shared.oncall.notify_override_store import NotifyOverrideStore
 from shared.oncall.override_store import OverrideStore
 from shared.oncall.people import Directory, Person
 from shared.oncall.schedule import Schedule
@@ -73,6 +75,12 @@ class Notifier:
     # --- whom and where -------------------------------------------------------------------------------------------
     def person_named(self, name: str) -> Person:
         return self.config.people().named(name)
+
+    def reachable(self, name: str) -> Person:
+        """The person with the notification rules in force: set through the API (one point read), else people.toml's.
+        Only paging by phone or Teams activity reads them, never a card."""
+        person = self.person_named(name)
+        return effective(person, NotifyOverrideStore(self.account).get(person))
 
     def on_call(self, roster: str, layer: str, at: datetime) -> tuple[Person | None, str]:
         """Whoever is on call in the roster's layer (overrides included); else None and why nobody."""

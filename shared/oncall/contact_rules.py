@@ -1,9 +1,10 @@
 """A person's own notification rules: how Firebell reaches them once an escalation step pages them. Pure.
 
 Per urgency (high: SEV1–2, low: SEV3–4) an ordered list of (channel, delay after the page): e.g. the Teams card at
-once, an SMS after 1 minute, a voice call after 3. Quiet hours (in the person's time zone) hold low-urgency SMS and
-calls until they end; the Teams card is never held. Without rules of their own a person gets the Teams card alone,
-as before.
+once, an SMS after 1 minute, a voice call after 3. Quiet hours (in the person's time zone) hold low-urgency SMS,
+calls and Teams activity notifications until they end; the Teams card is never held. Without rules of their own a
+person gets the Teams card alone, as before. The same table is accepted through the API (shared.oncall.notify_override),
+validated here.
 
 people.toml:
     phone = "+13035550142"                       # E.164
@@ -24,9 +25,12 @@ from zoneinfo import ZoneInfo
 from shared.core.config_file import known_keys
 from shared.core.errors import ConfigurationError
 
-TEAMS, SMS, VOICE = "teams", "sms", "voice"
-CHANNELS = (TEAMS, SMS, VOICE)
+# `teams` is the escalation step's card in the channel; `teams_activity` a Teams activity-feed notification to the
+# person alone (Microsoft Graph), which reaches their phone like an SMS does.
+TEAMS, SMS, VOICE, TEAMS_ACTIVITY = "teams", "sms", "voice", "teams_activity"
+CHANNELS = (TEAMS, SMS, VOICE, TEAMS_ACTIVITY)
 PHONE_CHANNELS = (SMS, VOICE)
+PERSONAL_CHANNELS = (SMS, VOICE, TEAMS_ACTIVITY)  # sent by the contacts ladder, held by quiet hours
 HIGH, LOW = "high", "low"
 MAX_DELAY_MINUTES = 24 * 60
 MAX_STEPS = 10
@@ -73,7 +77,7 @@ def due_at(step: ContactStep, paged_at: datetime, urgency_: str, rules: ContactR
     (quiet hours are the person's, in their own time zone)."""
     due = paged_at + step.delay
     quiet = rules.quiet_hours
-    if urgency_ != LOW or quiet is None or step.channel not in PHONE_CHANNELS:
+    if urgency_ != LOW or quiet is None or step.channel not in PERSONAL_CHANNELS:
         return due
     zone = ZoneInfo(time_zone)
     local = due.astimezone(zone)
@@ -92,18 +96,21 @@ def parse_phone(value: Any, where: str) -> str:
     return value.strip()
 
 
-def parse_rules(table: Any, where: str, phone: str | None) -> ContactRules:
-    """`[person.notify]`; `where` is "people.toml: person[3].notify"."""
+def parse_rules(table: Any, where: str, phone: str | None, teams_user: str | None = None) -> ContactRules:
+    """`[person.notify]`; `where` is "people.toml: person[3].notify". `phone` and `teams_user` (the Entra object id)
+    are the person's, which `sms`/`voice` and `teams_activity` steps need."""
     if not isinstance(table, dict):
         raise ConfigurationError(f"{where}: must be a table")
     known_keys(table, {HIGH, LOW, "quiet_hours"}, where)
-    high = _steps(table.get(HIGH), f"{where}.{HIGH}", phone) if HIGH in table else DEFAULT_RULES.high
-    low = _steps(table.get(LOW), f"{where}.{LOW}", phone) if LOW in table else DEFAULT_RULES.low
+    reach = (phone, teams_user)
+    high = _steps(table.get(HIGH), f"{where}.{HIGH}", reach) if HIGH in table else DEFAULT_RULES.high
+    low = _steps(table.get(LOW), f"{where}.{LOW}", reach) if LOW in table else DEFAULT_RULES.low
     quiet = _quiet_hours(table["quiet_hours"], f"{where}.quiet_hours") if "quiet_hours" in table else None
     return ContactRules(high, low, quiet)
 
 
-def _steps(value: Any, where: str, phone: str | None) -> tuple[ContactStep, ...]:
+def _steps(value: Any, where: str, reach: tuple[str | None, str | None]) -> tuple[ContactStep, ...]:
+    phone, teams_user = reach
     if not isinstance(value, list) or not 1 <= len(value) <= MAX_STEPS:
         raise ConfigurationError(f"{where}: must be a list of 1–{MAX_STEPS} {{ channel, after_minutes }} tables")
     steps: list[ContactStep] = []
@@ -117,6 +124,8 @@ def _steps(value: Any, where: str, phone: str | None) -> tuple[ContactStep, ...]
             raise ConfigurationError(f"{here}.channel: {channel!r} is not one of {', '.join(CHANNELS)}")
         if channel in PHONE_CHANNELS and phone is None:
             raise ConfigurationError(f"{here}.channel: {channel} needs the person's phone (E.164)")
+        if channel == TEAMS_ACTIVITY and teams_user is None:
+            raise ConfigurationError(f"{here}.channel: {channel} needs the person's aad_object_id (Entra object id)")
         minutes = entry.get("after_minutes", 0)
         if isinstance(minutes, bool) or not isinstance(minutes, int | float) or not 0 <= minutes <= MAX_DELAY_MINUTES:
             raise ConfigurationError(f"{here}.after_minutes: must be 0–{MAX_DELAY_MINUTES}, got {minutes!r}")
@@ -143,3 +152,19 @@ def _quiet_hours(value: Any, where: str) -> QuietHours:
     if bounds[0] == bounds[1]:
         raise ConfigurationError(f"{where}: start and end are the same time")
     return QuietHours(bounds[0], bounds[1])
+
+
+def rules_document(rules: ContactRules) -> dict[str, Any]:
+    """The rules as the `notify` table that parse_rules reads (the API's answer; an override's stored form)."""
+    document: dict[str, Any] = {
+        level: [_step_document(step) for step in rules.steps_for(level)] for level in (HIGH, LOW)
+    }
+    if rules.quiet_hours is not None:
+        quiet = rules.quiet_hours
+        document["quiet_hours"] = {"start": quiet.start.strftime("%H:%M"), "end": quiet.end.strftime("%H:%M")}
+    return document
+
+
+def _step_document(step: ContactStep) -> dict[str, Any]:
+    minutes = step.delay.total_seconds() / 60
+    return {"channel": step.channel, "after_minutes": int(minutes) if minutes.is_integer() else minutes}

@@ -109,7 +109,9 @@ def parse_directory(document: dict[str, Any], source: str) -> Directory:
         if "phone" in entry:
             fields["phone"] = parse_phone(entry["phone"], f"{where}.phone")
         if "notify" in entry:
-            fields["rules"] = parse_rules(entry["notify"], f"{where}.notify", fields.get("phone"))
+            fields["rules"] = parse_rules(
+                entry["notify"], f"{where}.notify", fields.get("phone"), fields.get("aad_object_id")
+            )
         people.append(Person(**fields))
     names = [person.name.casefold() for person in people]
     duplicate = next((name for name in names if names.count(name) > 1), None)

@@ -209,8 +209,8 @@ def test_without_communication_services_the_channel_fails_and_says_how_to_fix_it
     context.reset()
     ident = page_tim(paging)
     assert contact_texts(paging, ident)[0] == (
-        "SMS to Tim Jones failed: SMS not configured: set ACS_ENDPOINT, ACS_ACCESS_KEY and ACS_FROM_NUMBER; "
-        "next: SMS at once"
+        "SMS to Tim Jones failed: SMS not configured: set ACS_ENDPOINT and ACS_FROM_NUMBER (and ACS_ACCESS_KEY unless "
+        "the managed identity signs in); next: SMS at once"
     )
     assert acs.statuses() == []
 

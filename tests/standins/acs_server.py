@@ -1,12 +1,15 @@
 """A local HTTP server standing in for Azure Communication Services SMS, and the Event Grid deliveries it causes.
 
-It speaks `POST /sms?api-version=2021-03-07` as documented ("Sms - Send", REST reference): the request must carry
+It speaks `POST /sms?api-version=2021-03-07` as documented ("Sms - Send", REST reference). The request must carry
 the HMAC-SHA256 signature of the resource's access key (checked here independently of Firebell's signing code:
 `x-ms-date` within 15 minutes, `x-ms-content-sha256` of the body, the signature over
-"POST\\n/sms?api-version=…\\n<date>;<host>;<hash>"), a `from` number, 1–100 `smsRecipients` in E.164 and a
-`message`; it answers 202 with one `SmsSendResponseItem` per recipient. A recipient repeating an earlier
-`repeatabilityRequestId` is not texted again (`repeatabilityResult: rejected`). Tests script failures for the next
-requests (429 with Retry-After, 500, a per-recipient 400) and read back every SMS that reached a phone.
+"POST\\n/sms?api-version=…\\n<date>;<host>;<hash>"), or an Entra ID bearer token for Communication Services (a JWT
+whose `aud` is https://communication.azure.com, `iss` Entra's STS, and now within `nbf`–`exp`: the claims the
+service checks; the signature is not verified here, as Azurite's basic OAuth does not verify it either). The body
+needs a `from` number, 1–100 `smsRecipients` in E.164 and a `message`; it answers 202 with one
+`SmsSendResponseItem` per recipient. A recipient repeating an earlier `repeatabilityRequestId` is not texted again
+(`repeatabilityResult: rejected`). Tests script failures for the next requests (429 with Retry-After, 500, a
+per-recipient 400) and read back every SMS that reached a phone.
 
 The module also builds Event Grid deliveries in the Event Grid schema — the subscription validation event,
 `Microsoft.Communication.SMSReceived` and `Microsoft.Communication.SMSDeliveryReportReceived` — with the data
@@ -29,8 +32,10 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+import jwt
 from werkzeug.wrappers import Request, Response
 
+from tests.standins.entra_tokens import COMMUNICATION_AUDIENCE
 from tests.standins.local_server import LocalServer
 
 ACCESS_KEY = base64.b64encode(b"firebell-test-acs-access-key-32b").decode()
@@ -74,6 +79,7 @@ class AcsServer(LocalServer):
         self._by_repeatability: dict[str, str] = {}
         self._calls: list[CallRequest] = []
         self._arrival = threading.Condition(self._lock)
+        self.bearer_subjects: list[str] = []  # the `oid` of each request's Entra ID token (empty: HMAC-signed)
         super().__init__(self._app, "acs-standin")
 
     @property
@@ -256,6 +262,10 @@ class AcsServer(LocalServer):
         return _error(405, "MethodNotAllowed", "not allowed")
 
     def _signed(self, request: Request, body: bytes) -> bool:
+        """An Entra ID token for Communication Services, or the access key's HMAC signature."""
+        authorization = request.headers.get("Authorization", "")
+        if authorization.startswith("Bearer "):
+            return self._bearer(authorization[7:])
         date = request.headers.get("x-ms-date", "")
         content = request.headers.get("x-ms-content-sha256", "")
         try:
@@ -270,7 +280,28 @@ class AcsServer(LocalServer):
         to_sign = f"{request.method}\n{path}\n{date};{request.host};{content}"
         signature = base64.b64encode(hmac.new(self._key, to_sign.encode(), hashlib.sha256).digest()).decode()
         expected = f"HMAC-SHA256 SignedHeaders=x-ms-date;host;x-ms-content-sha256&Signature={signature}"
-        return hmac.compare_digest(request.headers.get("Authorization", ""), expected)
+        return hmac.compare_digest(authorization, expected)
+
+    def _bearer(self, token: str) -> bool:
+        try:
+            claims = jwt.decode(
+                token,
+                options={
+                    "verify_signature": False,  # without it PyJWT checks nothing else unless told to: told here
+                    "verify_aud": True,
+                    "verify_exp": True,
+                    "verify_nbf": True,
+                    "require": ["aud", "iss", "exp", "nbf"],
+                },
+                audience=COMMUNICATION_AUDIENCE,
+            )
+        except jwt.PyJWTError:
+            return False
+        if not str(claims["iss"]).startswith("https://sts.windows.net/"):
+            return False
+        with self._lock:
+            self.bearer_subjects.append(str(claims.get("oid", "")))
+        return True
 
 
 def _error(status: int, code: str, message: str) -> Response:

@@ -37,6 +37,7 @@ from werkzeug.wrappers import Request, Response
 from tests.standins.local_server import LocalServer
 
 STORAGE_AUDIENCE = "https://storage.azure.com"
+COMMUNICATION_AUDIENCE = "https://communication.azure.com"  # Communication Services (SMS, Call Automation)
 TENANT_ID = "72f988bf-0000-4000-8000-00000000f1be"  # a made-up tenant
 ISSUER = f"https://sts.windows.net/{TENANT_ID}/"
 
@@ -147,9 +148,11 @@ class TokenRequest:
 
 class ManagedIdentityEndpoint(LocalServer):
     """The App Service / Functions managed-identity endpoint (IDENTITY_ENDPOINT + IDENTITY_HEADER):
-    `GET ?api-version=2019-08-01&resource=…[&client_id=…]` with `X-IDENTITY-HEADER` → a storage token."""
+    `GET ?api-version=2019-08-01&resource=…[&client_id=…]` with `X-IDENTITY-HEADER` → a token for that resource
+    (storage, or Communication Services), its `aud` the resource."""
 
-    def __init__(self) -> None:
+    def __init__(self, resources: tuple[str, ...] = (STORAGE_AUDIENCE, COMMUNICATION_AUDIENCE)) -> None:
+        self.resources = resources
         self.header = secrets.token_hex(16)
         self._lock = threading.Lock()
         self._requests: list[TokenRequest] = []
@@ -171,16 +174,17 @@ class ManagedIdentityEndpoint(LocalServer):
         request = Request(environ)
         if request.path != "/msi/token" or request.headers.get("X-IDENTITY-HEADER") != self.header:
             response = Response(json.dumps({"statusCode": 401, "message": "bad request"}), status=401)
-        elif request.args.get("api-version") != "2019-08-01" or request.args.get("resource") != STORAGE_AUDIENCE:
+        elif request.args.get("api-version") != "2019-08-01" or request.args.get("resource") not in self.resources:
             response = Response(json.dumps({"statusCode": 400, "message": f"unexpected {dict(request.args)}"}), 400)
         else:
             with self._lock:
                 self._requests.append(TokenRequest(request.args["resource"], request.args.get("client_id", "")))
-            token, expires = storage_token()
+            resource = request.args["resource"]
+            token, expires = storage_token(audience=resource, object_id=request.args.get("client_id", ""))
             document = {
                 "access_token": token,
                 "expires_on": str(expires),
-                "resource": STORAGE_AUDIENCE,
+                "resource": resource,
                 "token_type": "Bearer",
                 "client_id": request.args.get("client_id", ""),
             }

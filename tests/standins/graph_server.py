@@ -18,7 +18,14 @@ Graph v1.0 (every call needs a token it issued, else 401):
   (`page_size` each) linked by `@odata.nextLink`;
 - `POST /subscriptions` → the validation handshake first (POST `notificationUrl?validationToken=…`, which must
   echo the token as text/plain with 200 within 10 s), then 201 the subscription; `PATCH /subscriptions/{id}`
-  renews it.
+  renews it;
+- `POST /users/{id}/teamwork/sendActivityNotification` (userTeamwork: sendActivityNotification) → 204. The body as
+  documented: `topic` {`source` "text" with `value` and `webUrl` (required for text), or "entityUrl"},
+  `activityType`, `previewText` {`content`}, `templateParameters` [{`name`, `value`}] (the reserved `systemDefault`
+  type needs `systemDefaultText`), optional `chainId` (a later notification with the same chainId replaces the
+  earlier one in the feed) and `teamsAppId`; a malformed body → 400 `BadRequest`; an unknown user → 404
+  `NotFound`; a user the Teams app is not installed for → 403 `Forbidden` (the documented requirement; the exact
+  message text is this stand-in's).
 Tests script failures for the next Graph requests (429 with Retry-After, 5xx), slow down channel creation (to widen
 a race), add people's messages, and read back what arrived.
 """
@@ -74,6 +81,12 @@ class Channel:
 
 
 @dataclass(frozen=True)
+class ActivityNotification:
+    user_id: str
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Received:
     method: str
     path: str
@@ -89,6 +102,8 @@ class GraphServer(LocalServer):
         self.tokens: set[str] = set()
         self.subscriptions: dict[str, dict[str, Any]] = {}
         self.received: list[Received] = []
+        self.users: dict[str, bool] = {}  # Entra object id → whether the Teams app is installed for them
+        self._feed: dict[tuple[str, Any], ActivityNotification] = {}  # (user, chainId or a fresh key) → the latest
         self._script: deque[tuple[int, dict[str, str]]] = deque()
         self.refuse_archive = False  # archiving unavailable (a team without owners, say): 403
         self.create_delay = 0.0  # seconds a channel creation takes: a wider window for racing deliveries
@@ -150,6 +165,11 @@ class GraphServer(LocalServer):
                 message["id"] = f"{message['id']}{len(channel.replies.get(reply_to, []))}"
                 channel.replies.setdefault(reply_to, []).append(message)
         return message
+
+    def feed(self, user_id: str | None = None) -> list[ActivityNotification]:
+        """What people's activity feeds show (a notification replaced through its chainId once)."""
+        with self._lock:
+            return [n for n in self._feed.values() if user_id is None or n.user_id == user_id]
 
     def named(self, display_name: str) -> list[Channel]:
         with self._lock:
@@ -245,6 +265,8 @@ class GraphServer(LocalServer):
                     return _error(404, "ResourceNotFound", "no such subscription")
                 found["expirationDateTime"] = (request.get_json(silent=True) or {}).get("expirationDateTime")
                 return _json(200, found)
+        if len(parts) == 4 and parts[0] == "users" and parts[2:] == ["teamwork", "sendActivityNotification"]:
+            return self._activity(parts[1], request) if method == "POST" else _error(405, "BadRequest", "method")
         if len(parts) < 3 or parts[0] != "teams" or parts[1] != TEAM_ID or parts[2] != "channels":
             return _error(404, "NotFound", "no such team or resource")
         if len(parts) == 3:
@@ -324,6 +346,23 @@ class GraphServer(LocalServer):
             document["@odata.nextLink"] = f"{self.base}{request.path}?{query}"
         return _json(200, document)
 
+    def _activity(self, user_id: str, request: Request) -> Response:
+        body = request.get_json(silent=True)
+        problem = _activity_problem(body)
+        if problem:
+            return _error(400, "BadRequest", problem)
+        with self._lock:
+            installed = self.users.get(user_id)
+            if installed is None:
+                return _error(404, "NotFound", f"User '{user_id}' was not found.")
+            if not installed:
+                return _error(403, "Forbidden", "The Teams app is not installed for the recipient user.")
+            chain = body.get("chainId")
+            key = (user_id, chain if chain is not None else uuid.uuid4().hex)
+            self._feed.pop(key, None)  # a replaced notification moves to the top of the feed
+            self._feed[key] = ActivityNotification(user_id, body)
+        return Response(status=204)
+
     def _subscribe(self, body: dict[str, Any]) -> Response:
         url = body.get("notificationUrl")
         if not isinstance(url, str) or not url.startswith("http"):
@@ -361,6 +400,36 @@ def _json(status: int, document: dict[str, Any], headers: dict[str, str] | None 
 def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
     inner = {"date": datetime.now(UTC).isoformat(), "request-id": str(uuid.uuid4())}
     return _json(status, {"error": {"code": code, "message": message, "innerError": inner}}, headers)
+
+
+def _activity_problem(body: Any) -> str:
+    """Why a sendActivityNotification body is malformed, "" when it is not."""
+    if not isinstance(body, dict):
+        return "the body must be a JSON object"
+    topic = body.get("topic")
+    if not isinstance(topic, dict) or topic.get("source") not in ("text", "entityUrl"):
+        return "topic.source must be text or entityUrl"
+    if not isinstance(topic.get("value"), str) or not topic["value"]:
+        return "topic.value is required"
+    web_url = topic.get("webUrl")
+    if topic["source"] == "text" and (not isinstance(web_url, str) or not web_url.startswith("https://")):
+        return "topic.webUrl is required for a text topic"
+    if not isinstance(body.get("activityType"), str) or not body["activityType"]:
+        return "activityType is required"
+    preview = body.get("previewText")
+    if preview is not None and (not isinstance(preview, dict) or not isinstance(preview.get("content"), str)):
+        return "previewText must be an itemBody with content"
+    parameters = body.get("templateParameters", [])
+    if not isinstance(parameters, list) or not all(
+        isinstance(p, dict) and isinstance(p.get("name"), str) and isinstance(p.get("value"), str) for p in parameters
+    ):
+        return "templateParameters must be keyValuePairs"
+    if body["activityType"] == "systemDefault" and "systemDefaultText" not in {p["name"] for p in parameters}:
+        return "the systemDefault activity type needs the systemDefaultText template parameter"
+    chain = body.get("chainId")
+    if chain is not None and (isinstance(chain, bool) or not isinstance(chain, int) or not 0 <= chain < 2**63):
+        return "chainId must be an Int64"
+    return ""
 
 
 def _notified_resource(resource: str, message_id: str) -> str:

@@ -100,6 +100,9 @@ def test_the_devhost_reads_every_function_from_the_apps_own_registry():
         "acs_calls": "httpTrigger",
         "test_page": "httpTrigger",
         "ack_link": "httpTrigger",
+        "get_notify_rules": "httpTrigger",
+        "set_notify_rules": "httpTrigger",
+        "delete_notify_rules": "httpTrigger",
     }
     (alerts,) = [spec for spec in by_trigger(specs, "httpTrigger") if spec.name == "alerts"]
     assert alerts.trigger["route"] == "alerts" and alerts.trigger["authLevel"] == "FUNCTION"

@@ -9,7 +9,19 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shared.core.errors import ConfigurationError
-from shared.oncall.contact_rules import HIGH, LOW, SMS, TEAMS, VOICE, ContactStep, due_at, urgency
+from shared.oncall.contact_rules import (
+    HIGH,
+    LOW,
+    SMS,
+    TEAMS,
+    TEAMS_ACTIVITY,
+    VOICE,
+    ContactStep,
+    due_at,
+    parse_rules,
+    rules_document,
+    urgency,
+)
 from shared.oncall.people import parse_directory
 
 SOURCE = "config/people.toml"
@@ -54,7 +66,7 @@ def test_without_rules_a_person_gets_the_teams_card_alone():
         ('notify = { high = [{ channel = "sms" }] }', "person[0].notify.high[0].channel: sms needs the person's phone"),
         (
             'phone = "+13035550142"\nnotify = { high = [{ channel = "pager" }] }',
-            "person[0].notify.high[0].channel: 'pager' is not one of teams, sms, voice",
+            "person[0].notify.high[0].channel: 'pager' is not one of teams, sms, voice, teams_activity",
         ),
         (
             'phone = "+13035550142"\nnotify = { high = [{ channel = "sms", after_minutes = -1 }] }',
@@ -66,6 +78,10 @@ def test_without_rules_a_person_gets_the_teams_card_alone():
             "person[0].notify.high[1].after_minutes: steps must be in order of their delay",
         ),
         ("notify = { high = [] }", "person[0].notify.high: must be a list of 1–10"),
+        (
+            'notify = { high = [{ channel = "teams_activity" }] }',
+            "person[0].notify.high[0].channel: teams_activity needs the person's aad_object_id (Entra object id)",
+        ),
         ("notify = { urgent = [] }", "person[0].notify.urgent: unknown key; expected one of high, low, quiet_hours"),
         ('notify = { low = [{ channel = "teams", after = 1 }] }', "person[0].notify.low[0].after: unknown key"),
         ('notify = { quiet_hours = { start = "10pm", end = "07:00" } }', "person[0].notify.quiet_hours.start: must"),
@@ -129,3 +145,31 @@ def test_an_inbound_number_identifies_its_person():
 def test_quiet_hours_hold_low_urgency_sms_and_calls_until_they_end(paged, level, step, due):
     (tim,) = directory(TIM).people
     assert due_at(step, paged, level, tim.rules, tim.time_zone) == due
+
+
+def test_a_teams_activity_step_is_read_for_a_person_with_an_entra_object_id_and_held_in_quiet_hours():
+    text = TIM.replace(
+        'phone = "+13035550142"', 'phone = "+13035550142"\naad_object_id = "6b1c0f5e-0000-4000-8000-000000000001"'
+    )
+    text = text.replace('low = [{ channel = "teams" }', 'low = [{ channel = "teams_activity" }')
+    (tim,) = directory(text).people
+    assert tim.rules.low[0] == ContactStep(TEAMS_ACTIVITY)
+    paged = datetime(2026, 12, 2, 6, 0, tzinfo=UTC)  # 23:00 in Denver: quiet
+    assert due_at(tim.rules.low[0], paged, LOW, tim.rules, tim.time_zone) == datetime(2026, 12, 2, 14, 0, tzinfo=UTC)
+
+
+def test_the_rules_document_reads_back_as_the_same_rules():
+    (tim,) = directory(TIM).people
+    document = rules_document(tim.rules)
+    assert document == {
+        "high": [
+            {"channel": "teams", "after_minutes": 0},
+            {"channel": "sms", "after_minutes": 1},
+            {"channel": "voice", "after_minutes": 3},
+        ],
+        "low": [{"channel": "teams", "after_minutes": 0}, {"channel": "sms", "after_minutes": 15}],
+        "quiet_hours": {"start": "22:00", "end": "07:00"},
+    }
+    assert parse_rules(document, "notify", tim.phone) == tim.rules
+    half = parse_rules({"high": [{"channel": "sms", "after_minutes": 0.5}]}, "notify", tim.phone)
+    assert rules_document(half)["high"] == [{"channel": "sms", "after_minutes": 0.5}]

@@ -1,0 +1,68 @@
+"""A person's notification rules through the API: `GET`, `PUT` and `DELETE /api/people/{person}/notify` (function key).
+
+`{person}` is a name or email from people.toml. A PUT's body is the `[person.notify]` table as JSON; it wins over the
+file until it is deleted (shared.oncall.notify_override). Every answer is the rules in force, their source and the
+file's rules.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import azure.functions as func
+
+from functions import context
+from functions.http_edge import http_endpoint, json_response
+from shared.core import storage
+from shared.core.errors import NotFound
+from shared.core.json_body import decode_json_object
+from shared.core.telemetry import log_event
+from shared.core.timeutil import utc_now
+from shared.oncall.notify_override import notify_document, parse_notify
+from shared.oncall.notify_override_store import NotifyOverrideStore
+from shared.oncall.people import Person
+
+bp = func.Blueprint()
+log = logging.getLogger("firebell.oncall")
+ROUTE = "people/{person}/notify"
+
+
+@bp.function_name("get_notify_rules")
+@bp.route(route=ROUTE, methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@http_endpoint
+def get_notify_rules(req: func.HttpRequest) -> func.HttpResponse:
+    person = _person(req)
+    override = NotifyOverrideStore(storage.account()).get(person)
+    return json_response(200, notify_document(person, override, person.rules))
+
+
+@bp.function_name("set_notify_rules")
+@bp.route(route=ROUTE, methods=["PUT"], auth_level=func.AuthLevel.FUNCTION)
+@http_endpoint
+def set_notify_rules(req: func.HttpRequest) -> func.HttpResponse:
+    person = _person(req)
+    rules = parse_notify(decode_json_object(req.get_body()), person)  # 400 before anything is stored
+    override = NotifyOverrideStore(storage.account()).put(person, rules, utc_now())
+    log_event(log, "notify rules set", function="set_notify_rules", outcome="stored", person=person.name)
+    return json_response(200, notify_document(person, override, person.rules))
+
+
+@bp.function_name("delete_notify_rules")
+@bp.route(route=ROUTE, methods=["DELETE"], auth_level=func.AuthLevel.FUNCTION)
+@http_endpoint
+def delete_notify_rules(req: func.HttpRequest) -> func.HttpResponse:
+    person = _person(req)
+    deleted = NotifyOverrideStore(storage.account()).delete(person)
+    outcome = "deleted" if deleted else "none"
+    log_event(log, "notify rules reset", function="delete_notify_rules", outcome=outcome, person=person.name)
+    return json_response(200, {**notify_document(person, None, person.rules), "deleted": deleted})
+
+
+def _person(req: func.HttpRequest) -> Person:
+    """The person the route names; NotFound (404) for anyone not in people.toml."""
+    wanted = (req.route_params.get("person") or "").strip()
+    directory = context.people()
+    person = directory.named(wanted[:200])
+    if not wanted or person not in directory.people:
+        raise NotFound(f"{wanted[:100]!r} is not in people.toml")
+    return person

@@ -1,0 +1,53 @@
+"""A person's notification rules set through the API (`PUT /api/people/{person}/notify`), which win over people.toml's
+until deleted. Pure.
+
+The body is the `[person.notify]` table as JSON, validated by the same code as the file (shared.oncall.contact_rules)
+against the person's phone and Entra object id from people.toml: those stay in the file, because an SMS reply is
+matched to its sender by the number listed there. Who set an override is unknown behind a function key; when is
+recorded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from shared.core.errors import ConfigurationError, InvalidInput
+from shared.core.timeutil import iso
+from shared.oncall.contact_rules import ContactRules, parse_rules, rules_document
+from shared.oncall.people import Person
+
+WHERE = "notify"  # errors read "notify.high[1].after_minutes: …", as the file's read "…person[0].notify.high[1]…"
+
+
+@dataclass(frozen=True)
+class NotifyOverride:
+    person: str  # the name in people.toml
+    rules: ContactRules
+    updated_at: datetime
+
+
+def parse_notify(fields: dict[str, Any], person: Person) -> ContactRules:
+    """The rules a PUT body states for `person`; InvalidInput (400, nothing stored) naming the key and the problem."""
+    try:
+        return parse_rules(fields, WHERE, person.phone, person.aad_object_id)
+    except ConfigurationError as problem:
+        raise InvalidInput(problem.detail) from None
+
+
+def effective(person: Person, override: NotifyOverride | None) -> Person:
+    """The person as the ladder reaches them: the API's rules when set, else the file's."""
+    return person if override is None else replace(person, rules=override.rules)
+
+
+def notify_document(person: Person, override: NotifyOverride | None, file_rules: ContactRules) -> dict[str, Any]:
+    """What GET/PUT/DELETE answer: the rules in force, where they come from, and the file's for comparison."""
+    in_force = override.rules if override is not None else file_rules
+    return {
+        "person": person.name,
+        "source": "api" if override is not None else "people.toml",
+        "rules": rules_document(in_force),
+        "updated_at": iso(override.updated_at) if override is not None else None,
+        "file_rules": rules_document(file_rules),
+    }

@@ -1,0 +1,149 @@
+"""A person's notification rules through the API (`GET`/`PUT`/`DELETE /api/people/{person}/notify`), over the real
+FunctionApp in the devhost and Azurite, with Communication Services' stand-in: the same validation as people.toml
+(a refused body stores nothing), an override wins over the file until deleted, and the ladder pages by it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+import requests
+
+from shared.core.timeutil import parse_instant, utc_now
+from tests.conftest import pause_of
+from tests.integration import test_contacts as contacts
+from tests.integration.test_contacts import contact_texts, page_tim, queued
+
+acs, config_dir, paging, workflow = contacts.acs, contacts.config_dir, contacts.paging, contacts.workflow
+KEY = {"x-functions-key": "test-key"}
+FILE_RULES = {
+    "high": [
+        {"channel": "teams", "after_minutes": 0},
+        {"channel": "sms", "after_minutes": 0},
+        {"channel": "sms", "after_minutes": 1},
+        {"channel": "voice", "after_minutes": 3},
+    ],
+    "low": [{"channel": "teams", "after_minutes": 0}, {"channel": "sms", "after_minutes": 10}],
+    "quiet_hours": {"start": "22:00", "end": "07:00"},
+}
+ONLY_A_LATE_CALL = {"high": [{"channel": "teams"}, {"channel": "voice", "after_minutes": 2}]}
+
+
+@pytest.fixture
+def api(paging, monkeypatch) -> Iterator[str]:
+    monkeypatch.setenv("FIREBELL_FUNCTION_KEY", "test-key")
+    with contacts.running_firebell(background=False) as url:
+        yield url
+
+
+def rules_of(api: str, person: str, method: str = "GET", body: object = None) -> requests.Response:
+    return requests.request(method, f"{api}/people/{person}/notify", json=body, headers=KEY, timeout=30)
+
+
+def test_rules_round_trip_an_override_wins_until_deleted(api):
+    before = rules_of(api, "Tim Jones").json()
+    assert before == {
+        "person": "Tim Jones",
+        "source": "people.toml",
+        "rules": FILE_RULES,
+        "updated_at": None,
+        "file_rules": FILE_RULES,
+    }
+    asked = utc_now()
+    put = rules_of(api, "tim.jones@example.com", "PUT", ONLY_A_LATE_CALL)  # by email too
+    assert put.status_code == 200
+    stored = put.json()
+    assert (stored["source"], stored["file_rules"]) == ("api", FILE_RULES)
+    assert stored["rules"] == {
+        "high": [{"channel": "teams", "after_minutes": 0}, {"channel": "voice", "after_minutes": 2}],
+        "low": [{"channel": "teams", "after_minutes": 0}],  # a level left out is the card alone, as in the file
+    }
+    assert asked <= parse_instant(stored["updated_at"]) <= utc_now()  # when it was set is recorded (who: unknown)
+    assert rules_of(api, "Tim%20Jones").json() == stored
+    deleted = rules_of(api, "Tim Jones", "DELETE")
+    assert (deleted.status_code, deleted.json()) == (200, {**before, "deleted": True})
+    assert rules_of(api, "Tim Jones").json() == before
+    assert rules_of(api, "Tim Jones", "DELETE").json()["deleted"] is False
+
+
+@pytest.mark.parametrize(
+    ("person", "body", "detail"),
+    [
+        (
+            "Tim Jones",
+            {"high": [{"channel": "sms", "after_minutes": 5}, {"channel": "sms", "after_minutes": 1}]},
+            "notify.high[1].after_minutes: steps must be in order of their delay",
+        ),
+        (
+            "Larry Brown",
+            {"low": [{"channel": "sms"}]},
+            "notify.low[0].channel: sms needs the person's phone (E.164)",
+        ),
+        (
+            "Tim Jones",
+            {"high": [{"channel": "pager"}]},
+            "notify.high[0].channel: 'pager' is not one of teams, sms, voice, teams_activity",
+        ),
+        (
+            "Tim Jones",
+            {"high": [{"channel": "sms", "after_minutes": True}]},
+            "notify.high[0].after_minutes: must be 0–1440, got True",
+        ),
+        (
+            "Tim Jones",
+            {"quiet_hours": {"start": "25:00", "end": "07:00"}},
+            "notify.quiet_hours.start: must be a 24-hour time \"HH:MM\", got '25:00'",
+        ),
+        ("Tim Jones", {"urgent": []}, "notify.urgent: unknown key; expected one of high, low, quiet_hours"),
+        ("Tim Jones", {"high": []}, "notify.high: must be a list of 1–10 { channel, after_minutes } tables"),
+        ("Tim Jones", ["not", "an", "object"], "body must be a JSON object, not list"),
+    ],
+)
+def test_invalid_rules_are_refused_naming_the_key_and_nothing_is_stored(api, person, body, detail):
+    before = rules_of(api, person).json()
+    answer = rules_of(api, person, "PUT", body)
+    assert (answer.status_code, answer.json()["detail"]) == (400, detail)
+    assert rules_of(api, person).json() == before
+
+
+def test_unknown_people_are_404_and_the_function_key_is_required(api):
+    for method in ("GET", "PUT", "DELETE"):
+        answer = rules_of(api, "Nobody", method, ONLY_A_LATE_CALL)
+        assert (answer.status_code, answer.json()["detail"]) == (404, "'Nobody' is not in people.toml")
+        assert requests.request(method, f"{api}/people/Tim Jones/notify", timeout=30).status_code == 401
+
+
+def test_the_ladder_pages_by_the_override(api, storage_account, acs):
+    assert rules_of(api, "Tim Jones", "PUT", ONLY_A_LATE_CALL).status_code == 200
+    ident = page_tim(contacts.IncidentStore(storage_account))
+    # The file would text at once; the override's only personal step is a call after two minutes.
+    assert acs.sms() == [] and contact_texts(contacts.IncidentStore(storage_account), ident) == []
+    assert queued(storage_account) == []
+    queue = storage_account.queue("contacts")
+    assert queue.get_queue_properties().approximate_message_count == 1
+
+
+def test_after_the_override_is_deleted_the_file_rules_page_again(api, storage_account, acs):
+    rules_of(api, "Tim Jones", "PUT", ONLY_A_LATE_CALL)
+    rules_of(api, "Tim Jones", "DELETE")
+    store = contacts.IncidentStore(storage_account)
+    ident = page_tim(store)
+    assert [sms.to for sms in acs.sms()] == [contacts.TIM_PHONE]
+    assert contact_texts(store, ident) == ["SMS to Tim Jones sent (high urgency, rule step 2 of 4)"]
+
+
+def test_a_person_without_rules_in_the_file_is_reached_by_the_api_rules(api, storage_account, acs):
+    """Priya has a phone but no rules in people.toml: the card alone, until the API gives her an SMS step."""
+    from functions import context
+    from shared.contacts.contact import start_ladder
+    from tests.integration.test_notifications import WEDNESDAY, notifier, open_incident
+
+    ident, _ = open_incident(contacts.IncidentStore(storage_account))
+    incident = contacts.IncidentStore(storage_account).get_incident(ident)
+    priya = context.people().named("Priya Raman")
+    assert start_ladder(notifier(), incident, priya, "r01-s00", WEDNESDAY) == []
+    rules_of(api, "Priya Raman", "PUT", {"high": [{"channel": "sms", "after_minutes": 5}]})
+    ((message, outcome, sent),) = start_ladder(notifier(), incident, priya, "r02-s00", WEDNESDAY)
+    assert (message.channel, message.index, outcome) == ("sms", 0, "queued")
+    assert pause_of(sent) == timedelta(minutes=5)
