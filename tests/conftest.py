@@ -50,6 +50,15 @@ def recorded_kinds(events: list) -> list[str]:
     return [event["kind"] for event in as_dicts if event["source"] not in CONSUMER_SOURCES]
 
 
+def write_config(parent: Path, files: dict[str, str]) -> Path:
+    """A configuration folder (`parent/config`) holding the given TOML files, as FIREBELL_CONFIG_DIR reads them."""
+    folder = parent / "config"
+    folder.mkdir()
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
 def wait_until(condition: Callable[[], object], timeout: float = 15.0) -> object:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

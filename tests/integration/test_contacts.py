@@ -26,7 +26,7 @@ from shared.core.timeutil import utc_now
 from shared.incidents.store import IncidentStore
 from shared.notifications.escalate import run_step
 from shared.notifications.policy import FIRST, Position, StepMessage
-from tests.conftest import pause_of, redeliver, running_firebell
+from tests.conftest import pause_of, redeliver, running_firebell, write_config
 from tests.integration import test_notifications as base
 from tests.integration.test_notifications import ESCALATIONS, ONCALL, SERVICES, WEDNESDAY, notifier, open_incident, say
 from tests.standins import acs_server
@@ -74,15 +74,10 @@ def acs() -> Iterator[AcsServer]:
 
 @pytest.fixture
 def config_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "config"
-    folder.mkdir()
-    for name, text in (
-        ("services.toml", SERVICES),
-        ("people.toml", PEOPLE),
-        ("oncall.toml", ONCALL),
-        ("escalations.toml", ESCALATIONS),
-    ):
-        (folder / name).write_text(text, encoding="utf-8")
+    folder = write_config(
+        tmp_path,
+        {"services.toml": SERVICES, "people.toml": PEOPLE, "oncall.toml": ONCALL, "escalations.toml": ESCALATIONS},
+    )
     return folder
 
 

@@ -40,7 +40,7 @@ from shared.teams.workflow import (
     WorkflowSender,
     WorkflowUnavailable,
 )
-from tests.conftest import ROOT, pause_of, redeliver, sample_json
+from tests.conftest import ROOT, pause_of, redeliver, sample_json, write_config
 from tests.standins.workflow_server import WorkflowServer
 from tests.unit.statuspage.ids import pid
 
@@ -140,15 +140,10 @@ email = "aiko.tanaka@example.com"
 @pytest.fixture
 def config_dir(tmp_path: Path) -> Path:
     """A catalog, people and schedule whose answers the tests know, and escalation waits of a second or two."""
-    folder = tmp_path / "config"
-    folder.mkdir()
-    for name, text in (
-        ("services.toml", SERVICES),
-        ("people.toml", PEOPLE),
-        ("oncall.toml", ONCALL),
-        ("escalations.toml", ESCALATIONS),
-    ):
-        (folder / name).write_text(text, encoding="utf-8")
+    folder = write_config(
+        tmp_path,
+        {"services.toml": SERVICES, "people.toml": PEOPLE, "oncall.toml": ONCALL, "escalations.toml": ESCALATIONS},
+    )
     return folder
 
 

@@ -46,7 +46,7 @@ from shared.statuspage.web_store import WEB_CONTAINER
 from shared.workitems.boards import WorkItemRef
 from shared.workitems.ledger import LEDGER_TABLE, Ledger, lease_for
 from shared.workitems.sync import INCIDENT_KEY
-from tests.conftest import IDENTITY_CLIENT_ID, ROOT, sample_json, wait_until
+from tests.conftest import IDENTITY_CLIENT_ID, ROOT, sample_json, wait_until, write_config
 from tests.integration.test_notifications import ESCALATIONS as ESCALATION_POLICIES
 from tests.integration.test_notifications import ONCALL, PEOPLE, SERVICES, facts
 from tests.integration.test_statuspage import page_of
@@ -106,15 +106,15 @@ def workflow() -> Iterator[WorkflowServer]:
 @pytest.fixture
 def notifying(storage_account, workflow, tmp_path: Path, monkeypatch) -> StorageAccount:
     """Cards go to the Workflows stand-in; Tim Jones is the payments primary every day of the week."""
-    folder = tmp_path / "config"
-    folder.mkdir()
-    for name, text in (
-        ("services.toml", SERVICES),
-        ("people.toml", PEOPLE),
-        ("oncall.toml", ONCALL),
-        ("escalations.toml", ESCALATION_POLICIES),
-    ):
-        (folder / name).write_text(text, encoding="utf-8")
+    folder = write_config(
+        tmp_path,
+        {
+            "services.toml": SERVICES,
+            "people.toml": PEOPLE,
+            "oncall.toml": ONCALL,
+            "escalations.toml": ESCALATION_POLICIES,
+        },
+    )
     monkeypatch.setenv("FIREBELL_CONFIG_DIR", str(folder))
     monkeypatch.setenv("TEAMS_WORKFLOW_URL", workflow.url)
     context.reset()

@@ -20,7 +20,7 @@ from shared.contacts.contact import on_contact
 from shared.contacts.ladder import ContactMessage
 from shared.contacts.test_page import test_page as run_test_page
 from shared.incidents.store import IncidentStore
-from tests.conftest import pause_of, redeliver
+from tests.conftest import pause_of, redeliver, write_config
 from tests.integration import test_contacts as contacts
 from tests.integration.test_contacts import LINK_KEY, TIM_PHONE, contact_texts, page_tim, queued
 from tests.integration.test_notifications import ESCALATIONS, ONCALL, SERVICES, WEDNESDAY, notifier, open_incident
@@ -55,15 +55,10 @@ def graph(azurite_certificate: Certificate) -> Iterator[GraphServer]:
 
 @pytest.fixture
 def paging(storage_account, workflow, acs, graph, azurite_certificate, tmp_path: Path, monkeypatch) -> IncidentStore:
-    folder = tmp_path / "config"
-    folder.mkdir()
-    for name, text in (
-        ("services.toml", SERVICES),
-        ("people.toml", PEOPLE),
-        ("oncall.toml", ONCALL),
-        ("escalations.toml", ESCALATIONS),
-    ):
-        (folder / name).write_text(text, encoding="utf-8")
+    folder = write_config(
+        tmp_path,
+        {"services.toml": SERVICES, "people.toml": PEOPLE, "oncall.toml": ONCALL, "escalations.toml": ESCALATIONS},
+    )
     settings = {
         "FIREBELL_CONFIG_DIR": str(folder),
         "TEAMS_WORKFLOW_URL": workflow.url,
