@@ -50,11 +50,8 @@ class Tally:
     paged: tuple[tuple[datetime, str], ...]  # (when, person) of every page, in time order: fairness
 
     def paged_between(self, start: datetime, end: datetime) -> list[tuple[datetime, str]]:
-        return list(
-            self.paged[
-                bisect.bisect_left(self.paged, start, key=_when) : bisect.bisect_left(self.paged, end, key=_when)
-            ]
-        )
+        first, last = bisect.bisect_left(self.paged, start, key=_when), bisect.bisect_left(self.paged, end, key=_when)
+        return list(self.paged[first:last])
 
 
 def tally(summaries: Iterable[IncidentSummary]) -> Tally:
