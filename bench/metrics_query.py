@@ -4,8 +4,9 @@ Two years of resolved incidents (10,000 summary rows, about 14 a day, with pages
 reads) are written to the `readiness` table as the readiness consumer leaves them; then GET /api/metrics is timed
 for the windows people ask about: the default (the last 90 days), one service and severity over a year, and the
 whole history. The issue's target is < 200 ms at 10,000 incidents. The first request of a window decodes the
-digests of its months; later ones find them decoded (an in-process cache checked against each digest's ETag on
-every request), as a dashboard's refreshes do.
+digests of its months and tallies them (shared.readiness.tally); later ones read every digest again but find each
+month tallied (an in-process cache checked against each digest's ETag on every request) and only combine the
+tallies, as a dashboard's refreshes do.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ KEY = "bench-metrics-key"
 TARGET_MS = 200
 SERVICES = ("checkout", "build-agents", "default")
 PEOPLE = ("Tim Jones", "Larry Brown", "Priya Raman", "Grace Okafor", "Sofia García", "Aiko Tanaka", "Marcus Lee")
+WHOLE = "whole history (10,000 incidents)"
 WINDOWS = {
     "last 90 days (default window)": {"to": NOW.isoformat()},
     "one service and severity, one year": {
@@ -42,7 +44,7 @@ WINDOWS = {
         "service": "checkout",
         "severity": "2",
     },
-    "whole history (10,000 incidents)": {"from": FIRST.isoformat(), "to": NOW.isoformat()},
+    WHOLE: {"from": FIRST.isoformat(), "to": NOW.isoformat()},
 }
 
 
@@ -124,7 +126,17 @@ def main() -> None:
                 p50, p95 = percentile(latencies, 0.5) * 1000, percentile(latencies, 0.95) * 1000
                 verdict = "met" if p95 < TARGET_MS else "NOT MET"
                 rows.append((f"{name}: {counted:,} incidents", f"p50 {p50:.0f} ms, p95 {p95:.0f} ms — {verdict}"))
-                rows.append(("  first request (decodes its months' digests)", f"{first:.0f} ms"))
+                rows.append(("  first request (decodes and tallies its months' digests)", f"{first:.0f} ms"))
+        # A new instance (nothing decoded yet) asked for the whole history straight away.
+        with DevhostProcess(storage.connection_string, environment) as host:
+            session = requests.Session()
+            session.headers["x-functions-key"] = KEY
+            session.get(f"{host.url}/api/metrics", params={"to": FIRST.isoformat()}, timeout=60).raise_for_status()
+            started = time.perf_counter()
+            session.get(f"{host.url}/api/metrics", params=WINDOWS[WHOLE], timeout=60).raise_for_status()
+            rows.append(
+                (f"{WHOLE} on a new instance, first request", f"{(time.perf_counter() - started) * 1000:.0f} ms")
+            )
     report(f"GET /api/metrics over {INCIDENTS:,} incidents of history (devhost, Azurite; target < 200 ms)", rows)
 
 

@@ -1,4 +1,5 @@
-"""Readiness figures of many incidents, aggregated from their summaries (never from their timelines). Pure.
+"""Readiness figures of many incidents, combined from tallies of their summaries (shared.readiness.tally; never
+from their timelines). Pure.
 
 Response times (median, p90, count) overall and per service, severity, detection source and month; the share of
 incidents a customer reported first; on-call load per person and per roster, by band of the day; cost per service
@@ -7,25 +8,17 @@ and month; follow-ups; public-update promises kept and late.
 
 from __future__ import annotations
 
-import functools
+import itertools
+import math
 import operator
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from shared.readiness.distribution import Spread, spread
+from shared.readiness.distribution import Spread, spread_of_sorted
 from shared.readiness.hours import PERIODS
 from shared.readiness.summary import DURATIONS, IncidentSummary
-
-_known = functools.partial(operator.is_not, None)  # a duration that happened (C speed over 10,000 values)
-
-# The groupings of response times: name → the summary's key in that grouping.
-GROUPINGS: dict[str, Callable[[IncidentSummary], str]] = {
-    "service": lambda summary: summary.service,
-    "severity": lambda summary: f"SEV{summary.severity}",
-    "source": lambda summary: summary.source,
-    "month": lambda summary: summary.month,
-}
+from shared.readiness.tally import GROUPINGS, Columns, Pages, Tally, merged, tally
 
 
 @dataclass(frozen=True)
@@ -59,58 +52,63 @@ class Figures:
 
 
 def aggregate(summaries: Iterable[IncidentSummary]) -> Figures:
-    chosen = list(summaries)
+    return combine([tally(summaries)])
+
+
+def combine(tallies: Sequence[Tally]) -> Figures:
+    """The figures of the incidents of several tallies (of disjoint sets): exactly those of one tally of them all."""
     return Figures(
-        incidents=len(chosen),
-        customer_first=sum(1 for summary in chosen if summary.customer_first),
-        response=_response(chosen),
-        grouped={name: _grouped(chosen, key) for name, key in GROUPINGS.items()},
-        load_by_person=_load(chosen, lambda tally: tally.person),
-        load_by_roster=_load(chosen, lambda tally: tally.roster),
-        cost_by_service=_totals(chosen, lambda summary: summary.service),
-        cost_by_month=_totals(chosen, lambda summary: summary.month),
-        outage_minutes=sum(summary.outage_minutes for summary in chosen),
-        cost=sum(summary.cost for summary in chosen),
-        follow_ups=sum(summary.follow_ups for summary in chosen),
-        follow_ups_done=sum(summary.follow_ups_done for summary in chosen),
-        updates_promised=sum(summary.updates_promised for summary in chosen),
-        updates_kept=sum(summary.updates_kept for summary in chosen),
-        updates_late=sum(summary.updates_late for summary in chosen),
+        incidents=sum(part.incidents for part in tallies),
+        customer_first=sum(part.customer_first for part in tallies),
+        response=_spreads([part.response for part in tallies]),
+        grouped={name: _grouped([part.grouped[name] for part in tallies]) for name in GROUPINGS},
+        load_by_person=_load([part.pages_by_person for part in tallies]),
+        load_by_roster=_load([part.pages_by_roster for part in tallies]),
+        cost_by_service=_totals([part.cost_by_service for part in tallies]),
+        cost_by_month=_totals([part.cost_by_month for part in tallies]),
+        outage_minutes=math.fsum(itertools.chain.from_iterable(part.outage_minutes for part in tallies)),
+        cost=math.fsum(cost for part in tallies for costs in part.cost_by_service.values() for cost in costs),
+        follow_ups=sum(part.follow_ups for part in tallies),
+        follow_ups_done=sum(part.follow_ups_done for part in tallies),
+        updates_promised=sum(part.updates_promised for part in tallies),
+        updates_kept=sum(part.updates_promised - part.updates_late for part in tallies),
+        updates_late=sum(part.updates_late for part in tallies),
     )
 
 
-def _response(summaries: list[IncidentSummary]) -> dict[str, Spread]:
-    return _spreads([summary.durations for summary in summaries])
+def _spreads(parts: list[Columns]) -> dict[str, Spread]:
+    """Per duration, the spread of the merged columns of several tallies."""
+    return {
+        duration: spread_of_sorted(merged([columns[index] for columns in parts]))
+        for index, duration in enumerate(DURATIONS)
+    }
 
 
-def _spreads(rows: list[tuple[float | None, ...]]) -> dict[str, Spread]:
-    """Per duration, the spread of the known values of rows of durations (in DURATIONS order)."""
-    columns = list(zip(*rows, strict=True)) if rows else [()] * len(DURATIONS)
-    return {duration: spread(filter(_known, column)) for duration, column in zip(DURATIONS, columns, strict=True)}
+def _grouped(parts: list[dict[str, Columns]]) -> dict[str, dict[str, Spread]]:
+    members: dict[str, list[Columns]] = defaultdict(list)
+    for groups in parts:
+        for key, columns in groups.items():
+            members[key].append(columns)
+    return {key: _spreads(members[key]) for key in sorted(members)}
 
 
-def _grouped(summaries: list[IncidentSummary], key: Callable[[IncidentSummary], str]) -> dict[str, dict[str, Spread]]:
-    groups: dict[str, list[tuple[float | None, ...]]] = defaultdict(list)
-    for summary in summaries:
-        groups[key(summary)].append(summary.durations)
-    return {name: _spreads(groups[name]) for name in sorted(groups)}
-
-
-def _load(summaries: list[IncidentSummary], key: Callable) -> dict[str, Load]:
-    pages: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(PERIODS, 0))
+def _load(parts: list[dict[str, Pages]]) -> dict[str, Load]:
+    by_period: dict[str, list[int]] = defaultdict(lambda: [0] * len(PERIODS))
     by_hour: dict[str, list[int]] = defaultdict(lambda: [0] * 24)
-    for summary in summaries:
-        for tally in summary.pages:
-            name = key(tally)
-            if not name:
-                continue  # a person paged by name is nobody's roster's load
-            pages[name][tally.period] += tally.count
-            by_hour[name][tally.hour] += tally.count
-    return {name: Load(sum(pages[name].values()), dict(pages[name]), tuple(by_hour[name])) for name in sorted(pages)}
+    for pages in parts:
+        for name, (periods, hours) in pages.items():
+            by_period[name] = list(map(operator.add, by_period[name], periods))
+            by_hour[name] = list(map(operator.add, by_hour[name], hours))
+    return {
+        name: Load(sum(by_period[name]), dict(zip(PERIODS, by_period[name], strict=True)), tuple(by_hour[name]))
+        for name in sorted(by_period)
+    }
 
 
-def _totals(summaries: list[IncidentSummary], key: Callable[[IncidentSummary], str]) -> dict[str, float]:
-    totals: dict[str, float] = defaultdict(float)
-    for summary in summaries:
-        totals[key(summary)] += summary.cost
-    return {name: totals[name] for name in sorted(totals)}
+def _totals(parts: list[dict[str, tuple[float, ...]]]) -> dict[str, float]:
+    """Each key's costs summed exactly once rounded (fsum), so the total is the same however the set was split."""
+    costs: dict[str, list[float]] = defaultdict(list)
+    for totals in parts:
+        for name, values in totals.items():
+            costs[name] += values
+    return {name: math.fsum(costs[name]) for name in sorted(costs)}

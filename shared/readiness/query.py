@@ -1,5 +1,6 @@
-"""What GET /api/metrics answers: the figures of the window's summaries, and the fairness of each roster's primary
-rotation over the recent part of the window (shared.readiness.fairness). The readiness report reads the same."""
+"""What GET /api/metrics answers: the figures of the window's summaries (combined from tallies of its months), and
+the fairness of each roster's primary rotation over the recent part of the window (shared.readiness.fairness). The
+readiness report reads the same."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from shared.oncall.schedule import PRIMARY, Schedule
 from shared.oncall.shifts import shifts
 from shared.readiness import fairness
 from shared.readiness.document import metrics_document
-from shared.readiness.figures import Figures, aggregate
+from shared.readiness.figures import Figures, combine
 from shared.readiness.store import ReadinessStore
 from shared.readiness.window import Window
 
@@ -32,15 +33,16 @@ class Readiness:
 def readiness(
     window: Window, store: ReadinessStore, schedule: Schedule, overrides: Overrides, now: datetime
 ) -> Readiness:
-    summaries = list(store.summaries(window))
+    tallies = store.tallies(window)
     covered = fairness.span(window.start, window.end, now)
     rotations: dict[str, fairness.Fairness] = {}
     if covered is not None:
-        paged = [page for summary in summaries for page in summary.paged]
+        # Shifts are clipped to what fairness covers, so only the pages in it can count for one.
+        paged = [(person, at) for part in tallies for at, person in part.paged_between(*covered)]
         for roster in schedule.rosters:
             found = shifts(schedule, roster.id, PRIMARY, *covered, overrides(roster.id, *covered))
             rotations[roster.id] = fairness.fairness(found, paged)
-    return Readiness(window, aggregate(summaries), covered, rotations)
+    return Readiness(window, combine(tallies), covered, rotations)
 
 
 def metrics(

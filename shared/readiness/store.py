@@ -1,6 +1,7 @@
 """The `readiness` table: one summary row per resolved incident, and per month a digest of those rows — both in the
 partition of the month the incident was declared. A query for a time range reads only the digests of its months
-(shared.readiness.digest), never a timeline and never row by row.
+(shared.readiness.digest), never a timeline and never row by row; a warm instance keeps each month decoded and
+tallied (shared.readiness.tally) for as long as its digest's ETag stays the same.
 
 An incident's row and its month's digest change together, in one table transaction. Writes are guarded by the
 basis a summary was computed from (the incident's version and timeline length, see shared.readiness.summary): a row
@@ -15,6 +16,7 @@ import json
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +30,7 @@ from shared.core.storage import StorageAccount, lost_race
 from shared.core.timeutil import parse_instant
 from shared.readiness import digest
 from shared.readiness.summary import IncidentSummary, PageTally
+from shared.readiness.tally import Tally, tally
 from shared.readiness.window import Window
 
 READINESS = "readiness"
@@ -41,8 +44,10 @@ class ReadinessStore:
         self._account = account
         # Decoded digests by month, with the ETag they were decoded from: only a cache — every query reads each
         # month's row, and a changed ETag (another instance wrote) means decoding again.
-        self._decoded: dict[str, tuple[str, tuple[IncidentSummary, ...]]] = {}
+        self._decoded: dict[str, _Month] = {}
         self._lock = threading.Lock()
+        # Kept for the store's life: starting eight threads for every query costs more than a warm query's work.
+        self._readers = ThreadPoolExecutor(_READERS, thread_name_prefix="readiness-digest")
 
     @property
     def table(self) -> TableClient:
@@ -97,32 +102,37 @@ class ReadinessStore:
 
     def summaries(self, window: Window) -> Iterator[IncidentSummary]:
         """The summaries of incidents declared in the window (and of its service and severity), from the digests of
-        the window's months: one point read per month (a range query would walk every incident row as well), a few
-        at a time."""
-        months = window.month_list()
-        with ThreadPoolExecutor(min(_READERS, len(months))) as pool:
-            found = list(pool.map(lambda month: self._row(month, DIGEST), months))
-        for month, row in zip(months, found, strict=True):
-            for summary in self._decode(month, row):
-                if not window.start <= summary.declared_at < window.end:
-                    continue
-                if window.service is not None and summary.service != window.service:
-                    continue
-                if window.severity is not None and summary.severity != window.severity:
-                    continue
-                yield summary
+        the window's months."""
+        for _, decoded in self._months(window):
+            yield from filter(window.admits, decoded.summaries)
 
-    def _decode(self, month: str, row: Any | None) -> tuple[IncidentSummary, ...]:
-        if row is None:
-            return ()
+    def tallies(self, window: Window) -> list[Tally]:
+        """The incidents of the window (and of its service and severity) as one tally per month: a month the window
+        covers whole is tallied once per digest ETag and filter, a month it cuts from its summaries in the window."""
+        found = []
+        for month, decoded in self._months(window):
+            if window.covers(month):
+                found.append(decoded.tally(window.service, window.severity))
+            else:
+                found.append(tally(filter(window.admits, decoded.summaries)))
+        return found
+
+    def _months(self, window: Window) -> list[tuple[str, _Month]]:
+        """The decoded digests of the window's months: one point read per month (a range query would walk every
+        incident row as well), a few at a time, decoded again only when the digest's ETag changed."""
+        months = window.month_list()
+        found = list(self._readers.map(lambda month: self._row(month, DIGEST), months))
+        return [(month, self._decode(month, row)) for month, row in zip(months, found, strict=True) if row is not None]
+
+    def _decode(self, month: str, row: Any) -> _Month:
         etag = row.metadata["etag"]
         with self._lock:
             cached = self._decoded.get(month)
-        if cached is not None and cached[0] == etag:
-            return cached[1]
-        decoded = tuple(digest.summaries(row))
+        if cached is not None and cached.etag == etag:
+            return cached
+        decoded = _Month(etag, tuple(digest.summaries(row)))
         with self._lock:
-            self._decoded[month] = (etag, decoded)
+            self._decoded[month] = decoded
         return decoded
 
     def get(self, incident_id: str, declared_at: datetime) -> IncidentSummary | None:
@@ -147,6 +157,27 @@ class ReadinessStore:
                 return False
             raise
         return True
+
+
+@dataclass
+class _Month:
+    """A month's digest as decoded from one ETag, with its tallies by service and severity worked out on first use."""
+
+    etag: str
+    summaries: tuple[IncidentSummary, ...]
+    tallies: dict[tuple[str | None, int | None], Tally] = field(default_factory=dict)
+
+    def tally(self, service: str | None, severity: int | None) -> Tally:
+        found = self.tallies.get((service, severity))
+        if found is None:  # two requests at once may both work it out: the same tally, either kept
+            chosen = (
+                summary
+                for summary in self.summaries
+                if (service is None or summary.service == service)
+                and (severity is None or summary.severity == severity)
+            )
+            found = self.tallies[(service, severity)] = tally(chosen)
+        return found
 
 
 def _replacing(etag: str) -> dict[str, Any]:

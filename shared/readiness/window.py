@@ -12,6 +12,7 @@ from shared.catalog.services import Catalog
 from shared.catalog.severity import parse_level
 from shared.core.errors import ConfigurationError, InvalidInput
 from shared.core.timeutil import parse_instant
+from shared.readiness.summary import IncidentSummary
 
 DEFAULT_SPAN = timedelta(days=90)  # without `from`: the last quarter before `to`
 MAX_YEARS = 10  # a query reads one digest row per month: a longer window is refused, not read for minutes
@@ -34,6 +35,21 @@ class Window:
             months.append(f"{year:04d}-{month:02d}")
             year, month = (year + 1, 1) if month == 12 else (year, month + 1)
         return months
+
+    def covers(self, month: str) -> bool:
+        """Every instant of the month ("YYYY-MM", UTC) is in the window: its whole digest is the window's."""
+        year, number = int(month[:4]), int(month[5:7])
+        first = datetime(year, number, 1, tzinfo=UTC)
+        following = datetime(year + 1, 1, 1, tzinfo=UTC) if number == 12 else datetime(year, number + 1, 1, tzinfo=UTC)
+        return self.start <= first and following <= self.end
+
+    def admits(self, summary: IncidentSummary) -> bool:
+        """Declared in the window, and of its service and severity when it names them."""
+        return (
+            self.start <= summary.declared_at < self.end
+            and (self.service is None or summary.service == self.service)
+            and (self.severity is None or summary.severity == self.severity)
+        )
 
 
 def parse_window(params: Mapping[str, str], catalog: Catalog, now: datetime) -> Window:

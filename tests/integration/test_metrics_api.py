@@ -1,10 +1,13 @@
 """Readiness against Azurite: a resolved incident's summary row is written by the `readiness` queue's consumer
 (reached through notifications, also for a corrected milestone), overwritten by newer views only, taken out when the
-incident reopens; GET /api/metrics aggregates the rows of the window it is asked about and refuses bad parameters
-with a 400 that changes nothing."""
+incident reopens; GET /api/metrics aggregates the rows of the window it is asked about — combining month tallies
+kept by digest ETag to exactly the figures of aggregating the window's summaries — and refuses bad parameters with a
+400 that changes nothing."""
 
 from __future__ import annotations
 
+import random
+from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import timedelta
@@ -18,13 +21,18 @@ from shared.core.timeutil import iso, utc_now
 from shared.incidents.changes import change_message
 from shared.incidents.store import IncidentStore
 from shared.oncall.people import load_directory
-from shared.readiness import materialise
-from shared.readiness.store import ReadinessStore
+from shared.oncall.schedule import PRIMARY
+from shared.oncall.shifts import shifts
+from shared.readiness import fairness, materialise
+from shared.readiness.figures import aggregate, combine
+from shared.readiness.query import readiness
+from shared.readiness.store import ReadinessStore, summary_row
 from shared.readiness.summary import IncidentSummary, summarise
 from shared.readiness.window import Window
 from tests.conftest import ROOT, wait_until
 from tests.integration.test_teams_chatops import say
 from tests.unit.readiness.history import History, utc
+from tests.unit.readiness.test_tally import generated_summaries
 
 KEY = "metrics-test-key"
 CATALOG = load_catalog(ROOT / "config")
@@ -220,3 +228,64 @@ def test_incidents_resolving_at_once_in_one_month_all_reach_its_digest(storage_a
     assert written == [True] * len(rows)
     november = Window(utc("2026-11-01T00:00"), utc("2026-12-01T00:00"))
     assert sorted(stores[0].summaries(november), key=lambda s: s.incident_id) == rows
+
+
+def test_month_tallies_combine_to_exactly_the_figures_of_the_windows_summaries_and_follow_a_changed_digest(
+    storage_account,
+):
+    generated = generated_summaries(
+        random.Random(17), 240, utc("2026-01-01T00:00"), utc("2026-07-01T00:00"), whole_seconds=True
+    )
+    by_month = defaultdict(list)
+    for summary in generated:
+        by_month[summary.month].append(("upsert", summary_row(summary)))
+    writer, reader = ReadinessStore(storage_account), ReadinessStore(storage_account)  # two instances
+    for month, rows in by_month.items():
+        writer.table.submit_transaction(rows)
+        assert writer.rebuild(month) == len(rows)
+    whole = Window(utc("2026-01-01T00:00"), utc("2026-07-01T00:00"))
+    cut = Window(utc("2026-01-17T05:30"), utc("2026-05-09T12:00"))  # through January and May
+    windows = [
+        whole,
+        cut,
+        replace(cut, service="checkout"),
+        replace(whole, severity=2),
+        replace(whole, service="build-agents", severity=3),
+        Window(utc("2026-03-10T00:00"), utc("2026-03-20T00:00")),  # inside one month
+    ]
+
+    def declared_in(window: Window, summaries: list[IncidentSummary]) -> list[IncidentSummary]:
+        return [
+            summary
+            for summary in summaries
+            if window.start <= summary.declared_at < window.end
+            and window.service in (None, summary.service)
+            and window.severity in (None, summary.severity)
+        ]
+
+    for window in windows:
+        expected = aggregate(declared_in(window, generated))
+        assert 0 < expected.incidents < len(generated) or window == whole
+        assert combine(reader.tallies(window)) == expected  # decoded and tallied now
+        assert combine(reader.tallies(window)) == expected  # from the tallies kept with each digest's ETag
+
+    # Another instance corrects a March incident and removes one of April: the reader's next answer has both.
+    march = next(summary for summary in generated if summary.month == "2026-03")
+    corrected = replace(march, version=march.version + 1, resolved_at=march.resolved_at + timedelta(hours=5))
+    april = next(summary for summary in generated if summary.month == "2026-04")
+    assert writer.save(corrected) and writer.remove(april.incident_id, april.declared_at, april.version + 1)
+    changed = [corrected if summary is march else summary for summary in generated if summary is not april]
+    for window in windows:
+        assert combine(reader.tallies(window)) == aggregate(declared_in(window, changed))
+
+    # Fairness counts the pages of the window's incidents on the last 92 days' shifts: the pages a tally gives for
+    # that span are all that can count.
+    now = utc("2026-06-20T00:00")
+    schedule = context.schedule()
+    found = readiness(whole, reader, schedule, lambda roster, start, end: [], now)
+    assert found.figures == aggregate(changed) and found.covered == (now - fairness.SPAN, now)
+    paged = [page for summary in changed for page in summary.paged]
+    for roster in schedule.rosters:
+        expected = fairness.fairness(shifts(schedule, roster.id, PRIMARY, *found.covered), paged)
+        assert found.rotations[roster.id] == expected
+    assert sum(rotation.shifts - rotation.quiet for rotation in found.rotations.values()) > 0
