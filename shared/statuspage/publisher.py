@@ -347,7 +347,7 @@ class SitePublisher:
         )
         withdrawn = {_page(public_id(k.ident, id_key)): k.version for k in pending.values() if k.public is None}
         subjects = {k.public.id: k.version for k in pending.values() if k.public is not None}
-        return _Plan(next_record, files, subjects, lists, withdrawn, None)
+        return _Plan(next_record, files, subjects, lists, withdrawn, None, months)
 
     def _whole_site(
         self, record: SiteRecord | None, settings: SiteSettings, read_at: datetime, fingerprint: str
@@ -428,8 +428,9 @@ class SitePublisher:
         renderer = renderer_fingerprint()
         if self._before_publish is not None:
             self._before_publish(plan.files)
+        months = plan.months or _MonthLists(self.account)
         for month, known in plan.lists.items():
-            _MonthLists(self.account).write(month, record.state, known)
+            months.write(month, record.state, known)
 
         def version_of(site_file: SiteFile) -> FileVersion:
             match = _INCIDENT_PAGE.fullmatch(site_file.path)
@@ -490,6 +491,7 @@ class _Plan:
     # older version than the one that took it off the site (None: any version, listed before the store was read).
     withdrawn: Mapping[str, int | None]
     listing: Mapping[str, PublishedFile] | None  # the whole container as listed (a whole-site render)
+    months: _MonthLists | None = None  # the month lists as this render read them
 
 
 class _MonthLists:
@@ -498,13 +500,15 @@ class _MonthLists:
     def __init__(self, account: StorageAccount) -> None:
         self._account = account
         self._read: dict[date, dict[str, Known]] = {}
+        self._etags: dict[date, tuple[int, str | None]] = {}  # month → (state, ETag) as read
 
     def known(self, month: date) -> dict[str, Known]:
         from shared.statuspage.record_store import read_month
 
         if month not in self._read:
-            _state, listed, _etag = read_month(self._account, month)
+            state, listed, etag = read_month(self._account, month)
             self._read[month] = {k.ident: k for k in listed}
+            self._etags[month] = (state, etag)
         return self._read[month]
 
     def merged(self, month: date, changes: list[Known]) -> tuple[Known, ...]:
@@ -520,10 +524,11 @@ class _MonthLists:
         record, with its changes pending, or this list as written)."""
         from shared.statuspage.record_store import read_month, write_month
 
+        found, etag = self._etags.pop(month, None) or read_month(self._account, month)[::2]
         for _attempt in attempts():
-            found, _listed, etag = read_month(self._account, month)
             if found >= state or write_month(self._account, month, state, known, etag):
                 return
+            found, _listed, etag = read_month(self._account, month)  # written since: decide again
         raise PublishContention(f"the list of {month:%Y-%m} changed under every attempt")
 
 
