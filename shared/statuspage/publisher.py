@@ -231,11 +231,12 @@ class SitePublisher:
             cached = self._timelines[ident] = (version, self._incidents.timeline(ident))
         return cached[1]
 
-    def render_and_publish(self, lookback: timedelta | None = None) -> PublishReport:
+    def render_and_publish(self, lookback: timedelta | None = None, *, whole: bool = False) -> PublishReport:
         """One render: read what changed since the published state, render what it changes, claim the next state,
         publish (the index last). The whole site is rendered when there is no record of it, or it was rendered by
         another build or with other settings (or the open index is not complete). `lookback`: how far before the
-        record's reading to look for settled incidents (SETTLED_LOOKBACK; the hourly refresh looks further)."""
+        record's reading to look for settled incidents (SETTLED_LOOKBACK; the hourly refresh looks further).
+        `whole`: from the whole store, whatever the record says (the operator's render-site)."""
         # The record, like the renderer, loads with the first render, not at every function's cold start.
         from shared.statuspage.record_store import read_record, write_record
 
@@ -246,7 +247,8 @@ class SitePublisher:
             settings = self._site()
             fingerprint = site_fingerprint(settings, renderer_fingerprint())
             plan = None
-            if record is not None and record.fingerprint == fingerprint and (record.published or not record.whole):
+            incremental = record is not None and record.fingerprint == fingerprint and not whole
+            if incremental and record is not None and (record.published or not record.whole):
                 plan = self._changes(record, settings, read_at, lookback or SETTLED_LOOKBACK)
             if plan is None:
                 plan = self._whole_site(record, settings, read_at, fingerprint)
