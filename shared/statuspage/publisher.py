@@ -1,10 +1,25 @@
-"""The `statuspage` queue: re-render the public status site and publish it to `$web`.
+"""The `statuspage` queue: publish the public status site to `$web`, rendering only what changed.
+
+What a render reads does not grow with the history. The site's private record (shared.statuspage.site_record, in
+the private `statuspage` container) holds the last claimed state: the public incidents some window of the page
+reaches, in public words, and the months that have pages. A render reads it, the open incidents (the open index),
+the incidents settled since the record's render began reading (the `settled-` rows every change that leaves an
+incident not open writes in its transaction, looked for from SETTLED_LOOKBACK before: they carry their writer's
+clock, taken before the write committed), and the maintenances. It renders the files about everything, the pages
+of the incidents that changed and the month pages that list them (each month's list is kept privately beside the
+record). The whole site is rendered from the whole store only without a record, when the renderer build or the
+site's settings changed, while the open index is incomplete, or when the operator asks (render-site).
 
 Three promises:
-- **Never backwards.** A render's state version is the sum of the `version` of every incident and maintenance it
-  read. Versions only grow and nothing is deleted, so a render that began reading after another finished reading
-  has a version at least as high. Each blob carries the version it shows, and site_publisher writes a blob only
-  over an older version, conditionally on its ETag: two renders racing, on one instance or two, leave the newer.
+- **Never backwards.** The state version is claimed: a render reads the record (its ETag), renders, and claims the
+  next state by a conditional write of the record; a render that loses the claim reads again. A claimed state is
+  the one before it plus what its render read after reading it, and the one before reflects every change stored
+  before its render began reading (open incidents are in the open index; settled ones are in its record or among
+  the settled rows since), so a higher state never knows less. Each blob carries the state it shows (an incident
+  page also its incident's version), and web_store writes a blob only over an older version, conditionally on its
+  ETag: two renders racing, on one instance or two, leave the newer. A state is claimed before its files are
+  written, and the pages it changes stay in the record (`pending`) until a render has published all of its files,
+  so a render that stops after its claim is finished by the next one, whichever instance renders it.
 - **Coalesced.** A change message is covered by any published render that began reading after the change was
   stored: the change is stored before its message is enqueued, so before the message is received and before its
   insertion time (plus a second: those times are whole seconds). The published `index.html` names when its render
@@ -15,6 +30,10 @@ Three promises:
 - **Final state shown.** A message is settled only once the published index began reading after the message's
   change (a render that lost to a newer one which read earlier renders again), so the render that settles the
   last change shows the final state, and anything published after it has a version at least as new.
+
+A settled row stamped more than SETTLED_LOOKBACK before its write committed (storage retrying one request for
+minutes) would be missed by a publish after a change; the hourly refresh looks back HEAL_LOOKBACK, and render-site
+reads everything.
 """
 
 from __future__ import annotations
@@ -545,9 +564,12 @@ def _instant(moment: datetime | None) -> datetime:
 
 
 def site_fingerprint(settings: SiteSettings, renderer: str) -> str:
-    """The renderer's build and every setting a render depends on: a change of any renders the whole site again."""
+    """The renderer's build and every setting a render depends on: a change of any renders the whole site again (the
+    catalog's publication policy, and which services are public under which component; not rosters or runbooks)."""
     title, catalog, url, id_key = settings
-    digest = hashlib.sha256(repr((title, catalog, url)).encode() + b"\0" + id_key + b"\0" + renderer.encode())
+    services = [(service.id, service.component, service.public) for service in (*catalog.services, catalog.default)]
+    site = repr((title, url, catalog.publication, services)).encode()
+    digest = hashlib.sha256(site + b"\0" + id_key + b"\0" + renderer.encode())
     return digest.hexdigest()[:16]
 
 
