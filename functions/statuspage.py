@@ -34,5 +34,8 @@ def on_change(message: func.QueueMessage) -> None:
 @observed
 def hourly(timer: func.TimerRequest) -> None:
     # Relative wording and the daily history age even when nothing changes; this also heals any missed publish.
-    # It also looks further back for settled incidents than a change's render does (HEAL_LOOKBACK).
-    context.site_publisher().refresh(lookback=HEAL_LOOKBACK)
+    # It also looks further back for settled incidents than a change's render does (HEAL_LOOKBACK), then forgets
+    # the settled rows no render will look for again, so they do not pile up with the history.
+    publisher = context.site_publisher()
+    publisher.refresh(lookback=HEAL_LOOKBACK)
+    publisher.forget_settled()

@@ -437,6 +437,19 @@ class IncidentStore:
         rows = self.incidents.query_entities(query, parameters=parameters, select=["incident"])
         return list(dict.fromkeys(row["incident"] for row in rows))
 
+    def forget_settled(self, before: datetime) -> int:
+        """Delete the settled rows written before `before` (nobody looks that far back any more); returns how many.
+        Transactions of 100 rows of the one partition."""
+        query = "PartitionKey eq @p and RowKey ge @lo and RowKey lt @hi"
+        parameters = {"p": _INCIDENT_PARTITION, "lo": _SETTLED_PREFIX, "hi": _SETTLED_PREFIX + _stamp(before)}
+        rows = [row["RowKey"] for row in self.incidents.query_entities(query, parameters=parameters, select=["RowKey"])]
+        for start in range(0, len(rows), 100):
+            batch = rows[start : start + 100]
+            self.incidents.submit_transaction(
+                [("delete", {"PartitionKey": _INCIDENT_PARTITION, "RowKey": key}) for key in batch]
+            )
+        return len(rows)
+
     def reindex_open(self) -> tuple[int, int]:
         """Build the open index for incidents stored before it (idempotent; safe beside running writers): each open
         incident's copy is written in a transaction with its row unchanged (ETag), so a copy is never older than the

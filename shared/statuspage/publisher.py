@@ -491,6 +491,16 @@ class SitePublisher:
         )
         return report
 
+    def forget_settled(self) -> int:
+        """Delete the settled rows no render will look for again: older than HEAL_LOOKBACK before the record's render
+        began reading (a render reads from its record's reading, less at most HEAL_LOOKBACK, and a render that read an
+        older record cannot claim). Returns how many rows went."""
+        from shared.statuspage.record_store import read_record
+
+        record, _etag = read_record(self.account)
+        since = min(self._clock(), record.read_at) if record is not None else self._clock()
+        return self._incidents.forget_settled(since - HEAL_LOOKBACK)
+
     def _saw(self, index: FileVersion | None) -> None:
         if index is not None and (self._published_read_at is None or index.read_at > self._published_read_at):
             self._published_read_at = index.read_at

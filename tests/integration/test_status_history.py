@@ -17,7 +17,7 @@ from shared.core.timeutil import utc_now
 from shared.incidents.incident import Incident
 from shared.incidents.store import IncidentChanged, IncidentStore, _counter_entity, _incident_entity, _open_complete
 from shared.statuspage.public_ids import public_id
-from shared.statuspage.publisher import SitePublisher
+from shared.statuspage.publisher import HEAL_LOOKBACK, SitePublisher
 from shared.statuspage.record_store import read_record
 from tests.integration.test_statuspage import blob, declare, page_of, post_update
 
@@ -179,3 +179,24 @@ def test_a_render_that_claimed_a_state_and_stopped_before_publishing_is_finished
     assert "We are rolling back the release." in body(storage_account, page_of("INC-1"))
     record, _etag = read_record(storage_account)
     assert record is not None and (record.state, record.published, record.pending) == (3, True, ())
+
+
+def test_settled_rows_name_incidents_a_change_left_not_open_until_no_render_looks_back_that_far(storage_account):
+    store = IncidentStore(storage_account)
+    before = utc_now() - timedelta(seconds=1)
+    declare(store, severity=1)
+    declare(store, severity=1)
+    assert store.settled_since(before) == []  # open incidents are in the open index instead
+    post_update(store, "INC-2", "Payments work again.", status="resolved")
+    assert store.settled_since(before) == ["INC-2"]
+    assert store.settled_since(utc_now() + timedelta(seconds=1)) == []
+
+    publisher = SitePublisher(storage_account, context.site_settings)
+    publisher.render_and_publish()
+    assert publisher.forget_settled() == 0  # the next hourly render still looks back that far
+    an_hour_on = SitePublisher(
+        storage_account, context.site_settings, clock=lambda: utc_now() + HEAL_LOOKBACK + timedelta(minutes=1)
+    )
+    an_hour_on.render_and_publish()  # a record that began reading after every lookback reaches back to the row
+    assert an_hour_on.forget_settled() == 1
+    assert store.settled_since(before) == []
