@@ -445,9 +445,12 @@ class IncidentStore:
         rows = [row["RowKey"] for row in self.incidents.query_entities(query, parameters=parameters, select=["RowKey"])]
         for start in range(0, len(rows), 100):
             batch = rows[start : start + 100]
-            self.incidents.submit_transaction(
-                [("delete", {"PartitionKey": _INCIDENT_PARTITION, "RowKey": key}) for key in batch]
-            )
+            try:
+                self.incidents.submit_transaction([("delete", _settled_key(key)) for key in batch])
+            except TableTransactionError:  # another forgetter took some first: the rest one by one
+                for key in batch:
+                    with contextlib.suppress(ResourceNotFoundError):
+                        self.incidents.delete_entity(_INCIDENT_PARTITION, key)
         return len(rows)
 
     def reindex_open(self) -> tuple[int, int]:
@@ -621,6 +624,10 @@ def _settled_entity(incident: Incident) -> dict[str, Any]:
         "RowKey": f"{_SETTLED_PREFIX}{stamp}-{incident.id}",
         "incident": incident.id,
     }
+
+
+def _settled_key(row_key: str) -> dict[str, Any]:
+    return {"PartitionKey": _INCIDENT_PARTITION, "RowKey": row_key}
 
 
 def _stamp(moment: datetime) -> str:
