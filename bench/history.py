@@ -39,7 +39,7 @@ from shared.teams.workflow import RequestLimiter, WorkflowSender
 
 SIZES = tuple(int(size) for size in os.environ.get("FIREBELL_BENCH_HISTORY", "1000,10000,100000").split(","))
 SAMPLES = 5
-PUBLISH_SAMPLES = 3  # a publish reads the whole history today: a minute each at 100,000 in Azurite
+PUBLISH_SAMPLES = 3  # the first publish before them renders the whole site (a minute at 100,000 in Azurite)
 OPEN_INCIDENTS = 5
 BATCH = 100  # rows per entity-group transaction (the service's limit)
 INTERVAL = timedelta(hours=2)

@@ -13,7 +13,7 @@ from shared.core.queues import CONNECTION, STATUSPAGE
 from shared.core.telemetry import log_event
 from shared.core.timeutil import utc_now
 from shared.incidents.changes import incident_of
-from shared.statuspage.publisher import on_message
+from shared.statuspage.publisher import HEAL_LOOKBACK, on_message
 
 bp = func.Blueprint()
 log = logging.getLogger("firebell.statuspage")
@@ -34,4 +34,8 @@ def on_change(message: func.QueueMessage) -> None:
 @observed
 def hourly(timer: func.TimerRequest) -> None:
     # Relative wording and the daily history age even when nothing changes; this also heals any missed publish.
-    context.site_publisher().refresh()
+    # It also looks further back for settled incidents than a change's render does (HEAL_LOOKBACK), then forgets
+    # the settled rows no render will look for again, so they do not pile up with the history.
+    publisher = context.site_publisher()
+    publisher.refresh(lookback=HEAL_LOOKBACK)
+    publisher.forget_settled()

@@ -18,7 +18,8 @@ class Render:
 
 
 def render_site(publisher: SitePublisher) -> Render:
-    """One render that begins now, published (incident pages that are up to date are not rendered again)."""
-    report = publisher.render_and_publish()
+    """One render of the whole site from the whole store that begins now, published (incident pages that are up to
+    date are not rendered again): it also heals anything a publish after a change could have missed."""
+    report = publisher.render_and_publish(whole=True)
     index = report.versions.get(INDEX)
     return Render(len(report.written), len(report.kept), index.state if index is not None else None)

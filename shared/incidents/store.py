@@ -11,7 +11,7 @@ import json
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, fields
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from azure.core import MatchConditions
@@ -22,6 +22,7 @@ from shared.core.contention import attempts
 from shared.core.entity_bounds import bounded_entity, one_transaction
 from shared.core.errors import StorageUnavailable
 from shared.core.storage import StorageAccount, lost_race
+from shared.core.timeutil import utc_now
 from shared.incidents.detection import GroupPointer
 from shared.incidents.incident import CLOSED_STATUSES, Incident
 from shared.incidents.paging import PageDue
@@ -41,6 +42,10 @@ _PAGE_PREFIX = "page-"  # a page that is due (shared.incidents.paging): the inci
 # before the index); without it readers scan the incidents instead.
 _OPEN_PREFIX = "open-"
 _OPEN_COMPLETE = _OPEN_PREFIX
+# Where incidents that are not open changed: a row `settled-<time>-INC-n` written in every transaction that leaves
+# an incident not open (resolving, closing, a correction after), so a reader that holds the open incidents (the index)
+# finds every other change since a moment in one short range, whatever the history (the status page publisher).
+_SETTLED_PREFIX = "settled-"
 # Alert rows are named by kind: an alert's key is whatever Azure Monitor (or anyone holding the function key) says,
 # so unprefixed it could equal any other row's name. The first release kept alerts, and declaration claims marked
 # _LEGACY_DECLARED, unprefixed in this table: alerts there are still read, claims never mistaken for alerts.
@@ -315,6 +320,8 @@ class IncidentStore:
                 operations.append(("update", pointer, condition))
         if incident.is_open:
             operations.append(("upsert", _open_entity(incident)))
+        else:
+            operations.append(("upsert", _settled_entity(incident)))
         if page is not None:
             operations.append(("upsert", _page_entity(page)))
         return operations
@@ -360,8 +367,10 @@ class IncidentStore:
         unlisted = ("delete", _open_key(incident.id)) if was_open and not incident.is_open else None
         if incident.is_open:
             operations.append(("upsert", _open_entity(incident)))
-        elif unlisted is not None:
-            operations.append(unlisted)
+        else:
+            operations.append(("upsert", _settled_entity(incident)))
+            if unlisted is not None:
+                operations.append(unlisted)  # last: a failure there is told apart below
         try:
             self.incidents.submit_transaction(one_transaction(operations))
         except TableTransactionError as failure:
@@ -418,6 +427,31 @@ class IncidentStore:
         if next(rows, {}).get("RowKey") != _OPEN_COMPLETE:  # the mark sorts first
             return None
         return sorted((_incident(entity) for entity in rows), key=lambda incident: incident.number)
+
+    def settled_since(self, moment: datetime) -> list[str]:
+        """The incidents left not open by a change written at or after `moment` (by the writer's clock), each once: one
+        range of the incidents partition, as long as the changes since."""
+        query = "PartitionKey eq @p and RowKey ge @lo and RowKey lt @hi"
+        lo = _SETTLED_PREFIX + _stamp(moment)
+        parameters = {"p": _INCIDENT_PARTITION, "lo": lo, "hi": _SETTLED_PREFIX[:-1] + "."}
+        rows = self.incidents.query_entities(query, parameters=parameters, select=["incident"])
+        return list(dict.fromkeys(row["incident"] for row in rows))
+
+    def forget_settled(self, before: datetime) -> int:
+        """Delete the settled rows written before `before` (nobody looks that far back any more); returns how many.
+        Transactions of 100 rows of the one partition."""
+        query = "PartitionKey eq @p and RowKey ge @lo and RowKey lt @hi"
+        parameters = {"p": _INCIDENT_PARTITION, "lo": _SETTLED_PREFIX, "hi": _SETTLED_PREFIX + _stamp(before)}
+        rows = [row["RowKey"] for row in self.incidents.query_entities(query, parameters=parameters, select=["RowKey"])]
+        for start in range(0, len(rows), 100):
+            batch = rows[start : start + 100]
+            try:
+                self.incidents.submit_transaction([("delete", _settled_key(key)) for key in batch])
+            except TableTransactionError:  # another forgetter took some first: the rest one by one
+                for key in batch:
+                    with contextlib.suppress(ResourceNotFoundError):
+                        self.incidents.delete_entity(_INCIDENT_PARTITION, key)
+        return len(rows)
 
     def reindex_open(self) -> tuple[int, int]:
         """Build the open index for incidents stored before it (idempotent; safe beside running writers): each open
@@ -580,6 +614,24 @@ def _open_key(ident: str) -> dict[str, Any]:
 
 def _open_entity(incident: Incident) -> dict[str, Any]:
     return {**_incident_entity(incident), "RowKey": _OPEN_PREFIX + incident.id}
+
+
+def _settled_entity(incident: Incident) -> dict[str, Any]:
+    # The writer's clock: readers look back a margin wider than clocks differ and writes take (see the publisher).
+    stamp = _stamp(utc_now())
+    return {
+        "PartitionKey": _INCIDENT_PARTITION,
+        "RowKey": f"{_SETTLED_PREFIX}{stamp}-{incident.id}",
+        "incident": incident.id,
+    }
+
+
+def _settled_key(row_key: str) -> dict[str, Any]:
+    return {"PartitionKey": _INCIDENT_PARTITION, "RowKey": row_key}
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")  # fixed width: sorts as time does
 
 
 def _open_complete() -> dict[str, Any]:

@@ -352,15 +352,35 @@ def status_page(
     `timelines` holds the events of the incidents whose full public history is rendered (see `timelines_needed`).
     """
     incidents = [incident for incident in incidents if is_published(incident, catalog)]
-    updated_at = max(
-        max((public_updated_at(incident) for incident in incidents), default=EPOCH),
-        max((maintenance.updated_at for maintenance in maintenances), default=EPOCH),
-    )
-    updated = updated_at if updated_at > EPOCH else None
-    now = now or updated or EPOCH
+    if now is None:
+        updated_at = max(
+            max((public_updated_at(incident) for incident in incidents), default=EPOCH),
+            max((maintenance.updated_at for maintenance in maintenances), default=EPOCH),
+        )
+        now = updated_at if updated_at > EPOCH else EPOCH
     timelines = timelines or {}
     newest_first = sorted(incidents, key=lambda incident: (incident.declared_at, incident.number), reverse=True)
     published = tuple(_public(incident, timelines.get(incident.id), id_key, now) for incident in newest_first)
+    return assemble_page(title, catalog, published, maintenances, now, site_url)
+
+
+def assemble_page(
+    title: str,
+    catalog: Catalog,
+    published: tuple[PublicIncident, ...],
+    maintenances: Sequence[Maintenance],
+    now: datetime,
+    site_url: str = "",
+    oldest: datetime | None = None,
+) -> StatusPage:
+    """The page at `now` from incidents already in public words (newest first): every incident the page's windows
+    reach must be among them (see status_page); older ones change nothing but the month pages they are on, and
+    `oldest`, when given, says when the oldest of them began (the page's creation time)."""
+    updated_at = max(
+        max((incident.updated_at for incident in published), default=EPOCH),
+        max((maintenance.updated_at for maintenance in maintenances), default=EPOCH),
+    )
+    updated = updated_at if updated_at > EPOCH else None
     windows = tuple(
         public_maintenance(m, now)
         for m in sorted(maintenances, key=lambda m: (m.scheduled_for, m.id), reverse=True)
@@ -402,7 +422,8 @@ def status_page(
     names += sorted(set(current) - set(names))
     names = list(dict.fromkeys(names))
     histories = daily_history(names, disruptions, now)
-    created_at = min([*(i.started_at for i in published), *(m.created_at for m in windows)], default=updated or now)
+    facts = [*(i.started_at for i in published), *(m.created_at for m in windows), *([oldest] if oldest else [])]
+    created_at = min(facts, default=updated or now)
     components = tuple(
         PublicComponent(
             name, current.get(name, OPERATIONAL), position, changed_at.get(name, created_at), histories[name]

@@ -1,10 +1,25 @@
-"""The `statuspage` queue: re-render the public status site and publish it to `$web`.
+"""The `statuspage` queue: publish the public status site to `$web`, rendering only what changed.
+
+What a render reads does not grow with the history. The site's private record (shared.statuspage.site_record, in
+the private `statuspage` container) holds the last claimed state: the public incidents some window of the page
+reaches, in public words, and the months that have pages. A render reads it, the open incidents (the open index),
+the incidents settled since the record's render began reading (the `settled-` rows every change that leaves an
+incident not open writes in its transaction, looked for from SETTLED_LOOKBACK before: they carry their writer's
+clock, taken before the write committed), and the maintenances. It renders the files about everything, the pages
+of the incidents that changed and the month pages that list them (each month's list is kept privately beside the
+record). The whole site is rendered from the whole store only without a record, when the renderer build or the
+site's settings changed, while the open index is incomplete, or when the operator asks (render-site).
 
 Three promises:
-- **Never backwards.** A render's state version is the sum of the `version` of every incident and maintenance it
-  read. Versions only grow and nothing is deleted, so a render that began reading after another finished reading
-  has a version at least as high. Each blob carries the version it shows, and site_publisher writes a blob only
-  over an older version, conditionally on its ETag: two renders racing, on one instance or two, leave the newer.
+- **Never backwards.** The state version is claimed: a render reads the record (its ETag), renders, and claims the
+  next state by a conditional write of the record; a render that loses the claim reads again. A claimed state is
+  the one before it plus what its render read after reading it, and the one before reflects every change stored
+  before its render began reading (open incidents are in the open index; settled ones are in its record or among
+  the settled rows since), so a higher state never knows less. Each blob carries the state it shows (an incident
+  page also its incident's version), and web_store writes a blob only over an older version, conditionally on its
+  ETag: two renders racing, on one instance or two, leave the newer. A state is claimed before its files are
+  written, and the pages it changes stay in the record (`pending`) until a render has published all of its files,
+  so a render that stops after its claim is finished by the next one, whichever instance renders it.
 - **Coalesced.** A change message is covered by any published render that began reading after the change was
   stored: the change is stored before its message is enqueued, so before the message is received and before its
   insertion time (plus a second: those times are whole seconds). The published `index.html` names when its render
@@ -15,6 +30,10 @@ Three promises:
 - **Final state shown.** A message is settled only once the published index began reading after the message's
   change (a render that lost to a newer one which read earlier renders again), so the render that settles the
   last change shows the final state, and anything published after it has a version at least as new.
+
+A settled row stamped more than SETTLED_LOOKBACK before its write committed (storage retrying one request for
+minutes) would be missed by a publish after a change; the hourly refresh looks back HEAL_LOOKBACK, and render-site
+reads everything.
 """
 
 from __future__ import annotations
@@ -26,14 +45,15 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from shared.catalog.services import Catalog
 from shared.core import telemetry
+from shared.core.contention import attempts
 from shared.core.errors import InvalidInput
 from shared.core.queues import STATUSPAGE
 from shared.core.settings import DEVELOPMENT_ID_KEY
@@ -42,12 +62,12 @@ from shared.core.timeutil import iso, parse_instant, utc_now
 from shared.incidents.changes import ChangeMessage
 from shared.incidents.incident import Incident
 from shared.incidents.store import IncidentStore
-from shared.statuspage.maintenance import Maintenance
 from shared.statuspage.maintenance_intake import EARLY_TOLERANCE, send_at
 from shared.statuspage.maintenance_store import MaintenanceStore
 from shared.statuspage.web_store import (
     INDEX,
     FileVersion,
+    PublishContention,
     PublishedFile,
     PublishReport,
     publish,
@@ -58,6 +78,7 @@ from shared.statuspage.web_store import (
 
 if TYPE_CHECKING:
     from shared.statuspage.site import SiteFile
+    from shared.statuspage.site_record import Known, SiteRecord
 
 log = logging.getLogger("firebell.statuspage")
 
@@ -82,11 +103,12 @@ MIN_RENDER_INTERVAL = timedelta(seconds=1)
 _RENDERS_PER_MESSAGE = 3  # a message whose render keeps losing to renders that read earlier gives up, and retries
 _INCIDENT_PAGE = re.compile(r"incidents/([a-z2-7]+)\.html")
 _INCIDENT_PAGES = re.compile(r"incidents/[^/]+\.html")  # any incident page, public id or (from before them) INC-n
-
-
-def state_version(incidents: list[Incident], maintenances: list[Maintenance]) -> int:
-    """Grows with every change to anything the site shows (every change bumps a version; nothing is deleted)."""
-    return sum(incident.version for incident in incidents) + sum(maintenance.version for maintenance in maintenances)
+_PER_SUBJECT = re.compile(r"(incidents|history)/")  # incident and month pages: the record keeps only the others
+_CLAIMS = 10  # renders that lost the claim of the next state to another render read again, up to this many times
+# Settled incidents are looked for from a while before the record's reading: the rows carry their writer's clock,
+# taken before the write committed. Wider than clocks differ and a write takes; the hourly refresh looks further.
+SETTLED_LOOKBACK = timedelta(minutes=5)
+HEAL_LOOKBACK = timedelta(hours=2)
 
 
 @dataclass(frozen=True)
@@ -191,7 +213,12 @@ class SitePublisher:
         incident = self._incidents.get_incident(change.incident)
         return incident is not None and incident.drill
 
-    def refresh(self, request: Refresh | None = None, moot: Callable[[], bool] | None = None) -> int:
+    def refresh(
+        self,
+        request: Refresh | None = None,
+        moot: Callable[[], bool] | None = None,
+        lookback: timedelta = SETTLED_LOOKBACK,
+    ) -> int:
         """Make sure the published site covers `request` (a render from now when None); returns the number of files
         written (0 when a published render covers it already, or when `moot` says before a render that the request
         needs none: asked once, and only when a render would follow, so a covered message costs it nothing)."""
@@ -210,7 +237,7 @@ class SitePublisher:
                     pause = (self._last_began + MIN_RENDER_INTERVAL - self._clock()).total_seconds()
                     if pause > 0:
                         time.sleep(pause)  # the messages arriving meanwhile are settled by the render that follows
-                report = self.render_and_publish()
+                report = self.render_and_publish(lookback)
                 written += len(report.written)
             log.warning(
                 "status page: a message is still not covered after %d renders; it will retry", _RENDERS_PER_MESSAGE
@@ -223,22 +250,141 @@ class SitePublisher:
             cached = self._timelines[ident] = (version, self._incidents.timeline(ident))
         return cached[1]
 
-    def render_and_publish(self) -> PublishReport:
-        """One render: read the store, render what is behind, publish it; the index is published last."""
-        # The renderer (Jinja2 and the templates) loads with the first render, not at every function's cold start.
+    def render_and_publish(self, lookback: timedelta | None = None, *, whole: bool = False) -> PublishReport:
+        """One render: read what changed since the published state, render what it changes, claim the next state,
+        publish (the index last). The whole site is rendered when there is no record of it, or it was rendered by
+        another build or with other settings (or the open index is not complete). `lookback`: how far before the
+        record's reading to look for settled incidents (SETTLED_LOOKBACK; the hourly refresh looks further).
+        `whole`: from the whole store, whatever the record says (the operator's render-site)."""
+        # The record, like the renderer, loads with the first render, not at every function's cold start.
+        from shared.statuspage.record_store import read_record, write_record
+
+        for _attempt in attempts(_CLAIMS):
+            began = self._last_began = self._clock()
+            read_at = began.replace(microsecond=began.microsecond // 1000 * 1000)  # as published: milliseconds
+            record, etag = read_record(self.account)
+            settings = self._site()
+            fingerprint = site_fingerprint(settings, renderer_fingerprint())
+            plan = None
+            incremental = record is not None and record.fingerprint == fingerprint and not whole
+            if incremental and record is not None and (record.published or not record.whole):
+                plan = self._changes(record, settings, read_at, lookback or SETTLED_LOOKBACK)
+            if plan is None:
+                plan = self._whole_site(record, settings, read_at, fingerprint)
+            claimed = write_record(self.account, plan.record, etag)
+            if claimed is None:
+                continue  # another render claimed the next state since we read the record: read again
+            self.renders += 1
+            return self._publish(plan, claimed, began)
+        raise PublishContention(f"the site's record changed under every one of {_CLAIMS} renders")
+
+    def _changes(
+        self, record: SiteRecord, settings: SiteSettings, read_at: datetime, lookback: timedelta
+    ) -> _Plan | None:
+        """The next state from the record: the open incidents (the open index), those settled since the record was
+        read (the settled rows), and the maintenances are read; the rest of what the windows reach is the record's."""
+        from shared.statuspage.public_ids import public_id
+        from shared.statuspage.public_view import assemble_page, is_published, public_incident
+        from shared.statuspage.site import render_site
+        from shared.statuspage.site_record import Known, SiteRecord, month_of, newest_first, reached
+
+        open_now = self._incidents.open_incidents()
+        if open_now is None:
+            return None  # incidents stored before the open index: read them all
+        title, catalog, site_url, id_key = settings
+        fresh = {incident.id: incident for incident in open_now}
+        last_open = [k.ident for k in record.incidents if k.public is not None and k.public.is_open]
+        for ident in [*self._incidents.settled_since(record.read_at - lookback), *last_open]:
+            if ident not in fresh:
+                incident = self._incidents.get_incident(ident)
+                if incident is not None:
+                    fresh[ident] = incident
+        maintenances = self._maintenances.list_maintenances()
+        carried = {} if record.published else {k.ident: k for k in record.pending}
+        window = {k.ident: k for k in record.incidents}
+        months = _MonthLists(self.account)
+        changed: dict[str, Known] = {}
+        current = dict(window)
+        for incident in fresh.values():
+            if incident.drill:
+                continue  # never public, then or now
+            month = month_of(incident.declared_at.astimezone(UTC))
+            before = _newer(window.get(incident.id), carried.get(incident.id))
+            if before is None and not incident.is_open:
+                before = months.known(month).get(incident.id)
+            public = is_published(incident, catalog)
+            if before is not None and before.version >= incident.version and not incident.is_open:
+                continue  # as the site shows it already
+            if not public:
+                current.pop(incident.id, None)
+                if before is not None and before.public is not None:
+                    changed[incident.id] = Known(incident.id, incident.number, incident.version, month, None)
+                continue
+            timeline = self._timeline(incident.id, incident.version)
+            known = Known(
+                incident.id,
+                incident.number,
+                incident.version,
+                month,
+                public_incident(incident, timeline, id_key, read_at),
+            )
+            current[incident.id] = known
+            if before is None or before.version < incident.version or before.public is None:
+                changed[incident.id] = known
+        # What this state's render publishes beyond the files about everything: its own changes, and those of the
+        # states before it whose renders may not have published theirs.
+        pending = {**carried, **changed}
+        for ident, k in pending.items():
+            if ident in current and current[ident].version > k.version:
+                pending[ident] = current[ident]
+        shown = newest_first(current.values())
+        oldest = min([record.oldest, *(k.public.started_at for k in shown if k.public)], default=None, key=_instant)
+        page = assemble_page(
+            title, catalog, tuple(k.public for k in shown if k.public), maintenances, read_at, site_url, oldest
+        )
+        touched = {k.month for k in pending.values()}
+        lists = {month: months.merged(month, [k for k in pending.values() if k.month == month]) for month in touched}
+        pages = {month: tuple(k.public for k in newest_first(known) if k.public) for month, known in lists.items()}
+        archive = (set(record.months) - touched) | {month for month, listed in pages.items() if listed}
+        rendered = {k.public.id for k in pending.values() if k.public is not None}
+        # A page's incident is on the page too (an old one outside every window, for this render only).
+        extra = [k for k in pending.values() if k.public is not None and k.ident not in current]
+        if extra:
+            shown = newest_first([*current.values(), *extra])
+            page = assemble_page(
+                title, catalog, tuple(k.public for k in shown if k.public), maintenances, read_at, site_url, oldest
+            )
+        files = render_site(page, rendered, {month: listed for month, listed in pages.items() if listed}, archive)
+        state = record.state + 1
+        next_record = SiteRecord(
+            state=state,
+            read_at=read_at,
+            fingerprint=record.fingerprint,
+            oldest=oldest,
+            months=tuple(sorted(archive)),
+            incidents=reached(current.values(), read_at),
+            pending=tuple(pending.values()),
+            files=record.files,
+        )
+        withdrawn = {_page(public_id(k.ident, id_key)): k.version for k in pending.values() if k.public is None}
+        subjects = {k.public.id: k.version for k in pending.values() if k.public is not None}
+        return _Plan(next_record, files, subjects, lists, withdrawn, None, months)
+
+    def _whole_site(
+        self, record: SiteRecord | None, settings: SiteSettings, read_at: datetime, fingerprint: str
+    ) -> _Plan:
+        """The whole site from the whole store: every incident is read, and the whole container listed."""
         from shared.statuspage.public_ids import public_id
         from shared.statuspage.public_view import is_published, status_page, timelines_needed
         from shared.statuspage.site import render_site
+        from shared.statuspage.site_record import Known, SiteRecord, month_of, reached
 
-        began = self._last_began = self._clock()
-        read_at = began.replace(microsecond=began.microsecond // 1000 * 1000)  # as published: milliseconds
+        renderer = renderer_fingerprint()
         known = published_files(self.account)  # before the store: a page published since is newer, never older
-        # Drills are never public: they are not read further, nor do their changes count in the state version.
+        # Drills are never public: they are not read further.
         incidents = [incident for incident in self._incidents.list_incidents() if not incident.drill]
         maintenances = self._maintenances.list_maintenances()
-        state = state_version(incidents, maintenances)
-        renderer = renderer_fingerprint()
-        title, catalog, site_url, id_key = self._site()
+        title, catalog, site_url, id_key = settings
         # Only what the publication policy allows is read further, rendered or published, under its public id.
         shown = [incident for incident in incidents if is_published(incident, catalog)]
         public_ids = {incident.id: public_id(incident.id, id_key) for incident in shown}
@@ -263,35 +409,97 @@ class SitePublisher:
             id_key=id_key,
         )
         files = render_site(page, [public_ids[ident] for ident in behind])
-        self.renders += 1
-        if self._before_publish is not None:
-            self._before_publish(files)
+        by_public = {public.id: public for public in page.incidents}
+        everything = [
+            Known(
+                incident.id,
+                incident.number,
+                incident.version,
+                month_of(incident.declared_at.astimezone(UTC)),
+                by_public[public_ids[incident.id]],
+            )
+            for incident in shown
+        ]
+        lists: dict[date, tuple[Known, ...]] = {}
+        for k in everything:
+            lists[k.month] = (*lists.get(k.month, ()), k)
+        # Above every state published before (by this scheme, or by the sum of versions before it).
+        state = max([record.state if record else 0, *(f.version.state for f in known.values() if f.version)]) + 1
+        next_record = SiteRecord(
+            state=state,
+            read_at=read_at,
+            fingerprint=fingerprint,
+            whole=True,
+            oldest=page.created_at if page.incidents else None,
+            months=tuple(sorted(lists)),
+            incidents=reached(everything, read_at),
+        )
+        # Pages the index no longer links to, listed before this render read the store, so written from data no
+        # newer than ours: incidents the policy no longer shows, and `INC-n` pages from before public ids.
+        pages = {_page(public) for public in public_ids.values()}
+        stale = {path: None for path in known if _INCIDENT_PAGES.fullmatch(path) and path not in pages}
         subjects = {public_ids[incident.id]: incident.version for incident in shown}
+        return _Plan(next_record, files, subjects, lists, stale, known)
+
+    def _publish(self, plan: _Plan, claimed: str, began: datetime) -> PublishReport:
+        """Publish a claimed state: month lists, then the files (the index last), then the record marked published."""
+        from shared.statuspage.record_store import write_record
+
+        record = plan.record
+        renderer = renderer_fingerprint()
+        if self._before_publish is not None:
+            self._before_publish(plan.files)
+        months = plan.months or _MonthLists(self.account)
+        for month, known in plan.lists.items():
+            months.write(month, record.state, known)
 
         def version_of(site_file: SiteFile) -> FileVersion:
             match = _INCIDENT_PAGE.fullmatch(site_file.path)
-            subject = subjects.get(match.group(1), state) if match else state
-            return FileVersion(subject=subject, state=state, read_at=read_at, renderer=renderer)
+            subject = plan.subjects.get(match.group(1), record.state) if match else record.state
+            return FileVersion(subject=subject, state=record.state, read_at=record.read_at, renderer=renderer)
 
-        report = publish(self.account, files, version_of, known, self._on_checked)
+        if plan.listing is not None:
+            report = publish(self.account, plan.files, version_of, plan.listing, self._on_checked)
+        else:
+            known = {path: PublishedFile(path, etag, version) for path, (etag, version) in record.files.items()}
+            report = publish(self.account, plan.files, version_of, known, self._on_checked, listed=False)
         if INDEX in report.written:
             self._own_read_at = began
-            # Pages the index no longer links to, listed before this render read the store, so written from data no
-            # newer than ours: incidents the policy no longer shows, and `INC-n` pages from before public ids.
-            pages = {_page(public) for public in public_ids.values()}
-            stale = [f for path, f in known.items() if _INCIDENT_PAGES.fullmatch(path) and path not in pages]
-            withdrawn = withdraw(self.account, stale)
-            if withdrawn:
-                log.info("status page: %d incident pages withdrawn", len(withdrawn))
+        # Withdrawn only once the index no longer links to them (or a newer index was published).
+        listing = plan.listing or {}
+        stale = []
+        for path, version in plan.withdrawn.items():
+            found = listing.get(path) or published_file(self.account, path)
+            if found is not None and (version is None or found.version is None or found.version.subject < version):
+                stale.append(found)
+        withdrawn = withdraw(self.account, stale)
+        if withdrawn:
+            log.info("status page: %d incident pages withdrawn", len(withdrawn))
+        files = {
+            path: (f.etag, f.version)
+            for path, f in report.files.items()
+            if f.version is not None and not _PER_SUBJECT.match(path)
+        }
+        write_record(self.account, replace(record, published=True, pending=(), files=files), claimed)
         self._saw(report.versions.get(INDEX))
         log.info(
             "status page: state %d read at %s, %d written, %d kept (newer or same already published)",
-            state,
-            iso(read_at),
+            record.state,
+            iso(record.read_at),
             len(report.written),
             len(report.kept),
         )
         return report
+
+    def forget_settled(self) -> int:
+        """Delete the settled rows no render will look for again: older than HEAL_LOOKBACK before the record's render
+        began reading (a render reads from its record's reading, less at most HEAL_LOOKBACK, and a render that read an
+        older record cannot claim). Returns how many rows went."""
+        from shared.statuspage.record_store import read_record
+
+        record, _etag = read_record(self.account)
+        since = min(self._clock(), record.read_at) if record is not None else self._clock()
+        return self._incidents.forget_settled(since - HEAL_LOOKBACK)
 
     def _saw(self, index: FileVersion | None) -> None:
         if index is not None and (self._published_read_at is None or index.read_at > self._published_read_at):
@@ -300,6 +508,79 @@ class SitePublisher:
 
 def _page(public_id: str) -> str:
     return f"incidents/{public_id}.html"
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A rendered state before it is claimed: what it publishes."""
+
+    record: SiteRecord  # the state to claim
+    files: list[SiteFile]  # in publishing order, the index last
+    subjects: Mapping[str, int]  # public id → the incident version its page shows
+    lists: Mapping[date, tuple[Known, ...]]  # the month lists this state writes
+    # Incident pages to withdraw once the index no longer links to them: each only while it shows its incident at an
+    # older version than the one that took it off the site (None: any version, listed before the store was read).
+    withdrawn: Mapping[str, int | None]
+    listing: Mapping[str, PublishedFile] | None  # the whole container as listed (a whole-site render)
+    months: _MonthLists | None = None  # the month lists as this render read them
+
+
+class _MonthLists:
+    """Month lists as one render reads them (once each), merged with its changes, and written under their state."""
+
+    def __init__(self, account: StorageAccount) -> None:
+        self._account = account
+        self._read: dict[date, dict[str, Known]] = {}
+        self._etags: dict[date, tuple[int, str | None]] = {}  # month → (state, ETag) as read
+
+    def known(self, month: date) -> dict[str, Known]:
+        from shared.statuspage.record_store import read_month
+
+        if month not in self._read:
+            state, listed, etag = read_month(self._account, month)
+            self._read[month] = {k.ident: k for k in listed}
+            self._etags[month] = (state, etag)
+        return self._read[month]
+
+    def merged(self, month: date, changes: list[Known]) -> tuple[Known, ...]:
+        """The month's list with the changes, the newer version of each incident kept (withdrawn ones stay, without
+        public words, so an older state's change never brings them back)."""
+        merged = dict(self.known(month))
+        for k in changes:
+            merged[k.ident] = _newer(merged.get(k.ident), k) or k
+        return tuple(merged.values())
+
+    def write(self, month: date, state: int, known: tuple[Known, ...]) -> None:
+        """Over an older state only: a newer state's list holds everything this one does (it read this state's
+        record, with its changes pending, or this list as written)."""
+        from shared.statuspage.record_store import read_month, write_month
+
+        found, etag = self._etags.pop(month, None) or read_month(self._account, month)[::2]
+        for _attempt in attempts():
+            if found >= state or write_month(self._account, month, state, known, etag):
+                return
+            found, _listed, etag = read_month(self._account, month)  # written since: decide again
+        raise PublishContention(f"the list of {month:%Y-%m} changed under every attempt")
+
+
+def _newer(first: Known | None, second: Known | None) -> Known | None:
+    if first is None or (second is not None and second.version > first.version):
+        return second
+    return first
+
+
+def _instant(moment: datetime | None) -> datetime:
+    return moment or datetime.max.replace(tzinfo=UTC)
+
+
+def site_fingerprint(settings: SiteSettings, renderer: str) -> str:
+    """The renderer's build and every setting a render depends on: a change of any renders the whole site again (the
+    catalog's publication policy, and which services are public under which component; not rosters or runbooks)."""
+    title, catalog, url, id_key = settings
+    services = [(service.id, service.component, service.public) for service in (*catalog.services, catalog.default)]
+    site = repr((title, url, catalog.publication, services)).encode()
+    digest = hashlib.sha256(site + b"\0" + id_key + b"\0" + renderer.encode())
+    return digest.hexdigest()[:16]
 
 
 def _page_behind(published: PublishedFile | None, incident: Incident, renderer: str) -> bool:

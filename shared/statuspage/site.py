@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cache, lru_cache
@@ -150,10 +150,18 @@ def _in_shell(page: StatusPage, here: str, template: str, **values: object) -> l
     ]
 
 
-def render_site(page: StatusPage, changed: Collection[str] | None = None) -> list[SiteFile]:
+def render_site(
+    page: StatusPage,
+    changed: Collection[str] | None = None,
+    months: Mapping[date, tuple[PublicIncident, ...]] | None = None,
+    archive: Collection[date] | None = None,
+) -> list[SiteFile]:
     """The site's files in publishing order: the stylesheet, the JSON API and feeds, incident pages (only those in
     `changed` when given), the month pages of the history that hold them, `history.html`, and `index.html` last —
-    so no published page ever links to a file that is not there yet."""
+    so no published page ever links to a file that is not there yet.
+
+    A page that holds only the incidents its windows reach (not the whole history) comes with `months`, the whole
+    content of each month page to render, and `archive`, every month that has a page."""
     files = [stylesheet()]
     for path, document in statuspage_api.documents(page).items():
         files.append(SiteFile(path, _json(document), JSON, API_CACHE_CONTROL))
@@ -162,23 +170,23 @@ def render_site(page: StatusPage, changed: Collection[str] | None = None) -> lis
     wanted = None if changed is None else set(changed)
     files += render_incident_pages(page, (i for i in page.incidents if wanted is None or i.id in wanted))
 
-    months = _by_month(page.incidents)
-    files += render_month_pages(
-        page,
-        [
-            (month, incidents)
-            for month, incidents in months.items()
+    by_month = _by_month(page.incidents)
+    if months is None:
+        months = {
+            month: incidents
+            for month, incidents in by_month.items()
             if wanted is None or any(incident.id in wanted for incident in incidents)
-        ],
-    )
+        }
+    files += render_month_pages(page, sorted(months.items(), reverse=True))
     recent = _recent_months(page.now)
+    archived = sorted(set(by_month if archive is None else archive), reverse=True)
     env = _environment()
     history = env.get_template("history.html").render(
         page=page,
         root="",
         here="history",
-        months=[(month, months.get(month, ())) for month in recent],
-        archive=[month for month in months if month < recent[-1]],
+        months=[(month, by_month.get(month, ())) for month in recent],
+        archive=[month for month in archived if month < recent[-1]],
     )
     files.append(SiteFile("history.html", history.encode(), HTML, HTML_CACHE_CONTROL))
     table = [

@@ -91,6 +91,7 @@ class PublishReport:
     written: tuple[str, ...]  # files this publish wrote
     kept: tuple[str, ...]  # files that already showed the same or a newer version (or an immutable asset)
     versions: Mapping[str, FileVersion | None]  # what each path shows after this publish: ours or a newer one
+    files: Mapping[str, PublishedFile] = field(default_factory=dict)  # each path as this publish last saw it
 
 
 def published_files(account: StorageAccount) -> dict[str, PublishedFile]:
@@ -113,39 +114,48 @@ def publish(
     version_of: Callable[[SiteFile], FileVersion],
     known: Mapping[str, PublishedFile] | None = None,
     on_checked: Callable[[str], None] | None = None,
+    *,
+    listed: bool = True,
 ) -> PublishReport:
     """Upload in the given order, so `index.html` (last) never links to a page that is not there yet.
 
-    `known`: the container as listed before rendering (a path missing from it was absent); without it each blob is
-    read before it is written. `on_checked` runs after a blob's current version was read and before the conditional
-    write — the window in which another render may publish (tests hold it open to prove the outcome).
+    `known`: the container as listed before rendering (a path missing from it was absent, unless `listed` is False:
+    then it is read); without it each blob is read before it is written. `on_checked` runs after a blob's current
+    version was read and before the conditional write — the window in which another render may publish (tests hold
+    it open to prove the outcome).
     """
     container = account.container(WEB_CONTAINER)
     written: list[str] = []
     kept: list[str] = []
     versions: dict[str, FileVersion | None] = {}
+    seen: dict[str, PublishedFile] = {}
     for site_file in files:
         blob = container.get_blob_client(site_file.path)
         mine = version_of(site_file)
-        current = known.get(site_file.path) if known is not None else _current(blob)
+        if known is not None and (listed or site_file.path in known):
+            current = known.get(site_file.path)
+        else:
+            current = _current(blob)
         for _attempt in attempts():
             if current is not None and (_immutable(site_file) or _at_least(current.version, mine)):
                 kept.append(site_file.path)
                 versions[site_file.path] = current.version
+                seen[site_file.path] = current
                 break
             if on_checked is not None:
                 on_checked(site_file.path)
             try:
-                _upload(blob, site_file, mine, current)
+                etag = _upload(blob, site_file, mine, current)
             except (ResourceExistsError, ResourceModifiedError):
                 current = _current(blob)  # another render wrote it since we read it: decide again on what is there
                 continue
             written.append(site_file.path)
             versions[site_file.path] = mine
+            seen[site_file.path] = PublishedFile(site_file.path, etag, mine)
             break
         else:
             raise PublishContention(f"{site_file.path} changed under every one of {ATTEMPTS} attempts")
-    return PublishReport(tuple(written), tuple(kept), versions)
+    return PublishReport(tuple(written), tuple(kept), versions, seen)
 
 
 def withdraw(account: StorageAccount, files: Iterable[PublishedFile]) -> tuple[str, ...]:
@@ -182,7 +192,7 @@ def _current(blob: BlobClient) -> PublishedFile | None:
     return PublishedFile(blob.blob_name, properties.etag, FileVersion.from_metadata(properties.metadata))
 
 
-def _upload(blob: BlobClient, site_file: SiteFile, version: FileVersion, current: PublishedFile | None) -> None:
+def _upload(blob: BlobClient, site_file: SiteFile, version: FileVersion, current: PublishedFile | None) -> str:
     from azure.storage.blob import ContentSettings  # loaded with the first publish, not at every cold start
 
     condition = (
@@ -190,10 +200,10 @@ def _upload(blob: BlobClient, site_file: SiteFile, version: FileVersion, current
         if current is None
         else {"etag": current.etag, "match_condition": MatchConditions.IfNotModified}
     )
-    blob.upload_blob(
+    return blob.upload_blob(
         site_file.body,
         overwrite=True,  # the condition above decides: If-None-Match * or If-Match the ETag read
         content_settings=ContentSettings(content_type=site_file.content_type, cache_control=site_file.cache_control),
         metadata=version.metadata(),
         **condition,
-    )
+    )["etag"]

@@ -22,6 +22,7 @@ from shared.incidents.store import IncidentStore
 from shared.statuspage.maintenance_intake import announce, declare_maintenance
 from shared.statuspage.maintenance_store import MaintenanceStore
 from shared.statuspage.publisher import SitePublisher
+from shared.statuspage.record_store import read_record
 from shared.statuspage.site import SiteFile
 from shared.statuspage.web_store import WEB_CONTAINER, FileVersion, publish
 from tests.conftest import ROOT, wait_until
@@ -66,8 +67,9 @@ def test_an_older_render_held_between_reading_and_publishing_never_overwrites_a_
     assert report.written == ()  # every file it rendered: kept, the blob shows a newer version
     assert set(report.kept) == {site_file.path for site_file in held[0]}
     assert snapshot(storage_account) == published
-    assert published["index.html"][1]["state_version"] == "3"
-    assert {metadata["state_version"] for _, metadata in published.values()} == {"3"}
+    # The held render claimed the first state before it was held; the newer one claimed the next.
+    assert published["index.html"][1]["state_version"] == "2"
+    assert {metadata["state_version"] for _, metadata in published.values()} == {"2"}
     older_index = next(f.body for f in held[0] if f.path == "index.html")
     assert older_index != published["index.html"][0]
     assert b"Payments work again." in published[page_of("INC-1")][0]
@@ -168,7 +170,10 @@ def test_a_burst_of_1000_change_messages_costs_few_renders_and_shows_the_final_s
     final = store.get_incident("INC-1")
     assert final is not None and final.version == 11
     published = snapshot(storage_account)
-    assert published["index.html"][1]["state_version"] == "11"
+    record, _etag = read_record(storage_account)
+    assert record is not None and record.published  # the last state claimed is the one published
+    assert published["index.html"][1]["state_version"] == str(record.state)
+    assert {k.ident: k.version for k in record.incidents} == {"INC-1": 11}
     assert b"Update 10 of 10: card payments recovering." in published[page_of("INC-1")][0]
     summary = json.loads(published["api/v2/incidents.json"][0])
     (incident,) = summary["incidents"]

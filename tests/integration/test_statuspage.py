@@ -100,10 +100,10 @@ def test_every_file_is_published_with_its_headers_and_the_version_it_shows(stora
             content_type.split(";")[0],
             cache_control,
         ), path
-        assert properties.metadata["state_version"] == "5", path  # 2 + 1 + 1 + 1: every incident's version, summed
+        assert properties.metadata["state_version"] == "1", path  # the first state of the site anyone claimed
     assert blob(storage_account, page_of("INC-1")).get_blob_properties().metadata["subject_version"] == "2"
     assert blob(storage_account, page_of("INC-2")).get_blob_properties().metadata["subject_version"] == "1"
-    assert blob(storage_account, "index.html").get_blob_properties().metadata["subject_version"] == "5"
+    assert blob(storage_account, "index.html").get_blob_properties().metadata["subject_version"] == "1"
     (stylesheet,) = [b for b in storage_account.container(WEB_CONTAINER).list_blobs() if b.name.startswith("assets/")]
     assert stylesheet.content_settings.cache_control == "public, max-age=31536000, immutable"
     index = blob(storage_account, "index.html").download_blob().readall().decode()

@@ -1,0 +1,68 @@
+"""The publisher's private record (shared.statuspage.site_record) in the private `statuspage` container: the record
+of the published site, claimed under its ETag, and the incident list of each month page.
+
+A claim is a conditional write (If-Match the ETag read, or If-None-Match * when there was none): of two renders
+that read the same record, one claims the next state and the other reads again.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+
+from shared.core.storage import StorageAccount
+from shared.statuspage.site_record import Known, SiteRecord, decode_month, decode_record, encode_month, encode_record
+
+RECORD_CONTAINER = "statuspage"
+_RECORD = "site.json"
+
+
+def read_record(account: StorageAccount) -> tuple[SiteRecord | None, str | None]:
+    """(record, ETag): (None, None) when there is none; (None, ETag) when it cannot be read (it is replaced)."""
+    body, etag = _read(account, _RECORD)
+    return (decode_record(body) if body is not None else None), etag
+
+
+def write_record(account: StorageAccount, record: SiteRecord, etag: str | None) -> str | None:
+    """The record written if it is still as read (`etag`, None: absent); its new ETag, or None when another render
+    wrote it first."""
+    return _write(account, _RECORD, encode_record(record), etag)
+
+
+def read_month(account: StorageAccount, month: date) -> tuple[int, tuple[Known, ...], str | None]:
+    """(state, incidents, ETag) of a month page's list; (0, (), None) when it has none yet."""
+    body, etag = _read(account, _month(month))
+    if body is None:
+        return 0, (), None
+    return (*decode_month(body), etag)
+
+
+def write_month(account: StorageAccount, month: date, state: int, known: tuple[Known, ...], etag: str | None) -> bool:
+    return _write(account, _month(month), encode_month(state, known), etag) is not None
+
+
+def _month(month: date) -> str:
+    return f"months/{month.isoformat()[:7]}.json"
+
+
+def _read(account: StorageAccount, name: str) -> tuple[bytes | None, str | None]:
+    try:
+        download = account.container(RECORD_CONTAINER).download_blob(name)
+    except ResourceNotFoundError:
+        return None, None
+    return download.readall(), download.properties.etag
+
+
+def _write(account: StorageAccount, name: str, body: bytes, etag: str | None) -> str | None:
+    condition = (
+        {"match_condition": MatchConditions.IfMissing}
+        if etag is None
+        else {"etag": etag, "match_condition": MatchConditions.IfNotModified}
+    )
+    blob = account.container(RECORD_CONTAINER).get_blob_client(name)
+    try:
+        return blob.upload_blob(body, overwrite=True, **condition)["etag"]
+    except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
+        return None

@@ -1,0 +1,202 @@
+"""A status page publish after a change reads what changed, not the history: the site's private record, the open
+index, the incidents settled since the published state; it renders only the pages of changed incidents and the
+month pages that list them, on any instance, and its storage requests do not grow with the history."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import pytest
+
+from functions import context
+from shared.core.contention import attempts
+from shared.core.storage import StorageAccount
+from shared.core.timeutil import utc_now
+from shared.incidents.incident import Incident
+from shared.incidents.store import IncidentChanged, IncidentStore, _counter_entity, _incident_entity, _open_complete
+from shared.statuspage.public_ids import public_id
+from shared.statuspage.publisher import HEAL_LOOKBACK, SitePublisher
+from shared.statuspage.record_store import read_record
+from tests.integration.test_statuspage import blob, declare, page_of, post_update
+
+NOW = utc_now()
+
+
+class Requests:
+    """Every storage request: (method, path, query), as sent."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str, str]] = []
+
+    def __call__(self, request: Any) -> None:
+        url = urlsplit(request.http_request.url)
+        self.seen.append((request.http_request.method, unquote(url.path), unquote(url.query)))
+
+    def take(self) -> list[tuple[str, str, str]]:
+        taken, self.seen = self.seen, []
+        return taken
+
+
+def old_incident(number: int, declared: datetime, severity: int = 1) -> Incident:
+    """A resolved incident of the checkout service from long ago (a SEV1: public at once)."""
+    return Incident(
+        id=f"INC-{number}",
+        number=number,
+        title="Card payments fail",
+        service="checkout",
+        components=("Checkout",),
+        severity=severity,
+        status="resolved",
+        source="monitoring",
+        source_detail="Azure Monitor",
+        detected_at=declared,
+        declared_at=declared,
+        updated_at=declared + timedelta(minutes=40),
+        acknowledged_at=declared + timedelta(minutes=5),
+        resolved_at=declared + timedelta(minutes=40),
+        version=3,
+    )
+
+
+def write_history(account: StorageAccount, declared: list[datetime], first: int = 1) -> None:
+    """Resolved incidents written straight into the table, as a long-running deployment holds them."""
+    table = account.table("incidents")
+    rows = [_incident_entity(old_incident(first + n, moment)) for n, moment in enumerate(declared)]
+    for start in range(0, len(rows), 100):
+        table.submit_transaction([("upsert", row) for row in rows[start : start + 100]])
+    table.submit_transaction([("upsert", _counter_entity(first + len(rows) - 1)), ("upsert", _open_complete())])
+
+
+def change(store: IncidentStore, ident: str, **changes: object) -> Incident:
+    for _ in attempts():
+        stored = store.load_incident(ident)
+        assert stored is not None
+        changed = stored.incident.changed(utc_now(), **changes)
+        try:
+            store.save_incident(changed, stored.etag, was_open=stored.incident.is_open)
+        except IncidentChanged:
+            continue
+        return changed
+    raise AssertionError("the incident kept changing")
+
+
+def month_page(moment: datetime) -> str:
+    return f"history/{moment.astimezone(UTC):%Y-%m}.html"
+
+
+def body(account: StorageAccount, path: str) -> str:
+    return blob(account, path).download_blob().readall().decode()
+
+
+def reads_history(seen: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    """Requests that grow with the history: a scan of the incidents, or a listing of the whole site."""
+    return [r for r in seen if "RowKey ge 'INC-'" in r[2] or ("$web" in r[1] and "comp=list" in r[2])]
+
+
+def test_a_change_to_an_old_incident_renders_its_page_and_its_month_page_only_on_another_instance(
+    storage_account, azurite
+):
+    eight_months, six_months = NOW - timedelta(days=240), NOW - timedelta(days=180)
+    write_history(storage_account, [eight_months, eight_months + timedelta(days=1), six_months])
+    SitePublisher(storage_account, context.site_settings).render_and_publish()  # the site as published before
+    assert "Critical impact" in body(storage_account, month_page(eight_months))
+
+    # INC-1 is corrected to SEV2 months after it ended: its settled row says so.
+    change(IncidentStore(storage_account), "INC-1", severity=2)
+    requests = Requests()
+    account = StorageAccount(azurite.connection_string, on_request=requests)
+    report = SitePublisher(account, context.site_settings).render_and_publish()
+
+    assert [path for path in report.written if path.startswith("incidents/")] == [page_of("INC-1")]
+    assert [path for path in report.written if path.startswith("history/")] == [month_page(eight_months)]
+    assert report.written[-1] == "index.html"
+    listed = body(storage_account, month_page(eight_months))
+    first, second = (public_id(ident, context.site_settings().id_key) for ident in ("INC-1", "INC-2"))
+    # The month page lists both of its incidents: INC-1 as it is now, INC-2 from the month's list.
+    assert listed.index(second) < listed.index(first)  # newest first
+    assert "Major impact" in listed.split(first)[1] and "Critical impact" in listed.split(second)[1]
+    assert "Major impact" in body(storage_account, page_of("INC-1"))
+    assert reads_history(requests.take()) == []
+    # The archive still lists both old months.
+    history = body(storage_account, "history.html")
+    assert month_page(eight_months) in history and month_page(six_months) in history
+
+
+def test_a_publish_after_a_change_costs_the_same_storage_requests_whatever_the_history(storage_account, azurite):
+    requests = Requests()
+    account = StorageAccount(azurite.connection_string, on_request=requests)
+    costs = []
+    for history in (5, 60):
+        # The history grows behind the running site (incidents two hours apart, long ago), as it does over years.
+        first = len(IncidentStore(storage_account).list_incidents()) + 1
+        write_history(storage_account, [NOW - timedelta(days=400, hours=-2 * n) for n in range(history)], first)
+        SitePublisher(storage_account, context.site_settings).render_and_publish()
+        opened = declare(IncidentStore(storage_account), severity=1)
+        publisher = SitePublisher(account, context.site_settings)
+        publisher.render_and_publish()  # this instance's first publish
+        post_update(IncidentStore(storage_account), opened.id, "We are rolling back the release.")
+        requests.take()
+        report = publisher.render_and_publish()
+        seen = requests.take()
+        assert [path for path in report.written if path.startswith("incidents/")] == [page_of(opened.id)]
+        assert reads_history(seen) == []
+        costs.append(len(seen))
+    assert costs[0] == costs[1], costs
+
+
+def test_an_incident_the_policy_no_longer_shows_after_a_change_is_withdrawn_by_the_next_publish(storage_account):
+    store = IncidentStore(storage_account)
+    declare(store, severity=1)  # public at once
+    SitePublisher(storage_account, context.site_settings).render_and_publish()
+    assert blob(storage_account, page_of("INC-1")).exists()
+
+    change(store, "INC-1", severity=4)  # a SEV4 is public only once a public update was posted: none was
+    SitePublisher(storage_account, context.site_settings).render_and_publish()
+    assert not blob(storage_account, page_of("INC-1")).exists()
+    assert public_id("INC-1", context.site_settings().id_key) not in body(storage_account, "api/v2/summary.json")
+
+
+def test_a_render_that_claimed_a_state_and_stopped_before_publishing_is_finished_by_the_next(storage_account):
+    store = IncidentStore(storage_account)
+    declare(store, severity=1)
+    SitePublisher(storage_account, context.site_settings).render_and_publish()
+    post_update(store, "INC-1", "We are rolling back the release.")
+
+    def stop(_files: object) -> None:
+        raise RuntimeError("the instance stopped")
+
+    with pytest.raises(RuntimeError):
+        SitePublisher(storage_account, context.site_settings, before_publish=stop).render_and_publish()
+    record, _etag = read_record(storage_account)
+    assert record is not None and (record.state, record.published) == (2, False)  # claimed, nothing published
+    assert "We are rolling back the release." not in body(storage_account, page_of("INC-1"))
+
+    # Another instance reads the claimed state (INC-1 at its new version already) and publishes its pages too.
+    report = SitePublisher(storage_account, context.site_settings).render_and_publish()
+    assert page_of("INC-1") in report.written
+    assert "We are rolling back the release." in body(storage_account, page_of("INC-1"))
+    record, _etag = read_record(storage_account)
+    assert record is not None and (record.state, record.published, record.pending) == (3, True, ())
+
+
+def test_settled_rows_name_incidents_a_change_left_not_open_until_no_render_looks_back_that_far(storage_account):
+    store = IncidentStore(storage_account)
+    before = utc_now() - timedelta(seconds=1)
+    declare(store, severity=1)
+    declare(store, severity=1)
+    assert store.settled_since(before) == []  # open incidents are in the open index instead
+    post_update(store, "INC-2", "Payments work again.", status="resolved")
+    assert store.settled_since(before) == ["INC-2"]
+    assert store.settled_since(utc_now() + timedelta(seconds=1)) == []
+
+    publisher = SitePublisher(storage_account, context.site_settings)
+    publisher.render_and_publish()
+    assert publisher.forget_settled() == 0  # the next hourly render still looks back that far
+    an_hour_on = SitePublisher(
+        storage_account, context.site_settings, clock=lambda: utc_now() + HEAL_LOOKBACK + timedelta(minutes=1)
+    )
+    an_hour_on.render_and_publish()  # a record that began reading after every lookback reaches back to the row
+    assert an_hour_on.forget_settled() == 1
+    assert store.settled_since(before) == []
