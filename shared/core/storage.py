@@ -25,13 +25,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from azure.core.exceptions import ResourceExistsError
-from azure.data.tables import TableClient, TableServiceClient
-
 from shared.core.errors import ConfigurationError
 
-if TYPE_CHECKING:  # the blob and queue SDKs load on first use: the alert path needs neither (~140 ms of cold start)
+if TYPE_CHECKING:  # every SDK loads on first use: importing function_app must not load it (README: Cold start)
     from azure.core.credentials import TokenCredential
+    from azure.data.tables import TableClient, TableServiceClient
     from azure.storage.blob import BlobServiceClient, ContainerClient
     from azure.storage.queue import QueueClient
 
@@ -214,6 +212,8 @@ class StorageAccount:
 
     @functools.cached_property
     def table_service(self) -> TableServiceClient:
+        from azure.data.tables import TableServiceClient
+
         if self.target.identity_based:
             uri = self.target.service_uri("table")
             return TableServiceClient(uri, credential=self.credential(), **self._options, **_TABLE_RETRY)
@@ -288,6 +288,8 @@ def lost_race(failure: Exception) -> bool:
 
 
 def _create_quietly(create: Any) -> None:
+    from azure.core.exceptions import ResourceExistsError
+
     with contextlib.suppress(ResourceExistsError):
         create()
 
