@@ -6,7 +6,6 @@ from functions import (
     alerts,
     channels,
     contacts,
-    context,
     escalations,
     followups,
     health,
@@ -50,8 +49,9 @@ for blueprint in (
 ):
     app.register_functions(blueprint.bp)
 
-# Configuration is checked when the app loads, so a bad catalog shows up in the start-up log, not at 3 a.m.
-context.check()
+# Loading the app registers every function and loads nothing any one of them needs only when it runs (README: Cold
+# start). The configuration is checked on a background thread once the first invocation has answered
+# (functions.startup), so a bad catalog shows up in the start-up log, not at 3 a.m.
 # With Application Insights configured, Firebell's log records are kept from here until the distro is set up, which
 # happens after the first invocation has answered (shared.core.telemetry): nothing of it loads on the cold start.
 telemetry.prepare()

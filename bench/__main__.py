@@ -14,6 +14,7 @@ from bench import (
     status_burst,
     status_render,
     storage_ops,
+    storage_request_cpu,
     teams_commands,
 )
 
@@ -21,6 +22,7 @@ if __name__ == "__main__":
     print("Firebell benchmarks (2 cores; Azurite in memory)")
     cold_start.main()
     storage_ops.main()
+    storage_request_cpu.main()
     alert_storm.main()
     teams_commands.main()
     markup.main()

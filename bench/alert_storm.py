@@ -302,6 +302,11 @@ def main() -> None:
                 + f" (of {2 * duration:.0f} core-seconds on 2 cores)",
             ),
             (
+                "devhost CPU per alert",
+                f"{cpu['devhost'] / max(len(accepted), 1) * 1000:.1f} ms (HTTP and background processes, every "
+                "descendant; Azurite's own is apart)",
+            ),
+            (
                 "devhost invocations",
                 "; ".join(
                     f"{name} {count} ({failures} failed, {seconds:.1f} s wall summed)"

@@ -9,12 +9,14 @@ import azure.functions as func
 
 from functions import context
 from functions.http_edge import announce, http_endpoint, json_response
+from functions.lazy import lazy
 from functions.observed import observed
-from shared.azure_monitor.alert import parse_alert
 from shared.core.telemetry import log_event
 from shared.core.timeutil import utc_now
-from shared.incidents.alert_intake import measure, receive_alert, settle_quiet
 from shared.incidents.timeline import STATUS_CHANGED
+
+alert = lazy("shared.azure_monitor.alert")
+alert_intake = lazy("shared.incidents.alert_intake")
 
 bp = func.Blueprint()
 log = logging.getLogger("firebell.alerts")
@@ -25,12 +27,12 @@ log = logging.getLogger("firebell.alerts")
 @http_endpoint
 def receive(req: func.HttpRequest) -> func.HttpResponse:
     context.verify_secure_webhook(req.headers.get("Authorization"))
-    alert = parse_alert(req.get_body())
-    intake = receive_alert(alert, context.catalog(), context.incident_store(), utc_now())
+    received = alert.parse_alert(req.get_body())
+    intake = alert_intake.receive_alert(received, context.catalog(), context.incident_store(), utc_now())
     if intake.incident_id is not None:
         act = intake.changed_incident
         announce(intake.incident_id, intake.event_ids, responders_act=act)
-    measure(intake, alert)
+    alert_intake.measure(intake, received)
     log_event(
         log,
         "alert received",
@@ -39,7 +41,7 @@ def receive(req: func.HttpRequest) -> func.HttpResponse:
         function="alerts",
         outcome=intake.outcome,
         alert=intake.alert_key,
-        drill=alert.drill or None,  # only drills carry the dimension
+        drill=received.drill or None,  # only drills carry the dimension
     )
     return json_response(
         202,
@@ -56,6 +58,6 @@ def receive(req: func.HttpRequest) -> func.HttpResponse:
 @bp.timer_trigger(arg_name="timer", schedule="30 * * * * *", run_on_startup=False)
 @observed
 def quiet_alerts(timer: func.TimerRequest) -> None:
-    for incident_id, event_ids in settle_quiet(context.catalog(), context.incident_store(), utc_now()):
+    for incident_id, event_ids in alert_intake.settle_quiet(context.catalog(), context.incident_store(), utc_now()):
         announce(incident_id, event_ids, kinds=[STATUS_CHANGED])
         log_event(log, "stateless alerts quiet", incident=incident_id, function="quiet_alerts", outcome="monitoring")

@@ -16,16 +16,19 @@ import azure.functions as func
 
 from functions import context
 from functions.http_edge import http_endpoint, json_response
+from functions.lazy import lazy
 from functions.observed import consumed, observed
-from shared.channels import change_notifications, flows
-from shared.channels.connections import Connections
-from shared.channels.ledger import CHANNELS_TABLE, ChannelLedger
 from shared.core import storage
 from shared.core.json_body import decode_json_object, require_bounded
 from shared.core.queues import CHANNELS, CONNECTION
 from shared.core.telemetry import log_event
 from shared.core.timeutil import utc_now
 from shared.incidents.changes import incident_of
+
+change_notifications = lazy("shared.channels.change_notifications")
+connections = lazy("shared.channels.connections")
+flows = lazy("shared.channels.flows")
+ledger = lazy("shared.channels.ledger")
 
 bp = func.Blueprint()
 log = logging.getLogger("firebell.channels")
@@ -46,7 +49,7 @@ def on_change(message: func.QueueMessage) -> None:
         settings=settings,
         config=context.configuration(),
         account=storage.account(),
-        services=Connections(settings, context.sender),
+        services=connections.Connections(settings, context.workflow_sender()),
     )
     outcome = "deferred" if deferred is not None else "handled"
     log_event(
@@ -59,7 +62,9 @@ def on_change(message: func.QueueMessage) -> None:
 @observed
 def renew_subscriptions(timer: func.TimerRequest) -> None:
     settings = context.settings()
-    renewed = flows.renew_subscriptions(utc_now(), settings, storage.account(), Connections(settings, context.sender))
+    renewed = flows.renew_subscriptions(
+        utc_now(), settings, storage.account(), connections.Connections(settings, context.workflow_sender())
+    )
     log_event(log, "subscriptions renewed", function="channel_subscriptions", outcome=f"{renewed} renewed")
 
 
@@ -74,8 +79,8 @@ def on_notification(req: func.HttpRequest) -> func.HttpResponse:
     require_bounded(body)
     notified = change_notifications.believed(decode_json_object(body), context.settings().graph_client_state, utc_now())
     account = storage.account()
-    ledger = ChannelLedger(account.table(CHANNELS_TABLE))
-    incidents = {found for n in notified if (found := ledger.incident_of(n.channel_id)) is not None}
+    channels = ledger.ChannelLedger(account.table(ledger.CHANNELS_TABLE))
+    incidents = {found for n in notified if (found := channels.incident_of(n.channel_id)) is not None}
     for incident in sorted(incidents):
         account.queue(CHANNELS).send_message(json.dumps({"incident": incident, "transcript": True}))
     log_event(log, "graph notified", function="graph_notifications", outcome=f"{len(incidents)} channels")

@@ -6,18 +6,30 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from shared.catalog.services import CATALOG_FILE, Catalog, load_catalog
-from shared.chatops.authorization import Policy, load_policy
+from functions.lazy import lazy
 from shared.core.errors import ConfigurationError
 from shared.core.timeutil import utc_now
-from shared.notifications.policy_config import ESCALATIONS_FILE, EscalationConfig, load_escalations
-from shared.oncall.health import problems as oncall_problems
-from shared.oncall.people import Directory, load_directory
-from shared.oncall.schedule import Schedule, check_service_rosters, load_schedule
-from shared.postmortems.policy import ReviewPolicy, load_review_policy
-from shared.workitems.config import BoardsConfig, load_boards_config
+
+if TYPE_CHECKING:
+    from shared.catalog.services import Catalog
+    from shared.chatops.authorization import Policy
+    from shared.notifications.policy_config import EscalationConfig
+    from shared.oncall.people import Directory
+    from shared.oncall.schedule import Schedule
+    from shared.postmortems.policy import ReviewPolicy
+    from shared.workitems.config import BoardsConfig
+
+# Each file's loader (and the rules it checks against) loads with the first function that reads the file.
+chatops_authorization = lazy("shared.chatops.authorization")
+catalog_services = lazy("shared.catalog.services")
+oncall_health = lazy("shared.oncall.health")
+oncall_people = lazy("shared.oncall.people")
+postmortems_policy = lazy("shared.postmortems.policy")
+notifications_policy = lazy("shared.notifications.policy_config")
+oncall_schedule = lazy("shared.oncall.schedule")
+workitems_config = lazy("shared.workitems.config")
 
 log = logging.getLogger("firebell.configuration")
 Loaded = TypeVar("Loaded")
@@ -45,30 +57,34 @@ class Configuration:
         return self._loaded[name]
 
     def catalog(self) -> Catalog:
-        return self._once("catalog", lambda: load_catalog(self.folder))
+        return self._once("catalog", lambda: catalog_services.load_catalog(self.folder))
 
     def people(self) -> Directory:
-        return self._once("people", lambda: load_directory(self.folder))
+        return self._once("people", lambda: oncall_people.load_directory(self.folder))
 
     def schedule(self) -> Schedule:
-        return self._once("schedule", lambda: load_schedule(self.folder, self.people()))
+        return self._once("schedule", lambda: oncall_schedule.load_schedule(self.folder, self.people()))
 
     def authorization(self) -> Policy:
         """Who may run which Teams command (authorization.toml; defaults when the file is absent)."""
-        return self._once("authorization", lambda: load_policy(self.folder, self.people()))
+        return self._once("authorization", lambda: chatops_authorization.load_policy(self.folder, self.people()))
 
     def boards(self) -> BoardsConfig:
         """How incidents become Azure Boards work items (boards.toml; defaults when the file is absent)."""
-        return self._once("boards", lambda: load_boards_config(self.folder))
+        return self._once("boards", lambda: workitems_config.load_boards_config(self.folder))
 
     def review(self) -> ReviewPolicy:
         """Which incidents need a post-incident review, and what its draft flags (postmortems.toml; optional)."""
-        return self._once("review", lambda: load_review_policy(self.folder))
+        return self._once("review", lambda: postmortems_policy.load_review_policy(self.folder))
 
     def escalations(self) -> EscalationConfig:
         def load() -> EscalationConfig:
-            config = load_escalations(self.folder, {service.id for service in self.catalog().services} | {"default"})
-            config.check_targets(self.schedule(), self.people(), str(self.folder / ESCALATIONS_FILE))
+            config = notifications_policy.load_escalations(
+                self.folder, {service.id for service in self.catalog().services} | {"default"}
+            )
+            config.check_targets(
+                self.schedule(), self.people(), str(self.folder / notifications_policy.ESCALATIONS_FILE)
+            )
             return config
 
         return self._once("escalations", load)
@@ -79,7 +95,9 @@ class Configuration:
             found_catalog, found_schedule = self.catalog(), self.schedule()
         except ConfigurationError:
             return
-        check_service_rosters(found_catalog, found_schedule, str(self.folder / CATALOG_FILE))
+        oncall_schedule.check_service_rosters(
+            found_catalog, found_schedule, str(self.folder / catalog_services.CATALOG_FILE)
+        )
 
 
 def check_configuration(config: Configuration, more: Iterable[Callable[[], Any]] = ()) -> list[str]:
@@ -106,7 +124,7 @@ def check_configuration(config: Configuration, more: Iterable[Callable[[], Any]]
                 problems.append(problem.detail)
                 log.error("configuration invalid: %s", problem.detail)
     try:  # gaps and unhealthy set-ups in the rotations (overrides are in storage) are warnings
-        for problem in oncall_problems(config.schedule(), utc_now()):
+        for problem in oncall_health.problems(config.schedule(), utc_now()):
             log.warning("on-call %s: %s", problem.kind, problem.detail)
     except ConfigurationError:
         pass  # already reported as invalid

@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import azure.functions as func
 
 from functions import context
 from functions.http_edge import announce, http_endpoint, json_response
-from shared.chatops import authorization
-from shared.chatops.authorization import Sender
-from shared.chatops.rules import Decision
+from functions.lazy import lazy
 from shared.core import storage
 from shared.core.errors import InvalidInput, Unauthorized
 from shared.core.json_body import decode_json_object, require_bounded
@@ -32,6 +30,18 @@ from shared.core.timeutil import utc_now
 from shared.incidents.changes import incident_of
 from shared.incidents.timeline import ACKNOWLEDGED
 
+if TYPE_CHECKING:
+    from shared.chatops.rules import Decision
+
+authorization = lazy("shared.chatops.authorization")
+calls = lazy("shared.contacts.calls")
+contact = lazy("shared.contacts.contact")
+event_grid = lazy("shared.contacts.event_grid")
+inbound = lazy("shared.contacts.inbound")
+ledger = lazy("shared.contacts.ledger")
+jinja2 = lazy("jinja2")
+paging_test = lazy("shared.contacts.test_page")
+
 bp = func.Blueprint()
 log = logging.getLogger("firebell.contacts")
 
@@ -39,8 +49,6 @@ log = logging.getLogger("firebell.contacts")
 @bp.function_name("contacts")
 @bp.queue_trigger(arg_name="message", queue_name=CONTACTS, connection=CONNECTION)
 def on_contact(message: func.QueueMessage) -> None:
-    from shared.contacts import contact
-
     body, delivery = message.get_body(), message.dequeue_count or 1
     deferred = contact.on_contact(body, message.id or "", delivery, utc_now(), context.notifier())
     outcome = "deferred" if deferred is not None else "handled"
@@ -51,8 +59,6 @@ def on_contact(message: func.QueueMessage) -> None:
 @bp.route(route="acs/events", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 @http_endpoint
 def acs_events(req: func.HttpRequest) -> func.HttpResponse:
-    from shared.contacts import event_grid, inbound
-
     # The URL's secret or Event Grid's Entra ID token, before the body is read.
     context.authenticate_acs_events(req.params.get("secret"), req.headers.get("Authorization"))
     body = req.get_body()
@@ -82,15 +88,12 @@ def acs_events(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="acs/calls", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 @http_endpoint
 def acs_calls(req: func.HttpRequest) -> func.HttpResponse:
-    from shared.contacts import calls, event_grid
-    from shared.contacts.contact import call_placer
-
     settings = context.settings()
     event_grid.authenticate(req.params.get("secret"), settings.acs_events_secret)  # the callback URL carries it
     body = req.get_body()
     require_bounded(body)
     batch = calls.events(_json(body))
-    placer = call_placer(settings)
+    placer = contact.call_placer(settings)
     if placer is None:
         return json_response(200, {"acknowledged": 0, "asked": 0, "escalated": 0})  # no calls placed: none of ours
     config = context.configuration()
@@ -106,13 +109,11 @@ def acs_calls(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="test-page", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 @http_endpoint
 def test_page(req: func.HttpRequest) -> func.HttpResponse:
-    from shared.contacts.test_page import test_page as send_tests
-
     fields = decode_json_object(req.get_body())
     person = fields.get("person")
     if not isinstance(person, str) or not person.strip() or len(person) > 200:
         raise InvalidInput('expected {"person": "<a name or email from people.toml>"}')
-    name, attempts = send_tests(person, utc_now(), context.notifier())
+    name, attempts = paging_test.test_page(person, utc_now(), context.notifier())
     log_event(log, "test page", function="test_page", outcome="sent", channels=len(attempts))
     return json_response(200, {"person": name, "channels": [attempt.to_json() for attempt in attempts]})
 
@@ -121,19 +122,16 @@ def test_page(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="ack/{token}", methods=["GET", "POST"], auth_level=func.AuthLevel.ANONYMOUS)
 @http_endpoint
 def ack_link(req: func.HttpRequest) -> func.HttpResponse:
-    from shared.contacts import inbound
-    from shared.contacts.ledger import ContactLedger
-
     token = req.route_params.get("token", "")
     settings, now = context.settings(), utc_now()
-    ledger = ContactLedger(storage.account())
+    contacts = ledger.ContactLedger(storage.account())
     try:
         if req.method == "GET":
-            grant = inbound.link_grant(token, now, settings.ack_link_key, ledger)
+            grant = inbound.link_grant(token, now, settings.ack_link_key, contacts)
             return _page(200, f"Acknowledge {grant.incident} as {grant.person}?", grant.incident, confirm=True)
         config = context.configuration()
         grant, decision = inbound.acknowledge_by_link(
-            token, now, settings.ack_link_key, ledger, context.incident_store(), config.catalog(), _refuse_for
+            token, now, settings.ack_link_key, contacts, context.incident_store(), config.catalog(), _refuse_for
         )
     except Unauthorized as refusal:
         if "text/html" not in (req.headers.get("Accept") or ""):
@@ -146,7 +144,9 @@ def ack_link(req: func.HttpRequest) -> func.HttpResponse:
 
 def _refuse_for(name: str) -> Any:
     config = context.configuration()
-    return authorization.gate(config.authorization(), Sender(name, True), config.catalog(), config.schedule())
+    return authorization.gate(
+        config.authorization(), authorization.Sender(name, True), config.catalog(), config.schedule()
+    )
 
 
 def _announce(decision: Decision) -> None:
@@ -182,8 +182,6 @@ _PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 
 
 def _page(status: int, text: str, incident: str | None, *, confirm: bool = False) -> func.HttpResponse:
-    import jinja2
-
     html = jinja2.Environment(autoescape=True).from_string(_PAGE).render(text=text, incident=incident, confirm=confirm)
     headers = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
     return func.HttpResponse(html, status_code=status, mimetype="text/html", charset="utf-8", headers=headers)

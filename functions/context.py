@@ -1,5 +1,8 @@
 """The composition root: what the functions of one process share — settings, configuration, stores, the status page
-publisher, the Workflows sender — built here and handed to the flows in shared/ as parameters."""
+publisher, the Workflows sender — built here and handed to the flows in shared/ as parameters.
+
+Each is built on first use and imports its module there: the stores and their SDKs load with the first function that
+needs them, never with the app (README: Cold start)."""
 
 from __future__ import annotations
 
@@ -7,25 +10,26 @@ import os
 import sys
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from functions.configuration import Configuration, check_configuration
-from shared.azure_monitor.secure_webhook import SecureWebhookPolicy, verify_bearer
-from shared.catalog.services import Catalog
 from shared.core import storage
 from shared.core.settings import Settings
 from shared.core.timeutil import utc_now
-from shared.incidents.store import IncidentStore
-from shared.notifications.ledger import EscalationLedger
-from shared.notifications.notifier import Notifier
-from shared.oncall.override_store import OverrideStore
-from shared.oncall.people import Directory
-from shared.oncall.schedule import Schedule
-from shared.readiness.store import ReadinessStore
-from shared.statuspage.maintenance_store import MaintenanceStore
-from shared.statuspage.publisher import SitePublisher, SiteSettings
-from shared.teams.budget import WebhookBudget
-from shared.teams.workflow import WorkflowSender
+
+if TYPE_CHECKING:
+    from shared.azure_monitor.secure_webhook import SecureWebhookPolicy
+    from shared.catalog.services import Catalog
+    from shared.incidents.store import IncidentStore
+    from shared.notifications.notifier import Notifier
+    from shared.oncall.notify_override_store import NotifyOverrideStore
+    from shared.oncall.override_store import OverrideStore
+    from shared.oncall.people import Directory
+    from shared.oncall.schedule import Schedule
+    from shared.readiness.store import ReadinessStore
+    from shared.statuspage.maintenance_store import MaintenanceStore
+    from shared.statuspage.publisher import SitePublisher, SiteSettings
+    from shared.teams.workflow import WorkflowSender
 
 
 def settings() -> Settings:
@@ -61,6 +65,8 @@ def check() -> list[str]:
 
 def secure_webhook() -> SecureWebhookPolicy | None:
     """The Entra ID secure-webhook policy, None when off; ConfigurationError when its settings are half set."""
+    from shared.azure_monitor.secure_webhook import SecureWebhookPolicy
+
     return SecureWebhookPolicy.from_environment(os.environ)
 
 
@@ -69,6 +75,7 @@ def verify_secure_webhook(authorization: str | None) -> None:
     policy = secure_webhook()
     if policy is not None:
         # PyJWT and cryptography load only here, so deployments without the feature never pay for them.
+        from shared.azure_monitor.secure_webhook import verify_bearer
         from shared.azure_monitor.signing_keys import signing_keys
 
         verify_bearer(authorization, policy, signing_keys(policy.jwks_url).key_for, utc_now())
@@ -99,6 +106,8 @@ def authenticate_acs_events(secret: str | None, authorization: str | None) -> st
 # --- stores and services: one per process and storage account, so their locks and caches serve every request ---
 @cache
 def _incident_store_for(account: storage.StorageAccount) -> IncidentStore:
+    from shared.incidents.store import IncidentStore
+
     return IncidentStore(account)
 
 
@@ -108,6 +117,8 @@ def incident_store() -> IncidentStore:
 
 @cache
 def _maintenance_store_for(account: storage.StorageAccount) -> MaintenanceStore:
+    from shared.statuspage.maintenance_store import MaintenanceStore
+
     return MaintenanceStore(account)
 
 
@@ -117,6 +128,8 @@ def maintenance_store() -> MaintenanceStore:
 
 @cache
 def _readiness_store_for(account: storage.StorageAccount) -> ReadinessStore:
+    from shared.readiness.store import ReadinessStore
+
     return ReadinessStore(account)
 
 
@@ -126,16 +139,28 @@ def readiness_store() -> ReadinessStore:
 
 
 def override_store() -> OverrideStore:
+    from shared.oncall.override_store import OverrideStore
+
     return OverrideStore(storage.account(), people())
 
 
+def notify_override_store() -> NotifyOverrideStore:
+    from shared.oncall.notify_override_store import NotifyOverrideStore
+
+    return NotifyOverrideStore(storage.account())
+
+
 def site_settings() -> SiteSettings:
+    from shared.statuspage.publisher import SiteSettings
+
     found = settings()
     return SiteSettings(found.status_page_title, catalog(), found.status_page_url, found.status_page_id_key.encode())
 
 
 @cache
 def _publisher_for(account: storage.StorageAccount) -> SitePublisher:
+    from shared.statuspage.publisher import SitePublisher
+
     return SitePublisher(account, site_settings)
 
 
@@ -144,16 +169,25 @@ def site_publisher() -> SitePublisher:
     return _publisher_for(storage.account())
 
 
-# One per process; its budget per webhook is shared with every other instance through storage (shared.teams.budget).
-sender = WorkflowSender(WebhookBudget(lambda: storage.account()))
+@cache
+def workflow_sender() -> WorkflowSender:
+    """One per process; its budget per webhook is shared with every other instance through storage
+    (shared.teams.budget)."""
+    from shared.teams.budget import WebhookBudget
+    from shared.teams.workflow import WorkflowSender
+
+    return WorkflowSender(WebhookBudget(lambda: storage.account()))
 
 
 def notifier(workflow: WorkflowSender | None = None) -> Notifier:
+    from shared.notifications.ledger import EscalationLedger
+    from shared.notifications.notifier import Notifier
+
     account = storage.account()
     return Notifier(
         incident_store(),
         EscalationLedger(account),
-        workflow or sender,
+        workflow or workflow_sender(),
         account,
         settings(),
         configuration(),

@@ -4,18 +4,20 @@ escalation exhausted) and the sweeper (pages not under way): shared.notification
 from __future__ import annotations
 
 import logging
-import uuid
+import secrets
 
 import azure.functions as func
 
 from functions import context
+from functions.lazy import lazy
 from functions.observed import consumed, observed
 from shared.core.queues import CONNECTION, ESCALATIONS
 from shared.core.telemetry import log_event
 from shared.core.timeutil import utc_now
 from shared.incidents.changes import incident_of
-from shared.notifications import escalate
-from shared.notifications.sweep import sweep
+
+escalate = lazy("shared.notifications.escalate")
+sweep = lazy("shared.notifications.sweep")
 
 bp = func.Blueprint()
 log = logging.getLogger("firebell.escalations")
@@ -33,7 +35,7 @@ def on_step(message: func.QueueMessage) -> None:
     )
 
 
-_INSTANCE = uuid.uuid4().hex  # this process, as the holder of the reminders' and the sweeper's leases
+_INSTANCE = secrets.token_hex(16)  # this process, as the holder of the reminders' and the sweeper's leases
 
 
 @bp.function_name("reminders")
@@ -47,4 +49,4 @@ def reminders(timer: func.TimerRequest) -> None:
 @bp.timer_trigger(arg_name="timer", schedule="*/10 * * * * *", run_on_startup=False)
 @observed
 def sweeper(timer: func.TimerRequest) -> None:
-    sweep(utc_now(), context.notifier(), _INSTANCE)
+    sweep.sweep(utc_now(), context.notifier(), _INSTANCE)

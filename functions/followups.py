@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 import os
-import uuid
+import secrets
 
 import azure.functions as func
 
 from functions import context
 from functions.http_edge import http_endpoint, json_response
+from functions.lazy import lazy
 from functions.observed import observed
 from shared.core import storage
 from shared.core.json_body import decode_json_object, require_bounded
@@ -23,10 +24,11 @@ from shared.core.telemetry import log_event
 from shared.core.timeutil import utc_now
 from shared.incidents.changes import change_message
 from shared.incidents.timeline import FOLLOW_UP_DONE
-from shared.notifications.followup_reminders import remind_follow_ups
-from shared.workitems import followup_done
-from shared.workitems.followup_index import FollowUpIndex
 from shared.workitems.service_hook import SECRET_HEADER, SECRET_SETTING, parse_event, verify_credentials
+
+followup_done = lazy("shared.workitems.followup_done")
+followup_index = lazy("shared.workitems.followup_index")
+followup_reminders = lazy("shared.notifications.followup_reminders")
 
 bp = func.Blueprint()
 log = logging.getLogger("firebell.followups")
@@ -43,7 +45,11 @@ def on_boards_event(req: func.HttpRequest) -> func.HttpResponse:
     )
     update = parse_event(decode_json_object(body))
     outcome = followup_done.on_update(
-        update, FollowUpIndex(storage.account()), context.incident_store(), context.configuration().boards(), utc_now()
+        update,
+        followup_index.FollowUpIndex(storage.account()),
+        context.incident_store(),
+        context.configuration().boards(),
+        utc_now(),
     )
     if outcome.incident_id and outcome.event_id:
         # The readiness figures and the review draft count follow-ups done. Told again for a repeated event (its
@@ -63,11 +69,12 @@ def on_boards_event(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(outcome.status, outcome.document())
 
 
-_INSTANCE = uuid.uuid4().hex  # this process, as the reminders' lease holder
+_INSTANCE = secrets.token_hex(16)  # this process, as the reminders' lease holder
 
 
 @bp.function_name("followup_reminders")
 @bp.timer_trigger(arg_name="timer", schedule="0 */10 * * * *", run_on_startup=False)
 @observed
-def followup_reminders(timer: func.TimerRequest) -> None:
-    remind_follow_ups(utc_now(), context.notifier(), FollowUpIndex(storage.account()), _INSTANCE)
+def remind(timer: func.TimerRequest) -> None:
+    index = followup_index.FollowUpIndex(storage.account())
+    followup_reminders.remind_follow_ups(utc_now(), context.notifier(), index, _INSTANCE)

@@ -13,17 +13,18 @@ import threading
 import time
 
 import azure.functions as func
-from azure.core.exceptions import AzureError
 
 from functions import context
-from functions.http_edge import json_response
+from functions.http_edge import azure_errors, json_response
+from functions.lazy import lazy
 from functions.observed import observed
 from shared.core import storage, telemetry
 from shared.core.errors import ConfigurationError
 from shared.core.queues import QUEUES, poison
 from shared.core.timeutil import utc_now
-from shared.oncall.lookup import current_warnings
 from shared.workitems.service_hook import SECRET_SETTING as SERVICE_HOOK_SECRET
+
+lookup = lazy("shared.oncall.lookup")
 
 bp = func.Blueprint()
 log = logging.getLogger("firebell.health")
@@ -80,7 +81,7 @@ def _essentials() -> dict[str, str]:
     try:
         next(iter(storage.account().table_service.list_tables(results_per_page=1)), None)
         checks["storage"] = "reachable"
-    except AzureError as error:
+    except azure_errors.AzureError as error:
         checks["storage"] = f"unreachable ({type(error).__name__})"
     except ConfigurationError as error:  # no storage setting: which one is said in the log, not on a public route
         log.error("storage not configured: %s", error.detail)
@@ -132,9 +133,9 @@ def _oncall(checks: dict[str, str]) -> tuple[str, list[str]]:
     schedule, now = context.schedule(), utc_now()
     try:
         overrides = context.override_store() if checks["storage"] == "reachable" else None
-        warnings = current_warnings(schedule, overrides, now)
-    except AzureError:  # overrides unreadable: judge the rotations alone
-        warnings = current_warnings(schedule, None, now)
+        warnings = lookup.current_warnings(schedule, overrides, now)
+    except azure_errors.AzureError:  # overrides unreadable: judge the rotations alone
+        warnings = lookup.current_warnings(schedule, None, now)
     return ("warnings" if warnings else "ok"), warnings
 
 
@@ -148,7 +149,7 @@ def _poison_messages() -> int | None:
     account = storage.account()
     try:
         counts = {poison(queue): account.message_count(poison(queue)) for queue in QUEUES}
-    except AzureError as error:
+    except azure_errors.AzureError as error:
         log.warning("poison queues not counted: %s", type(error).__name__)
         return None
     for queue, waiting in counts.items():  # per queue for the operator (infra/ alerts on any above 0)

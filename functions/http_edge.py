@@ -10,10 +10,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import azure.functions as func
-from azure.core.exceptions import AzureError, HttpResponseError
 
-from functions import context
-from shared.core import storage, telemetry
+from functions import context, startup
+from functions.lazy import lazy
+from shared.core import storage
 from shared.core.errors import (
     ConfigurationError,
     DependencyUnavailable,
@@ -27,6 +27,8 @@ from shared.core.errors import (
 from shared.incidents.changes import change_message, first_queue
 from shared.incidents.incident import incident_id, incident_number
 
+# An SDK that raised one of its errors has loaded this module; naming the class loads nothing on a cold start.
+azure_errors = lazy("azure.core.exceptions")
 log = logging.getLogger("firebell.http")
 
 STATUS_BY_ERROR: dict[type[FirebellError], int] = {
@@ -61,8 +63,9 @@ def routed_incident(req: func.HttpRequest) -> str:
 
 
 def http_endpoint(handler: Callable[..., func.HttpResponse]) -> Callable[..., func.HttpResponse]:
-    """Wrap an HTTP function so every failure is answered in the documented error shape. Telemetry starts after
-    the answer is made (shared.core.telemetry: off the path of the request that woke the instance)."""
+    """Wrap an HTTP function so every failure is answered in the documented error shape. The start-up check and
+    telemetry start after the answer is made (functions.startup: off the path of the request that woke the
+    instance)."""
 
     @functools.wraps(handler)
     def answer(*args: Any, **kwargs: Any) -> func.HttpResponse:
@@ -70,8 +73,8 @@ def http_endpoint(handler: Callable[..., func.HttpResponse]) -> Callable[..., fu
             return handler(*args, **kwargs)
         except FirebellError as error:
             return error_response(error)
-        except AzureError as error:
-            if isinstance(error, HttpResponseError) and (error.status_code or 500) < 500:
+        except azure_errors.AzureError as error:
+            if isinstance(error, azure_errors.HttpResponseError) and (error.status_code or 500) < 500:
                 # A 4xx from storage (a key rotated, a role assignment still propagating, or our bug) is logged in
                 # full, but still answered 503: a 500 is never retried by Azure Monitor, so the alert would be lost.
                 log.error("storage refused a request in %s", handler.__name__, exc_info=error)
@@ -79,7 +82,7 @@ def http_endpoint(handler: Callable[..., func.HttpResponse]) -> Callable[..., fu
                 log.warning("storage unavailable in %s: %s", handler.__name__, type(error).__name__)
             return error_response(StorageUnavailable("storage is unavailable; retry later"))
         finally:
-            telemetry.start()
+            startup.after_answer()
 
     return answer
 
@@ -107,7 +110,7 @@ def announce(
     queue = first_queue(kinds, responders_act=responders_act)
     try:
         storage.account().queue(queue).send_message(change_message(incident_id, event_ids, kinds))
-    except AzureError as failure:
+    except azure_errors.AzureError as failure:
         carried = "the sweeper carries it" if _page_due(incident_id) else "the hourly status page refresh shows it"
         log.error("%s: announcement to %s failed (%s); %s", incident_id, queue, type(failure).__name__, carried)
         return None
@@ -117,5 +120,5 @@ def announce(
 def _page_due(incident_id: str) -> bool:
     try:
         return bool(context.incident_store().pages_due(incident_id))
-    except AzureError:
+    except azure_errors.AzureError:
         return False

@@ -5,22 +5,26 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import azure.functions as func
 
 from functions import context
 from functions.http_edge import announce, http_endpoint, json_response, routed_incident
+from functions.lazy import lazy
 from shared.core.errors import InvalidInput, NotFound
 from shared.core.json_body import decode_json_object
 from shared.core.telemetry import log_event
 from shared.core.timeutil import utc_now
-from shared.incidents.declaration import parse_declaration
-from shared.incidents.declaration_intake import open_declared
-from shared.incidents.drill_report import drill_report, report_document
 from shared.incidents.incident import Incident, status_filter
-from shared.incidents.internal_view import incident_document
-from shared.incidents.timeline import TimelineEvent
+
+if TYPE_CHECKING:
+    from shared.incidents.timeline import TimelineEvent
+
+declaration_intake = lazy("shared.incidents.declaration_intake")
+declaration = lazy("shared.incidents.declaration")
+drill_report = lazy("shared.incidents.drill_report")
+internal_view = lazy("shared.incidents.internal_view")
 
 bp = func.Blueprint()
 log = logging.getLogger("firebell.incidents")
@@ -33,9 +37,9 @@ _MAX_IDEMPOTENCY_KEY = 200
 @http_endpoint
 def declare_incident(req: func.HttpRequest) -> func.HttpResponse:
     now = utc_now()
-    declaration = parse_declaration(decode_json_object(req.get_body()), context.catalog(), now)
+    declared_as = declaration.parse_declaration(decode_json_object(req.get_body()), context.catalog(), now)
     claim = _idempotency_claim(req.headers.get("Idempotency-Key"))
-    declared = open_declared(declaration, claim, context.incident_store(), context.catalog(), now)
+    declared = declaration_intake.open_declared(declared_as, claim, context.incident_store(), context.catalog(), now)
     if declared.event is not None:  # a retry that finished what its first attempt began announces it too
         event = declared.event
         announce(declared.incident.id, [event.event_id], kinds=[event.kind])
@@ -46,8 +50,8 @@ def declare_incident(req: func.HttpRequest) -> func.HttpResponse:
         event=declared.event.event_id if declared.event else None,
         function="declare_incident",
         outcome="declared" if declared.created else "repeated",
-        source=declaration.source,
-        drill=declaration.drill or None,  # only drills carry the dimension
+        source=declared_as.source,
+        drill=declared_as.drill or None,  # only drills carry the dimension
     )
     if not declared.created:
         return json_response(200, _document(declared.incident))  # a retry: the incident the first attempt opened
@@ -86,11 +90,12 @@ def get_drill_report(req: func.HttpRequest) -> func.HttpResponse:
         raise NotFound(f"there is no incident {ident}")
     if not incident.drill:
         raise NotFound(f"{incident.id} is not a drill; its figures are in GET /api/metrics")
-    return json_response(200, report_document(drill_report(incident, store.timeline(incident.id), utc_now())))
+    report = drill_report.drill_report(incident, store.timeline(incident.id), utc_now())
+    return json_response(200, drill_report.report_document(report))
 
 
 def _document(incident: Incident, timeline: list[TimelineEvent] | None = None) -> dict[str, Any]:
-    return incident_document(incident, context.catalog().service(incident.service), timeline)
+    return internal_view.incident_document(incident, context.catalog().service(incident.service), timeline)
 
 
 def _idempotency_claim(key: str | None) -> str | None:

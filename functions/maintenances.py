@@ -8,36 +8,41 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import azure.functions as func
 
 from functions import context
 from functions.http_edge import http_endpoint, json_response
+from functions.lazy import lazy
 from shared.core import storage
 from shared.core.errors import InvalidInput, NotFound
 from shared.core.json_body import decode_json_object
 from shared.core.timeutil import iso, utc_now
-from shared.statuspage.maintenance import Maintenance, maintenance_id, maintenance_number
-from shared.statuspage.maintenance_intake import CANCELLED, DECLARED, announce, cancel_maintenance, declare_maintenance
+
+if TYPE_CHECKING:
+    from shared.statuspage.maintenance import Maintenance
+
+maintenance = lazy("shared.statuspage.maintenance")
+maintenance_intake = lazy("shared.statuspage.maintenance_intake")
 
 bp = func.Blueprint()
 log = logging.getLogger("firebell.maintenances")
 
 
-def maintenance_document(maintenance: Maintenance, now: datetime) -> dict[str, Any]:
+def maintenance_document(window: Maintenance, now: datetime) -> dict[str, Any]:
     return {
-        "id": maintenance.id,
-        "name": maintenance.name,
-        "status": maintenance.status(now),
-        "components": list(maintenance.components),
-        "scheduled_for": iso(maintenance.scheduled_for),
-        "scheduled_until": iso(maintenance.scheduled_until),
-        "description": maintenance.description,
-        "created_at": iso(maintenance.created_at),
-        "updated_at": iso(maintenance.updated_at),
-        "cancelled_at": iso(maintenance.cancelled_at) if maintenance.cancelled_at else None,
-        "version": maintenance.version,
+        "id": window.id,
+        "name": window.name,
+        "status": window.status(now),
+        "components": list(window.components),
+        "scheduled_for": iso(window.scheduled_for),
+        "scheduled_until": iso(window.scheduled_until),
+        "description": window.description,
+        "created_at": iso(window.created_at),
+        "updated_at": iso(window.updated_at),
+        "cancelled_at": iso(window.cancelled_at) if window.cancelled_at else None,
+        "version": window.version,
     }
 
 
@@ -47,10 +52,10 @@ def maintenance_document(maintenance: Maintenance, now: datetime) -> dict[str, A
 def post_maintenance(req: func.HttpRequest) -> func.HttpResponse:
     now = utc_now()
     fields = decode_json_object(req.get_body())
-    declared = declare_maintenance(
+    declared = maintenance_intake.declare_maintenance(
         context.maintenance_store(), context.catalog(), fields, now, req.headers.get("Idempotency-Key")
     )
-    announce(storage.account(), declared.maintenance, now, DECLARED)
+    maintenance_intake.announce(storage.account(), declared.maintenance, now, maintenance_intake.DECLARED)
     if declared.created:
         log.info("%s declared: %s", declared.maintenance.id, iso(declared.maintenance.scheduled_for))
     return json_response(201 if declared.created else 200, maintenance_document(declared.maintenance, now))
@@ -70,13 +75,13 @@ def get_maintenances(req: func.HttpRequest) -> func.HttpResponse:
 @http_endpoint
 def get_maintenance(req: func.HttpRequest) -> func.HttpResponse:
     text = req.route_params.get("id", "")
-    number = maintenance_number(text)
+    number = maintenance.maintenance_number(text)
     if number is None:
         raise InvalidInput(f"{text[:40]!r} is not a maintenance id (expected MNT-<number>)")
-    maintenance = context.maintenance_store().get(maintenance_id(number))
-    if maintenance is None:
-        raise NotFound(f"there is no maintenance {maintenance_id(number)}")
-    return json_response(200, maintenance_document(maintenance, utc_now()))
+    found = context.maintenance_store().get(maintenance.maintenance_id(number))
+    if found is None:
+        raise NotFound(f"there is no maintenance {maintenance.maintenance_id(number)}")
+    return json_response(200, maintenance_document(found, utc_now()))
 
 
 @bp.function_name("cancel_maintenance")
@@ -96,6 +101,6 @@ def post_cancel(req: func.HttpRequest) -> func.HttpResponse:
 
 def _cancelled(ident: str) -> func.HttpResponse:
     now = utc_now()
-    maintenance = cancel_maintenance(context.maintenance_store(), ident, now)
-    announce(storage.account(), maintenance, now, CANCELLED)
-    return json_response(200, maintenance_document(maintenance, now))
+    cancelled = maintenance_intake.cancel_maintenance(context.maintenance_store(), ident, now)
+    maintenance_intake.announce(storage.account(), cancelled, now, maintenance_intake.CANCELLED)
+    return json_response(200, maintenance_document(cancelled, now))

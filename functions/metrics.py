@@ -7,9 +7,11 @@ import azure.functions as func
 
 from functions import context
 from functions.http_edge import http_endpoint, json_response
+from functions.lazy import lazy
 from shared.core.timeutil import utc_now
-from shared.readiness.query import metrics as readiness_metrics
-from shared.readiness.window import parse_window
+
+query = lazy("shared.readiness.query")
+window = lazy("shared.readiness.window")
 
 bp = func.Blueprint()
 
@@ -19,7 +21,7 @@ bp = func.Blueprint()
 @http_endpoint
 def metrics(req: func.HttpRequest) -> func.HttpResponse:
     now = utc_now()
-    window = parse_window(dict(req.params), context.catalog(), now)
+    asked = window.parse_window(dict(req.params), context.catalog(), now)
     overrides = context.override_store().overlapping
-    document = readiness_metrics(window, context.readiness_store(), context.schedule(), overrides, now)
+    document = query.metrics(asked, context.readiness_store(), context.schedule(), overrides, now)
     return json_response(200, document)

@@ -8,12 +8,14 @@ import logging
 import azure.functions as func
 
 from functions import context
+from functions.lazy import lazy
 from functions.observed import consumed
 from shared.core.queues import CONNECTION, NOTIFICATIONS
 from shared.core.telemetry import log_event
 from shared.core.timeutil import utc_now
 from shared.incidents.changes import incident_of
-from shared.notifications import notify
+
+notify = lazy("shared.notifications.notify")
 
 bp = func.Blueprint()
 log = logging.getLogger("firebell.notifications")

@@ -1,6 +1,6 @@
 """What every function does around its flow for telemetry: a queue message's age when it is taken, and the one-time
-start of the Azure Monitor set-up after the invocation has answered (shared.core.telemetry: never on the path of the
-request or message that woke the instance)."""
+start of the configuration check and the Azure Monitor set-up after the invocation has answered (functions.startup:
+never on the path of the request or message that woke the instance)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 
 import azure.functions as func
 
+from functions import startup
 from shared.core import telemetry
 from shared.core.timeutil import utc_now
 from shared.incidents.changes import incident_of
@@ -19,14 +20,14 @@ log = logging.getLogger("firebell.queues")
 
 
 def observed(handler: Callable[..., Any]) -> Callable[..., Any]:
-    """Start telemetry (once per process, in the background) after the function has run."""
+    """Start the start-up check and telemetry (once per process, in the background) after the function has run."""
 
     @functools.wraps(handler)
     def run(*args: Any, **kwargs: Any) -> Any:
         try:
             return handler(*args, **kwargs)
         finally:
-            telemetry.start()
+            startup.after_answer()
 
     return run
 

@@ -15,13 +15,16 @@ import azure.functions as func
 
 from functions import context
 from functions.http_edge import http_endpoint, json_response
+from functions.lazy import lazy
 from shared.core.errors import InvalidInput
 from shared.core.json_body import decode_json_object
 from shared.core.timeutil import iso, parse_instant, utc_now
-from shared.oncall import documents
-from shared.oncall.lookup import overrides_around
-from shared.oncall.override import parse_override
-from shared.oncall.shifts import LOOKBACK, Shift, shifts
+
+calendar = lazy("shared.oncall.calendar")  # icalendar loads only for calendar requests (~120 ms)
+documents = lazy("shared.oncall.documents")
+lookup = lazy("shared.oncall.lookup")
+override = lazy("shared.oncall.override")
+shifts = lazy("shared.oncall.shifts")
 
 bp = func.Blueprint()
 log = logging.getLogger("firebell.oncall")
@@ -43,7 +46,7 @@ def oncall(req: func.HttpRequest) -> func.HttpResponse:
     rosters = [schedule.roster(wanted)] if wanted else list(schedule.rosters)
     store = context.override_store()
     found = [
-        documents.roster_document(schedule, roster, at, overrides_around(schedule, store, roster, at))
+        documents.roster_document(schedule, roster, at, lookup.overrides_around(schedule, store, roster, at))
         for roster in rosters
     ]
     return json_response(200, {"at": iso(at), "rosters": found})
@@ -54,20 +57,18 @@ def oncall(req: func.HttpRequest) -> func.HttpResponse:
 @http_endpoint
 def oncall_calendar(req: func.HttpRequest) -> func.HttpResponse:
     """The next `weeks` (default: oncall.toml [calendar] weeks) of every layer's shifts, overrides applied."""
-    from shared.oncall.calendar import roster_calendar  # icalendar loads only for calendar requests (~120 ms)
-
     now = utc_now()
     at = _instant(req.params.get("at"), "at") or now
     schedule = context.schedule()
     roster = schedule.roster(req.route_params.get("roster", ""))
     weeks = _weeks(req.params.get("weeks"), schedule.calendar_weeks)
     # Looking back finds the real start of the shift in progress, so its UID is the same in every refresh.
-    start, end = at - LOOKBACK, at + timedelta(weeks=weeks)
+    start, end = at - shifts.LOOKBACK, at + timedelta(weeks=weeks)
     overrides = context.override_store().overlapping(roster.id, start, end)
-    found: list[Shift] = []
+    found = []
     for layer in roster.layers:
-        found += [s for s in shifts(schedule, roster.id, layer.name, start, end, overrides) if s.end > at]
-    body = roster_calendar(roster, sorted(found, key=lambda s: (s.start, s.layer)), now)
+        found += [s for s in shifts.shifts(schedule, roster.id, layer.name, start, end, overrides) if s.end > at]
+    body = calendar.roster_calendar(roster, sorted(found, key=lambda s: (s.start, s.layer)), now)
     return func.HttpResponse(
         body,
         status_code=200,
@@ -83,8 +84,8 @@ def oncall_calendar(req: func.HttpRequest) -> func.HttpResponse:
 def set_oncall_override(req: func.HttpRequest) -> func.HttpResponse:
     """Put someone on call: JSON roster, person, start, end; optional layer (primary) and created_by."""
     now = utc_now()
-    override = parse_override(decode_json_object(req.get_body()), context.schedule(), context.people(), now)
-    stored = context.override_store().add(override)
+    asked = override.parse_override(decode_json_object(req.get_body()), context.schedule(), context.people(), now)
+    stored = context.override_store().add(asked)
     log.info(
         "override %s: %s %s covered %s → %s", stored.id, stored.roster, stored.layer, iso(stored.start), iso(stored.end)
     )
@@ -104,8 +105,8 @@ def list_oncall_overrides(req: func.HttpRequest) -> func.HttpResponse:
     wanted = req.params.get("roster")
     rosters = [schedule.roster(wanted)] if wanted else list(schedule.rosters)
     store = context.override_store()
-    found = [override for roster in rosters for override in store.overlapping(roster.id, start, end)]
-    listed = [documents.override_document(override) for override in found]
+    found = [each for roster in rosters for each in store.overlapping(roster.id, start, end)]
+    listed = [documents.override_document(each) for each in found]
     return json_response(200, {"from": iso(start), "to": iso(end), "overrides": listed})
 
 

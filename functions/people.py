@@ -8,19 +8,22 @@ file's rules.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import azure.functions as func
 
 from functions import context
 from functions.http_edge import http_endpoint, json_response
-from shared.core import storage
+from functions.lazy import lazy
 from shared.core.errors import NotFound
 from shared.core.json_body import decode_json_object
 from shared.core.telemetry import log_event
 from shared.core.timeutil import utc_now
-from shared.oncall.notify_override import notify_document, parse_notify
-from shared.oncall.notify_override_store import NotifyOverrideStore
-from shared.oncall.people import Person
+
+if TYPE_CHECKING:
+    from shared.oncall.people import Person
+
+notify_override = lazy("shared.oncall.notify_override")
 
 bp = func.Blueprint()
 log = logging.getLogger("firebell.oncall")
@@ -32,8 +35,8 @@ ROUTE = "people/{person}/notify"
 @http_endpoint
 def get_notify_rules(req: func.HttpRequest) -> func.HttpResponse:
     person = _person(req)
-    override = NotifyOverrideStore(storage.account()).get(person)
-    return json_response(200, notify_document(person, override, person.rules))
+    override = context.notify_override_store().get(person)
+    return json_response(200, notify_override.notify_document(person, override, person.rules))
 
 
 @bp.function_name("set_notify_rules")
@@ -41,10 +44,10 @@ def get_notify_rules(req: func.HttpRequest) -> func.HttpResponse:
 @http_endpoint
 def set_notify_rules(req: func.HttpRequest) -> func.HttpResponse:
     person = _person(req)
-    rules = parse_notify(decode_json_object(req.get_body()), person)  # 400 before anything is stored
-    override = NotifyOverrideStore(storage.account()).put(person, rules, utc_now())
+    rules = notify_override.parse_notify(decode_json_object(req.get_body()), person)  # 400 before anything is stored
+    override = context.notify_override_store().put(person, rules, utc_now())
     log_event(log, "notify rules set", function="set_notify_rules", outcome="stored", person=person.name)
-    return json_response(200, notify_document(person, override, person.rules))
+    return json_response(200, notify_override.notify_document(person, override, person.rules))
 
 
 @bp.function_name("delete_notify_rules")
@@ -52,10 +55,10 @@ def set_notify_rules(req: func.HttpRequest) -> func.HttpResponse:
 @http_endpoint
 def delete_notify_rules(req: func.HttpRequest) -> func.HttpResponse:
     person = _person(req)
-    deleted = NotifyOverrideStore(storage.account()).delete(person)
+    deleted = context.notify_override_store().delete(person)
     outcome = "deleted" if deleted else "none"
     log_event(log, "notify rules reset", function="delete_notify_rules", outcome=outcome, person=person.name)
-    return json_response(200, {**notify_document(person, None, person.rules), "deleted": deleted})
+    return json_response(200, {**notify_override.notify_document(person, None, person.rules), "deleted": deleted})
 
 
 def _person(req: func.HttpRequest) -> Person:

@@ -4,11 +4,13 @@ the routes start a review, close an incident and read the draft."""
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import azure.functions as func
 
 from functions import context
 from functions.http_edge import announce, http_endpoint, json_response, routed_incident
+from functions.lazy import lazy
 from functions.observed import consumed
 from shared.core import storage
 from shared.core.errors import InvalidInput, NotFound
@@ -17,9 +19,13 @@ from shared.core.queues import CONNECTION, POSTMORTEMS
 from shared.core.telemetry import log_event
 from shared.core.timeutil import utc_now
 from shared.incidents.changes import incident_of
-from shared.incidents.internal_view import incident_document
-from shared.postmortems import flows
-from shared.postmortems.store import CONTENT_TYPES, HTML, MARKDOWN, DraftStore
+
+if TYPE_CHECKING:
+    from shared.postmortems.flows import Moved
+
+flows = lazy("shared.postmortems.flows")
+internal_view = lazy("shared.incidents.internal_view")
+store = lazy("shared.postmortems.store")
 
 bp = func.Blueprint()
 log = logging.getLogger("firebell.postmortems")
@@ -34,7 +40,7 @@ def on_change(message: func.QueueMessage) -> None:
     outcome = flows.on_change(
         body,
         context.incident_store(),
-        DraftStore(storage.account()),
+        store.DraftStore(storage.account()),
         context.configuration(),
         draft_url=draft_url,
         wiki=context.review_wiki(),
@@ -53,8 +59,8 @@ def draft_url(ident: str) -> str:
 @http_endpoint
 def get_postmortem(req: func.HttpRequest) -> func.HttpResponse:
     ident = routed_incident(req)
-    form = HTML if "text/html" in (req.headers.get("Accept") or "").lower() else MARKDOWN
-    text = DraftStore(storage.account()).read(ident, form)
+    form = store.HTML if "text/html" in (req.headers.get("Accept") or "").lower() else store.MARKDOWN
+    text = store.DraftStore(storage.account()).read(ident, form)
     if text is None:
         if context.incident_store().get_incident(ident) is None:
             raise NotFound(f"there is no incident {ident}")
@@ -62,7 +68,9 @@ def get_postmortem(req: func.HttpRequest) -> func.HttpResponse:
             f"{ident} has no review draft yet: it is drafted when a SEV1–SEV2 incident resolves, or when its review "
             f"starts (postmortem {ident} <facilitator>)"
         )
-    return func.HttpResponse(text, status_code=200, headers={"Content-Type": CONTENT_TYPES[form], "Vary": "Accept"})
+    return func.HttpResponse(
+        text, status_code=200, headers={"Content-Type": store.CONTENT_TYPES[form], "Vary": "Accept"}
+    )
 
 
 @bp.function_name("start_postmortem")
@@ -87,13 +95,13 @@ def close_incident(req: func.HttpRequest) -> func.HttpResponse:
     return _moved(moved, "close_incident")
 
 
-def _moved(moved: flows.Moved, function: str) -> func.HttpResponse:
+def _moved(moved: Moved, function: str) -> func.HttpResponse:
     incident, event = moved.incident, moved.event
     announce(incident.id, [event.event_id], kinds=[event.kind])
     log_event(
         log, "review moved", incident=incident.id, event=event.event_id, function=function, outcome=incident.status
     )
-    document = incident_document(incident, context.catalog().service(incident.service))
+    document = internal_view.incident_document(incident, context.catalog().service(incident.service))
     if moved.warning:
         document["warning"] = moved.warning
     return json_response(200, document)

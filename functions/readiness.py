@@ -7,8 +7,10 @@ import logging
 import azure.functions as func
 
 from functions import context
+from functions.lazy import lazy
 from shared.core.queues import CONNECTION, READINESS
-from shared.readiness import materialise
+
+materialise = lazy("shared.readiness.materialise")
 
 bp = func.Blueprint()
 log = logging.getLogger("firebell.readiness")

@@ -4,19 +4,22 @@ container) and the weekly digest timer (Teams card and gauges): shared.readiness
 from __future__ import annotations
 
 import logging
-import uuid
+import secrets
 
 import azure.functions as func
 
 from functions import context
 from functions.http_edge import http_endpoint
+from functions.lazy import lazy
 from functions.observed import observed
 from shared.core import storage
 from shared.core.telemetry import log_event
 from shared.core.timeutil import utc_now
-from shared.notifications.ledger import EscalationLedger
-from shared.readiness.report_store import CONTENT_TYPE, ReportStore
-from shared.readiness.weekly_digest import send_weekly_digest
+
+ledger = lazy("shared.notifications.ledger")
+publication = lazy("shared.readiness.publication")  # Jinja2 loads with a render
+report_store = lazy("shared.readiness.report_store")
+weekly = lazy("shared.readiness.weekly_digest")
 
 bp = func.Blueprint()
 log = logging.getLogger("firebell.readiness")
@@ -35,19 +38,17 @@ SECURITY_HEADERS = {
 @http_endpoint
 def readiness_report(req: func.HttpRequest) -> func.HttpResponse:
     """The last render; the first request after a deployment renders it (the hourly timer keeps it current)."""
-    from shared.readiness.publication import publish_report  # Jinja2 loads with a render, not at cold start
-
-    reports = ReportStore(storage.account())
+    reports = report_store.ReportStore(storage.account())
     stored = reports.read()
     if stored is not None:
         body, rendered = stored.html, stored.rendered_at
     else:
         rendered = utc_now()
-        body = publish_report(
+        body = publication.publish_report(
             context.readiness_store(), reports, context.schedule(), context.override_store().overlapping, rendered
         )
     headers = {**SECURITY_HEADERS, "Last-Modified": rendered.strftime("%a, %d %b %Y %H:%M:%S GMT")}
-    return func.HttpResponse(body, status_code=200, headers={**headers, "Content-Type": CONTENT_TYPE})
+    return func.HttpResponse(body, status_code=200, headers={**headers, "Content-Type": report_store.CONTENT_TYPE})
 
 
 @bp.function_name("readiness_report_hourly")
@@ -55,11 +56,9 @@ def readiness_report(req: func.HttpRequest) -> func.HttpResponse:
 @observed
 def hourly(timer: func.TimerRequest) -> None:
     # Rendering twice (two instances) writes the same page twice: harmless, so no lease.
-    from shared.readiness.publication import publish_report
-
-    publish_report(
+    publication.publish_report(
         context.readiness_store(),
-        ReportStore(storage.account()),
+        report_store.ReportStore(storage.account()),
         context.schedule(),
         context.override_store().overlapping,
         utc_now(),
@@ -72,13 +71,13 @@ def hourly(timer: func.TimerRequest) -> None:
 def weekly_digest(timer: func.TimerRequest) -> None:
     """Hourly; sends last week's digest once it is due (Monday 09:00 UTC) and not yet sent."""
     settings = context.settings()
-    outcome = send_weekly_digest(
+    outcome = weekly.send_weekly_digest(
         utc_now(),
         context.readiness_store(),
-        EscalationLedger(storage.account()),
-        context.sender,
+        ledger.EscalationLedger(storage.account()),
+        context.workflow_sender(),
         settings.teams_workflow_url or None,
-        uuid.uuid4().hex,  # this invocation holds the lease: not even a second one in this process may share it
+        secrets.token_hex(16),  # this invocation holds the lease: not even a second one in this process may share it
         f"{settings.api_base_url}/readiness/report" if settings.api_base_url else None,
     )
     log_event(log, "weekly digest", function="readiness_weekly_digest", outcome=outcome)

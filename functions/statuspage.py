@@ -8,12 +8,14 @@ import logging
 import azure.functions as func
 
 from functions import context
+from functions.lazy import lazy
 from functions.observed import consumed, observed
 from shared.core.queues import CONNECTION, STATUSPAGE
 from shared.core.telemetry import log_event
 from shared.core.timeutil import utc_now
 from shared.incidents.changes import incident_of
-from shared.statuspage.publisher import HEAL_LOOKBACK, on_message
+
+publisher = lazy("shared.statuspage.publisher")
 
 bp = func.Blueprint()
 log = logging.getLogger("firebell.statuspage")
@@ -24,7 +26,7 @@ log = logging.getLogger("firebell.statuspage")
 @consumed(STATUSPAGE)
 def on_change(message: func.QueueMessage) -> None:
     body = message.get_body()
-    written = on_message(body, message.insertion_time, utc_now(), context.site_publisher())
+    written = publisher.on_message(body, message.insertion_time, utc_now(), context.site_publisher())
     outcome = "published" if written else "not rendered"  # an earlier render covered it, or a later moment will
     log_event(log, "status page", incident=incident_of(body), function="statuspage", outcome=outcome, files=written)
 
@@ -36,6 +38,6 @@ def hourly(timer: func.TimerRequest) -> None:
     # Relative wording and the daily history age even when nothing changes; this also heals any missed publish.
     # It also looks further back for settled incidents than a change's render does (HEAL_LOOKBACK), then forgets
     # the settled rows no render will look for again, so they do not pile up with the history.
-    publisher = context.site_publisher()
-    publisher.refresh(lookback=HEAL_LOOKBACK)
-    publisher.forget_settled()
+    site = context.site_publisher()
+    site.refresh(lookback=publisher.HEAL_LOOKBACK)
+    site.forget_settled()

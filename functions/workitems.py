@@ -7,13 +7,15 @@ import logging
 import azure.functions as func
 
 from functions import context
+from functions.lazy import lazy
 from functions.observed import consumed
 from shared.core import storage
 from shared.core.queues import CONNECTION, WORKITEMS
 from shared.core.telemetry import log_event
 from shared.core.timeutil import utc_now
 from shared.incidents.changes import incident_of
-from shared.workitems import sync
+
+sync = lazy("shared.workitems.sync")
 
 bp = func.Blueprint()
 log = logging.getLogger("firebell.workitems")

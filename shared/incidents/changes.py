@@ -16,11 +16,10 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.core.errors import InvalidInput
 from shared.core.queues import CHANNELS, NOTIFICATIONS, POSTMORTEMS, READINESS, STATUSPAGE, WORKITEMS
-from shared.core.storage import StorageAccount
 from shared.incidents.timeline import (
     ACKNOWLEDGED,
     ALERT_FIRED,
@@ -35,6 +34,9 @@ from shared.incidents.timeline import (
     SEVERITY_CHANGED,
     STATUS_CHANGED,
 )
+
+if TYPE_CHECKING:  # the storage SDK loads with the first message forwarded, not with the triggers that decode one
+    from shared.core.storage import StorageAccount
 
 # The event kinds each consumer acts on; a change of other kinds (a public update, a note) only the page shows.
 RESPONDER_KINDS = frozenset(

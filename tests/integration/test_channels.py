@@ -119,7 +119,7 @@ def handle(delivery: QueueMessage, now: datetime | None = None) -> Any:
         settings=settings,
         config=context.configuration(),
         account=storage.account(),
-        services=Connections(settings, context.sender),
+        services=Connections(settings, context.workflow_sender()),
     )
 
 
@@ -591,7 +591,7 @@ def test_a_new_channel_is_subscribed_to_renewed_before_expiry_and_its_notificati
         assert subscription["clientState"] == CLIENT_STATE
 
         settings, account = context.settings(), storage.account()
-        services = Connections(settings, context.sender)
+        services = Connections(settings, context.workflow_sender())
         assert flows.renew_subscriptions(utc_now(), settings, account, services) == 0  # not due yet
         due = utc_now() + timedelta(minutes=40)
         assert flows.renew_subscriptions(due, settings, account, services) == 1

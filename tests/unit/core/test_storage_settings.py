@@ -11,6 +11,7 @@ from shared.core.storage import (
     StorageNotConfigured,
     StorageTarget,
     development_storage,
+    environment_options,
     managed_identity_client_id,
 )
 
@@ -115,3 +116,34 @@ def test_other_services_use_the_same_user_assigned_identity():
     assert managed_identity_client_id({"AZURE_CLIENT_ID": "a", "AzureWebJobsStorage__clientId": "b"}) == "a"
     assert managed_identity_client_id({"AzureWebJobsStorage__clientId": CLIENT_ID}) == CLIENT_ID
     assert managed_identity_client_id({"AzureWebJobsStorage": "UseDevelopmentStorage=true"}) == ""
+
+
+def test_without_a_proxy_the_sdks_skip_the_per_request_environment_look_up_and_keep_the_ca_bundle():
+    bundle = "/etc/ssl/certs/ca-certificates.crt"
+    assert environment_options({}) == {"use_env_settings": False}
+    assert environment_options({"REQUESTS_CA_BUNDLE": bundle, "CURL_CA_BUNDLE": "/other"}) == {
+        "use_env_settings": False,
+        "connection_verify": bundle,
+    }
+    assert environment_options({"CURL_CA_BUNDLE": bundle}) == {"use_env_settings": False, "connection_verify": bundle}
+
+
+def test_with_a_proxy_in_the_environment_requests_keeps_reading_it_per_request():
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY", "no_proxy"):
+        assert environment_options({name: "http://proxy.example:3128", "REQUESTS_CA_BUNDLE": "/b"}) == {}
+
+
+def test_the_table_and_queue_clients_get_the_environment_options(monkeypatch: pytest.MonkeyPatch):
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
+    account = StorageAccount("UseDevelopmentStorage=true")
+    transports = [
+        account.table_service._client._client._pipeline._transport,
+        account._queue_client("notifications", "base64")._pipeline._transport,
+    ]
+    # The session each transport opens takes trust_env from this flag (azure-core's RequestsTransport).
+    assert [(t._use_env_settings, t.connection_config.verify) for t in transports] == [
+        (False, "/etc/ssl/certs/ca-certificates.crt")
+    ] * 2
