@@ -1,8 +1,10 @@
 """An alert storm through the devhost into Azurite: 5,000 alerts over 50 keys, repeats and resolves interleaved.
 
-Prints throughput, latency and where the CPU went, Azurite's own raw table-upsert rate measured against the same
-Azurite (the ceiling that puts the storm's figure in context), and verifies from the tables themselves: one
-incident per key, no duplicates, nothing lost. Exits non-zero when a check fails.
+Run twice, through one devhost instance and through two (`--instances 2`), each on an Azurite of its own. Prints
+throughput, latency and where the CPU went — how much of the machine's 2 cores the run kept busy, which bounds what
+a second instance can add — Azurite's own raw table-upsert rate (the ceiling that puts the storm's figure in
+context), and verifies from the tables themselves: one incident per key, no duplicates, nothing lost. Exits
+non-zero when a check fails.
 """
 
 from __future__ import annotations
@@ -25,13 +27,14 @@ import requests
 from azure.data.tables import TableClient, UpdateMode
 
 from bench.catalog import UNGROUPED_RULE, write_config_dir
-from bench.cpu import tree_cpu_seconds
+from bench.cpu import machine_cpu_seconds, tree_cpu_seconds
 from bench.figures import percentile, report
 from devhost.azurite import ROOT, Azurite
 from devhost.process import DevhostProcess
 from shared.azure_monitor.alert import FIRED, RESOLVED
 from shared.core.storage import StorageAccount
 from shared.incidents.incident import MONITORING
+from shared.incidents.store import IncidentStore
 from shared.incidents.timeline import ALERT_FIRED
 
 ALERTS = int(os.environ.get("BENCH_ALERTS", "5000"))
@@ -190,10 +193,10 @@ def verify(connection_string: str, answers: list[Answer]) -> list[tuple[str, boo
             "PartitionKey eq 'incident' and RowKey ge 'INC-' and RowKey lt 'INC.'"
         )
     }
-    bound = {
-        entity["PartitionKey"]: entity.get("incident") or None for entity in account.table("alerts").list_entities()
-    }
-    conditions = {entity["PartitionKey"]: entity.get("condition") for entity in account.table("alerts").list_entities()}
+    store = IncidentStore(account)
+    records = {alert_key(key): store.find_alert(alert_key(key), first_release=False) for key in range(KEYS)}
+    bound = {key: record.incident_id for key, record in records.items() if record is not None}
+    conditions = {key: record.condition for key, record in records.items() if record is not None}
     fired_events: dict[str, list[str]] = defaultdict(list)  # alert key → incidents whose timeline says it fired
     for event in account.table("timeline").query_entities(f"kind eq '{ALERT_FIRED}'"):
         fired_events[json.loads(event.get("data") or "{}").get("alert")].append(event["PartitionKey"])
@@ -254,85 +257,141 @@ def outcome_note(outcomes: Counter[str | None]) -> str:
 _INVOCATION = re.compile(r"function=(\w+) trigger=\w+ duration_ms=([\d.]+) outcome=(\w+)")
 
 
-def main() -> None:
-    bodies = alert_bodies(json.loads(SAMPLE.read_text()))
-    plan = storm_plan(ALERTS, SEED)
+@dataclass(frozen=True)
+class StormRun:
+    instances: int
+    answers: list[Answer]
+    duration: float
+    cpu: dict[str, float]
+    invocations: dict[str, tuple[int, int, float]]
+    checks: list[tuple[str, bool, str]]
+    machine_cpu: float  # every process on the machine, the run's own included
+
+    @property
+    def accepted(self) -> list[Answer]:
+        return [answer for answer in self.answers if answer.status == 202]
+
+    @property
+    def rate(self) -> float:
+        return len(self.accepted) / self.duration
+
+    @property
+    def cores_busy(self) -> float:
+        """How much of the machine's 2 cores the devhost, Azurite and the clients kept busy: near 2, more
+        instances have nothing left to run on."""
+        return sum(self.cpu.values()) / self.duration
+
+
+def storm(instances: int, bodies: dict[tuple[int, str], bytes], plan: list[tuple[int, str]]) -> StormRun:
+    """The storm through a devhost of `instances` HTTP and background processes, on an Azurite of its own."""
     with tempfile.TemporaryDirectory(prefix="firebell-bench-") as config, Azurite() as storage:
-        # Before the storm, so the devhost's queue polling does not share Azurite with it.
-        upserts_per_second, upsert_cpu = raw_upsert_rate(storage)
         environment = {
             "FIREBELL_FUNCTION_KEY": FUNCTION_KEY,
             "FIREBELL_CONFIG_DIR": str(write_config_dir(Path(config))),
         }
-        with DevhostProcess(storage.connection_string, environment) as host:
+        with DevhostProcess(storage.connection_string, environment, instances=instances) as host:
             assert host.process is not None and storage.process is not None
             usage = CpuUsage({"Azurite": storage.process.pid, "devhost": host.process.pid})
+            machine = machine_cpu_seconds()
             started = time.perf_counter()
             answers = send_storm(f"{host.url}/api/alerts?code={FUNCTION_KEY}", plan, bodies)
             duration = time.perf_counter() - started
+            machine = machine_cpu_seconds() - machine
             cpu = usage.since()
             invocations = devhost_invocations(host.stop())
         checks = verify(storage.connection_string, answers)
+        return StormRun(instances, answers, duration, cpu, invocations, checks, machine)
 
-    accepted = [answer for answer in answers if answer.status == 202]
-    failed = Counter(answer.status for answer in answers if answer.status != 202)
+
+def main() -> None:
+    bodies = alert_bodies(json.loads(SAMPLE.read_text()))
+    plan = storm_plan(ALERTS, SEED)
+    with Azurite() as storage:
+        # Alone on its Azurite, so nothing else shares the emulator with it.
+        upserts_per_second, upsert_cpu = raw_upsert_rate(storage)
+    runs = [storm(instances, bodies, plan) for instances in (1, 2)]
+    one, two = runs
+    resolves = sum(condition == RESOLVED for _, condition in plan)
+    rows: list[tuple[str, str]] = [
+        ("alerts sent", f"{len(plan)} ({ALERTS - resolves} fired, {resolves} resolved, shuffled), each run"),
+    ]
+    for run in runs:
+        rows.extend(_run_rows(run, upserts_per_second))
+    scale = two.rate / one.rate
+    rows += [
+        (
+            "Azurite raw upserts",
+            f"{upserts_per_second:.0f} upserts/s ({UPSERTS} upsert_entity calls, {CLIENTS} threads, an Azurite alone)"
+            + f"; CPU {', '.join(f'{name} {seconds:.1f} s' for name, seconds in upsert_cpu.items())}"
+            + f" of {UPSERTS / upserts_per_second:.1f} s",
+        ),
+        (
+            "storm vs raw, one instance (target ≥ 40 %)",
+            f"{one.rate / upserts_per_second * 100:.0f} % of the raw upsert rate in alerts (each alert costs 2–9 "
+            "storage requests)",
+        ),
+        (
+            "two instances vs one (target ≥ 1.6×)",
+            f"{scale:.2f}× — with one instance the machine was {one.machine_cpu / one.duration:.2f} of 2 cores busy "
+            f"({one.cores_busy:.2f} the storm's own: devhost, Azurite, clients), so a second instance had "
+            f"{max(2 - one.machine_cpu / one.duration, 0):.2f} cores to add",
+        ),
+    ]
+    report(
+        f"Alert storm through the devhost into Azurite ({ALERTS} alerts, {KEYS} keys, {CLIENTS} concurrent clients), "
+        "one instance then two",
+        rows,
+    )
+    problems = [f"{run.instances} instance(s): {name}" for run in runs for name, ok, _ in run.checks if not ok] + [
+        f"{run.instances} instance(s): {len(run.answers) - len(run.accepted)} failed"
+        for run in runs
+        if len(run.answers) != len(run.accepted)
+    ]
+    if problems:
+        raise SystemExit(f"alert storm: {', '.join(problems)}")
+
+
+def _run_rows(run: StormRun, upserts_per_second: float) -> list[tuple[str, str]]:
+    label = f"{run.instances} instance{'s' if run.instances > 1 else ''}"
+    accepted = run.accepted
+    failed = Counter(answer.status for answer in run.answers if answer.status != 202)
     latencies = [answer.seconds for answer in accepted] or [0.0]
     outcomes = Counter(answer.outcome for answer in accepted)
-    rate = len(accepted) / duration
-    resolves = sum(condition == RESOLVED for _, condition in plan)
-    report(
-        f"Alert storm through the devhost into Azurite ({ALERTS} alerts, {KEYS} keys, {CLIENTS} concurrent clients)",
-        [
-            ("alerts sent", f"{len(answers)} ({ALERTS - resolves} fired, {resolves} resolved, shuffled)"),
-            ("accepted (202)", f"{len(accepted)} ({sum(a.retries for a in answers)} 503s retried first)"),
-            ("failed", f"{sum(failed.values())}" + (f" {dict(failed)} (0: no answer)" if failed else "")),
-            ("outcomes", " · ".join(f"{name} {count}" for name, count in sorted(outcomes.items(), key=str))),
-            *((("", note),) if (note := outcome_note(outcomes)) else ()),
-            ("duration", f"{duration:.1f} s"),
-            (
-                f"throughput (target ≥ {TARGET_ALERTS_PER_SECOND})",
-                f"{rate:.0f} alerts/s — {'met' if rate >= TARGET_ALERTS_PER_SECOND else 'NOT MET'}",
+    return [
+        (f"{label}: accepted (202)", f"{len(accepted)} ({sum(a.retries for a in run.answers)} 503s retried first)"),
+        (f"{label}: failed", f"{sum(failed.values())}" + (f" {dict(failed)} (0: no answer)" if failed else "")),
+        (
+            f"{label}: outcomes",
+            " · ".join(f"{name} {count}" for name, count in sorted(outcomes.items(), key=str))
+            + (f" {note}" if (note := outcome_note(outcomes)) else ""),
+        ),
+        (
+            f"{label}: throughput (target ≥ {TARGET_ALERTS_PER_SECOND})",
+            f"{run.rate:.0f} alerts/s in {run.duration:.1f} s — "
+            + ("met" if run.rate >= TARGET_ALERTS_PER_SECOND else "NOT MET")
+            + f"; {run.rate / upserts_per_second * 100:.0f} % of the raw upsert rate",
+        ),
+        (
+            f"{label}: latency",
+            f"p50 {percentile(latencies, 0.50) * 1000:.1f} ms, p99 {percentile(latencies, 0.99) * 1000:.1f} ms, "
+            f"max {max(latencies) * 1000:.1f} ms",
+        ),
+        (
+            f"{label}: CPU",
+            ", ".join(f"{name} {seconds:.1f} s" for name, seconds in run.cpu.items())
+            + f" = {run.cores_busy:.2f} of 2 cores busy (the whole machine {run.machine_cpu / run.duration:.2f}: the "
+            "rest is other work); devhost "
+            f"{run.cpu['devhost'] / max(len(accepted), 1) * 1000:.1f} ms per alert (every process of it)",
+        ),
+        (
+            f"{label}: invocations",
+            "; ".join(
+                f"{name} {count} ({failures} failed, {seconds:.1f} s wall summed)"
+                for name, (count, failures, seconds) in sorted(run.invocations.items())
             ),
-            ("latency p50", f"{percentile(latencies, 0.50) * 1000:.1f} ms"),
-            ("latency p99", f"{percentile(latencies, 0.99) * 1000:.1f} ms"),
-            ("latency max", f"{max(latencies) * 1000:.1f} ms"),
-            (
-                "CPU during the storm",
-                ", ".join(f"{name} {seconds:.1f} s" for name, seconds in cpu.items())
-                + f" (of {2 * duration:.0f} core-seconds on 2 cores)",
-            ),
-            (
-                "devhost CPU per alert",
-                f"{cpu['devhost'] / max(len(accepted), 1) * 1000:.1f} ms (HTTP and background processes, every "
-                "descendant; Azurite's own is apart)",
-            ),
-            (
-                "devhost invocations",
-                "; ".join(
-                    f"{name} {count} ({failures} failed, {seconds:.1f} s wall summed)"
-                    for name, (count, failures, seconds) in sorted(invocations.items())
-                ),
-            ),
-            *((f"check: {name}", f"{'ok' if ok else 'FAILED'} — {detail}") for name, ok, detail in checks),
-            (
-                "Azurite raw upserts",
-                f"{upserts_per_second:.0f} upserts/s ({UPSERTS} upsert_entity calls, {CLIENTS} threads, same Azurite)",
-            ),
-            (
-                "CPU during the upserts",
-                ", ".join(f"{name} {seconds:.1f} s" for name, seconds in upsert_cpu.items())
-                + f" (of {UPSERTS / upserts_per_second:.1f} s)",
-            ),
-            (
-                "storm vs raw",
-                f"{rate / upserts_per_second * 100:.0f}% of the raw upsert rate in alerts; each alert costs 3–8 "
-                "storage requests (above)",
-            ),
-        ],
-    )
-    if failed or any(not ok for _, ok, _ in checks):
-        problems = [name for name, ok, _ in checks if not ok] + ([f"{sum(failed.values())} failed"] if failed else [])
-        raise SystemExit(f"alert storm: {', '.join(problems)}")
+        ),
+        *((f"{label}: check {name}", f"{'ok' if ok else 'FAILED'} — {detail}") for name, ok, detail in run.checks),
+    ]
 
 
 if __name__ == "__main__":

@@ -39,3 +39,12 @@ def tree_cpu_seconds(root: int) -> float:
         if fields is not None:
             total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of /proc/PID/stat)
     return total / _TICKS
+
+
+def machine_cpu_seconds() -> float:
+    """Busy CPU of the whole machine, every process (/proc/stat: all but idle and iowait): tells a run that had the
+    cores to itself from one that shared them."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (
+        int(n) for n in Path("/proc/stat").read_text().split()[1:9]
+    )
+    return (user + nice + system + irq + softirq + steal) / _TICKS
