@@ -12,6 +12,7 @@ of the row and the digest — so two deliveries racing with different views neve
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import threading
 from collections.abc import Iterator
@@ -39,6 +40,13 @@ _IF_UNCHANGED = {"match_condition": MatchConditions.IfNotModified}
 _READERS = 8  # digests read at once
 
 
+@functools.cache
+def _readers() -> ThreadPoolExecutor:
+    """One pool for the process, whatever the stores: starting eight threads for every query costs more than a warm
+    query's work, and a pool per store would leave idle threads behind every store a test or benchmark drops."""
+    return ThreadPoolExecutor(_READERS, thread_name_prefix="readiness-digest")
+
+
 class ReadinessStore:
     def __init__(self, account: StorageAccount) -> None:
         self._account = account
@@ -46,8 +54,6 @@ class ReadinessStore:
         # month's row, and a changed ETag (another instance wrote) means decoding again.
         self._decoded: dict[str, _Month] = {}
         self._lock = threading.Lock()
-        # Kept for the store's life: starting eight threads for every query costs more than a warm query's work.
-        self._readers = ThreadPoolExecutor(_READERS, thread_name_prefix="readiness-digest")
 
     @property
     def table(self) -> TableClient:
@@ -121,7 +127,7 @@ class ReadinessStore:
         """The decoded digests of the window's months: one point read per month (a range query would walk every
         incident row as well), a few at a time, decoded again only when the digest's ETag changed."""
         months = window.month_list()
-        found = list(self._readers.map(lambda month: self._row(month, DIGEST), months))
+        found = list(_readers().map(lambda month: self._row(month, DIGEST), months))
         return [(month, self._decode(month, row)) for month, row in zip(months, found, strict=True) if row is not None]
 
     def _decode(self, month: str, row: Any) -> _Month:
