@@ -108,6 +108,7 @@ def serve(
         print(f"devhost: --own-process: no queue or timer function named {', '.join(strangers)}", file=sys.stderr)
         return 2
     children: list[subprocess.Popen[bytes]] = []
+    backgrounds: list[tuple[list[str], str]] = []
     if not one_process:
         # The queue consumers and timers get interpreters of their own (same environment, same settings), each a host
         # instance polling the queues and taking its turn at the timers — the functions named in `own` in processes
@@ -149,10 +150,11 @@ def serve(
     # Serving only now: a client that connected meanwhile waits in the listening socket's backlog, so nothing is
     # answered until every instance asked for runs.
     host.start()
+    names = [name for _, name in backgrounds]
     key = os.environ.get("FIREBELL_FUNCTION_KEY", "")
     print(
         f"\nFirebell is running on {host.url}"
-        + (f" ({instances} HTTP and {instances} background processes)" if instances > 1 else "")
+        + f" (processes: {', '.join([*(f'http-{n}' for n in range(1, instances + 1)), *names])})"
         + f"\n  Status page:  {host.url}/status/\n"
         f"  Health:       {host.url}/api/health\n"
         f"  Send an alert:\n"

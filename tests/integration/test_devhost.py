@@ -249,6 +249,7 @@ def test_python_m_devhost_runs_notifications_in_a_background_process_of_its_own(
     queue_functions = int(started["background-1"]) + int(started["notifications-1"])
     assert (started["notifications-1"], set(started)) == ("1", {"background-1", "notifications-1"})
     assert queue_functions == 8  # every queue function runs, each in one process
+    assert "(processes: http-1, background-1, notifications-1)" in log
 
     refused = subprocess.run(
         [sys.executable, "-m", "devhost", "--own-process", "alerts", "--settings", "/dev/null"],
