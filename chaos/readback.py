@@ -47,11 +47,26 @@ def card_key(card: dict[str, Any]) -> tuple[str, str, str]:
     return facts["Incident"], kind, facts.get("Why") or facts.get("Acknowledged by") or headline["text"]
 
 
+def about_an_incident(card: dict[str, Any]) -> bool:
+    """Whether a card is an incident's (paged, acknowledged, a role, …): the weekly readiness digest, which the
+    hourly timer sends at the first tick of a fresh store, names no incident (a run that crosses the hour sees it)."""
+    body = card.get("body", [])
+    return (
+        len(body) >= 3
+        and "items" in body[0]
+        and any(fact.get("title") == "Incident" for fact in body[2].get("facts", []))
+    )
+
+
+def incident_cards(cards: list[Received]) -> list[Received]:
+    return [received for received in cards if about_an_incident(received.card)]
+
+
 def first_pages(cards: list[Received]) -> dict[str, datetime]:
     """When each incident's first paged card arrived, by the wall clock (the stand-in keeps monotonic times)."""
     wall_offset = time.time() - time.monotonic()
     first: dict[str, datetime] = {}
-    for received in sorted(cards, key=lambda card: card.arrived):
+    for received in sorted(incident_cards(cards), key=lambda card: card.arrived):
         incident, kind, _ = card_key(received.card)
         if kind == PAGED_TITLE and incident not in first:
             first[incident] = datetime.fromtimestamp(received.arrived + wall_offset, UTC)
@@ -59,7 +74,7 @@ def first_pages(cards: list[Received]) -> dict[str, datetime]:
 
 
 def cards_per_key(cards: list[Received]) -> Counter[tuple[str, str, str]]:
-    return Counter(card_key(received.card) for received in cards)
+    return Counter(card_key(received.card) for received in incident_cards(cards))
 
 
 def poison_messages(connection_string: str) -> int:

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from devhost.azurite import DEFAULT_PORTS, ROOT, Azurite, port_open
+from devhost.grouping import OWN_PROCESS, Group, groups, parse_names, unknown
 from devhost.settings import load_local_settings
 
 READY_FILE = "DEVHOST_READY"  # a child process touches this file once it serves (or its listeners run)
@@ -39,11 +40,28 @@ def main(argv: list[str] | None = None) -> int:
         metavar="N",
         help="run N HTTP processes (sharing the port) and N background processes, as Azure runs several instances",
     )
+    parser.add_argument(
+        "--own-process",
+        action="append",
+        metavar="FUNCTION",
+        help="give this queue or timer function a background process of its own, as Azure scales each on its own "
+        f"instances (repeatable; default: {', '.join(OWN_PROCESS)})",
+    )
+    parser.add_argument(
+        "--one-background",
+        action="store_true",
+        help="run every queue and timer function in one background process per instance (no --own-process)",
+    )
     parser.add_argument("--background-only", action="store_true", help=argparse.SUPPRESS)  # a background process
+    parser.add_argument("--functions", type=parse_names, help=argparse.SUPPRESS)  # … running only these
+    parser.add_argument("--except", dest="besides", type=parse_names, help=argparse.SUPPRESS)  # … all but these
     parser.add_argument("--listen-fd", type=int, help=argparse.SUPPRESS)  # a further HTTP process: the shared socket
     arguments = parser.parse_args(argv)
     if arguments.instances < 1:
         parser.error("--instances must be 1 or more")
+    if arguments.one_background and arguments.own_process:
+        parser.error("--one-background and --own-process contradict each other")
+    own = [] if arguments.one_background else list(dict.fromkeys(arguments.own_process or OWN_PROCESS))
     # Each process names itself in the log, so a reader (or a test) sees which instance ran what.
     instance = os.environ.get(INSTANCE, "http-1")
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s %(name)s[{instance}] %(levelname)s %(message)s")
@@ -60,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         print("Azurite is already listening on 127.0.0.1:10000; using it.", flush=True)
     try:
         if arguments.background_only:
-            return run_background()
+            return run_background(Group(instance, arguments.functions, arguments.besides or frozenset()))
         if arguments.listen_fd is not None:
             return run_http(arguments.host, arguments.port, arguments.listen_fd, one_process=arguments.one_process)
         return serve(
@@ -69,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             arguments.settings,
             one_process=arguments.one_process,
             instances=arguments.instances,
+            own=own,
         )
     finally:
         if azurite:
@@ -76,18 +95,28 @@ def main(argv: list[str] | None = None) -> int:
             print("Azurite stopped.", flush=True)
 
 
-def serve(address: str, port: int, settings: Path, *, one_process: bool, instances: int = 1) -> int:
+def serve(
+    address: str, port: int, settings: Path, *, one_process: bool, instances: int = 1, own: list[str] | None = None
+) -> int:
     sys.path.insert(0, str(ROOT))
+    from devhost.catalog import discover
     from devhost.host import DevHost, StorageNotSet, StorageUnreachable
     from function_app import app
 
+    strangers = unknown(own or [], discover(app))
+    if strangers:
+        print(f"devhost: --own-process: no queue or timer function named {', '.join(strangers)}", file=sys.stderr)
+        return 2
     children: list[subprocess.Popen[bytes]] = []
+    backgrounds: list[tuple[list[str], str]] = []
     if not one_process:
         # The queue consumers and timers get interpreters of their own (same environment, same settings), each a host
-        # instance polling the queues and taking its turn at the timers; HTTP answers only once they run, so nothing
-        # is accepted that no consumer would pick up.
+        # instance polling the queues and taking its turn at the timers — the functions named in `own` in processes
+        # of their own (devhost.grouping); HTTP answers only once they run, so nothing is accepted that no consumer
+        # would pick up.
         backgrounds = [
-            (["--background-only", "--settings", str(settings)], f"background-{n}") for n in range(1, instances + 1)
+            (["--background-only", "--settings", str(settings), *group.arguments()], group.name)
+            for group in groups(own or [], instances)
         ]
         started = _start_children(backgrounds)
         if started is None:
@@ -121,10 +150,11 @@ def serve(address: str, port: int, settings: Path, *, one_process: bool, instanc
     # Serving only now: a client that connected meanwhile waits in the listening socket's backlog, so nothing is
     # answered until every instance asked for runs.
     host.start()
+    names = [name for _, name in backgrounds]
     key = os.environ.get("FIREBELL_FUNCTION_KEY", "")
     print(
         f"\nFirebell is running on {host.url}"
-        + (f" ({instances} HTTP and {instances} background processes)" if instances > 1 else "")
+        + f" (processes: {', '.join([*(f'http-{n}' for n in range(1, instances + 1)), *names])})"
         + f"\n  Status page:  {host.url}/status/\n"
         f"  Health:       {host.url}/api/health\n"
         f"  Send an alert:\n"
@@ -196,14 +226,14 @@ def _ready() -> None:
         Path(os.environ[READY_FILE]).touch()
 
 
-def run_background() -> int:
-    """A background process: queue listeners and timers, no HTTP."""
+def run_background(group: Group) -> int:
+    """A background process: the queue listeners and timers of its group, no HTTP."""
     sys.path.insert(0, str(ROOT))
     from devhost.host import DevHost, StorageNotSet, StorageUnreachable
     from function_app import app
 
     try:
-        host = DevHost(app, ROOT / "host.json", serve_http=False).start()
+        host = DevHost(app, ROOT / "host.json", serve_http=False, group=group).start()
     except (StorageUnreachable, StorageNotSet) as error:
         print(f"devhost: {error}", file=sys.stderr)
         return 2

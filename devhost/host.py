@@ -11,6 +11,7 @@ from azure.core.exceptions import AzureError
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from devhost.catalog import by_trigger, discover
+from devhost.grouping import Group
 from devhost.hostjson import HostOptions, load_host_options
 from devhost.http import HttpServer
 from devhost.invoker import Invoker
@@ -33,7 +34,8 @@ class DevHost:
     """`serve_http` and `run_background` split the host in two, as `python -m devhost` does by default: HTTP in one
     process, queue listeners and timers in another, so the consumers never queue the HTTP handlers behind one
     interpreter lock — as Azure runs HTTP and queue functions on instances of their own when they scale apart
-    (README, "Instances"). `listen_fd`: serve on a listening socket another process opened (`--instances`)."""
+    (README, "Instances"). `listen_fd`: serve on a listening socket another process opened (`--instances`).
+    `group`: the queue and timer functions this process runs (devhost.grouping; default all)."""
 
     def __init__(
         self,
@@ -45,9 +47,11 @@ class DevHost:
         serve_http: bool = True,
         run_background: bool = True,
         listen_fd: int | None = None,
+        group: Group | None = None,
     ) -> None:
         self.options: HostOptions = load_host_options(host_json)
         specs = discover(app)
+        background = [spec for spec in specs if run_background and (group is None or group.runs(spec.name))]
         self.invoker = Invoker(self.options.queues.message_encoding)
         try:  # as the Functions host does: without its storage it does not start (nothing is fetched yet)
             self.invoker.account()
@@ -58,11 +62,11 @@ class DevHost:
         self.server: BaseWSGIServer | None = (
             make_server(address, port, self.http_app, threaded=True, fd=listen_fd) if serve_http else None
         )
-        timer_specs = by_trigger(specs, "timerTrigger") if run_background else []
+        timer_specs = by_trigger(background, "timerTrigger")
         try:
             self.listeners = [
                 QueueListener(spec, self.invoker, self.options.queues, self.stopping, self.options.function_timeout)
-                for spec in (by_trigger(specs, "queueTrigger") if run_background else [])
+                for spec in by_trigger(background, "queueTrigger")
             ]
             locks = self.invoker.account().container(LOCKS) if timer_specs else None
         except AzureError as error:

@@ -7,10 +7,16 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 
 from chaos import delivery
+from chaos.readback import cards_per_key, first_pages
 from chaos.rig import endpoint
 from shared.core.storage import StorageAccount
+from shared.notifications.cards import encode
+from shared.readiness.weekly import digest_card, week_figures
 from tests.conftest import wipe
+from tests.integration.test_notifications import paged_card_message
 from tests.standins.faulty_storage import FaultyStorage
+from tests.standins.workflow_server import Received
+from tests.unit.readiness.test_weekly import W49, summaries
 
 
 def test_a_lost_message_is_answered_201_and_never_reaches_the_queue(azurite):
@@ -51,3 +57,13 @@ def test_shuffled_repeated_late_alerts_with_lost_messages_still_page_every_incid
     assert sum(outcome.requests) == len(outcome.incidents)  # each card in one accepted request, alone or shared
     assert outcome.poison == 0
     assert delivery.broken(outcome) == []
+
+
+def test_the_readback_counts_incident_cards_and_passes_over_the_weekly_digest():
+    """The hourly digest timer sends last week's readiness card at the first tick of a fresh store: a run crossing
+    the hour receives it beside the pages, and it names no incident."""
+    figures = week_figures(W49, summaries())
+    digest = Received("/workflows/channel", 1.0, encode(digest_card(figures, figures)), 202)
+    page = Received("/workflows/channel", 2.0, encode(paged_card_message("INC-7")), 202)
+    assert list(first_pages([digest, page])) == ["INC-7"]
+    assert cards_per_key([digest, page]) == Counter({("INC-7", "Paging", "payments primary, step 1 of 1"): 1})

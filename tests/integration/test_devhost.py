@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,10 +18,12 @@ from azure.storage.blob import ContentSettings
 
 from devhost.azurite import free_port
 from devhost.catalog import FunctionSpec
+from devhost.grouping import Group
 from devhost.host import DevHost
 from devhost.hostjson import QueueOptions
+from devhost.process import DevhostProcess
 from devhost.queues import QueueListener
-from tests.conftest import wait_until
+from tests.conftest import ROOT, wait_until
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 attempts: list[int] = []
@@ -224,3 +229,34 @@ def test_a_slow_message_does_not_hold_up_the_queue_behind_it(storage_account):
         stopping.set()
         listener.join()
     assert storage_account.message_count("work") == 0
+
+
+def test_a_background_process_runs_only_the_queue_and_timer_functions_of_its_group(storage_account, tmp_path: Path):
+    (tmp_path / "host.json").write_text(json.dumps(HOST_JSON))
+    own = Group("copy_to_blob-1", only=frozenset({"copy_to_blob"}))
+    rest = Group("background-1", besides=frozenset({"copy_to_blob"}))
+    for group, listening, timed in ((own, ["copy_to_blob"], []), (rest, ["always_fails"], ["every_second"])):
+        devhost = DevHost(app, tmp_path / "host.json", serve_http=False, group=group)
+        assert [listener.spec.name for listener in devhost.listeners] == listening
+        assert [timer.spec.name for timer in devhost.timers] == timed
+
+
+def test_python_m_devhost_runs_notifications_in_a_background_process_of_its_own(azurite):
+    """Flex Consumption scales each queue function on its own instances: the paging consumer never waits behind the
+    status page's renders for a worker or the interpreter lock."""
+    log = DevhostProcess(azurite.connection_string, {"FIREBELL_CONFIG_DIR": str(ROOT / "config")}).start().stop()
+    started = dict(re.findall(r"devhost\[([\w-]+)\] INFO devhost running background functions \((\d+) queue", log))
+    queue_functions = int(started["background-1"]) + int(started["notifications-1"])
+    assert (started["notifications-1"], set(started)) == ("1", {"background-1", "notifications-1"})
+    assert queue_functions == 8  # every queue function runs, each in one process
+    assert "(processes: http-1, background-1, notifications-1)" in log
+
+    refused = subprocess.run(
+        [sys.executable, "-m", "devhost", "--own-process", "alerts", "--settings", "/dev/null"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 2
+    assert "--own-process: no queue or timer function named alerts" in refused.stderr
