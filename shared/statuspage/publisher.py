@@ -103,6 +103,7 @@ MIN_RENDER_INTERVAL = timedelta(seconds=1)
 _RENDERS_PER_MESSAGE = 3  # a message whose render keeps losing to renders that read earlier gives up, and retries
 _INCIDENT_PAGE = re.compile(r"incidents/([a-z2-7]+)\.html")
 _INCIDENT_PAGES = re.compile(r"incidents/[^/]+\.html")  # any incident page, public id or (from before them) INC-n
+_MONTH_PAGE = re.compile(r"history/\d{4}-\d{2}\.html")
 _PER_SUBJECT = re.compile(r"(incidents|history)/")  # incident and month pages: the record keeps only the others
 _CLAIMS = 10  # renders that lost the claim of the next state to another render read again, up to this many times
 # Settled incidents are looked for from a while before the record's reading: the rows carry their writer's clock,
@@ -354,7 +355,8 @@ class SitePublisher:
             page = assemble_page(
                 title, catalog, tuple(k.public for k in shown if k.public), maintenances, read_at, site_url, oldest
             )
-        files = render_site(page, rendered, {month: listed for month, listed in pages.items() if listed}, archive)
+        # A month emptied by a withdrawal is rendered too, as one without incidents (it leaves the archive).
+        files = render_site(page, rendered, pages, archive)
         state = record.state + 1
         next_record = SiteRecord(
             state=state,
@@ -376,8 +378,9 @@ class SitePublisher:
         """The whole site from the whole store: every incident is read, and the whole container listed."""
         from shared.statuspage.public_ids import public_id
         from shared.statuspage.public_view import is_published, status_page, timelines_needed
+        from shared.statuspage.record_store import listed_months
         from shared.statuspage.site import render_site
-        from shared.statuspage.site_record import Known, SiteRecord, month_of, reached
+        from shared.statuspage.site_record import Known, SiteRecord, month_of, newest_first, reached
 
         renderer = renderer_fingerprint()
         known = published_files(self.account)  # before the store: a page published since is newer, never older
@@ -398,6 +401,7 @@ class SitePublisher:
         versions = {incident.id: incident.version for incident in shown}
         needed = timelines_needed(shown, behind, read_at)
         timelines = {ident: self._timeline(ident, versions[ident]) for ident in needed}
+        behind_ids = {public_ids[ident] for ident in behind}
         page = status_page(
             title,
             catalog,
@@ -408,7 +412,6 @@ class SitePublisher:
             site_url=site_url,
             id_key=id_key,
         )
-        files = render_site(page, [public_ids[ident] for ident in behind])
         by_public = {public.id: public for public in page.incidents}
         everything = [
             Known(
@@ -416,13 +419,24 @@ class SitePublisher:
                 incident.number,
                 incident.version,
                 month_of(incident.declared_at.astimezone(UTC)),
-                by_public[public_ids[incident.id]],
+                by_public[public_ids[incident.id]] if incident.id in public_ids else None,
             )
-            for incident in shown
+            for incident in incidents
         ]
-        lists: dict[date, tuple[Known, ...]] = {}
+        by_month: dict[date, tuple[Known, ...]] = {}
         for k in everything:
-            lists[k.month] = (*lists.get(k.month, ()), k)
+            by_month[k.month] = (*by_month.get(k.month, ()), k)
+        public_months = {k.month for k in everything if k.public is not None}
+        # Every month with a list or a page before is rewritten, so one emptied by withdrawals shows nothing and its
+        # list keeps its withdrawn incidents without public words (a later change never brings them back).
+        paged = {date.fromisoformat(m[8:15] + "-01") for m in known if _MONTH_PAGE.fullmatch(m)}
+        lists = {month: by_month.get(month, ()) for month in public_months | paged | listed_months(self.account)}
+        months = {
+            month: tuple(k.public for k in newest_first(listed) if k.public)
+            for month, listed in lists.items()
+            if month not in public_months or any(public_ids[k.ident] in behind_ids for k in listed if k.public)
+        }
+        files = render_site(page, behind_ids, months, public_months)
         # Above every state published before (by this scheme, or by the sum of versions before it).
         state = max([record.state if record else 0, *(f.version.state for f in known.values() if f.version)]) + 1
         next_record = SiteRecord(
@@ -431,7 +445,7 @@ class SitePublisher:
             fingerprint=fingerprint,
             whole=True,
             oldest=page.created_at if page.incidents else None,
-            months=tuple(sorted(lists)),
+            months=tuple(sorted(public_months)),
             incidents=reached(everything, read_at),
         )
         # Pages the index no longer links to, listed before this render read the store, so written from data no

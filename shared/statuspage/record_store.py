@@ -17,6 +17,7 @@ from shared.statuspage.site_record import Known, SiteRecord, decode_month, decod
 
 RECORD_CONTAINER = "statuspage"
 _RECORD = "site.json"
+_MONTHS = "months/"
 
 
 def read_record(account: StorageAccount) -> tuple[SiteRecord | None, str | None]:
@@ -43,8 +44,14 @@ def write_month(account: StorageAccount, month: date, state: int, known: tuple[K
     return _write(account, _month(month), encode_month(state, known), etag) is not None
 
 
+def listed_months(account: StorageAccount) -> set[date]:
+    """Every month that has a list: one listing of the private container (a full render rewrites them all)."""
+    names = account.container(RECORD_CONTAINER).list_blob_names(name_starts_with=_MONTHS)
+    return {date.fromisoformat(name[len(_MONTHS) : -len(".json")] + "-01") for name in names}
+
+
 def _month(month: date) -> str:
-    return f"months/{month.isoformat()[:7]}.json"
+    return f"{_MONTHS}{month.isoformat()[:7]}.json"
 
 
 def _read(account: StorageAccount, name: str) -> tuple[bytes | None, str | None]:

@@ -154,8 +154,50 @@ def test_an_incident_the_policy_no_longer_shows_after_a_change_is_withdrawn_by_t
 
     change(store, "INC-1", severity=4)  # a SEV4 is public only once a public update was posted: none was
     SitePublisher(storage_account, context.site_settings).render_and_publish()
-    assert not blob(storage_account, page_of("INC-1")).exists()
-    assert public_id("INC-1", context.site_settings().id_key) not in body(storage_account, "api/v2/summary.json")
+    assert_withdrawn(storage_account, "INC-1", utc_now())
+
+
+@pytest.mark.parametrize("whole", [False, True], ids=["after a change", "render-site"])
+def test_a_withdrawn_incident_that_was_alone_in_its_month_leaves_its_month_page(storage_account, whole):
+    store = IncidentStore(storage_account)
+    declare(store, severity=1)
+    SitePublisher(storage_account, context.site_settings).render_and_publish()
+    assert public_id("INC-1", context.site_settings().id_key) in body(storage_account, month_page(utc_now()))
+
+    change(store, "INC-1", severity=4)
+    SitePublisher(storage_account, context.site_settings).render_and_publish(whole=whole)
+    assert_withdrawn(storage_account, "INC-1", utc_now())
+    assert "No incidents reported." in body(storage_account, month_page(utc_now()))
+
+
+def test_a_full_render_rewrites_the_list_of_a_month_it_emptied_so_a_later_change_never_brings_one_back(
+    storage_account,
+):
+    long_ago = NOW - timedelta(days=240)
+    write_history(storage_account, [long_ago, long_ago + timedelta(hours=2)])
+    store = IncidentStore(storage_account)
+    change(store, "INC-2", severity=4)  # not public: no public update was posted
+    SitePublisher(storage_account, context.site_settings).render_and_publish(whole=True)
+    change(store, "INC-1", severity=4)  # now neither is public
+    SitePublisher(storage_account, context.site_settings).render_and_publish(whole=True)
+    assert store.forget_settled(utc_now() + timedelta(seconds=1)) == 2  # no later render will look back to them
+
+    change(store, "INC-2", severity=1)  # public again: the change renders the month page from the month's list
+    SitePublisher(storage_account, context.site_settings).render_and_publish()
+    listed = body(storage_account, month_page(long_ago))
+    first, second = (public_id(ident, context.site_settings().id_key) for ident in ("INC-1", "INC-2"))
+    assert second in listed and first not in listed
+    assert_withdrawn(storage_account, "INC-1", long_ago)
+
+
+def assert_withdrawn(account: StorageAccount, ident: str, declared: datetime) -> None:
+    """Nothing published names the incident: its page, its month page, the history, the API and the feeds."""
+    assert not blob(account, page_of(ident)).exists()
+    public = public_id(ident, context.site_settings().id_key)
+    for path in (month_page(declared), "history.html", "api/v2/summary.json", "api/v2/incidents.json"):
+        assert public not in body(account, path), path
+    for path in ("history.atom", "history.rss", "index.html"):
+        assert public not in body(account, path), path
 
 
 def test_a_render_that_claimed_a_state_and_stopped_before_publishing_is_finished_by_the_next(storage_account):
