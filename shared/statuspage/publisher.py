@@ -260,6 +260,7 @@ class SitePublisher:
         # The record, like the renderer, loads with the first render, not at every function's cold start.
         from shared.statuspage.record_store import read_record, write_record
 
+        everything: _Everything | None = None  # a full render's incidents, kept across a lost claim
         for _attempt in attempts(_CLAIMS):
             began = self._last_began = self._clock()
             read_at = began.replace(microsecond=began.microsecond // 1000 * 1000)  # as published: milliseconds
@@ -271,7 +272,9 @@ class SitePublisher:
             if incremental and record is not None and (record.published or not record.whole):
                 plan = self._changes(record, settings, read_at, lookback or SETTLED_LOOKBACK)
             if plan is None:
-                plan = self._whole_site(record, settings, read_at, fingerprint)
+                listing = published_files(self.account)  # before the store: a page published since is newer
+                everything = self._everything(everything, read_at)
+                plan = self._whole_site(record, settings, read_at, fingerprint, listing, everything)
             claimed = write_record(self.account, plan.record, etag)
             if claimed is None:
                 continue  # another render claimed the next state since we read the record: read again
@@ -372,10 +375,33 @@ class SitePublisher:
         subjects = {k.public.id: k.version for k in pending.values() if k.public is not None}
         return _Plan(next_record, files, subjects, lists, withdrawn, None, months)
 
+    def _everything(self, before: _Everything | None, read_at: datetime) -> _Everything:
+        """Every incident: read in full once; after a lost claim, only what changed since that reading is read again
+        (the open incidents, those settled since, those that were open), so change-driven renders that claim
+        meanwhile do not make a full render read the whole history again and again."""
+        open_now = self._incidents.open_incidents() if before is not None else None
+        if before is None or open_now is None:
+            return _Everything(read_at, {incident.id: incident for incident in self._incidents.list_incidents()})
+        incidents = {**before.incidents, **{incident.id: incident for incident in open_now}}
+        open_ids = {incident.id for incident in open_now}
+        was_open = [ident for ident, incident in before.incidents.items() if incident.is_open]
+        for ident in {*self._incidents.settled_since(before.read_at - SETTLED_LOOKBACK), *was_open}:
+            if ident not in open_ids:
+                incident = self._incidents.get_incident(ident)
+                if incident is not None:
+                    incidents[ident] = incident
+        return _Everything(read_at, incidents)
+
     def _whole_site(
-        self, record: SiteRecord | None, settings: SiteSettings, read_at: datetime, fingerprint: str
+        self,
+        record: SiteRecord | None,
+        settings: SiteSettings,
+        read_at: datetime,
+        fingerprint: str,
+        known: dict[str, PublishedFile],
+        stored: _Everything,
     ) -> _Plan:
-        """The whole site from the whole store: every incident is read, and the whole container listed."""
+        """The whole site from every stored incident, read after the whole container was listed (`known`)."""
         from shared.statuspage.public_ids import public_id
         from shared.statuspage.public_view import is_published, status_page, timelines_needed
         from shared.statuspage.record_store import listed_months
@@ -383,9 +409,8 @@ class SitePublisher:
         from shared.statuspage.site_record import Known, SiteRecord, month_of, newest_first, reached
 
         renderer = renderer_fingerprint()
-        known = published_files(self.account)  # before the store: a page published since is newer, never older
         # Drills are never public: they are not read further.
-        incidents = [incident for incident in self._incidents.list_incidents() if not incident.drill]
+        incidents = sorted((i for i in stored.incidents.values() if not i.drill), key=lambda i: i.number)
         maintenances = self._maintenances.list_maintenances()
         title, catalog, site_url, id_key = settings
         # Only what the publication policy allows is read further, rendered or published, under its public id.
@@ -518,6 +543,11 @@ class SitePublisher:
     def _saw(self, index: FileVersion | None) -> None:
         if index is not None and (self._published_read_at is None or index.read_at > self._published_read_at):
             self._published_read_at = index.read_at
+
+
+class _Everything(NamedTuple):
+    read_at: datetime  # when the reading began
+    incidents: dict[str, Incident]
 
 
 def _page(public_id: str) -> str:

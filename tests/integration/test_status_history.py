@@ -190,6 +190,33 @@ def test_a_full_render_rewrites_the_list_of_a_month_it_emptied_so_a_later_change
     assert_withdrawn(storage_account, "INC-1", long_ago)
 
 
+def test_a_full_render_that_loses_its_claim_reads_only_what_changed_since_and_shows_it(storage_account, azurite):
+    write_history(storage_account, [NOW - timedelta(days=400, hours=-2 * n) for n in range(5)])
+    SitePublisher(storage_account, context.site_settings).render_and_publish()
+    store = IncidentStore(storage_account)
+    rivals = []
+
+    def settings_while_others_claim() -> Any:
+        # Between the full render's reading of the record and its claim: a change, and a render that claims it.
+        if len(rivals) < 3:
+            rivals.append(change(store, f"INC-{len(rivals) + 1}", severity=4))
+            SitePublisher(storage_account, context.site_settings).render_and_publish()
+        return context.site_settings()
+
+    requests = Requests()
+    account = StorageAccount(azurite.connection_string, on_request=requests)
+    full = SitePublisher(account, settings_while_others_claim)
+    full.render_and_publish(whole=True)
+
+    scans = [r for r in requests.take() if "RowKey ge 'INC-'" in r[2]]
+    assert (len(rivals), full.renders, len(scans)) == (3, 1, 1)  # lost three claims, read the history once
+    record, _etag = read_record(storage_account)
+    assert record is not None and (record.state, record.whole, record.published) == (5, True, True)
+    for ident in ("INC-1", "INC-2", "INC-3"):  # what the rivals withdrew stays withdrawn
+        assert_withdrawn(storage_account, ident, NOW - timedelta(days=400))
+    assert blob(storage_account, page_of("INC-4")).exists()
+
+
 def assert_withdrawn(account: StorageAccount, ident: str, declared: datetime) -> None:
     """Nothing published names the incident: its page, its month page, the history, the API and the feeds."""
     assert not blob(account, page_of(ident)).exists()
