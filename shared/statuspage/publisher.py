@@ -77,6 +77,7 @@ from shared.statuspage.web_store import (
 )
 
 if TYPE_CHECKING:
+    from shared.statuspage.public_view import StatusPage
     from shared.statuspage.site import SiteFile
     from shared.statuspage.site_record import Known, SiteRecord
 
@@ -341,23 +342,26 @@ class SitePublisher:
         for ident, k in pending.items():
             if ident in current and current[ident].version > k.version:
                 pending[ident] = current[ident]
-        shown = newest_first(current.values())
-        oldest = min([record.oldest, *(k.public.started_at for k in shown if k.public)], default=None, key=_instant)
-        page = assemble_page(
-            title, catalog, tuple(k.public for k in shown if k.public), maintenances, read_at, site_url, oldest
-        )
         touched = {k.month for k in pending.values()}
         lists = {month: months.merged(month, [k for k in pending.values() if k.month == month]) for month in touched}
         pages = {month: tuple(k.public for k in newest_first(known) if k.public) for month, known in lists.items()}
         archive = (set(record.months) - touched) | {month for month, listed in pages.items() if listed}
         rendered = {k.public.id for k in pending.values() if k.public is not None}
+        starts = [k.public.started_at for k in current.values() if k.public]
+        oldest = min([record.oldest, *starts], default=None, key=_instant)
+        if any(k.public is None for k in pending.values()) and archive:
+            # A withdrawal may have taken the oldest: the oldest left began in the earliest month that has a page.
+            earliest = min(archive)
+            listed = lists[earliest] if earliest in lists else tuple(months.known(earliest).values())
+            oldest = min([*starts, *(k.public.started_at for k in listed if k.public)], default=None)
+        elif not archive:
+            oldest = None
         # A page's incident is on the page too (an old one outside every window, for this render only).
         extra = [k for k in pending.values() if k.public is not None and k.ident not in current]
-        if extra:
-            shown = newest_first([*current.values(), *extra])
-            page = assemble_page(
-                title, catalog, tuple(k.public for k in shown if k.public), maintenances, read_at, site_url, oldest
-            )
+        shown = newest_first([*current.values(), *extra])
+        page = assemble_page(
+            title, catalog, tuple(k.public for k in shown if k.public), maintenances, read_at, site_url, oldest
+        )
         # A month emptied by a withdrawal is rendered too, as one without incidents (it leaves the archive).
         files = render_site(page, rendered, pages, archive)
         state = record.state + 1
@@ -427,27 +431,38 @@ class SitePublisher:
         needed = timelines_needed(shown, behind, read_at)
         timelines = {ident: self._timeline(ident, versions[ident]) for ident in needed}
         behind_ids = {public_ids[ident] for ident in behind}
-        page = status_page(
-            title,
-            catalog,
-            shown,
-            timelines,
-            maintenances=maintenances,
-            now=read_at,
-            site_url=site_url,
-            id_key=id_key,
-        )
-        by_public = {public.id: public for public in page.incidents}
-        everything = [
-            Known(
-                incident.id,
-                incident.number,
-                incident.version,
-                month_of(incident.declared_at.astimezone(UTC)),
-                by_public[public_ids[incident.id]] if incident.id in public_ids else None,
+
+        def in_public_words() -> tuple[StatusPage, list[Known]]:
+            page = status_page(
+                title,
+                catalog,
+                shown,
+                timelines,
+                maintenances=maintenances,
+                now=read_at,
+                site_url=site_url,
+                id_key=id_key,
             )
-            for incident in incidents
-        ]
+            by_public = {public.id: public for public in page.incidents}
+            everything = [
+                Known(
+                    incident.id,
+                    incident.number,
+                    incident.version,
+                    month_of(incident.declared_at.astimezone(UTC)),
+                    by_public[public_ids[incident.id]] if incident.id in public_ids else None,
+                )
+                for incident in incidents
+            ]
+            return page, everything
+
+        page, everything = in_public_words()
+        # The record keeps its incidents in full public words, as a render after a change makes them: the few it
+        # keeps beyond what this page needed (spare recent ones, a component's last two) are read and rendered again.
+        missing = [k.ident for k in reached(everything, read_at) if k.ident not in timelines]
+        if missing:
+            timelines.update((ident, self._timeline(ident, versions[ident])) for ident in missing)
+            page, everything = in_public_words()
         by_month: dict[date, tuple[Known, ...]] = {}
         for k in everything:
             by_month[k.month] = (*by_month.get(k.month, ()), k)
@@ -469,7 +484,7 @@ class SitePublisher:
             read_at=read_at,
             fingerprint=fingerprint,
             whole=True,
-            oldest=page.created_at if page.incidents else None,
+            oldest=min((public.started_at for public in page.incidents), default=None),
             months=tuple(sorted(public_months)),
             incidents=reached(everything, read_at),
         )

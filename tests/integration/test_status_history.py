@@ -4,6 +4,7 @@ month pages that list them, on any instance, and its storage requests do not gro
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -215,6 +216,41 @@ def test_a_full_render_that_loses_its_claim_reads_only_what_changed_since_and_sh
     for ident in ("INC-1", "INC-2", "INC-3"):  # what the rivals withdrew stays withdrawn
         assert_withdrawn(storage_account, ident, NOW - timedelta(days=400))
     assert blob(storage_account, page_of("INC-4")).exists()
+
+
+@pytest.mark.parametrize("withdrawn", ["INC-63", "INC-1"], ids=["the last to touch a component", "the oldest"])
+def test_after_a_withdrawal_a_publish_after_the_change_shows_what_a_full_render_of_the_store_shows(
+    storage_account, withdrawn
+):
+    # INC-1 began long ago and ended after the sixty short incidents that followed it; INC-63 is the newest.
+    start = NOW - timedelta(days=400)
+    rows = [
+        replace(old_incident(1, start), resolved_at=NOW - timedelta(days=200), updated_at=NOW - timedelta(days=200))
+    ]
+    rows += [old_incident(n, start + timedelta(days=1, hours=n)) for n in range(2, 63)]
+    rows.append(replace(old_incident(63, NOW - timedelta(days=300)), resolved_at=NOW - timedelta(days=150)))
+    table = storage_account.table("incidents")
+    for first in range(0, len(rows), 50):
+        table.submit_transaction([("upsert", _incident_entity(row)) for row in rows[first : first + 50]])
+    table.submit_transaction([("upsert", _counter_entity(63)), ("upsert", _open_complete())])
+    SitePublisher(storage_account, context.site_settings).render_and_publish()
+    change(IncidentStore(storage_account), withdrawn, severity=4)
+
+    at = utc_now() + timedelta(seconds=1)
+    rendered: list[dict[str, bytes]] = []
+
+    def keep(files: list[Any]) -> None:
+        rendered.append({f.path: f.body for f in files})
+
+    for whole in (False, True):
+        SitePublisher(storage_account, context.site_settings, clock=lambda: at, before_publish=keep).render_and_publish(
+            whole=whole
+        )
+    after_change, full = rendered
+    assert "api/v2/components.json" in after_change
+    assert {path: after_change[path] for path in full if path in after_change} == {
+        path: full[path] for path in full if path in after_change
+    }
 
 
 def assert_withdrawn(account: StorageAccount, ident: str, declared: datetime) -> None:
