@@ -170,7 +170,7 @@ class SitePublisher:
     ) -> None:
         self.account = account
         self._site = site
-        self._incidents = IncidentStore(account)
+        self._incidents = IncidentStore(account, clock)
         # Public words come only with a change of the incident (its version): a timeline read once per version.
         self._timelines: dict[str, tuple[int, list[Any]]] = {}
         self._maintenances = MaintenanceStore(account)

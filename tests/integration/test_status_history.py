@@ -287,21 +287,25 @@ def test_a_render_that_claimed_a_state_and_stopped_before_publishing_is_finished
 
 
 def test_settled_rows_name_incidents_a_change_left_not_open_until_no_render_looks_back_that_far(storage_account):
-    store = IncidentStore(storage_account)
-    before = utc_now() - timedelta(seconds=1)
+    # One clock for the writer and the publisher, a day behind the machine's: the rows carry it, not the machine's.
+    shift = [-timedelta(days=1)]
+
+    def clock() -> datetime:
+        return utc_now() + shift[0]
+
+    store = IncidentStore(storage_account, clock)
+    before = clock() - timedelta(seconds=1)
     declare(store, severity=1)
     declare(store, severity=1)
     assert store.settled_since(before) == []  # open incidents are in the open index instead
     post_update(store, "INC-2", "Payments work again.", status="resolved")
     assert store.settled_since(before) == ["INC-2"]
-    assert store.settled_since(utc_now() + timedelta(seconds=1)) == []
+    assert store.settled_since(clock() + timedelta(seconds=1)) == []
 
-    publisher = SitePublisher(storage_account, context.site_settings)
+    publisher = SitePublisher(storage_account, context.site_settings, clock=clock)
     publisher.render_and_publish()
     assert publisher.forget_settled() == 0  # the next hourly render still looks back that far
-    an_hour_on = SitePublisher(
-        storage_account, context.site_settings, clock=lambda: utc_now() + HEAL_LOOKBACK + timedelta(minutes=1)
-    )
-    an_hour_on.render_and_publish()  # a record that began reading after every lookback reaches back to the row
-    assert an_hour_on.forget_settled() == 1
+    shift[0] += HEAL_LOOKBACK + timedelta(minutes=1)
+    publisher.render_and_publish()  # a record that began reading after every lookback reaches back to the row
+    assert publisher.forget_settled() == 1
     assert store.settled_since(before) == []
