@@ -5,7 +5,8 @@ the private `statuspage` container) holds the last claimed state: the public inc
 reaches, in public words, and the months that have pages. A render reads it, the open incidents (the open index),
 the incidents settled since the record's render began reading (the `settled-` rows every change that leaves an
 incident not open writes in its transaction, looked for from SETTLED_LOOKBACK before: they carry their writer's
-clock, taken before the write committed), and the maintenances. It renders the files about everything, the pages
+clock, taken before the write committed), and the maintenances changed since this publisher last read them (its
+first render reads them all). It renders the files about everything, the pages
 of the incidents that changed and the month pages that list them (each month's list is kept privately beside the
 record). The whole site is rendered from the whole store only without a record, when the renderer build or the
 site's settings changed, while the open index is incomplete, or when the operator asks (render-site).
@@ -45,6 +46,7 @@ import logging
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -62,6 +64,7 @@ from shared.core.timeutil import iso, parse_instant, utc_now
 from shared.incidents.changes import ChangeMessage
 from shared.incidents.incident import Incident
 from shared.incidents.store import IncidentStore
+from shared.statuspage.maintenance import Maintenance
 from shared.statuspage.maintenance_intake import EARLY_TOLERANCE, send_at
 from shared.statuspage.maintenance_store import MaintenanceStore
 from shared.statuspage.web_store import (
@@ -110,6 +113,7 @@ _CLAIMS = 10  # renders that lost the claim of the next state to another render 
 # Settled incidents are looked for from a while before the record's reading: the rows carry their writer's clock,
 # taken before the write committed. Wider than clocks differ and a write takes; the hourly refresh looks further.
 SETTLED_LOOKBACK = timedelta(minutes=5)
+_TIMELINES_KEPT = 5_000  # incident timelines kept in memory (a full render reads those of the last 90 days)
 HEAL_LOOKBACK = timedelta(hours=2)
 
 
@@ -171,9 +175,13 @@ class SitePublisher:
         self.account = account
         self._site = site
         self._incidents = IncidentStore(account, clock)
-        # Public words come only with a change of the incident (its version): a timeline read once per version.
-        self._timelines: dict[str, tuple[int, list[Any]]] = {}
+        # Public words come only with a change of the incident (its version): a timeline read once per version, the
+        # most recently used kept.
+        self._timelines: OrderedDict[str, tuple[int, list[Any]]] = OrderedDict()
         self._maintenances = MaintenanceStore(account)
+        # Every maintenance as last read, and when that reading began: later renders read only those changed since.
+        self._windows: dict[str, Maintenance] = {}
+        self._windows_read_at: datetime | None = None
         self._clock = clock
         self._before_publish = before_publish
         self._on_checked = on_checked
@@ -250,7 +258,24 @@ class SitePublisher:
         cached = self._timelines.get(ident)
         if cached is None or cached[0] != version:
             cached = self._timelines[ident] = (version, self._incidents.timeline(ident))
+            if len(self._timelines) > _TIMELINES_KEPT:
+                self._timelines.popitem(last=False)
+        self._timelines.move_to_end(ident)
         return cached[1]
+
+    def _maintenance_windows(self, began: datetime, lookback: timedelta | None) -> list[Maintenance]:
+        """Every maintenance: read in full by a full render (`lookback` None) and by this publisher's first render;
+        then only those declared or changed since the last reading began, less `lookback` (their writers' clocks)."""
+        since = self._windows_read_at
+        if lookback is None or since is None:
+            self._windows = {}
+        changed = self._maintenances.list_maintenances(None if since is None or lookback is None else since - lookback)
+        for window in changed:
+            known = self._windows.get(window.id)
+            if known is None or known.version <= window.version:
+                self._windows[window.id] = window
+        self._windows_read_at = began
+        return sorted(self._windows.values(), key=lambda m: int(m.id.partition("-")[2]))
 
     def render_and_publish(self, lookback: timedelta | None = None, *, whole: bool = False) -> PublishReport:
         """One render: read what changed since the published state, render what it changes, claim the next state,
@@ -304,7 +329,7 @@ class SitePublisher:
                 incident = self._incidents.get_incident(ident)
                 if incident is not None:
                     fresh[ident] = incident
-        maintenances = self._maintenances.list_maintenances()
+        maintenances = self._maintenance_windows(read_at, lookback)
         carried = {} if record.published else {k.ident: k for k in record.pending}
         window = {k.ident: k for k in record.incidents}
         months = _MonthLists(self.account)
@@ -415,7 +440,7 @@ class SitePublisher:
         renderer = renderer_fingerprint()
         # Drills are never public: they are not read further.
         incidents = sorted((i for i in stored.incidents.values() if not i.drill), key=lambda i: i.number)
-        maintenances = self._maintenances.list_maintenances()
+        maintenances = self._maintenance_windows(read_at, None)
         title, catalog, site_url, id_key = settings
         # Only what the publication policy allows is read further, rendered or published, under its public id.
         shown = [incident for incident in incidents if is_published(incident, catalog)]

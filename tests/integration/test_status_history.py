@@ -4,6 +4,7 @@ month pages that list them, on any instance, and its storage requests do not gro
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,7 +18,11 @@ from shared.core.storage import StorageAccount
 from shared.core.timeutil import utc_now
 from shared.incidents.incident import Incident
 from shared.incidents.store import IncidentChanged, IncidentStore, _counter_entity, _incident_entity, _open_complete
+from shared.statuspage.maintenance import Maintenance
+from shared.statuspage.maintenance_store import MaintenanceStore
+from shared.statuspage.maintenance_store import _entity as _maintenance_entity
 from shared.statuspage.public_ids import public_id
+from shared.statuspage.public_view import RECENT_LIMIT
 from shared.statuspage.publisher import HEAL_LOOKBACK, SitePublisher
 from shared.statuspage.record_store import read_record
 from tests.integration.test_statuspage import blob, declare, page_of, post_update
@@ -91,9 +96,31 @@ def body(account: StorageAccount, path: str) -> str:
     return blob(account, path).download_blob().readall().decode()
 
 
-def reads_history(seen: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
-    """Requests that grow with the history: a scan of the incidents, or a listing of the whole site."""
-    return [r for r in seen if "RowKey ge 'INC-'" in r[2] or ("$web" in r[1] and "comp=list" in r[2])]
+def reads_history(seen: list[tuple[str, str, str]], first_on_instance: bool = False) -> list[tuple[str, str, str]]:
+    """Requests that grow with the history: a scan of the incidents, a listing of the whole site, or a read of every
+    maintenance (but by a publisher's first render, which then reads only those changed since)."""
+    return [
+        r
+        for r in seen
+        if "RowKey ge 'INC-'" in r[2]
+        or ("RowKey ge 'MNT-'" in r[2] and "updated_at ge" not in r[2] and not first_on_instance)
+        or ("$web" in r[1] and "comp=list" in r[2])
+    ]
+
+
+def write_maintenances(account: StorageAccount, count: int, updated: datetime | None = None) -> None:
+    """Maintenances long over, written straight into the table, numbered after those there (last changed when they
+    were declared, or at `updated`)."""
+    table = account.table("maintenances")
+    first = len(MaintenanceStore(account).list_maintenances()) + 1
+    rows = []
+    for number in range(first, first + count):
+        start = NOW - timedelta(days=400, hours=-3 * number)
+        end = start + timedelta(hours=1)
+        window = Maintenance(f"MNT-{number}", "Database upgrade", ("Checkout",), start, end, start, updated or start)
+        rows.append(("upsert", _maintenance_entity(window)))
+    for start in range(0, len(rows), 100):
+        table.submit_transaction(rows[start : start + 100])
 
 
 def test_a_change_to_an_old_incident_renders_its_page_and_its_month_page_only_on_another_instance(
@@ -119,7 +146,7 @@ def test_a_change_to_an_old_incident_renders_its_page_and_its_month_page_only_on
     assert listed.index(second) < listed.index(first)  # newest first
     assert "Major impact" in listed.split(first)[1] and "Critical impact" in listed.split(second)[1]
     assert "Major impact" in body(storage_account, page_of("INC-1"))
-    assert reads_history(requests.take()) == []
+    assert reads_history(requests.take(), first_on_instance=True) == []
     # The archive still lists both old months.
     history = body(storage_account, "history.html")
     assert month_page(eight_months) in history and month_page(six_months) in history
@@ -133,16 +160,21 @@ def test_a_publish_after_a_change_costs_the_same_storage_requests_whatever_the_h
         # The history grows behind the running site (incidents two hours apart, long ago), as it does over years.
         first = len(IncidentStore(storage_account).list_incidents()) + 1
         write_history(storage_account, [NOW - timedelta(days=400, hours=-2 * n) for n in range(history)], first)
+        write_maintenances(storage_account, history)
         SitePublisher(storage_account, context.site_settings).render_and_publish()
         opened = declare(IncidentStore(storage_account), severity=1)
         publisher = SitePublisher(account, context.site_settings)
         publisher.render_and_publish()  # this instance's first publish
         post_update(IncidentStore(storage_account), opened.id, "We are rolling back the release.")
+        write_maintenances(storage_account, 1, utc_now())  # changed since: read, and shown
+        windows = len(MaintenanceStore(storage_account).list_maintenances())
         requests.take()
         report = publisher.render_and_publish()
         seen = requests.take()
         assert [path for path in report.written if path.startswith("incidents/")] == [page_of(opened.id)]
         assert reads_history(seen) == []
+        listed = json.loads(body(storage_account, "api/v2/scheduled-maintenances.json"))["scheduled_maintenances"]
+        assert [m["id"] for m in listed] == [f"MNT-{n}" for n in range(windows, windows - RECENT_LIMIT, -1) if n > 0]
         costs.append(len(seen))
     assert costs[0] == costs[1], costs
 
