@@ -81,6 +81,7 @@ from shared.statuspage.web_store import (
 
 if TYPE_CHECKING:
     from shared.statuspage.public_view import StatusPage
+    from shared.statuspage.record_store import MonthLists
     from shared.statuspage.site import SiteFile
     from shared.statuspage.site_record import Known, SiteRecord
 
@@ -277,7 +278,7 @@ class SitePublisher:
         self._windows_read_at = began
         return sorted(self._windows.values(), key=lambda m: int(m.id.partition("-")[2]))
 
-    def render_and_publish(self, lookback: timedelta | None = None, *, whole: bool = False) -> PublishReport:
+    def render_and_publish(self, lookback: timedelta = SETTLED_LOOKBACK, *, whole: bool = False) -> PublishReport:
         """One render: read what changed since the published state, render what it changes, claim the next state,
         publish (the index last). The whole site is rendered when there is no record of it, or it was rendered by
         another build or with other settings (or the open index is not complete). `lookback`: how far before the
@@ -296,7 +297,7 @@ class SitePublisher:
             plan = None
             incremental = record is not None and record.fingerprint == fingerprint and not whole
             if incremental and record is not None and (record.published or not record.whole):
-                plan = self._changes(record, settings, read_at, lookback or SETTLED_LOOKBACK)
+                plan = self._changes(record, settings, read_at, lookback)
             if plan is None:
                 listing = published_files(self.account)  # before the store: a page published since is newer
                 everything = self._everything(everything, read_at)
@@ -315,8 +316,9 @@ class SitePublisher:
         read (the settled rows), and the maintenances are read; the rest of what the windows reach is the record's."""
         from shared.statuspage.public_ids import public_id
         from shared.statuspage.public_view import assemble_page, is_published, public_incident
+        from shared.statuspage.record_store import MonthLists
         from shared.statuspage.site import render_site
-        from shared.statuspage.site_record import Known, SiteRecord, month_of, newest_first, reached
+        from shared.statuspage.site_record import Known, SiteRecord, month_of, newer, newest_first, reached
 
         open_now = self._incidents.open_incidents()
         if open_now is None:
@@ -332,14 +334,14 @@ class SitePublisher:
         maintenances = self._maintenance_windows(read_at, lookback)
         carried = {} if record.published else {k.ident: k for k in record.pending}
         window = {k.ident: k for k in record.incidents}
-        months = _MonthLists(self.account)
+        months = MonthLists(self.account)  # read once each, as needed
         changed: dict[str, Known] = {}
         current = dict(window)
         for incident in fresh.values():
             if incident.drill:
                 continue  # never public, then or now
             month = month_of(incident.declared_at.astimezone(UTC))
-            before = _newer(window.get(incident.id), carried.get(incident.id))
+            before = newer(window.get(incident.id), carried.get(incident.id))
             if before is None and not incident.is_open:
                 before = months.known(month).get(incident.id)
             public = is_published(incident, catalog)
@@ -402,7 +404,15 @@ class SitePublisher:
         )
         withdrawn = {_page(public_id(k.ident, id_key)): k.version for k in pending.values() if k.public is None}
         subjects = {k.public.id: k.version for k in pending.values() if k.public is not None}
-        return _Plan(next_record, files, subjects, lists, withdrawn, None, months)
+        return _Plan(
+            record=next_record,
+            files=files,
+            subjects=subjects,
+            lists=lists,
+            withdrawn=withdrawn,
+            listing=None,
+            months=months,
+        )
 
     def _everything(self, before: _Everything | None, read_at: datetime) -> _Everything:
         """Every incident: read in full once; after a lost claim, only what changed since that reading is read again
@@ -518,17 +528,17 @@ class SitePublisher:
         pages = {_page(public) for public in public_ids.values()}
         stale = {path: None for path in known if _INCIDENT_PAGES.fullmatch(path) and path not in pages}
         subjects = {public_ids[incident.id]: incident.version for incident in shown}
-        return _Plan(next_record, files, subjects, lists, stale, known)
+        return _Plan(record=next_record, files=files, subjects=subjects, lists=lists, withdrawn=stale, listing=known)
 
     def _publish(self, plan: _Plan, claimed: str, began: datetime) -> PublishReport:
         """Publish a claimed state: month lists, then the files (the index last), then the record marked published."""
-        from shared.statuspage.record_store import write_record
+        from shared.statuspage.record_store import MonthLists, write_record
 
         record = plan.record
         renderer = renderer_fingerprint()
         if self._before_publish is not None:
             self._before_publish(plan.files)
-        months = plan.months or _MonthLists(self.account)
+        months = plan.months or MonthLists(self.account)
         for month, known in plan.lists.items():
             months.write(month, record.state, known)
 
@@ -606,51 +616,7 @@ class _Plan:
     # older version than the one that took it off the site (None: any version, listed before the store was read).
     withdrawn: Mapping[str, int | None]
     listing: Mapping[str, PublishedFile] | None  # the whole container as listed (a whole-site render)
-    months: _MonthLists | None = None  # the month lists as this render read them
-
-
-class _MonthLists:
-    """Month lists as one render reads them (once each), merged with its changes, and written under their state."""
-
-    def __init__(self, account: StorageAccount) -> None:
-        self._account = account
-        self._read: dict[date, dict[str, Known]] = {}
-        self._etags: dict[date, tuple[int, str | None]] = {}  # month → (state, ETag) as read
-
-    def known(self, month: date) -> dict[str, Known]:
-        from shared.statuspage.record_store import read_month
-
-        if month not in self._read:
-            state, listed, etag = read_month(self._account, month)
-            self._read[month] = {k.ident: k for k in listed}
-            self._etags[month] = (state, etag)
-        return self._read[month]
-
-    def merged(self, month: date, changes: list[Known]) -> tuple[Known, ...]:
-        """The month's list with the changes, the newer version of each incident kept (withdrawn ones stay, without
-        public words, so an older state's change never brings them back)."""
-        merged = dict(self.known(month))
-        for k in changes:
-            merged[k.ident] = _newer(merged.get(k.ident), k) or k
-        return tuple(merged.values())
-
-    def write(self, month: date, state: int, known: tuple[Known, ...]) -> None:
-        """Over an older state only: a newer state's list holds everything this one does (it read this state's
-        record, with its changes pending, or this list as written)."""
-        from shared.statuspage.record_store import read_month, write_month
-
-        found, etag = self._etags.pop(month, None) or read_month(self._account, month)[::2]
-        for _attempt in attempts():
-            if found >= state or write_month(self._account, month, state, known, etag):
-                return
-            found, _listed, etag = read_month(self._account, month)  # written since: decide again
-        raise PublishContention(f"the list of {month:%Y-%m} changed under every attempt")
-
-
-def _newer(first: Known | None, second: Known | None) -> Known | None:
-    if first is None or (second is not None and second.version > first.version):
-        return second
-    return first
+    months: MonthLists | None = None  # the month lists as this render read them
 
 
 def _instant(moment: datetime | None) -> datetime:

@@ -94,6 +94,13 @@ def reached(known: Iterable[Known], now: datetime) -> tuple[Known, ...]:
     return tuple(kept)
 
 
+def newer(first: Known | None, second: Known | None) -> Known | None:
+    """The one at the higher version (the first at a tie); None only when both are."""
+    if first is None or (second is not None and second.version > first.version):
+        return second
+    return first
+
+
 def month_of(moment: datetime) -> date:
     return date(moment.year, moment.month, 1)
 
