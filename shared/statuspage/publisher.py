@@ -6,10 +6,12 @@ reaches, in public words, and the months that have pages. A render reads it, the
 the incidents settled since the record's render began reading (the `settled-` rows every change that leaves an
 incident not open writes in its transaction, looked for from SETTLED_LOOKBACK before: they carry their writer's
 clock, taken before the write committed), and the maintenances changed since this publisher last read them (its
-first render reads them all). It renders the files about everything, the pages
-of the incidents that changed and the month pages that list them (each month's list is kept privately beside the
-record). The whole site is rendered from the whole store only without a record, when the renderer build or the
-site's settings changed, while the open index is incomplete, or when the operator asks (render-site).
+first render reads them all). It renders the files about everything, the pages of the incidents that changed and
+the month pages that list them (each month's list is kept privately beside the record; a withdrawn incident stays
+on it without public words, and a month it empties shows no incidents). The whole site is rendered from the whole
+store only without a record, when the renderer build or the site's settings changed, while the open index is
+incomplete, or when the operator asks (render-site); it rewrites every month's list and page, and after a lost claim
+reads only what changed since its reading.
 
 Three promises:
 - **Never backwards.** The state version is claimed: a render reads the record (its ETag), renders, and claims the
