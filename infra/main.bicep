@@ -180,6 +180,7 @@ var queues = [
 ]
 var containers = [
   'postmortems'
+  'statuspage' // the status site's private record and month lists (never in $web: they name INC-n)
 ]
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {

@@ -87,8 +87,9 @@ class StoredIncident:
 
 
 class IncidentStore:
-    def __init__(self, account: StorageAccount) -> None:
+    def __init__(self, account: StorageAccount, clock: Callable[[], datetime] = utc_now) -> None:
         self._account = account
+        self._clock = clock  # stamps the settled rows: the writer's clock, as readers of them allow for
         self._counter_lock = threading.Lock()
         self._counter: tuple[int, str] | None = None  # last seen (value, etag): a cheap first guess
 
@@ -321,7 +322,7 @@ class IncidentStore:
         if incident.is_open:
             operations.append(("upsert", _open_entity(incident)))
         else:
-            operations.append(("upsert", _settled_entity(incident)))
+            operations.append(("upsert", _settled_entity(incident, self._clock())))
         if page is not None:
             operations.append(("upsert", _page_entity(page)))
         return operations
@@ -368,7 +369,7 @@ class IncidentStore:
         if incident.is_open:
             operations.append(("upsert", _open_entity(incident)))
         else:
-            operations.append(("upsert", _settled_entity(incident)))
+            operations.append(("upsert", _settled_entity(incident, self._clock())))
             if unlisted is not None:
                 operations.append(unlisted)  # last: a failure there is told apart below
         try:
@@ -616,9 +617,9 @@ def _open_entity(incident: Incident) -> dict[str, Any]:
     return {**_incident_entity(incident), "RowKey": _OPEN_PREFIX + incident.id}
 
 
-def _settled_entity(incident: Incident) -> dict[str, Any]:
+def _settled_entity(incident: Incident, now: datetime) -> dict[str, Any]:
     # The writer's clock: readers look back a margin wider than clocks differ and writes take (see the publisher).
-    stamp = _stamp(utc_now())
+    stamp = _stamp(now)
     return {
         "PartitionKey": _INCIDENT_PARTITION,
         "RowKey": f"{_SETTLED_PREFIX}{stamp}-{incident.id}",

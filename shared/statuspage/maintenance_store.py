@@ -12,6 +12,7 @@ import json
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 
 from azure.core import MatchConditions
@@ -123,10 +124,15 @@ class MaintenanceStore:
         except (ResourceModifiedError, ResourceNotFoundError):
             raise MaintenanceChanged(maintenance.id) from None
 
-    def list_maintenances(self) -> list[Maintenance]:
-        """Every maintenance, cancelled and completed ones included, in the order they were declared."""
+    def list_maintenances(self, changed_since: datetime | None = None) -> list[Maintenance]:
+        """Every maintenance, cancelled and completed ones included, in the order they were declared; only those
+        declared or changed at or after `changed_since` (by their writer's clock) when given."""
         query = "PartitionKey eq @p and RowKey ge 'MNT-' and RowKey lt 'MNT.'"
-        entities = self.table.query_entities(query, parameters={"p": _PARTITION})
+        parameters: dict[str, Any] = {"p": _PARTITION}
+        if changed_since is not None:
+            query += " and updated_at ge @since"
+            parameters["since"] = changed_since
+        entities = self.table.query_entities(query, parameters=parameters)
         return sorted((_maintenance(entity) for entity in entities), key=lambda m: int(m.id.partition("-")[2]))
 
 

@@ -5,10 +5,13 @@ the private `statuspage` container) holds the last claimed state: the public inc
 reaches, in public words, and the months that have pages. A render reads it, the open incidents (the open index),
 the incidents settled since the record's render began reading (the `settled-` rows every change that leaves an
 incident not open writes in its transaction, looked for from SETTLED_LOOKBACK before: they carry their writer's
-clock, taken before the write committed), and the maintenances. It renders the files about everything, the pages
-of the incidents that changed and the month pages that list them (each month's list is kept privately beside the
-record). The whole site is rendered from the whole store only without a record, when the renderer build or the
-site's settings changed, while the open index is incomplete, or when the operator asks (render-site).
+clock, taken before the write committed), and the maintenances changed since this publisher last read them (its
+first render reads them all). It renders the files about everything, the pages of the incidents that changed and
+the month pages that list them (each month's list is kept privately beside the record; a withdrawn incident stays
+on it without public words, and a month it empties shows no incidents). The whole site is rendered from the whole
+store only without a record, when the renderer build or the site's settings changed, while the open index is
+incomplete, or when the operator asks (render-site); it rewrites every month's list and page, and after a lost claim
+reads only what changed since its reading.
 
 Three promises:
 - **Never backwards.** The state version is claimed: a render reads the record (its ETag), renders, and claims the
@@ -45,6 +48,7 @@ import logging
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -62,6 +66,7 @@ from shared.core.timeutil import iso, parse_instant, utc_now
 from shared.incidents.changes import ChangeMessage
 from shared.incidents.incident import Incident
 from shared.incidents.store import IncidentStore
+from shared.statuspage.maintenance import Maintenance
 from shared.statuspage.maintenance_intake import EARLY_TOLERANCE, send_at
 from shared.statuspage.maintenance_store import MaintenanceStore
 from shared.statuspage.web_store import (
@@ -77,6 +82,8 @@ from shared.statuspage.web_store import (
 )
 
 if TYPE_CHECKING:
+    from shared.statuspage.public_view import StatusPage
+    from shared.statuspage.record_store import MonthLists
     from shared.statuspage.site import SiteFile
     from shared.statuspage.site_record import Known, SiteRecord
 
@@ -103,11 +110,13 @@ MIN_RENDER_INTERVAL = timedelta(seconds=1)
 _RENDERS_PER_MESSAGE = 3  # a message whose render keeps losing to renders that read earlier gives up, and retries
 _INCIDENT_PAGE = re.compile(r"incidents/([a-z2-7]+)\.html")
 _INCIDENT_PAGES = re.compile(r"incidents/[^/]+\.html")  # any incident page, public id or (from before them) INC-n
+_MONTH_PAGE = re.compile(r"history/\d{4}-\d{2}\.html")
 _PER_SUBJECT = re.compile(r"(incidents|history)/")  # incident and month pages: the record keeps only the others
 _CLAIMS = 10  # renders that lost the claim of the next state to another render read again, up to this many times
 # Settled incidents are looked for from a while before the record's reading: the rows carry their writer's clock,
 # taken before the write committed. Wider than clocks differ and a write takes; the hourly refresh looks further.
 SETTLED_LOOKBACK = timedelta(minutes=5)
+_TIMELINES_KEPT = 5_000  # incident timelines kept in memory (a full render reads those of the last 90 days)
 HEAL_LOOKBACK = timedelta(hours=2)
 
 
@@ -168,10 +177,14 @@ class SitePublisher:
     ) -> None:
         self.account = account
         self._site = site
-        self._incidents = IncidentStore(account)
-        # Public words come only with a change of the incident (its version): a timeline read once per version.
-        self._timelines: dict[str, tuple[int, list[Any]]] = {}
+        self._incidents = IncidentStore(account, clock)
+        # Public words come only with a change of the incident (its version): a timeline read once per version, the
+        # most recently used kept.
+        self._timelines: OrderedDict[str, tuple[int, list[Any]]] = OrderedDict()
         self._maintenances = MaintenanceStore(account)
+        # Every maintenance as last read, and when that reading began: later renders read only those changed since.
+        self._windows: dict[str, Maintenance] = {}
+        self._windows_read_at: datetime | None = None
         self._clock = clock
         self._before_publish = before_publish
         self._on_checked = on_checked
@@ -248,9 +261,26 @@ class SitePublisher:
         cached = self._timelines.get(ident)
         if cached is None or cached[0] != version:
             cached = self._timelines[ident] = (version, self._incidents.timeline(ident))
+            if len(self._timelines) > _TIMELINES_KEPT:
+                self._timelines.popitem(last=False)
+        self._timelines.move_to_end(ident)
         return cached[1]
 
-    def render_and_publish(self, lookback: timedelta | None = None, *, whole: bool = False) -> PublishReport:
+    def _maintenance_windows(self, began: datetime, lookback: timedelta | None) -> list[Maintenance]:
+        """Every maintenance: read in full by a full render (`lookback` None) and by this publisher's first render;
+        then only those declared or changed since the last reading began, less `lookback` (their writers' clocks)."""
+        since = self._windows_read_at
+        if lookback is None or since is None:
+            self._windows = {}
+        changed = self._maintenances.list_maintenances(None if since is None or lookback is None else since - lookback)
+        for window in changed:
+            known = self._windows.get(window.id)
+            if known is None or known.version <= window.version:
+                self._windows[window.id] = window
+        self._windows_read_at = began
+        return sorted(self._windows.values(), key=lambda m: int(m.id.partition("-")[2]))
+
+    def render_and_publish(self, lookback: timedelta = SETTLED_LOOKBACK, *, whole: bool = False) -> PublishReport:
         """One render: read what changed since the published state, render what it changes, claim the next state,
         publish (the index last). The whole site is rendered when there is no record of it, or it was rendered by
         another build or with other settings (or the open index is not complete). `lookback`: how far before the
@@ -259,6 +289,7 @@ class SitePublisher:
         # The record, like the renderer, loads with the first render, not at every function's cold start.
         from shared.statuspage.record_store import read_record, write_record
 
+        everything: _Everything | None = None  # a full render's incidents, kept across a lost claim
         for _attempt in attempts(_CLAIMS):
             began = self._last_began = self._clock()
             read_at = began.replace(microsecond=began.microsecond // 1000 * 1000)  # as published: milliseconds
@@ -268,9 +299,11 @@ class SitePublisher:
             plan = None
             incremental = record is not None and record.fingerprint == fingerprint and not whole
             if incremental and record is not None and (record.published or not record.whole):
-                plan = self._changes(record, settings, read_at, lookback or SETTLED_LOOKBACK)
+                plan = self._changes(record, settings, read_at, lookback)
             if plan is None:
-                plan = self._whole_site(record, settings, read_at, fingerprint)
+                listing = published_files(self.account)  # before the store: a page published since is newer
+                everything = self._everything(everything, read_at)
+                plan = self._whole_site(record, settings, read_at, fingerprint, listing, everything)
             claimed = write_record(self.account, plan.record, etag)
             if claimed is None:
                 continue  # another render claimed the next state since we read the record: read again
@@ -285,8 +318,9 @@ class SitePublisher:
         read (the settled rows), and the maintenances are read; the rest of what the windows reach is the record's."""
         from shared.statuspage.public_ids import public_id
         from shared.statuspage.public_view import assemble_page, is_published, public_incident
+        from shared.statuspage.record_store import MonthLists
         from shared.statuspage.site import render_site
-        from shared.statuspage.site_record import Known, SiteRecord, month_of, newest_first, reached
+        from shared.statuspage.site_record import Known, SiteRecord, month_of, newer, newest_first, reached
 
         open_now = self._incidents.open_incidents()
         if open_now is None:
@@ -299,17 +333,17 @@ class SitePublisher:
                 incident = self._incidents.get_incident(ident)
                 if incident is not None:
                     fresh[ident] = incident
-        maintenances = self._maintenances.list_maintenances()
+        maintenances = self._maintenance_windows(read_at, lookback)
         carried = {} if record.published else {k.ident: k for k in record.pending}
         window = {k.ident: k for k in record.incidents}
-        months = _MonthLists(self.account)
+        months = MonthLists(self.account)  # read once each, as needed
         changed: dict[str, Known] = {}
         current = dict(window)
         for incident in fresh.values():
             if incident.drill:
                 continue  # never public, then or now
             month = month_of(incident.declared_at.astimezone(UTC))
-            before = _newer(window.get(incident.id), carried.get(incident.id))
+            before = newer(window.get(incident.id), carried.get(incident.id))
             if before is None and not incident.is_open:
                 before = months.known(month).get(incident.id)
             public = is_published(incident, catalog)
@@ -337,24 +371,28 @@ class SitePublisher:
         for ident, k in pending.items():
             if ident in current and current[ident].version > k.version:
                 pending[ident] = current[ident]
-        shown = newest_first(current.values())
-        oldest = min([record.oldest, *(k.public.started_at for k in shown if k.public)], default=None, key=_instant)
-        page = assemble_page(
-            title, catalog, tuple(k.public for k in shown if k.public), maintenances, read_at, site_url, oldest
-        )
         touched = {k.month for k in pending.values()}
         lists = {month: months.merged(month, [k for k in pending.values() if k.month == month]) for month in touched}
         pages = {month: tuple(k.public for k in newest_first(known) if k.public) for month, known in lists.items()}
         archive = (set(record.months) - touched) | {month for month, listed in pages.items() if listed}
         rendered = {k.public.id for k in pending.values() if k.public is not None}
+        starts = [k.public.started_at for k in current.values() if k.public]
+        oldest = min([record.oldest, *starts], default=None, key=_instant)
+        if any(k.public is None for k in pending.values()) and archive:
+            # A withdrawal may have taken the oldest: the oldest left began in the earliest month that has a page.
+            earliest = min(archive)
+            listed = lists[earliest] if earliest in lists else tuple(months.known(earliest).values())
+            oldest = min([*starts, *(k.public.started_at for k in listed if k.public)], default=None)
+        elif not archive:
+            oldest = None
         # A page's incident is on the page too (an old one outside every window, for this render only).
         extra = [k for k in pending.values() if k.public is not None and k.ident not in current]
-        if extra:
-            shown = newest_first([*current.values(), *extra])
-            page = assemble_page(
-                title, catalog, tuple(k.public for k in shown if k.public), maintenances, read_at, site_url, oldest
-            )
-        files = render_site(page, rendered, {month: listed for month, listed in pages.items() if listed}, archive)
+        shown = newest_first([*current.values(), *extra])
+        page = assemble_page(
+            title, catalog, tuple(k.public for k in shown if k.public), maintenances, read_at, site_url, oldest
+        )
+        # A month emptied by a withdrawal is rendered too, as one without incidents (it leaves the archive).
+        files = render_site(page, rendered, pages, archive)
         state = record.state + 1
         next_record = SiteRecord(
             state=state,
@@ -368,22 +406,53 @@ class SitePublisher:
         )
         withdrawn = {_page(public_id(k.ident, id_key)): k.version for k in pending.values() if k.public is None}
         subjects = {k.public.id: k.version for k in pending.values() if k.public is not None}
-        return _Plan(next_record, files, subjects, lists, withdrawn, None, months)
+        return _Plan(
+            record=next_record,
+            files=files,
+            subjects=subjects,
+            lists=lists,
+            withdrawn=withdrawn,
+            listing=None,
+            months=months,
+        )
+
+    def _everything(self, before: _Everything | None, read_at: datetime) -> _Everything:
+        """Every incident: read in full once; after a lost claim, only what changed since that reading is read again
+        (the open incidents, those settled since, those that were open), so change-driven renders that claim
+        meanwhile do not make a full render read the whole history again and again."""
+        open_now = self._incidents.open_incidents() if before is not None else None
+        if before is None or open_now is None:
+            return _Everything(read_at, {incident.id: incident for incident in self._incidents.list_incidents()})
+        incidents = {**before.incidents, **{incident.id: incident for incident in open_now}}
+        open_ids = {incident.id for incident in open_now}
+        was_open = [ident for ident, incident in before.incidents.items() if incident.is_open]
+        for ident in {*self._incidents.settled_since(before.read_at - SETTLED_LOOKBACK), *was_open}:
+            if ident not in open_ids:
+                incident = self._incidents.get_incident(ident)
+                if incident is not None:
+                    incidents[ident] = incident
+        return _Everything(read_at, incidents)
 
     def _whole_site(
-        self, record: SiteRecord | None, settings: SiteSettings, read_at: datetime, fingerprint: str
+        self,
+        record: SiteRecord | None,
+        settings: SiteSettings,
+        read_at: datetime,
+        fingerprint: str,
+        known: dict[str, PublishedFile],
+        stored: _Everything,
     ) -> _Plan:
-        """The whole site from the whole store: every incident is read, and the whole container listed."""
+        """The whole site from every stored incident, read after the whole container was listed (`known`)."""
         from shared.statuspage.public_ids import public_id
         from shared.statuspage.public_view import is_published, status_page, timelines_needed
+        from shared.statuspage.record_store import listed_months
         from shared.statuspage.site import render_site
-        from shared.statuspage.site_record import Known, SiteRecord, month_of, reached
+        from shared.statuspage.site_record import Known, SiteRecord, month_of, newest_first, reached
 
         renderer = renderer_fingerprint()
-        known = published_files(self.account)  # before the store: a page published since is newer, never older
         # Drills are never public: they are not read further.
-        incidents = [incident for incident in self._incidents.list_incidents() if not incident.drill]
-        maintenances = self._maintenances.list_maintenances()
+        incidents = sorted((i for i in stored.incidents.values() if not i.drill), key=lambda i: i.number)
+        maintenances = self._maintenance_windows(read_at, None)
         title, catalog, site_url, id_key = settings
         # Only what the publication policy allows is read further, rendered or published, under its public id.
         shown = [incident for incident in incidents if is_published(incident, catalog)]
@@ -398,31 +467,53 @@ class SitePublisher:
         versions = {incident.id: incident.version for incident in shown}
         needed = timelines_needed(shown, behind, read_at)
         timelines = {ident: self._timeline(ident, versions[ident]) for ident in needed}
-        page = status_page(
-            title,
-            catalog,
-            shown,
-            timelines,
-            maintenances=maintenances,
-            now=read_at,
-            site_url=site_url,
-            id_key=id_key,
-        )
-        files = render_site(page, [public_ids[ident] for ident in behind])
-        by_public = {public.id: public for public in page.incidents}
-        everything = [
-            Known(
-                incident.id,
-                incident.number,
-                incident.version,
-                month_of(incident.declared_at.astimezone(UTC)),
-                by_public[public_ids[incident.id]],
+        behind_ids = {public_ids[ident] for ident in behind}
+
+        def in_public_words() -> tuple[StatusPage, list[Known]]:
+            page = status_page(
+                title,
+                catalog,
+                shown,
+                timelines,
+                maintenances=maintenances,
+                now=read_at,
+                site_url=site_url,
+                id_key=id_key,
             )
-            for incident in shown
-        ]
-        lists: dict[date, tuple[Known, ...]] = {}
+            by_public = {public.id: public for public in page.incidents}
+            everything = [
+                Known(
+                    incident.id,
+                    incident.number,
+                    incident.version,
+                    month_of(incident.declared_at.astimezone(UTC)),
+                    by_public[public_ids[incident.id]] if incident.id in public_ids else None,
+                )
+                for incident in incidents
+            ]
+            return page, everything
+
+        page, everything = in_public_words()
+        # The record keeps its incidents in full public words, as a render after a change makes them: the few it
+        # keeps beyond what this page needed (spare recent ones, a component's last two) are read and rendered again.
+        missing = [k.ident for k in reached(everything, read_at) if k.ident not in timelines]
+        if missing:
+            timelines.update((ident, self._timeline(ident, versions[ident])) for ident in missing)
+            page, everything = in_public_words()
+        by_month: dict[date, tuple[Known, ...]] = {}
         for k in everything:
-            lists[k.month] = (*lists.get(k.month, ()), k)
+            by_month[k.month] = (*by_month.get(k.month, ()), k)
+        public_months = {k.month for k in everything if k.public is not None}
+        # Every month with a list or a page before is rewritten, so one emptied by withdrawals shows nothing and its
+        # list keeps its withdrawn incidents without public words (a later change never brings them back).
+        paged = {date.fromisoformat(m[8:15] + "-01") for m in known if _MONTH_PAGE.fullmatch(m)}
+        lists = {month: by_month.get(month, ()) for month in public_months | paged | listed_months(self.account)}
+        months = {
+            month: tuple(k.public for k in newest_first(listed) if k.public)
+            for month, listed in lists.items()
+            if month not in public_months or any(public_ids[k.ident] in behind_ids for k in listed if k.public)
+        }
+        files = render_site(page, behind_ids, months, public_months)
         # Above every state published before (by this scheme, or by the sum of versions before it).
         state = max([record.state if record else 0, *(f.version.state for f in known.values() if f.version)]) + 1
         next_record = SiteRecord(
@@ -430,8 +521,8 @@ class SitePublisher:
             read_at=read_at,
             fingerprint=fingerprint,
             whole=True,
-            oldest=page.created_at if page.incidents else None,
-            months=tuple(sorted(lists)),
+            oldest=min((public.started_at for public in page.incidents), default=None),
+            months=tuple(sorted(public_months)),
             incidents=reached(everything, read_at),
         )
         # Pages the index no longer links to, listed before this render read the store, so written from data no
@@ -439,17 +530,17 @@ class SitePublisher:
         pages = {_page(public) for public in public_ids.values()}
         stale = {path: None for path in known if _INCIDENT_PAGES.fullmatch(path) and path not in pages}
         subjects = {public_ids[incident.id]: incident.version for incident in shown}
-        return _Plan(next_record, files, subjects, lists, stale, known)
+        return _Plan(record=next_record, files=files, subjects=subjects, lists=lists, withdrawn=stale, listing=known)
 
     def _publish(self, plan: _Plan, claimed: str, began: datetime) -> PublishReport:
         """Publish a claimed state: month lists, then the files (the index last), then the record marked published."""
-        from shared.statuspage.record_store import write_record
+        from shared.statuspage.record_store import MonthLists, write_record
 
         record = plan.record
         renderer = renderer_fingerprint()
         if self._before_publish is not None:
             self._before_publish(plan.files)
-        months = plan.months or _MonthLists(self.account)
+        months = plan.months or MonthLists(self.account)
         for month, known in plan.lists.items():
             months.write(month, record.state, known)
 
@@ -506,6 +597,11 @@ class SitePublisher:
             self._published_read_at = index.read_at
 
 
+class _Everything(NamedTuple):
+    read_at: datetime  # when the reading began
+    incidents: dict[str, Incident]
+
+
 def _page(public_id: str) -> str:
     return f"incidents/{public_id}.html"
 
@@ -522,51 +618,7 @@ class _Plan:
     # older version than the one that took it off the site (None: any version, listed before the store was read).
     withdrawn: Mapping[str, int | None]
     listing: Mapping[str, PublishedFile] | None  # the whole container as listed (a whole-site render)
-    months: _MonthLists | None = None  # the month lists as this render read them
-
-
-class _MonthLists:
-    """Month lists as one render reads them (once each), merged with its changes, and written under their state."""
-
-    def __init__(self, account: StorageAccount) -> None:
-        self._account = account
-        self._read: dict[date, dict[str, Known]] = {}
-        self._etags: dict[date, tuple[int, str | None]] = {}  # month → (state, ETag) as read
-
-    def known(self, month: date) -> dict[str, Known]:
-        from shared.statuspage.record_store import read_month
-
-        if month not in self._read:
-            state, listed, etag = read_month(self._account, month)
-            self._read[month] = {k.ident: k for k in listed}
-            self._etags[month] = (state, etag)
-        return self._read[month]
-
-    def merged(self, month: date, changes: list[Known]) -> tuple[Known, ...]:
-        """The month's list with the changes, the newer version of each incident kept (withdrawn ones stay, without
-        public words, so an older state's change never brings them back)."""
-        merged = dict(self.known(month))
-        for k in changes:
-            merged[k.ident] = _newer(merged.get(k.ident), k) or k
-        return tuple(merged.values())
-
-    def write(self, month: date, state: int, known: tuple[Known, ...]) -> None:
-        """Over an older state only: a newer state's list holds everything this one does (it read this state's
-        record, with its changes pending, or this list as written)."""
-        from shared.statuspage.record_store import read_month, write_month
-
-        found, etag = self._etags.pop(month, None) or read_month(self._account, month)[::2]
-        for _attempt in attempts():
-            if found >= state or write_month(self._account, month, state, known, etag):
-                return
-            found, _listed, etag = read_month(self._account, month)  # written since: decide again
-        raise PublishContention(f"the list of {month:%Y-%m} changed under every attempt")
-
-
-def _newer(first: Known | None, second: Known | None) -> Known | None:
-    if first is None or (second is not None and second.version > first.version):
-        return second
-    return first
+    months: MonthLists | None = None  # the month lists as this render read them
 
 
 def _instant(moment: datetime | None) -> datetime:

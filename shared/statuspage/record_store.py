@@ -12,11 +12,22 @@ from datetime import date
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 
+from shared.core.contention import attempts
 from shared.core.storage import StorageAccount
-from shared.statuspage.site_record import Known, SiteRecord, decode_month, decode_record, encode_month, encode_record
+from shared.statuspage.site_record import (
+    Known,
+    SiteRecord,
+    decode_month,
+    decode_record,
+    encode_month,
+    encode_record,
+    newer,
+)
+from shared.statuspage.web_store import PublishContention
 
 RECORD_CONTAINER = "statuspage"
 _RECORD = "site.json"
+_MONTHS = "months/"
 
 
 def read_record(account: StorageAccount) -> tuple[SiteRecord | None, str | None]:
@@ -43,8 +54,48 @@ def write_month(account: StorageAccount, month: date, state: int, known: tuple[K
     return _write(account, _month(month), encode_month(state, known), etag) is not None
 
 
+class MonthLists:
+    """Month lists as one render reads them (once each), merged with its changes, and written under their state."""
+
+    def __init__(self, account: StorageAccount) -> None:
+        self._account = account
+        self._read: dict[date, dict[str, Known]] = {}
+        self._etags: dict[date, tuple[int, str | None]] = {}  # month → (state, ETag) as read
+
+    def known(self, month: date) -> dict[str, Known]:
+        if month not in self._read:
+            state, listed, etag = read_month(self._account, month)
+            self._read[month] = {k.ident: k for k in listed}
+            self._etags[month] = (state, etag)
+        return self._read[month]
+
+    def merged(self, month: date, changes: list[Known]) -> tuple[Known, ...]:
+        """The month's list with the changes, the newer version of each incident kept (withdrawn ones stay, without
+        public words, so an older state's change never brings them back)."""
+        merged = dict(self.known(month))
+        for k in changes:
+            merged[k.ident] = newer(merged.get(k.ident), k) or k
+        return tuple(merged.values())
+
+    def write(self, month: date, state: int, known: tuple[Known, ...]) -> None:
+        """Over an older state only: a newer state's list holds everything this one does (it read this state's
+        record, with its changes pending, or this list as written)."""
+        found, etag = self._etags.pop(month, None) or read_month(self._account, month)[::2]
+        for _attempt in attempts():
+            if found >= state or write_month(self._account, month, state, known, etag):
+                return
+            found, _listed, etag = read_month(self._account, month)  # written since: decide again
+        raise PublishContention(f"the list of {month:%Y-%m} changed under every attempt")
+
+
+def listed_months(account: StorageAccount) -> set[date]:
+    """Every month that has a list: one listing of the private container (a full render rewrites them all)."""
+    names = account.container(RECORD_CONTAINER).list_blob_names(name_starts_with=_MONTHS)
+    return {date.fromisoformat(name[len(_MONTHS) : -len(".json")] + "-01") for name in names}
+
+
 def _month(month: date) -> str:
-    return f"months/{month.isoformat()[:7]}.json"
+    return f"{_MONTHS}{month.isoformat()[:7]}.json"
 
 
 def _read(account: StorageAccount, name: str) -> tuple[bytes | None, str | None]:

@@ -20,6 +20,8 @@ from shared.statuspage.web_store import FileVersion
 # Incidents newer than the RECENT_LIMIT the JSON API and feeds list, kept beyond it: one withdrawn later (the
 # policy no longer shows it) leaves the next in line still known.
 RECENT_SPARE = 10
+# For each component, the incidents that last touched it that are kept (see `reached`).
+LAST_TOUCHES = 2
 # history.html shows whole months back to the first of the month two before this one: at most 92 days ago.
 MONTHS_REACH = timedelta(days=93)
 
@@ -65,19 +67,18 @@ def newest_first(known: Iterable[Known]) -> list[Known]:
 def reached(known: Iterable[Known], now: datetime) -> tuple[Known, ...]:
     """The public incidents some window of the page reaches at `now` or later (windows only slide forward): open ones,
     the most recent (the JSON API, feeds), those that ended inside the daily history, those history.html lists in
-    full, and for each component the last to touch it (when its status last changed) — newest first."""
+    full, and for each component the last two to touch it (when its status last changed) — newest first."""
     ordered = newest_first(known)
     history_from = window_start(now)
     months_from = now - MONTHS_REACH
-    last_touch: dict[str, tuple[datetime, str]] = {}
+    touches: dict[str, list[tuple[datetime, int, str]]] = {}
     for k in ordered:
         public = k.public
         assert public is not None
-        end = public.resolved_at or now
         for name, _ in public.component_statuses:
-            if name not in last_touch or end > last_touch[name][0]:
-                last_touch[name] = (end, k.ident)
-    latest = {ident for _, ident in last_touch.values()}
+            touches.setdefault(name, []).append((public.resolved_at or now, k.number, k.ident))
+    # The last two: when the last is withdrawn, the one before still says when the component's status last changed.
+    latest = {ident for found in touches.values() for _, _, ident in sorted(found, reverse=True)[:LAST_TOUCHES]}
     kept = []
     for position, k in enumerate(ordered):
         public = k.public
@@ -91,6 +92,13 @@ def reached(known: Iterable[Known], now: datetime) -> tuple[Known, ...]:
         ):
             kept.append(k)
     return tuple(kept)
+
+
+def newer(first: Known | None, second: Known | None) -> Known | None:
+    """The one at the higher version (the first at a tie); None only when both are."""
+    if first is None or (second is not None and second.version > first.version):
+        return second
+    return first
 
 
 def month_of(moment: datetime) -> date:

@@ -11,7 +11,7 @@ CONTAINERS = "Microsoft.Storage/storageAccounts/blobServices/containers"
 # DESIGN.md "Storage": what Firebell uses, including queues whose consumers are still being written.
 DESIGN_TABLES = {"incidents", "timeline", "alerts", "overrides", "maintenances", "escalations", "workitems"}
 DESIGN_QUEUES = {"notifications", "statuspage", "workitems", "escalations", "postmortems", "channels"}
-DESIGN_CONTAINERS = {"postmortems"}
+DESIGN_CONTAINERS = {"postmortems", "statuspage"}
 
 CREATED_OTHERWISE = {
     "$web": "created by Azure Storage when the static website is enabled (deployment script in storage.bicep)",

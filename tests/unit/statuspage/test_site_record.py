@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
+
 from shared.catalog.services import Catalog, Service
 from shared.incidents.incident import Incident
+from shared.incidents.timeline import PUBLIC_UPDATE, TimelineEvent, event_id
 from shared.statuspage.public_view import StatusPage, assemble_page, status_page
 from shared.statuspage.site import SiteFile, render_site
 from shared.statuspage.site_record import (
@@ -85,6 +88,40 @@ def test_the_incidents_the_windows_reach_render_every_file_about_everything_as_t
     expected = about_everything(render_site(whole, ()))
     assert about_everything(render_site(page, (), {}, months)) == expected
     assert len(expected) >= 8  # index, history, feeds and the JSON documents
+
+
+def posted(i: Incident) -> list[TimelineEvent]:
+    """A public update in the incident's own words: only its timeline has them (a resolved row keeps none)."""
+    at = i.declared_at + timedelta(minutes=20)
+    words = {"status": "identified", "public_text": f"Update on {i.id}."}
+    return [TimelineEvent(i.id, event_id(at, "u"), PUBLIC_UPDATE, at, at, "Dana", "teams", "", True, words)]
+
+
+@pytest.mark.parametrize("later", [timedelta(0), timedelta(days=3), timedelta(days=40)], ids=["now", "3d", "40d"])
+@pytest.mark.parametrize("withdrawn", [(), ("INC-200",), ("INC-202", "INC-199", "INC-198"), ("INC-203",)])
+def test_what_the_windows_reached_still_renders_every_file_about_everything_after_withdrawals_and_later(
+    withdrawn, later
+):
+    # Login was hit twice long ago (INC-203 first, the oldest incident); every incident has public words.
+    incidents = [*history(), incident(203, NOW - timedelta(days=900), service="login")]
+    timelines = {i.id: posted(i) for i in incidents}
+    page = status_page("Status", CATALOG, incidents, timelines, now=NOW)
+    by_public = {public.id: public for public in page.incidents}
+    everything = [Known(i.id, i.number, i.version, month_of(i.declared_at), by_public[pid(i.id)]) for i in incidents]
+    kept = [k for k in reached(everything, NOW) if k.ident not in withdrawn]
+    left = [i for i in incidents if i.id not in withdrawn]
+    at = NOW + later
+
+    whole = status_page("Status", CATALOG, left, timelines, now=at)
+    # Open incidents are read at every render (the open index); the publisher finds the oldest in the earliest
+    # month's list.
+    fresh = {public.id: public for public in whole.incidents if public.is_open}
+    shown = tuple(fresh.get(k.public.id, k.public) for k in kept if k.public)
+    oldest = min(i.declared_at for i in left)
+    partial = assemble_page("Status", CATALOG, shown, (), at, oldest=oldest)
+    months = sorted({month_of(i.declared_at) for i in left})
+    assert about_everything(render_site(partial, (), {}, months)) == about_everything(render_site(whole, ()))
+    assert all("Update on" in str(k.public) for k in kept)
 
 
 def test_a_record_and_a_month_list_read_back_as_written():
