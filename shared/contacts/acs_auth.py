@@ -1,6 +1,7 @@
 """How Firebell proves itself to Azure Communication Services: the resource's access key (HMAC-SHA256 signing,
 shared.contacts.acs_signing), or — with no key in the settings — an Entra ID token of the function app's managed
-identity for `https://communication.azure.com/.default`, sent as `Authorization: Bearer` (SMS and Call Automation
+identity for `https://communication.azure.com//.default` (audience `https://communication.azure.com/`, what
+every Azure SDK for Communication Services asks), sent as `Authorization: Bearer` (SMS and Call Automation
 both accept it; the identity needs a role on the resource that allows them, docs/oncall.md). No secret in the
 settings then. azure-identity loads with the first token only, and caches the token until shortly before it expires.
 """
@@ -15,7 +16,8 @@ from typing import Any, Protocol
 from shared.contacts import acs_signing
 from shared.contacts.errors import ContactRejected, ContactUnavailable
 
-SCOPE = "https://communication.azure.com/.default"
+# Double slash on purpose: the resource is "https://communication.azure.com/" (the SDKs' get_authentication_policy).
+SCOPE = "https://communication.azure.com//.default"
 
 
 class AcsAuth(Protocol):

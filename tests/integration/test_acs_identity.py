@@ -1,6 +1,6 @@
 """Communication Services without an access key: with ACS_ACCESS_KEY unset, Firebell signs its SMS and Call
 Automation requests with an Entra ID token of its managed identity (`Authorization: Bearer`, scope
-https://communication.azure.com/.default). Tested with the platform's managed-identity endpoint stand-in
+https://communication.azure.com//.default). Tested with the platform's managed-identity endpoint stand-in
 (IDENTITY_ENDPOINT + IDENTITY_HEADER, what azure-identity's ManagedIdentityCredential asks in a Function App) and the
 Communication Services stand-in, which accepts a token only for its audience from Entra's issuer, over real HTTP."""
 
