@@ -99,7 +99,13 @@ def authenticate_acs_events(secret: str | None, authorization: str | None) -> st
 
         key_for = signing_keys(policy.jwks_url).key_for
     return event_grid.authenticate_delivery(
-        secret, authorization, settings().acs_events_secret, policy, key_for, utc_now()
+        secret,
+        authorization,
+        settings().acs_events_secret,
+        policy,
+        key_for,
+        utc_now(),
+        event_grid.publisher_app_id(os.environ),
     )
 
 
