@@ -46,7 +46,16 @@ def set_notify_rules(req: func.HttpRequest) -> func.HttpResponse:
     person = _person(req)
     rules = notify_override.parse_notify(decode_json_object(req.get_body()), person)  # 400 before anything is stored
     override = context.notify_override_store().put(person, rules, utc_now())
-    log_event(log, "notify rules set", function="set_notify_rules", outcome="stored", person=person.name)
+    log_event(
+        log,
+        "notify rules set",
+        function="set_notify_rules",
+        outcome="stored",
+        person=person.name,
+        high=notify_override.channels(rules, "high"),
+        low=notify_override.channels(rules, "low"),
+        quiet_hours=rules.quiet_hours is not None,
+    )
     return json_response(200, notify_override.notify_document(person, override, person.rules))
 
 

@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from shared.core.timeutil import parse_instant, utc_now
+from shared.oncall.notify_override import NEEDS_A_LEVEL
 from tests.conftest import pause_of
 from tests.integration import test_contacts as contacts
 from tests.integration.test_contacts import contact_texts, page_tim, queued
@@ -98,6 +99,9 @@ def test_rules_round_trip_an_override_wins_until_deleted(api):
         ("Tim Jones", {"urgent": []}, "notify.urgent: unknown key; expected one of high, low, quiet_hours"),
         ("Tim Jones", {"high": []}, "notify.high: must be a list of 1–10 { channel, after_minutes } tables"),
         ("Tim Jones", ["not", "an", "object"], "body must be a JSON object, not list"),
+        # Neither level: stored, it would be the card alone and silently end phone paging.
+        ("Tim Jones", {}, NEEDS_A_LEVEL),
+        ("Tim Jones", {"quiet_hours": {"start": "22:00", "end": "07:00"}}, NEEDS_A_LEVEL),
     ],
 )
 def test_invalid_rules_are_refused_naming_the_key_and_nothing_is_stored(api, person, body, detail):
@@ -105,6 +109,14 @@ def test_invalid_rules_are_refused_naming_the_key_and_nothing_is_stored(api, per
     answer = rules_of(api, person, "PUT", body)
     assert (answer.status_code, answer.json()["detail"]) == (400, detail)
     assert rules_of(api, person).json() == before
+
+
+def test_a_change_is_logged_with_its_channels_and_no_phone_number(api, caplog):
+    with caplog.at_level("INFO", logger="firebell.oncall"):
+        assert rules_of(api, "Tim Jones", "PUT", ONLY_A_LATE_CALL).status_code == 200
+    (record,) = [r for r in caplog.records if r.getMessage().startswith("notify rules set")]
+    assert (record.person, record.high, record.low, record.quiet_hours) == ("Tim Jones", "teams,voice", "teams", False)
+    assert contacts.TIM_PHONE not in caplog.text
 
 
 def test_unknown_people_are_404_and_the_function_key_is_required(api):
