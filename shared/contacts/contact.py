@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 from shared.catalog.severity import label
 from shared.contacts import ack_links
 from shared.contacts.errors import ContactRejected, ContactUnavailable
-from shared.contacts.ladder import ContactMessage, ladder, next_step, sms_text
+from shared.contacts.ladder import ContactMessage, ladder, next_step, rules_changed, sms_text
 from shared.contacts.ledger import FAILED, SENT, STOPPED, Claim, ContactLedger
 from shared.core import deferral
 from shared.core.errors import InvalidInput
@@ -30,7 +30,7 @@ from shared.core.queues import CONTACTS
 from shared.core.settings import Settings
 from shared.core.storage import managed_identity_client_id
 from shared.incidents.incident import Incident
-from shared.incidents.timeline import CONTACT_FAILED, CONTACT_SENT
+from shared.incidents.timeline import CONTACT_DROPPED, CONTACT_FAILED, CONTACT_SENT
 from shared.notifications.notifier import Notifier, holder_of
 from shared.notifications.policy import stop_reason, visibility_seconds
 from shared.oncall.contact_rules import SMS, TEAMS_ACTIVITY, VOICE
@@ -44,7 +44,7 @@ TEAMS_ACTIVITY_SETTINGS = (
     "set GRAPH_TEAMS_APP_ID (and GRAPH_TENANT_ID, GRAPH_CLIENT_ID and GRAPH_CLIENT_SECRET, unless the managed identity "
     "signs in to Graph)"
 )
-SENT_OUT, DUPLICATE, STOPPED_OUT, FAILED_OUT = "sent", "duplicate", "stopped", "failed"
+SENT_OUT, DUPLICATE, STOPPED_OUT, FAILED_OUT, DROPPED_OUT = "sent", "duplicate", "stopped", "failed", "dropped"
 
 
 @cache
@@ -145,6 +145,19 @@ def run(message: ContactMessage, holder: str, now: datetime, notifier: Notifier,
         ledger.settle(message.incident, key, STOPPED, now, detail=reason or "")
         return STOPPED_OUT
     person = notifier.reachable(message.person)
+    changed = rules_changed(message, person)
+    if changed is not None:
+        ledger.settle(message.incident, key, STOPPED, now, detail=changed)
+        notifier.record(
+            message.incident,
+            CONTACT_DROPPED,
+            f"{WORDS[message.channel]} to {person.name} (rule step {message.index + 1}) not sent: {changed}",
+            now,
+            f"contact-{key}-dropped",
+            {"person": person.name, "channel": message.channel, "step": message.index},
+            named_at=message.due,
+        )
+        return DROPPED_OUT
     try:
         if message.channel == SMS:
             sent_id = _send_sms(notifier, ledger, message, incident, person, now)

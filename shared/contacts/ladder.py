@@ -85,8 +85,22 @@ def ladder(incident: Incident, person: Person, page: str, paged_at: datetime) ->
     ]
 
 
+def rules_changed(message: ContactMessage, person: Person) -> str | None:
+    """Why a queued step no longer belongs to the person's rules in force (changed since the page: its number now
+    holds another channel, or the rules are shorter), else None. Such a step is dropped, not sent: its number would
+    otherwise pick the next step from rules it was never part of."""
+    steps = person.rules.steps_for(message.urgency)
+    if message.index >= len(steps):
+        return f"{person.name}'s rules changed since the page: they now have {len(steps)} {message.urgency} steps"
+    if steps[message.index].channel != message.channel:
+        now_holds = steps[message.index].channel
+        return f"{person.name}'s rules changed since the page: rule step {message.index + 1} is now {now_holds}"
+    return None
+
+
 def next_step(message: ContactMessage, person: Person, now: datetime) -> ContactMessage | None:
-    """The person's next personal step after `message`, due now (its channel failed: no waiting)."""
+    """The person's next personal step after `message`, due now (its channel failed: no waiting). `message` is a
+    step of these rules (run drops one that is not), so the numbering is theirs."""
     steps = person.rules.steps_for(message.urgency)
     for index in range(message.index + 1, len(steps)):
         if steps[index].channel in PERSONAL_CHANNELS:

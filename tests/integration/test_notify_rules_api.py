@@ -159,3 +159,36 @@ def test_a_person_without_rules_in_the_file_is_reached_by_the_api_rules(api, sto
     ((message, outcome, sent),) = start_ladder(notifier(), incident, priya, "r02-s00", WEDNESDAY)
     assert (message.channel, message.index, outcome) == ("sms", 0, "queued")
     assert pause_of(sent) == timedelta(minutes=5)
+
+
+def test_a_queued_step_the_new_rules_no_longer_have_is_dropped_with_a_note(api, storage_account, acs):
+    """Tim is paged by the file's rules (SMS now, SMS after 1 min, call after 3 min); then his rules change."""
+    from functions import context
+    from shared.contacts.contact import on_contact, start_ladder
+    from tests.integration.test_notifications import WEDNESDAY, notifier, open_incident
+
+    store = contacts.IncidentStore(storage_account)
+    ident, _ = open_incident(store)
+    tim = context.people().named("Tim Jones")
+    steps = start_ladder(notifier(), store.get_incident(ident), tim, "r01-s00", WEDNESDAY)
+    assert [(m.index, m.channel, outcome) for m, outcome, _ in steps] == [
+        (1, "sms", "sent"),
+        (2, "sms", "queued"),
+        (3, "voice", "queued"),
+    ]
+    changed = {"high": [{"channel": "teams"}, {"channel": "sms"}, {"channel": "voice", "after_minutes": 1}]}
+    assert rules_of(api, "Tim Jones", "PUT", changed).status_code == 200
+    for (_, _, sent), minutes in zip(steps[1:], (1, 3), strict=True):
+        assert on_contact(sent.content.encode(), sent.id, 1, WEDNESDAY + timedelta(minutes=minutes), notifier()) is None
+    assert (len(acs.sms()), acs.calls()) == (1, [])  # neither old step went out, nor did either start another
+    assert contact_texts(store, ident) == [
+        "SMS to Tim Jones sent (high urgency, rule step 2 of 4)",
+        "SMS to Tim Jones (rule step 3) not sent: Tim Jones's rules changed since the page: rule step 3 is now voice",
+        "voice call to Tim Jones (rule step 4) not sent: Tim Jones's rules changed since the page: they now have 3 "
+        "high steps",
+    ]
+    assert [event.kind for event in store.timeline(ident) if event.kind.startswith("contact.")][1:] == [
+        "contact.dropped",
+        "contact.dropped",
+    ]
+    assert queued(storage_account) == []
