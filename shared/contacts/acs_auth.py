@@ -64,7 +64,7 @@ def sign_in_state(access_key: str, environ: Mapping[str, str]) -> str:
     (the platform sets IDENTITY_ENDPOINT when the app has one) is there, so every SMS and call step would fail."""
     if access_key:
         return "configured"
-    if environ.get("IDENTITY_ENDPOINT") or environ.get("MSI_ENDPOINT"):
+    if environ.get("IDENTITY_ENDPOINT"):
         return "configured (managed identity)"
     return "no credential: set ACS_ACCESS_KEY or give the function app a managed identity"
 
