@@ -26,6 +26,7 @@ class NotifyOverride:
     person: str  # the name in people.toml
     rules: ContactRules
     updated_at: datetime
+    etag: str = ""  # the stored row's version: GET hands it out, a PUT or DELETE may name it in If-Match
 
 
 NEEDS_A_LEVEL = (

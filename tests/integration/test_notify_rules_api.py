@@ -12,6 +12,7 @@ import requests
 
 from shared.core.timeutil import parse_instant, utc_now
 from shared.oncall.notify_override import NEEDS_A_LEVEL
+from shared.oncall.notify_override_store import STALE
 from tests.conftest import pause_of
 from tests.integration import test_contacts as contacts
 from tests.integration.test_contacts import contact_texts, page_tim, queued
@@ -38,8 +39,11 @@ def api(paging, monkeypatch) -> Iterator[str]:
         yield url
 
 
-def rules_of(api: str, person: str, method: str = "GET", body: object = None) -> requests.Response:
-    return requests.request(method, f"{api}/people/{person}/notify", json=body, headers=KEY, timeout=30)
+def rules_of(
+    api: str, person: str, method: str = "GET", body: object = None, if_match: str | None = None
+) -> requests.Response:
+    headers = {**KEY, **({"If-Match": if_match} if if_match is not None else {})}
+    return requests.request(method, f"{api}/people/{person}/notify", json=body, headers=headers, timeout=30)
 
 
 def test_rules_round_trip_an_override_wins_until_deleted(api):
@@ -117,6 +121,27 @@ def test_a_change_is_logged_with_its_channels_and_no_phone_number(api, caplog):
     (record,) = [r for r in caplog.records if r.getMessage().startswith("notify rules set")]
     assert (record.person, record.high, record.low, record.quiet_hours) == ("Tim Jones", "teams,voice", "teams", False)
     assert contacts.TIM_PHONE not in caplog.text
+
+
+def test_if_match_refuses_a_change_to_rules_someone_else_changed_meanwhile(api):
+    mine = rules_of(api, "Tim Jones", "PUT", ONLY_A_LATE_CALL)
+    read = mine.headers["ETag"]
+    assert rules_of(api, "Tim Jones").headers["ETag"] == read  # GET hands out the version
+    theirs = rules_of(api, "Tim Jones", "PUT", {"high": [{"channel": "sms"}]})  # another editor, no If-Match
+    assert theirs.headers["ETag"] != read
+    for method, body in (("PUT", FILE_RULES), ("DELETE", None)):
+        stale = rules_of(api, "Tim Jones", method, body, if_match=read)
+        assert (stale.status_code, stale.json()["detail"]) == (412, STALE)
+        assert rules_of(api, "Tim Jones").json() == theirs.json()  # nothing changed
+    again = rules_of(api, "Tim Jones", "PUT", ONLY_A_LATE_CALL, if_match=theirs.headers["ETag"])
+    assert (again.status_code, again.json()["rules"]["high"][1]) == (200, {"channel": "voice", "after_minutes": 2})
+    gone = rules_of(api, "Tim Jones", "DELETE", if_match=again.headers["ETag"])
+    assert (gone.status_code, gone.json()["deleted"], "ETag" in gone.headers) == (200, True, False)
+    # No override now: any If-Match names a version that is not stored, "*" included; a malformed one is no better.
+    for given in ("*", again.headers["ETag"], 'W/"not-an-etag"', "garbage"):
+        for method, body in (("PUT", ONLY_A_LATE_CALL), ("DELETE", None)):
+            assert rules_of(api, "Tim Jones", method, body, if_match=given).status_code == 412
+    assert rules_of(api, "Tim Jones").json()["source"] == "people.toml"
 
 
 def test_unknown_people_are_404_and_the_function_key_is_required(api):
