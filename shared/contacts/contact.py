@@ -163,8 +163,10 @@ def run(message: ContactMessage, holder: str, now: datetime, notifier: Notifier,
             sent_id = _send_sms(notifier, ledger, message, incident, person, now)
         elif message.channel == VOICE:
             sent_id = _place_call(notifier, ledger, message, person, now)
-        else:
+        elif message.channel == TEAMS_ACTIVITY:
             sent_id = _notify_in_teams(notifier, message, incident, person, now)
+        else:  # ContactMessage.from_json admits personal channels only: this is a new channel not wired here
+            raise ContactRejected(f"{message.channel!r} is not a channel a contact step can use")
     except ContactUnavailable as outage:
         if not final:
             raise
@@ -280,7 +282,7 @@ def _failed(
     notifier.record(
         message.incident,
         CONTACT_FAILED,
-        f"{WORDS[message.channel]} to {person.name} failed: {reason[:300]}{then}",
+        f"{WORDS.get(message.channel, message.channel)} to {person.name} failed: {reason[:300]}{then}",
         now,
         f"contact-{message.key()}-failed",
         {"person": person.name, "channel": message.channel, "step": message.index},

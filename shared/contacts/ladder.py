@@ -17,7 +17,7 @@ from typing import Any
 from shared.core.errors import InvalidInput
 from shared.core.timeutil import iso, parse_instant
 from shared.incidents.incident import Incident
-from shared.oncall.contact_rules import CHANNELS, PERSONAL_CHANNELS, ContactStep, due_at, urgency
+from shared.oncall.contact_rules import PERSONAL_CHANNELS, ContactStep, due_at, urgency
 from shared.oncall.people import Person
 
 _PAGE = re.compile(r"^[A-Za-z0-9-]{1,60}$")
@@ -64,8 +64,12 @@ class ContactMessage:
         index = document.get("index")
         if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < 100:
             raise InvalidInput("a contacts message needs 'index' 0–99")
-        if text["channel"] not in CHANNELS or not _PAGE.match(text["page"]):
-            raise InvalidInput("a contacts message names an unknown channel or a malformed page")
+        # Only personal steps are queued: the `teams` step is the escalation's card, posted already.
+        if text["channel"] not in PERSONAL_CHANNELS or not _PAGE.match(text["page"]):
+            raise InvalidInput(
+                "a contacts message names a channel that is no personal rule step (sms, voice, teams_activity) or a "
+                "malformed page"
+            )
         try:
             due = parse_instant(text["due"])
         except ValueError:
