@@ -15,7 +15,6 @@ import azure.functions as func
 from functions import context
 from functions.http_edge import http_endpoint, json_response
 from functions.lazy import lazy
-from shared.core.errors import NotFound
 from shared.core.json_body import decode_json_object
 from shared.core.telemetry import log_event
 from shared.core.timeutil import utc_now
@@ -85,9 +84,4 @@ def _if_match(req: func.HttpRequest) -> str | None:
 
 def _person(req: func.HttpRequest) -> Person:
     """The person the route names; NotFound (404) for anyone not in people.toml."""
-    wanted = (req.route_params.get("person") or "").strip()
-    directory = context.people()
-    person = directory.named(wanted[:200])
-    if not wanted or person not in directory.people:
-        raise NotFound(f"{wanted[:100]!r} is not in people.toml")
-    return person
+    return context.people().listed(req.route_params.get("person") or "")
