@@ -1,11 +1,18 @@
-"""Signing in with the app's managed identity, for the services that accept its Entra ID tokens (Communication
-Services, Graph, Azure DevOps): the credential, created with the first token (azure-identity loads then, not at cold
-start), and how a failed sign-in reads."""
+"""Signing in with the app's managed identity, for every service that accepts its Entra ID tokens (storage,
+Communication Services, Graph, Azure DevOps): the credential — made in one place, and lazily where it is only
+needed for a first token (azure-identity loads then, not at cold start) — and how a failed sign-in reads."""
 
 from __future__ import annotations
 
 import threading
 from typing import Any
+
+
+def managed_identity_credential(client_id: str = "") -> Any:
+    """The app's managed identity: user-assigned when `client_id` names one, else system-assigned."""
+    from azure.identity import ManagedIdentityCredential
+
+    return ManagedIdentityCredential(client_id=client_id or None)
 
 
 class LazyManagedIdentity:
@@ -20,9 +27,7 @@ class LazyManagedIdentity:
     def get_token(self, *scopes: str) -> Any:
         with self._lock:
             if self._credential is None:
-                from azure.identity import ManagedIdentityCredential
-
-                self._credential = ManagedIdentityCredential(client_id=self.client_id or None)
+                self._credential = managed_identity_credential(self.client_id)
         return self._credential.get_token(*scopes)
 
 
