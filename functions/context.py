@@ -201,11 +201,11 @@ def notifier(workflow: WorkflowSender | None = None) -> Notifier:
     )
 
 
-def _page_by_phone(*args: Any) -> object:
+def _page_by_phone(*args: Any, **kwargs: Any) -> object:
     """A paged person's SMS and voice rule steps (shared.contacts), loaded only when someone has such rules."""
     from shared.contacts.contact import start_ladder
 
-    return start_ladder(*args)
+    return start_ladder(*args, **kwargs)
 
 
 def review_wiki() -> Any | None:

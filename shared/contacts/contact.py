@@ -68,11 +68,13 @@ def _identity(settings: Settings) -> str:
 
 
 def start_ladder(
-    notifier: Notifier, incident: Incident, paged: Person, page: str, now: datetime
+    notifier: Notifier, incident: Incident, paged: Person, page: str, now: datetime, *, read_rules: bool = True
 ) -> list[tuple[ContactMessage, str, Any]]:
     """Queue the paged person's personal steps; send those due now. Returns each step with what was done and
-    the queue message sent for it (None when it went out here)."""
-    person = notifier.reachable(paged.name)  # the directory's record and the rules in force (overrides carry names)
+    the queue message sent for it (None when it went out here). `read_rules` False: `paged` already carries the
+    rules in force (the escalation read them to decide on calling here at all)."""
+    # The directory's record and the rules in force (overrides carry names).
+    person = notifier.reachable(paged.name) if read_rules else paged
     done: list[tuple[ContactMessage, str, Any]] = []
     for message in ladder(incident, person, page, now):
         wait = message.due - now
@@ -81,7 +83,7 @@ def start_ladder(
             continue
         holder = f"inline-{message.key()}"
         try:
-            done.append((message, run(message, holder, now, notifier, final=False), None))
+            done.append((message, run(message, holder, now, notifier, final=False, reached=person), None))
         except ContactUnavailable as outage:
             delay = deferral.next_delay({}, outage.retry_after, now) or 0
             sent = enqueue(notifier, message, timedelta(seconds=delay), holder=holder, first_failure=now)
@@ -131,9 +133,18 @@ def on_contact(body: bytes, message_id: str, dequeue_count: int, now: datetime, 
     return None
 
 
-def run(message: ContactMessage, holder: str, now: datetime, notifier: Notifier, *, final: bool) -> str:
+def run(
+    message: ContactMessage,
+    holder: str,
+    now: datetime,
+    notifier: Notifier,
+    *,
+    final: bool,
+    reached: Person | None = None,
+) -> str:
     """Send one step unless it was sent (or is being sent) or the incident no longer needs it. `final`: an outage
-    can no longer be waited out, so it fails the channel like a refusal."""
+    can no longer be waited out, so it fails the channel like a refusal. `reached`: the person with the rules in
+    force, when the caller has just read them (a step sent as the page happens); else they are read here."""
     ledger = ContactLedger(notifier.account)
     key = message.key()
     claim = ledger.claim(message.incident, key, holder, now)
@@ -144,7 +155,7 @@ def run(message: ContactMessage, holder: str, now: datetime, notifier: Notifier,
     if incident is None or reason is not None:
         ledger.settle(message.incident, key, STOPPED, now, detail=reason or "")
         return STOPPED_OUT
-    person = notifier.reachable(message.person)
+    person = reached if reached is not None else notifier.reachable(message.person)
     changed = rules_changed(message, person)
     if changed is not None:
         ledger.settle(message.incident, key, STOPPED, now, detail=changed)

@@ -217,3 +217,20 @@ def test_a_queued_step_the_new_rules_no_longer_have_is_dropped_with_a_note(api, 
         "contact.dropped",
     ]
     assert queued(storage_account) == []
+
+
+def test_a_page_reads_the_rules_in_force_once(api, storage_account, acs):
+    """Deciding to call beyond the card, queueing the ladder and sending the SMS due at once share one read."""
+    from shared.notifications.escalate import run_step
+    from shared.notifications.policy import FIRST, StepMessage
+    from tests.integration.test_notifications import WEDNESDAY, notifier, open_incident
+
+    assert rules_of(api, "Tim Jones", "PUT", {"high": [{"channel": "teams"}, {"channel": "sms"}]}).status_code == 200
+    paging, reads = notifier(), []
+    read = paging.reachable
+    paging.reachable = lambda name: reads.append(name) or read(name)  # counts; reads Azurite as ever
+    ident, _ = open_incident(contacts.IncidentStore(storage_account))
+    assert run_step(StepMessage(ident, "quick", FIRST, WEDNESDAY), "step-1", 1, WEDNESDAY, paging).steps == [
+        (FIRST, "paged")
+    ]
+    assert ([sms.to for sms in acs.sms()], reads) == ([contacts.TIM_PHONE], ["Tim Jones"])
