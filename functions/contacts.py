@@ -60,13 +60,13 @@ def on_contact(message: func.QueueMessage) -> None:
 @http_endpoint
 def acs_events(req: func.HttpRequest) -> func.HttpResponse:
     # The URL's secret or Event Grid's Entra ID token, before the body is read.
-    context.authenticate_acs_events(req.params.get("secret"), req.headers.get("Authorization"))
+    credential = context.authenticate_acs_events(req.params.get("secret"), req.headers.get("Authorization"))
     body = req.get_body()
     require_bounded(body)
     batch = event_grid.events(_json(body))
     code = event_grid.validation_code(batch)
     if code is not None:
-        log_event(log, "event grid validation", function="acs_events", outcome="validated")
+        log_event(log, "event grid validation", function="acs_events", outcome="validated", credential=credential)
         return json_response(200, {"validationResponse": code})
     config = context.configuration()
     handled = inbound.on_events(batch, utc_now(), context.notifier(), config.people(), config.catalog(), _refuse_for)
@@ -80,6 +80,7 @@ def acs_events(req: func.HttpRequest) -> func.HttpResponse:
         acks=len(handled.decisions),
         reports=handled.reports,
         ignored=handled.ignored,
+        credential=credential,  # "entra" or "secret": which one Event Grid used
     )
     return json_response(200, {"acknowledged": _acknowledged(handled.decisions), "reports": handled.reports})
 

@@ -99,7 +99,13 @@ def authenticate_acs_events(secret: str | None, authorization: str | None) -> st
 
         key_for = signing_keys(policy.jwks_url).key_for
     return event_grid.authenticate_delivery(
-        secret, authorization, settings().acs_events_secret, policy, key_for, utc_now()
+        secret,
+        authorization,
+        settings().acs_events_secret,
+        policy,
+        key_for,
+        utc_now(),
+        event_grid.publisher_app_id(os.environ),
     )
 
 
@@ -195,11 +201,11 @@ def notifier(workflow: WorkflowSender | None = None) -> Notifier:
     )
 
 
-def _page_by_phone(*args: Any) -> object:
+def _page_by_phone(*args: Any, **kwargs: Any) -> object:
     """A paged person's SMS and voice rule steps (shared.contacts), loaded only when someone has such rules."""
     from shared.contacts.contact import start_ladder
 
-    return start_ladder(*args)
+    return start_ladder(*args, **kwargs)
 
 
 def review_wiki() -> Any | None:

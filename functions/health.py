@@ -11,6 +11,7 @@ import logging
 import os
 import threading
 import time
+from typing import Any
 
 import azure.functions as func
 
@@ -96,7 +97,7 @@ def _essentials() -> dict[str, str]:
         checks["boards_service_hook"] = "configured" if hook else "not configured"
         checks["notifications"] = "configured" if context.settings().teams_workflow_url else "not configured"
         checks["channels"] = "configured" if context.settings().channels_configured else "not configured"
-        checks["sms"] = "configured" if context.settings().sms_configured else "not configured"  # paging by phone
+        checks["sms"] = _sms_state(context.settings())  # paging by phone
         checks["configuration"] = "valid"
     except ConfigurationError as error:
         log.error("configuration invalid: %s", error.detail)  # details (paths) stay in the log, not on any route
@@ -155,3 +156,11 @@ def _poison_messages() -> int | None:
     for queue, waiting in counts.items():  # per queue for the operator (infra/ alerts on any above 0)
         telemetry.gauge(telemetry.POISON_MESSAGES, waiting, queue=queue)
     return sum(counts.values())
+
+
+def _sms_state(settings: Any) -> str:
+    if not settings.sms_configured:
+        return "not configured"
+    from shared.contacts.acs_auth import sign_in_state
+
+    return sign_in_state(settings.acs_access_key, os.environ)

@@ -21,6 +21,7 @@ from shared.core.errors import (
     InvalidInput,
     NotFound,
     PayloadTooLarge,
+    PreconditionFailed,
     StorageUnavailable,
     Unauthorized,
 )
@@ -36,6 +37,7 @@ STATUS_BY_ERROR: dict[type[FirebellError], int] = {
     Unauthorized: 401,
     NotFound: 404,
     PayloadTooLarge: 413,
+    PreconditionFailed: 412,
     StorageUnavailable: 503,
     ConfigurationError: 503,
     DependencyUnavailable: 503,

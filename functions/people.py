@@ -8,14 +8,13 @@ file's rules.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import azure.functions as func
 
 from functions import context
 from functions.http_edge import http_endpoint, json_response
 from functions.lazy import lazy
-from shared.core.errors import NotFound
 from shared.core.json_body import decode_json_object
 from shared.core.telemetry import log_event
 from shared.core.timeutil import utc_now
@@ -36,7 +35,7 @@ ROUTE = "people/{person}/notify"
 def get_notify_rules(req: func.HttpRequest) -> func.HttpResponse:
     person = _person(req)
     override = context.notify_override_store().get(person)
-    return json_response(200, notify_override.notify_document(person, override, person.rules))
+    return _answer(notify_override.notify_document(person, override, person.rules), override)
 
 
 @bp.function_name("set_notify_rules")
@@ -45,9 +44,18 @@ def get_notify_rules(req: func.HttpRequest) -> func.HttpResponse:
 def set_notify_rules(req: func.HttpRequest) -> func.HttpResponse:
     person = _person(req)
     rules = notify_override.parse_notify(decode_json_object(req.get_body()), person)  # 400 before anything is stored
-    override = context.notify_override_store().put(person, rules, utc_now())
-    log_event(log, "notify rules set", function="set_notify_rules", outcome="stored", person=person.name)
-    return json_response(200, notify_override.notify_document(person, override, person.rules))
+    override = context.notify_override_store().put(person, rules, utc_now(), _if_match(req))
+    log_event(
+        log,
+        "notify rules set",
+        function="set_notify_rules",
+        outcome="stored",
+        person=person.name,
+        high=notify_override.channels(rules, "high"),
+        low=notify_override.channels(rules, "low"),
+        quiet_hours=rules.quiet_hours is not None,
+    )
+    return _answer(notify_override.notify_document(person, override, person.rules), override)
 
 
 @bp.function_name("delete_notify_rules")
@@ -55,17 +63,25 @@ def set_notify_rules(req: func.HttpRequest) -> func.HttpResponse:
 @http_endpoint
 def delete_notify_rules(req: func.HttpRequest) -> func.HttpResponse:
     person = _person(req)
-    deleted = context.notify_override_store().delete(person)
+    deleted = context.notify_override_store().delete(person, _if_match(req))
     outcome = "deleted" if deleted else "none"
     log_event(log, "notify rules reset", function="delete_notify_rules", outcome=outcome, person=person.name)
     return json_response(200, {**notify_override.notify_document(person, None, person.rules), "deleted": deleted})
 
 
+def _answer(document: dict[str, Any], override: Any) -> func.HttpResponse:
+    """The rules in force, with the override's version as the ETag (none while the file's rules apply)."""
+    answer = json_response(200, document)
+    if override is not None and override.etag:
+        answer.headers["ETag"] = override.etag
+    return answer
+
+
+def _if_match(req: func.HttpRequest) -> str | None:
+    given = req.headers.get("If-Match")
+    return given[:200] if given is not None else None
+
+
 def _person(req: func.HttpRequest) -> Person:
     """The person the route names; NotFound (404) for anyone not in people.toml."""
-    wanted = (req.route_params.get("person") or "").strip()
-    directory = context.people()
-    person = directory.named(wanted[:200])
-    if not wanted or person not in directory.people:
-        raise NotFound(f"{wanted[:100]!r} is not in people.toml")
-    return person
+    return context.people().listed(req.route_params.get("person") or "")

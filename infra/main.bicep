@@ -74,8 +74,11 @@ param acsCognitiveServicesEndpoint string = ''
 @description('ACS_ACCESS_KEY: the resource\'s access key (HMAC request signing). Empty: the app\'s managed identity signs in with Entra ID instead (set acsResourceName so it is granted access).')
 param acsAccessKey string = ''
 
-@description('Name of the existing Communication Services resource: the app\'s identity is granted Contributor on it, so SMS and calls authenticate with Entra ID tokens and ACS_ACCESS_KEY can stay empty. Empty: no role assignment.')
+@description('Name of the existing Communication Services resource: the app\'s identity is granted a custom role on it (the resource\'s Read and Write actions only: it cannot list or regenerate the access keys), so SMS and calls authenticate with Entra ID tokens and ACS_ACCESS_KEY can stay empty. Empty: no role assignment.')
 param acsResourceName string = ''
+
+@description('true: grant the built-in Communication and Email Service Owner role instead of the custom one (it can read the access keys; use it only if the custom role is refused).')
+param acsUseBuiltInRole bool = false
 
 @description('Resource group of that Communication Services resource. Empty: the app\'s own resource group.')
 param acsResourceGroup string = ''
@@ -290,16 +293,18 @@ var firebellSettings = {
   ACS_EVENTS_ENTRA_AUDIENCE: acsEventsEntraAudience
   ACS_EVENTS_ENTRA_CLIENT_ID: acsEventsEntraClientId
   ACS_EVENTS_ENTRA_JWKS_URL: ''
+  ACS_EVENTS_ENTRA_PUBLISHER_APP_ID: '' // empty: Event Grid's first-party app id
   FIREBELL_ACK_LINK_KEY: empty(ackLinkKey) ? derivedAckLinkKey : ackLinkKey
 }
 
 module communication 'modules/communication.bicep' = if (!empty(acsResourceName)) {
   name: 'communication-access'
-  scope: resourceGroup(empty(acsResourceGroup) ? 'rg-${environmentName}' : acsResourceGroup)
+  scope: resourceGroup(empty(acsResourceGroup) ? rg.name : acsResourceGroup)
   dependsOn: [rg]
   params: {
     communicationServicesName: acsResourceName
     appPrincipalId: identity.outputs.principalId
+    useBuiltInRole: acsUseBuiltInRole
   }
 }
 

@@ -31,6 +31,7 @@ from typing import Any
 
 from shared.core.errors import DependencyUnavailable, FirebellError
 from shared.core.http_client import retry_after_seconds
+from shared.core.identity import first_line, managed_identity_credential
 
 log = logging.getLogger("firebell.channels")
 
@@ -100,9 +101,7 @@ def _credential(target: GraphTarget) -> Any:
                     target.tenant_id, target.client_id, target.client_secret, disable_instance_discovery=True
                 )
             else:
-                from azure.identity import ManagedIdentityCredential
-
-                found = ManagedIdentityCredential(client_id=target.client_id or None)
+                found = managed_identity_credential(target.client_id)
             _credentials[target] = found
         return found
 
@@ -204,14 +203,13 @@ class Graph:
                     yield item
             link = page.get("@odata.nextLink")
             next_url = link if isinstance(link, str) and link.startswith(self.target.url.split("/v1.0")[0]) else None
-        log.warning("channels: stopped after %d pages of %s", MAX_PAGES, url)
+        log.warning("Graph: stopped after %d pages of %s", MAX_PAGES, url)
 
     def _token(self) -> str:
         try:
             return _credential(self.target).get_token(SCOPE).token
         except Exception as failure:  # azure-identity raises ClientAuthenticationError and friends
-            message = str(failure).splitlines()[0][:200] if str(failure) else type(failure).__name__
-            raise GraphUnavailable(f"no Graph token: {message}") from None
+            raise GraphUnavailable(f"no Graph token: {first_line(failure)}") from None
 
     def _call(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
         import requests
@@ -240,7 +238,7 @@ class Graph:
                 else:
                     pause = self._backoff(attempt)
             if attempt < self.attempts:
-                log.warning("channels: Graph attempt %d failed (%s); retrying in %.2f s", attempt, problem, pause)
+                log.warning("Graph attempt %d failed (%s); retrying in %.2f s", attempt, problem, pause)
                 self._sleep(pause)
         raise GraphUnavailable(f"{problem} after {self.attempts} attempts", retry_after)
 

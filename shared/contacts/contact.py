@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 from shared.catalog.severity import label
 from shared.contacts import ack_links
 from shared.contacts.errors import ContactRejected, ContactUnavailable
-from shared.contacts.ladder import ContactMessage, ladder, next_step, sms_text
+from shared.contacts.ladder import ContactMessage, ladder, next_step, rules_changed, sms_text
 from shared.contacts.ledger import FAILED, SENT, STOPPED, Claim, ContactLedger
 from shared.core import deferral
 from shared.core.errors import InvalidInput
@@ -30,7 +30,7 @@ from shared.core.queues import CONTACTS
 from shared.core.settings import Settings
 from shared.core.storage import managed_identity_client_id
 from shared.incidents.incident import Incident
-from shared.incidents.timeline import CONTACT_FAILED, CONTACT_SENT
+from shared.incidents.timeline import CONTACT_DROPPED, CONTACT_FAILED, CONTACT_SENT
 from shared.notifications.notifier import Notifier, holder_of
 from shared.notifications.policy import stop_reason, visibility_seconds
 from shared.oncall.contact_rules import SMS, TEAMS_ACTIVITY, VOICE
@@ -44,7 +44,7 @@ TEAMS_ACTIVITY_SETTINGS = (
     "set GRAPH_TEAMS_APP_ID (and GRAPH_TENANT_ID, GRAPH_CLIENT_ID and GRAPH_CLIENT_SECRET, unless the managed identity "
     "signs in to Graph)"
 )
-SENT_OUT, DUPLICATE, STOPPED_OUT, FAILED_OUT = "sent", "duplicate", "stopped", "failed"
+SENT_OUT, DUPLICATE, STOPPED_OUT, FAILED_OUT, DROPPED_OUT = "sent", "duplicate", "stopped", "failed", "dropped"
 
 
 @cache
@@ -68,11 +68,13 @@ def _identity(settings: Settings) -> str:
 
 
 def start_ladder(
-    notifier: Notifier, incident: Incident, paged: Person, page: str, now: datetime
+    notifier: Notifier, incident: Incident, paged: Person, page: str, now: datetime, *, read_rules: bool = True
 ) -> list[tuple[ContactMessage, str, Any]]:
     """Queue the paged person's personal steps; send those due now. Returns each step with what was done and
-    the queue message sent for it (None when it went out here)."""
-    person = notifier.reachable(paged.name)  # the directory's record and the rules in force (overrides carry names)
+    the queue message sent for it (None when it went out here). `read_rules` False: `paged` already carries the
+    rules in force (the escalation read them to decide on calling here at all)."""
+    # The directory's record and the rules in force (overrides carry names).
+    person = notifier.reachable(paged.name) if read_rules else paged
     done: list[tuple[ContactMessage, str, Any]] = []
     for message in ladder(incident, person, page, now):
         wait = message.due - now
@@ -81,7 +83,7 @@ def start_ladder(
             continue
         holder = f"inline-{message.key()}"
         try:
-            done.append((message, run(message, holder, now, notifier, final=False), None))
+            done.append((message, run(message, holder, now, notifier, final=False, reached=person), None))
         except ContactUnavailable as outage:
             delay = deferral.next_delay({}, outage.retry_after, now) or 0
             sent = enqueue(notifier, message, timedelta(seconds=delay), holder=holder, first_failure=now)
@@ -131,9 +133,18 @@ def on_contact(body: bytes, message_id: str, dequeue_count: int, now: datetime, 
     return None
 
 
-def run(message: ContactMessage, holder: str, now: datetime, notifier: Notifier, *, final: bool) -> str:
+def run(
+    message: ContactMessage,
+    holder: str,
+    now: datetime,
+    notifier: Notifier,
+    *,
+    final: bool,
+    reached: Person | None = None,
+) -> str:
     """Send one step unless it was sent (or is being sent) or the incident no longer needs it. `final`: an outage
-    can no longer be waited out, so it fails the channel like a refusal."""
+    can no longer be waited out, so it fails the channel like a refusal. `reached`: the person with the rules in
+    force, when the caller has just read them (a step sent as the page happens); else they are read here."""
     ledger = ContactLedger(notifier.account)
     key = message.key()
     claim = ledger.claim(message.incident, key, holder, now)
@@ -144,14 +155,29 @@ def run(message: ContactMessage, holder: str, now: datetime, notifier: Notifier,
     if incident is None or reason is not None:
         ledger.settle(message.incident, key, STOPPED, now, detail=reason or "")
         return STOPPED_OUT
-    person = notifier.reachable(message.person)
+    person = reached if reached is not None else notifier.reachable(message.person)
+    changed = rules_changed(message, person)
+    if changed is not None:
+        ledger.settle(message.incident, key, STOPPED, now, detail=changed)
+        notifier.record(
+            message.incident,
+            CONTACT_DROPPED,
+            f"{WORDS[message.channel]} to {person.name} (rule step {message.index + 1}) not sent: {changed}",
+            now,
+            f"contact-{key}-dropped",
+            {"person": person.name, "channel": message.channel, "step": message.index},
+            named_at=message.due,
+        )
+        return DROPPED_OUT
     try:
         if message.channel == SMS:
             sent_id = _send_sms(notifier, ledger, message, incident, person, now)
         elif message.channel == VOICE:
             sent_id = _place_call(notifier, ledger, message, person, now)
-        else:
+        elif message.channel == TEAMS_ACTIVITY:
             sent_id = _notify_in_teams(notifier, message, incident, person, now)
+        else:  # ContactMessage.from_json admits personal channels only: this is a new channel not wired here
+            raise ContactRejected(f"{message.channel!r} is not a channel a contact step can use")
     except ContactUnavailable as outage:
         if not final:
             raise
@@ -267,7 +293,7 @@ def _failed(
     notifier.record(
         message.incident,
         CONTACT_FAILED,
-        f"{WORDS[message.channel]} to {person.name} failed: {reason[:300]}{then}",
+        f"{WORDS.get(message.channel, message.channel)} to {person.name} failed: {reason[:300]}{then}",
         now,
         f"contact-{message.key()}-failed",
         {"person": person.name, "channel": message.channel, "step": message.index},

@@ -8,7 +8,10 @@ query parameter, the documented "query parameter" option) or by an Entra ID toke
 checked before the body is read: the secret (`?secret=`, ACS_EVENTS_SECRET) compared in constant time, or — with
 ACS_EVENTS_ENTRA_TENANT_ID and ACS_EVENTS_ENTRA_AUDIENCE set — the `Authorization: Bearer` token Event Grid gets for
 the subscription's Entra app, verified like the alert webhook's (shared.azure_monitor.secure_webhook: signature by the
-tenant's published keys, issuer, audience, lifetime) and holding the AzureEventGridSecureWebhookSubscriber app role.
+tenant's published keys, issuer, audience, lifetime), holding the AzureEventGridSecureWebhookSubscriber app role, and
+issued to Event Grid itself: an app-only token (no `scp`, `idtyp` "app" when present) whose `appid` (v1) or `azp`
+(v2) is Event Grid's first-party app id. The role alone is not enough: whoever creates the subscription may hold it
+too, and could otherwise forge events.
 A delivery with neither is refused (401) and nothing is stored.
 """
 
@@ -20,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from shared.core.errors import InvalidInput, Unauthorized
+from shared.core.errors import ConfigurationError, InvalidInput, Unauthorized
 from shared.core.timeutil import parse_instant
 
 VALIDATION = "Microsoft.EventGrid.SubscriptionValidationEvent"
@@ -33,6 +36,10 @@ ENTRA_TENANT_SETTING = "ACS_EVENTS_ENTRA_TENANT_ID"
 ENTRA_AUDIENCE_SETTING = "ACS_EVENTS_ENTRA_AUDIENCE"  # the subscription's Entra app: application id URI
 ENTRA_CLIENT_ID_SETTING = "ACS_EVENTS_ENTRA_CLIENT_ID"  # … or its client id (v2 tokens)
 ENTRA_JWKS_URL_SETTING = "ACS_EVENTS_ENTRA_JWKS_URL"  # default: the tenant's published keys
+# The "Azure Event Grid" first-party app (Microsoft.EventGrid's service principal in every tenant), as Event Grid's
+# secure-webhook set-up script names it; a setting for clouds where it differs.
+EVENT_GRID_APP_ID = "4962773b-9cdb-44cf-a8bf-237846a00ab7"
+ENTRA_PUBLISHER_SETTING = "ACS_EVENTS_ENTRA_PUBLISHER_APP_ID"
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,10 @@ def entra_policy(environ: Any) -> Any | None:
     return SecureWebhookPolicy.from_environment(environ, names)
 
 
+def publisher_app_id(environ: Any) -> str:
+    return (environ.get(ENTRA_PUBLISHER_SETTING) or "").strip().lower() or EVENT_GRID_APP_ID
+
+
 def authenticate_delivery(
     given: str | None,
     authorization: str | None,
@@ -74,6 +85,7 @@ def authenticate_delivery(
     policy: Any | None,
     signing_key_for: Callable[[str], Any] | None,
     now: datetime,
+    publisher: str = EVENT_GRID_APP_ID,
 ) -> str:
     """Who delivered: "entra" (a verified bearer token) or "secret"; Unauthorized otherwise. A bearer token is
     checked whenever Entra ID is configured and the delivery carries one: a bad token is refused even beside a
@@ -81,13 +93,23 @@ def authenticate_delivery(
     if policy is not None and authorization:
         from shared.azure_monitor.secure_webhook import verify_bearer
 
-        assert signing_key_for is not None
-        verify_bearer(authorization, policy, signing_key_for, now, role=EVENT_GRID_ROLE)
+        if signing_key_for is None:
+            raise ConfigurationError("Event Grid Entra ID delivery: no source of the tenant's signing keys")
+        claims = verify_bearer(authorization, policy, signing_key_for, now, role=EVENT_GRID_ROLE)
+        _require_event_grid(claims, publisher)
         return "entra"
     if policy is not None and not secret:
         raise Unauthorized("this delivery carries no Entra ID bearer token")
     authenticate(given, secret)
     return "secret"
+
+
+def _require_event_grid(claims: dict[str, Any], publisher: str) -> None:
+    if "scp" in claims or claims.get("idtyp", "app") != "app":
+        raise Unauthorized("token is a delegated (user) token; Event Grid sends an app-only one")
+    caller = claims.get("appid") if claims.get("ver") != "2.0" else claims.get("azp")
+    if not isinstance(caller, str) or caller.lower() != publisher.lower():
+        raise Unauthorized("token was not issued to Event Grid")
 
 
 def authenticate(given: str | None, secret: str) -> None:

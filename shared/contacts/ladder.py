@@ -17,7 +17,7 @@ from typing import Any
 from shared.core.errors import InvalidInput
 from shared.core.timeutil import iso, parse_instant
 from shared.incidents.incident import Incident
-from shared.oncall.contact_rules import CHANNELS, PERSONAL_CHANNELS, ContactStep, due_at, urgency
+from shared.oncall.contact_rules import PERSONAL_CHANNELS, ContactStep, due_at, urgency
 from shared.oncall.people import Person
 
 _PAGE = re.compile(r"^[A-Za-z0-9-]{1,60}$")
@@ -64,8 +64,12 @@ class ContactMessage:
         index = document.get("index")
         if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < 100:
             raise InvalidInput("a contacts message needs 'index' 0–99")
-        if text["channel"] not in CHANNELS or not _PAGE.match(text["page"]):
-            raise InvalidInput("a contacts message names an unknown channel or a malformed page")
+        # Only personal steps are queued: the `teams` step is the escalation's card, posted already.
+        if text["channel"] not in PERSONAL_CHANNELS or not _PAGE.match(text["page"]):
+            raise InvalidInput(
+                "a contacts message names a channel that is no personal rule step (sms, voice, teams_activity) or a "
+                "malformed page"
+            )
         try:
             due = parse_instant(text["due"])
         except ValueError:
@@ -85,8 +89,22 @@ def ladder(incident: Incident, person: Person, page: str, paged_at: datetime) ->
     ]
 
 
+def rules_changed(message: ContactMessage, person: Person) -> str | None:
+    """Why a queued step no longer belongs to the person's rules in force (changed since the page: its number now
+    holds another channel, or the rules are shorter), else None. Such a step is dropped, not sent: its number would
+    otherwise pick the next step from rules it was never part of."""
+    steps = person.rules.steps_for(message.urgency)
+    if message.index >= len(steps):
+        return f"{person.name}'s rules changed since the page: they now have {len(steps)} {message.urgency} steps"
+    if steps[message.index].channel != message.channel:
+        now_holds = steps[message.index].channel
+        return f"{person.name}'s rules changed since the page: rule step {message.index + 1} is now {now_holds}"
+    return None
+
+
 def next_step(message: ContactMessage, person: Person, now: datetime) -> ContactMessage | None:
-    """The person's next personal step after `message`, due now (its channel failed: no waiting)."""
+    """The person's next personal step after `message`, due now (its channel failed: no waiting). `message` is a
+    step of these rules (run drops one that is not), so the numbering is theirs."""
     steps = person.rules.steps_for(message.urgency)
     for index in range(message.index + 1, len(steps)):
         if steps[index].channel in PERSONAL_CHANNELS:

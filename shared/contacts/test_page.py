@@ -14,7 +14,6 @@ from shared.contacts.contact import SMS_SETTINGS, TEAMS_ACTIVITY_SETTINGS, call_
 from shared.contacts.errors import ContactFailed
 from shared.contacts.ladder import sms_text
 from shared.contacts.ledger import ContactLedger
-from shared.core.errors import NotFound
 from shared.core.links import is_web_url
 from shared.core.timeutil import iso
 from shared.notifications import cards
@@ -37,11 +36,7 @@ class Attempt:
 
 def test_page(name: str, now: datetime, notifier: Notifier) -> tuple[str, list[Attempt]]:
     """(the person's name, what each channel of their rules did); NotFound for someone not in people.toml."""
-    directory = notifier.config.people()
-    person = directory.named(name)
-    if person not in directory.people:
-        raise NotFound(f"{name.strip()[:100]!r} is not in people.toml")
-    person = notifier.reachable(person.name)  # the rules in force, the API's when set
+    person = notifier.reachable(notifier.config.people().listed(name).name)  # the rules in force, the API's when set
     channels = list(dict.fromkeys(step.channel for step in (*person.rules.high, *person.rules.low)))
     attempts = []
     for channel in channels:

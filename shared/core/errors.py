@@ -33,6 +33,12 @@ class NotFound(FirebellError):
     code = "not_found"
 
 
+class PreconditionFailed(FirebellError):
+    """The caller's If-Match names a version that is no longer the stored one; nothing was changed."""
+
+    code = "precondition_failed"
+
+
 class StorageUnavailable(FirebellError):
     """Azure Storage could not be reached; callers such as Azure Monitor should retry."""
 

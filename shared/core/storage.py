@@ -133,10 +133,12 @@ class StorageTarget:
 def credential_for(target: StorageTarget) -> TokenCredential:
     """The Functions host's rule: `managedidentity` is the managed identity (user-assigned when a client id is
     given); anything else is DefaultAzureCredential, preferring that user-assigned identity when one is named."""
-    from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
+    from azure.identity import DefaultAzureCredential
+
+    from shared.core.identity import managed_identity_credential
 
     if target.credential == MANAGED_IDENTITY:
-        return ManagedIdentityCredential(client_id=target.client_id or None)
+        return managed_identity_credential(target.client_id)
     if target.client_id:
         return DefaultAzureCredential(managed_identity_client_id=target.client_id)
     return DefaultAzureCredential()

@@ -34,6 +34,7 @@ NOTIFICATION_FAILED = "notification.failed"
 CONTACT_SENT = "contact.sent"  # an SMS or call went out to a paged person
 CONTACT_DELIVERED = "contact.delivered"  # the carrier's delivery report (or its failure)
 CONTACT_FAILED = "contact.failed"  # the channel failed for good: the next rule step goes out at once
+CONTACT_DROPPED = "contact.dropped"  # a queued step the person's rules no longer have (changed since the page)
 CONTACT_ESCALATED = "contact.escalated"  # the paged person pressed 2 on the call: the next escalation step now
 NOTIFICATIONS_NOT_CONFIGURED = "notification.not_configured"
 # Written by the workitems queue (Azure Boards).

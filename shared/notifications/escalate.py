@@ -259,8 +259,10 @@ def _one_step(
                 named_at=message.due,
             )
             notifier.add_notified(incident.id, [person.name], now)
-            if notifier.on_paged is not None and _reaches_beyond_the_card(notifier, person):
-                notifier.on_paged(notifier, latest, person, position.key(), now)
+            if notifier.on_paged is not None:
+                reached = notifier.reachable(person.name)  # the rules in force, read once for this page
+                if _reaches_beyond_the_card(reached):
+                    notifier.on_paged(notifier, latest, reached, position.key(), now, read_rules=False)
         scheduled = scheduling.result()
     notifier.ledger.settle_step(incident.id, position, outcome, now, person=person.name)
     if gave_up is not None:
@@ -268,9 +270,9 @@ def _one_step(
     return outcome, scheduled
 
 
-def _reaches_beyond_the_card(notifier: Notifier, person: Person) -> bool:
-    """Whether the paged person's rules (people.toml, or the API's) reach them beyond the Teams card."""
-    rules = notifier.reachable(person.name).rules
+def _reaches_beyond_the_card(person: Person) -> bool:
+    """Whether the paged person's rules in force (people.toml, or the API's) reach them beyond the Teams card."""
+    rules = person.rules
     return any(step.channel != "teams" for step in (*rules.high, *rules.low))
 
 

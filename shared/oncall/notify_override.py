@@ -26,14 +26,30 @@ class NotifyOverride:
     person: str  # the name in people.toml
     rules: ContactRules
     updated_at: datetime
+    etag: str = ""  # the stored row's version: GET hands it out, a PUT or DELETE may name it in If-Match
+
+
+NEEDS_A_LEVEL = (
+    "notify: state high or low (or both); a body with neither would page by the Teams card alone and silently turn "
+    'phone paging off — to mean that, say {"high": [{"channel": "teams"}], "low": [{"channel": "teams"}]}'
+)
 
 
 def parse_notify(fields: dict[str, Any], person: Person) -> ContactRules:
     """The rules a PUT body states for `person`; InvalidInput (400, nothing stored) naming the key and the problem."""
     try:
-        return parse_rules(fields, WHERE, person.phone, person.aad_object_id)
+        rules = parse_rules(fields, WHERE, person.phone, person.aad_object_id)
     except ConfigurationError as problem:
         raise InvalidInput(problem.detail) from None
+    # In the file a person without `notify` gets the card alone by default; through the API that must be said.
+    if "high" not in fields and "low" not in fields:
+        raise InvalidInput(NEEDS_A_LEVEL)
+    return rules
+
+
+def channels(rules: ContactRules, level: str) -> str:
+    """The level's channels in order, for a log line ("teams,sms,voice"): no phone number, no object id."""
+    return ",".join(step.channel for step in rules.steps_for(level))
 
 
 def effective(person: Person, override: NotifyOverride | None) -> Person:

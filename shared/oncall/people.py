@@ -12,7 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shared.core.config_file import read_toml
-from shared.core.errors import ConfigurationError
+from shared.core.errors import ConfigurationError, NotFound
 from shared.oncall.contact_rules import DEFAULT_RULES, ContactRules, parse_phone, parse_rules
 
 PEOPLE_FILE = "people.toml"
@@ -73,6 +73,13 @@ class Directory:
             if wanted in (person.name.casefold(), (person.email or "").casefold()):
                 return person
         return Person(name=text.strip())
+
+    def listed(self, text: str) -> Person:
+        """The person people.toml lists under this name or email; NotFound (404) for anyone else."""
+        person = self.named(text[:200])
+        if not text.strip() or person not in self.people:
+            raise NotFound(f"{text.strip()[:100]!r} is not in people.toml")
+        return person
 
 
 def load_directory(config_dir: Path) -> Directory:

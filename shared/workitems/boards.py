@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 
 from shared.core import telemetry
 from shared.core.errors import DependencyUnavailable, FirebellError
+from shared.core.identity import LazyManagedIdentity
 from shared.workitems import plan as work_item
 from shared.workitems.config import HttpPolicy
 
@@ -108,11 +109,12 @@ class Boards:
         self._sleep = sleep
         self._observed = _Observed()
         self._client_lock = threading.Lock()
-        self._token_lock = threading.Lock()  # its own lock: client set-up (holding the other) asks for a token
         self._wit: Any = None
         self._wiki: Any = None
         self._connection: Any = None
-        self._token_source: Any = None
+        # The user-assigned identity storage uses (AZURE_CLIENT_ID, else AzureWebJobsStorage__clientId); none named:
+        # the system-assigned identity. Its own lock inside: client set-up (holding ours) asks for a token.
+        self._token_source = LazyManagedIdentity(identity_client_id)
 
     # --- what callers ask -----------------------------------------------------------------------------------------
     def ensure(self, tag: str, work_item_type: str, document: list[dict[str, Any]]) -> tuple[WorkItemRef, bool]:
@@ -209,13 +211,6 @@ class Boards:
     def _authorization(self) -> str:
         if self._pat:
             return "Basic " + base64.b64encode(f":{self._pat}".encode()).decode()
-        with self._token_lock:
-            if self._token_source is None:
-                from azure.identity import ManagedIdentityCredential
-
-                # The user-assigned identity storage uses (AZURE_CLIENT_ID, else AzureWebJobsStorage__clientId);
-                # none named: the system-assigned identity.
-                self._token_source = ManagedIdentityCredential(client_id=self._identity_client_id or None)
         return "Bearer " + self._token_source.get_token(AZURE_DEVOPS_SCOPE).token  # cached by azure-identity
 
     # --- retrying -------------------------------------------------------------------------------------------------

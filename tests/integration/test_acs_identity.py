@@ -1,12 +1,13 @@
 """Communication Services without an access key: with ACS_ACCESS_KEY unset, Firebell signs its SMS and Call
 Automation requests with an Entra ID token of its managed identity (`Authorization: Bearer`, scope
-https://communication.azure.com/.default). Tested with the platform's managed-identity endpoint stand-in
+https://communication.azure.com//.default). Tested with the platform's managed-identity endpoint stand-in
 (IDENTITY_ENDPOINT + IDENTITY_HEADER, what azure-identity's ManagedIdentityCredential asks in a Function App) and the
 Communication Services stand-in, which accepts a token only for its audience from Entra's issuer, over real HTTP."""
 
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 
 import pytest
@@ -62,8 +63,11 @@ def test_calls_carry_the_token_too(keyless, acs, identity, workflow, monkeypatch
     assert len(identity.requests()) == 1  # one token, cached by azure-identity for both
 
 
-def test_no_token_defers_the_step_and_nothing_is_sent(keyless, acs, identity, monkeypatch):
-    monkeypatch.setenv("IDENTITY_HEADER", "not-the-platforms-header")  # the endpoint refuses (401)
+def test_an_identity_endpoint_that_cannot_be_reached_defers_the_step_and_nothing_is_sent(keyless, acs, monkeypatch):
+    with socket.socket() as closed:  # a port nothing listens on: the platform's endpoint is down
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    monkeypatch.setenv("IDENTITY_ENDPOINT", f"http://127.0.0.1:{port}/msi/token")
     context.reset()
     ident, _ = open_incident(keyless)
     tim = context.people().named("Tim Jones")
@@ -76,6 +80,25 @@ def test_no_token_defers_the_step_and_nothing_is_sent(keyless, acs, identity, mo
     ]
     assert json.loads(steps[0][2].content)["holder"] == "inline-" + steps[0][0].key()
     assert (acs.statuses(), contact_texts(keyless, ident)) == ([], [])
+
+
+def test_with_no_managed_identity_at_all_the_step_fails_at_once_and_the_next_one_goes(keyless, acs, monkeypatch):
+    """No key and no identity (azure-identity's CredentialUnavailableError: also what an endpoint refusing the
+    identity gives) is a configuration fault, not an outage: waiting 45 minutes cannot cure it."""
+    for name in ("IDENTITY_ENDPOINT", "IDENTITY_HEADER"):
+        monkeypatch.delenv(name)
+    context.reset()
+    ident, _ = open_incident(keyless)
+    tim = context.people().named("Tim Jones")
+    steps = start_ladder(notifier(), keyless.get_incident(ident), tim, "r01-s00", WEDNESDAY)
+    assert [(message.index, outcome) for message, outcome, _ in steps] == [(1, "failed"), (2, "queued"), (3, "queued")]
+    assert acs.statuses() == []
+    (failure,) = contact_texts(keyless, ident)
+    assert failure.startswith(
+        "SMS to Tim Jones failed: no managed identity to sign in to Communication Services with (set ACS_ACCESS_KEY, "
+        "or give the function app an identity): "
+    )
+    assert failure.endswith("; next: SMS at once")  # Tim's next step, not 45 minutes later
 
 
 def test_the_standin_refuses_a_token_for_another_audience(acs):

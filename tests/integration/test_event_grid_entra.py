@@ -34,7 +34,8 @@ CODE = "512d38b6-c7b8-40c8-89fe-f46f9e9622b6"
 
 
 def token(key: rsa.RSAPrivateKey = KEY, **changes: Any) -> str:
-    """An app-only v1 access token as Event Grid receives it for the subscription's Entra app."""
+    """An app-only v1 access token as Event Grid receives it for the subscription's Entra app (a claim changed to
+    None is left out)."""
     now = int(time.time())
     claims = {
         "aud": AUDIENCE,
@@ -49,6 +50,7 @@ def token(key: rsa.RSAPrivateKey = KEY, **changes: Any) -> str:
         "ver": "1.0",
         **changes,
     }
+    claims = {name: value for name, value in claims.items() if value is not None}
     return jwt.encode(claims, key, algorithm="RS256", headers={"kid": "key-1"})
 
 
@@ -100,6 +102,16 @@ def test_with_a_valid_token_the_handshake_and_an_sms_reply_are_accepted(entra_ap
         ),
         (token(exp=int(time.time()) - 3600, nbf=int(time.time()) - 7200), "token has expired"),
         (token(IMPOSTOR), "token signature does not verify against the Entra ID signing key"),
+        # The right role from another app (the subscription's creator may hold it too) is not Event Grid.
+        (token(appid="0c5d1e2f-0000-4000-8000-0000000f0e9e"), "token was not issued to Event Grid"),
+        (
+            token(appid=None, azp="0c5d1e2f-0000-4000-8000-0000000f0e9e", ver="2.0"),
+            "token was not issued to Event Grid",
+        ),
+        (token(appid=None), "token was not issued to Event Grid"),
+        # A signed-in user's (delegated) token, even one for Event Grid's app id, is not Event Grid's own.
+        (token(scp="user_impersonation"), "token is a delegated (user) token; Event Grid sends an app-only one"),
+        (token(idtyp="user"), "token is a delegated (user) token; Event Grid sends an app-only one"),
     ],
 )
 def test_forged_or_wrong_tokens_are_refused_and_change_nothing(entra_api, paging, acs, bearer, detail):
@@ -110,6 +122,16 @@ def test_forged_or_wrong_tokens_are_refused_and_change_nothing(entra_api, paging
     assert answer.status_code == 401
     assert answer.json()["detail"] == detail
     assert [event.event_id for event in paging.timeline(ident)] == before
+
+
+def test_a_v2_token_names_event_grid_in_azp_and_the_app_id_is_a_setting(entra_api, monkeypatch):
+    event = acs_server.validation_event(CODE, WEDNESDAY)
+    v2 = token(appid=None, azp=EVENT_GRID_APP, ver="2.0", idtyp="app")
+    assert deliver(entra_api, event, v2).json() == {"validationResponse": CODE}
+    sovereign = "5a0c3d8e-0000-4000-8000-00000000c10d"  # a national cloud's Event Grid app, say
+    monkeypatch.setenv("ACS_EVENTS_ENTRA_PUBLISHER_APP_ID", sovereign)
+    assert deliver(entra_api, event, token(appid=sovereign)).json() == {"validationResponse": CODE}
+    assert deliver(entra_api, event, token()).status_code == 401
 
 
 def test_with_both_configured_either_credential_works_but_a_bad_token_is_refused(entra_api, paging, monkeypatch):

@@ -37,6 +37,13 @@ def test_anonymous_health_is_one_word_from_a_check_cached_30_seconds_and_details
         monkeypatch.setenv(name, value)
     texting = requests.get(f"{firebell}/health/details", headers={"x-functions-key": KEY}, timeout=30).json()
     assert texting["sms"] == "configured" and "a2V5" not in json.dumps(texting)
+    monkeypatch.delenv("ACS_ACCESS_KEY")  # neither a key nor a managed identity (no IDENTITY_ENDPOINT here)
+    monkeypatch.delenv("IDENTITY_ENDPOINT", raising=False)
+    keyless = requests.get(f"{firebell}/health/details", headers={"x-functions-key": KEY}, timeout=30).json()
+    assert keyless["sms"] == "no credential: set ACS_ACCESS_KEY or give the function app a managed identity"
+    monkeypatch.setenv("IDENTITY_ENDPOINT", "http://169.254.255.2:8081/msi/token")
+    with_identity = requests.get(f"{firebell}/health/details", headers={"x-functions-key": KEY}, timeout=30).json()
+    assert with_identity["sms"] == "configured (managed identity)"
 
     # The configuration breaks (no services.toml here): the details say so at once…
     monkeypatch.setenv("FIREBELL_CONFIG_DIR", str(tmp_path))

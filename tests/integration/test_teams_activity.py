@@ -8,6 +8,7 @@ the timeline, saying why, and the person's next step goes out at once; test-page
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from datetime import timedelta
@@ -81,6 +82,10 @@ def notifications_sent(graph: GraphServer) -> list:
     return graph.requests("POST", "/sendActivityNotification")
 
 
+def expected_chain(message: ContactMessage) -> int:
+    return int(hashlib.sha256(f"{message.incident}/{message.key()}".encode()).hexdigest()[:15], 16)
+
+
 def test_a_paged_person_gets_the_activity_notification_at_once_with_the_documented_body(paging, graph, acs):
     ident = page_tim(paging)
     ((sent,),) = [graph.feed(TIM_ID)]
@@ -92,10 +97,12 @@ def test_a_paged_person_gets_the_activity_notification_at_once_with_the_document
         "activityType": "systemDefault",
         "previewText": {"content": "checkout-latency"},
         "templateParameters": [{"name": "systemDefaultText", "value": "Firebell paged you: SEV2 INC-1"}],
-        "chainId": body["chainId"],
+        # The rule step's own number: the first 60 bits of SHA-256 of "<incident>/<its ledger key>".
+        "chainId": expected_chain(
+            ContactMessage(ident, "Tim Jones", "r01-s00", "high", 1, "teams_activity", WEDNESDAY)
+        ),
         "teamsAppId": TEAMS_APP_ID,
     }
-    assert isinstance(body["chainId"], int) and 0 < body["chainId"] < 2**63
     assert contact_texts(paging, ident) == [
         "Teams activity notification to Tim Jones sent (high urgency, rule step 2 of 3)"
     ]
@@ -130,6 +137,9 @@ def test_throttling_and_outages_defer_the_step_and_it_is_sent_once_later(
     later = WEDNESDAY + timedelta(seconds=pause)
     assert on_contact(arrived.content.encode(), arrived.id, 1, later, notifier()) is None
     assert len(graph.feed(TIM_ID)) == 1
+    # The retry is the same step: the same chainId, so Teams groups the two attempts as one notification.
+    attempts = [(sent.status, json.loads(sent.body)["chainId"]) for sent in notifications_sent(graph)]
+    assert attempts == [(status, expected_chain(message)), (204, expected_chain(message))]
     assert contact_texts(paging, ident) == [
         "Teams activity notification to Tim Jones sent (high urgency, rule step 2 of 3)"
     ]

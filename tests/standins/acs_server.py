@@ -4,8 +4,9 @@ It speaks `POST /sms?api-version=2021-03-07` as documented ("Sms - Send", REST r
 the HMAC-SHA256 signature of the resource's access key (checked here independently of Firebell's signing code:
 `x-ms-date` within 15 minutes, `x-ms-content-sha256` of the body, the signature over
 "POST\\n/sms?api-version=…\\n<date>;<host>;<hash>"), or an Entra ID bearer token for Communication Services (a JWT
-whose `aud` is https://communication.azure.com, `iss` Entra's STS, and now within `nbf`–`exp`: the claims the
-service checks; the signature is not verified here, as Azurite's basic OAuth does not verify it either). The body
+whose `aud` is https://communication.azure.com/ (the SDKs' audience), `iss` Entra's STS, now within `nbf`–`exp`:
+the claims the service checks; the signature is not verified here, as Azurite's basic OAuth does not verify it
+either). The body
 needs a `from` number, 1–100 `smsRecipients` in E.164 and a `message`; it answers 202 with one
 `SmsSendResponseItem` per recipient. A recipient repeating an earlier `repeatabilityRequestId` is not texted again
 (`repeatabilityResult: rejected`). Tests script failures for the next requests (429 with Retry-After, 500, a

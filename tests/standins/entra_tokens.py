@@ -37,7 +37,9 @@ from werkzeug.wrappers import Request, Response
 from tests.standins.local_server import LocalServer
 
 STORAGE_AUDIENCE = "https://storage.azure.com"
-COMMUNICATION_AUDIENCE = "https://communication.azure.com"  # Communication Services (SMS, Call Automation)
+# Communication Services (SMS, Call Automation): the Azure SDKs ask scope https://communication.azure.com//.default,
+# so the token's audience (and the resource the managed-identity endpoint is asked for) ends in a slash.
+COMMUNICATION_AUDIENCE = "https://communication.azure.com/"
 TENANT_ID = "72f988bf-0000-4000-8000-00000000f1be"  # a made-up tenant
 ISSUER = f"https://sts.windows.net/{TENANT_ID}/"
 

@@ -92,6 +92,7 @@ class Received:
     path: str
     query: str
     status: int
+    body: bytes = b""  # as sent, refused or not (a retry's body can be compared with the first attempt's)
 
 
 class GraphServer(LocalServer):
@@ -199,7 +200,13 @@ class GraphServer(LocalServer):
         response = self._answer(request)
         with self._lock:
             self.received.append(
-                Received(request.method, request.path, request.query_string.decode(), response.status_code)
+                Received(
+                    request.method,
+                    request.path,
+                    request.query_string.decode(),
+                    response.status_code,
+                    request.get_data(cache=True),
+                )
             )
         return response(environ, start_response)
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.core.errors import ConfigurationError
+from shared.core.errors import ConfigurationError, NotFound
 from shared.oncall.contact_rules import (
     HIGH,
     LOW,
@@ -173,3 +173,13 @@ def test_the_rules_document_reads_back_as_the_same_rules():
     assert parse_rules(document, "notify", tim.phone) == tim.rules
     half = parse_rules({"high": [{"channel": "sms", "after_minutes": 0.5}]}, "notify", tim.phone)
     assert rules_document(half)["high"] == [{"channel": "sms", "after_minutes": 0.5}]
+
+
+def test_listed_finds_a_person_by_name_or_email_and_refuses_anyone_else():
+    people = directory(TIM + '\n[[person]]\nname = "Priya Raman"\nemail = "priya@example.com"\n')
+    assert people.listed("  tim jones ").name == "Tim Jones"
+    assert people.listed("PRIYA@example.com").name == "Priya Raman"
+    for stranger, shown in (("Nobody", "'Nobody'"), ("   ", "''"), ("x" * 300, repr("x" * 100))):
+        with pytest.raises(NotFound) as refused:
+            people.listed(stranger)
+        assert refused.value.detail == f"{shown} is not in people.toml"
