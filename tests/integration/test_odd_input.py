@@ -116,8 +116,9 @@ def test_a_services_toml_with_a_non_ascii_digit_severity_does_not_stop_the_app_f
 
 
 def test_with_an_invalid_catalog_the_app_answers_503_and_stores_nothing(
-    api, storage_account, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    api, storage_account, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ):
+    request.addfinalizer(health.forget_verdict)  # its "unhealthy" must not outlive the broken catalog
     for name in ("people.toml", "oncall.toml", "escalations.toml", "boards.toml"):
         if (ROOT / "config" / name).exists():
             (tmp_path / name).write_text((ROOT / "config" / name).read_text())
