@@ -15,6 +15,7 @@ import random
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import requests
@@ -80,6 +81,30 @@ def _incident_of(card: dict) -> str:
     return next(fact["value"] for fact in factset["facts"] if fact["title"] == "Incident")
 
 
+def send_paced(
+    url: str, alerts: int, pace: float, polling: float, wait_for: Callable[..., object], failures: list[str]
+) -> dict[str, float]:
+    """`alerts` alerts, each opening its own incident, `pace` s apart plus a random part of the poll cycle; after each,
+    wait until the stand-in (`wait_for(count, timeout=)`) has that many. The monotonic send time by incident; what
+    went wrong is added to `failures`."""
+    session = requests.Session()
+    sent: dict[str, float] = {}
+    for number in range(alerts):
+        time.sleep(pace + random.uniform(0, polling))  # land anywhere in the listeners' poll cycle
+        started = time.monotonic()
+        answer = session.post(f"{url}/api/alerts?code={KEY}", data=_alert(number), timeout=30)
+        if answer.status_code != 202 or answer.json().get("outcome") != "opened":
+            failures.append(f"alert {number}: HTTP {answer.status_code} {answer.text[:100]}")
+            continue
+        sent[answer.json()["incident"]] = started
+        try:
+            wait_for(len(sent), timeout=30)
+        except AssertionError as missing:
+            failures.append(f"alert {number}: {missing}")
+            break
+    return sent
+
+
 def main() -> None:
     polling = load_host_options(ROOT / "host.json").queues.max_polling_interval
     latencies: list[float] = []
@@ -98,21 +123,7 @@ def main() -> None:
             },
         ) as host,
     ):
-        session = requests.Session()
-        sent: dict[str, float] = {}
-        for number in range(ALERTS):
-            time.sleep(PACE_SECONDS + random.uniform(0, polling))  # land anywhere in the listeners' poll cycle
-            started = time.monotonic()
-            answer = session.post(f"{host.url}/api/alerts?code={KEY}", data=_alert(number), timeout=30)
-            if answer.status_code != 202 or answer.json().get("outcome") != "opened":
-                failures.append(f"alert {number}: HTTP {answer.status_code} {answer.text[:100]}")
-                continue
-            sent[answer.json()["incident"]] = started
-            try:
-                workflow.wait_for(len(sent), timeout=30)
-            except AssertionError as missing:
-                failures.append(f"alert {number}: {missing}")
-                break
+        sent = send_paced(host.url, ALERTS, PACE_SECONDS, polling, workflow.wait_for, failures)
         for received in workflow.delivered():
             incident = _incident_of(received.card)
             if incident in sent:

@@ -9,16 +9,12 @@ Alerts are paced so that each finds the queue listener backed off to host.json's
 
 from __future__ import annotations
 
-import random
 import re
 import tempfile
-import time
 from pathlib import Path
 
-import requests
-
 from bench.figures import latency_rows, report
-from bench.notification_latency import KEY, ONCALL, _alert
+from bench.notification_latency import KEY, ONCALL, send_paced
 from devhost.azurite import ROOT, Azurite
 from devhost.hostjson import load_host_options
 from devhost.process import DevhostProcess
@@ -68,21 +64,7 @@ def main() -> None:
             },
         ) as host,
     ):
-        session = requests.Session()
-        sent: dict[str, float] = {}
-        for number in range(ALERTS):
-            time.sleep(PACE_SECONDS + random.uniform(0, polling))  # land anywhere in the listeners' poll cycle
-            started = time.monotonic()
-            answer = session.post(f"{host.url}/api/alerts?code={KEY}", data=_alert(number), timeout=30)
-            if answer.status_code != 202 or answer.json().get("outcome") != "opened":
-                failures.append(f"alert {number}: HTTP {answer.status_code} {answer.text[:100]}")
-                continue
-            sent[answer.json()["incident"]] = started
-            try:
-                acs.wait_for(len(sent), timeout=30)
-            except AssertionError as missing:
-                failures.append(f"alert {number}: {missing}")
-                break
+        sent = send_paced(host.url, ALERTS, PACE_SECONDS, polling, acs.wait_for, failures)
         for sms in acs.sms():
             incident = re.search(r"\b(INC-[0-9]+):", sms.message)
             if incident and incident[1] in sent:

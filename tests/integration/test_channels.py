@@ -27,9 +27,6 @@ from shared.channels import flows
 from shared.channels.connections import Connections
 from shared.channels.graph import Graph, GraphTarget
 from shared.channels.ledger import CHANNELS_TABLE
-from shared.chatops import intake as chatops_intake
-from shared.chatops.grammar import parse_command
-from shared.chatops.rules import Said
 from shared.core import deferral, storage
 from shared.core.queues import CHANNELS, MAX_DEQUEUE_COUNT
 from shared.core.timeutil import utc_now
@@ -39,6 +36,8 @@ from shared.incidents.declaration_intake import open_declared
 from shared.incidents.incident import Incident
 from shared.incidents.timeline import CHANNEL_ARCHIVED, CHANNEL_CREATED, CHANNEL_FAILED, CHAT_MESSAGE, TimelineEvent
 from tests.conftest import ROOT, pause_of, redeliver
+from tests.integration import test_workitems as workitems_tests
+from tests.integration.test_workitems import chat
 from tests.standins.entra_tokens import Certificate
 from tests.standins.graph_server import TEAM_ID, GraphServer, later
 from tests.standins.workflow_server import WorkflowServer
@@ -80,27 +79,7 @@ def configured(storage_account, graph, flow, azurite_certificate, tmp_path: Path
 def declare(
     severity: int = 2, title: str = "Checkout: latency / timeouts on *all* cards?"
 ) -> tuple[Incident, TimelineEvent]:
-    declaration = Declaration(
-        title=title,
-        severity=severity,
-        reporter="Ana Souza",
-        service="checkout",
-        components=("Checkout",),
-        source="customer",
-        description="Card payments time out",
-        customer_impact="Checkout fails for a third of customers",
-        detected_at=None,
-    )
-    declared = open_declared(declaration, None, context.incident_store(), context.catalog(), utc_now())
-    assert declared.event is not None
-    return declared.incident, declared.event
-
-
-def chat(text: str, speaker: str = "Tim Jones") -> list[str]:
-    said = Said(text=text, speaker=speaker, at=utc_now(), message_id=uuid.uuid4().hex)
-    decision = chatops_intake.handle(parse_command(text), said, context.incident_store(), context.catalog(), "")
-    assert decision.events, decision.reply
-    return [event.event_id for event in decision.events]
+    return workitems_tests.declare(severity, title)
 
 
 def message(incident_id: str, event_ids: list[str], dequeue_count: int = 1, ident: str | None = None) -> QueueMessage:
