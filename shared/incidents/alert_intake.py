@@ -21,6 +21,7 @@ from shared.incidents.detection import (
     Change,
     GroupPointer,
     alert_event,
+    alert_event_id,
     group_key,
     may_join,
     on_alert_joined,
@@ -50,6 +51,16 @@ class AlertIntake:
 
 
 def receive_alert(alert: Alert, catalog: Catalog, store: IncidentStore, now: datetime) -> AlertIntake:
+    intake = _decide(alert, catalog, store, now)
+    if alert.condition == FIRED and intake.incident_id is not None and alert_event_id(alert) in intake.event_ids:
+        # This delivery appended the event and saved its effect (a failure would have raised): that stays true, so
+        # this process's repeats of it need no write (_repeat). Only this process's: another instance's 409 on the
+        # event may be a delivery still in flight that takes its event back when it fails.
+        store.finished_deliveries.add((intake.incident_id, alert_event_id(alert)))
+    return intake
+
+
+def _decide(alert: Alert, catalog: Catalog, store: IncidentStore, now: datetime) -> AlertIntake:
     service = catalog.service_for(alert)
     severity = catalog.severity.for_alert(alert.severity, alert.budget_threshold)
     # A firing does not look for a first-release row, keeping a new alert at one read: an alert that fired before
@@ -204,12 +215,13 @@ def _repeat(
 ) -> AlertIntake:
     """A repeated delivery. The one that claimed the key may have stopped (a crash, a timeout) before writing the
     incident, its event or the join's effect: finish its work. The event is written only after the incident
-    exists, so when it is there nothing is missing — the common repeat costs two operations.
+    exists, so when it is there nothing is missing — the common repeat costs two operations, and one (the alert's
+    row) in the process that finished the delivery.
     """
     if record.incident_id is None:
         return AlertIntake(alert.key, None, deduplicated=True, event_ids=(), outcome="logged")
     event = alert_event(record.incident_id, alert, severity, now)
-    if not store.append_event(event):
+    if (record.incident_id, event.event_id) in store.finished_deliveries or not store.append_event(event):
         return AlertIntake(alert.key, record.incident_id, deduplicated=True, event_ids=(), outcome="duplicate")
     if store.get_incident(record.incident_id) is not None:
         try:

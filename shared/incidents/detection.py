@@ -117,16 +117,22 @@ def open_from_alert(
     return incident, alert_event(ident, alert, severity, now)
 
 
+def alert_event_id(alert: Alert) -> str:
+    """The id of an alert delivery's event. It comes from the alert's own times only, so every redelivery of the same
+    fact has the same id."""
+    fired = alert.condition == FIRED
+    stable_time = alert.fired_at if fired else (alert.resolved_at or alert.fired_at)
+    return event_id(stable_time, f"alert-{'fired' if fired else 'resolved'}-{alert.key}")
+
+
 def alert_event(ident: str, alert: Alert, severity: int, now: datetime) -> TimelineEvent:
     """The timeline record of an alert delivery: 'fired' or 'resolved', one per alert and condition."""
     fired = alert.condition == FIRED
     verb = "fired" if fired else "resolved"
-    # The id comes from the alert's own times only, so every redelivery of the same fact has the same id.
-    stable_time = alert.fired_at if fired else (alert.resolved_at or alert.fired_at)
     summary = f": {alert.summary}" if alert.summary else ""
     return TimelineEvent(
         incident_id=ident,
-        event_id=event_id(stable_time, f"alert-{verb}-{alert.key}"),
+        event_id=alert_event_id(alert),
         kind=ALERT_FIRED if fired else ALERT_RESOLVED,
         at=alert.fired_at if fired else (alert.resolved_at or now),
         recorded_at=now,

@@ -12,6 +12,7 @@ import pytest
 from shared.azure_monitor.alert import parse_alert
 from shared.catalog.services import load_catalog, parse_catalog
 from shared.core.errors import StorageUnavailable
+from shared.core.storage import StorageAccount
 from shared.incidents.alert_intake import receive_alert
 from shared.incidents.detection import firing_alerts
 from shared.incidents.store import IncidentStore
@@ -129,9 +130,36 @@ def test_a_delivery_that_stopped_before_its_first_event_is_finished_by_the_retry
     opened = receive_alert(FIRED, CATALOG, store, NOW)
     (event_id,) = opened.event_ids
     storage_account.table("timeline").delete_entity("INC-1", event_id)  # as if the first attempt died here
-    retry = receive_alert(FIRED, CATALOG, store, NOW)
+    retry = receive_alert(FIRED, CATALOG, IncidentStore(storage_account), NOW)  # so the retry is another process
     assert (retry.incident_id, retry.deduplicated, retry.event_ids) == ("INC-1", True, (event_id,))
     assert [event.kind for event in store.timeline("INC-1")] == ["alert.fired"]
+
+
+def test_a_repeat_reads_only_the_alert_row_in_the_process_that_finished_the_delivery(storage_account):
+    requests: list[str] = []
+    counted = StorageAccount(
+        storage_account.connection_string, on_request=lambda r: requests.append(r.http_request.method)
+    )
+    here, elsewhere = IncidentStore(counted), IncidentStore(StorageAccount(storage_account.connection_string))
+    opened = receive_alert(FIRED, CATALOG, here, NOW)
+    receive_alert(FIRED, CATALOG, elsewhere, NOW)  # another instance's repeat: the event's insert conflicts
+    requests.clear()
+    repeat = receive_alert(FIRED, CATALOG, here, NOW)
+    assert (repeat.incident_id, repeat.outcome, repeat.event_ids) == (opened.incident_id, "duplicate", ())
+    assert requests == ["GET"]  # the alert's row; no insert of its event
+    assert [event.kind for event in here.timeline("INC-1")] == ["alert.fired"]
+
+
+def test_a_repeat_elsewhere_learns_nothing_from_the_conflict_it_met(storage_account):
+    """Another instance's conflict may be a delivery still in flight that takes its event back when it fails: its
+    process keeps asking storage, so a retry after that failure finishes the delivery."""
+    here, elsewhere = IncidentStore(storage_account), IncidentStore(StorageAccount(storage_account.connection_string))
+    (event_id,) = receive_alert(FIRED, CATALOG, here, NOW).event_ids
+    assert receive_alert(FIRED, CATALOG, elsewhere, NOW).outcome == "duplicate"
+    storage_account.table("timeline").delete_entity("INC-1", event_id)  # the first delivery's take-back
+    retry = receive_alert(FIRED, CATALOG, elsewhere, NOW)
+    assert (retry.outcome, retry.event_ids) == ("duplicate", (event_id,))
+    assert [event.kind for event in here.timeline("INC-1")] == ["alert.fired"]
 
 
 def test_a_resolution_without_a_resolved_time_is_recorded_once_however_often_it_arrives(storage_account):
