@@ -207,6 +207,7 @@ class StorageAccount:
         self.target = target
         self._credential = credential
         self._options: dict[str, Any] = {**_TIMEOUTS, **environment_options()}
+        self._lean = self._options.get("use_env_settings") is False  # no proxy: clients send through StorageSession
         if on_request is not None:
             self._options["raw_request_hook"] = on_request
         if on_response is not None:
@@ -216,6 +217,14 @@ class StorageAccount:
         self._tables: dict[str, TableClient] = {}
         self._queues: dict[tuple[str, str], QueueClient] = {}
         self._containers: dict[str, ContainerClient] = {}
+
+    def _client_options(self) -> dict[str, Any]:
+        """The options of one SDK client: a session of its own (a client closes the session it was given)."""
+        if not self._lean:
+            return self._options
+        from shared.core.storage_session import StorageSession
+
+        return {**self._options, "session": StorageSession()}
 
     @property
     def connection_string(self) -> str:
@@ -234,8 +243,10 @@ class StorageAccount:
 
         if self.target.identity_based:
             uri = self.target.service_uri("table")
-            return TableServiceClient(uri, credential=self.credential(), **self._options, **_TABLE_RETRY)
-        return TableServiceClient.from_connection_string(self.connection_string, **self._options, **_TABLE_RETRY)
+            return TableServiceClient(uri, credential=self.credential(), **self._client_options(), **_TABLE_RETRY)
+        return TableServiceClient.from_connection_string(
+            self.connection_string, **self._client_options(), **_TABLE_RETRY
+        )
 
     @functools.cached_property
     def blob_service(self) -> BlobServiceClient:
@@ -243,9 +254,11 @@ class StorageAccount:
 
         if self.target.identity_based:
             uri = self.target.service_uri("blob")
-            return BlobServiceClient(uri, credential=self.credential(), retry_policy=_blob_retry(), **self._options)
+            return BlobServiceClient(
+                uri, credential=self.credential(), retry_policy=_blob_retry(), **self._client_options()
+            )
         return BlobServiceClient.from_connection_string(
-            self.connection_string, retry_policy=_blob_retry(), **self._options
+            self.connection_string, retry_policy=_blob_retry(), **self._client_options()
         )
 
     def table(self, name: str) -> TableClient:
@@ -279,7 +292,7 @@ class StorageAccount:
     def _queue_client(self, name: str, encoding: str) -> QueueClient:
         from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64EncodePolicy
 
-        options: dict[str, Any] = {"retry_policy": _queue_retry(), **self._options}
+        options: dict[str, Any] = {"retry_policy": _queue_retry(), **self._client_options()}
         if encoding == "base64":
             options["message_encode_policy"] = TextBase64EncodePolicy()
             options["message_decode_policy"] = TextBase64DecodePolicy()
