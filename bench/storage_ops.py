@@ -35,7 +35,8 @@ TARGETS = {"new incident": 6, "duplicate": 3}  # issue 3: storage operations per
 NEW_UNGROUPED = "new incident, ungrouped service"
 NEW_GROUPED = "new incident, service grouping (first alert)"
 JOINED = "new alert joins an open incident"
-DUPLICATE = "duplicate (repeated 'Fired')"
+DUPLICATE = "duplicate (repeated 'Fired'), in the process that finished it"
+DUPLICATE_ELSEWHERE = "duplicate (repeated 'Fired'), on another instance"
 RESOLVE_PARTIAL = "resolve, other alerts still firing"
 RESOLVE_LAST = "resolution (last alert of the incident)"
 RESOLVE_REPEAT = "repeated 'Resolved'"
@@ -44,6 +45,7 @@ EXPECTED = {
     NEW_GROUPED: ("opened", TARGETS["new incident"]),
     JOINED: ("joined", None),
     DUPLICATE: ("duplicate", TARGETS["duplicate"]),
+    DUPLICATE_ELSEWHERE: ("duplicate", TARGETS["duplicate"]),
     RESOLVE_PARTIAL: ("resolved", None),
     RESOLVE_LAST: ("resolved", None),
     RESOLVE_REPEAT: ("resolved", None),
@@ -72,6 +74,7 @@ class Intake:
 
     def __init__(self, account: StorageAccount, catalog: Catalog, counter: RequestCounter) -> None:
         self.store = IncidentStore(account)
+        self.elsewhere = IncidentStore(account)  # another instance: its own memory of finished firings
         self.catalog = catalog
         self.counter = counter
         self.statuspage, self.notifications = (
@@ -80,7 +83,9 @@ class Intake:
         self.costs: dict[str, list[tuple[int, int]]] = defaultdict(list)  # label → (table, queue) per delivery
         self.template = json.loads(SAMPLE.read_text())
 
-    def deliver(self, label: str | None, key: str, rule: str, condition: str) -> AlertIntake:
+    def deliver(
+        self, label: str | None, key: str, rule: str, condition: str, *, elsewhere: bool = False
+    ) -> AlertIntake:
         document = copy.deepcopy(self.template)
         essentials = document["data"]["essentials"]
         essentials.update(alertId=f"/subscriptions/s/alerts/{key}", alertRule=rule, monitorCondition=condition)
@@ -88,7 +93,8 @@ class Intake:
             essentials["resolvedDateTime"] = "2025-04-15T18:27:12.851Z"
         alert = parse_alert(json.dumps(document).encode())
         before = self.counter.snapshot()
-        intake = receive_alert(alert, self.catalog, self.store, datetime.now(UTC))
+        store = self.elsewhere if elsewhere else self.store
+        intake = receive_alert(alert, self.catalog, store, datetime.now(UTC))
         if intake.event_ids and intake.incident_id is not None:  # as functions/alerts.py does: one message
             queue = self.notifications if intake.changed_incident else self.statuspage
             queue.send_message(change_message(intake.incident_id, intake.event_ids))
@@ -117,6 +123,7 @@ def main() -> None:
             rule = grouped_rule(number)
             intake.deliver(NEW_UNGROUPED, alone, f"{UNGROUPED_RULE}-{number}", FIRED)
             intake.deliver(DUPLICATE, alone, f"{UNGROUPED_RULE}-{number}", FIRED)
+            intake.deliver(DUPLICATE_ELSEWHERE, alone, f"{UNGROUPED_RULE}-{number}", FIRED, elsewhere=True)
             intake.deliver(NEW_GROUPED, first, rule, FIRED)
             intake.deliver(JOINED, second, rule, FIRED)
             intake.deliver(DUPLICATE, second, rule, FIRED)

@@ -51,12 +51,18 @@ class AlertIntake:
 
 
 def receive_alert(alert: Alert, catalog: Catalog, store: IncidentStore, now: datetime) -> AlertIntake:
+    firing = alert_event_id(alert) if alert.condition == FIRED else None
+    finished = store.finished_firings.recall(firing) if firing else None
+    if finished is not None:
+        # What storage would answer, without asking: a finished firing's alert row stays bound to its incident
+        # (rows are rebound only while a delivery is unfinished) and its event stays (taken back only by a failing
+        # delivery). A storm's repeats cost no storage request in the process that finished them.
+        return AlertIntake(alert.key, finished, deduplicated=True, event_ids=(), outcome="duplicate")
     intake = _decide(alert, catalog, store, now)
-    if alert.condition == FIRED and intake.incident_id is not None and alert_event_id(alert) in intake.event_ids:
-        # This delivery appended the event and saved its effect (a failure would have raised): that stays true, so
-        # this process's repeats of it need no write (_repeat). Only this process's: another instance's 409 on the
-        # event may be a delivery still in flight that takes its event back when it fails.
-        store.finished_deliveries.add((intake.incident_id, alert_event_id(alert)))
+    if firing and intake.incident_id is not None and firing in intake.event_ids:
+        # This delivery appended the event and saved its effect (a failure would have raised). Only ours: another
+        # instance's conflict on the event may be a delivery still in flight that takes its event back as it fails.
+        store.finished_firings.remember(firing, intake.incident_id)
     return intake
 
 
@@ -215,13 +221,13 @@ def _repeat(
 ) -> AlertIntake:
     """A repeated delivery. The one that claimed the key may have stopped (a crash, a timeout) before writing the
     incident, its event or the join's effect: finish its work. The event is written only after the incident
-    exists, so when it is there nothing is missing — the common repeat costs two operations, and one (the alert's
-    row) in the process that finished the delivery.
+    exists, so when it is there nothing is missing — the common repeat costs two operations (none in the process
+    that finished the delivery: receive_alert).
     """
     if record.incident_id is None:
         return AlertIntake(alert.key, None, deduplicated=True, event_ids=(), outcome="logged")
     event = alert_event(record.incident_id, alert, severity, now)
-    if (record.incident_id, event.event_id) in store.finished_deliveries or not store.append_event(event):
+    if not store.append_event(event):
         return AlertIntake(alert.key, record.incident_id, deduplicated=True, event_ids=(), outcome="duplicate")
     if store.get_incident(record.incident_id) is not None:
         try:

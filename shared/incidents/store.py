@@ -21,7 +21,7 @@ from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 from shared.core.contention import attempts
 from shared.core.entity_bounds import bounded_entity, one_transaction
 from shared.core.errors import StorageUnavailable
-from shared.core.recent import RecentKeys
+from shared.core.recent import Recent
 from shared.core.storage import StorageAccount, lost_race
 from shared.core.timeutil import utc_now
 from shared.incidents.detection import GroupPointer
@@ -52,7 +52,7 @@ _SETTLED_PREFIX = "settled-"
 # _LEGACY_DECLARED, unprefixed in this table: alerts there are still read, claims never mistaken for alerts.
 _ALERT_PREFIX = "alert-"
 _LEGACY_DECLARED = "Declared"
-FINISHED_DELIVERIES_KEPT = 20_000  # (incident, event) pairs, ~3 MB: hours of a storm's distinct firings
+FINISHED_FIRINGS_KEPT = 20_000  # ~3 MB: hours of a storm's distinct firings
 _INCIDENT_FIELDS = {f.name: f for f in fields(Incident)}
 # Tuples, stored as JSON arrays.
 _LIST_FIELDS = {"components", "notified", "acknowledged_by", "roles", "component_overrides"}
@@ -94,9 +94,9 @@ class IncidentStore:
         self._clock = clock  # stamps the settled rows: the writer's clock, as readers of them allow for
         self._counter_lock = threading.Lock()
         self._counter: tuple[int, str] | None = None  # last seen (value, etag): a cheap first guess
-        # (incident, event) of the alert deliveries this process finished — the event appended and its effect saved —
-        # so a repeat of one is known for a duplicate without a write (shared.incidents.alert_intake).
-        self.finished_deliveries = RecentKeys(FINISHED_DELIVERIES_KEPT)
+        # The incident of each alert firing whose delivery this process finished (its event appended, its effect
+        # saved), by the event's id: a repeat of one is a duplicate of that incident (shared.incidents.alert_intake).
+        self.finished_firings: Recent[str] = Recent(FINISHED_FIRINGS_KEPT)
 
     @property
     def incidents(self) -> TableClient:
