@@ -52,7 +52,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from shared.core.contention import attempts
 from shared.core.storage import StorageAccount
@@ -76,6 +76,7 @@ from shared.statuspage.web_store import (
 )
 
 if TYPE_CHECKING:
+    from shared.incidents.timeline import TimelineEvent
     from shared.statuspage.record_store import MonthLists
     from shared.statuspage.site import SiteFile
     from shared.statuspage.site_plan import SitePlan
@@ -121,7 +122,7 @@ class SitePublisher:
         self._incidents = IncidentStore(account, clock)
         # Public words come only with a change of the incident (its version): a timeline read once per version, the
         # most recently used kept.
-        self._timelines: OrderedDict[str, tuple[int, list[Any]]] = OrderedDict()
+        self._timelines: OrderedDict[str, tuple[int, list[TimelineEvent]]] = OrderedDict()
         self._maintenances = MaintenanceStore(account)
         # Every maintenance as last read, and when that reading began: later renders read only those changed since.
         self._windows: dict[str, Maintenance] = {}
@@ -184,7 +185,7 @@ class SitePublisher:
             )
             raise RuntimeError("status page renders kept losing to renders that began reading earlier")
 
-    def _timeline(self, ident: str, version: int) -> list[Any]:
+    def _timeline(self, ident: str, version: int) -> list[TimelineEvent]:
         cached = self._timelines.get(ident)
         if cached is None or cached[0] != version:
             cached = self._timelines[ident] = (version, self._incidents.timeline(ident))

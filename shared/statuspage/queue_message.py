@@ -22,8 +22,8 @@ if TYPE_CHECKING:
 
 
 def on_message(body: bytes, inserted_at: datetime | None, now: datetime, publisher: SitePublisher) -> int:
-    """One `statuspage` message: the site is rendered from the store, so the message only says why and when (an
-    unreadable one still refreshes). Returns the number of files written."""
+    """Refresh the site for one `statuspage` message (or hold it for its moment); returns the number of files
+    written."""
     moment = _message_moment(body)
     if moment is not None and moment - now > EARLY_TOLERANCE:
         # Shown before its moment: a window more than 7 days ahead (see MAX_DELAY), so wait the rest in the queue.
