@@ -34,7 +34,8 @@ from shared.incidents.store import _counter_entity, _incident_entity, _open_comp
 from shared.notifications import escalate
 from shared.notifications.ledger import EscalationLedger
 from shared.notifications.notifier import Notifier
-from shared.statuspage.publisher import SitePublisher, SiteSettings
+from shared.statuspage.publisher import SitePublisher
+from shared.statuspage.site_settings import SiteSettings
 from shared.teams.workflow import RequestLimiter, WorkflowSender
 
 SIZES = tuple(int(size) for size in os.environ.get("FIREBELL_BENCH_HISTORY", "1000,10000,100000").split(","))

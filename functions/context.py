@@ -28,7 +28,8 @@ if TYPE_CHECKING:
     from shared.oncall.schedule import Schedule
     from shared.readiness.store import ReadinessStore
     from shared.statuspage.maintenance_store import MaintenanceStore
-    from shared.statuspage.publisher import SitePublisher, SiteSettings
+    from shared.statuspage.publisher import SitePublisher
+    from shared.statuspage.site_settings import SiteSettings
     from shared.teams.workflow import WorkflowSender
 
 
@@ -157,7 +158,7 @@ def notify_override_store() -> NotifyOverrideStore:
 
 
 def site_settings() -> SiteSettings:
-    from shared.statuspage.publisher import SiteSettings
+    from shared.statuspage.site_settings import SiteSettings
 
     found = settings()
     return SiteSettings(found.status_page_title, catalog(), found.status_page_url, found.status_page_id_key.encode())

@@ -1,5 +1,5 @@
 """The `statuspage` queue and an hourly timer: re-render the public status site and publish it to `$web`
-(shared.statuspage.publisher)."""
+(shared.statuspage.queue_message, shared.statuspage.publisher)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from shared.core.timeutil import utc_now
 from shared.incidents.changes import incident_of
 
 publisher = lazy("shared.statuspage.publisher")
+queue_message = lazy("shared.statuspage.queue_message")
 
 bp = func.Blueprint()
 log = logging.getLogger("firebell.statuspage")
@@ -26,7 +27,7 @@ log = logging.getLogger("firebell.statuspage")
 @consumed(STATUSPAGE)
 def on_change(message: func.QueueMessage) -> None:
     body = message.get_body()
-    written = publisher.on_message(body, message.insertion_time, utc_now(), context.site_publisher())
+    written = queue_message.on_message(body, message.insertion_time, utc_now(), context.site_publisher())
     outcome = "published" if written else "not rendered"  # an earlier render covered it, or a later moment will
     log_event(log, "status page", incident=incident_of(body), function="statuspage", outcome=outcome, files=written)
 

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 MAX_IDEMPOTENCY_KEY = 200
 DECLARED, CANCELLED = "declared", "cancelled"
 # Queue messages can be hidden for at most 7 days. A window further ahead gets a message at the 7-day mark that
-# enqueues itself again for the rest (publisher.on_message); the hourly timer re-renders anyway, so even a lost
+# enqueues itself again for the rest (queue_message.on_message); the hourly timer re-renders anyway, so even a lost
 # message is at most an hour late.
 MAX_DELAY = timedelta(days=7) - timedelta(minutes=1)
 # A delayed message shown early by at most this much (clocks again) waits in the function; earlier, in the queue.

@@ -21,7 +21,6 @@ from shared.statuspage.site_record import (
     decode_record,
     encode_month,
     encode_record,
-    newer,
 )
 from shared.statuspage.web_store import PublishContention
 
@@ -55,7 +54,7 @@ def write_month(account: StorageAccount, month: date, state: int, known: tuple[K
 
 
 class MonthLists:
-    """Month lists as one render reads them (once each), merged with its changes, and written under their state."""
+    """Month lists as one render reads them (once each), and written under their state."""
 
     def __init__(self, account: StorageAccount) -> None:
         self._account = account
@@ -68,14 +67,6 @@ class MonthLists:
             self._read[month] = {k.ident: k for k in listed}
             self._etags[month] = (state, etag)
         return self._read[month]
-
-    def merged(self, month: date, changes: list[Known]) -> tuple[Known, ...]:
-        """The month's list with the changes, the newer version of each incident kept (withdrawn ones stay, without
-        public words, so an older state's change never brings them back)."""
-        merged = dict(self.known(month))
-        for k in changes:
-            merged[k.ident] = newer(merged.get(k.ident), k) or k
-        return tuple(merged.values())
 
     def write(self, month: date, state: int, known: tuple[Known, ...]) -> None:
         """Over an older state only: a newer state's list holds everything this one does (it read this state's

@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from shared.core.timeutil import iso, parse_instant
+from shared.incidents.incident import Incident
 from shared.statuspage.component_history import Disruption, window_start
 from shared.statuspage.public_view import RECENT_LIMIT, PublicIncident, PublicUpdate
 from shared.statuspage.web_store import FileVersion
@@ -35,6 +36,12 @@ class Known:
     version: int
     month: date  # the month page that lists it (the month it began)
     public: PublicIncident | None
+
+    @classmethod
+    def of(cls, incident: Incident, public: PublicIncident | None) -> Known:
+        """The incident at its current version, shown in these public words (None: not public)."""
+        month = month_of(incident.declared_at.astimezone(UTC))
+        return cls(incident.id, incident.number, incident.version, month, public)
 
 
 @dataclass(frozen=True)
@@ -99,6 +106,15 @@ def newer(first: Known | None, second: Known | None) -> Known | None:
     if first is None or (second is not None and second.version > first.version):
         return second
     return first
+
+
+def merged_list(listed: Mapping[str, Known], changes: Iterable[Known]) -> tuple[Known, ...]:
+    """A month's list (by incident) with the changes, the newer version of each incident kept (withdrawn ones stay,
+    without public words, so an older state's change never brings them back)."""
+    merged = dict(listed)
+    for k in changes:
+        merged[k.ident] = newer(merged.get(k.ident), k) or k
+    return tuple(merged.values())
 
 
 def month_of(moment: datetime) -> date:

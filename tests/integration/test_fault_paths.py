@@ -61,7 +61,7 @@ from shared.readiness import materialise
 from shared.readiness.store import DIGEST, ReadinessStore
 from shared.readiness.summary import summarise
 from shared.statuspage.maintenance_store import MaintenanceStore
-from shared.statuspage.publisher import on_message
+from shared.statuspage.queue_message import on_message
 from shared.workitems import sync
 from shared.workitems.ledger import LEDGER_TABLE, Ledger, lease_for
 from tests.conftest import TEAMS_TOKEN, clear, running_firebell

@@ -18,7 +18,8 @@ from shared.incidents.incident import Incident
 from shared.incidents.store import IncidentChanged, IncidentStore
 from shared.incidents.timeline import PUBLIC_UPDATE, TimelineEvent, event_id
 from shared.statuspage.public_ids import public_id
-from shared.statuspage.publisher import CLOCK_SKEW, Refresh, SitePublisher
+from shared.statuspage.publisher import SitePublisher
+from shared.statuspage.refresh import CLOCK_SKEW, Refresh
 from shared.statuspage.web_store import WEB_CONTAINER
 from tests.conftest import ROOT
 

@@ -40,6 +40,7 @@ HEAVY = (
     "xml.etree",
     "shared.statuspage.site",
     "shared.statuspage.publisher",
+    "shared.statuspage.queue_message",
     "shared.incidents.store",
     "shared.incidents.alert_intake",
     "shared.chatops.grammar",

@@ -68,7 +68,7 @@ def known(incidents: list[Incident]) -> tuple[list[Known], StatusPage]:
     """Each incident as the whole history's page shows it, and that page."""
     page = status_page("Status", CATALOG, incidents, now=NOW)
     by_public = {public.id: public for public in page.incidents}
-    everything = [Known(i.id, i.number, i.version, month_of(i.declared_at), by_public[pid(i.id)]) for i in incidents]
+    everything = [Known.of(i, by_public[pid(i.id)]) for i in incidents]
     return everything, page
 
 
@@ -107,7 +107,7 @@ def test_what_the_windows_reached_still_renders_every_file_about_everything_afte
     timelines = {i.id: posted(i) for i in incidents}
     page = status_page("Status", CATALOG, incidents, timelines, now=NOW)
     by_public = {public.id: public for public in page.incidents}
-    everything = [Known(i.id, i.number, i.version, month_of(i.declared_at), by_public[pid(i.id)]) for i in incidents]
+    everything = [Known.of(i, by_public[pid(i.id)]) for i in incidents]
     kept = [k for k in reached(everything, NOW) if k.ident not in withdrawn]
     left = [i for i in incidents if i.id not in withdrawn]
     at = NOW + later
