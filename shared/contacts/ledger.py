@@ -2,7 +2,7 @@
 person's page sent once, and each acknowledgement link used once.
 
 Partition per incident:
-- `contact-<page>-<person>-<step>-<channel>`: claimed (insert-if-absent) by the message that sends it, then settled
+- `contact-<page>-<person>-<step>-<channel>`: claimed (shared.core.claims) by the message that sends it, then settled
   (sent with the service's message id, failed, stopped). A redelivery of the claiming message (same holder) carries
   on; another copy finds the claim and does nothing while it is held (CONTACT_HOLD), and takes over a claim whose
   holder vanished. A crash between the send and the settle sends again on redelivery: the SMS carries the same

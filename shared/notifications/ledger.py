@@ -2,7 +2,7 @@
 queue message that arrives twice never pages twice.
 
 One partition per incident:
-- `step-rNN-sNN`: an escalation step. Claimed (insert-if-absent) by the queue message that runs it, then settled
+- `step-rNN-sNN`: an escalation step. Claimed (shared.core.claims) by the queue message that runs it, then settled
   (paged, skipped, stopped, failed). A second message for the same step (or the sweeper) finds the claim and leaves
   it alone while it is held; a redelivery of the claiming message itself (same message id, or a copy deferred
   through an outage carrying it as `holder`) carries on where it failed, and holds the claim again. A claim is held
