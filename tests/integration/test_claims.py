@@ -22,11 +22,19 @@ def table(storage_account):
     return storage_account.table("claims")
 
 
-def row(table, key: str = "step") -> dict:
-    found = table.get_entity("INC-1", key)
-    return {name: found[name] for name in found if name not in ("PartitionKey", "RowKey")} | {
-        "etag": found.metadata["etag"]
-    }
+def row(table) -> dict:
+    """The claim row's fields, and its ETag (what any write changes)."""
+    found = table.get_entity("INC-1", "step")
+    fields = {name: found[name] for name in found if name not in ("PartitionKey", "RowKey")}
+    return fields | {"etag": found.metadata["etag"]}
+
+
+def claimed(table) -> dict:
+    return {name: value for name, value in row(table).items() if name != "etag"}
+
+
+def held(holder: str, until: datetime, holder_field: str = "holder", **fields) -> dict:
+    return {"state": CLAIMED, holder_field: holder, **fields, "until": until}
 
 
 def claim(table, holder: str, now: datetime, **options) -> Claim:
@@ -35,12 +43,7 @@ def claim(table, holder: str, now: datetime, **options) -> Claim:
 
 def test_the_first_claim_is_new_and_writes_the_row_held_for_the_hold(table):
     assert claim(table, "m-1", NOW) == Claim.NEW
-    assert {k: v for k, v in row(table).items() if k != "etag"} == {
-        "state": CLAIMED,
-        "holder": "m-1",
-        "first_at": NOW,
-        "until": NOW + HOLD,
-    }
+    assert claimed(table) == held("m-1", NOW + HOLD, first_at=NOW)
 
 
 def test_another_holder_leaves_a_live_claim_alone_and_changes_nothing(table):
@@ -54,24 +57,14 @@ def test_the_same_holder_carries_on_at_once_and_holds_it_again_keeping_the_first
     claim(table, "m-1", NOW)
     later = NOW + timedelta(seconds=5)
     assert claim(table, "m-1", later) == Claim.OURS
-    assert {k: v for k, v in row(table).items() if k != "etag"} == {
-        "state": CLAIMED,
-        "holder": "m-1",
-        "first_at": NOW,
-        "until": later + HOLD,
-    }
+    assert claimed(table) == held("m-1", later + HOLD, first_at=NOW)
 
 
 def test_a_claim_whose_hold_ran_out_is_taken_over_by_another_holder(table):
     claim(table, "m-1", NOW)
     later = NOW + HOLD
     assert claim(table, "m-2", later) == Claim.OURS
-    assert {k: v for k, v in row(table).items() if k != "etag"} == {
-        "state": CLAIMED,
-        "holder": "m-2",
-        "first_at": NOW,
-        "until": later + HOLD,
-    }
+    assert claimed(table) == held("m-2", later + HOLD, first_at=NOW)
 
 
 def test_a_settled_row_is_done_for_every_holder_and_stays_as_it_was(table):
@@ -93,8 +86,7 @@ def test_of_two_holders_taking_over_a_lapsed_claim_the_one_that_loses_the_etag_r
         return found["until"]
 
     assert claim(table, "m-2", later, held_until=m3_takes_it_first) == Claim.HELD
-    assert row(table)["holder"] == "m-3"
-    assert row(table)["until"] == later + HOLD
+    assert claimed(table) == held("m-3", later + HOLD, first_at=NOW)
 
 
 def test_the_row_names_its_holder_and_renews_fields_as_the_caller_says(table):
@@ -103,12 +95,7 @@ def test_the_row_names_its_holder_and_renews_fields_as_the_caller_says(table):
     later = NOW + HOLD
     again = claim_row(table, "INC-1", "step", "m-2", later, HOLD, holder_field="message", renewed={"claimed_at": later})
     assert again == Claim.OURS
-    assert {k: v for k, v in row(table).items() if k != "etag"} == {
-        "state": CLAIMED,
-        "message": "m-2",
-        "claimed_at": later,
-        "until": later + HOLD,
-    }
+    assert claimed(table) == held("m-2", later + HOLD, holder_field="message", claimed_at=later)
 
 
 # --- the ledgers' own rows -----------------------------------------------------------------------------------------
