@@ -33,15 +33,14 @@ from shared.catalog.services import Catalog
 from shared.channels import naming, transcript
 from shared.channels.ledger import ARCHIVED, CHANNELS_TABLE, ChannelEntry, ChannelInProgress, ChannelLedger
 from shared.core import deferral
-from shared.core.contention import attempts
-from shared.core.errors import FirebellError, InvalidInput, StorageUnavailable
+from shared.core.errors import FirebellError, InvalidInput, reason
 from shared.core.links import is_web_url
 from shared.core.queues import CHANNELS, WORKITEMS
 from shared.core.settings import Settings
 from shared.core.storage import StorageAccount
 from shared.incidents.changes import ChangeMessage, change_message
 from shared.incidents.incident import CLOSED, RESOLVED, Incident
-from shared.incidents.store import IncidentChanged, IncidentStore
+from shared.incidents.store import IncidentStore
 from shared.incidents.timeline import (
     ALERT_FIRED,
     CHANNEL_ARCHIVED,
@@ -122,14 +121,14 @@ def on_change(
         run.carry_out(wanted)
     except Exception as failure:
         if _refused(failure):
-            run.note(f"{run.doing}: {_reason(failure)}", "refused")  # Graph refused: retrying cannot help
+            run.note(f"{run.doing}: {reason(failure)}", "refused")  # Graph refused: retrying cannot help
             return None
         if _outage(failure):
-            deferred = _defer(document if isinstance(document, dict) else {}, failure, now, account)
+            deferred = deferral.defer(account, CHANNELS, document if isinstance(document, dict) else {}, failure, now)
             if deferred is not None:
                 return deferred
         if deferral.gives_up(dequeue_count, deferrable=False):
-            run.note(f"{run.doing}: {_reason(failure)}", "delivery")
+            run.note(f"{run.doing}: {reason(failure)}", "delivery")
             log.error("channels: %s gave up after %d deliveries: %s", incident_id, dequeue_count, run.doing)
         raise
     return None
@@ -224,21 +223,9 @@ class _Run:
         self.store.append_event(_event(self.incident, ident, entry.recorded_at, text, data, kind=CHANNEL_CREATED))
         # Boards links the channel on the incident's work item (a comment, once: shared.workitems.sync).
         self.account.queue(WORKITEMS).send_message(change_message(self.incident.id, [ident], [CHANNEL_CREATED]))
-        for _ in attempts():
-            stored = self.store.load_incident(self.incident.id)
-            if stored is None:
-                raise StorageUnavailable(f"{self.incident.id} vanished while its channel was recorded")
-            if stored.incident.channel_id is not None:
-                self.incident = stored.incident
-                return
-            changed = stored.incident.changed(self.now, channel_id=entry.channel_id, channel_url=entry.url)
-            try:
-                self.store.save_incident(changed, stored.etag, was_open=stored.incident.is_open)
-            except IncidentChanged:
-                continue
-            self.incident = changed
-            return
-        raise StorageUnavailable(f"{self.incident.id} kept changing; its channel is recorded on the next delivery")
+        self.incident = self.store.record_link(
+            self.incident.id, self.now, "channel", channel_id=entry.channel_id, channel_url=entry.url
+        )
 
     def subscribe(self) -> None:
         """Live recording, where it can work: a secret to check notifications by and a public HTTPS address."""
@@ -254,7 +241,7 @@ class _Run:
             )
         except FirebellError as failure:
             # Live recording is a bonus: the channel is still read when the incident resolves and closes.
-            self.note(f"channel messages not followed live: {_reason(failure)}", "subscription")
+            self.note(f"channel messages not followed live: {reason(failure)}", "subscription")
             return
         self.ledger.keep_subscription(self.incident.id, ident, expires, self.incident.channel_id)
 
@@ -361,7 +348,7 @@ def renew_subscriptions(now: datetime, settings: Settings, account: StorageAccou
             services.graph().renew(subscription_id, until)
         except FirebellError as failure:
             # Gone (expired before we came, deleted): the channel is still read at resolve and close.
-            log.warning("channels: %s subscription not renewed: %s", incident_id, _reason(failure))
+            log.warning("channels: %s subscription not renewed: %s", incident_id, reason(failure))
             if expires <= now:
                 ledger.forget_subscription(incident_id)
             continue
@@ -406,19 +393,3 @@ def _refused(failure: BaseException) -> bool:
     from shared.teams.workflow import WorkflowRejected
 
     return isinstance(failure, (GraphRejected, WorkflowRejected))
-
-
-def _defer(document: dict[str, Any], outage: Exception, now: datetime, account: StorageAccount) -> Any | None:
-    delay = deferral.next_delay(document, getattr(outage, "retry_after", None), now)
-    if delay is None:
-        return None
-    again = deferral.deferred(document, now)
-    sent = account.queue(CHANNELS).send_message(json.dumps(again), visibility_timeout=delay)
-    log.warning("channels: %s; message deferred %d s (deferral %d)", _reason(outage), delay, again[deferral.DEFERRALS])
-    return sent
-
-
-def _reason(failure: BaseException) -> str:
-    if isinstance(failure, FirebellError):
-        return failure.detail
-    return f"{type(failure).__name__}: {failure}"[:300]

@@ -2,7 +2,7 @@
 person's page sent once, and each acknowledgement link used once.
 
 Partition per incident:
-- `contact-<page>-<person>-<step>-<channel>`: claimed (insert-if-absent) by the message that sends it, then settled
+- `contact-<page>-<person>-<step>-<channel>`: claimed (shared.core.claims) by the message that sends it, then settled
   (sent with the service's message id, failed, stopped). A redelivery of the claiming message (same holder) carries
   on; another copy finds the claim and does nothing while it is held (CONTACT_HOLD), and takes over a claim whose
   holder vanished. A crash between the send and the settle sends again on redelivery: the SMS carries the same
@@ -15,27 +15,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import Enum
 from typing import Any
 
-from azure.core import MatchConditions
-from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
+from shared.core.claims import Claim, claim_row
 from shared.core.entity_bounds import bounded_entity
 from shared.core.storage import StorageAccount
 from shared.notifications.ledger import ESCALATIONS
 
-CLAIMED, SENT, FAILED, STOPPED = "claimed", "sent", "failed", "stopped"
+SENT, FAILED, STOPPED = "sent", "failed", "stopped"  # how a claim settles
 # Longer than one send (one request: at most a 3 s connect and 10 s read timeout).
 CONTACT_HOLD = timedelta(seconds=30)
-
-
-class Claim(Enum):
-    NEW = "new"
-    OURS = "ours"
-    DONE = "done"
-    HELD = "held"
 
 
 @dataclass(frozen=True)
@@ -55,35 +47,8 @@ class ContactLedger:
         return self._account.table(ESCALATIONS)
 
     def claim(self, incident: str, key: str, holder: str, now: datetime, hold: timedelta = CONTACT_HOLD) -> Claim:
-        row = {
-            "PartitionKey": incident,
-            "RowKey": f"contact-{key}",
-            "state": CLAIMED,
-            "holder": holder,
-            "first_attempt": now,
-            "until": now + hold,
-        }
-        try:
-            self.table.create_entity(row)
-            return Claim.NEW
-        except ResourceExistsError:
-            pass
-        try:
-            entity = self.table.get_entity(incident, f"contact-{key}")
-        except ResourceNotFoundError:
-            return Claim.HELD
-        if entity["state"] != CLAIMED:
-            return Claim.DONE
-        if entity["holder"] != holder and now < entity["until"]:
-            return Claim.HELD
-        renewed = {"PartitionKey": incident, "RowKey": f"contact-{key}", "holder": holder, "until": now + hold}
-        try:
-            self.table.update_entity(
-                renewed, UpdateMode.MERGE, etag=entity.metadata["etag"], match_condition=MatchConditions.IfNotModified
-            )
-        except (ResourceModifiedError, ResourceNotFoundError):
-            return Claim.HELD  # another copy got there first: it carries on
-        return Claim.OURS
+        # A takeover keeps first_attempt: the SMS's repeatability stays that of the first attempt.
+        return claim_row(self.table, incident, f"contact-{key}", holder, now, hold, first={"first_attempt": now})
 
     def record(self, incident: str, key: str) -> ContactRecord | None:
         try:

@@ -17,17 +17,25 @@ after the service is back; an outage longer than that is one people must hear ab
 Each pause stays below the escalation ledger's claim lease (10 minutes), and every delivery of the holder renews
 its claim, so a deferred page keeps its claim through the whole bound.
 
-Pure: the message's document in, a delay (or None) out; the queue write is the caller's.
+Pure — the message's document in, a delay (or None) out — but for `defer`, the queue write of the consumers whose
+message goes again as it was (Azure Boards, incident channels). The notifications and contacts consumers write
+theirs: they send it under a holder and hold its claims through the pause.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import math
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from shared.core.errors import reason
 from shared.core.queues import MAX_DEQUEUE_COUNT
 from shared.core.timeutil import iso, parse_instant
+
+if TYPE_CHECKING:
+    from shared.core.storage import StorageAccount
 
 FIRST_PAUSE_SECONDS = 10
 MAX_PAUSE_SECONDS = 300  # also the longest Retry-After honoured in one pause: a longer one is asked again then
@@ -76,6 +84,19 @@ def deferred(document: dict[str, Any], now: datetime, **extra: Any) -> dict[str,
         DEFERRALS: deferrals(document) + 1,
         FIRST_FAILURE: iso(first_failure(document, now)),
     }
+
+
+def defer(account: StorageAccount, queue: str, document: dict[str, Any], outage: Exception, now: datetime) -> Any:
+    """The same message again on `queue`, hidden for the next pause (the outage's Retry-After first), logged by the
+    queue's consumer (`firebell.<queue>`); returns the message sent, or None once the bound is exhausted."""
+    delay = next_delay(document, getattr(outage, "retry_after", None), now)
+    if delay is None:
+        return None
+    again = deferred(document, now)
+    sent = account.queue(queue).send_message(json.dumps(again), visibility_timeout=delay)
+    log = logging.getLogger(f"firebell.{queue}")
+    log.warning("%s: %s; message deferred %d s (deferral %d)", queue, reason(outage), delay, again[DEFERRALS])
+    return sent
 
 
 def is_deferred(document: dict[str, Any]) -> bool:

@@ -55,3 +55,10 @@ class ConfigurationError(FirebellError):
     """The configuration in FIREBELL_CONFIG_DIR is invalid. The message names file, key and problem."""
 
     code = "configuration_invalid"
+
+
+def reason(failure: BaseException) -> str:
+    """What a failure says on the timeline and in logs: a Firebell error's own sentence, else its type and text."""
+    if isinstance(failure, FirebellError):
+        return failure.detail
+    return f"{type(failure).__name__}: {failure}"[:300]

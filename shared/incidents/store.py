@@ -389,6 +389,24 @@ class IncidentStore:
             except TableTransactionError:
                 raise IncidentChanged(incident.id) from None
 
+    def record_link(self, ident: str, now: datetime, what: str, **link: object) -> Incident:
+        """Link the incident to its `what` (its Teams channel, its work item: the id and URL fields in `link`) unless
+        it is linked already: the first link recorded stands (a racing or earlier delivery's). ETag-guarded, decided
+        again on a conflict; returns the incident as stored."""
+        for _ in attempts():
+            stored = self.load_incident(ident)
+            if stored is None:
+                raise StorageUnavailable(f"{ident} vanished while its {what} was recorded")
+            if any(getattr(stored.incident, name) is not None for name in link):
+                return stored.incident
+            linked = stored.incident.changed(now, **link)
+            try:
+                self.save_incident(linked, stored.etag, was_open=stored.incident.is_open)
+            except IncidentChanged:
+                continue
+            return linked
+        raise StorageUnavailable(f"{ident} kept changing; its {what} is recorded on the next delivery")
+
     def _group_follows(self, incident: Incident) -> list[Any]:
         """Keep the group pointer in step: a closed incident releases its group, a reopened one takes it back
         when it is free (a conflict fails the transaction, and the caller decides again)."""

@@ -2,7 +2,7 @@
 queue message that arrives twice never pages twice.
 
 One partition per incident:
-- `step-rNN-sNN`: an escalation step. Claimed (insert-if-absent) by the queue message that runs it, then settled
+- `step-rNN-sNN`: an escalation step. Claimed (shared.core.claims) by the queue message that runs it, then settled
   (paged, skipped, stopped, failed). A second message for the same step (or the sweeper) finds the claim and leaves
   it alone while it is held; a redelivery of the claiming message itself (same message id, or a copy deferred
   through an outage carrying it as `holder`) carries on where it failed, and holds the claim again. A claim is held
@@ -21,13 +21,13 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import Enum
 from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import AzureError, ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
+from shared.core.claims import CLAIMED, Claim, claim_row
 from shared.core.entity_bounds import bounded_entity
 from shared.core.storage import StorageAccount
 from shared.notifications.policy import Position
@@ -35,7 +35,6 @@ from shared.notifications.policy import Position
 log = logging.getLogger("firebell.notifications")
 
 ESCALATIONS = "escalations"
-CLAIMED = "claimed"
 # How long one delivery holds a step it works on: longer than its own work on the step (one card post: at most
 # shared.teams.workflow's 3 attempts, each timing out or waiting a Retry-After of at most 10 s, about 42 s). Its
 # message would come back only when the queue's visibility lease runs out (10 minutes in Azure), so a claimant that
@@ -47,13 +46,6 @@ CLAIM_HOLD = timedelta(seconds=45)
 # shared.core.deferral.MAX_PAUSE_SECONDS: a message deferred through an outage renews it before it runs out.
 CLAIM_LEASE = timedelta(minutes=10)
 _SAFE_KEY = re.compile(r"^[A-Za-z0-9._:=-]{1,200}$")  # RowKeys refuse / \ # ? and control characters
-
-
-class Claim(Enum):
-    NEW = "new"  # run the step: nobody claimed it before, so nothing of it was done yet (no card was posted)
-    OURS = "ours"  # run the step, which an earlier claimant may have begun
-    DONE = "done"  # it ran already (a duplicate message): nothing to do
-    HELD = "held"  # another message is running it right now: leave it
 
 
 @dataclass(frozen=True)
@@ -78,55 +70,19 @@ class EscalationLedger:
     def claim_step(
         self, incident_id: str, position: Position, message_id: str, now: datetime, hold: timedelta = CLAIM_HOLD
     ) -> Claim:
-        row = {
-            "PartitionKey": incident_id,
-            "RowKey": _step_key(position),
-            "state": CLAIMED,
-            "message": message_id,
-            "claimed_at": now,
-            "until": now + hold,
-        }
-        try:
-            self.table.create_entity(row)
-            return Claim.NEW
-        except ResourceExistsError:
-            pass
-        try:
-            entity = self.table.get_entity(incident_id, _step_key(position))
-        except ResourceNotFoundError:
-            return Claim.HELD  # rows are never deleted; treat the impossible as "someone else has it"
-        if entity["state"] != CLAIMED:
-            return Claim.DONE
-        if entity["message"] == message_id:
-            # Our own earlier attempt failed half-way (redelivered, or deferred through an outage): carry on, and
-            # renew the claim, so a duplicate cannot take it over while this message waits out a long outage.
-            try:
-                self.table.update_entity(
-                    {
-                        "PartitionKey": incident_id,
-                        "RowKey": _step_key(position),
-                        "claimed_at": now,
-                        "until": now + hold,
-                    },
-                    mode=UpdateMode.MERGE,
-                    etag=entity.metadata["etag"],
-                    match_condition=MatchConditions.IfNotModified,
-                )
-            except (ResourceModifiedError, ResourceNotFoundError):
-                return Claim.HELD  # a second copy of this message got there first: it carries on
-            return Claim.OURS
-        if now < _held_until(entity):
-            return Claim.HELD
-        try:  # the claimant vanished long ago: take the step over, unless another duplicate just did
-            self.table.update_entity(
-                row,
-                mode=UpdateMode.REPLACE,
-                etag=entity.metadata["etag"],
-                match_condition=MatchConditions.IfNotModified,
-            )
-        except ResourceModifiedError:
-            return Claim.HELD
-        return Claim.OURS
+        """Claim.NEW: nobody claimed the step before, so no card of it was posted. Each claim (a redelivery of
+        `message_id` carrying on, or a takeover) starts the hold again from `claimed_at`."""
+        return claim_row(
+            self.table,
+            incident_id,
+            _step_key(position),
+            message_id,
+            now,
+            hold,
+            holder_field="message",
+            renewed={"claimed_at": now},
+            held_until=_held_until,
+        )
 
     def settle_step(
         self, incident_id: str, position: Position, state: str, now: datetime, person: str = "", detail: str = ""

@@ -26,14 +26,13 @@ from typing import Any, Protocol
 
 from shared.catalog.services import Catalog
 from shared.core import deferral
-from shared.core.contention import attempts
-from shared.core.errors import FirebellError, InvalidInput, StorageUnavailable
+from shared.core.errors import InvalidInput, reason
 from shared.core.queues import WORKITEMS
 from shared.core.settings import Settings
 from shared.core.storage import StorageAccount
 from shared.incidents.changes import ChangeMessage
 from shared.incidents.incident import Incident
-from shared.incidents.store import IncidentChanged, IncidentStore
+from shared.incidents.store import IncidentStore
 from shared.incidents.timeline import TimelineEvent
 from shared.oncall.people import Directory
 from shared.workitems import plan as work_item
@@ -104,27 +103,15 @@ def on_change(
         run.carry_out()
     except Exception as failure:
         if isinstance(failure, (BoardsUnavailable, EffectInProgress)):
-            deferred = _defer(body, failure, now, account)
+            deferred = deferral.defer(account, WORKITEMS, json.loads(body), failure, now)
             if deferred is not None:
                 return deferred
         if deferral.gives_up(dequeue_count, deferrable=False):  # the last delivery, and no deferral left
-            text = f"{run.doing if run else 'work item not created'}: {_reason(failure)}"
+            text = f"{run.doing if run else 'work item not created'}: {reason(failure)}"
             store.append_event(work_item.failed_event(plan.incident, plan.cause, text, now, "delivery"))
             log.error("workitems: %s gave up after %d deliveries: %s", change.incident, dequeue_count, text)
         raise
     return None
-
-
-def _defer(body: bytes, outage: Exception, now: datetime, account: StorageAccount) -> Any | None:
-    """The same message again on `workitems`, hidden for the next pause; None once the outage bound is exhausted."""
-    document = json.loads(body)
-    delay = deferral.next_delay(document, getattr(outage, "retry_after", None), now)
-    if delay is None:
-        return None
-    again = deferral.deferred(document, now)
-    sent = account.queue(WORKITEMS).send_message(json.dumps(again), visibility_timeout=delay)
-    log.warning("workitems: %s; message deferred %d s (deferral %d)", _reason(outage), delay, again[deferral.DEFERRALS])
-    return sent
 
 
 class _Run:
@@ -204,19 +191,9 @@ class _Run:
         self.store.append_event(
             work_item.created_event(self.incident, entry.work_item_id, entry.url, entry.recorded_at)
         )
-        for _ in attempts():
-            stored = self.store.load_incident(self.incident.id)
-            if stored is None:
-                raise StorageUnavailable(f"{self.incident.id} vanished while its work item was recorded")
-            if stored.incident.work_item_id is not None:
-                return stored.incident
-            recorded = stored.incident.changed(self.now, work_item_id=entry.work_item_id, work_item_url=entry.url)
-            try:
-                self.store.save_incident(recorded, stored.etag, was_open=stored.incident.is_open)
-            except IncidentChanged:
-                continue
-            return recorded
-        raise StorageUnavailable(f"{self.incident.id} kept changing; its work item is recorded on the next delivery")
+        return self.store.record_link(
+            self.incident.id, self.now, "work item", work_item_id=entry.work_item_id, work_item_url=entry.url
+        )
 
     # --- follow-ups, updates, comments ------------------------------------------------------------------------------
     def follow_up(self, follow_up: work_item.FollowUp) -> None:
@@ -337,9 +314,3 @@ def _optional_field(refused: str, owner_email: str | None, follow_up: work_item.
     if follow_up.due is not None and refused in (due_field, "Due Date"):
         return due_field
     return None
-
-
-def _reason(failure: Exception) -> str:
-    if isinstance(failure, FirebellError):
-        return failure.detail
-    return f"{type(failure).__name__}: {failure}"[:300]
