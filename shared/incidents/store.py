@@ -23,6 +23,7 @@ from shared.core.entity_bounds import bounded_entity, one_transaction
 from shared.core.errors import StorageUnavailable
 from shared.core.recent import Recent
 from shared.core.storage import StorageAccount, lost_race
+from shared.core.table_transaction import submit_transaction
 from shared.core.timeutil import utc_now
 from shared.incidents.detection import GroupPointer
 from shared.incidents.incident import CLOSED_STATUSES, Incident
@@ -129,7 +130,7 @@ class IncidentStore:
                     elif value == 0:
                         # The first incident of a store that never had one: the open index is complete from the start.
                         operations = [("create", _counter_entity(value + 1)), ("upsert", _open_complete())]
-                        meta = self.incidents.submit_transaction(operations)[0]
+                        meta = submit_transaction(self.incidents, operations)[0]
                     else:
                         meta = self.incidents.create_entity(_counter_entity(value + 1))
                 except (
@@ -250,7 +251,7 @@ class IncidentStore:
         another incident took the group since it was read (`replaces_group_etag`: the stale pointer we read).
         """
         try:
-            self.incidents.submit_transaction(one_transaction(self._opening(incident, replaces_group_etag, page)))
+            submit_transaction(self.incidents, one_transaction(self._opening(incident, replaces_group_etag, page)))
         except TableTransactionError as failure:
             if failure.index == 0 and failure.error_code == "EntityAlreadyExists":
                 return False
@@ -291,7 +292,7 @@ class IncidentStore:
                 if claim is not None:
                     operations.append(("create", _claim_entity(claim, incident.id)))
                 try:
-                    results = self.incidents.submit_transaction(one_transaction(operations))
+                    results = submit_transaction(self.incidents, one_transaction(operations))
                 except TableTransactionError as failure:
                     if not lost_race(failure):
                         raise
@@ -378,14 +379,14 @@ class IncidentStore:
             if unlisted is not None:
                 operations.append(unlisted)  # last: a failure there is told apart below
         try:
-            self.incidents.submit_transaction(one_transaction(operations))
+            submit_transaction(self.incidents, one_transaction(operations))
         except TableTransactionError as failure:
             at = failure.index if failure.index is not None else -1
             if unlisted is None or operations[at] is not unlisted or failure.error_code != "ResourceNotFound":
                 raise IncidentChanged(incident.id) from None
             # Opened before the index existed (not yet reindexed): nothing to take out of it.
             try:
-                self.incidents.submit_transaction(one_transaction(operations[:-1]))
+                submit_transaction(self.incidents, one_transaction(operations[:-1]))
             except TableTransactionError:
                 raise IncidentChanged(incident.id) from None
 
@@ -470,7 +471,7 @@ class IncidentStore:
         for start in range(0, len(rows), 100):
             batch = rows[start : start + 100]
             try:
-                self.incidents.submit_transaction([("delete", _settled_key(key)) for key in batch])
+                submit_transaction(self.incidents, [("delete", _settled_key(key)) for key in batch])
             except TableTransactionError:  # another forgetter took some first: the rest one by one
                 for key in batch:
                     with contextlib.suppress(ResourceNotFoundError):
@@ -512,7 +513,7 @@ class IncidentStore:
             unchanged = {"mode": UpdateMode.MERGE, "etag": stored.etag, **_IF_UNCHANGED}
             guard = ("update", {"PartitionKey": _INCIDENT_PARTITION, "RowKey": ident}, unchanged)
             try:
-                self.incidents.submit_transaction([guard, change])
+                submit_transaction(self.incidents, [guard, change])
             except TableTransactionError as failure:
                 if failure.index == 1 and failure.error_code == "ResourceNotFound":
                     return 0  # closed and not indexed: nothing to remove

@@ -28,6 +28,7 @@ from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 from shared.core.contention import attempts
 from shared.core.errors import StorageUnavailable
 from shared.core.storage import StorageAccount, lost_race
+from shared.core.table_transaction import submit_transaction
 from shared.core.timeutil import parse_instant
 from shared.readiness import digest
 from shared.readiness.summary import IncidentSummary, PageTally
@@ -157,7 +158,7 @@ class ReadinessStore:
     def _commit(self, operations: list[Any]) -> bool:
         """False when another writer changed the row or the digest first (look again and decide again)."""
         try:
-            self.table.submit_transaction(operations)
+            submit_transaction(self.table, operations)
         except TableTransactionError as failure:
             if lost_race(failure) or failure.error_code == "ResourceNotFound":
                 return False

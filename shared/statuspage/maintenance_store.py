@@ -23,6 +23,7 @@ from shared.core.contention import attempts
 from shared.core.entity_bounds import bounded_entity, one_transaction
 from shared.core.errors import StorageUnavailable
 from shared.core.storage import StorageAccount, lost_race
+from shared.core.table_transaction import submit_transaction
 from shared.statuspage.maintenance import Maintenance
 
 MAINTENANCES = "maintenances"
@@ -77,7 +78,7 @@ class MaintenanceStore:
                 if idempotency_key is not None:
                     operations.append(("create", _claim(idempotency_key, maintenance.id)))
                 try:
-                    results = self.table.submit_transaction(one_transaction(operations))
+                    results = submit_transaction(self.table, one_transaction(operations))
                 except TableTransactionError as failure:
                     if not lost_race(failure):
                         raise
