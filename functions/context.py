@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import os
 import sys
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from functions.configuration import Configuration, check_configuration
 from shared.core import storage
+from shared.core.once import one_per_key
 from shared.core.settings import Settings
 from shared.core.timeutil import utc_now
 
@@ -37,7 +37,7 @@ def settings() -> Settings:
     return Settings.from_environment()  # read per call: cheap, and tests change settings between requests
 
 
-@cache
+@one_per_key
 def _configuration_for(folder: Path) -> Configuration:
     return Configuration(folder)
 
@@ -111,7 +111,7 @@ def authenticate_acs_events(secret: str | None, authorization: str | None) -> st
 
 
 # --- stores and services: one per process and storage account, so their locks and caches serve every request ---
-@cache
+@one_per_key
 def _incident_store_for(account: storage.StorageAccount) -> IncidentStore:
     from shared.incidents.store import IncidentStore
 
@@ -122,7 +122,7 @@ def incident_store() -> IncidentStore:
     return _incident_store_for(storage.account())
 
 
-@cache
+@one_per_key
 def _maintenance_store_for(account: storage.StorageAccount) -> MaintenanceStore:
     from shared.statuspage.maintenance_store import MaintenanceStore
 
@@ -133,7 +133,7 @@ def maintenance_store() -> MaintenanceStore:
     return _maintenance_store_for(storage.account())
 
 
-@cache
+@one_per_key
 def _readiness_store_for(account: storage.StorageAccount) -> ReadinessStore:
     from shared.readiness.store import ReadinessStore
 
@@ -164,7 +164,7 @@ def site_settings() -> SiteSettings:
     return SiteSettings(found.status_page_title, catalog(), found.status_page_url, found.status_page_id_key.encode())
 
 
-@cache
+@one_per_key
 def _publisher_for(account: storage.StorageAccount) -> SitePublisher:
     from shared.statuspage.publisher import SitePublisher
 
@@ -176,7 +176,7 @@ def site_publisher() -> SitePublisher:
     return _publisher_for(storage.account())
 
 
-@cache
+@one_per_key
 def workflow_sender() -> WorkflowSender:
     """One per process; its budget per webhook is shared with every other instance through storage
     (shared.teams.budget)."""

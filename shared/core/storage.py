@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from shared.core.errors import ConfigurationError
+from shared.core.once import one_per_key
 
 if TYPE_CHECKING:  # every SDK loads on first use: importing function_app must not load it (README: Cold start)
     from azure.core.credentials import TokenCredential
@@ -330,7 +331,7 @@ def target(setting: str = STORAGE_SETTING) -> StorageTarget:
     return StorageTarget.from_environment(os.environ, setting)
 
 
-@functools.cache
+@one_per_key
 def _account_for(found: StorageTarget) -> StorageAccount:
     return StorageAccount(found)
 

@@ -56,6 +56,7 @@ EDGE = {
     "shared.core",
     "shared.core.errors",
     "shared.core.json_body",
+    "shared.core.once",  # the composition root: one store, publisher and sender per process
     "shared.core.queues",
     "shared.core.settings",
     "shared.core.storage",
