@@ -23,13 +23,13 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 import jwt
 from jwt import PyJWK, PyJWKSet
 
 from shared.core.errors import DependencyUnavailable, Unauthorized
+from shared.core.once import one_per_key
 
 log = logging.getLogger("firebell.signing_keys")
 
@@ -192,7 +192,7 @@ def _signature_keys(key_set: PyJWKSet) -> dict[str, PyJWK]:
     return keys
 
 
-@cache
+@one_per_key
 def signing_keys(jwks_url: str) -> SigningKeys:
     """One cache per key-set URL per process, shared by every invocation of the alerts function."""
     return SigningKeys(jwks_url)

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from functools import cache
 from typing import Protocol
 
 from shared.contacts import acs_signing
 from shared.contacts.errors import ContactRejected, ContactUnavailable
 from shared.core.identity import LazyManagedIdentity, first_line, no_identity_here
+from shared.core.once import one_per_key
 
 # Double slash on purpose: the resource is "https://communication.azure.com/" (the SDKs' get_authentication_policy).
 SCOPE = "https://communication.azure.com//.default"
@@ -75,7 +75,7 @@ def acs_auth(access_key: str, identity_client_id: str = "") -> AcsAuth:
     return AccessKeyAuth(access_key) if access_key else _identity_auth(identity_client_id)
 
 
-@cache
+@one_per_key
 def _identity_auth(client_id: str) -> ManagedIdentityAuth:
     return ManagedIdentityAuth(client_id)
 

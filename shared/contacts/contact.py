@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime, timedelta
-from functools import cache
 from typing import Any
 from urllib.parse import urlencode
 
@@ -26,6 +25,7 @@ from shared.contacts.ladder import ContactMessage, ladder, next_step, rules_chan
 from shared.contacts.ledger import FAILED, SENT, STOPPED, Claim, ContactLedger
 from shared.core import deferral
 from shared.core.errors import InvalidInput
+from shared.core.once import one_per_key
 from shared.core.queues import CONTACTS
 from shared.core.settings import Settings
 from shared.core.storage import managed_identity_client_id
@@ -47,7 +47,7 @@ TEAMS_ACTIVITY_SETTINGS = (
 SENT_OUT, DUPLICATE, STOPPED_OUT, FAILED_OUT, DROPPED_OUT = "sent", "duplicate", "stopped", "failed", "dropped"
 
 
-@cache
+@one_per_key
 def _sms_sender(endpoint: str, key: str, from_number: str, identity: str) -> Any:
     from shared.contacts.sms import SmsSender  # requests loads with the first SMS only
 
@@ -220,7 +220,7 @@ def _send_sms(
     return sender.send(person.phone, text, f"{message.incident}/{message.key()}", first, "firebell")
 
 
-@cache
+@one_per_key
 def _call_placer(endpoint: str, key: str, from_number: str, cognitive: str, identity: str) -> Any:
     from shared.contacts.voice import CallPlacer
 

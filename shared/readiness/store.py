@@ -12,7 +12,6 @@ of the row and the digest — so two deliveries racing with different views neve
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import threading
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 
 from shared.core.contention import attempts
 from shared.core.errors import StorageUnavailable
+from shared.core.once import one_per_key
 from shared.core.storage import StorageAccount, lost_race
 from shared.core.table_transaction import submit_transaction
 from shared.core.timeutil import parse_instant
@@ -41,7 +41,7 @@ _IF_UNCHANGED = {"match_condition": MatchConditions.IfNotModified}
 _READERS = 8  # digests read at once
 
 
-@functools.cache
+@one_per_key
 def _readers() -> ThreadPoolExecutor:
     """One pool for the process, whatever the stores: starting eight threads for every query costs more than a warm
     query's work, and a pool per store would leave idle threads behind every store a test or benchmark drops."""
