@@ -78,7 +78,9 @@ def main(argv: list[str] | None = None) -> int:
         print("Azurite is already listening on 127.0.0.1:10000; using it.", flush=True)
     try:
         if arguments.background_only:
-            return run_background(Group(instance, arguments.functions, arguments.besides or frozenset()))
+            group = Group(instance, arguments.functions, arguments.besides or frozenset())
+            os.nice(group.niceness)
+            return run_background(group)
         if arguments.listen_fd is not None:
             return run_http(arguments.host, arguments.port, arguments.listen_fd, one_process=arguments.one_process)
         return serve(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from devhost.catalog import discover
-from devhost.grouping import OWN_PROCESS, Group, groups, parse_names, unknown
+from devhost.grouping import OWN_PROCESS, YIELDING, Group, groups, parse_names, unknown
 
 
 def test_the_paging_consumer_gets_a_process_of_its_own_by_default():
@@ -25,6 +25,13 @@ def test_a_group_runs_only_its_functions_or_all_but_the_others():
     assert [rest.runs(name) for name in ("notifications", "escalations", "statuspage")] == [False, False, True]
     assert [own.runs(name) for name in ("notifications", "escalations", "statuspage")] == [True, False, False]
     assert Group("background-1").runs("statuspage")
+
+
+def test_the_rest_yields_the_cpu_to_the_processes_set_apart_and_alone_it_does_not():
+    rest, own = groups(["notifications"], 1)
+    assert (rest.niceness, own.niceness) == (YIELDING, 0)
+    assert YIELDING > 0
+    assert [group.niceness for group in groups([], 1)] == [0]  # --one-background: nothing to yield to
 
 
 def test_a_group_is_told_to_its_process_as_it_reads_it_back():
