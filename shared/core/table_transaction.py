@@ -7,12 +7,11 @@ Only the multipart text is ours. The operations are made by the SDK's own TableB
 serialisation, keys, conditions: what `submit_transaction` sends), and the request goes through the table client's
 own pipeline (signing, retries, request hooks). Failures are what `submit_transaction` raises: TableTransactionError
 naming the failed operation's index and error code (RequestTooLargeError for 413), and for a refused request the
-pipeline's HttpResponseError.
+SDK's own error for its code.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import uuid
@@ -23,6 +22,7 @@ from typing import Any
 from azure.core.exceptions import HttpResponseError
 from azure.core.rest import HttpRequest
 from azure.data.tables import RequestTooLargeError, TableClient, TableTransactionError
+from azure.data.tables._error import _decode_error  # the SDK's own mapping of a refused request (see above)
 from azure.data.tables._table_batch import TableBatchOperations  # the SDK's own operation builder (see above)
 
 _STATUS_LINE = re.compile(rb"^HTTP/1\.[01] (\d{3}) ?(.*)$")
@@ -64,7 +64,7 @@ def submit_transaction(table: TableClient, operations: Iterable[Any]) -> list[di
     finally:
         response.close()
     if response.status_code != 202:
-        raise _refused(response, body)
+        raise _refused(response)
     answers = _answers(body, response.headers.get("Content-Type", ""))
     if len(answers) != len(batch.requests) and not any(status >= 300 for status, _, _ in answers):
         raise HttpResponseError(f"a transaction of {len(batch.requests)} got {len(answers)} answers", response=response)
@@ -94,19 +94,24 @@ def _body(requests: list[HttpRequest], changeset: str, outer: str) -> bytes:
 
 
 def _answers(body: bytes, content_type: str) -> list[tuple[int, dict[str, str], bytes]]:
-    """Each operation's (status, headers by lower-case name, body) from the `$batch` answer: the changeset's parts
-    (a failed transaction answers with the one failed operation's part)."""
+    """Each operation's (status, headers by lower-case name, body) from the `$batch` answer: the parts of the
+    changeset the first part holds (a failed transaction answers with the one failed operation's part), or the first
+    part itself when the service answered the whole batch with one (a batch-level error)."""
     outer = _BOUNDARY.search(content_type)
     if outer is None:
         raise HttpResponseError(f"a transaction answer with no multipart boundary ({content_type[:80]!r})")
-    inner = re.search(rb"boundary=([^;\s]+)", body)
-    boundary = inner.group(1) if inner is not None else outer.group(1).encode()
+    parts = body.split(b"--" + outer.group(1).encode())[1:]
+    first = parts[0] if parts else b""
+    head = re.split(rb"\r?\n\r?\n", first.lstrip(b"\r\n"), maxsplit=1)[0]  # the first part's own headers
+    inner = re.search(rb"(?im)^content-type:\s*multipart/mixed;\s*boundary=([^;\s]+)", head)
+    if inner is not None:
+        parts = first.split(b"--" + inner.group(1))[1:]
     answers = []
-    for part in body.split(b"--" + boundary)[1:]:
+    for part in parts:
         lines = part.replace(b"\r\n", b"\n").split(b"\n")
         found = next((i for i, line in enumerate(lines) if _STATUS_LINE.match(line)), None)
         if found is None:
-            continue  # the closing delimiter, or the changeset's own header
+            continue  # a closing delimiter
         status = int(_STATUS_LINE.match(lines[found]).group(1))  # type: ignore[union-attr]
         headers: dict[str, str] = {}
         end = found + 1
@@ -132,13 +137,10 @@ def _failed(status: int, headers: dict[str, str], body: bytes) -> TableTransacti
     return failure
 
 
-def _refused(response: Any, body: bytes) -> HttpResponseError:
-    """The whole request refused (signing, throttling, storage down after the pipeline's retries): an AzureError, as
-    the SDK raises, which the HTTP edge answers 503."""
-    code = response.headers.get("x-ms-error-code")
-    with contextlib.suppress(ValueError, KeyError, TypeError):
-        code = json.loads(body)["odata.error"]["code"]
-    kind = RequestTooLargeError if response.status_code == 413 else HttpResponseError
-    failure = kind(response=response)
-    failure.error_code = code
-    return failure
+def _refused(response: Any) -> HttpResponseError:
+    """The whole request refused (signing, throttling, storage down after the pipeline's retries): the error the SDK
+    raises for it, by its code (ClientAuthenticationError, ResourceNotFoundError, …; all AzureErrors: the HTTP edge
+    answers 503)."""
+    if response.status_code == 413:
+        return RequestTooLargeError(message="the transaction request was too large", response=response)
+    return _decode_error(response)

@@ -43,6 +43,7 @@ class AlertIntake:
     event_ids: tuple[str, ...]  # the timeline events this delivery added; empty when it changed nothing
     outcome: str  # opened | joined | duplicate | logged | resolved
     state_event_ids: tuple[str, ...] = ()  # of event_ids, those that changed the incident (severity, status, …)
+    wrote_firing: bool = False  # this delivery appended the firing's event itself, and saved its effect
 
     @property
     def changed_incident(self) -> bool:
@@ -59,9 +60,9 @@ def receive_alert(alert: Alert, catalog: Catalog, store: IncidentStore, now: dat
         # delivery). A storm's repeats cost no storage request in the process that finished them.
         return AlertIntake(alert.key, finished, deduplicated=True, event_ids=(), outcome="duplicate")
     intake = _decide(alert, catalog, store, now)
-    if firing and intake.incident_id is not None and firing in intake.event_ids:
+    if firing and intake.incident_id is not None and intake.wrote_firing:
         # This delivery appended the event and saved its effect (a failure would have raised). Only ours: another
-        # instance's conflict on the event may be a delivery still in flight that takes its event back as it fails.
+        # delivery's event (a 409 on it) may belong to one still in flight that takes its event back as it fails.
         store.finished_firings.remember(firing, intake.incident_id)
     return intake
 
@@ -148,7 +149,7 @@ def _open_grouped(
         return receive_alert(alert, catalog, store, now)  # another delivery of this alert joined it first
     event = alert_event(incident.id, alert, severity, now)
     added = store.append_event(event)
-    return AlertIntake(alert.key, incident.id, False, (event.event_id,) if added else (), "opened")
+    return AlertIntake(alert.key, incident.id, False, (event.event_id,) if added else (), "opened", wrote_firing=added)
 
 
 def _open(
@@ -176,7 +177,7 @@ def _open(
         alone = replace(incident, group=None)  # the other incident closed meanwhile: stand alone
         store.open_incident(alone, page=opening_page(alone, now))
     added = store.append_event(event)
-    return AlertIntake(alert.key, incident.id, repeat, (event.event_id,) if added else (), "opened")
+    return AlertIntake(alert.key, incident.id, repeat, (event.event_id,) if added else (), "opened", wrote_firing=added)
 
 
 def _joined(
@@ -191,7 +192,7 @@ def _joined(
         if added:  # the retry must not find this delivery done and stop as a duplicate: it joins again
             store.take_back([event])
         raise
-    return AlertIntake(alert.key, ident, repeat, added + changed, "joined", changed)
+    return AlertIntake(alert.key, ident, repeat, added + changed, "joined", changed, wrote_firing=bool(added))
 
 
 def _fired_after_its_resolution(
@@ -235,7 +236,9 @@ def _repeat(
         except Exception:
             store.take_back([event])  # unfinished: the next retry must not stop as a duplicate either
             raise
-        return AlertIntake(alert.key, record.incident_id, True, (event.event_id, *changed), "duplicate", changed)
+        return AlertIntake(
+            alert.key, record.incident_id, True, (event.event_id, *changed), "duplicate", changed, wrote_firing=True
+        )
     # The claimed incident was never created. Decide as the first delivery would have: join the group's open
     # incident if there is one, else create the claimed incident.
     group = group_key(service, alert)

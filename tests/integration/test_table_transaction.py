@@ -96,3 +96,33 @@ def test_operations_of_two_partitions_are_refused_before_anything_is_sent(table,
     with pytest.raises(ValueError, match="Partition"):
         way(table, [("upsert", _row("a")), ("upsert", {"PartitionKey": "other", "RowKey": "b"})])
     assert list(table.list_entities()) == []
+
+
+def test_a_request_refused_whole_raises_what_the_sdk_raises(storage_account, way):
+    from azure.core.exceptions import HttpResponseError
+
+    from shared.core.storage import StorageAccount
+
+    forged = storage_account.connection_string.replace("AccountKey=", "AccountKey=AAAA")
+    table = StorageAccount(forged).table_service.get_table_client("transactions")
+    with pytest.raises(HttpResponseError) as failure:
+        way(table, [("upsert", _row("a"))])
+    assert (type(failure.value), failure.value.status_code, failure.value.error_code) == (
+        HttpResponseError,
+        403,
+        "AuthorizationFailure",
+    )
+
+
+def test_a_batch_answered_whole_with_one_error_part_names_its_status_and_code():
+    from shared.core.table_transaction import _answers, _failed
+
+    body = (
+        b"--batchresponse_1\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n"
+        b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json;odata=minimalmetadata\r\n\r\n"
+        b'{"odata.error":{"code":"InvalidInput","message":{"value":"0:Bad multipart: boundary=changeset_x"}}}\r\n'
+        b"--batchresponse_1--\r\n"
+    )
+    ((status, headers, error),) = _answers(body, "multipart/mixed; boundary=batchresponse_1")
+    failure = _failed(status, headers, error)
+    assert (status, failure.index, failure.error_code) == (400, 0, "InvalidInput")
