@@ -43,9 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--own-process",
         action="append",
-        metavar="FUNCTION",
-        help="give this queue or timer function a background process of its own, as Azure scales each on its own "
-        f"instances (repeatable; default: {', '.join(OWN_PROCESS)})",
+        metavar="FUNCTION[,FUNCTION…]",
+        help="give these queue or timer functions (comma-separated) a background process of their own, as Azure "
+        f"scales each on its own instances (repeatable; default, the paging path: {', '.join(OWN_PROCESS)})",
     )
     parser.add_argument(
         "--one-background",

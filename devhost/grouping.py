@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from devhost.catalog import FunctionSpec
 
 BACKGROUND_TRIGGERS = ("queueTrigger", "timerTrigger")
-# The first page's path: incident opened → notifications → card. A storm's ~800 status-page changes must not make
-# it wait for a worker thread or the interpreter lock.
-OWN_PROCESS = ("notifications",)
+# The paging path: the first page (notifications), the steps after it (escalations), SMS and calls (contacts) and
+# the sweeper that starts what a lost announcement missed. A storm's ~800 status-page changes must not make it wait
+# for a worker thread or the interpreter lock, so by default it has a process of its own.
+PAGING_PATH = frozenset({"notifications", "escalations", "contacts", "sweeper"})
+OWN_PROCESS = (",".join(sorted(PAGING_PATH)),)  # each entry one process: its functions, comma-separated
 # Where Azure gives each group instances of its own, here they share the machine's cores: the process of all the
-# rest yields the CPU (its nice value) so that a storm's status-page renders and Boards work never take it from the
-# first page. Measured: README, Chaos.
+# rest (the status page, Boards, channels, readiness, reviews) yields the CPU (its nice value) so that a storm's
+# renders never take it from the paging path. Measured: README, Chaos.
 YIELDING = 10
 
 
@@ -27,7 +29,7 @@ YIELDING = 10
 class Group:
     """One background process: `only` the functions named, or every background function not in `besides`."""
 
-    name: str  # its name in the log, e.g. background-1, notifications-1
+    name: str  # its name in the log, e.g. background-1, paging-1
     only: frozenset[str] | None = None
     besides: frozenset[str] = frozenset()
 
@@ -47,24 +49,29 @@ class Group:
 
 
 def groups(own: Sequence[str], instances: int) -> list[Group]:
-    """The background processes for `instances` host instances: per instance, one for each function in `own` and
-    one for all the others."""
-    shared = frozenset(own)
+    """The background processes for `instances` host instances: per instance, one for each entry of `own` (its
+    functions, comma-separated) and one for all the others."""
+    sets = [parse_names(entry) for entry in own]
+    shared = frozenset().union(*sets)
     return [
         group
         for n in range(1, instances + 1)
         for group in (
             Group(f"background-{n}", besides=shared),
-            *(Group(f"{function}-{n}", only=frozenset({function})) for function in own),
+            *(Group(f"{_name(functions)}-{n}", only=functions) for functions in sets),
         )
     ]
 
 
+def _name(functions: frozenset[str]) -> str:
+    return "paging" if functions == PAGING_PATH else "+".join(sorted(functions))
+
+
 def unknown(own: Iterable[str], specs: Sequence[FunctionSpec]) -> list[str]:
-    """The names in `own` that are not queue or timer functions of the app (HTTP functions run in the HTTP
-    processes)."""
+    """The names in `own` (entries of comma-separated names) that are not queue or timer functions of the app (HTTP
+    functions run in the HTTP processes)."""
     background = {spec.name for spec in specs if spec.trigger_type in BACKGROUND_TRIGGERS}
-    return [name for name in own if name not in background]
+    return [name for entry in own for name in sorted(parse_names(entry)) if name not in background]
 
 
 def parse_names(value: str) -> frozenset[str]:

@@ -241,15 +241,16 @@ def test_a_background_process_runs_only_the_queue_and_timer_functions_of_its_gro
         assert [timer.spec.name for timer in devhost.timers] == timed
 
 
-def test_python_m_devhost_runs_notifications_in_a_background_process_of_its_own(azurite):
-    """Flex Consumption scales each queue function on its own instances: the paging consumer never waits behind the
-    status page's renders for a worker or the interpreter lock."""
+def test_python_m_devhost_runs_the_paging_path_in_a_background_process_of_its_own(azurite):
+    """Flex Consumption scales each queue function on its own instances: the paging path (notifications,
+    escalations, contacts, the sweeper) never waits behind the status page's renders for a worker or the
+    interpreter lock."""
     log = DevhostProcess(azurite.connection_string, {"FIREBELL_CONFIG_DIR": str(ROOT / "config")}).start().stop()
     started = dict(re.findall(r"devhost\[([\w-]+)\] INFO devhost running background functions \((\d+) queue", log))
-    queue_functions = int(started["background-1"]) + int(started["notifications-1"])
-    assert (started["notifications-1"], set(started)) == ("1", {"background-1", "notifications-1"})
+    queue_functions = int(started["background-1"]) + int(started["paging-1"])
+    assert (started["paging-1"], set(started)) == ("3", {"background-1", "paging-1"})
     assert queue_functions == 8  # every queue function runs, each in one process
-    assert "(processes: http-1, background-1, notifications-1)" in log
+    assert "(processes: http-1, background-1, paging-1)" in log
 
     refused = subprocess.run(
         [sys.executable, "-m", "devhost", "--own-process", "alerts", "--settings", "/dev/null"],

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from devhost.catalog import discover
-from devhost.grouping import OWN_PROCESS, YIELDING, Group, groups, parse_names, unknown
+from devhost.grouping import OWN_PROCESS, PAGING_PATH, YIELDING, Group, groups, parse_names, unknown
 
 
-def test_the_paging_consumer_gets_a_process_of_its_own_by_default():
-    assert OWN_PROCESS == ("notifications",)
+def test_the_paging_path_gets_one_process_of_its_own_by_default():
+    assert {"notifications", "escalations", "contacts", "sweeper"} == PAGING_PATH
+    assert groups(OWN_PROCESS, 1) == [
+        Group("background-1", besides=PAGING_PATH),
+        Group("paging-1", only=PAGING_PATH),
+    ]
 
 
 def test_each_instance_has_a_process_for_each_own_function_and_one_for_the_rest():
@@ -28,8 +32,8 @@ def test_a_group_runs_only_its_functions_or_all_but_the_others():
 
 
 def test_the_rest_yields_the_cpu_to_the_processes_set_apart_and_alone_it_does_not():
-    rest, own = groups(["notifications"], 1)
-    assert (rest.niceness, own.niceness) == (YIELDING, 0)
+    rest, paging = groups(OWN_PROCESS, 1)
+    assert (rest.niceness, paging.niceness) == (YIELDING, 0)
     assert YIELDING > 0
     assert [group.niceness for group in groups([], 1)] == [0]  # --one-background: nothing to yield to
 
