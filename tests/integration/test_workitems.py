@@ -598,7 +598,9 @@ def test_a_declaration_through_the_api_reaches_boards_through_the_workitems_queu
     )
     assert answer.status_code == 201
     incident_id = answer.json()["id"]
-    wait_until(lambda: stored(incident_id).work_item_id is not None, timeout=20)
+    # Two queue hops (notifications forwards to workitems) and the Boards SDK's first import: a bound for a busy
+    # machine, not a latency figure (bench.channel_latency and the README measure those).
+    wait_until(lambda: stored(incident_id).work_item_id is not None, timeout=60)
     (item,) = configured.work_items()
     assert item.fields["System.Title"] == f"{incident_id} [SEV1] Visa payments fail"
     assert stored(incident_id).work_item_id == item.id
