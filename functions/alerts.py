@@ -30,8 +30,7 @@ def receive(req: func.HttpRequest) -> func.HttpResponse:
     received = alert.parse_alert(req.get_body())
     intake = alert_intake.receive_alert(received, context.catalog(), context.incident_store(), utc_now())
     if intake.incident_id is not None:
-        act = intake.changed_incident
-        announce(intake.incident_id, intake.event_ids, responders_act=act)
+        announce(intake.incident_id, intake.event_ids, responders_act=intake.changed_incident, kinds=intake.kinds)
     alert_intake.measure(intake, received)
     log_event(
         log,

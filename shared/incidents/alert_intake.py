@@ -40,15 +40,29 @@ class AlertIntake:
     alert_key: str
     incident_id: str | None  # None: the alert was logged only (below the minimum severity, or resolved unseen)
     deduplicated: bool  # the alert key was claimed before this delivery arrived (a repeat or a retry)
-    event_ids: tuple[str, ...]  # the timeline events this delivery added; empty when it changed nothing
+    events: tuple[TimelineEvent, ...]  # the timeline events this delivery added; empty when it changed nothing
     outcome: str  # opened | joined | duplicate | logged | resolved
-    state_event_ids: tuple[str, ...] = ()  # of event_ids, those that changed the incident (severity, status, …)
+    state_events: tuple[TimelineEvent, ...] = ()  # of events, those that changed the incident (severity, status, …)
     wrote_firing: bool = False  # this delivery appended the firing's event itself, and saved its effect
+
+    @property
+    def event_ids(self) -> tuple[str, ...]:
+        return tuple(event.event_id for event in self.events)
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """The kinds of `events`, in order: what the change message says, so each consumer passes over a change it
+        has nothing to do for (an opening is no readiness figure)."""
+        return tuple(event.kind for event in self.events)
+
+    @property
+    def state_event_ids(self) -> tuple[str, ...]:
+        return tuple(event.event_id for event in self.state_events)
 
     @property
     def changed_incident(self) -> bool:
         """Opened the incident or changed more than its latest signal: what responders and trackers act on."""
-        return self.outcome == "opened" or bool(self.state_event_ids)
+        return self.outcome == "opened" or bool(self.state_events)
 
 
 def receive_alert(alert: Alert, catalog: Catalog, store: IncidentStore, now: datetime) -> AlertIntake:
@@ -58,7 +72,7 @@ def receive_alert(alert: Alert, catalog: Catalog, store: IncidentStore, now: dat
         # What storage would answer, without asking: a finished firing's alert row stays bound to its incident
         # (rows are rebound only while a delivery is unfinished) and its event stays (taken back only by a failing
         # delivery). A storm's repeats cost no storage request in the process that finished them.
-        return AlertIntake(alert.key, finished, deduplicated=True, event_ids=(), outcome="duplicate")
+        return AlertIntake(alert.key, finished, deduplicated=True, events=(), outcome="duplicate")
     intake = _decide(alert, catalog, store, now)
     if firing and intake.incident_id is not None and intake.wrote_firing:
         # This delivery appended the event and saved its effect (a failure would have raised). Only ours: another
@@ -113,7 +127,7 @@ def _first(
         reason = f"{label(severity)} is milder than service {service.id}'s minimum {label(service.min_severity)}"
         if not claim(None, _detail(alert, service, severity, logged=reason)):
             return receive_alert(alert, catalog, store, now)  # bound meanwhile: decide as the repeat it is
-        return AlertIntake(alert.key, None, deduplicated=False, event_ids=(), outcome="logged")
+        return AlertIntake(alert.key, None, deduplicated=False, events=(), outcome="logged")
     if group is not None:
         return _open_grouped(alert, service, severity, group, found, store, now, claim, catalog)
     incident, event = open_from_alert(alert, service, severity, store.allocate_number(), group, now)
@@ -149,7 +163,7 @@ def _open_grouped(
         return receive_alert(alert, catalog, store, now)  # another delivery of this alert joined it first
     event = alert_event(incident.id, alert, severity, now)
     added = store.append_event(event)
-    return AlertIntake(alert.key, incident.id, False, (event.event_id,) if added else (), "opened", wrote_firing=added)
+    return AlertIntake(alert.key, incident.id, False, (event,) if added else (), "opened", wrote_firing=added)
 
 
 def _open(
@@ -177,14 +191,14 @@ def _open(
         alone = replace(incident, group=None)  # the other incident closed meanwhile: stand alone
         store.open_incident(alone, page=opening_page(alone, now))
     added = store.append_event(event)
-    return AlertIntake(alert.key, incident.id, repeat, (event.event_id,) if added else (), "opened", wrote_firing=added)
+    return AlertIntake(alert.key, incident.id, repeat, (event,) if added else (), "opened", wrote_firing=added)
 
 
 def _joined(
     ident: str, alert: Alert, severity: int, store: IncidentStore, now: datetime, *, repeat: bool
 ) -> AlertIntake:
     event = alert_event(ident, alert, severity, now)
-    added = (event.event_id,) if store.append_event(event) else ()
+    added = (event,) if store.append_event(event) else ()
     # Always a guarded write (the latest signal at least), so a resolution deciding concurrently sees this alert.
     try:
         changed = _apply(store, ident, lambda incident: on_alert_joined(incident, alert, severity, now), now)
@@ -212,8 +226,8 @@ def _fired_after_its_resolution(
     settled = _resolve(resolution, store.find_alert(alert.key), catalog, store, now)
     return replace(
         opened,
-        event_ids=opened.event_ids + settled.event_ids,
-        state_event_ids=opened.state_event_ids + settled.state_event_ids,
+        events=opened.events + settled.events,
+        state_events=opened.state_events + settled.state_events,
     )
 
 
@@ -226,10 +240,10 @@ def _repeat(
     that finished the delivery: receive_alert).
     """
     if record.incident_id is None:
-        return AlertIntake(alert.key, None, deduplicated=True, event_ids=(), outcome="logged")
+        return AlertIntake(alert.key, None, deduplicated=True, events=(), outcome="logged")
     event = alert_event(record.incident_id, alert, severity, now)
     if not store.append_event(event):
-        return AlertIntake(alert.key, record.incident_id, deduplicated=True, event_ids=(), outcome="duplicate")
+        return AlertIntake(alert.key, record.incident_id, deduplicated=True, events=(), outcome="duplicate")
     if store.get_incident(record.incident_id) is not None:
         try:
             changed = _apply(store, record.incident_id, lambda found: on_alert_joined(found, alert, severity, now), now)
@@ -237,7 +251,7 @@ def _repeat(
             store.take_back([event])  # unfinished: the next retry must not stop as a duplicate either
             raise
         return AlertIntake(
-            alert.key, record.incident_id, True, (event.event_id, *changed), "duplicate", changed, wrote_firing=True
+            alert.key, record.incident_id, True, (event, *changed), "duplicate", changed, wrote_firing=True
         )
     # The claimed incident was never created. Decide as the first delivery would have: join the group's open
     # incident if there is one, else create the claimed incident.
@@ -249,7 +263,7 @@ def _repeat(
     number = int(record.incident_id.removeprefix("INC-"))
     incident, event = open_from_alert(alert, service, severity, number, group, now)
     opened = _open(incident, event, found, alert, severity, store, now, repeat=True)
-    return replace(opened, event_ids=opened.event_ids or (event.event_id,))
+    return replace(opened, events=opened.events or (event,))
 
 
 def _resolve(
@@ -259,18 +273,18 @@ def _resolve(
         # Resolved before its firing reached us: keep the resolution; the firing, when it comes, applies it.
         detail = {"resolved_before_fired": True, "rule": alert.rule}
         if store.claim_alert(alert.key, None, RESOLVED, detail, resolved_at=alert.resolved_at or now):
-            return AlertIntake(alert.key, None, deduplicated=False, event_ids=(), outcome="logged")
+            return AlertIntake(alert.key, None, deduplicated=False, events=(), outcome="logged")
         record = store.find_alert(alert.key)  # the firing claimed it meanwhile
         assert record is not None, "an alert key that conflicted on insert must exist"
     if record.incident_id is None:
         # Logged only (too mild), or its resolution is already waiting: note it on the alert log, page nobody.
         if record.condition != RESOLVED:
             store.mark_alert(alert.key, RESOLVED)
-        return AlertIntake(alert.key, None, deduplicated=True, event_ids=(), outcome="logged")
+        return AlertIntake(alert.key, None, deduplicated=True, events=(), outcome="logged")
     ident = record.incident_id
     if record.condition == RESOLVED:
         # Marked only once the incident was settled below: nothing is left to do for this repeat.
-        return AlertIntake(alert.key, ident, deduplicated=True, event_ids=(), outcome="resolved")
+        return AlertIntake(alert.key, ident, deduplicated=True, events=(), outcome="resolved")
     if store.get_incident(ident) is None:
         # The firing delivery claimed the alert and is still opening its incident: Azure Monitor retries a 503.
         raise StorageUnavailable(f"{ident} is still being opened; retry the resolution")
@@ -284,8 +298,8 @@ def _resolve(
 
     changed = _apply(store, ident, settle, now)
     store.mark_alert(alert.key, RESOLVED)  # last: until then every redelivery decides again
-    event_ids = ((event.event_id,) if added else ()) + changed
-    return AlertIntake(alert.key, ident, not event_ids, event_ids, "resolved", changed)
+    events = ((event,) if added else ()) + changed
+    return AlertIntake(alert.key, ident, not events, events, "resolved", changed)
 
 
 def settle_quiet(catalog: Catalog, store: IncidentStore, now: datetime) -> list[tuple[str, tuple[str, ...]]]:
@@ -304,13 +318,13 @@ def settle_quiet(catalog: Catalog, store: IncidentStore, now: datetime) -> list[
 
         changed = _apply(store, incident.id, settle, now)
         if changed:
-            moved.append((incident.id, changed))
+            moved.append((incident.id, tuple(event.event_id for event in changed)))
     return moved
 
 
 def _apply(
     store: IncidentStore, ident: str, decide: Callable[[Incident], Change | None], now: datetime
-) -> tuple[str, ...]:
+) -> tuple[TimelineEvent, ...]:
     """Read, decide, write with the ETag; on a concurrent change read and decide again.
 
     Events before state: a retry after a failed save decides the same change from the same facts, so the same event
@@ -332,7 +346,7 @@ def _apply(
             store.save_incident(change.incident, stored.etag, was_open=stored.incident.is_open, pages=pages)
         except IncidentChanged:
             continue
-        return tuple(event.event_id for event in change.events)
+        return tuple(change.events)
     raise StorageUnavailable(f"{ident} kept changing; retry later")
 
 

@@ -62,7 +62,7 @@ MEASURED_KINDS = frozenset({STATUS_CHANGED, MILESTONE_CORRECTED, FOLLOW_UP_ADDED
 class ChangeMessage:
     incident: str
     events: tuple[str, ...]  # at least one; the last is the contract's `event`
-    kinds: frozenset[str] | None = None  # None: the producer did not say (an alert's change), so every consumer looks
+    kinds: frozenset[str] | None = None  # None: the producer did not say (an older message), so every consumer looks
 
     @property
     def event(self) -> str:

@@ -31,10 +31,19 @@ def test_opening_an_incident_goes_to_notifications_and_a_further_signal_only_to_
     assert (opened.outcome, opened.changed_incident) == ("opened", True)
     assert (joined.outcome, joined.incident_id, joined.changed_incident) == ("joined", "INC-1", False)
     for intake, reached in ((opened, "notifications"), (joined, "statuspage")):
-        assert announce("INC-1", intake.event_ids, responders_act=intake.changed_incident) == reached
+        act = intake.changed_incident
+        assert announce("INC-1", intake.event_ids, responders_act=act, kinds=intake.kinds) == reached
         (message,) = storage_account.queue(reached).receive_messages(max_messages=5)
-        assert json.loads(message.content)["events"] == list(intake.event_ids)
+        told = json.loads(message.content)
+        assert (told["events"], told["kinds"]) == (list(intake.event_ids), ["alert.fired"])
         storage_account.queue(reached).delete_message(message)
+
+
+def test_an_opening_is_passed_on_to_the_page_boards_and_the_channel_but_not_to_the_figures(storage_account):
+    # An open incident has no readiness summary and no review draft: those consumers are not woken for it.
+    opened = receive_alert(_alert_with_id("first"), CATALOG, IncidentStore(storage_account), NOW)
+    told = change_message(opened.incident_id, opened.event_ids, opened.kinds)
+    assert forward(told, storage_account) == ["statuspage", "workitems", "channels"]
 
 
 def test_the_resolution_that_settles_an_incident_reaches_responders(storage_account):
@@ -45,6 +54,9 @@ def test_the_resolution_that_settles_an_incident_reaches_responders(storage_acco
     assert set(resolved.state_event_ids) < set(resolved.event_ids)
     kinds = {event.event_id: event.kind for event in store.timeline("INC-1")}
     assert [kinds[ident] for ident in resolved.state_event_ids] == ["status.changed"]
+    assert resolved.kinds == tuple(kinds[ident] for ident in resolved.event_ids) == ("alert.resolved", "status.changed")
+    told = change_message("INC-1", resolved.event_ids, resolved.kinds)
+    assert forward(told, storage_account) == ["statuspage", "workitems", "readiness", "postmortems", "channels"]
 
 
 def test_nothing_is_announced_when_a_delivery_wrote_no_event(storage_account):
@@ -54,7 +66,7 @@ def test_nothing_is_announced_when_a_delivery_wrote_no_event(storage_account):
 
 def test_notifications_forwards_the_same_message_to_the_status_page_boards_and_readiness(storage_account):
     message = change_message("INC-3", ["e1", "e2"])
-    # Kinds unknown (an alert): Boards, readiness and the incident channel decide for themselves.
+    # Kinds unknown (an older message): Boards, readiness and the incident channel decide for themselves.
     assert forward(message, storage_account) == ["statuspage", "workitems", "readiness", "postmortems", "channels"]
     for queue in ("statuspage", "workitems", "readiness"):
         (received,) = storage_account.queue(queue, encoding="none").receive_messages(max_messages=5)
