@@ -146,11 +146,11 @@ def run_step(
     position: Position | None = message.position
     fresh: Incident | None = incident
     while position is not None:
-        claim = _claimed(notifier, incident.id, position, message_id, now)
+        claim, target = _claimed_while_looking_up(notifier, policy, position, fresh, incident.id, message_id, now)
         if claim is None:
             break
         outcome, run.scheduled = _one_step(
-            notifier, message, policy, position, fresh, incident, claim, dequeue_count, now, deferrable
+            notifier, message, policy, position, fresh, incident, claim, dequeue_count, now, deferrable, target
         )
         run.steps.append((position, outcome))
         if outcome != SKIPPED:
@@ -164,6 +164,30 @@ def run_step(
 
 
 SKIPPED_BEFORE = "skipped before"  # this message skipped the step before failing further on: carry on past it
+
+
+Target = tuple[Person | None, str]  # whom a step pages, or None and why nobody
+
+
+def _claimed_while_looking_up(
+    notifier: Notifier,
+    policy: EscalationPolicy,
+    position: Position,
+    fresh: Incident | None,
+    incident_id: str,
+    message_id: str,
+    now: datetime,
+) -> tuple[Any, Target | None]:
+    """(the step's claim as _claimed gives it, whom the step pages). With the incident just read (`fresh`), who is
+    on call is looked up while the claim's write is in flight: one storage round trip less before the first page,
+    and a lookup wasted only when another message holds the step. Without it, the step reads the incident first."""
+    step = policy_rules.step_at(policy, position)
+    if fresh is None or step is None:
+        return _claimed(notifier, incident_id, position, message_id, now), None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="claim") as pool:
+        claiming = pool.submit(_claimed, notifier, incident_id, position, message_id, now)
+        target = _target(notifier, step, fresh, _service_roster(notifier, fresh), now)
+        return claiming.result(), target
 
 
 def _claimed(notifier: Notifier, incident_id: str, position: Position, message_id: str, now: datetime) -> Any:
@@ -189,9 +213,11 @@ def _one_step(
     dequeue_count: int,
     now: datetime,
     deferrable: bool = False,
+    target: Target | None = None,
 ) -> tuple[str, Any | None]:
     """(outcome, the next step's queue message if one was scheduled). `fresh`: the incident as just read, else it
-    is read now (an ack may have come since the message left)."""
+    is read now (an ack may have come since the message left). `target`: whom the step pages, looked up from
+    `fresh`."""
     if claim == SKIPPED_BEFORE:
         return SKIPPED, None  # settled by an earlier attempt of this message
     latest = fresh or notifier.store.get_incident(incident.id) or incident
@@ -221,7 +247,7 @@ def _one_step(
         notifier.not_configured(latest, now)
         notifier.ledger.settle_step(incident.id, position, STOPPED, now, detail="notifications not configured")
         return STOPPED, None
-    person, problem = _target(notifier, step, latest, service_roster, now)
+    person, problem = target if target is not None else _target(notifier, step, latest, service_roster, now)
     if person is None:
         text = policy_rules.gap_text(f"({why})", problem)
         discriminator = f"escalation-{position.key()}-skipped"

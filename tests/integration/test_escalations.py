@@ -9,6 +9,7 @@ commander and communications coordinator once per promised time.
 from __future__ import annotations
 
 import json
+import threading
 from datetime import timedelta
 
 import pytest
@@ -72,6 +73,26 @@ def test_a_step_pages_the_on_call_primary_and_the_next_step_waits_on_the_queue(n
     assert StepMessage.from_json(json.loads(arrived[0].content)) == StepMessage(
         ident, "quick", Position(1, 1), WEDNESDAY + timedelta(seconds=1.5)
     )
+
+
+def test_the_first_step_looks_up_who_is_on_call_while_its_claim_is_written(notifying, workflow):
+    # The claim's write waits until the on-call lookup has begun: done one after the other, it would wait in vain.
+    ident, step = first_step(notifying)
+    paging = notifier()
+    looking_up, claim_step, on_call = threading.Event(), paging.ledger.claim_step, paging.on_call
+
+    def claim_once_looking_up(*args, **kwargs):
+        assert looking_up.wait(timeout=10), "the claim was written before anyone looked up who is on call"
+        return claim_step(*args, **kwargs)
+
+    def look_up(*args, **kwargs):
+        looking_up.set()
+        return on_call(*args, **kwargs)
+
+    paging.ledger.claim_step, paging.on_call = claim_once_looking_up, look_up
+    run = run_step(step, "message-1", 1, WEDNESDAY, paging, incident=notifying.get_incident(ident))
+    assert run.steps == [(FIRST, "paged")]
+    assert [facts(received.card)["Paged"] for received in workflow.delivered()] == ["Tim Jones"]
 
 
 def test_a_step_message_that_arrives_twice_pages_once(notifying, storage_account, workflow):
