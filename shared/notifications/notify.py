@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
@@ -44,6 +45,7 @@ log = logging.getLogger("firebell.notifications")
 
 PAGING_KINDS = frozenset({ALERT_FIRED, INCIDENT_DECLARED, STATUS_CHANGED})  # changes that can make a page due
 ANNOUNCED_ROLES = (COMMANDER, COMMS)
+FORWARD_AFTER = 2.0  # seconds a change's forwarding waits for its pages at most (their target: out within 2 s)
 
 
 def on_change(body: bytes, message_id: str, dequeue_count: int, now: datetime, notifier: Notifier) -> Any | None:
@@ -57,17 +59,20 @@ def on_change(body: bytes, message_id: str, dequeue_count: int, now: datetime, n
         log.error("notifications: message %s dropped: %s", message_id, problem.detail)
         return None  # retrying cannot make it readable
     text = body.decode()
-    # Forwarded alongside the rest (a deferred copy's delivery had forwarded it): the page does not wait for the
-    # status page's and Boards' queue writes, and a Teams outage never holds those up. A copy deferred through an
-    # outage is made only once the forwarding is done, for the copy does not forward again.
+    # Forwarded alongside the rest (a deferred copy's delivery had forwarded it), once the pages due are out: the
+    # page waits neither for the status page's and Boards' queue writes nor behind them and their consumers' work in
+    # storage, and a slow or failing Teams holds them up FORWARD_AFTER at most. A copy deferred through an outage is
+    # made only once the forwarding is done, for the copy does not forward again.
     forwarding = (lambda: None) if deferral.is_deferred(json.loads(text)) else (lambda: forward(text, notifier.account))
-    with alongside(forwarding) as forwarded:
+    with alongside(forwarding, held_for=FORWARD_AFTER) as forwarded:
         if change.kinds is not None and not change.kinds & RESPONDER_KINDS:
             return None  # e.g. a severity change: Boards acts on it, nobody is paged or told by card
         holder = holder_of(text, message_id)
 
         def act(deferrable: bool) -> object:
-            return notify(change, dequeue_count, now, notifier, message_id=holder, deferrable=deferrable)
+            return notify(
+                change, dequeue_count, now, notifier, message_id=holder, deferrable=deferrable, paged=forwarded.go
+            )
 
         return notifier.patiently(
             NOTIFICATIONS, text, change.incident, holder, dequeue_count, now, act, before_deferring=forwarded.finish
@@ -82,9 +87,11 @@ def notify(
     message_id: str = "",
     *,
     deferrable: bool = False,
+    paged: Callable[[], None] = lambda: None,
 ) -> list[str]:
     """Act on the listed events of one change; returns the ledger keys of the cards posted now. `deferrable`: a
-    Workflows outage will defer the message, so even its last delivery does not give up."""
+    Workflows outage will defer the message, so even its last delivery does not give up. `paged` is called once
+    the pages the change made due are started (at once when it made none)."""
     store = notifier.store
     # Three independent reads at once (the first page waits on them): the incident, the listed events by point
     # reads (a long-running incident's timeline is not read each time), and — when the change's kinds say it can
@@ -106,6 +113,7 @@ def notify(
         for page in pages:
             holder = message_id or f"page-{page.key}"
             escalate.start(page, incident, holder, dequeue_count, now, notifier, deferrable=deferrable)
+    paged()
     posted: list[str] = []
     for ident in dict.fromkeys(change.events):
         event = by_id.get(ident)

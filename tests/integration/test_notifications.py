@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -609,6 +610,23 @@ def test_through_the_devhost_an_alert_pages_the_primary_and_the_delayed_next_ste
         "paged Tim Jones (payments primary, step 1 of 2)",
         "paged Priya Raman (named contact, step 2 of 2)",
     ]
+
+
+def test_an_opening_is_passed_on_to_the_status_page_once_its_page_is_out(notifying, storage_account, workflow):
+    from shared.incidents.changes import change_message
+    from shared.notifications.notify import on_change
+
+    ident, events = open_incident(notifying)
+    workflow.down(202, hang=1.0)  # Workflows takes a second to accept the page
+    body = change_message(ident, events, ["alert.fired"]).encode()
+    paging = threading.Thread(target=on_change, args=(body, "m-1", 1, WEDNESDAY, notifier()))
+    paging.start()
+    time.sleep(0.5)  # the page is on its way (or still being read for): the change waits for it
+    statuspage = storage_account.queue("statuspage")
+    assert statuspage.get_queue_properties().approximate_message_count == 0
+    paging.join(timeout=15)
+    assert [facts(received.card)["Paged"] for received in workflow.delivered()] == ["Tim Jones"]
+    assert statuspage.get_queue_properties().approximate_message_count == 1
 
 
 def test_a_retry_after_longer_than_a_redelivery_defers_the_message_for_exactly_that_long(

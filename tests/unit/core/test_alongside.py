@@ -4,6 +4,7 @@ failure."""
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -59,3 +60,24 @@ def test_when_both_fail_the_blocks_failure_is_raised_and_the_works_is_logged(cap
     assert [record.getMessage() for record in caplog.records] == [
         "work alongside failed too (OSError: queue unavailable)"
     ]
+
+
+def test_held_back_work_starts_when_the_block_says_go():
+    started = threading.Event()
+    with alongside(started.set, held_for=30) as running:
+        assert not started.wait(0.2)  # not before go(), though the bound is far off
+        running.go()
+        assert started.wait(5)
+
+
+def test_held_back_work_starts_after_its_bound_when_nobody_says_go():
+    started = threading.Event()
+    with alongside(started.set, held_for=0.1):
+        assert started.wait(5)  # the block never said go: the bound let it start
+
+
+def test_held_back_work_goes_when_the_block_ends_without_saying_go():
+    entered, started = time.monotonic(), []
+    with alongside(lambda: started.append(time.monotonic()), held_for=60):
+        pass  # e.g. a failure before the page: leaving the block lets the work go, not its bound
+    assert started and started[0] - entered < 30  # not held for its minute
