@@ -121,14 +121,17 @@ def _site(path: Path) -> dict[str, Any]:
 
 
 def _evaluate(path: Path, expression: Any, main_parameters: dict[str, Any]) -> Any:
-    """A value inside a module, evaluated as ARM would for one set of main.bicep parameters: a module parameter is
-    what main.bicep passes, a main.bicep parameter its given value or default. Literals, arrays, objects, `concat`,
-    `a > b` and `c ? x : y` only; anything else raises."""
+    """A value inside a module, evaluated as ARM would for one set of main.bicep parameters: a module variable is its
+    value, a module parameter what main.bicep passes, a main.bicep parameter its given value or default. Literals,
+    arrays, objects, `concat`, `a > b` and `c ? x : y` only; anything else raises."""
     if isinstance(expression, bool | int) or expression is None:
         return expression
     if isinstance(expression, list):
         return [_evaluate(path, item, main_parameters) for item in expression]
     if isinstance(expression, str):
+        module_variables = parse(path).get("variables", {})
+        if expression in module_variables:
+            return _evaluate(path, module_variables[expression]["value"], main_parameters)
         module_parameters = parse(path).get("parameters", {})
         if expression in module_parameters:
             _, passed = _module(path)
