@@ -148,6 +148,17 @@ param platformSmsReceivers array = []
 @description('Enable the static website with a deployment script (see modules/storage.bicep).')
 param enableStaticWebsite bool = true
 
+// --- Always-ready instances (Flex Consumption): the paging path never starts cold -----------------------------------
+// Each is billed while idle (the always-ready baseline, GB-seconds of instance memory) as well as when it runs:
+// docs/deploy.md "Always-ready instances".
+@description('FIREBELL_NOTIFICATIONS_ALWAYS_READY: instances of the notifications function (the first page) kept running. 0: scale from zero; the first page after a quiet spell waits for an instance to start.')
+@minValue(0)
+param notificationsAlwaysReady int = 1
+
+@description('FIREBELL_HTTP_ALWAYS_READY: instances of the HTTP functions (/api/alerts, /api/teams, …) kept running. 0: scale from zero; the first alert or Teams command after a quiet spell waits for an instance to start.')
+@minValue(0)
+param httpAlwaysReady int = 1
+
 // --- Names -------------------------------------------------------------------------------------------------------
 var token = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
@@ -322,6 +333,8 @@ module functionApp 'modules/functionapp.bicep' = {
     storageBlobEndpoint: storage.outputs.blobEndpoint
     deploymentContainerName: 'app-package'
     applicationInsightsConnectionString: monitoring.outputs.connectionString
+    notificationsAlwaysReady: notificationsAlwaysReady
+    httpAlwaysReady: httpAlwaysReady
     firebellSettings: firebellSettings
   }
 }

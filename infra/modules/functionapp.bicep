@@ -35,8 +35,34 @@ param instanceMemoryMB int = 2048
 @maxValue(1000)
 param maximumInstanceCount int = 40
 
+// Always-ready instances stay running for their scale group whether or not they work, so the first page after a
+// quiet spell does not wait for an instance to start from zero (the target: first page within 2 s of an incident
+// opening). Flex Consumption scales each non-HTTP function on its own instances ('function:<name>') and all HTTP
+// functions together ('http'). They are billed while idle too (docs/deploy.md "Always-ready instances").
+@description('Always-ready instances of the notifications function (posts the first page, escalation step 0 inline). 0: scale from zero; the first page after a quiet spell waits for an instance to start.')
+@minValue(0)
+param notificationsAlwaysReady int = 1
+
+@description('Always-ready instances of the HTTP group (/api/alerts from Azure Monitor, /api/teams which Teams gives 5 s). 0: scale from zero; the first alert or command after a quiet spell waits for an instance to start.')
+@minValue(0)
+param httpAlwaysReady int = 1
+
 @description('Firebell\'s settings (README "Settings"), merged over the platform settings below.')
 param firebellSettings object
+
+// A count of 0 leaves its group out of alwaysReady: that group scales from zero, the platform's default.
+var notificationsReady = [
+  {
+    name: 'function:notifications'
+    instanceCount: notificationsAlwaysReady
+  }
+]
+var httpReady = [
+  {
+    name: 'http'
+    instanceCount: httpAlwaysReady
+  }
+]
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: planName
@@ -63,7 +89,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
   kind: 'functionapp,linux'
   //checkov:skip=CKV_AZURE_222: the app must be reachable from the internet: Azure Monitor action groups and Teams outgoing webhooks post to it; every non-anonymous route checks a function key, Teams HMAC or Entra token
   //checkov:skip=CKV_AZURE_17: callers (Azure Monitor, Teams, Azure DevOps service hooks) cannot present client certificates; routes authenticate with function keys, HMAC or Entra ID tokens
-  //checkov:skip=CKV_AZURE_212: Flex Consumption scales each function from zero on demand; there is no instance count to pin for failover (always-ready instances would only buy a warm start)
+  //checkov:skip=CKV_AZURE_212: the check reads siteConfig.numberOfWorkers; Flex Consumption sets instances in functionAppConfig.scaleAndConcurrency instead, where alwaysReady pins one notifications and one HTTP instance by default for a warm first page; failover is not pinned: a lost instance is replaced and loses no work (queues redeliver, the sweeper repages)
   //checkov:skip=CKV_AZURE_213: App Service health check (healthCheckPath) is not available on Flex Consumption; /api/health is probed by the availability test in alerts.bicep instead
   identity: {
     type: 'UserAssigned'
@@ -96,6 +122,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       scaleAndConcurrency: {
         instanceMemoryMB: instanceMemoryMB
         maximumInstanceCount: maximumInstanceCount
+        alwaysReady: concat((notificationsAlwaysReady > 0) ? notificationsReady : [], (httpAlwaysReady > 0) ? httpReady : [])
       }
       runtime: {
         name: 'python'

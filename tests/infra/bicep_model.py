@@ -112,6 +112,81 @@ def app_setting_names() -> set[str]:
     return names
 
 
+def _site(path: Path) -> dict[str, Any]:
+    """The Function App (the module's one Microsoft.Web/sites resource)."""
+    sites = [resource for found, resource in _resources("Microsoft.Web/sites") if found == path]
+    if len(sites) != 1:
+        raise LookupError(f"{path.name}: expected one Microsoft.Web/sites, found {len(sites)}")
+    return sites[0]["config"]
+
+
+def _evaluate(path: Path, expression: Any, main_parameters: dict[str, Any]) -> Any:
+    """A value inside a module, evaluated as ARM would for one set of main.bicep parameters: a module variable is its
+    value, a module parameter what main.bicep passes, a main.bicep parameter its given value or default. Literals,
+    arrays, objects, `concat`, `a > b` and `c ? x : y` only; anything else raises."""
+    if isinstance(expression, bool | int) or expression is None:
+        return expression
+    if isinstance(expression, list):
+        return [_evaluate(path, item, main_parameters) for item in expression]
+    if isinstance(expression, str):
+        module_variables = parse(path).get("variables", {})
+        if expression in module_variables:
+            return _evaluate(path, module_variables[expression]["value"], main_parameters)
+        module_parameters = parse(path).get("parameters", {})
+        if expression in module_parameters:
+            _, passed = _module(path)
+            if expression not in passed:
+                return module_parameters[expression].get("default")
+            passed_expression = passed[expression]
+            main_declared = parse(MAIN).get("parameters", {})
+            if isinstance(passed_expression, str) and passed_expression in main_declared:
+                if passed_expression in main_parameters:
+                    return main_parameters[passed_expression]
+                return main_declared[passed_expression].get("default")
+            return _main_value(passed_expression)
+        return expression
+    if isinstance(expression, dict) and "function" in expression:
+        function = expression["function"]
+        if function["type"] == "concat":
+            values: list[Any] = []
+            for argument in function["parameters"].values():
+                value = _evaluate(path, argument, main_parameters)
+                if not isinstance(value, list):
+                    raise ValueError(f"{path.name}: concat of a non-array {argument!r}")
+                values.extend(value)
+            return values
+        raise ValueError(f"{path.name}: cannot evaluate function {function['type']}")
+    if isinstance(expression, dict) and "operator" in expression:
+        operator = expression["operator"]
+        operands = operator["operands"]
+        if operator["type"] == "conditional":
+            chosen = "true_value" if _evaluate(path, operands["condition"], main_parameters) else "false_value"
+            return _evaluate(path, operands[chosen], main_parameters)
+        if operator["type"] == "greater_than":
+            left, right = (_evaluate(path, operands[name], main_parameters) for name in ("operand_1", "operand_2"))
+            return left > right
+        raise ValueError(f"{path.name}: cannot evaluate operator {operator['type']}")
+    if isinstance(expression, dict):
+        return {key: _evaluate(path, value, main_parameters) for key, value in expression.items()}
+    raise ValueError(f"{path.name}: cannot evaluate {expression!r}")
+
+
+FUNCTION_APP = INFRA / "modules" / "functionapp.bicep"
+
+
+def always_ready(main_parameters: dict[str, Any] | None = None) -> dict[str, int]:
+    """The Function App's always-ready instances, {scale group or 'function:<name>': instanceCount}, as deployed with
+    these main.bicep parameters (the rest at their defaults)."""
+    scale = _site(FUNCTION_APP)["properties"]["functionAppConfig"]["scaleAndConcurrency"]
+    entries = _evaluate(FUNCTION_APP, scale.get("alwaysReady", []), main_parameters or {})
+    found: dict[str, int] = {}
+    for entry in entries:
+        if set(entry) != {"name", "instanceCount"} or entry["name"] in found:
+            raise ValueError(f"functionapp.bicep: alwaysReady entry {entry!r} is not one {{name, instanceCount}}")
+        found[entry["name"]] = entry["instanceCount"]
+    return found
+
+
 SKIP_COMMENT = re.compile(r"checkov:skip=([A-Z0-9_]+)(?::\s*(.*))?")
 
 
