@@ -297,21 +297,22 @@ class Plan:
 def plan(incident: Incident, timeline: list[TimelineEvent], event_ids: list[str], config: BoardsConfig) -> Plan:
     """The Boards work a message's events ask for.
 
-    The incident's opening (its first timeline event) creates its work item when the incident is severe enough;
-    so does any later event that needs the item (a severity raised into the threshold, a resolution, a follow-up).
+    The incident's opening (a declaration, or an alert firing) creates its work item when the incident is severe
+    enough; so does any later event that needs the item (a severity raised into the threshold, a resolution, a
+    follow-up). Any firing a change carries counts, not only the timeline's first event: that may be another
+    consumer's note named at the opening's instant, or an alert that fired earlier and joined later (joins reach
+    Boards only with a change of state). Asking for an item that exists costs nothing.
     An incident that never was severe enough and has no item is left alone, and so is a drill unless configured.
     """
     if incident.drill and not config.drills:
         return Plan(incident)  # drills stay off the board unless boards.toml says `drills = true`
     wanted = set(event_ids)
     events = [event for event in timeline if event.event_id in wanted]
-    opening = timeline[0] if timeline and timeline[0].kind in OPENING_KINDS else None
     tracked = incident.work_item_id is not None or config.creates_item(incident.severity)
     relevant = [
         event
         for event in events
-        if event is opening
-        or event.kind in (SEVERITY_CHANGED, FOLLOW_UP_ADDED, CHANNEL_CREATED)
+        if event.kind in (*OPENING_KINDS, SEVERITY_CHANGED, FOLLOW_UP_ADDED, CHANNEL_CREATED)
         or _status_change(event, config)
     ]
     if not tracked or not relevant:

@@ -600,10 +600,25 @@ def test_a_declaration_through_the_api_reaches_boards_through_the_workitems_queu
     incident_id = answer.json()["id"]
     # Two queue hops (notifications forwards to workitems) and the Boards SDK's first import: a bound for a busy
     # machine, not a latency figure (bench.channel_latency and the README measure those).
-    wait_until(lambda: stored(incident_id).work_item_id is not None, timeout=60)
+    try:
+        wait_until(lambda: stored(incident_id).work_item_id is not None, timeout=60)
+    except AssertionError:
+        raise AssertionError(where_it_stopped(incident_id, configured)) from None
     (item,) = configured.work_items()
     assert item.fields["System.Title"] == f"{incident_id} [SEV1] Visa payments fail"
     assert stored(incident_id).work_item_id == item.id
+
+
+def where_it_stopped(incident_id: str, boards: BoardsServer) -> str:
+    """What the two-hop path left behind, for a failure to say where it stopped."""
+    account = storage.account()
+    queues = {name: account.message_count(name) for name in ("notifications", "workitems")}
+    poisoned = {name: account.message_count(f"{name}-poison") for name in ("notifications", "workitems")}
+    kinds = [event.kind for event in context.incident_store().timeline(incident_id)]
+    return (
+        f"no work item within 60 s: queues {queues}, poison {poisoned}, timeline {kinds}, "
+        f"{len(boards.requests())} requests at the Boards stand-in"
+    )
 
 
 def test_importing_function_app_loads_no_boards_sdk():

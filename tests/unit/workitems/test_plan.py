@@ -16,6 +16,8 @@ from shared.core.settings import Settings
 from shared.incidents.changes import ChangeMessage
 from shared.incidents.incident import Incident
 from shared.incidents.timeline import (
+    ALERT_FIRED,
+    CHANNEL_FAILED,
     FOLLOW_UP_ADDED,
     INCIDENT_DECLARED,
     NOTE,
@@ -208,6 +210,16 @@ def test_the_opening_of_a_severe_enough_incident_asks_for_its_work_item():
         (),
     )
     assert plan.cause == OPENING
+
+
+def test_the_opening_asks_for_the_item_when_another_event_sorts_before_it_on_the_timeline():
+    # The channel's "not configured" note is named at the declaration's instant and sorts first; an alert that fired
+    # a minute earlier may join after the incident opened. Either way the opening's own change asks for the item.
+    note = event(CHANNEL_FAILED, 2, "channel-not-configured")
+    earlier = event(ALERT_FIRED, 1, "alert-fired-earlier")
+    for timeline in ([note, OPENING], [earlier, OPENING]):
+        plan = work_item.plan(incident(), timeline, [OPENING.event_id], CONFIG)
+        assert (plan.ensure_item, plan.cause) == (True, OPENING)
 
 
 def test_a_milder_incident_without_a_work_item_is_left_alone():
