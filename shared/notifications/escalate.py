@@ -182,11 +182,15 @@ def _claimed_while_looking_up(
     on call is looked up while the claim's write is in flight: one storage round trip less before the first page,
     and a lookup wasted only when another message holds the step. Without it, the step reads the incident first."""
     step = policy_rules.step_at(policy, position)
-    if fresh is None or step is None:
+    # Only a step about to page looks anyone up: not past the policy, once acknowledged or closed, or unpostable.
+    if fresh is None or step is None or policy_rules.stop_reason(fresh) is not None or notifier.channel(fresh) is None:
         return _claimed(notifier, incident_id, position, message_id, now), None
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="claim") as pool:
         claiming = pool.submit(_claimed, notifier, incident_id, position, message_id, now)
-        target = _target(notifier, step, fresh, _service_roster(notifier, fresh), now)
+        try:
+            target: Target | None = _target(notifier, step, fresh, _service_roster(notifier, fresh), now)
+        except Exception:  # looked up again once the step is ours, where a failure counts (a duplicate ignores it)
+            target = None
         return claiming.result(), target
 
 

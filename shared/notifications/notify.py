@@ -123,7 +123,7 @@ def notify(
         built = card_for(event, incident, notifier)
         if built is None:
             continue
-        kind, message, paged = built
+        kind, message, requested = built
         url = notifier.channel(incident)
         if url is None:
             notifier.not_configured(incident, now)
@@ -136,8 +136,8 @@ def notify(
         if sent == SENT:
             posted.append(key)
             log.info("notifications: %s %s card posted for %s", incident.id, kind, event.event_id)
-        if paged is not None and sent != REFUSED:
-            _paged_on_request(notifier, incident, event, paged, now)
+        if requested is not None and sent != REFUSED:
+            _paged_on_request(notifier, incident, event, requested, now)
     return posted
 
 

@@ -330,7 +330,8 @@ def plan(incident: Incident, timeline: list[TimelineEvent], event_ids: list[str]
     )
     return Plan(
         incident=incident,
-        cause=relevant[-1],
+        # The latest change that is not a firing names what is done (a timeline's later joins do not rename it).
+        cause=next((event for event in reversed(relevant) if event.kind not in OPENING_KINDS), relevant[-1]),
         ensure_item=True,
         update_severity=any(event.kind == SEVERITY_CHANGED for event in relevant),
         state=config.state_for(incident.status) if status_changes else None,

@@ -629,6 +629,16 @@ def test_an_opening_is_passed_on_to_the_status_page_once_its_page_is_out(notifyi
     assert statuspage.get_queue_properties().approximate_message_count == 1
 
 
+def test_the_forwarding_is_let_go_once_the_opening_page_is_out(notifying, workflow):
+    from shared.notifications.notify import notify
+
+    ident, events = open_incident(notifying)
+    cards_when_let_go = []
+    paged = lambda: cards_when_let_go.append(len(workflow.delivered()))  # noqa: E731
+    notify(ChangeMessage(ident, events, frozenset({"alert.fired"})), 1, WEDNESDAY, notifier(), "m-1", paged=paged)
+    assert cards_when_let_go == [1]  # once, with the page already at the channel
+
+
 def test_a_retry_after_longer_than_a_redelivery_defers_the_message_for_exactly_that_long(
     notifying, storage_account, workflow
 ):
