@@ -56,10 +56,6 @@ class AlertIntake:
         return tuple(event.kind for event in self.events)
 
     @property
-    def state_event_ids(self) -> tuple[str, ...]:
-        return tuple(event.event_id for event in self.state_events)
-
-    @property
     def changed_incident(self) -> bool:
         """Opened the incident or changed more than its latest signal: what responders and trackers act on."""
         return self.outcome == "opened" or bool(self.state_events)

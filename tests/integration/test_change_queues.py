@@ -50,10 +50,11 @@ def test_the_resolution_that_settles_an_incident_reaches_responders(storage_acco
     store = IncidentStore(storage_account)
     receive_alert(_alert_with_id("only"), CATALOG, store, NOW)
     resolved = receive_alert(_alert_with_id("only", "Resolved"), CATALOG, store, NOW + timedelta(minutes=5))
-    assert resolved.changed_incident and resolved.state_event_ids
-    assert set(resolved.state_event_ids) < set(resolved.event_ids)
+    state_event_ids = [event.event_id for event in resolved.state_events]
+    assert resolved.changed_incident and state_event_ids
+    assert set(state_event_ids) < set(resolved.event_ids)
     kinds = {event.event_id: event.kind for event in store.timeline("INC-1")}
-    assert [kinds[ident] for ident in resolved.state_event_ids] == ["status.changed"]
+    assert [kinds[ident] for ident in state_event_ids] == ["status.changed"]
     assert resolved.kinds == tuple(kinds[ident] for ident in resolved.event_ids) == ("alert.resolved", "status.changed")
     told = change_message("INC-1", resolved.event_ids, resolved.kinds)
     assert forward(told, storage_account) == ["statuspage", "workitems", "readiness", "postmortems", "channels"]
