@@ -112,9 +112,9 @@ def on_change(
     if not wanted:
         return None
     if not settings.channels_configured:
-        store.append_event(
-            _event(incident, event_id(incident.declared_at, "channel-not-configured"), now, NOT_CONFIGURED)
-        )
+        # Named just after the declaration (once per incident), so the note follows the opening on the timeline.
+        named_at = incident.declared_at + timedelta(milliseconds=1)
+        store.append_event(_event(incident, event_id(named_at, "channel-not-configured"), now, NOT_CONFIGURED))
         return None
     run = _Run(incident, store, settings, config, account, services, now, message_id)
     try:

@@ -265,6 +265,8 @@ def test_without_graph_settings_it_is_said_once_on_the_timeline(storage_account,
         assert handle(message(incident.id, [opening.event_id])) is None
     (said,) = timeline(incident.id, CHANNEL_FAILED)
     assert said.text.startswith("incident channels not configured")
+    ids = [event.event_id for event in context.incident_store().timeline(incident.id)]
+    assert ids.index(opening.event_id) < ids.index(said.event_id)  # the note follows the opening it is about
 
 
 # --- faults ---------------------------------------------------------------------------------------------------------
