@@ -12,13 +12,19 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+# Connections kept per storage endpoint: a queue function runs up to 24 messages at once (host.json batchSize 16 plus
+# newBatchThreshold 8), some with three storage requests at once, and a process may run several functions.
+POOL_SIZE = 64
+
 
 class StorageSession(requests.Session):
     def __init__(self) -> None:
         super().__init__()
         self.trust_env = False  # what azure-core's use_env_settings=False does to the session it makes
-        # As azure-core mounts its own: the SDK pipeline retries, never urllib3.
-        adapter = HTTPAdapter(max_retries=Retry(total=False, redirect=False, raise_on_status=False))
+        # As azure-core mounts its own: the SDK pipeline retries, never urllib3. The pool keeps as many connections
+        # as requests go at once: requests' default of 10 made a delivery chaos run discard and open again 82.
+        never_retried = Retry(total=False, redirect=False, raise_on_status=False)
+        adapter = HTTPAdapter(pool_maxsize=POOL_SIZE, max_retries=never_retried)
         self.mount("http://", adapter)
         self.mount("https://", adapter)
 
