@@ -95,14 +95,12 @@ def start(
     notifier: Notifier,
     *,
     deferrable: bool = False,
-    posted: Callable[[], None] = lambda: None,
 ) -> bool:
     """Start the escalation a due page names: step 0 of round 1 of the incident's policy runs now, in this
     invocation, and schedules step 1 on the `escalations` queue with its delay. Inline rather than queued: a second
     queue hop would add a whole polling interval to the first page (measured: p95 4.1 s instead of under 2 s). The
     step's ledger claim, held by `holder`, makes a redelivery carry on and a duplicate do nothing. True when the
-    first step is settled (the page leaves the outbox); False when it is still to be done (left for the sweeper).
-    `posted` is called once the step's card is out (or refused), before the step's facts are written."""
+    first step is settled (the page leaves the outbox); False when it is still to be done (left for the sweeper)."""
     try:
         policy = notifier.config.escalations().policy_for(incident.service, incident.severity)
     except ConfigurationError as problem:
@@ -114,7 +112,7 @@ def start(
         return False
     first = replace(FIRST, series=page.series)
     step = StepMessage(incident.id, policy.id, first, page.due)
-    run = run_step(step, holder, dequeue_count, now, notifier, deferrable=deferrable, incident=incident, posted=posted)
+    run = run_step(step, holder, dequeue_count, now, notifier, deferrable=deferrable, incident=incident)
     log.info("escalations: %s escalation %s started: %s", incident.id, policy.id, run.steps)
     if run.steps:
         settled = True  # this message ran the first step to an outcome
@@ -135,11 +133,10 @@ def run_step(
     *,
     deferrable: bool = False,
     incident: Incident | None = None,
-    posted: Callable[[], None] = lambda: None,
 ) -> StepRun:
     """Run the step (and, past gaps, the steps after it at once). `deferrable`: a Workflows outage will defer the
     message, so even its last delivery does not give the page up. `incident`: as this invocation has just read it
-    (the first step then pages without reading it again). `posted`: called once a card is out (or refused)."""
+    (the first step then pages without reading it again)."""
     run = StepRun()
     if incident is None:
         stored = notifier.store.load_incident(message.incident)
@@ -155,7 +152,7 @@ def run_step(
         if claim is None:
             break
         outcome, run.scheduled = _one_step(
-            notifier, message, policy, position, fresh, incident, claim, dequeue_count, now, deferrable, target, posted
+            notifier, message, policy, position, fresh, incident, claim, dequeue_count, now, deferrable, target
         )
         run.steps.append((position, outcome))
         if outcome != SKIPPED:
@@ -225,7 +222,6 @@ def _one_step(
     now: datetime,
     deferrable: bool = False,
     target: Target | None = None,
-    posted: Callable[[], None] = lambda: None,
 ) -> tuple[str, Any | None]:
     """(outcome, the next step's queue message if one was scheduled). `fresh`: the incident as just read, else it
     is read now (an ack may have come since the message left). `target`: whom the step pages, looked up from
@@ -279,7 +275,6 @@ def _one_step(
             raise  # delivered again (redelivered or deferred); the claim is still this message's holder's
         # The last delivery: the timeline says so (send_once wrote it), and escalation goes on to the next step.
         gave_up, sent = failure, REFUSED
-    posted()
     outcome = FAILED if sent == REFUSED else PAGED
     # The next step is queued, the page recorded and the person reached beyond the card all at once: they do not
     # depend on each other, and the message holds its place in the queue's listener until they are done. The step is

@@ -59,7 +59,7 @@ def on_change(body: bytes, message_id: str, dequeue_count: int, now: datetime, n
         log.error("notifications: message %s dropped: %s", message_id, problem.detail)
         return None  # retrying cannot make it readable
     text = body.decode()
-    # Forwarded alongside the rest (a deferred copy's delivery had forwarded it), once the page's card is out: the
+    # Forwarded alongside the rest (a deferred copy's delivery had forwarded it), once the pages due are out: the
     # page waits neither for the status page's and Boards' queue writes nor behind them and their consumers' work in
     # storage, and a slow or failing Teams holds them up FORWARD_AFTER at most. A copy deferred through an outage is
     # made only once the forwarding is done, for the copy does not forward again.
@@ -91,7 +91,7 @@ def notify(
 ) -> list[str]:
     """Act on the listed events of one change; returns the ledger keys of the cards posted now. `deferrable`: a
     Workflows outage will defer the message, so even its last delivery does not give up. `paged` is called once
-    a page the change made due has its card out, before the step's own writes (at once when it made none)."""
+    the pages the change made due are started (at once when it made none)."""
     store = notifier.store
     # Three independent reads at once (the first page waits on them): the incident, the listed events by point
     # reads (a long-running incident's timeline is not read each time), and — when the change's kinds say it can
@@ -107,20 +107,13 @@ def notify(
         return []
     incident = stored.incident
     by_id = {event.event_id: event for event in events}
-    told: list[bool] = []  # `paged` is called once: at the first card out, else once the pages are done
-
-    def card_out() -> None:
-        if not told:
-            told.append(True)
-            paged()
-
     if any(event.kind in PAGING_KINDS for event in by_id.values()):
         # The pages this incident's opening or re-triggering made due, as recorded with its state: each starts its
         # escalation here, whatever order the events arrived in.
         for page in pages:
             holder = message_id or f"page-{page.key}"
-            escalate.start(page, incident, holder, dequeue_count, now, notifier, deferrable=deferrable, posted=card_out)
-    card_out()
+            escalate.start(page, incident, holder, dequeue_count, now, notifier, deferrable=deferrable)
+    paged()
     posted: list[str] = []
     for ident in dict.fromkeys(change.events):
         event = by_id.get(ident)
