@@ -7,9 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any
 
 log = logging.getLogger("firebell.alongside")
 
@@ -59,28 +57,3 @@ def alongside(work: Callable[[], object], *, held_for: float = 0.0) -> Iterator[
             log.error("work alongside failed too (%s: %s)", type(lost).__name__, lost)
         raise
     running.finish()
-
-
-def at_once(*calls: Callable[[], Any]) -> list[Any]:
-    """Run independent calls (storage round trips, mostly) at the same time; their results, in order. All of them
-    have finished when this returns or raises: the first failure in order is raised, and any other is logged."""
-    if len(calls) <= 1:
-        return [call() for call in calls]
-    with ThreadPoolExecutor(max_workers=len(calls) - 1, thread_name_prefix="at-once") as pool:
-        others = [pool.submit(call) for call in calls[1:]]
-        results: list[Any] = []
-        failures: list[BaseException] = []
-        try:  # the first runs on this thread: one thread fewer to start
-            results.append(calls[0]())
-        except BaseException as failure:
-            failures.append(failure)
-        for other in others:
-            try:
-                results.append(other.result())
-            except BaseException as failure:
-                failures.append(failure)
-    for lost in failures[1:]:
-        log.error("a call alongside failed too (%s: %s)", type(lost).__name__, lost)
-    if failures:
-        raise failures[0]
-    return results

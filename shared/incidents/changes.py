@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from shared.core.errors import InvalidInput
@@ -142,8 +141,7 @@ def forward_queues(change: ChangeMessage) -> list[str]:
 def forward(body: str, account: StorageAccount) -> list[str]:
     """Pass a change message on, as it came, to the queues after notifications; returns the queues it went to. Sent
     again when the notifications function is retried: both consumers are idempotent, and the page coalesces."""
-    from shared.core.alongside import at_once  # loaded by the consumer that forwards, not by producers at cold start
-
     queues = forward_queues(ChangeMessage.parse(body))
-    at_once(*(partial(account.queue(queue).send_message, body) for queue in queues))  # independent: all at once
+    for queue in queues:
+        account.queue(queue).send_message(body)
     return queues

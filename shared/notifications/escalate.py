@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 
 from shared.core import deferral
-from shared.core.alongside import at_once
 from shared.core.errors import ConfigurationError, InvalidInput
 from shared.core.queues import ESCALATIONS
 from shared.core.timeutil import iso
@@ -187,15 +185,13 @@ def _claimed_while_looking_up(
     # Only a step about to page looks anyone up: not past the policy, once acknowledged or closed, or unpostable.
     if fresh is None or step is None or policy_rules.stop_reason(fresh) is not None or notifier.channel(fresh) is None:
         return _claimed(notifier, incident_id, position, message_id, now), None
-
-    def looked_up() -> Target | None:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="claim") as pool:
+        claiming = pool.submit(_claimed, notifier, incident_id, position, message_id, now)
         try:
-            return _target(notifier, step, fresh, _service_roster(notifier, fresh), now)
+            target: Target | None = _target(notifier, step, fresh, _service_roster(notifier, fresh), now)
         except Exception:  # looked up again once the step is ours, where a failure counts (a duplicate ignores it)
-            return None
-
-    claim, target = at_once(partial(_claimed, notifier, incident_id, position, message_id, now), looked_up)
-    return claim, target
+            target = None
+        return claiming.result(), target
 
 
 def _claimed(notifier: Notifier, incident_id: str, position: Position, message_id: str, now: datetime) -> Any:
@@ -276,38 +272,38 @@ def _one_step(
         # The last delivery: the timeline says so (send_once wrote it), and escalation goes on to the next step.
         gave_up, sent = failure, REFUSED
     outcome = FAILED if sent == REFUSED else PAGED
-    # The next step is queued, the page recorded and the person reached beyond the card all at once: they do not
-    # depend on each other, and the message holds its place in the queue's listener until they are done. The step is
-    # settled only after them, so a redelivery after a failure in any finds it still to finish (each is safe to repeat).
-    facts: list[Callable[[], object]] = [partial(_schedule_next, notifier, message, policy, position, now)]
-    if outcome == PAGED:
-        # The roster whose shift was interrupted, for the readiness figures (a step may page another roster).
-        paged_roster = (step.roster or service_roster) if step.notify == ROSTER_LAYER else None
-        paged = {**data, "person": person.name, **({"roster": paged_roster} if paged_roster else {})}
-        text = policy_rules.paged_text(person.name, why)
-        discriminator = f"escalation-{position.key()}-paged"
-
-        def recorded() -> None:  # the event before the "who knows" it explains
-            notifier.record(incident.id, ESCALATION_PAGED, text, now, discriminator, paged, named_at=message.due)
+    # The next step is queued while this one's facts are written (they do not depend on each other); the step is
+    # settled only once both are done, so a redelivery after a failure in either finds it still to finish.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="next-step") as pool:
+        scheduling = pool.submit(_schedule_next, notifier, message, policy, position, now)
+        if outcome == PAGED:
+            # The roster whose shift was interrupted, for the readiness figures (a step may page another roster).
+            paged_roster = (step.roster or service_roster) if step.notify == ROSTER_LAYER else None
+            notifier.record(
+                incident.id,
+                ESCALATION_PAGED,
+                policy_rules.paged_text(person.name, why),
+                now,
+                f"escalation-{position.key()}-paged",
+                {**data, "person": person.name, **({"roster": paged_roster} if paged_roster else {})},
+                named_at=message.due,
+            )
             notifier.add_notified(incident.id, [person.name], now)
-
-        facts += [recorded, partial(_beyond_the_card, notifier, latest, person, position, now)]
-    scheduled = at_once(*facts)[0]
+            if notifier.on_paged is not None:
+                reached = notifier.reachable(person.name)  # the rules in force, read once for this page
+                if _reaches_beyond_the_card(reached):
+                    notifier.on_paged(notifier, latest, reached, position.key(), now, read_rules=False)
+        scheduled = scheduling.result()
     notifier.ledger.settle_step(incident.id, position, outcome, now, person=person.name)
     if gave_up is not None:
         raise gave_up  # the message goes to the poison queue for an operator to see; the next step is queued
     return outcome, scheduled
 
 
-def _beyond_the_card(notifier: Notifier, incident: Incident, person: Person, position: Position, now: datetime) -> None:
-    """Page the person beyond the Teams card (SMS, voice, Teams activity) when their rules in force (people.toml, or
-    the API's; read once for this page) say so."""
-    if notifier.on_paged is None:
-        return
-    reached = notifier.reachable(person.name)
-    rules = reached.rules
-    if any(rule.channel != "teams" for rule in (*rules.high, *rules.low)):
-        notifier.on_paged(notifier, incident, reached, position.key(), now, read_rules=False)
+def _reaches_beyond_the_card(person: Person) -> bool:
+    """Whether the paged person's rules in force (people.toml, or the API's) reach them beyond the Teams card."""
+    rules = person.rules
+    return any(step.channel != "teams" for step in (*rules.high, *rules.low))
 
 
 def _schedule_next(

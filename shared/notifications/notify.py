@@ -13,12 +13,12 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from functools import partial
 from typing import Any
 
 from shared.core import deferral
-from shared.core.alongside import alongside, at_once
+from shared.core.alongside import alongside
 from shared.core.errors import ConfigurationError, InvalidInput
 from shared.core.queues import NOTIFICATIONS
 from shared.incidents.changes import RESPONDER_KINDS, ChangeMessage, forward
@@ -97,11 +97,11 @@ def notify(
     # reads (a long-running incident's timeline is not read each time), and — when the change's kinds say it can
     # have made one due — its pages due.
     may_page = change.kinds is None or bool(change.kinds & PAGING_KINDS)
-    stored, events, pages = at_once(
-        partial(store.load_incident, change.incident),
-        partial(store.events, change.incident, change.events),
-        partial(store.pages_due, change.incident) if may_page else list,
-    )
+    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="notify-read") as reads:
+        loading = reads.submit(store.load_incident, change.incident)
+        listed = reads.submit(store.events, change.incident, change.events)
+        due = reads.submit(store.pages_due, change.incident) if may_page else None
+        stored, events, pages = loading.result(), listed.result(), due.result() if due else []
     if stored is None:
         log.warning("notifications: %s does not exist; nothing to tell", change.incident)
         return []

@@ -1,5 +1,5 @@
 """Work alongside an invocation: it runs at the same time, and the invocation does not end before it or lose its
-failure. Independent calls at once: all finish, their results in order, no failure lost."""
+failure."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from shared.core.alongside import alongside, at_once
+from shared.core.alongside import alongside
 
 
 def test_the_work_runs_while_the_block_does_and_is_done_when_the_block_is_left():
@@ -81,34 +81,3 @@ def test_held_back_work_goes_when_the_block_ends_without_saying_go():
     with alongside(lambda: started.append(time.monotonic()), held_for=60):
         pass  # e.g. a failure before the page: leaving the block lets the work go, not its bound
     assert started and started[0] - entered < 30  # not held for its minute
-
-
-def test_calls_at_once_run_at_the_same_time_and_give_their_results_in_order():
-    meeting = threading.Barrier(3, timeout=5)  # broken (and raising) unless all three run at the same time
-
-    def call(result: str) -> str:
-        meeting.wait()
-        return result
-
-    assert at_once(lambda: call("claim"), lambda: call("lookup"), lambda: call("read")) == ["claim", "lookup", "read"]
-
-
-def test_one_call_or_none_runs_on_the_calling_thread():
-    assert at_once(threading.current_thread) == [threading.current_thread()]
-    assert at_once() == []
-
-
-def test_a_failure_is_raised_only_once_every_call_has_finished_and_a_second_is_logged(caplog):
-    finished = []
-
-    def slow() -> None:
-        time.sleep(0.2)
-        finished.append("slow")
-
-    def fails(problem: Exception) -> None:
-        raise problem
-
-    with pytest.raises(OSError, match="first"):
-        at_once(lambda: fails(OSError("first")), slow, lambda: fails(ValueError("second")))
-    assert finished == ["slow"]  # the failure did not leave a write still in flight behind it
-    assert [record.getMessage() for record in caplog.records] == ["a call alongside failed too (ValueError: second)"]
