@@ -17,7 +17,6 @@ class OnePerKey(Generic[T]):
     def __init__(self, build: Callable[..., T]) -> None:
         self._build = build
         self._built: dict[tuple[Hashable, ...], T] = {}
-        self._building: dict[tuple[Hashable, ...], threading.Lock] = {}
         self._lock = threading.Lock()
         functools.update_wrapper(self, build)
 
@@ -25,11 +24,7 @@ class OnePerKey(Generic[T]):
         found = self._built.get(key)  # the common case: built already, no lock
         if found is not None:
             return found
-        # A lock per key: callers of one key wait for its one build, and different keys build at the same time (a
-        # storage client's build is a create-if-absent round trip: the first messages' tables were made one by one).
         with self._lock:
-            building = self._building.setdefault(key, threading.Lock())
-        with building:
             if key not in self._built:
                 self._built[key] = self._build(*key)
             return self._built[key]
@@ -38,7 +33,6 @@ class OnePerKey(Generic[T]):
         """Forget what was built (tests point the process at other storage or settings between cases)."""
         with self._lock:
             self._built.clear()
-            self._building.clear()
 
 
 def one_per_key(build: Callable[..., T]) -> OnePerKey[T]:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from shared.core.errors import ConfigurationError
-from shared.core.once import OnePerKey, one_per_key
+from shared.core.once import one_per_key
 
 if TYPE_CHECKING:  # every SDK loads on first use: importing function_app must not load it (README: Cold start)
     from azure.core.credentials import TokenCredential
@@ -213,11 +213,11 @@ class StorageAccount:
             self._options["raw_request_hook"] = on_request
         if on_response is not None:
             self._options["raw_response_hook"] = on_response
+        self._lock = threading.Lock()
         self._credential_lock = threading.Lock()
-        # Each made once per process, on first use, each name on its own: the first messages' tables at once.
-        self._tables: OnePerKey[TableClient] = one_per_key(self._made_table)
-        self._queues: OnePerKey[QueueClient] = one_per_key(self._made_queue)
-        self._containers: OnePerKey[ContainerClient] = one_per_key(self._made_container)
+        self._tables: dict[str, TableClient] = {}
+        self._queues: dict[tuple[str, str], QueueClient] = {}
+        self._containers: dict[str, ContainerClient] = {}
 
     def _client_options(self) -> dict[str, Any]:
         """The options of one SDK client: a session of its own (a client closes the session it was given)."""
@@ -264,21 +264,21 @@ class StorageAccount:
 
     def table(self, name: str) -> TableClient:
         """A table client; the table is created once per process, on first use."""
-        return self._tables(name)
-
-    def _made_table(self, name: str) -> TableClient:
-        _create_quietly(lambda: self.table_service.create_table(name))
-        return self.table_service.get_table_client(name)
+        with self._lock:
+            if name not in self._tables:
+                _create_quietly(lambda: self.table_service.create_table(name))
+                self._tables[name] = self.table_service.get_table_client(name)
+            return self._tables[name]
 
     def queue(self, name: str, encoding: str = "base64") -> QueueClient:
         """A queue client whose messages use the Functions host's encoding (host.json `messageEncoding`); the queue
         is created once per process, on first use."""
-        return self._queues(name, encoding)
-
-    def _made_queue(self, name: str, encoding: str) -> QueueClient:
-        client = self._queue_client(name, encoding)
-        _create_quietly(client.create_queue)
-        return client
+        with self._lock:
+            if (name, encoding) not in self._queues:
+                client = self._queue_client(name, encoding)
+                _create_quietly(client.create_queue)
+                self._queues[(name, encoding)] = client
+            return self._queues[(name, encoding)]
 
     def message_count(self, name: str) -> int:
         """The queue's approximate message count (one properties request); 0 for a queue that does not exist. Never
@@ -302,13 +302,12 @@ class StorageAccount:
         return QueueClient.from_connection_string(self.connection_string, name, **options)
 
     def container(self, name: str) -> ContainerClient:
-        """A container client; the container is created once per process, on first use."""
-        return self._containers(name)
-
-    def _made_container(self, name: str) -> ContainerClient:
-        client = self.blob_service.get_container_client(name)
-        _create_quietly(client.create_container)
-        return client
+        with self._lock:
+            if name not in self._containers:
+                client = self.blob_service.get_container_client(name)
+                _create_quietly(client.create_container)
+                self._containers[name] = client
+            return self._containers[name]
 
 
 # What a transaction that lost an optimistic-concurrency race fails with; anything else is not ours to retry.

@@ -1,5 +1,4 @@
-"""one_per_key: what a process must hold once per key is built once, however many threads ask for it first, and
-other keys are built meanwhile."""
+"""one_per_key: what a process must hold once per key is built once, however many threads ask for it first."""
 
 from __future__ import annotations
 
@@ -39,15 +38,3 @@ def test_each_key_gets_its_own_and_cache_clear_forgets_them():
     assert (first, other, store_for("a") is first) == (["a"], ["b"], True)
     store_for.cache_clear()
     assert store_for("a") is not first
-
-
-def test_different_keys_are_built_at_the_same_time():
-    both_building = threading.Barrier(2, timeout=5)  # broken (and raising) if one build waited for the other
-
-    @one_per_key
-    def table_for(name: str) -> str:
-        both_building.wait()  # e.g. each table's create-if-absent round trip
-        return name
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        assert sorted(pool.map(table_for, ["incidents", "timeline"])) == ["incidents", "timeline"]
