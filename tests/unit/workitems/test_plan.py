@@ -213,8 +213,9 @@ def test_the_opening_of_a_severe_enough_incident_asks_for_its_work_item():
 
 
 def test_the_opening_asks_for_the_item_when_another_event_sorts_before_it_on_the_timeline():
-    # The channel's "not configured" note is named at the declaration's instant and sorts first; an alert that fired
-    # a minute earlier may join after the incident opened. Either way the opening's own change asks for the item.
+    # A note named at the declaration's instant can sort first (the channels note did, before it was named 1 ms
+    # later); an alert that fired a minute earlier may join after the incident opened. Either way the opening's own
+    # change asks for the item.
     note = event(CHANNEL_FAILED, 2, "channel-not-configured")
     earlier = event(ALERT_FIRED, 1, "alert-fired-earlier")
     for timeline in ([note, OPENING], [earlier, OPENING]):
