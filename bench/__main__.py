@@ -1,5 +1,7 @@
 """`make bench`: run every benchmark and print its figures."""
 
+import os
+
 from bench import (
     alert_storm,
     channel_latency,
@@ -19,7 +21,7 @@ from bench import (
 )
 
 if __name__ == "__main__":
-    print("Firebell benchmarks (2 cores; Azurite in memory)")
+    print(f"Firebell benchmarks ({os.cpu_count()} cores; Azurite in memory)")
     cold_start.main()
     storage_ops.main()
     storage_request_cpu.main()

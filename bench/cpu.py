@@ -1,8 +1,11 @@
-"""CPU seconds used by a process and its descendants, read from /proc (Linux): where a benchmark's time went."""
+"""CPU seconds used by a process and its descendants, and by the whole machine, read from /proc (Linux): where a
+benchmark's time went, and whether the run had the machine to itself."""
 
 from __future__ import annotations
 
 import os
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 _TICKS = os.sysconf("SC_CLK_TCK")
@@ -41,10 +44,56 @@ def tree_cpu_seconds(root: int) -> float:
     return total / _TICKS
 
 
-def machine_cpu_seconds() -> float:
-    """Busy CPU of the whole machine, every process (/proc/stat: all but idle and iowait): tells a run that had the
-    cores to itself from one that shared them."""
+def _machine_ticks() -> tuple[int, int]:
+    """(busy, stolen) ticks of the whole machine since boot, every process (/proc/stat's first line)."""
     user, nice, system, _idle, _iowait, irq, softirq, steal = (
         int(n) for n in Path("/proc/stat").read_text().split()[1:9]
     )
-    return (user + nice + system + irq + softirq + steal) / _TICKS
+    return user + nice + system + irq + softirq + steal, steal
+
+
+def machine_cpu_seconds() -> float:
+    """Busy CPU of the whole machine, every process (all but idle and iowait): tells a run that had the cores to
+    itself from one that shared them."""
+    return _machine_ticks()[0] / _TICKS
+
+
+@dataclass(frozen=True)
+class MachineShare:
+    """How a run shared the machine over `seconds` of wall time: CPU seconds of its own process tree, of every other
+    process, and of time the hypervisor gave the virtual cores to another machine (steal). A slow figure from a run
+    that shared its cores, or from a slow spell of the host, says so beside it."""
+
+    seconds: float
+    own: float
+    others: float
+    stolen: float
+    cores: int
+
+    def describe(self) -> str:
+        return (
+            f"{self.own / self.seconds:.2f} of {self.cores} cores busy with the run, "
+            f"{self.others / self.seconds:.2f} with other processes, "
+            f"{self.stolen / (self.seconds * self.cores):.1%} stolen by the hypervisor ({self.seconds:.0f} s)"
+        )
+
+
+class MachineWatch:
+    """Started now; `share()` tells how the run (this process and its descendants) shared the machine since."""
+
+    def __init__(self) -> None:
+        self._started = time.monotonic()
+        self._machine = _machine_ticks()
+        self._own = tree_cpu_seconds(os.getpid())
+
+    def share(self) -> MachineShare:
+        busy, stolen = (now - then for now, then in zip(_machine_ticks(), self._machine, strict=True))
+        own = tree_cpu_seconds(os.getpid()) - self._own
+        return MachineShare(
+            seconds=time.monotonic() - self._started,
+            own=own,
+            # Busy ticks include stolen ones: what the other machine ran was not ours nor our neighbours'.
+            others=max((busy - stolen) / _TICKS - own, 0.0),
+            stolen=stolen / _TICKS,
+            cores=os.cpu_count() or 1,
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from bench.figures import report
@@ -19,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [name for name in arguments.suites if name not in SUITES]
     if unknown:
         parser.error(f"no suite named {', '.join(unknown)} (suites: {', '.join(SUITES)})")
-    print(f"Firebell chaos suites ({arguments.size}; 2 cores; Azurite in memory)", flush=True)
+    print(f"Firebell chaos suites ({arguments.size}; {os.cpu_count()} cores; Azurite in memory)", flush=True)
     broken: list[str] = []
     for name in arguments.suites or list(SUITES):
         figures: Figures = importlib.import_module(SUITES[name]).run(arguments.size)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from bench.cpu import MachineShare, MachineWatch
 from bench.figures import percentile
 from chaos import Figures, rig
 from chaos.deliveries import storm
@@ -63,6 +64,7 @@ class Outcome:
     dropped: Counter[str]  # queue → of them lost
     settled_after: float  # seconds from the last answer until every incident had paged (or the bound)
     requests: list[int]  # cards carried by each request the Workflows stand-in accepted
+    machine: MachineShare  # over the deliveries: the run's share of the cores, other processes', the host's steal
 
     @property
     def statuses(self) -> Counter[int]:
@@ -96,7 +98,9 @@ def measure(size: Size, azurite: Azurite | None = None) -> Outcome:
         through_proxy = rig.through(storage.connection_string, "Queue", queues.base)
         with DevhostProcess(through_proxy, environment) as host:
             queues.drop_messages(size.dropped, frozenset(QUEUES), seed=SEED)
+            watch = MachineWatch()
             answers = send(f"{host.url}/api/alerts?code={rig.FUNCTION_KEY}", deliveries)
+            machine = watch.share()
             last_answer = max(answer.answered for answer in answers)
             settled_after = _until_all_paged(storage.connection_string, workflow, SETTLE_SECONDS) - last_answer
             time.sleep(1)  # a card delivered twice would arrive moments after the first
@@ -113,6 +117,7 @@ def measure(size: Size, azurite: Azurite | None = None) -> Outcome:
             dropped=Counter(queues.dropped),
             settled_after=settled_after,
             requests=[len(r.message["attachments"]) for r in accepted],
+            machine=machine,
         )
 
 
@@ -193,6 +198,7 @@ def figures(outcome: Outcome) -> Figures:
             ),
             ("poison messages", str(outcome.poison)),
             ("last answer → all paged", f"{outcome.settled_after:.1f} s"),
+            ("machine during the deliveries", outcome.machine.describe()),
         ],
         broken(outcome),
     )
