@@ -7,7 +7,7 @@ import functools
 import json
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import azure.functions as func
 
@@ -25,11 +25,16 @@ from shared.core.errors import (
     StorageUnavailable,
     Unauthorized,
 )
+from shared.core.timeutil import utc_now
 from shared.incidents.changes import change_message, first_queue
 from shared.incidents.incident import incident_id, incident_number
 
+if TYPE_CHECKING:
+    from shared.incidents.unsent import UnsentChange
+
 # An SDK that raised one of its errors has loaded this module; naming the class loads nothing on a cold start.
 azure_errors = lazy("azure.core.exceptions")
+unsent = lazy("shared.incidents.unsent")  # only when an announcement fails
 log = logging.getLogger("firebell.http")
 
 STATUS_BY_ERROR: dict[type[FirebellError], int] = {
@@ -104,23 +109,27 @@ def announce(
     the function returned and answers 500 when that fails, which Azure Monitor never retries. Here a failed send is
     logged and the caller still gets its success answer, for the change is saved and no caller's retry would
     announce it again (Azure Monitor's finds a duplicate, a Teams user's is a new command, a declaration's finds its
-    key). What catches it: a page due is started by the sweeper, which passes the incident's timeline on to the
-    status page and Boards (shared.notifications.sweep); otherwise the status page's hourly refresh shows the
-    change, and Boards misses it until the incident's next tracked change (README: the page always goes out)."""
+    key). The message is recorded beside the incident instead, and the sweeper's next tick sends it
+    (shared.incidents.unsent); should that write fail too, a page due is still started by the sweeper, which passes
+    the incident's timeline on, and otherwise the status page's hourly refresh shows the change (README: the page
+    always goes out)."""
     if not event_ids:
         return None
     queue = first_queue(kinds, responders_act=responders_act)
+    message = change_message(incident_id, event_ids, kinds)
     try:
-        storage.account().queue(queue).send_message(change_message(incident_id, event_ids, kinds))
+        storage.account().queue(queue).send_message(message)
     except azure_errors.AzureError as failure:
-        carried = "the sweeper carries it" if _page_due(incident_id) else "the hourly status page refresh shows it"
-        log.error("%s: announcement to %s failed (%s); %s", incident_id, queue, type(failure).__name__, carried)
+        kept = _kept(unsent.UnsentChange(incident_id, queue, message, utc_now()))
+        log.error("%s: announcement to %s failed (%s); %s", incident_id, queue, type(failure).__name__, kept)
         return None
     return queue
 
 
-def _page_due(incident_id: str) -> bool:
+def _kept(change: UnsentChange) -> str:
+    """Record a change whose announcement failed, for the sweeper to send; says who carries it now."""
     try:
-        return bool(context.incident_store().pages_due(incident_id))
+        context.incident_store().record_unsent(change)
     except azure_errors.AzureError:
-        return False
+        return "not recorded either: a page due still goes out by the sweeper, the hourly status refresh shows it"
+    return "recorded: the sweeper sends it"

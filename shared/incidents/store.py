@@ -29,6 +29,7 @@ from shared.incidents.detection import GroupPointer
 from shared.incidents.incident import CLOSED_STATUSES, Incident
 from shared.incidents.paging import PageDue
 from shared.incidents.timeline import TimelineEvent, event_id
+from shared.incidents.unsent import UnsentChange
 
 INCIDENTS, TIMELINE, ALERTS = "incidents", "timeline", "alerts"
 _INCIDENT_PARTITION = "incident"
@@ -38,6 +39,7 @@ _LEGACY_COUNTER = ("counter", "incident-number")  # where the first release kept
 _GROUP_PREFIX = "group-"
 _CLAIM_PREFIX = "claim-"  # a declaration's idempotency key, claimed in the transaction that opens its incident
 _PAGE_PREFIX = "page-"  # a page that is due (shared.incidents.paging): the incident partition's outbox
+_UNSENT_PREFIX = "unsent-"  # a change whose announcement could not be queued (shared.incidents.unsent)
 # The open incidents' index: a copy of each open incident's row under `open-INC-n`, written in every transaction that
 # writes the incident, so one short range answers "what is open" whatever the history. Its first row, `open-`, says
 # the index is complete (written with incident number 1, or by `python -m devhost.ops reindex` for incidents stored
@@ -424,15 +426,42 @@ class IncidentStore:
     def pages_due(self, ident: str | None = None) -> list[PageDue]:
         """The pages not yet under way: one incident's, or every incident's (a range of one partition, kept short
         because a page leaves it once its escalation has started)."""
-        prefix = _PAGE_PREFIX + (f"{ident}-" if ident else "")
-        query = "PartitionKey eq @p and RowKey ge @lo and RowKey lt @hi"
-        parameters = {"p": _INCIDENT_PARTITION, "lo": prefix, "hi": prefix[:-1] + chr(ord(prefix[-1]) + 1)}
-        return [_page(entity) for entity in self.incidents.query_entities(query, parameters=parameters)]
+        return [_page(entity) for entity in self._prefixed(_PAGE_PREFIX + (f"{ident}-" if ident else ""))]
 
     def page_started(self, page: PageDue) -> None:
         """The page's escalation is under way (its first step settled): it leaves the outbox."""
         with contextlib.suppress(ResourceNotFoundError):
             self.incidents.delete_entity(_INCIDENT_PARTITION, _PAGE_PREFIX + page.key)
+
+    # --- changes whose announcement could not be queued ----------------------------------------------------------
+    def record_unsent(self, change: UnsentChange) -> None:
+        self.incidents.upsert_entity(
+            {
+                "PartitionKey": _INCIDENT_PARTITION,
+                "RowKey": _UNSENT_PREFIX + change.key,
+                "incident": change.incident_id,
+                "queue": change.queue,
+                "message": change.message,
+                "written_at": change.written_at,
+            }
+        )
+
+    def unsent_changes(self) -> list[UnsentChange]:
+        """Every change still to be announced: a range of one partition, empty unless a queue put failed."""
+        return [
+            UnsentChange(row["incident"], row["queue"], row["message"], row["written_at"])
+            for row in self._prefixed(_UNSENT_PREFIX)
+        ]
+
+    def change_sent(self, change: UnsentChange) -> None:
+        with contextlib.suppress(ResourceNotFoundError):
+            self.incidents.delete_entity(_INCIDENT_PARTITION, _UNSENT_PREFIX + change.key)
+
+    def _prefixed(self, prefix: str) -> Iterator[dict[str, Any]]:
+        """The rows of the incidents partition whose names start with `prefix`."""
+        query = "PartitionKey eq @p and RowKey ge @lo and RowKey lt @hi"
+        parameters = {"p": _INCIDENT_PARTITION, "lo": prefix, "hi": prefix[:-1] + chr(ord(prefix[-1]) + 1)}
+        return iter(self.incidents.query_entities(query, parameters=parameters))
 
     def list_incidents(self, statuses: tuple[str, ...] | None = None) -> list[Incident]:
         """Every incident (or those in `statuses`), oldest first. Only open statuses: from the open index (one short
@@ -446,9 +475,7 @@ class IncidentStore:
     def open_incidents(self) -> list[Incident] | None:
         """The open incidents, oldest first, from the open index: one range of the incidents partition, as long as
         the number open. None when the index is not complete yet (incidents stored before it, not yet reindexed)."""
-        query = "PartitionKey eq @p and RowKey ge @lo and RowKey lt @hi"
-        parameters = {"p": _INCIDENT_PARTITION, "lo": _OPEN_PREFIX, "hi": _OPEN_PREFIX[:-1] + "."}
-        rows = iter(self.incidents.query_entities(query, parameters=parameters))
+        rows = self._prefixed(_OPEN_PREFIX)
         if next(rows, {}).get("RowKey") != _OPEN_COMPLETE:  # the mark sorts first
             return None
         return sorted((_incident(entity) for entity in rows), key=lambda incident: incident.number)

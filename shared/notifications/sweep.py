@@ -5,7 +5,8 @@ range of the incidents partition, since a page leaves it once its escalation has
 escalation of each page recorded more than PAGE_BOUND ago whose first step nobody has settled or is working on,
 saying so on the incident's timeline, and passes the incident's record on to the status page and Boards. The
 notifications consumer normally starts a page within a second or two; the sweeper catches what a dropped queue
-message, a failed announcement or a crashed consumer left behind.
+message, a failed announcement or a crashed consumer left behind. Under the same lease it sends the changes whose
+announcement could not be queued (shared.incidents.unsent), so those reach their consumers within a tick too.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import datetime, timedelta
 from shared.incidents.changes import change_message, forward
 from shared.incidents.paging import PageDue
 from shared.incidents.timeline import ESCALATION_SWEPT
+from shared.incidents.unsent import UnsentChange
 from shared.notifications import escalate
 from shared.notifications.ledger import CLAIMED
 from shared.notifications.notifier import Notifier
@@ -33,6 +35,7 @@ def sweep(now: datetime, notifier: Notifier, instance: str) -> list[str]:
     """One tick; returns the keys of the pages this tick started (or carried on)."""
     if not notifier.ledger.take_lease(LEASE_NAME, instance, now, LEASE):
         return []
+    _send_unsent(notifier)
     started: list[str] = []
     for page in notifier.store.pages_due():
         if now - page.written_at < PAGE_BOUND:
@@ -44,6 +47,22 @@ def sweep(now: datetime, notifier: Notifier, instance: str) -> list[str]:
             # One page's trouble (Teams down, say) must not keep the others waiting; the next tick tries again.
             log.exception("sweeper: %s could not be started; the next tick tries again", page.key)
     return started
+
+
+def _send_unsent(notifier: Notifier) -> None:
+    """Each change whose announcement failed, to the queue it was meant for; its row goes once it is sent."""
+    for change in notifier.store.unsent_changes():
+        try:
+            notifier.account.queue(change.queue).send_message(change.message)
+            notifier.store.change_sent(change)
+        except Exception:
+            log.exception("sweeper: a change of %s could not be sent to %s; the next tick tries again", *_named(change))
+            continue
+        log.warning("sweeper: a change of %s sent to %s (its announcement had failed)", *_named(change))
+
+
+def _named(change: UnsentChange) -> tuple[str, str]:
+    return change.incident_id, change.queue
 
 
 def _sweep(page: PageDue, now: datetime, notifier: Notifier) -> bool:

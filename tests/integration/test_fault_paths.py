@@ -416,17 +416,43 @@ def test_an_opening_whose_announcement_cannot_be_queued_is_answered_202_and_the_
     assert ESCALATION_SWEPT in paths.kinds("INC-1")
 
 
-def test_a_further_signal_whose_announcement_cannot_be_queued_is_still_answered_202(paths):
+def test_a_further_signal_whose_announcement_cannot_be_queued_is_answered_202_and_sent_by_the_sweeper(paths):
     paths.reset()
     opened(paths)  # paged: no page is due any more
     paths.proxy.fail_from(1, "503", services=("queue",))
     status = paths.post("alerts", alert("alert-2"))
     assert paths.proxy.heal()
-    # Stored, and a retry would only find a duplicate: so it is a success, and the status page's hourly refresh
-    # shows it (the renderer reads the store, not the message).
+    # Stored, and a retry would only find a duplicate: so it is a success, and the message waits beside the incident.
     assert status == 202
-    assert paths.kinds("INC-1").count(ALERT_FIRED) == 2
+    fired = [event for event in paths.store.timeline("INC-1") if event.kind == ALERT_FIRED]
+    assert len(fired) == 2
     assert paths.direct.message_count("statuspage") == 0
+    (unsent,) = paths.store.unsent_changes()
+    # The sweeper's next tick sends it where it was going (no page is due, so only this), and once only.
+    for tick in range(2):
+        assert sweep(utc_now() + timedelta(seconds=10 * tick), notifier(), "instance-a") == []
+    (message,) = paths.direct.queue("statuspage").receive_messages(max_messages=5)
+    assert json.loads(message.content) == {
+        "incident": "INC-1",
+        "event": fired[1].event_id,
+        "events": [fired[1].event_id],
+        "kinds": [ALERT_FIRED],
+    }
+    assert message.content == unsent.message and unsent.queue == "statuspage"
+    assert paths.store.unsent_changes() == []
+
+
+def test_a_teams_command_whose_announcement_cannot_be_queued_reaches_the_notifications_by_the_sweeper(paths):
+    paths.reset()
+    opened(paths)
+    paths.proxy.fail_from(1, "503", services=("queue",))
+    assert paths.teams("ack INC-1").statuses == [200]
+    assert paths.proxy.heal()
+    assert paths.direct.message_count("notifications") == 0
+    sweep(utc_now(), notifier(), "instance-a")
+    (message,) = paths.direct.queue("notifications").receive_messages(max_messages=5)
+    assert json.loads(message.content)["kinds"] == [ACKNOWLEDGED]
+    assert paths.store.unsent_changes() == []
 
 
 # --- queue consumers: a failed delivery is delivered again ------------------------------------------------------------
