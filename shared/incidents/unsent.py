@@ -4,8 +4,9 @@ An HTTP function announces a change after saving it (functions.http_edge.announc
 queue put fails, for no caller's retry would announce it again. The change's message is then written as a row of
 the incidents partition instead, and the sweeper's next tick (shared.notifications.sweep) sends it to the queue it
 was meant for and deletes the row: the status page, Boards and the channel hear of the change within seconds of
-storage recovering, not at the next hourly refresh or tracked change. Sent twice at worst (the row deleted after
-the send), which every consumer of a change message tolerates.
+storage recovering, not at the next hourly refresh or tracked change. It may be sent more than once (the row
+is deleted after the send, and a put that timed out may have been queued after all): every consumer of a change
+message is idempotent.
 """
 
 from __future__ import annotations

@@ -18,7 +18,6 @@ from datetime import datetime, timedelta
 from shared.incidents.changes import change_message, forward
 from shared.incidents.paging import PageDue
 from shared.incidents.timeline import ESCALATION_SWEPT
-from shared.incidents.unsent import UnsentChange
 from shared.notifications import escalate
 from shared.notifications.ledger import CLAIMED
 from shared.notifications.notifier import Notifier
@@ -35,7 +34,6 @@ def sweep(now: datetime, notifier: Notifier, instance: str) -> list[str]:
     """One tick; returns the keys of the pages this tick started (or carried on)."""
     if not notifier.ledger.take_lease(LEASE_NAME, instance, now, LEASE):
         return []
-    _send_unsent(notifier)
     started: list[str] = []
     for page in notifier.store.pages_due():
         if now - page.written_at < PAGE_BOUND:
@@ -46,23 +44,31 @@ def sweep(now: datetime, notifier: Notifier, instance: str) -> list[str]:
         except Exception:
             # One page's trouble (Teams down, say) must not keep the others waiting; the next tick tries again.
             log.exception("sweeper: %s could not be started; the next tick tries again", page.key)
+    # After the pages: an opening's change sent now would have its consumer claim the page's first step just as
+    # this tick looked whether anyone had, and the timeline would say the sweeper started a page it did not.
+    try:
+        _send_unsent(notifier)
+    except Exception:
+        log.exception("sweeper: the unsent changes could not be read; the next tick tries again")
     return started
 
 
 def _send_unsent(notifier: Notifier) -> None:
-    """Each change whose announcement failed, to the queue it was meant for; its row goes once it is sent."""
-    for change in notifier.store.unsent_changes():
+    """Each change whose announcement failed, oldest first, to the queue it was meant for; its row goes once it is
+    sent. The first that fails to send ends the pass: the queue is likely still failing, and each try waits out the
+    client's retries, which must not outlast the lease."""
+    for change in sorted(notifier.store.unsent_changes(), key=lambda change: change.written_at):
+        incident, queue = change.incident_id, change.queue
         try:
-            notifier.account.queue(change.queue).send_message(change.message)
-            notifier.store.change_sent(change)
+            notifier.account.queue(queue).send_message(change.message)
         except Exception:
-            log.exception("sweeper: a change of %s could not be sent to %s; the next tick tries again", *_named(change))
-            continue
-        log.warning("sweeper: a change of %s sent to %s (its announcement had failed)", *_named(change))
-
-
-def _named(change: UnsentChange) -> tuple[str, str]:
-    return change.incident_id, change.queue
+            log.exception("sweeper: a change of %s could not be sent to %s; the next tick tries again", incident, queue)
+            return
+        log.warning("sweeper: a change of %s sent to %s (its announcement had failed)", incident, queue)
+        try:
+            notifier.store.change_sent(change)
+        except Exception:  # sent again by the next tick: its consumers are idempotent
+            log.exception("sweeper: a change of %s was sent to %s but is still recorded as unsent", incident, queue)
 
 
 def _sweep(page: PageDue, now: datetime, notifier: Notifier) -> bool:

@@ -144,6 +144,10 @@ class Paths:
         )
         return answer.status_code
 
+    def health(self) -> dict:
+        answer = requests.get(f"{self.api}/health/details", headers={"x-functions-key": KEY}, timeout=60)
+        return answer.json()
+
     def azure_monitor(self, body: bytes) -> Run:
         return self.retried(lambda: self.post("alerts", body), AZURE_MONITOR_RETRIES)
 
@@ -405,13 +409,20 @@ def test_an_opening_whose_announcement_cannot_be_queued_is_answered_202_and_the_
     assert paths.proxy.heal(), "the announcement was not even tried"
     assert paths.direct.message_count("notifications") == 0
     opened = [e.event_id for e in paths.store.timeline("INC-1") if e.kind == ALERT_FIRED]
-    # The sweeper starts the page, and passes the incident's record on to the status page and Boards.
+    (unsent,) = paths.store.unsent_changes()
+    # The sweeper starts the page, and passes the incident's record on to the status page and Boards; then it sends
+    # the opening's own message, whose consumer finds the page under way.
     assert sweep(utc_now() + PAGE_BOUND + timedelta(seconds=1), notifier(), "instance-a") == ["INC-1-opening"]
     for queue in ("statuspage", "workitems"):
         (message,) = paths.direct.queue(queue).receive_messages(max_messages=5)
         document = json.loads(message.content)
         assert document["incident"] == "INC-1" and set(opened) <= set(document["events"]), (queue, document)
         assert ALERT_FIRED in document["kinds"]
+    (message,) = paths.direct.queue("notifications").peek_messages(max_messages=5)
+    assert (message.content, unsent.queue) == (unsent.message, "notifications")
+    assert json.loads(message.content)["events"] == opened
+    assert paths.store.unsent_changes() == []
+    paths.consume()
     paths.every_incident_paged_once("queue put failed")
     assert ESCALATION_SWEPT in paths.kinds("INC-1")
 
@@ -428,6 +439,7 @@ def test_a_further_signal_whose_announcement_cannot_be_queued_is_answered_202_an
     assert len(fired) == 2
     assert paths.direct.message_count("statuspage") == 0
     (unsent,) = paths.store.unsent_changes()
+    assert paths.health()["unsent_changes"] == 1
     # The sweeper's next tick sends it where it was going (no page is due, so only this), and once only.
     for tick in range(2):
         assert sweep(utc_now() + timedelta(seconds=10 * tick), notifier(), "instance-a") == []
@@ -440,6 +452,7 @@ def test_a_further_signal_whose_announcement_cannot_be_queued_is_answered_202_an
     }
     assert message.content == unsent.message and unsent.queue == "statuspage"
     assert paths.store.unsent_changes() == []
+    assert paths.health()["unsent_changes"] == 0
 
 
 def test_a_teams_command_whose_announcement_cannot_be_queued_reaches_the_notifications_by_the_sweeper(paths):

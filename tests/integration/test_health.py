@@ -23,6 +23,7 @@ def test_anonymous_health_is_one_word_from_a_check_cached_30_seconds_and_details
     details = requests.get(f"{firebell}/health/details", headers={"x-functions-key": KEY}, timeout=30).json()
     assert (details["status"], details["storage"], details["configuration"]) == ("healthy", "reachable", "valid")
     assert {"oncall", "warnings", "poison_messages", "secure_webhook", "boards", "notifications"} <= set(details)
+    assert details["unsent_changes"] == 0
     assert details["boards_service_hook"] == "not configured"  # BOARDS_SERVICE_HOOK_SECRET unset
     assert details["channels"] == "not configured"  # GRAPH_TEAM_ID unset
     monkeypatch.setenv("BOARDS_SERVICE_HOOK_SECRET", "s3cret")
