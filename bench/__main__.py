@@ -1,7 +1,5 @@
 """`make bench`: run every benchmark and print its figures."""
 
-import os
-
 from bench import (
     alert_storm,
     channel_latency,
@@ -19,9 +17,10 @@ from bench import (
     storage_request_cpu,
     teams_commands,
 )
+from bench.cpu import cores
 
 if __name__ == "__main__":
-    print(f"Firebell benchmarks ({os.cpu_count()} cores; Azurite in memory)")
+    print(f"Firebell benchmarks ({cores()} cores; Azurite in memory)")
     cold_start.main()
     storage_ops.main()
     storage_request_cpu.main()

@@ -35,27 +35,36 @@ def _descendants(root: int) -> set[int]:
 
 
 def tree_cpu_seconds(root: int) -> float:
-    """User + system CPU of `root` and every live descendant (threads included)."""
+    """User + system CPU of `root` and every live descendant (threads included), and of the children each of them
+    has reaped: a process that ended still counts, with its parent."""
     total = 0
     for pid in _descendants(root):
         fields = _stat(pid)
         if fields is not None:
-            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of /proc/PID/stat)
+            # utime, stime, cutime, cstime: fields 14–17 of /proc/PID/stat
+            total += sum(int(ticks) for ticks in fields[11:15])
     return total / _TICKS
 
 
-def _machine_ticks() -> tuple[int, int]:
-    """(busy, stolen) ticks of the whole machine since boot, every process (/proc/stat's first line)."""
+def _machine_ticks() -> tuple[int, int, int]:
+    """(processes, interrupts, stolen) ticks of the whole machine since boot (/proc/stat's first line): time the
+    cores ran processes (user, nice, system), served interrupts (irq, softirq: much of it the run's own loopback
+    traffic, charged to no process), and were taken by the hypervisor (steal)."""
     user, nice, system, _idle, _iowait, irq, softirq, steal = (
         int(n) for n in Path("/proc/stat").read_text().split()[1:9]
     )
-    return user + nice + system + irq + softirq + steal, steal
+    return user + nice + system, irq + softirq, steal
 
 
 def machine_cpu_seconds() -> float:
     """Busy CPU of the whole machine, every process (all but idle and iowait): tells a run that had the cores to
     itself from one that shared them."""
-    return _machine_ticks()[0] / _TICKS
+    return sum(_machine_ticks()) / _TICKS
+
+
+def cores() -> int:
+    """The cores this process may run on (an affinity or container limit included)."""
+    return len(os.sched_getaffinity(0))
 
 
 @dataclass(frozen=True)
@@ -87,13 +96,13 @@ class MachineWatch:
         self._own = tree_cpu_seconds(os.getpid())
 
     def share(self) -> MachineShare:
-        busy, stolen = (now - then for now, then in zip(_machine_ticks(), self._machine, strict=True))
+        processes, _interrupts, stolen = (now - then for now, then in zip(_machine_ticks(), self._machine, strict=True))
         own = tree_cpu_seconds(os.getpid()) - self._own
         return MachineShare(
             seconds=time.monotonic() - self._started,
             own=own,
-            # Busy ticks include stolen ones: what the other machine ran was not ours nor our neighbours'.
-            others=max((busy - stolen) / _TICKS - own, 0.0),
+            # A descendant that ended unreaped, or was reaped by another process, is missed: counted as others'.
+            others=max(processes / _TICKS - own, 0.0),
             stolen=stolen / _TICKS,
-            cores=os.cpu_count() or 1,
+            cores=cores(),
         )

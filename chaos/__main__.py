@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 
+from bench.cpu import cores
 from bench.figures import report
 from chaos import SIZES, SUITES, Figures
 
@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [name for name in arguments.suites if name not in SUITES]
     if unknown:
         parser.error(f"no suite named {', '.join(unknown)} (suites: {', '.join(SUITES)})")
-    print(f"Firebell chaos suites ({arguments.size}; {os.cpu_count()} cores; Azurite in memory)", flush=True)
+    print(f"Firebell chaos suites ({arguments.size}; {cores()} cores; Azurite in memory)", flush=True)
     broken: list[str] = []
     for name in arguments.suites or list(SUITES):
         figures: Figures = importlib.import_module(SUITES[name]).run(arguments.size)

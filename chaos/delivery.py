@@ -64,7 +64,9 @@ class Outcome:
     dropped: Counter[str]  # queue → of them lost
     settled_after: float  # seconds from the last answer until every incident had paged (or the bound)
     requests: list[int]  # cards carried by each request the Workflows stand-in accepted
-    machine: MachineShare  # over the deliveries: the run's share of the cores, other processes', the host's steal
+    machine: (
+        MachineShare  # while the alerts were sent: the run's share of the cores, other processes', the host's steal
+    )
 
     @property
     def statuses(self) -> Counter[int]:
@@ -198,7 +200,7 @@ def figures(outcome: Outcome) -> Figures:
             ),
             ("poison messages", str(outcome.poison)),
             ("last answer → all paged", f"{outcome.settled_after:.1f} s"),
-            ("machine during the deliveries", outcome.machine.describe()),
+            ("machine while the alerts were sent", outcome.machine.describe()),
         ],
         broken(outcome),
     )

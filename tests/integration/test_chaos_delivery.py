@@ -57,7 +57,6 @@ def test_shuffled_repeated_late_alerts_with_lost_messages_still_page_every_incid
     assert sum(outcome.requests) == len(outcome.incidents)  # each card in one accepted request, alone or shared
     assert outcome.poison == 0
     assert delivery.broken(outcome) == []
-    assert outcome.machine.own > 0  # the watch saw the devhost and Azurite at work (its figure is printed, not judged)
 
 
 def test_the_readback_counts_incident_cards_and_passes_over_the_weekly_digest():
