@@ -108,6 +108,7 @@ def test_health_says_one_word_anonymously_and_the_details_behind_the_key(devhost
             "oncall": "ok",
             "warnings": [],
             "poison_messages": 0,
+            "unsent_changes": 0,
         },
     )
 
