@@ -6,7 +6,8 @@ channel" template, which posts each attachment as its own card, the channel show
 script failures for the next requests — 429 with Retry-After, 500 — and read back every request with its arrival
 time (monotonic clock), so a test can check the gap between attempts without timing itself. `down()` … `up()` is
 an outage of any length; with `hang` each request of the outage is held that long before its answer (a client with
-a shorter read timeout sees a timeout).
+a shorter read timeout sees a timeout). `hold()` … `release()` holds every request until the test lets it go, so
+a test can look at the world while a card is at Workflows and not yet accepted (`wait_for_held`).
 """
 
 from __future__ import annotations
@@ -69,6 +70,9 @@ class WorkflowServer(LocalServer):
         self._script: deque[Scripted] = deque()
         self._outage: Scripted | None = None
         self._arrival = threading.Condition(self._lock)
+        self._open = threading.Event()  # cleared by hold(): requests wait until release()
+        self._open.set()
+        self._held = 0  # requests that have waited at the gate
         super().__init__(self._app, "workflow-standin")
 
     @property
@@ -90,6 +94,7 @@ class WorkflowServer(LocalServer):
         with self._lock:
             self._received.clear()
             self._script.clear()
+        self._open.set()
 
     def down(self, status: int = 503, body: str = "", hang: float = 0.0) -> None:
         """Every request is answered `status` until `up()`: an outage as long as the test's own clock says. With
@@ -100,6 +105,20 @@ class WorkflowServer(LocalServer):
     def up(self) -> None:
         with self._lock:
             self._outage = None
+
+    def hold(self) -> None:
+        with self._lock:
+            self._held = 0
+            self._open.clear()
+
+    def release(self) -> None:
+        self._open.set()
+
+    def wait_for_held(self, count: int = 1, timeout: float = 15.0) -> None:
+        """Block until `count` requests are waiting at the gate `hold()` closed; AssertionError otherwise."""
+        with self._arrival:
+            if not self._arrival.wait_for(lambda: self._held >= count, timeout):
+                raise AssertionError(f"{self._held} of {count} requests held within {timeout} s")
 
     def requests(self) -> list[Received]:
         with self._lock:
@@ -142,6 +161,11 @@ class WorkflowServer(LocalServer):
                 scripted = self._script.popleft() if self._script else self._outage
         if scripted is not None and scripted.hang:
             time.sleep(scripted.hang)
+        if request.method == "POST" and not self._open.is_set():
+            with self._arrival:
+                self._held += 1
+                self._arrival.notify_all()
+            self._open.wait(timeout=60)  # a test that never releases must not hang the server for ever
         response = self._answer(request, body, scripted)
         received = Received(
             request.path, arrived, body, response.status_code, dict(request.headers), bool(scripted and scripted.hang)
